@@ -1,0 +1,36 @@
+"""The project's error types, in one place.
+
+Every error a user can cause (a bad plan file, an unknown device, a model that cannot be split)
+is a :class:`SplitgymError` whose message is one line naming the field and the bad value, so the
+CLI can print it without a traceback.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "SplitgymError",
+    "ConfigError",
+    "PlanError",
+    "ProfileError",
+    "UnsupportedModelError",
+]
+
+
+class SplitgymError(Exception):
+    """Base of every user-facing error: its message is one line, printable as is."""
+
+
+class ConfigError(SplitgymError):
+    """A device group, network or scenario description is malformed or names something unknown."""
+
+
+class PlanError(SplitgymError):
+    """A plan document is malformed, of the wrong version, or inconsistent with its model."""
+
+
+class ProfileError(SplitgymError):
+    """A device profile file is missing, malformed, or does not match the model it is used for."""
+
+
+class UnsupportedModelError(SplitgymError):
+    """A model cannot be traced or one of its operations cannot be split spatially."""

@@ -1,0 +1,44 @@
+"""Randomly initialised torchvision CNNs by name.
+
+No weights can be downloaded here and none are needed: latency and the exactness of a split do not
+depend on the values of the weights. Models are built under a fixed seed so that every process
+(profiler, executor workers, tests) builds bit-identical parameters.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+import torchvision
+from torch import nn
+
+from .errors import UnsupportedModelError
+
+__all__ = ["build_model", "available_models", "DEFAULT_INPUT"]
+
+#: Models whose input size differs from the usual 224.
+DEFAULT_INPUT: dict[str, int] = {"inception_v3": 299}
+
+_EXTRA_KWARGS: dict[str, dict[str, object]] = {
+    "inception_v3": {"aux_logits": False, "init_weights": False},
+    "googlenet": {"aux_logits": False, "init_weights": False},
+}
+
+
+def available_models() -> list[str]:
+    """Every torchvision classification model name (the tested set is in the README)."""
+    return sorted(torchvision.models.list_models(module=torchvision.models))
+
+
+def build_model(name: str, seed: int = 0) -> nn.Module:
+    """A torchvision classifier in eval mode with seeded random weights."""
+    if name not in available_models():
+        raise UnsupportedModelError(
+            f"model: unknown torchvision model {name!r} (try vgg16, resnet50, mobilenet_v2)"
+        )
+    torch.manual_seed(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = torchvision.models.get_model(name, weights=None, **_EXTRA_KWARGS.get(name, {}))
+    return model.eval()
