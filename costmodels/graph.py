@@ -359,7 +359,11 @@ class ModelGraph:
         else:
             kind = "pointwise"
         targets = [str(n.target) for n in seg if n.op == "call_module"]
-        name = _common_prefix(targets) if targets else seg[0].name
+        if kind != "block" and windows:
+            w = windows[0]
+            name = str(w.target) if w.op == "call_module" else w.name
+        else:
+            name = _common_prefix(targets) if targets else seg[0].name
         if not name or (kind == "block" and len(targets) > 1 and name in targets):
             name = seg[0].name
         params = sum(_params(self.ops[n].module) for n in seg)

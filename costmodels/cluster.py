@@ -1,0 +1,139 @@
+"""A cluster: the devices (each a board with a profile) and the network between them.
+
+Groups and networks are Hydra config files (``conf/devices/*.yaml``, ``conf/network/*.yaml``),
+so the same names work in ``splitgym plan --devices DB --network NA`` and in Hydra apps
+(``devices=DB network=bw300``). The *requester* holds the image and wants the result; it is not a
+provider of compute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from .errors import ConfigError
+from .network import BandwidthTrace, Network
+
+__all__ = ["Device", "Cluster", "conf_dir", "load_conf", "list_conf"]
+
+REQUESTER = "requester"
+
+
+def conf_dir() -> Path:
+    """The installed ``conf/`` folder (Hydra's config root)."""
+    import splitgym.conf
+
+    return Path(splitgym.conf.__file__).parent
+
+
+def list_conf(group: str) -> list[str]:
+    return sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
+
+
+def load_conf(group: str, name_or_path: str) -> dict[str, Any]:
+    """A config of ``group`` by name (``DB``) or by path to a YAML file."""
+    path = Path(name_or_path)
+    if path.suffix not in (".yaml", ".yml"):
+        path = conf_dir() / group / f"{name_or_path}.yaml"
+    if not path.exists():
+        raise ConfigError(f"{group}: unknown {group} {name_or_path!r} (known: {', '.join(list_conf(group))})")
+    cfg = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+    if not isinstance(cfg, dict):
+        raise ConfigError(f"{group}: {path} does not hold a mapping")
+    return cfg
+
+
+@dataclass(frozen=True)
+class Device:
+    name: str
+    board: str
+
+
+@dataclass
+class Cluster:
+    name: str
+    devices: list[Device]
+    network: Network
+    requester: str = REQUESTER
+
+    def __post_init__(self) -> None:
+        names = [d.name for d in self.devices]
+        if not names:
+            raise ConfigError("devices: a cluster needs at least one device")
+        dup = {n for n in names if names.count(n) > 1}
+        if dup or self.requester in names:
+            raise ConfigError(f"devices: names must be unique and not {self.requester!r}, got duplicates {sorted(dup) or [self.requester]}")
+
+    @property
+    def names(self) -> list[str]:
+        return [d.name for d in self.devices]
+
+    @property
+    def size(self) -> int:
+        return len(self.devices)
+
+    def index(self, name: str) -> int:
+        try:
+            return self.names.index(name)
+        except ValueError:
+            raise ConfigError(f"device: unknown device {name!r} (cluster has {', '.join(self.names)})") from None
+
+    @classmethod
+    def from_config(cls, devices: str | dict[str, Any] | DictConfig,
+                    network: str | float | dict[str, Any] | DictConfig) -> Cluster:
+        """Build from a device group and a network, each a config name, a path or a mapping;
+        a number as ``network`` caps every device at that many Mbps."""
+        dev_cfg = load_conf("devices", devices) if isinstance(devices, str) else _plain(devices)
+        if isinstance(network, (int, float)):
+            net_cfg: dict[str, Any] = {"name": f"bw{network:g}", "bandwidth_mbps": float(network)}
+        elif isinstance(network, str):
+            net_cfg = load_conf("network", network)
+        else:
+            net_cfg = _plain(network)
+        try:
+            devs = [Device(str(d["name"]), str(d["board"])) for d in dev_cfg["devices"]]
+        except (KeyError, TypeError) as exc:
+            raise ConfigError(f"devices: each device needs a name and a board ({exc})") from None
+        return cls(str(dev_cfg.get("name", "custom")), devs, _network(net_cfg, [d.name for d in devs]))
+
+
+def _plain(cfg: Any) -> dict[str, Any]:
+    if isinstance(cfg, DictConfig):
+        out = OmegaConf.to_container(cfg, resolve=True)
+        assert isinstance(out, dict)
+        return out
+    return dict(cfg)
+
+
+def _network(cfg: dict[str, Any], names: list[str]) -> Network:
+    per = cfg.get("per_device_mbps")
+    uniform = cfg.get("bandwidth_mbps")
+    if per is not None:
+        if len(per) != len(names):
+            raise ConfigError(f"per_device_mbps: {len(per)} values for {len(names)} devices")
+        caps = {n: float(b) for n, b in zip(names, per)}
+    elif uniform is not None:
+        caps = {n: float(uniform) for n in names}
+    else:
+        raise ConfigError(f"network {cfg.get('name', '?')}: needs bandwidth_mbps or per_device_mbps")
+    req = cfg.get("requester_mbps")
+    caps[REQUESTER] = float(req) if req is not None else max(caps.values())
+    traces: dict[str, BandwidthTrace] = {}
+    tr = cfg.get("trace")
+    if tr:
+        if "csv" in tr:
+            trace = BandwidthTrace.from_csv(tr["csv"])
+        else:
+            trace = BandwidthTrace.synthetic(int(tr.get("seed", 0)), float(tr.get("duration_s", 3600)),
+                                             float(tr.get("step_s", 60)))
+        targets = tr.get("devices") or names
+        traces = {n: trace for n in targets}
+    return Network(
+        caps_mbps=caps,
+        latency_s=float(cfg.get("latency_ms", 0.0) or 0.0) / 1e3,
+        overhead_s=float(cfg.get("overhead_ms", 0.0) or 0.0) / 1e3,
+        traces=traces,
+    )

@@ -1,0 +1,294 @@
+"""Plan: the one versioned JSON document that says how a model runs on a cluster.
+
+Every method writes one: DistrEdge-style *volumes* with their *row splits*, NPTP *tiles*,
+pipeline *stages* (MS-MDI, HiDP model mode), HyPS *neuron splits*, HiDP processor *shares*. The
+simulator scores it, the executors run it, exported policies emit it. It is self-contained: the
+devices (with their boards and bandwidth caps) and the network travel inside it.
+
+Validation has two levels. On load, the document's structure (pydantic): types, version, ordered
+cuts, known devices. Against a :class:`ModelGraph`, its consistency: input size, volumes covering
+every unit, rows inside the tensor, tiles covering the image. Either way the first problem becomes
+one line naming the field and the bad value.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .cluster import REQUESTER, Cluster, Device
+from .errors import PlanError
+from .graph import ModelGraph
+from .network import Network
+
+__all__ = ["Plan", "Volume", "Tile", "Stage", "NeuronSplit", "NodeShares", "Problem", "load_plan",
+           "PLAN_VERSION"]
+
+PLAN_VERSION = 1
+NonNegInt = Field(ge=0)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PlanModel(_Strict):
+    name: str
+    input: tuple[int, int, int]
+
+
+class PlanDevice(_Strict):
+    name: str
+    board: str
+    bandwidth_mbps: float = Field(gt=0)
+
+
+class PlanNetwork(_Strict):
+    requester_mbps: float = Field(gt=0)
+    latency_ms: float = Field(default=0.0, ge=0)
+    overhead_ms: float = Field(default=0.0, ge=0)
+    pair_rule: Literal["min"] = "min"
+
+
+class Volume(_Strict):
+    """Units ``first..last`` fused; ``rows`` are the N+1 cut points on the last unit's output
+    height: device i computes rows ``[rows[i], rows[i+1])`` (empty when equal)."""
+
+    first: int = Field(ge=0)
+    last: int = Field(ge=0)
+    rows: list[int]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Volume:
+        if self.last < self.first:
+            raise ValueError(f"last ({self.last}) before first ({self.first})")
+        if any(b < a for a, b in zip(self.rows, self.rows[1:])):
+            raise ValueError(f"rows must not decrease, got {self.rows}")
+        if self.rows and self.rows[0] != 0:
+            raise ValueError(f"rows must start at 0, got {self.rows}")
+        return self
+
+
+class Tile(_Strict):
+    """A rectangle of the input image given to one device (NPTP)."""
+
+    device: str
+    rows: tuple[int, int]
+    cols: tuple[int, int]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Tile:
+        if not (0 <= self.rows[0] < self.rows[1] and 0 <= self.cols[0] < self.cols[1]):
+            raise ValueError(f"tile needs 0 <= start < end, got rows {self.rows} cols {self.cols}")
+        return self
+
+
+class Stage(_Strict):
+    """Units ``first..last`` run whole on one device (a pipeline stage)."""
+
+    device: str
+    first: int = Field(ge=0)
+    last: int = Field(ge=0)
+
+
+class NeuronPart(_Strict):
+    device: str
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+
+
+class NeuronSplit(_Strict):
+    """One layer's output neurons/channels divided into parts (HyPS's horizontal partition)."""
+
+    layer: str
+    parts: list[NeuronPart] = Field(min_length=1)
+
+
+class ProcessorShare(_Strict):
+    processor: str
+    share: float = Field(ge=0, le=1)
+
+
+class NodeShares(_Strict):
+    """How a node divides its work among its processors (HiDP's local partition)."""
+
+    device: str
+    shares: list[ProcessorShare] = Field(min_length=1)
+
+
+class Plan(_Strict):
+    """A versioned, self-contained distribution plan (see the README's glossary)."""
+
+    format: Literal["splitgym.plan"] = "splitgym.plan"
+    version: Literal[1] = PLAN_VERSION
+    method: str
+    model: PlanModel
+    devices: list[PlanDevice] = Field(min_length=1)
+    network: PlanNetwork
+    volumes: list[Volume] = Field(default_factory=list)
+    head_device: str | None = None
+    tiles: list[Tile] | None = None
+    stages: list[Stage] | None = None
+    neuron_splits: list[NeuronSplit] | None = None
+    shares: list[NodeShares] | None = None
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Plan:
+        names = [d.name for d in self.devices]
+        if len(set(names)) != len(names) or REQUESTER in names:
+            raise ValueError(f"device names must be unique and not {REQUESTER!r}, got {names}")
+        for i, v in enumerate(self.volumes):
+            if len(v.rows) != len(names) + 1:
+                raise ValueError(f"volumes.{i}.rows: needs {len(names) + 1} cut points for "
+                                 f"{len(names)} devices, got {v.rows}")
+        known = set(names)
+        refs = [("head_device", self.head_device)] if self.head_device else []
+        refs += [(f"tiles.{i}.device", t.device) for i, t in enumerate(self.tiles or [])]
+        refs += [(f"stages.{i}.device", s.device) for i, s in enumerate(self.stages or [])]
+        refs += [(f"neuron_splits.{i}.parts.{j}.device", p.device)
+                 for i, ns in enumerate(self.neuron_splits or []) for j, p in enumerate(ns.parts)]
+        refs += [(f"shares.{i}.device", s.device) for i, s in enumerate(self.shares or [])]
+        for where, name in refs:
+            if name not in known:
+                raise ValueError(f"{where}: unknown device {name!r} (plan devices: {', '.join(names)})")
+        return self
+
+    # -- building -----------------------------------------------------------------------------
+    @classmethod
+    def from_volumes(cls, method: str, graph: ModelGraph, cluster: Cluster,
+                     partition: list[tuple[int, int]], cuts: np.ndarray | list[list[int]],
+                     **extra: Any) -> Plan:
+        """A volume plan from a partition (``(first, last)`` per volume) and cut points
+        (one row of N+1 per volume)."""
+        net = cluster.network
+        return cls(
+            method=method,
+            model=PlanModel(name=graph.name, input=graph.input_shape),
+            devices=[PlanDevice(name=d.name, board=d.board, bandwidth_mbps=net.cap(d.name))
+                     for d in cluster.devices],
+            network=PlanNetwork(requester_mbps=net.cap(cluster.requester),
+                                latency_ms=net.latency_s * 1e3, overhead_ms=net.overhead_s * 1e3),
+            volumes=[Volume(first=f, last=l, rows=[int(x) for x in c])
+                     for (f, l), c in zip(partition, np.asarray(cuts).tolist())],
+            **extra,
+        )
+
+    def cluster(self) -> Cluster:
+        """The cluster this plan was made for (boards, caps, latency)."""
+        caps = {d.name: d.bandwidth_mbps for d in self.devices}
+        caps[REQUESTER] = self.network.requester_mbps
+        net = Network(caps, self.network.latency_ms / 1e3, self.network.overhead_ms / 1e3)
+        return Cluster(self.meta.get("cluster", "plan"), [Device(d.name, d.board) for d in self.devices], net)
+
+    @property
+    def partition(self) -> list[tuple[int, int]]:
+        return [(v.first, v.last) for v in self.volumes]
+
+    @property
+    def cuts(self) -> np.ndarray:
+        return np.array([v.rows for v in self.volumes], dtype=np.int64)
+
+    # -- checks against the model -------------------------------------------------------------
+    def problems(self, graph: ModelGraph) -> list[Problem]:
+        """Every inconsistency with ``graph`` (empty: the plan fits the model)."""
+        out: list[Problem] = []
+        if self.model.name != graph.name:
+            out.append(Problem("model.name", self.model.name, f"plan is for {self.model.name}, graph is {graph.name}"))
+        if tuple(self.model.input) != tuple(graph.input_shape):
+            out.append(Problem("model.input", list(self.model.input),
+                               f"model {graph.name} was traced at {list(graph.input_shape)}"))
+        if self.volumes:
+            expect = 0
+            for i, v in enumerate(self.volumes):
+                if v.first != expect:
+                    out.append(Problem(f"volumes.{i}.first", v.first, f"expected {expect}: volumes must cover units in order"))
+                if v.last >= graph.num_units:
+                    out.append(Problem(f"volumes.{i}.last", v.last, f"model has units 0..{graph.num_units - 1}"))
+                    break
+                h = graph.units[v.last].height
+                if v.rows[-1] != h:
+                    out.append(Problem(f"volumes.{i}.rows", v.rows, f"must end at the height {h} of unit {v.last} ({graph.units[v.last].name})"))
+                expect = v.last + 1
+            if expect != graph.num_units and not out:
+                out.append(Problem("volumes", len(self.volumes), f"cover units 0..{expect - 1}, the model has 0..{graph.num_units - 1}"))
+        if self.tiles is not None:
+            _, h, w = graph.input_shape
+            grid = np.zeros((h, w), dtype=np.int32)
+            for i, t in enumerate(self.tiles):
+                if t.rows[1] > h or t.cols[1] > w:
+                    out.append(Problem(f"tiles.{i}", [list(t.rows), list(t.cols)], f"outside the {h}x{w} image"))
+                    continue
+                grid[t.rows[0]:t.rows[1], t.cols[0]:t.cols[1]] += 1
+            if not out and not (grid == 1).all():
+                bad = "overlap" if (grid > 1).any() else "gap"
+                r, c = np.argwhere(grid != 1)[0]
+                out.append(Problem("tiles", f"pixel ({r}, {c})", f"tiles must cover the image exactly once ({bad})"))
+        for i, s in enumerate(self.stages or []):
+            if not s.first <= s.last < graph.num_units:
+                out.append(Problem(f"stages.{i}", [s.first, s.last], f"units must satisfy first <= last < {graph.num_units}"))
+        return out
+
+    def check(self, graph: ModelGraph) -> None:
+        """Raise :class:`PlanError` on the first problem."""
+        probs = self.problems(graph)
+        if probs:
+            raise PlanError(str(probs[0]))
+
+    # -- files --------------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.model_dump_json(indent=1, exclude_none=True))
+        return path
+
+    @classmethod
+    def parse(cls, data: Any, where: str = "plan") -> Plan:
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise PlanError(f"{where}: {_first_error(exc)}") from None
+
+
+@dataclass(frozen=True)
+class Problem:
+    field: str
+    value: Any
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message} (got {self.value!r})"
+
+
+def _first_error(exc: ValidationError) -> str:
+    e = exc.errors()[0]
+    loc = ".".join(str(p) for p in e["loc"])
+    msg = e["msg"].removeprefix("Value error, ")
+    if msg.startswith(tuple(f"{k}." for k in ("volumes", "tiles", "stages", "neuron_splits", "shares", "head_device"))) or ":" in msg.split(" ")[0]:
+        return msg
+    value = e.get("input")
+    shown = json.dumps(value) if isinstance(value, (int, float, str, list)) else type(value).__name__
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return f"{loc or 'document'}: {msg} (got {shown})"
+
+
+def load_plan(path: str | Path) -> Plan:
+    """Read and structurally validate a plan file; every failure is one :class:`PlanError` line."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise PlanError(f"plan: no such file {str(path)!r}") from None
+    except IsADirectoryError:
+        raise PlanError(f"plan: {str(path)!r} is a directory, not a plan file") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PlanError(f"plan {path}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    return Plan.parse(data, where=f"plan {path}")

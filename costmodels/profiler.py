@@ -1,0 +1,134 @@
+"""Measure per-unit latency against output height on a local torch device.
+
+DistrEdge profiles "computing latency against the height of each layer" with a granularity of one
+row and 100 repeats (DE L250). We time the real split-part module (:class:`SlicedSegment`) of each
+unit for an interior band of ``h`` output rows, so the halo a part reads and the border effects of
+slicing are inside the measurement, with ``torch.utils.benchmark`` (warm-up, blocked runs, median).
+A coarser grid (every ``granularity`` rows) plus interpolation is the default; 1 reproduces the
+paper's table. With ``widths`` the same is measured for tiles (NPTP's 2-D partitions).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+from typing import Sequence
+
+import torch
+import torch.utils.benchmark as benchmark
+from tqdm import tqdm
+
+from .errors import ProfileError
+from .graph import ModelGraph
+from .profiles import PROFILE_VERSION, DeviceProfile, UnitTable
+from .slicing import Region, SlicedSegment
+
+__all__ = ["profile_model", "height_grid", "machine_info"]
+
+
+def height_grid(height: int, granularity: int) -> list[int]:
+    """Heights to measure: every ``granularity`` rows, always including 1 and the full height."""
+    if granularity < 1:
+        raise ProfileError(f"granularity: must be >= 1 row, got {granularity}")
+    return sorted({1, height, *range(granularity, height, granularity)})
+
+
+def machine_info(device: str) -> dict[str, object]:
+    info: dict[str, object] = {
+        "hostname": platform.node(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "device": device,
+    }
+    if device.startswith("cuda") and torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return info
+
+
+def _time(fn, x: torch.Tensor, min_run_time: float, device: str) -> float:
+    timer = benchmark.Timer(stmt="fn(x)", globals={"fn": fn, "x": x})
+    with torch.inference_mode():
+        fn(x)  # warm-up (first-call allocation, algorithm selection)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        m = timer.blocked_autorange(min_run_time=min_run_time)
+    return float(m.median)
+
+
+def profile_model(
+    graph: ModelGraph,
+    device: str = "cpu",
+    granularity: int | None = None,
+    widths: Sequence[float] | None = None,
+    min_run_time: float = 0.02,
+    name: str = "local-cpu",
+    progress: bool = True,
+) -> DeviceProfile:
+    """Measure every unit (and the head) of ``graph`` on the torch ``device``.
+
+    Args:
+        granularity: rows between measured heights; default ``max(1, H // 12)`` per unit.
+        widths: fractions of the width to measure as tiles (default ``[1.0]``: full rows).
+        min_run_time: seconds of repeated runs per point (torch.utils.benchmark's budget).
+    """
+    try:
+        dev = torch.device(device)
+        torch.empty(1, device=dev)
+    except (RuntimeError, AssertionError) as exc:
+        raise ProfileError(f"device: cannot use torch device {device!r} ({exc})") from exc
+    fractions = sorted(set(widths or [1.0]))
+    if any(not 0 < f <= 1 for f in fractions):
+        raise ProfileError(f"widths: fractions must be in (0, 1], got {list(fractions)}")
+    plans = []
+    for u in graph.units:
+        _, h, w = u.out_shape
+        g = granularity if granularity is not None else max(1, h // 12)
+        cols = sorted({max(1, round(f * w)) for f in fractions})
+        plans.append((u, height_grid(h, g), cols))
+    total = sum(len(hs) * len(ws) for _, hs, ws in plans) + (1 if graph.head else 0)
+    bar = tqdm(total=total, desc=f"profiling {graph.name} on {device}", disable=not progress,
+               unit="pt", leave=False)
+    tables: list[UnitTable] = []
+    with torch.inference_mode():
+        for u, hs, ws in plans:
+            _, h, w = u.out_shape
+            grid: list[list[float]] = []
+            for rows in hs:
+                line = []
+                for cols in ws:
+                    r0, c0 = (h - rows) // 2, (w - cols) // 2
+                    part = SlicedSegment(graph, u.index, u.index, Region(r0, r0 + rows, c0, c0 + cols)).to(dev)
+                    ri = part.in_region
+                    x = torch.randn(1, u.in_shape[0], ri.rows, ri.cols, device=dev)
+                    line.append(_time(part, x, min_run_time, device))
+                    bar.update()
+                grid.append(line)
+            tables.append(UnitTable(name=u.name, heights=hs, widths=ws, seconds=grid))
+        head_seconds = 0.0
+        if graph.head is not None:
+            head = SlicedSegment(graph, graph.num_units, graph.num_units).to(dev)
+            x = torch.randn(1, *graph.units[-1].out_shape, device=dev)
+            head_seconds = _time(head, x, min_run_time, device)
+            bar.update()
+    bar.close()
+    return DeviceProfile(
+        name=name,
+        board="local-" + dev.type,
+        kind="measured",
+        model=graph.name,
+        input_shape=graph.input_shape,
+        units=tables,
+        head_seconds=head_seconds,
+        meta={
+            "version": PROFILE_VERSION,
+            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "machine": machine_info(device),
+            "granularity": granularity if granularity is not None else "H//12",
+            "min_run_time_s": min_run_time,
+            "method": "torch.utils.benchmark blocked_autorange median; interior band of h rows",
+        },
+    )

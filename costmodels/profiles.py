@@ -1,0 +1,260 @@
+"""DeviceProfile: how long a unit takes on a device, for any output region.
+
+A profile is a measured table (per unit: latency at a grid of output heights, optionally also
+widths) answered by interpolation; :meth:`DeviceProfile.fitted` gives a fitted alternative
+(per-unit linear in rows, or piecewise-linear with a few knots) so the two can be compared, and
+:func:`derive` scales a measured profile to a board we do not have, labelled ``derived`` with the
+figures it came from. Profiles are JSON files with their machine, torch version, threads and date.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from .boards import board as lookup_board
+from .errors import ProfileError
+from .graph import ModelGraph
+
+__all__ = [
+    "PROFILE_VERSION",
+    "UnitTable",
+    "DeviceProfile",
+    "derive",
+    "profile_dir",
+    "load_or_measure",
+    "profile_for",
+]
+
+PROFILE_VERSION = 1
+FORMAT = "splitgym.profile"
+_DATA = Path(__file__).parent / "data" / "profiles"
+
+
+@dataclass
+class UnitTable:
+    """Measured seconds of one unit on a grid of output heights x widths."""
+
+    name: str
+    heights: list[int]
+    widths: list[int]
+    seconds: list[list[float]]  # [len(heights)][len(widths)]
+
+    def at(self, rows: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
+        """Interpolated seconds for output regions of ``rows`` x ``cols`` (0 rows -> 0 s)."""
+        rows = np.asarray(rows, dtype=float)
+        s = np.asarray(self.seconds, dtype=float)
+        w_full = self.widths[-1]
+        by_rows = [np.interp(rows, self.heights, s[:, j]) for j in range(len(self.widths))]
+        if cols is None or len(self.widths) == 1:
+            out = by_rows[-1]
+            if cols is not None:  # one measured width: scale linearly in width
+                out = out * (np.asarray(cols, dtype=float) / w_full)
+        else:
+            stack = np.stack(by_rows, axis=-1)
+            cols = np.broadcast_to(np.asarray(cols, dtype=float), rows.shape)
+            out = np.array([np.interp(c, self.widths, line) for c, line in
+                            zip(cols.ravel(), stack.reshape(-1, len(self.widths)))]).reshape(rows.shape)
+        # below the smallest measured height, scale down linearly to zero at zero rows
+        small = rows < self.heights[0]
+        out = np.where(small, out * rows / max(self.heights[0], 1), out)
+        return np.where(rows <= 0, 0.0, out)
+
+
+@dataclass
+class DeviceProfile:
+    """Latency of every unit (and the head) of one model on one device."""
+
+    name: str
+    board: str
+    kind: Literal["measured", "derived", "fitted"]
+    model: str
+    input_shape: tuple[int, int, int]
+    units: list[UnitTable]
+    head_seconds: float
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    # -- queries ------------------------------------------------------------------------------
+    def check(self, graph: ModelGraph) -> None:
+        """Fail clearly when this profile was measured for another model or input size."""
+        if self.model != graph.name or tuple(self.input_shape) != tuple(graph.input_shape):
+            raise ProfileError(
+                f"profile {self.name}: measured for {self.model} {list(self.input_shape)}, "
+                f"not {graph.name} {list(graph.input_shape)}"
+            )
+        if len(self.units) != graph.num_units:
+            raise ProfileError(
+                f"profile {self.name}: has {len(self.units)} units, model has {graph.num_units}"
+            )
+
+    def unit_latency(self, unit: int, rows: np.ndarray | int, cols: np.ndarray | int | None = None) -> np.ndarray:
+        """Seconds for unit ``unit`` to produce ``rows`` output rows (x ``cols`` columns)."""
+        return self.units[unit].at(np.asarray(rows), None if cols is None else np.asarray(cols))
+
+    def table(self, graph: ModelGraph) -> np.ndarray:
+        """Full-resolution table ``t[u, h]`` (seconds for h rows of unit u, full width), padded
+        to the tallest unit: what the simulator indexes."""
+        self.check(graph)
+        hmax = max(u.height for u in graph.units)
+        t = np.zeros((graph.num_units, hmax + 1))
+        for i, u in enumerate(graph.units):
+            t[i, : u.height + 1] = self.unit_latency(i, np.arange(u.height + 1))
+            t[i, u.height + 1:] = t[i, u.height]
+        return t
+
+    def total_seconds(self) -> float:
+        """Latency of the whole model on this device alone (every unit at full size + head)."""
+        return float(sum(u.at(np.array([u.heights[-1]]))[0] for u in self.units) + self.head_seconds)
+
+    # -- alternatives -------------------------------------------------------------------------
+    def fitted(self, method: Literal["linear", "piecewise"] = "linear", knots: int = 3) -> DeviceProfile:
+        """A regression of this table (DistrEdge's "linear / piecewise-linear" device models):
+        per unit least squares of seconds against rows, evaluated on the same grid."""
+        units = []
+        for u in self.units:
+            h = np.asarray(u.heights, dtype=float)
+            s = np.asarray(u.seconds, dtype=float)[:, -1]
+            if method == "linear" or len(h) <= knots:
+                a, b = np.polyfit(h, s, 1) if len(h) > 1 else (s[0] / h[0], 0.0)
+                fit = a * h + b
+            else:
+                ks = np.linspace(h[0], h[-1], knots)
+                basis = np.stack([np.ones_like(h), h] + [np.maximum(0.0, h - k) for k in ks[1:-1]], 1)
+                coef, *_ = np.linalg.lstsq(basis, s, rcond=None)
+                fit = basis @ coef
+            fit = np.maximum(fit, 1e-9)
+            units.append(UnitTable(u.name, u.heights, u.widths[-1:], [[float(v)] for v in fit]))
+        meta = dict(self.meta, fitted=method, fitted_from=self.name)
+        return DeviceProfile(self.name + f"+{method}", self.board, "fitted", self.model,
+                             self.input_shape, units, self.head_seconds, meta)
+
+    def mape_against(self, other: DeviceProfile) -> float:
+        """Mean absolute percentage error of ``other`` on this profile's measured points."""
+        errs = []
+        for mine, theirs in zip(self.units, other.units):
+            s = np.asarray(mine.seconds, dtype=float)[:, -1]
+            o = theirs.at(np.asarray(mine.heights))
+            errs.append(np.abs(o - s) / s)
+        return float(np.mean(np.concatenate(errs)) * 100)
+
+    # -- files --------------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "version": PROFILE_VERSION,
+            "name": self.name,
+            "board": self.board,
+            "kind": self.kind,
+            "model": self.model,
+            "input": list(self.input_shape),
+            "meta": self.meta,
+            "head_seconds": self.head_seconds,
+            "units": [vars(u) for u in self.units],
+        }
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_json(), indent=1))
+        return path
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], where: str = "profile") -> DeviceProfile:
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ProfileError(f"{where}: format: expected {FORMAT!r}, got {data.get('format') if isinstance(data, dict) else type(data).__name__!r}")
+        if data.get("version") != PROFILE_VERSION:
+            raise ProfileError(f"{where}: version: expected {PROFILE_VERSION}, got {data.get('version')!r}")
+        try:
+            units = [UnitTable(u["name"], list(u["heights"]), list(u["widths"]),
+                               [list(map(float, r)) for r in u["seconds"]]) for u in data["units"]]
+            return cls(data["name"], data["board"], data["kind"], data["model"],
+                       tuple(data["input"]), units, float(data["head_seconds"]), data.get("meta", {}))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ProfileError(f"{where}: malformed profile ({type(exc).__name__}: {exc})") from exc
+
+    @classmethod
+    def load(cls, path: str | Path) -> DeviceProfile:
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ProfileError(f"profile: no such file {str(path)!r}") from None
+        except json.JSONDecodeError as exc:
+            raise ProfileError(f"profile {path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        return cls.from_json(data, where=f"profile {path}")
+
+
+def derive(base: DeviceProfile, board_name: str, graph: ModelGraph, name: str | None = None) -> DeviceProfile:
+    """Scale a measured profile to a board by the ratio of effective compute rates.
+
+    factor = (local effective FLOP/s on this model) / (board peak x efficiency). The per-unit shape
+    of the local measurement is kept (a derived GPU profile is therefore CPU-shaped: DESIGN.md).
+    """
+    b = lookup_board(board_name)
+    local_rate = graph.flops / max(base.total_seconds(), 1e-12)
+    factor = local_rate / (b.effective_gflops * 1e9)
+    units = [UnitTable(u.name, u.heights, u.widths, [[s * factor for s in r] for r in u.seconds])
+             for u in base.units]
+    meta = {
+        "version": PROFILE_VERSION,
+        "derived_from": base.name,
+        "derived_from_machine": base.meta.get("machine"),
+        "derived_from_date": base.meta.get("date"),
+        "local_effective_gflops": local_rate / 1e9,
+        "board_peak_gflops": b.peak_gflops,
+        "board_efficiency": b.efficiency,
+        "scale_factor": factor,
+        "source": b.source,
+        "label": "derived (not measured on the board)",
+    }
+    return DeviceProfile(name or board_name, board_name, "derived", base.model, base.input_shape,
+                         units, base.head_seconds * factor, meta)
+
+
+def profile_dir() -> Path:
+    """Where measured profiles are cached: $SPLITGYM_HOME/profiles or ~/.cache/splitgym/profiles."""
+    home = os.environ.get("SPLITGYM_HOME")
+    return (Path(home) if home else Path.home() / ".cache" / "splitgym") / "profiles"
+
+
+def _file_name(board: str, model: str, shape: tuple[int, ...]) -> str:
+    return f"{board}_{model}_{'x'.join(map(str, shape))}.json"
+
+
+def load_or_measure(graph: ModelGraph, device: str = "cpu", progress: bool = True) -> DeviceProfile:
+    """The local measured profile of ``graph``: shipped with splitgym, cached, or measured now."""
+    board = "local-" + device.split(":")[0]
+    fname = _file_name(board, graph.name, graph.input_shape)
+    for folder in (profile_dir(), _DATA):
+        if (folder / fname).exists():
+            prof = DeviceProfile.load(folder / fname)
+            prof.check(graph)
+            return prof
+    from .profiler import profile_model  # measuring needs torch benchmark machinery
+
+    prof = profile_model(graph, device=device, name=board, progress=progress)
+    prof.save(profile_dir() / fname)
+    return prof
+
+
+def profile_for(board_name: str, graph: ModelGraph, cache: dict[str, DeviceProfile] | None = None) -> DeviceProfile:
+    """The profile of a board for ``graph``: measured for local-cpu/local-cuda, else derived."""
+    cache = {} if cache is None else cache
+    if board_name in cache:
+        return cache[board_name]
+    if board_name.startswith("local-"):
+        prof = load_or_measure(graph, device=board_name.removeprefix("local-"))
+    elif board_name.endswith(".json"):
+        prof = DeviceProfile.load(board_name)
+        prof.check(graph)
+    else:
+        base = cache.get("local-cpu") or load_or_measure(graph, "cpu")
+        cache["local-cpu"] = base
+        prof = derive(base, board_name, graph)
+    cache[board_name] = prof
+    return prof
