@@ -1,0 +1,253 @@
+"""The ``splitgym`` command: one verb per stage of the pipeline.
+
+    splitgym graph vgg16                       # the traced units and head
+    splitgym profile --model vgg16             # measure this machine (or --board nano: derive)
+    splitgym plan equal --model vgg16 --devices DB --bandwidth 300 -o plan.json
+    splitgym simulate plan.json                # latency breakdown
+    splitgym list devices|networks|boards|planners|models
+
+Readable tables by default, ``--json`` for scripts. A bad argument or file is one line on stderr
+and exit status 2; nothing else is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn, Sequence
+
+from splitgym.costmodels.errors import SplitgymError
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, no usage dump
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _table(rows: list[dict[str, Any]], floats: int = 3) -> str:
+    if not rows:
+        return "(empty)"
+    cols = list(rows[0])
+
+    def fmt(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.{floats}f}"
+        if isinstance(v, (list, tuple)):
+            return "x".join(map(str, v))
+        return str(v)
+
+    cells = [[fmt(r.get(c, "")) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(cols)]
+    line = "  ".join(c.ljust(w) for c, w in zip(cols, widths))
+    body = ["  ".join(v.rjust(w) if _numeric(v) else v.ljust(w) for v, w in zip(r, widths)) for r in cells]
+    return "\n".join([line, "  ".join("-" * w for w in widths), *body])
+
+
+def _numeric(s: str) -> bool:
+    try:
+        float(s)
+        return True
+    except ValueError:
+        return False
+
+
+def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
+    print(json.dumps(data, indent=1) if args.json else text)
+
+
+def _graph(model: str, size: int | None):
+    from splitgym.costmodels.graph import ModelGraph
+
+    return ModelGraph.from_torchvision(model, size)
+
+
+# -- verbs ----------------------------------------------------------------------------------------
+def cmd_graph(args: argparse.Namespace) -> None:
+    g = _graph(args.model, args.input)
+    s = g.summary()
+    rows = [{"#": u["index"], "unit": u["name"], "kind": u["kind"] + (f"[{','.join(u['tags'])}]" if u["tags"] else ""),
+             "in": u["in_shape"], "out": u["out_shape"], "F": u["kernel"], "S": u["stride"],
+             "params": u["params"], "GFLOPs": u["flops"] / 1e9, "out_KB": u["out_bytes"] / 1024}
+            for u in s["units"]]
+    head = s["head"]
+    text = _table(rows) + (
+        f"\nhead: {' -> '.join(head['layers'])}  params {head['params']:,}  GFLOPs {head['flops'] / 1e9:.3f}"
+        if head else "\nhead: none") + f"\ntotal: {s['params']:,} params, {s['flops'] / 1e9:.2f} GFLOPs, input {s['input']}"
+    _emit(args, s, text)
+
+
+def cmd_profile(args: argparse.Namespace) -> None:
+    from splitgym.costmodels.profiler import profile_model
+    from splitgym.costmodels.profiles import derive, load_or_measure, profile_dir
+
+    g = _graph(args.model, args.input)
+    t0 = time.perf_counter()
+    if args.board:
+        base = load_or_measure(g, "cpu", progress=not args.quiet)
+        prof = derive(base, args.board, g)
+    else:
+        prof = profile_model(g, device=args.device, granularity=args.granularity,
+                             widths=args.widths, min_run_time=args.min_run_time,
+                             name=f"local-{args.device.split(':')[0]}", progress=not args.quiet)
+    cost = time.perf_counter() - t0
+    out = Path(args.output) if args.output else profile_dir() / f"{prof.board}_{g.name}_{'x'.join(map(str, g.input_shape))}.json"
+    prof.save(out)
+    lin = prof.fitted("linear")
+    rows = [{"#": i, "unit": u.name, "points": len(u.heights), "full_ms": u.at([u.heights[-1]])[0] * 1e3,
+             "1row_ms": u.at([1])[0] * 1e3} for i, u in enumerate(prof.units)]
+    summary = {"file": str(out), "kind": prof.kind, "board": prof.board, "total_s": prof.total_seconds(),
+               "head_s": prof.head_seconds, "profiling_s": cost, "linear_fit_mape_pct": prof.mape_against(lin),
+               "meta": prof.meta}
+    text = (_table(rows) + f"\nhead {prof.head_seconds * 1e3:.2f} ms; whole model {prof.total_seconds() * 1e3:.1f} ms"
+            f" ({prof.kind}); linear fit MAPE {summary['linear_fit_mape_pct']:.1f}%\n"
+            f"took {cost:.1f} s; wrote {out}")
+    _emit(args, summary, text)
+
+
+def _cluster(args: argparse.Namespace):
+    from splitgym.costmodels.cluster import Cluster
+
+    if args.network and args.bandwidth:
+        raise SplitgymError("network: give --bandwidth or --network, not both")
+    return Cluster.from_config(args.devices, args.network or args.bandwidth or 300.0)
+
+
+def cmd_plan(args: argparse.Namespace) -> None:
+    from splitgym.agents.planners import PLANNERS, run_planner
+
+    if args.list or not args.method:
+        rows = [{"method": k, "about": (v.__module__ and sys.modules[v.__module__].__doc__ or "").strip().splitlines()[0]}
+                for k, v in sorted(PLANNERS.items())]
+        _emit(args, [r["method"] for r in rows], _table(rows))
+        return
+    g = _graph(args.model, args.input)
+    cluster = _cluster(args)
+    opts = {"partition": args.partition} if args.partition else {}
+    plan = run_planner(args.method, g, cluster, **opts)
+    if args.output:
+        plan.save(args.output)
+    vols = [{"volume": i, "units": f"{v.first}..{v.last}", "rows": ",".join(map(str, v.rows))}
+            for i, v in enumerate(plan.volumes)]
+    text = _table(vols) + (f"\nwrote {args.output}" if args.output else "")
+    _emit(args, json.loads(plan.model_dump_json(exclude_none=True)), text)
+
+
+def cmd_simulate(args: argparse.Namespace) -> None:
+    from splitgym.costmodels.graph import ModelGraph
+    from splitgym.costmodels.plan import load_plan
+    from splitgym.costmodels.simulator import Simulator
+
+    plan = load_plan(args.plan)
+    c, h, w = plan.model.input
+    if c != 3:
+        raise SplitgymError(f"model.input: torchvision models take 3 channels, got {c}")
+    g = ModelGraph.from_torchvision(plan.model.name, (h, w))
+    plan.check(g)
+    sim = Simulator(g, plan.cluster(), at=args.at)
+    bd = sim.simulate(plan)
+    per = bd.per_device()
+    rows = [{"device": p["device"], "compute_ms": p["compute_s"] * 1e3, "recv_ms": p["recv_s"] * 1e3,
+             "sent_KB": p["sent_bytes"] / 1024, "finish_ms": p["finish_s"] * 1e3,
+             "peak_MB": p["peak_memory_mb"]} for p in per]
+    acc = [{"volume": i, "units": f"{f}..{l}", **{d: bd.T[i, k] * 1e3 for k, d in enumerate(bd.devices)}}
+           for i, (f, l) in enumerate(bd.volumes)]
+    text = (f"plan {args.plan}: {plan.method} on {plan.model.name} {list(plan.model.input)}, "
+            f"{len(bd.devices)} devices, {len(bd.volumes)} volumes\n\n" + _table(rows, 2)
+            + "\n\naccumulated latency after each volume (ms)\n" + _table(acc, 2)
+            + f"\n\nhead on {bd.head_device}: starts {bd.head_start * 1e3:.2f} ms, runs {bd.head_seconds * 1e3:.2f} ms,"
+            f" result back {bd.result_seconds * 1e3:.2f} ms"
+            f"\nend-to-end latency {bd.latency * 1e3:.2f} ms  ->  {bd.ips:.2f} images/s")
+    _emit(args, bd.to_json(), text)
+
+
+def cmd_list(args: argparse.Namespace) -> None:
+    from splitgym.agents.planners import PLANNERS
+    from splitgym.costmodels.boards import BOARDS
+    from splitgym.costmodels.cluster import list_conf
+    from splitgym.costmodels.models import available_models
+
+    what = args.what
+    if what == "boards":
+        rows = [{"board": b.name, "processor": b.processor, "peak_GFLOPS": b.peak_gflops,
+                 "memory_GB": b.memory_gb, "source": b.source[:70]} for b in BOARDS.values()]
+        _emit(args, [vars(b) for b in BOARDS.values()], _table(rows, 1))
+        return
+    items = {"devices": lambda: list_conf("devices"), "networks": lambda: list_conf("network"),
+             "planners": lambda: sorted(PLANNERS), "models": available_models}[what]()
+    _emit(args, items, "\n".join(items))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="splitgym", description="Split CNN inference across heterogeneous edge devices.")
+    sub = p.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
+    sub.required = True
+
+    def verb(name: str, fn, help_: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_, description=help_)
+        sp.add_argument("--json", action="store_true", help="print JSON instead of tables")
+        sp.set_defaults(func=fn)
+        return sp
+
+    def model_args(sp: argparse.ArgumentParser, positional: bool = False) -> None:
+        if positional:
+            sp.add_argument("model", help="torchvision model name (vgg16, resnet50, ...)")
+        else:
+            sp.add_argument("--model", default="vgg16", help="torchvision model name (default vgg16)")
+        sp.add_argument("--input", type=int, default=None, help="input height=width (default 224; 299 for inception_v3)")
+
+    sp = verb("graph", cmd_graph, "Show a model's traced units (layers/blocks) and head.")
+    model_args(sp, positional=True)
+
+    sp = verb("profile", cmd_profile, "Measure per-unit latency vs output height here, or derive a board's profile.")
+    model_args(sp)
+    sp.add_argument("--device", default="cpu", help="torch device to measure (cpu, cuda, cuda:1)")
+    sp.add_argument("--board", default=None, help="derive this board's profile from the local one instead (nano, tx2, ...)")
+    sp.add_argument("--granularity", type=int, default=None, help="rows between measured heights (default H//12; 1 = the paper's)")
+    sp.add_argument("--widths", type=float, nargs="*", default=None, help="width fractions to measure as tiles, e.g. 0.25 0.5 1")
+    sp.add_argument("--min-run-time", type=float, default=0.02, help="seconds of timing per point")
+    sp.add_argument("-o", "--output", default=None, help="profile file to write (default: the cache)")
+    sp.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    sp = verb("plan", cmd_plan, "Make a plan with a planner (see --list).")
+    sp.add_argument("method", nargs="?", help="planner name")
+    sp.add_argument("--list", action="store_true", help="list the planners")
+    model_args(sp)
+    sp.add_argument("--devices", default="DB", help="device group (conf/devices: DA, DB, DC, LA.., local4) or a YAML path")
+    sp.add_argument("--bandwidth", type=float, default=None, help="cap every device at this many Mbps")
+    sp.add_argument("--network", default=None, help="network config (conf/network: bw300, NA..ND, LA..LD) or a YAML path")
+    sp.add_argument("--partition", default=None, help="layers | single | stages | unit indices like 0,4,9")
+    sp.add_argument("-o", "--output", default=None, help="write the plan JSON here")
+
+    sp = verb("simulate", cmd_simulate, "Score a plan: per-device compute, transfers, latency, IPS.")
+    sp.add_argument("plan", help="plan JSON file")
+    sp.add_argument("--at", type=float, default=0.0, help="time (s) at which to sample a time-varying network")
+
+    sp = verb("list", cmd_list, "List device groups, networks, boards, planners or models.")
+    sp.add_argument("what", choices=["devices", "networks", "boards", "planners", "models"])
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except BrokenPipeError:  # output piped into head & co.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        return 0
+    except SplitgymError as exc:
+        print(f"splitgym {args.verb}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"splitgym {args.verb}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
