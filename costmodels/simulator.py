@@ -38,6 +38,7 @@ from .graph import DTYPE_BYTES, ModelGraph
 from .network import transfer_seconds
 from .plan import Plan
 from .profiles import DeviceProfile, profile_for
+from .traffic import SplitMaths
 
 __all__ = ["Simulator", "Breakdown", "VolumeStep"]
 
@@ -125,11 +126,11 @@ class Simulator:
         self.N = cluster.size
         self.lat = np.stack([p.table(graph) for p in self.profiles])  # (N, U, Hmax+1)
         self.head_lat = np.array([p.head_seconds for p in self.profiles])
-        self.maps = [u.row_map for u in graph.units]
-        self.heights = np.array([u.height for u in graph.units])
-        self.row_bytes = np.array([u.row_bytes for u in graph.units], dtype=float)
-        c, _, w = graph.input_shape
-        self.input_row_bytes = float(c * w * DTYPE_BYTES)
+        self.split = SplitMaths(graph)
+        self.maps = self.split.maps
+        self.heights = self.split.heights
+        self.row_bytes = self.split.row_bytes
+        self.input_row_bytes = self.split.input_row_bytes
         self.result_bytes = float(graph.head.out_bytes if graph.head else 0)
         self.unit_param_bytes = np.array([u.params for u in graph.units], dtype=float) * DTYPE_BYTES
         self._dev = np.arange(self.N)
@@ -155,29 +156,17 @@ class Simulator:
                 input (the first volume).
         """
         B = cuts.shape[0]
-        a, b = cuts[:, :-1], cuts[:, 1:]
-        nonempty = b > a
+        nonempty = cuts[:, 1:] > cuts[:, :-1]
+        ranges = self.split.ranges(first, last, cuts)
         compute = np.zeros((B, self.N))
-        ranges = [(a, b)]
-        for u in range(last, first - 1, -1):
+        for (a, b), u in zip(ranges, range(last, first - 1, -1)):
             compute += self.lat[self._dev, u, b - a]
-            a, b = self.maps[u](a, b)
-            ranges.append((a, b))
+        a, b = ranges[-1]
+        nbytes = self.split.received_bytes(first, a, b, prev_cuts)
         if prev_cuts is None:
-            src_lo = np.zeros((B, 1), dtype=np.int64)
-            src_hi = np.full((B, 1), self.graph.input_shape[1])
-            src_dev = np.array([self.N])
-            ready = np.zeros((B, 1))
-            row_bytes = self.input_row_bytes
+            src_dev, ready = np.array([self.N]), np.zeros((B, 1))
         else:
-            src_lo, src_hi = prev_cuts[:, :-1], prev_cuts[:, 1:]
-            src_dev = self._dev
-            ready = T_prev
-            row_bytes = self.row_bytes[first - 1]
-        overlap = np.minimum(b[:, :, None], src_hi[:, None, :]) - np.maximum(a[:, :, None], src_lo[:, None, :])
-        nbytes = np.clip(overlap, 0, None) * row_bytes
-        if prev_cuts is not None:
-            nbytes[:, self._dev, self._dev] = 0.0  # rows a device already holds
+            src_dev, ready = self._dev, T_prev
         bw = self.bw[src_dev][:, : self.N].T  # (N, M): source m -> device k
         secs = transfer_seconds(nbytes, bw[None], self.latency_s, self.overhead_s)
         arrival = np.where(nbytes > 0, ready[:, None, :] + secs, 0.0).max(axis=2)
@@ -188,15 +177,13 @@ class Simulator:
                ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """End-to-end latency after the last volume: gather at the head, run it, return."""
         B = T.shape[0]
-        share = last_cuts[:, 1:] - last_cuts[:, :-1]
-        rb = self.row_bytes[-1]
+        nbytes = self.split.gather_bytes(last_cuts)
         req = self.N
         if self.graph.head is None:
-            secs = transfer_seconds(share * rb, self.bw[: self.N, req][None], self.latency_s, self.overhead_s)
-            end = np.where(share > 0, T + secs, 0.0).max(axis=1)
+            secs = transfer_seconds(nbytes, self.bw[: self.N, req][None], self.latency_s, self.overhead_s)
+            end = np.where(nbytes > 0, T + secs, 0.0).max(axis=1)
             return end, {"head": np.full(B, -1), "head_start": end, "result": np.zeros(B)}
-        h = np.argmax(share, axis=1) if head_device is None else np.full(B, head_device)
-        nbytes = share * rb
+        h = np.argmax(nbytes, axis=1) if head_device is None else np.full(B, head_device)
         nbytes[np.arange(B), h] = 0.0
         secs = transfer_seconds(nbytes, self.bw[: self.N][:, h].T, self.latency_s, self.overhead_s)
         arrive = np.where(nbytes > 0, T + secs, 0.0).max(axis=1)
