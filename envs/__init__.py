@@ -1,0 +1,18 @@
+"""Gymnasium environments of splitgym, registered on import.
+
+Every id is listed in ``ENV_IDS``; each env is built from a named scenario
+(``splitgym.envs.list_scenarios()``). Bump the ``-vN`` suffix when behaviour changes.
+"""
+
+from __future__ import annotations
+
+from gymnasium.envs.registration import register, registry
+
+from .scenarios import SCENARIOS, Scenario, get_scenario, list_scenarios
+
+__all__ = ["ENV_IDS", "SCENARIOS", "Scenario", "get_scenario", "list_scenarios"]
+
+ENV_IDS: list[str] = ["splitgym/DistrEdge-v0"]
+
+if "splitgym/DistrEdge-v0" not in registry:
+    register(id="splitgym/DistrEdge-v0", entry_point="splitgym.envs.distredge:DistrEdgeEnv")

@@ -118,6 +118,24 @@ def _cluster(args: argparse.Namespace):
     return Cluster.from_config(args.devices, args.network or args.bandwidth or 300.0)
 
 
+def _set_options(pairs: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings to planner options; values that read as int or float become numbers."""
+    opts: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise SplitgymError(f"--set: expected KEY=VALUE, got {pair!r}")
+        value: Any = text
+        for kind in (int, float):
+            try:
+                value = kind(text)
+                break
+            except ValueError:
+                pass
+        opts[key.strip()] = value
+    return opts
+
+
 def cmd_plan(args: argparse.Namespace) -> None:
     from splitgym.agents.planners import PLANNERS, run_planner
 
@@ -126,9 +144,10 @@ def cmd_plan(args: argparse.Namespace) -> None:
                 for k, v in sorted(PLANNERS.items())]
         _emit(args, [r["method"] for r in rows], _table(rows))
         return
+    opts: dict[str, Any] = {"partition": args.partition} if args.partition else {}
+    opts.update(_set_options(args.set or []))
     g = _graph(args.model, args.input)
     cluster = _cluster(args)
-    opts = {"partition": args.partition} if args.partition else {}
     plan = run_planner(args.method, g, cluster, **opts)
     if args.output:
         plan.save(args.output)
@@ -222,6 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--bandwidth", type=float, default=None, help="cap every device at this many Mbps")
     sp.add_argument("--network", default=None, help="network config (conf/network: bw300, NA..ND, LA..LD) or a YAML path")
     sp.add_argument("--partition", default=None, help="layers | single | stages | unit indices like 0,4,9")
+    sp.add_argument("--set", action="append", default=None, metavar="KEY=VALUE",
+                    help="pass an option to the planner, e.g. --set grid=4 --set max_volumes=6 (repeatable)")
     sp.add_argument("-o", "--output", default=None, help="write the plan JSON here")
 
     sp = verb("simulate", cmd_simulate, "Score a plan: per-device compute, transfers, latency, IPS.")

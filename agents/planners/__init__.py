@@ -1,26 +1,47 @@
 """Classical planners behind one interface: ``planner(graph, cluster, **options) -> Plan``.
 
 ``PLANNERS`` maps the names ``splitgym plan METHOD`` accepts to the functions; each lives in its
-own module and reads top to bottom.
+own module and reads top to bottom (its docstring states the method and every choice made where
+the paper is silent). The DistrEdge baselines (DE Section V-B) plan with their own, simpler models
+(``linear.py``); ``offload`` and ``exact`` ask the simulator. Options are keyword arguments
+(``partition``, ``grid``, ``max_volumes``, ``profiles``, ...); :func:`run_planner` rejects one a
+planner does not take with one ``ConfigError`` line.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+import inspect
+from collections.abc import Callable, Mapping
 
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.plan import Plan
 
+from .aofl import plan_aofl
+from .coedge import plan_coedge
+from .deeperthings import plan_deeperthings
+from .deepthings import plan_deepthings
 from .equal import plan_equal
+from .exact import plan_exact
+from .mednn import plan_mednn
+from .modnn import plan_modnn
+from .offload import plan_offload
 
-__all__ = ["PLANNERS", "get_planner"]
+__all__ = ["PLANNERS", "get_planner", "planner_options", "run_planner"]
 
 Planner = Callable[..., Plan]
 
 PLANNERS: dict[str, Planner] = {
     "equal": plan_equal,
+    "coedge": plan_coedge,
+    "modnn": plan_modnn,
+    "mednn": plan_mednn,
+    "deepthings": plan_deepthings,
+    "deeperthings": plan_deeperthings,
+    "aofl": plan_aofl,
+    "offload": plan_offload,
+    "exact": plan_exact,
 }
 
 
@@ -31,5 +52,35 @@ def get_planner(name: str) -> Planner:
         raise ConfigError(f"method: unknown planner {name!r} (known: {', '.join(sorted(PLANNERS))})") from None
 
 
+def planner_options(name: str) -> list[str]:
+    """The keyword options a planner takes (everything after ``graph, cluster``)."""
+    params = list(inspect.signature(get_planner(name)).parameters.values())[2:]
+    return [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+_KINDS: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "str": (str,),
+                                       "Mapping": (Mapping,), "None": (type(None),)}
+
+
+def _coerce(planner: str, key: str, value: object, annotation: str) -> object:
+    """Check an option against the types its annotation names: a number given where text is
+    expected (``--set partition=5``) becomes text; anything else that does not fit is one line."""
+    names = [part.split("[")[0].strip() for part in annotation.split(" | ")]
+    allowed = tuple(t for word in names for t in _KINDS.get(word, ()))
+    if not allowed or (isinstance(value, allowed) and not isinstance(value, bool)):
+        return value
+    if str in allowed and isinstance(value, (int, float)):
+        return str(value)
+    raise ConfigError(f"{key}: planner {planner!r} expects {annotation}, got {value!r}")
+
+
 def run_planner(name: str, graph: ModelGraph, cluster: Cluster, **options: object) -> Plan:
-    return get_planner(name)(graph, cluster, **options)
+    fn = get_planner(name)
+    takes = planner_options(name)
+    unknown = [k for k in options if k not in takes]
+    if unknown:
+        raise ConfigError(f"options: planner {name!r} takes no option {unknown[0]!r} "
+                          f"(it takes: {', '.join(takes) or 'none'})")
+    params = inspect.signature(fn).parameters
+    checked = {k: _coerce(name, k, v, str(params[k].annotation)) for k, v in options.items()}
+    return fn(graph, cluster, **checked)

@@ -1,0 +1,121 @@
+"""SB3 callbacks for split-decision training: best-plan tracking, TensorBoard charts, checkpoints.
+
+``BestPlanCallback`` is DistrEdge Alg. 2 lines 23-26: whenever an episode's end-to-end latency
+beats the best so far, keep its split decisions, the actor and the critic. It also logs, per
+episode, the latency, IPS and best IPS (``charts/``) and the best plan's per-device breakdown
+(``best/``). ``ResumableCheckpoint`` saves the model, its replay buffer and the callbacks' state
+every few episodes so a killed run resumes where it was.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3.common.callbacks import BaseCallback
+
+__all__ = ["BestPlanCallback", "ResumableCheckpoint"]
+
+
+class BestPlanCallback(BaseCallback):
+    def __init__(self, out_dir: str | Path, verbose: int = 0) -> None:
+        super().__init__(verbose)
+        self.out_dir = Path(out_dir)
+        self.best_latency = float("inf")
+        self.best_cuts: np.ndarray | None = None
+        self.best_episode = -1
+        self.best_policy_state: dict[str, Any] | None = None
+        self.episodes = 0
+        self.latencies: list[float] = []
+        self._t0 = time.perf_counter()
+        self.env_seconds = 0.0
+
+    def _on_step(self) -> bool:
+        for done, info in zip(self.locals["dones"], self.locals["infos"]):
+            if not done or "latency" not in info:
+                continue
+            self.episodes += 1
+            lat = float(info["latency"])
+            self.latencies.append(lat)
+            self.logger.record("charts/episode_latency_ms", lat * 1e3)
+            self.logger.record("charts/ips", 1.0 / lat)
+            self.logger.record("charts/episodes", self.episodes)
+            if lat < self.best_latency:
+                self._new_best(lat, np.asarray(info["cuts"]))
+            self.logger.record("charts/best_ips", 1.0 / self.best_latency)
+            self.logger.record("charts/best_episode", self.best_episode)
+        return True
+
+    def _new_best(self, latency: float, cuts: np.ndarray) -> None:
+        self.best_latency, self.best_cuts, self.best_episode = latency, cuts, self.episodes
+        # Alg. 2 lines 23-26: keep Actor* and Critic* with the best plan (in memory; written at
+        # checkpoints and at the end)
+        self.best_policy_state = copy.deepcopy(self.model.policy.state_dict())
+        env = self.training_env.envs[0].unwrapped if hasattr(self.training_env, "envs") else None
+        if env is not None and hasattr(env, "breakdown"):
+            bd = env.breakdown(cuts)
+            for row in bd.per_device():
+                self.logger.record(f"best/{row['device']}_finish_ms", row["finish_s"] * 1e3)
+                self.logger.record(f"best/{row['device']}_compute_ms", row["compute_s"] * 1e3)
+
+    # -- persistence (used by checkpoints and export) -------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return {"best_latency": self.best_latency, "best_episode": self.best_episode,
+                "episodes": self.episodes,
+                "best_cuts": None if self.best_cuts is None else self.best_cuts.tolist(),
+                "latencies": self.latencies}
+
+    def load_state(self, state: dict[str, Any], policy_state: dict[str, Any] | None) -> None:
+        self.best_latency = float(state["best_latency"])
+        self.best_episode = int(state["best_episode"])
+        self.episodes = int(state["episodes"])
+        self.best_cuts = None if state["best_cuts"] is None else np.asarray(state["best_cuts"])
+        self.latencies = list(state.get("latencies", []))
+        self.best_policy_state = policy_state
+
+    def save_best(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        if self.best_policy_state is not None:
+            torch.save(self.best_policy_state, folder / "best_policy.pt")
+        (folder / "best.json").write_text(json.dumps(self.state()))
+
+
+class ResumableCheckpoint(BaseCallback):
+    """Every ``every_episodes`` episodes: model, replay buffer, noise and best-plan state."""
+
+    def __init__(self, folder: str | Path, best: BestPlanCallback, every_episodes: int = 500) -> None:
+        super().__init__()
+        self.folder = Path(folder)
+        self.best = best
+        self.every = max(1, every_episodes)
+        self._last = 0
+
+    def _on_step(self) -> bool:
+        if self.best.episodes - self._last >= self.every:
+            self.save()
+        return True
+
+    def save(self) -> None:
+        self._last = self.best.episodes
+        save_checkpoint(self.model, self.folder, self.best)
+
+
+def save_checkpoint(model, folder: Path, best: BestPlanCallback) -> None:
+    """Write atomically enough: a crash mid-save leaves the previous checkpoint readable."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / "model.tmp.zip"
+    model.save(tmp, exclude=["train"])  # "train" may be shadowed by a timing wrapper
+    tmp.replace(folder / "model.zip")
+    if hasattr(model, "replay_buffer") and model.replay_buffer is not None:
+        model.save_replay_buffer(folder / "replay_buffer.tmp.pkl")
+        (folder / "replay_buffer.tmp.pkl").replace(folder / "replay_buffer.pkl")
+    best.save_best(folder)
+    noise = getattr(model, "action_noise", None)
+    meta = {"num_timesteps": model.num_timesteps, "episodes": best.episodes,
+            "noise_episode": getattr(noise, "episode", None)}
+    (folder / "progress.json").write_text(json.dumps(meta))

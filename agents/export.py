@@ -1,0 +1,100 @@
+"""Export a trained split policy and check it: best plan, TorchScript actor, summary.
+
+The exported actor takes the paper's *raw* state s_l = (T_{l-1} per device in seconds, H, C, F,
+S) and carries the env's observation scaling inside it, so it runs without splitgym's env; it
+returns the N-1 raw actions in [-1, 1] that :func:`splitgym.envs.distredge.map_action` sorts and
+maps to rows.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from splitgym.agents.planners.equal import equal_cuts
+from splitgym.envs.distredge import OBS_HIGH, DistrEdgeEnv
+
+__all__ = ["ExportedActor", "export_actor", "rollout", "reference_latencies", "write_summary"]
+
+
+class ExportedActor(nn.Module):
+    def __init__(self, policy: nn.Module, scale: np.ndarray) -> None:
+        super().__init__()
+        self.policy = policy
+        self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
+
+    def forward(self, raw_state: torch.Tensor) -> torch.Tensor:
+        obs = (raw_state / self.scale).clamp(0.0, OBS_HIGH)
+        return self.policy._predict(obs, deterministic=True).clamp(-1.0, 1.0)
+
+
+def export_actor(policy: nn.Module, env: DistrEdgeEnv, path: str | Path) -> Path:
+    """Trace the deterministic policy with the env's scaling into a TorchScript file."""
+    policy = policy.to("cpu").eval()
+    module = ExportedActor(policy, env.obs_scale)
+    example = torch.as_tensor(env.raw_state(), dtype=torch.float32)[None]
+    with torch.no_grad():
+        traced = torch.jit.trace(module, example, check_trace=False)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    traced.save(str(path))
+    return path
+
+
+def rollout(env: DistrEdgeEnv, act: Callable[[np.ndarray], np.ndarray]) -> dict[str, Any]:
+    """One deterministic episode with ``act(raw_state) -> action``; latency and cuts."""
+    env.reset()
+    info: dict[str, Any] = {}
+    done = False
+    while not done:
+        _, _, done, _, info = env.step(act(env.raw_state()))
+    return {"latency": info["latency"], "ips": info["ips"], "cuts": info["cuts"]}
+
+
+def torchscript_policy(path: str | Path) -> Callable[[np.ndarray], np.ndarray]:
+    actor = torch.jit.load(str(path))
+
+    def act(raw: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return actor(torch.as_tensor(raw, dtype=torch.float32)[None])[0].numpy()
+
+    return act
+
+
+def reference_latencies(env: DistrEdgeEnv) -> dict[str, float]:
+    """Equal split on the env's partition, and Offload (the whole model on the single device that
+    is fastest alone, input transfer included), on the same cost model."""
+    sim, g, N = env.sim, env.graph, env.N
+    equal = np.stack([equal_cuts(g.units[last].height, N) for _, last in env.partition])
+    H = g.units[-1].height
+    whole = [(0, g.num_units - 1)]
+    offload = []
+    for k in range(N):
+        cuts = np.array([[0] * (k + 1) + [H] * (N - k)])
+        offload.append(float(sim.score(whole, cuts)))
+    return {"equal": float(sim.score(env.partition, equal)), "offload": min(offload),
+            "offload_device": env.cluster.names[int(np.argmin(offload))]}
+
+
+def write_summary(path: str | Path, env: DistrEdgeEnv, learned_latency: float,
+                  actor_latency: float | None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    ref = reference_latencies(env)
+    rows = {"learned_plan": learned_latency, "actor_deterministic": actor_latency,
+            "equal": ref["equal"], "offload": ref["offload"]}
+    summary = {
+        "scenario": env.scenario.to_dict(),
+        "partition": [list(p) for p in env.partition],
+        "latency_ms": {k: (None if v is None else v * 1e3) for k, v in rows.items()},
+        "ips": {k: (None if v is None else 1.0 / v) for k, v in rows.items()},
+        "offload_device": ref["offload_device"],
+        "speedup_vs_equal": ref["equal"] / learned_latency,
+        "speedup_vs_offload": ref["offload"] / learned_latency,
+        **(extra or {}),
+    }
+    Path(path).write_text(json.dumps(summary, indent=1))
+    return summary

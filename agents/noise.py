@@ -1,0 +1,43 @@
+"""DistrEdge's exploration as an SB3 action noise.
+
+With probability eps = 1 - (episode * De)^2 the actor's output gets N(0, s^2) added (DE Alg. 2,
+lines 10-14; De = 1/250, s^2 = 0.1 for 4 devices, 1 for 16). So exploration stops after
+1/De = 250 episodes (PAPERS-AUDIT B.1 item 7). SB3 adds the noise to the actor's output and
+stores that raw (unsorted, clipped to [-1, 1]) action in the replay buffer; the env sorts and maps
+it, which is the paper's "we still utilize the original output action vector".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from stable_baselines3.common.noise import ActionNoise
+
+__all__ = ["EpsilonGaussianNoise"]
+
+
+class EpsilonGaussianNoise(ActionNoise):
+    def __init__(self, size: int, variance: float = 0.1, decay: float = 1 / 250, seed: int | None = None) -> None:
+        super().__init__()
+        if variance < 0 or decay < 0:
+            raise ValueError(f"variance/decay: must be >= 0, got {variance}/{decay}")
+        self.size = size
+        self.std = float(np.sqrt(variance))
+        self.decay = decay
+        self.episode = 0
+        self.rng = np.random.default_rng(seed)
+
+    @property
+    def epsilon(self) -> float:
+        return max(0.0, 1.0 - (self.episode * self.decay) ** 2)
+
+    def __call__(self) -> np.ndarray:
+        if self.rng.random() < self.epsilon:
+            return self.rng.normal(0.0, self.std, self.size).astype(np.float32)
+        return np.zeros(self.size, dtype=np.float32)
+
+    def reset(self) -> None:
+        """Called by SB3 at the end of every episode."""
+        self.episode += 1
+
+    def __repr__(self) -> str:
+        return f"EpsilonGaussianNoise(std={self.std:.3f}, decay={self.decay}, episode={self.episode})"

@@ -1,0 +1,179 @@
+"""Train a split-decision agent with SB3 through Hydra: ``splitgym train`` / ``python -m
+splitgym.agents.train``.
+
+Fixed steps (rl-zoo's exp_manager): read the config -> build the scenario's env -> make the
+algorithm (or resume it from the run folder's checkpoint) -> callbacks -> learn (a Ctrl-C still
+saves) -> checkpoint and export. The run folder holds the resolved config, the command line,
+TensorBoard logs (``tb/``), checkpoints (``checkpoints/``) and the export (``export/``: best plan,
+TorchScript actor, summary).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import hydra
+import numpy as np
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+from stable_baselines3.common.logger import configure
+
+from splitgym.costmodels.errors import ConfigError, SplitgymError
+from splitgym.envs.distredge import DistrEdgeEnv
+from splitgym.envs.scenarios import Scenario
+
+from .algos import ALGOS
+from .callbacks import BestPlanCallback, ResumableCheckpoint, save_checkpoint
+from .export import export_actor, rollout, torchscript_policy, write_summary
+from .noise import EpsilonGaussianNoise
+
+__all__ = ["train", "scenario_from_config", "main"]
+
+
+def scenario_from_config(cfg: DictConfig) -> Scenario:
+    return Scenario(
+        name=f"{cfg.model.name}-{cfg.devices.name}-{cfg.network.name}",
+        model=cfg.model.name,
+        input=cfg.model.input,
+        devices=cfg.devices.name,
+        network=cfg.network.name,
+        partition=str(cfg.env.partition),
+        alpha=float(cfg.env.alpha),
+    )
+
+
+def _noise(cfg: DictConfig, n_actions: int, seed: int):
+    if not cfg.agent.get("noise"):
+        return None
+    if cfg.agent.noise.kind != "epsilon_gaussian":
+        raise ConfigError(f"agent.noise.kind: unknown noise {cfg.agent.noise.kind!r} (known: epsilon_gaussian)")
+    return EpsilonGaussianNoise(n_actions, float(cfg.agent.noise.variance), float(cfg.agent.noise.decay), seed)
+
+
+class _Timed:
+    """Seconds spent in a callable (env steps, gradient updates): where the wall time goes."""
+
+    def __init__(self, fn) -> None:
+        self.fn, self.seconds = fn, 0.0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        t = time.perf_counter()
+        try:
+            return self.fn(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - t
+
+
+def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+    """Run one training job into ``run_dir``; returns the summary."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(int(cfg.torch_threads))
+    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    (run_dir / "command.txt").write_text(" ".join(sys.argv) + "\n")
+    scenario = scenario_from_config(cfg)
+    env = DistrEdgeEnv(scenario, reward=cfg.env.reward, time_per_episode=cfg.env.time_per_episode)
+    env_step = _Timed(env.step)
+    env.step = env_step  # type: ignore[method-assign]
+    algo_name = str(cfg.agent.algo)
+    if algo_name not in ALGOS:
+        raise ConfigError(f"agent.algo: unknown algorithm {algo_name!r} (known: {', '.join(ALGOS)})")
+    Algo = ALGOS[algo_name]
+    kwargs = OmegaConf.to_container(cfg.agent.kwargs, resolve=True)
+    assert isinstance(kwargs, dict)
+    ckpt = run_dir / "checkpoints"
+    best = BestPlanCallback(run_dir)
+    noise = _noise(cfg, env.N - 1, cfg.seed) if algo_name != "ppo" else None
+    total = int(cfg.episodes) * env.L
+    if cfg.resume and (ckpt / "model.zip").exists():
+        model = Algo.load(ckpt / "model.zip", env=env, device=cfg.device)
+        if (ckpt / "replay_buffer.pkl").exists() and hasattr(model, "load_replay_buffer"):
+            model.load_replay_buffer(ckpt / "replay_buffer.pkl")
+        progress = json.loads((ckpt / "progress.json").read_text())
+        if noise is not None:
+            noise.episode = int(progress.get("noise_episode") or 0)
+            model.action_noise = noise
+        state = json.loads((ckpt / "best.json").read_text())
+        pol = torch.load(ckpt / "best_policy.pt") if (ckpt / "best_policy.pt").exists() else None
+        best.load_state(state, pol)
+        reset = False
+    elif cfg.resume:
+        raise ConfigError(f"resume: no checkpoint in {ckpt} (set hydra.run.dir to the run to resume)")
+    else:
+        extra = {"action_noise": noise} if noise is not None else {}
+        model = Algo(cfg.agent.policy, env, seed=int(cfg.seed), device=cfg.device, verbose=int(cfg.verbose),
+                     **extra, **kwargs)
+        reset = True
+    fmt = ["csv", "tensorboard"] + (["stdout"] if cfg.verbose else [])
+    model.set_logger(configure(str(run_dir / "tb"), fmt))
+    model_train = _Timed(model.train)
+    model.train = model_train  # type: ignore[method-assign]
+    checkpoint = ResumableCheckpoint(ckpt, best, int(cfg.checkpoint_every))
+    remaining = max(0, total - model.num_timesteps)
+    t0 = time.perf_counter()
+    interrupted = False
+    try:
+        if remaining:
+            model.learn(remaining, callback=[best, checkpoint], log_interval=int(cfg.log_interval),
+                        reset_num_timesteps=reset, progress_bar=False)
+    except KeyboardInterrupt:
+        interrupted = True
+    wall = time.perf_counter() - t0
+    save_checkpoint(model, ckpt, best)
+    return export(model, env, best, run_dir, extra={
+        "algo": algo_name, "episodes": best.episodes, "interrupted": interrupted,
+        "wall_s": wall, "env_s": env_step.seconds, "update_s": model_train.seconds,
+        "best_episode": best.best_episode,
+    })
+
+
+def export(model, env: DistrEdgeEnv, best: BestPlanCallback, run_dir: Path,
+           extra: dict[str, Any]) -> dict[str, Any]:
+    """Best plan, TorchScript actor (the best policy, Alg. 2's Actor*), summary."""
+    out = run_dir / "export"
+    out.mkdir(parents=True, exist_ok=True)
+    if best.best_policy_state is not None:
+        model.policy.load_state_dict(best.best_policy_state)
+    actor_path = export_actor(model.policy, env, out / "actor.pt")
+    actor = rollout(env, torchscript_policy(actor_path))
+    learned = best.best_latency if best.best_cuts is not None else actor["latency"]
+    cuts = best.best_cuts if best.best_cuts is not None else np.asarray(actor["cuts"])
+    if actor["latency"] < learned:  # the greedy actor found better than any noisy episode
+        learned, cuts = actor["latency"], np.asarray(actor["cuts"])
+    env.plan(cuts, method=f"distredge-{extra['algo']}").save(out / "plan.json")
+    (out / "obs_scale.json").write_text(json.dumps({"scale": env.obs_scale.tolist(),
+                                                    "state": ["T_prev_s"] * env.N + ["H", "C", "F", "S"]}))
+    return write_summary(out / "summary.json", env, learned, actor["latency"], extra)
+
+
+def _print(summary: dict[str, Any], run_dir: Path) -> None:
+    lat, ips = summary["latency_ms"], summary["ips"]
+    print(f"run: {run_dir}")
+    print(f"{'plan':<22}{'latency_ms':>12}{'IPS':>10}")
+    for k in ("learned_plan", "actor_deterministic", "equal", "offload"):
+        if lat.get(k) is not None:
+            print(f"{k:<22}{lat[k]:>12.2f}{ips[k]:>10.2f}")
+    print(f"speed-up vs equal x{summary['speedup_vs_equal']:.2f}, vs offload ({summary['offload_device']}) "
+          f"x{summary['speedup_vs_offload']:.2f}; {summary['episodes']} episodes in {summary['wall_s']:.1f} s "
+          f"(env {summary['env_s']:.1f} s, updates {summary['update_s']:.1f} s)")
+    print(f"tensorboard --logdir {run_dir / 'tb'}")
+
+
+@hydra.main(version_base="1.3", config_path="pkg://splitgym.conf", config_name="train")
+def main(cfg: DictConfig) -> float:
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        summary = train(cfg, run_dir)
+    except SplitgymError as exc:
+        print(f"splitgym train: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    _print(summary, run_dir)
+    return float(summary["ips"]["learned_plan"])  # the sweep objective
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""DistrEdge's split-decision MDP (OSDS, DE Section IV-C) as a Gymnasium environment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from splitgym.agents.planners.equal import equal_cuts
+from splitgym.costmodels.plan import Plan
+from splitgym.costmodels.simulator import Breakdown, Simulator
+
+from .scenarios import Scenario, get_scenario
+
+__all__ = ["DistrEdgeEnv", "REWARDS", "map_action"]
+
+REWARDS = ("paper", "relative", "neg_ms")
+OBS_HIGH = 1e3
+
+
+def map_action(action: np.ndarray, height: int) -> np.ndarray:
+    """DE Eq. 9: sort the N-1 actor outputs in [-1, 1] and map them to integer cut rows in
+    [0, H]; returns the N+1 cut points (device i gets rows [x_i, x_{i+1}), possibly empty)."""
+    x = np.sort(np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0))
+    rows = np.round(height * (x + 1.0) / 2.0).astype(np.int64)
+    return np.concatenate([[0], rows, [height]])
+
+
+class DistrEdgeEnv(gym.Env[np.ndarray, np.ndarray]):
+    """
+    ## Description
+    Split a CNN across N heterogeneous devices, one layer-volume at a time (DistrEdge's OSDS).
+    The partition into volumes is fixed by the scenario (LC-PSS by default); each step decides
+    where the current volume's output rows are cut between the devices. Latencies come from the
+    simulator on *measured* (or derived) device profiles and the scenario's links.
+
+    ## Action Space
+    ``Box(-1, 1, (N-1,))``: the actor's raw outputs; the env sorts them and maps each to a row
+    ``round(H_l * (a + 1) / 2)`` (DE Eq. 9). Device i gets rows ``[x_i, x_{i+1})``; empty parts
+    are allowed.
+
+    ## Observation Space
+    ``Box(0, 1000, (N+4,))``: the accumulated latency of every device after the previous volume
+    (T_{l-1}, divided by the equal split's end-to-end latency so ~1 means "as slow as equal"),
+    then the height, channels, filter size and stride of the current volume's last unit (each
+    divided by its maximum over the model's units).
+
+    ## Rewards
+    0 until the last volume, then (``reward=``) ``"paper"``: 1/T with T the end-to-end latency in
+    seconds (DE Alg. 2); ``"relative"``: T_equal / T (1 at the equal split; same optimum, a scale
+    that suits default learning rates); ``"neg_ms"``: -T in milliseconds.
+
+    ## Starting State
+    T_0 = 0 on every device and the first volume's configuration. With a time-varying network
+    the network is sampled at the env's clock, which advances by each image's latency (or
+    ``time_per_episode`` seconds), so one actor faces changing links (DE Section V-F).
+
+    ## Episode End
+    Terminates after the last volume (one image per episode). No truncation.
+
+    ## Arguments
+    ``scenario``: a registered name (``splitgym.envs.list_scenarios()``) or a :class:`Scenario`;
+    ``reward``: one of ``REWARDS``; ``time_per_episode``: seconds the clock advances per episode
+    (None: the image's latency); ``partition``: override the scenario's partition
+    (list of ``(first, last)``).
+
+    ## Version History
+    * v0: initial version.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, scenario: str | Scenario = "vgg16-DB-300", reward: str = "paper",
+                 time_per_episode: float | None = None,
+                 partition: list[tuple[int, int]] | None = None) -> None:
+        if reward not in REWARDS:
+            raise ValueError(f"reward: must be one of {REWARDS}, got {reward!r}")
+        self.scenario = get_scenario(scenario)
+        self.reward_mode = reward
+        self.time_per_episode = time_per_episode
+        self.graph = self.scenario.graph()
+        self.cluster = self.scenario.cluster()
+        self.sim = Simulator(self.graph, self.cluster)
+        self.partition = [tuple(p) for p in (partition or self.scenario.volumes(self.graph, self.cluster.size))]
+        self.N = self.cluster.size
+        self.L = len(self.partition)
+        units = self.graph.units
+        self._last = [units[last] for _, last in self.partition]
+        self._conf_max = np.array([max(u.height for u in units), max(u.out_shape[0] for u in units),
+                                   max(u.kernel for u in units), max(u.stride for u in units)], dtype=np.float64)
+        self._conf = np.array([[u.height, u.out_shape[0], u.kernel, u.stride] for u in self._last],
+                              dtype=np.float64) / self._conf_max
+        equal = np.stack([equal_cuts(u.height, self.N) for u in self._last])
+        self.T_equal = float(self.sim.score(self.partition, equal))
+        self.T_scale = self.T_equal
+        self.action_space = spaces.Box(-1.0, 1.0, (self.N - 1,), dtype=np.float32)
+        self.observation_space = spaces.Box(0.0, OBS_HIGH, (self.N + 4,), dtype=np.float32)
+        self.clock = 0.0
+        self._dynamic = bool(self.cluster.network.traces)
+        self._reset_episode()
+        self.last_cuts: np.ndarray | None = None
+
+    # -- gymnasium API --------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        if options and "clock" in options:
+            self.clock = float(options["clock"])
+        if self._dynamic:
+            self.sim.set_time(self.clock)
+        self._reset_episode()
+        return self._obs(), {"volume": 0, "clock": self.clock}
+
+    def step(self, action: np.ndarray):
+        if self.l >= self.L:
+            raise RuntimeError("step: the episode has ended; call reset() first")
+        action = np.asarray(action, dtype=np.float64).reshape(-1)
+        if action.shape != (self.N - 1,) or not np.all(np.isfinite(action)):
+            raise ValueError(f"action: expected {self.N - 1} finite values, got {action.tolist()}")
+        first, last = self.partition[self.l]
+        cuts = map_action(action, int(self._last[self.l].height))[None]
+        step = self.sim.advance(first, last, cuts, self.T, self.prev)
+        self.T, self.prev = step.T, cuts
+        self.cuts.append(cuts[0])
+        self.l += 1
+        info: dict[str, Any] = {"volume": self.l - 1, "rows": cuts[0].tolist()}
+        if self.l < self.L:
+            return self._obs(), 0.0, False, False, info
+        latency = float(self.sim.finish(cuts, self.T)[0][0])
+        self.last_cuts = np.stack(self.cuts)
+        self.last_latency = latency
+        self.clock += latency if self.time_per_episode is None else self.time_per_episode
+        info.update(latency=latency, ips=1.0 / latency, cuts=self.last_cuts.tolist(),
+                    equal_latency=self.T_equal, clock=self.clock)
+        return self._obs(final=True), self._reward(latency), True, False, info
+
+    # -- results --------------------------------------------------------------------------------
+    def plan(self, cuts: np.ndarray | None = None, method: str = "distredge") -> Plan:
+        """The last finished episode (or given cuts) as a Plan document."""
+        cuts = self.last_cuts if cuts is None else np.asarray(cuts)
+        if cuts is None:
+            raise RuntimeError("plan: no episode has finished yet")
+        return Plan.from_volumes(method, self.graph, self.cluster, self.partition, cuts,
+                                 meta={"scenario": self.scenario.to_dict(), "cluster": self.cluster.name})
+
+    def breakdown(self, cuts: np.ndarray | None = None) -> Breakdown:
+        return self.sim.simulate(self.plan(cuts))
+
+    def raw_state(self) -> np.ndarray:
+        """The un-normalised state (T_{l-1} in seconds, H, C, F, S) the paper writes s_l."""
+        conf = self._conf[min(self.l, self.L - 1)] * self._conf_max
+        return np.concatenate([self.T[0], conf])
+
+    @property
+    def obs_scale(self) -> np.ndarray:
+        """Divide a raw state by this to get the observation (exported with the actor)."""
+        return np.concatenate([np.full(self.N, self.T_scale), self._conf_max])
+
+    # -- internals ------------------------------------------------------------------------------
+    def _reset_episode(self) -> None:
+        self.l = 0
+        self.T = np.zeros((1, self.N))
+        self.prev: np.ndarray | None = None
+        self.cuts: list[np.ndarray] = []
+
+    def _obs(self, final: bool = False) -> np.ndarray:
+        conf = self._conf[self.L - 1 if final else self.l]
+        obs = np.concatenate([self.T[0] / self.T_scale, conf])
+        return np.clip(obs, 0.0, OBS_HIGH).astype(np.float32)
+
+    def _reward(self, latency: float) -> float:
+        if self.reward_mode == "paper":
+            return 1.0 / latency
+        if self.reward_mode == "relative":
+            return self.T_equal / latency
+        return -latency * 1e3

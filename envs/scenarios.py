@@ -1,0 +1,93 @@
+"""Scenarios: named, versioned, frozen descriptions of a problem an env or planner is built from.
+
+Like CompilerGym's benchmarks, a scenario is a value you can list and look up: a model and input
+size, a device group, a network, and how the model is partitioned into volumes. The registered
+ones are DistrEdge's Tables I-III on VGG-16; any other combination can be made with
+:class:`Scenario` directly or from a Hydra config.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+from splitgym.agents.lcpss import lcpss_partition
+from splitgym.agents.partitions import Partition, named_partition
+from splitgym.costmodels.cluster import Cluster
+from splitgym.costmodels.errors import ConfigError
+from splitgym.costmodels.graph import ModelGraph
+
+__all__ = ["Scenario", "SCENARIOS", "get_scenario", "list_scenarios", "cached_graph"]
+
+
+@lru_cache(maxsize=16)
+def cached_graph(model: str, input_size: int | None) -> ModelGraph:
+    """One traced graph per (model, input) per process: envs are created often, tracing is not free."""
+    return ModelGraph.from_torchvision(model, input_size)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    model: str = "vgg16"
+    input: int | None = None
+    devices: str = "DB"
+    network: str = "bw300"
+    partition: str = "lcpss"  # lcpss | layers | single | stages | "0,4,9"
+    alpha: float = 0.75  # LC-PSS's a when partition == "lcpss"
+    version: int = 1
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}@v{self.version}"
+
+    def graph(self) -> ModelGraph:
+        return cached_graph(self.model, self.input)
+
+    def cluster(self) -> Cluster:
+        try:
+            net: str | float = float(self.network)
+        except ValueError:
+            net = self.network
+        return Cluster.from_config(self.devices, net)
+
+    def volumes(self, graph: ModelGraph | None = None, n_devices: int | None = None) -> Partition:
+        g = graph or self.graph()
+        if self.partition == "lcpss":
+            return lcpss_partition(g, n_devices or self.cluster().size, alpha=self.alpha)
+        return named_partition(self.partition, g)
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _distredge_scenarios() -> list[Scenario]:
+    out = []
+    for group in ("DA", "DB", "DC"):  # Table I
+        for bw in (50, 300):
+            out.append(Scenario(f"vgg16-{group}-{bw}", devices=group, network=f"bw{bw}"))
+    for net in ("NA", "NB", "NC", "ND"):  # Table II
+        for board in ("nano", "xavier"):
+            out.append(Scenario(f"vgg16-{net}-{board}", devices=f"all-{board}", network=net))
+    for group in ("LA", "LB", "LC", "LD"):  # Table III, 16 devices
+        out.append(Scenario(f"vgg16-{group}", devices=group, network=group))
+    out.append(Scenario("vgg16-local4", devices="local4", network="bw300"))
+    out.append(Scenario("vgg11-DB-300-small", model="vgg11", input=64, devices="DB", network="bw300",
+                        partition="stages"))
+    return out
+
+
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in _distredge_scenarios()}
+
+
+def list_scenarios() -> list[str]:
+    return sorted(SCENARIOS)
+
+
+def get_scenario(name: str | Scenario) -> Scenario:
+    if isinstance(name, Scenario):
+        return name
+    try:
+        return SCENARIOS[name]
+    except KeyError:
+        raise ConfigError(f"scenario: unknown scenario {name!r} (known: {', '.join(list_scenarios())})") from None
