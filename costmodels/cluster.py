@@ -97,6 +97,8 @@ class Cluster:
             devs = [Device(str(d["name"]), str(d["board"])) for d in dev_cfg["devices"]]
         except (KeyError, TypeError) as exc:
             raise ConfigError(f"devices: each device needs a name and a board ({exc})") from None
+        if not devs:
+            raise ConfigError("devices: a cluster needs at least one device, got an empty list")
         return cls(str(dev_cfg.get("name", "custom")), devs, _network(net_cfg, [d.name for d in devs]))
 
 

@@ -85,6 +85,8 @@ class BandwidthTrace:
                 rows = list(csv.DictReader(f))
         except FileNotFoundError:
             raise ConfigError(f"trace: no such file {str(path)!r}") from None
+        except (IsADirectoryError, UnicodeDecodeError):
+            raise ConfigError(f"trace: {str(path)!r} is not a readable CSV text file") from None
         try:
             return cls(tuple(float(r["time_s"]) for r in rows), tuple(float(r[column]) for r in rows))
         except (KeyError, ValueError) as exc:

@@ -142,7 +142,7 @@ class Plan(_Strict):
     def _consistent(self) -> Plan:
         names = [d.name for d in self.devices]
         if len(set(names)) != len(names) or REQUESTER in names:
-            raise ValueError(f"device names must be unique and not {REQUESTER!r}, got {names}")
+            raise ValueError(f"devices: names must be unique and not {REQUESTER!r}, got {names}")
         for i, v in enumerate(self.volumes):
             if len(v.rows) != len(names) + 1:
                 raise ValueError(f"volumes.{i}.rows: needs {len(names) + 1} cut points for "
@@ -203,7 +203,10 @@ class Plan(_Strict):
         if tuple(self.model.input) != tuple(graph.input_shape):
             out.append(Problem("model.input", list(self.model.input),
                                f"model {graph.name} was traced at {list(graph.input_shape)}"))
+        if not (self.volumes or self.tiles or self.stages or self.neuron_splits or self.shares):
+            out.append(Problem("volumes", [], "the plan decides nothing (no volumes, tiles, stages, neuron splits or shares)"))
         if self.volumes:
+            n_before = len(out)
             expect = 0
             for i, v in enumerate(self.volumes):
                 if v.first != expect:
@@ -215,7 +218,7 @@ class Plan(_Strict):
                 if v.rows[-1] != h:
                     out.append(Problem(f"volumes.{i}.rows", v.rows, f"must end at the height {h} of unit {v.last} ({graph.units[v.last].name})"))
                 expect = v.last + 1
-            if expect != graph.num_units and not out:
+            if expect != graph.num_units and len(out) == n_before:
                 out.append(Problem("volumes", len(self.volumes), f"cover units 0..{expect - 1}, the model has 0..{graph.num_units - 1}"))
         if self.tiles is not None:
             _, h, w = graph.input_shape
@@ -225,7 +228,7 @@ class Plan(_Strict):
                     out.append(Problem(f"tiles.{i}", [list(t.rows), list(t.cols)], f"outside the {h}x{w} image"))
                     continue
                 grid[t.rows[0]:t.rows[1], t.cols[0]:t.cols[1]] += 1
-            if not out and not (grid == 1).all():
+            if not (grid == 1).all() and not any(p.field.startswith("tiles.") for p in out):
                 bad = "overlap" if (grid > 1).any() else "gap"
                 r, c = np.argwhere(grid != 1)[0]
                 out.append(Problem("tiles", f"pixel ({r}, {c})", f"tiles must cover the image exactly once ({bad})"))
@@ -269,8 +272,8 @@ def _first_error(exc: ValidationError) -> str:
     e = exc.errors()[0]
     loc = ".".join(str(p) for p in e["loc"])
     msg = e["msg"].removeprefix("Value error, ")
-    if msg.startswith(tuple(f"{k}." for k in ("volumes", "tiles", "stages", "neuron_splits", "shares", "head_device"))) or ":" in msg.split(" ")[0]:
-        return msg
+    if e["type"] == "value_error":  # our validators: the message already shows the value
+        return f"{loc}: {msg}" if loc else msg
     value = e.get("input")
     shown = json.dumps(value) if isinstance(value, (int, float, str, list)) else type(value).__name__
     if len(shown) > 60:
@@ -287,6 +290,8 @@ def load_plan(path: str | Path) -> Plan:
         raise PlanError(f"plan: no such file {str(path)!r}") from None
     except IsADirectoryError:
         raise PlanError(f"plan: {str(path)!r} is a directory, not a plan file") from None
+    except UnicodeDecodeError:
+        raise PlanError(f"plan {path}: not a text (UTF-8) file") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

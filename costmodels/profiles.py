@@ -184,6 +184,10 @@ class DeviceProfile:
             data = json.loads(path.read_text())
         except FileNotFoundError:
             raise ProfileError(f"profile: no such file {str(path)!r}") from None
+        except IsADirectoryError:
+            raise ProfileError(f"profile: {str(path)!r} is a directory, not a profile file") from None
+        except UnicodeDecodeError:
+            raise ProfileError(f"profile {path}: not a text (UTF-8) file") from None
         except json.JSONDecodeError as exc:
             raise ProfileError(f"profile {path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
         return cls.from_json(data, where=f"profile {path}")

@@ -62,7 +62,9 @@ class AxisMap:
     def range(self, a: int, b: int) -> tuple[int, int]:
         if b <= a:
             return (0, 0)
-        return (max(0, self.S * a - self.P), min(self.hi, self.S * b + self.C))
+        # rows that read only padding need no input: an empty range, kept in bounds
+        start = min(self.hi, max(0, self.S * a - self.P))
+        return (start, max(start, min(self.hi, self.S * b + self.C)))
 
 
 @dataclass(frozen=True)
@@ -77,11 +79,9 @@ class UnitMap:
 
     @property
     def receptive_field(self) -> int:
-        """Input rows one output row needs (the effective filter size F of a block)."""
-        hi = max(p.hi for p in self.paths)
-        mid = hi // (2 * max(1, self.stride))  # away from the border, where padding shortens it
-        a, b = self.range(mid, mid + 1)
-        return b - a
+        """Input rows one output row needs away from the border (the effective filter size F of
+        a block): S + C + P of the widest path; a global path needs its whole input."""
+        return max(p.S + p.C + p.P for p in self.paths)
 
     def range(self, a: int, b: int) -> tuple[int, int]:
         if b <= a:
@@ -92,11 +92,12 @@ class UnitMap:
     def __call__(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Vectorised: arrays of output ranges to arrays of input ranges; empty maps to (0, 0)."""
         p = self.paths[0]
-        start = np.maximum(0, p.S * a - p.P)
-        end = np.minimum(p.hi, p.S * b + p.C)
+        start = np.clip(p.S * a - p.P, 0, p.hi)
+        end = np.maximum(start, np.minimum(p.hi, p.S * b + p.C))
         for p in self.paths[1:]:
-            start = np.minimum(start, np.maximum(0, p.S * a - p.P))
-            end = np.maximum(end, np.minimum(p.hi, p.S * b + p.C))
+            s = np.clip(p.S * a - p.P, 0, p.hi)
+            start = np.minimum(start, s)
+            end = np.maximum(end, np.maximum(s, np.minimum(p.hi, p.S * b + p.C)))
         empty = b <= a
         if empty.any():
             start = np.where(empty, 0, start)

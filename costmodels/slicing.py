@@ -133,13 +133,18 @@ class SlicedSegment(nn.Module):
         self.in_shape = _shape(self.inp)
         self.out_channels = _shape(self.nodes[-1])[1]
         self.steps: list[_Step] = []
+        self._zero_rows: set[Node] = set()
         self._modules_used = nn.ModuleDict()
         if not out.empty:
             self._plan_steps()
 
     # -- build ----------------------------------------------------------------------------------
     def _held(self, n: Node) -> Region:
-        return self.need[n]
+        r = self.need.get(n, EMPTY)
+        if r.empty:  # a consumer reads only padding: feed it a zero-row tensor of full width
+            self._zero_rows.add(n)
+            return Region(0, 0, 0, _full(n).c1)
+        return r
 
     def _plan_steps(self) -> None:
         for n in self.nodes:
@@ -154,7 +159,7 @@ class SlicedSegment(nn.Module):
             elif op.kind is OpKind.POINTWISE:
                 cuts = {}
                 for src in tensor_inputs(n):
-                    held = _full(src) if src not in self.need else self._held(src)
+                    held = self._held(src)
                     if len(_shape(src)) != 4 or (_shape(src)[2] == 1 and _shape(n)[2] != 1):
                         cuts[src] = None  # broadcast operand: used whole
                     else:
@@ -174,10 +179,15 @@ class SlicedSegment(nn.Module):
         lo = [r.r0 * w.stride[0] - w.pad_lo[0], r.c0 * w.stride[1] - w.pad_lo[1]]
         hi = [(r.r1 - 1) * w.stride[0] - w.pad_lo[0] + w.span(0),
               (r.c1 - 1) * w.stride[1] - w.pad_lo[1] + w.span(1)]
-        pads = (max(0, -lo[0]), max(0, hi[0] - h), max(0, -lo[1]), max(0, hi[1] - wd))
-        cut = (max(lo[0], 0) - held.r0, min(hi[0], h) - held.r0,
-               max(lo[1], 0) - held.c0, min(hi[1], wd) - held.c0)
-        return _Step(n, OpKind.WINDOW, src=src, cut=cut, pads=pads)
+        pads, cut = [], []
+        for ax, (size, off) in enumerate(((h, held.r0), (wd, held.c0))):
+            # the real rows [s, e) inside the tensor; the window's other rows are border padding
+            s = min(max(lo[ax], 0), size)
+            e = max(s, min(hi[ax], size))
+            before = min(max(0, -lo[ax]), hi[ax] - lo[ax])
+            pads += [before, hi[ax] - lo[ax] - before - (e - s)]
+            cut += [s - off, e - off]
+        return _Step(n, OpKind.WINDOW, src=src, cut=tuple(cut), pads=tuple(pads))
 
     # -- run ------------------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -191,6 +201,9 @@ class SlicedSegment(nn.Module):
                 f"(shape [N, {self.in_shape[1]}, {want[0]}, {want[1]}]), got {list(x.shape)}"
             )
         env: dict[Node, torch.Tensor] = {self.inp: x}
+        for n in self._zero_rows:
+            s = _shape(n)
+            env.setdefault(n, x.new_zeros((x.shape[0], s[1], 0, s[3])))
         for st in self.steps:
             env[st.node] = self._run(st, env)
         return env[self.nodes[-1]]

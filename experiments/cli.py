@@ -113,9 +113,11 @@ def cmd_profile(args: argparse.Namespace) -> None:
 def _cluster(args: argparse.Namespace):
     from splitgym.costmodels.cluster import Cluster
 
-    if args.network and args.bandwidth:
+    if args.network is not None and args.bandwidth is not None:
         raise SplitgymError("network: give --bandwidth or --network, not both")
-    return Cluster.from_config(args.devices, args.network or args.bandwidth or 300.0)
+    if args.network is not None:
+        return Cluster.from_config(args.devices, args.network)
+    return Cluster.from_config(args.devices, 300.0 if args.bandwidth is None else args.bandwidth)
 
 
 def _set_options(pairs: list[str]) -> dict[str, Any]:

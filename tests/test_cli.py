@@ -190,8 +190,6 @@ def test_negative_bandwidth(capsys: pytest.CaptureFixture[str]) -> None:
     assert "-5" in line
 
 
-@pytest.mark.xfail(strict=True, reason="library bug: cli._cluster tests `args.bandwidth` for truth, so "
-                                       "--bandwidth 0 silently becomes the 300 Mbps default")
 def test_zero_bandwidth(capsys: pytest.CaptureFixture[str]) -> None:
     assert_one_error_line(*run(capsys, "plan", "equal", "--devices", "DB", "--bandwidth", "0"))
 

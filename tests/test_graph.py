@@ -12,11 +12,12 @@ import pytest
 import torch
 import torch.fx
 import torch.nn.functional as F
+from torch import nn
+
 from splitgym.costmodels.errors import PlanError, SplitgymError, UnsupportedModelError
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.models import build_model
 from splitgym.costmodels.slicing import Region, SlicedSegment
-from torch import nn
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -274,9 +275,6 @@ def test_resnet18_block_receptive_fields(resnet18):
     assert graph.volume_input_range(2, 3, 8, 10)[-1] == (4, 14)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: UnitMap.receptive_field measures one row at "
-                   "hi // (2*stride), which on a small map is at the border, so a 3x3 conv "
-                   "unit on a 2x2 map reports kernel 2 (and a basic block on 4x4, 4 not 5)")
 def test_unit_kernel_does_not_depend_on_input_size():
     small = ModelGraph.from_torchvision("vgg16", 32)  # the last convs run on 2x2 maps
     assert [u.kernel for u in small.units if u.kind == "conv"] == [3] * 13

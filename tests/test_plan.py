@@ -117,8 +117,6 @@ def test_json_that_is_not_an_object(tmp_path: Path) -> None:
     assert "dictionary" in msg
 
 
-@pytest.mark.xfail(raises=UnicodeDecodeError, strict=True,
-                   reason="library bug: load_plan lets UnicodeDecodeError escape on non-UTF-8 bytes")
 def test_binary_file_is_a_plan_error(tmp_path: Path) -> None:
     path = tmp_path / "binary.json"
     path.write_bytes(b"\xff\xfe\x00\x01")

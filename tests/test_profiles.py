@@ -185,15 +185,11 @@ def test_load_a_json_list(tmp_path: Path) -> None:
     assert "format" in _one_line(info)
 
 
-@pytest.mark.xfail(raises=IsADirectoryError, strict=True,
-                   reason="library bug: DeviceProfile.load does not turn IsADirectoryError into ProfileError")
 def test_load_a_directory(tmp_path: Path) -> None:
     with pytest.raises(ProfileError):
         DeviceProfile.load(tmp_path)
 
 
-@pytest.mark.xfail(raises=UnicodeDecodeError, strict=True,
-                   reason="library bug: DeviceProfile.load lets UnicodeDecodeError escape")
 def test_load_non_utf8_bytes(tmp_path: Path) -> None:
     path = tmp_path / "bin.json"
     path.write_bytes(b"\xff\xfe\x00")
