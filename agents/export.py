@@ -1,6 +1,7 @@
-"""Export a trained split policy and check it: best plan, TorchScript actor, summary.
+"""Export a trained split policy and check it: best plan, exported actor (torch.export), summary.
 
-The exported actor takes the paper's *raw* state s_l = (T_{l-1} per device in seconds, H, C, F,
+The exported actor (a ``torch.export`` program, ``actor.pt2``; TorchScript is deprecated in this
+torch) takes the paper's *raw* state s_l = (T_{l-1} per device in seconds, H, C, F,
 S) and carries the env's observation scaling inside it, so it runs without splitgym's env; it
 returns the N-1 raw actions in [-1, 1] that :func:`splitgym.envs.distredge.map_action` sorts and
 maps to rows.
@@ -22,27 +23,46 @@ from splitgym.envs.distredge import OBS_HIGH, DistrEdgeEnv
 __all__ = ["ExportedActor", "export_actor", "rollout", "reference_latencies", "write_summary"]
 
 
+class _Deterministic(nn.Module):
+    """The deterministic action of an SB3 policy as plain tensor maths (exportable)."""
+
+    def __init__(self, policy: nn.Module) -> None:
+        super().__init__()
+        self.policy = policy
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        p = self.policy
+        if hasattr(p, "action_net"):  # PPO/A2C: the Gaussian's mean
+            latent = p.mlp_extractor.forward_actor(p.extract_features(obs, p.pi_features_extractor))
+            return p.action_net(latent)
+        actor = p.actor
+        if hasattr(actor, "get_action_dist_params"):  # SAC: tanh of the mean
+            mean, _, _ = actor.get_action_dist_params(obs)
+            return torch.tanh(mean)
+        return actor(obs)  # DDPG/TD3: already deterministic, tanh-squashed
+
+
 class ExportedActor(nn.Module):
     def __init__(self, policy: nn.Module, scale: np.ndarray) -> None:
         super().__init__()
-        self.policy = policy
+        self.act = _Deterministic(policy)
         self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
 
     def forward(self, raw_state: torch.Tensor) -> torch.Tensor:
         obs = (raw_state / self.scale).clamp(0.0, OBS_HIGH)
-        return self.policy._predict(obs, deterministic=True).clamp(-1.0, 1.0)
+        return self.act(obs).clamp(-1.0, 1.0)
 
 
 def export_actor(policy: nn.Module, env: DistrEdgeEnv, path: str | Path) -> Path:
-    """Trace the deterministic policy with the env's scaling into a TorchScript file."""
+    """Export the deterministic policy with the env's scaling (torch.export, a .pt2 file)."""
     policy = policy.to("cpu").eval()
-    module = ExportedActor(policy, env.obs_scale)
+    module = ExportedActor(policy, env.obs_scale).eval()
     example = torch.as_tensor(env.raw_state(), dtype=torch.float32)[None]
     with torch.no_grad():
-        traced = torch.jit.trace(module, example, check_trace=False)
+        program = torch.export.export(module, (example,))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    traced.save(str(path))
+    torch.export.save(program, str(path))
     return path
 
 
@@ -56,8 +76,9 @@ def rollout(env: DistrEdgeEnv, act: Callable[[np.ndarray], np.ndarray]) -> dict[
     return {"latency": info["latency"], "ips": info["ips"], "cuts": info["cuts"]}
 
 
-def torchscript_policy(path: str | Path) -> Callable[[np.ndarray], np.ndarray]:
-    actor = torch.jit.load(str(path))
+def exported_policy(path: str | Path) -> Callable[[np.ndarray], np.ndarray]:
+    """Load an exported actor as ``act(raw_state) -> action``."""
+    actor = torch.export.load(str(path)).module()
 
     def act(raw: np.ndarray) -> np.ndarray:
         with torch.no_grad():

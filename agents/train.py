@@ -5,7 +5,7 @@ Fixed steps (rl-zoo's exp_manager): read the config -> build the scenario's env 
 algorithm (or resume it from the run folder's checkpoint) -> callbacks -> learn (a Ctrl-C still
 saves) -> checkpoint and export. The run folder holds the resolved config, the command line,
 TensorBoard logs (``tb/``), checkpoints (``checkpoints/``) and the export (``export/``: best plan,
-TorchScript actor, summary).
+exported actor, summary).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from splitgym.envs.scenarios import Scenario
 
 from .algos import ALGOS
 from .callbacks import BestPlanCallback, ResumableCheckpoint, save_checkpoint
-from .export import export_actor, rollout, torchscript_policy, write_summary
+from .export import export_actor, rollout, exported_policy, write_summary
 from .noise import EpsilonGaussianNoise
 
 __all__ = ["train", "scenario_from_config", "main"]
@@ -133,13 +133,13 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 
 def export(model, env: DistrEdgeEnv, best: BestPlanCallback, run_dir: Path,
            extra: dict[str, Any]) -> dict[str, Any]:
-    """Best plan, TorchScript actor (the best policy, Alg. 2's Actor*), summary."""
+    """Best plan, exported actor (the best policy, Alg. 2's Actor*), summary."""
     out = run_dir / "export"
     out.mkdir(parents=True, exist_ok=True)
     if best.best_policy_state is not None:
         model.policy.load_state_dict(best.best_policy_state)
-    actor_path = export_actor(model.policy, env, out / "actor.pt")
-    actor = rollout(env, torchscript_policy(actor_path))
+    actor_path = export_actor(model.policy, env, out / "actor.pt2")
+    actor = rollout(env, exported_policy(actor_path))
     learned = best.best_latency if best.best_cuts is not None else actor["latency"]
     cuts = best.best_cuts if best.best_cuts is not None else np.asarray(actor["cuts"])
     if actor["latency"] < learned:  # the greedy actor found better than any noisy episode

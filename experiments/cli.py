@@ -4,7 +4,9 @@
     splitgym profile --model vgg16             # measure this machine (or --board nano: derive)
     splitgym plan equal --model vgg16 --devices DB --bandwidth 300 -o plan.json
     splitgym simulate plan.json                # latency breakdown
-    splitgym list devices|networks|boards|planners|models
+    splitgym train devices=DA network=bw50 agent=ddpg  # Hydra app: learn a split policy
+    splitgym evaluate runs/train                # the latest run: plan, actor, references
+    splitgym list devices|networks|boards|planners|models|scenarios
 
 Readable tables by default, ``--json`` for scripts. A bad argument or file is one line on stderr
 and exit status 2; nothing else is printed.
@@ -187,6 +189,24 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     _emit(args, bd.to_json(), text)
 
 
+def cmd_train(args: argparse.Namespace) -> None:
+    from splitgym.agents import train
+
+    sys.argv = ["splitgym train", *args.overrides]
+    train.main()
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from splitgym.agents.evaluate import evaluate
+
+    res = evaluate(args.run)
+    rows = [{"plan": k, "latency_ms": res[k]["latency_ms"], "IPS": res[k]["ips"]}
+            for k in ("plan", "actor", "equal", "offload")]
+    text = (f"run {res['run']} ({res['plan']['method']})\n" + _table(rows, 2)
+            + f"\noffload device: {res['offload']['device']}")
+    _emit(args, res, text)
+
+
 def cmd_list(args: argparse.Namespace) -> None:
     from splitgym.agents.planners import PLANNERS
     from splitgym.costmodels.boards import BOARDS
@@ -199,7 +219,10 @@ def cmd_list(args: argparse.Namespace) -> None:
                  "memory_GB": b.memory_gb, "source": b.source[:70]} for b in BOARDS.values()]
         _emit(args, [vars(b) for b in BOARDS.values()], _table(rows, 1))
         return
+    from splitgym.envs.scenarios import list_scenarios
+
     items = {"devices": lambda: list_conf("devices"), "networks": lambda: list_conf("network"),
+             "scenarios": list_scenarios,
              "planners": lambda: sorted(PLANNERS), "models": available_models}[what]()
     _emit(args, items, "\n".join(items))
 
@@ -251,8 +274,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("plan", help="plan JSON file")
     sp.add_argument("--at", type=float, default=0.0, help="time (s) at which to sample a time-varying network")
 
+    sp = verb("train", cmd_train, "Train a split policy (Hydra app: overrides like agent=td3 devices=DA episodes=500).")
+    sp.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides, e.g. devices=DA network=bw50 -m seed=0,1")
+
+    sp = verb("evaluate", cmd_evaluate, "Re-simulate a run's exported plan and run its exported actor.")
+    sp.add_argument("run", help="a run folder (runs/train/<date>) or a folder of runs (the latest is used)")
+
     sp = verb("list", cmd_list, "List device groups, networks, boards, planners or models.")
-    sp.add_argument("what", choices=["devices", "networks", "boards", "planners", "models"])
+    sp.add_argument("what", choices=["devices", "networks", "boards", "planners", "models", "scenarios"])
     return p
 
 
