@@ -11,13 +11,17 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)
 
-# Profile this CPU on VGG-16, plan it on DistrEdge's group DB (2 Xavier + 2 Nano, derived) at
-# 300 Mbps with the equal split, and print the simulated latency breakdown.
+# Profile this CPU on VGG-16; plan it on DistrEdge's group DB (2 Xavier + 2 Nano, derived) at
+# 300 Mbps with the equal split and simulate it; then train DistrEdge's DDPG on the same scenario
+# for a short run and print the learned plan next to the equal split and Offload.
 demo: $(STAMP)
 	SPLITGYM_HOME=runs/demo $(VENV)/bin/splitgym profile --model vgg16 --quiet
 	SPLITGYM_HOME=runs/demo $(VENV)/bin/splitgym plan equal --model vgg16 --devices DB --bandwidth 300 \
-	  --partition stages -o runs/demo/plan.json
-	SPLITGYM_HOME=runs/demo $(VENV)/bin/splitgym simulate runs/demo/plan.json
+	  --partition stages -o runs/demo/plan-equal.json
+	SPLITGYM_HOME=runs/demo $(VENV)/bin/splitgym simulate runs/demo/plan-equal.json
+	SPLITGYM_HOME=runs/demo $(VENV)/bin/splitgym train experiment=demo hydra.run.dir=runs/demo/train
+	SPLITGYM_HOME=runs/demo $(VENV)/bin/splitgym evaluate runs/demo/train
+	@echo "TensorBoard: $(VENV)/bin/tensorboard --logdir runs/demo/train/tb"
 
 test: $(STAMP)
 	$(VENV)/bin/pytest -q -m "not slow and not gpu"

@@ -67,6 +67,7 @@ def profile_model(
     min_run_time: float = 0.02,
     name: str = "local-cpu",
     progress: bool = True,
+    passes: int = 2,
 ) -> DeviceProfile:
     """Measure every unit (and the head) of ``graph`` on the torch ``device``.
 
@@ -74,7 +75,12 @@ def profile_model(
         granularity: rows between measured heights; default ``max(1, H // 12)`` per unit.
         widths: fractions of the width to measure as tiles (default ``[1.0]``: full rows).
         min_run_time: seconds of repeated runs per point (torch.utils.benchmark's budget).
+        passes: sweeps over the whole grid; each point keeps the lowest of its per-pass medians,
+            so a burst of load from another process in one sweep does not stick (the machines
+            we measure on are shared).
     """
+    if passes < 1:
+        raise ProfileError(f"passes: must be >= 1, got {passes}")
     try:
         dev = torch.device(device)
         torch.empty(1, device=dev)
@@ -89,31 +95,31 @@ def profile_model(
         g = granularity if granularity is not None else max(1, h // 12)
         cols = sorted({max(1, round(f * w)) for f in fractions})
         plans.append((u, height_grid(h, g), cols))
-    total = sum(len(hs) * len(ws) for _, hs, ws in plans) + (1 if graph.head else 0)
+    total = passes * (sum(len(hs) * len(ws) for _, hs, ws in plans) + (1 if graph.head else 0))
     bar = tqdm(total=total, desc=f"profiling {graph.name} on {device}", disable=not progress,
                unit="pt", leave=False)
     tables: list[UnitTable] = []
+    head_seconds = float("inf") if graph.head is not None else 0.0
+    grids = [[[float("inf")] * len(ws) for _ in hs] for _, hs, ws in plans]
     with torch.inference_mode():
-        for u, hs, ws in plans:
-            _, h, w = u.out_shape
-            grid: list[list[float]] = []
-            for rows in hs:
-                line = []
-                for cols in ws:
-                    r0, c0 = (h - rows) // 2, (w - cols) // 2
-                    part = SlicedSegment(graph, u.index, u.index, Region(r0, r0 + rows, c0, c0 + cols)).to(dev)
-                    ri = part.in_region
-                    x = torch.randn(1, u.in_shape[0], ri.rows, ri.cols, device=dev)
-                    line.append(_time(part, x, min_run_time, device))
-                    bar.update()
-                grid.append(line)
-            tables.append(UnitTable(name=u.name, heights=hs, widths=ws, seconds=grid))
-        head_seconds = 0.0
-        if graph.head is not None:
-            head = SlicedSegment(graph, graph.num_units, graph.num_units).to(dev)
-            x = torch.randn(1, *graph.units[-1].out_shape, device=dev)
-            head_seconds = _time(head, x, min_run_time, device)
-            bar.update()
+        for _ in range(passes):
+            for (u, hs, ws), grid in zip(plans, grids):
+                _, h, w = u.out_shape
+                for i, rows in enumerate(hs):
+                    for j, cols in enumerate(ws):
+                        r0, c0 = (h - rows) // 2, (w - cols) // 2
+                        part = SlicedSegment(graph, u.index, u.index, Region(r0, r0 + rows, c0, c0 + cols)).to(dev)
+                        ri = part.in_region
+                        x = torch.randn(1, u.in_shape[0], ri.rows, ri.cols, device=dev)
+                        grid[i][j] = min(grid[i][j], _time(part, x, min_run_time, device))
+                        bar.update()
+            if graph.head is not None:
+                head = SlicedSegment(graph, graph.num_units, graph.num_units).to(dev)
+                x = torch.randn(1, *graph.units[-1].out_shape, device=dev)
+                head_seconds = min(head_seconds, _time(head, x, min_run_time, device))
+                bar.update()
+    for (u, hs, ws), grid in zip(plans, grids):
+        tables.append(UnitTable(name=u.name, heights=hs, widths=ws, seconds=grid))
     bar.close()
     return DeviceProfile(
         name=name,
@@ -129,6 +135,8 @@ def profile_model(
             "machine": machine_info(device),
             "granularity": granularity if granularity is not None else "H//12",
             "min_run_time_s": min_run_time,
-            "method": "torch.utils.benchmark blocked_autorange median; interior band of h rows",
+            "passes": passes,
+            "method": "torch.utils.benchmark blocked_autorange median, lowest over passes; "
+                      "interior band of h rows",
         },
     )
