@@ -121,6 +121,8 @@ class DeviceProfile:
             s = np.asarray(u.seconds, dtype=float)[:, -1]
             if method == "linear" or len(h) <= knots:
                 a, b = np.polyfit(h, s, 1) if len(h) > 1 else (s[0] / h[0], 0.0)
+                if b < 0:  # a negative intercept would make small parts free: fit t = a*h
+                    a, b = float(h @ s / (h @ h)), 0.0
                 fit = a * h + b
             else:
                 ks = np.linspace(h[0], h[-1], knots)
@@ -193,20 +195,27 @@ class DeviceProfile:
         return cls.from_json(data, where=f"profile {path}")
 
 
-def derive(base: DeviceProfile, board_name: str, graph: ModelGraph, name: str | None = None) -> DeviceProfile:
+def derive(base: DeviceProfile, board_name: str, graph: ModelGraph, name: str | None = None,
+           shape: Literal["linear", "table"] = "linear") -> DeviceProfile:
     """Scale a measured profile to a board by the ratio of effective compute rates.
 
-    factor = (local effective FLOP/s on this model) / (board peak x efficiency). The per-unit shape
-    of the local measurement is kept (a derived GPU profile is therefore CPU-shaped: DESIGN.md).
+    factor = (local effective FLOP/s on this model) / (board peak x efficiency). The per-unit
+    shape comes from the local measurement: by default its per-unit linear fit (``shape="linear"``),
+    because the raw table also holds this CPU library's own size effects (here oneDNN is several
+    times slower on a 3-channel 224-row convolution than on 216 rows) that another board's
+    runtime would not share; ``shape="table"`` keeps the raw table. Either way the curve is
+    CPU-shaped, not GPU step-shaped (DESIGN.md), and labelled derived.
     """
     b = lookup_board(board_name)
-    local_rate = graph.flops / max(base.total_seconds(), 1e-12)
+    src = base.fitted("linear") if shape == "linear" else base
+    local_rate = graph.flops / max(src.total_seconds(), 1e-12)
     factor = local_rate / (b.effective_gflops * 1e9)
     units = [UnitTable(u.name, u.heights, u.widths, [[s * factor for s in r] for r in u.seconds])
-             for u in base.units]
+             for u in src.units]
     meta = {
         "version": PROFILE_VERSION,
         "derived_from": base.name,
+        "shape": shape,
         "derived_from_machine": base.meta.get("machine"),
         "derived_from_date": base.meta.get("date"),
         "local_effective_gflops": local_rate / 1e9,
@@ -217,7 +226,7 @@ def derive(base: DeviceProfile, board_name: str, graph: ModelGraph, name: str | 
         "label": "derived (not measured on the board)",
     }
     return DeviceProfile(name or board_name, board_name, "derived", base.model, base.input_shape,
-                         units, base.head_seconds * factor, meta)
+                         units, src.head_seconds * factor, meta)
 
 
 def profile_dir() -> Path:

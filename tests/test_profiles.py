@@ -235,20 +235,24 @@ def test_fits_of_a_non_linear_table_have_positive_error(vgg16: ModelGraph) -> No
 
 
 # -- derive and boards ------------------------------------------------------------------------------
-def test_derive_scales_every_time_by_one_factor(local: DeviceProfile, vgg16: ModelGraph) -> None:
-    d = derive(local, "nano", vgg16)
+@pytest.mark.parametrize("shape", ["table", "linear"])
+def test_derive_scales_every_time_by_one_factor(local: DeviceProfile, vgg16: ModelGraph, shape: str) -> None:
+    d = derive(local, "nano", vgg16, shape=shape)
     b = BOARDS["nano"]
+    # the default shape is the local table's per-unit linear fit; "table" keeps the raw table
+    src = local if shape == "table" else local.fitted("linear")
     assert d.kind == "derived" and d.board == "nano" and d.name == "nano"
     assert d.model == local.model and d.input_shape == local.input_shape
     factor = d.meta["scale_factor"]
     assert factor > 0
-    for mine, base in zip(d.units, local.units, strict=True):
+    for mine, base in zip(d.units, src.units, strict=True):
         assert mine.heights == base.heights and mine.widths == base.widths
         np.testing.assert_allclose(np.array(mine.seconds), np.array(base.seconds) * factor, rtol=1e-12)
     assert d.head_seconds == pytest.approx(local.head_seconds * factor, rel=1e-12)
+    assert d.meta["shape"] == shape
     # the whole model then runs at the board's effective rate
     assert d.total_seconds() == pytest.approx(vgg16.flops / (b.effective_gflops * 1e9), rel=1e-9)
-    assert d.meta["local_effective_gflops"] == pytest.approx(vgg16.flops / local.total_seconds() / 1e9)
+    assert d.meta["local_effective_gflops"] == pytest.approx(vgg16.flops / src.total_seconds() / 1e9)
 
 
 def test_derive_records_its_sources(local: DeviceProfile, vgg16: ModelGraph) -> None:
