@@ -102,9 +102,23 @@ def reference_latencies(env: DistrEdgeEnv) -> dict[str, float]:
             "offload_device": env.cluster.names[int(np.argmin(offload))]}
 
 
+def classical_latencies(env: DistrEdgeEnv) -> dict[str, float]:
+    """Every registered classical planner (but the exhaustive ``exact``) on the env's cluster,
+    scored by the same simulator."""
+    from splitgym.agents.planners import PLANNERS, run_planner
+
+    out = {}
+    for name in PLANNERS:
+        if name != "exact":
+            out[name] = env.sim.simulate(run_planner(name, env.graph, env.cluster)).latency
+    return out
+
+
 def write_summary(path: str | Path, env: DistrEdgeEnv, learned_latency: float,
                   actor_latency: float | None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     ref = reference_latencies(env)
+    classical = classical_latencies(env)
+    best_name = min(classical, key=classical.get)
     rows = {"learned_plan": learned_latency, "actor_deterministic": actor_latency,
             "equal": ref["equal"], "offload": ref["offload"]}
     summary = {
@@ -113,6 +127,9 @@ def write_summary(path: str | Path, env: DistrEdgeEnv, learned_latency: float,
         "latency_ms": {k: (None if v is None else v * 1e3) for k, v in rows.items()},
         "ips": {k: (None if v is None else 1.0 / v) for k, v in rows.items()},
         "offload_device": ref["offload_device"],
+        "classical_latency_ms": {k: v * 1e3 for k, v in classical.items()},
+        "best_classical": best_name,
+        "speedup_vs_best_classical": classical[best_name] / learned_latency,
         "speedup_vs_equal": ref["equal"] / learned_latency,
         "speedup_vs_offload": ref["offload"] / learned_latency,
         **(extra or {}),

@@ -157,6 +157,9 @@ def _print(summary: dict[str, Any], run_dir: Path) -> None:
     for k in ("learned_plan", "actor_deterministic", "equal", "offload"):
         if lat.get(k) is not None:
             print(f"{k:<22}{lat[k]:>12.2f}{ips[k]:>10.2f}")
+    print(f"best classical plan: {summary['best_classical']} "
+          f"{summary['classical_latency_ms'][summary['best_classical']]:.2f} ms "
+          f"(learned x{summary['speedup_vs_best_classical']:.2f})")
     print(f"speed-up vs equal x{summary['speedup_vs_equal']:.2f}, vs offload ({summary['offload_device']}) "
           f"x{summary['speedup_vs_offload']:.2f}; {summary['episodes']} episodes in {summary['wall_s']:.1f} s "
           f"(env {summary['env_s']:.1f} s, updates {summary['update_s']:.1f} s)")

@@ -286,7 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["train"]:  # everything after the verb belongs to Hydra (-m, --help, overrides)
+        args = argparse.Namespace(verb="train", overrides=argv[1:], func=cmd_train, json=False)
+    else:
+        args = build_parser().parse_args(argv)
     try:
         args.func(args)
     except BrokenPipeError:  # output piped into head & co.

@@ -132,7 +132,7 @@ def same_spec(draw, c: int) -> tuple:
 
 @st.composite
 def block_spec(draw, c: int) -> tuple:
-    kind = draw(st.sampled_from(["res", "res_strided", "cat", "cat_strided"]))
+    kind = draw(st.sampled_from(["res", "res_strided", "cat", "cat_strided", "pair"]))
     if kind == "res":
         return ("res", c, tuple(draw(st.lists(same_spec(c), min_size=1, max_size=3))))
     if kind == "res_strided":  # ResNet downsampling block: 3x3/s2 branch, 1x1/s2 shortcut
@@ -143,6 +143,22 @@ def block_spec(draw, c: int) -> tuple:
         a = tuple(draw(st.lists(same_spec(c), max_size=2)))
         b = tuple(draw(st.lists(same_spec(c), min_size=1, max_size=3)))
         return ("cat", c, a, b, draw(st.booleans()))
+    if kind == "pair":  # two convs of any padding whose outputs always match in size
+        ka, pa, kb, pb = [], [], [], []
+        for axis in ("h", "w"):
+            k1 = draw(st.integers(1, 5), label=f"pair k_a_{axis}")
+            p1 = draw(st.integers(0, k1), label=f"pair p_a_{axis}")
+            # same 2p - k: floor((H + 2p - k) / s) + 1 agrees for every H and stride s
+            options = [(k2, p2) for k2 in range(1, 6) for p2 in range(0, k2 + 1)
+                       if 2 * p2 - k2 == 2 * p1 - k1]
+            k2, p2 = draw(st.sampled_from(options), label=f"pair b_{axis}")
+            ka.append(k1)
+            pa.append(p1)
+            kb.append(k2)
+            pb.append(p2)
+        stride = tuple(draw(st.integers(1, 3), label=f"pair stride_{axis}") for axis in "hw")
+        return ("pair", c, tuple(ka), tuple(pa), tuple(kb), tuple(pb), stride,
+                draw(st.sampled_from(["add", "cat"])))
     other = draw(st.sampled_from(["maxpool", "avgpool", "conv1"]))
     return ("cat_strided", c, other, draw(st.booleans()))
 
@@ -178,6 +194,8 @@ def _out_channels(spec: tuple, c: int) -> int:
         return c + c
     if kind == "cat_strided":
         return c + c
+    if kind == "pair" and spec[-1] == "cat":
+        return c + c
     return c
 
 
@@ -211,6 +229,10 @@ def _layer(spec: tuple) -> nn.Module:
     if kind == "cat":
         _, _, a, b, kw = spec
         return Concat(nn.Sequential(*map(_layer, a)), nn.Sequential(*map(_layer, b)), kw)
+    if kind == "pair":
+        _, c, ka, pa, kb, pb, stride, how = spec
+        a, b = nn.Conv2d(c, c, ka, stride, pa), nn.Conv2d(c, c, kb, stride, pb)
+        return Residual(b, a) if how == "add" else Concat(a, b, True)
     if kind == "cat_strided":
         _, c, other, kw = spec
         b = {"maxpool": nn.MaxPool2d(3, 2, 1), "avgpool": nn.AvgPool2d(3, 2, 1),
@@ -372,6 +394,43 @@ def test_row_parts_of_a_volume_stitch_to_the_unsplit_output(spec, data):
         for a, b in rows
     ], dim=2)
     assert_exact(stitched, unit_output(graph, values, last))
+
+
+@st.composite
+def pair_model_spec(draw) -> tuple:
+    """A model of one or two two-conv blocks (``pair``) whose convs may pad more than they read."""
+    c = draw(st.integers(1, 2), label="channels")
+    layers = []
+    for _ in range(draw(st.integers(1, 2), label="blocks")):
+        layers.append(draw(block_spec(c).filter(lambda b: b[0] == "pair"), label="pair"))
+        c = _out_channels(layers[-1], c)
+    return (layers[0][1], draw(st.integers(6, 20)), draw(st.integers(6, 20)), tuple(layers),
+            draw(st.integers(0, 2**16), label="seed"))
+
+
+def border_ranges(n: int) -> list[tuple[int, int]]:
+    """The ranges where padding-only rows live: one or two rows at either border, and all."""
+    return sorted({(0, 1), (0, min(2, n)), (n - 1, n), (max(0, n - 2), n), (0, n)})
+
+
+@settings(max_examples=30, **SETTINGS)
+@given(spec=pair_model_spec())
+def test_branches_reading_only_padding_slice_exactly(spec):
+    """Blocks of two parallel convs of any padding, at every border region: one branch may read
+    only padding along one axis while the other reads real rows, and the part must still be
+    exact, with the node-level regions matching the unit maps."""
+    _, x, graph = build(spec)
+    values = intermediates(graph, x)
+    first, last = 0, graph.num_units - 1
+    _, h, w = graph.units[last].out_shape
+    for a, b in border_ranges(h):
+        for c0, c1 in border_ranges(w):
+            out, ref, seg = run_region(graph, values, first, last, Region(a, b, c0, c1))
+            assert_exact(out, ref)
+            rows = graph.volume_input_range(first, last, a, b, axis=0)[-1]
+            cols = graph.volume_input_range(first, last, c0, c1, axis=1)[-1]
+            if not (is_empty(rows) or is_empty(cols)):
+                assert seg.in_region == Region(*rows, *cols), (a, b, c0, c1)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -121,8 +121,11 @@ def test_killed_run_resumes(tmp_path: Path):
 
 
 @pytest.mark.slow
-def test_multirun_over_seeds(tmp_path: Path):
-    res = subprocess.run([*TRAIN, "-m", "experiment=smoke", "seed=0,1", "episodes=10",
-                          f"hydra.sweep.dir={tmp_path}"], capture_output=True, text=True, timeout=300)
+@pytest.mark.parametrize("launcher", ["basic", "joblib"])
+def test_multirun_over_seeds(tmp_path: Path, launcher: str):
+    # through the console command, as a user types it
+    cmd = [str(Path(sys.executable).parent / "splitgym"), "train", "-m", "experiment=smoke", "seed=0,1",
+           "episodes=10", f"hydra/launcher={launcher}", f"hydra.sweep.dir={tmp_path}"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     assert len(list(tmp_path.glob("*/export/plan.json"))) == 2
