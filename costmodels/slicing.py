@@ -48,12 +48,13 @@ class Region(NamedTuple):
         return max(0, self.c1 - self.c0)
 
     def hull(self, other: Region) -> Region:
-        if self.empty:
-            return other
-        if other.empty:
-            return self
-        return Region(min(self.r0, other.r0), max(self.r1, other.r1),
-                      min(self.c0, other.c0), max(self.c1, other.c1))
+        """Axis by axis: an empty range (rows read only padding) yields to a non-empty one."""
+        def axis(a0: int, a1: int, b0: int, b1: int) -> tuple[int, int]:
+            if a1 <= a0:
+                return (b0, b1) if b1 > b0 else (a0, a1)
+            return (a0, a1) if b1 <= b0 else (min(a0, b0), max(a1, b1))
+
+        return Region(*axis(self.r0, self.r1, other.r0, other.r1), *axis(self.c0, self.c1, other.c0, other.c1))
 
 
 EMPTY = Region(0, 0, 0, 0)
@@ -89,7 +90,8 @@ def needed_regions(graph: ModelGraph, inp: Node, nodes: list[Node], out: Region)
                 continue
             mc = node_input_maps(n, graph.ops[n], 1)[src]
             rr, cc = mr.range(r.r0, r.r1), mc.range(r.c0, r.c1)
-            need[src] = need.get(src, EMPTY).hull(Region(rr[0], rr[1], cc[0], cc[1]))
+            here = Region(rr[0], rr[1], cc[0], cc[1])
+            need[src] = need[src].hull(here) if src in need else here
     return need
 
 
@@ -140,17 +142,16 @@ class SlicedSegment(nn.Module):
 
     # -- build ----------------------------------------------------------------------------------
     def _held(self, n: Node) -> Region:
-        r = self.need.get(n, EMPTY)
-        if r.empty:  # a consumer reads only padding: feed it a zero-row tensor of full width
-            self._zero_rows.add(n)
-            return Region(0, 0, 0, _full(n).c1)
-        return r
+        return self.need[n]
 
     def _plan_steps(self) -> None:
         for n in self.nodes:
-            r = self.need.get(n, EMPTY)
-            if r.empty:
+            if n not in self.need:
                 continue  # not needed for this part (e.g. a branch that only feeds other rows)
+            r = self.need[n]
+            if r.empty:  # its consumers read only padding here: a zero-size tensor will do
+                self._zero_rows.add(n)
+                continue
             op = self.graph.ops[n]
             if op.module is not None:
                 self._modules_used[str(n.target).replace(".", "__")] = op.module
@@ -202,8 +203,8 @@ class SlicedSegment(nn.Module):
             )
         env: dict[Node, torch.Tensor] = {self.inp: x}
         for n in self._zero_rows:
-            s = _shape(n)
-            env.setdefault(n, x.new_zeros((x.shape[0], s[1], 0, s[3])))
+            r = self.need[n]
+            env[n] = x.new_zeros((x.shape[0], _shape(n)[1], r.rows, r.cols))
         for st in self.steps:
             env[st.node] = self._run(st, env)
         return env[self.nodes[-1]]

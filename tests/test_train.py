@@ -129,3 +129,19 @@ def test_multirun_over_seeds(tmp_path: Path, launcher: str):
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     assert len(list(tmp_path.glob("*/export/plan.json"))) == 2
+
+
+@pytest.mark.slow
+def test_ddpg_quality_bar_on_db_300(tmp_path: Path):
+    """Issue quality bar: on DB at 300 Mbps (VGG-16, Xavier x2 + Nano x2, derived) the trained
+    plan is at least as fast as the equal split and within 10% of the best classical plan."""
+    run = tmp_path / "db300"
+    res = subprocess.run([*TRAIN, f"hydra.run.dir={run}", "devices=DB", "network=bw300", "seed=0"],
+                         capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr[-2000:]
+    s = json.loads((run / "export" / "summary.json").read_text())
+    learned = s["ips"]["learned_plan"]
+    best_classical = 1e3 / s["classical_latency_ms"][s["best_classical"]]
+    assert learned >= s["ips"]["equal"]
+    assert learned >= 0.9 * best_classical
+    assert s["episodes"] == 4000
