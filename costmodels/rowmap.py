@@ -12,6 +12,12 @@ needs the hull of what its paths need; since every map is monotone, that hull is
 path starts and the max of the path ends, so a block is a small set of path maps. All evaluation
 is numpy-vectorised over arrays of ranges, which is what makes scoring thousands of split
 decisions per second possible.
+
+One corner is approximate: output rows that read *only* padding (a conv padding at least its
+kernel span, which no torchvision model does) need no input. A single map knows it (the range is
+empty), but a composed path map does not see the empty range in between and may claim a row or
+two more than the node-level propagation in :mod:`slicing`; the cost maths then over-counts that
+row, while execution (node-level) stays exact.
 """
 
 from __future__ import annotations
