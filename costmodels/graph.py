@@ -7,8 +7,9 @@ is one layer (a conv or a pool with the element-wise ops that follow it); in Res
 Inception or EfficientNet it is a whole block, whose row maths is composed from its branches.
 DistrEdge's "layers", the volumes of a plan and the stages of a pipeline are ranges of units.
 
-The *spatial* units come first; the *head* starts at the first unit that has no window op but a
-global one (adaptive pooling, flatten, linear): it is never split and runs on one device.
+The *spatial* units come first; the *head* is the tail after the last window op (adaptive
+pooling, flatten, linear): it is never split and runs on one device. A global op between window
+ops (an SE gate inside a block, an op we do not know) stays in a unit that needs its whole input.
 """
 
 from __future__ import annotations
@@ -299,11 +300,12 @@ class ModelGraph:
                 merged[-1].extend(seg)
             else:
                 merged.append(list(seg))
-        head_start = len(merged)
-        for i, seg in enumerate(merged):
-            kinds = {self.ops[n].kind for n in seg}
-            not_spatial = any(len(_shape(n)) != 4 for n in seg)
-            if not_spatial or (OpKind.WINDOW not in kinds and OpKind.FULL in kinds):
+        # the head is the tail without window ops (global pooling, flatten, classifier), cut
+        # earlier only by a non-spatial tensor; a global op between windows is an unsplittable unit
+        with_window = [i for i, seg in enumerate(merged) if any(self.ops[n].kind is OpKind.WINDOW for n in seg)]
+        head_start = with_window[-1] + 1 if with_window else 0
+        for i, seg in enumerate(merged[:head_start]):
+            if any(len(_shape(n)) != 4 for n in seg):
                 head_start = i
                 break
         self.unit_nodes: list[list[Node]] = merged[:head_start]

@@ -444,3 +444,29 @@ def test_sliced_segment_rejects_bad_volumes_regions_and_inputs():
     x = torch.randn(1, 3, 16, 16)
     with torch.no_grad():
         assert_exact(seg(x[:, :, 3:11]), model(x)[:, :, 2:5])
+
+
+class _RollThenConv(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(2, 2, 3, padding=1)
+        self.b = nn.Conv2d(2, 2, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.b(torch.roll(self.a(x), 1, dims=2))
+
+
+def test_global_op_between_windows_is_a_unit_not_the_head():
+    torch.manual_seed(0)
+    model = _RollThenConv().eval()
+    graph = ModelGraph.from_module(model, (2, 10, 10))
+    assert graph.head is None and graph.num_units == 3
+    assert graph.units[1].kind == "block" and "global" in graph.units[1].tags
+    assert graph.volume_input_range(2, 2, 4, 5)[-1] == (3, 6)  # the conv after it still splits
+    x = torch.randn(1, 2, 10, 10)
+    with torch.no_grad():
+        ref = model(x)
+        for a, b in [(0, 4), (4, 10)]:
+            seg = SlicedSegment(graph, 0, 2, Region(a, b, 0, 10))
+            r = seg.in_region
+            torch.testing.assert_close(seg(x[:, :, r.r0:r.r1, r.c0:r.c1]), ref[:, :, a:b])
