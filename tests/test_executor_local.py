@@ -107,7 +107,7 @@ def test_random_cuts_and_empty_parts_are_exact(name: str) -> None:
         plan = Plan.from_volumes("random", g, cluster(), part, cuts)
         stages = build_stages(plan, g)
         assert [[p.empty for p in s] for s in stages[:-1]] == [
-            [r1 <= r0 for r0, r1 in zip(c[:-1], c[1:])] for c in cuts]
+            [r1 <= r0 for r0, r1 in zip(c[:-1], c[1:], strict=True)] for c in cuts]
         assert_exact(LocalExecutor(plan, g).run(x), ref)
 
 

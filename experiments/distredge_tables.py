@@ -1,0 +1,153 @@
+"""Reproduce DistrEdge's experiments: IPS of every method per device/network group.
+
+    python -m splitgym.experiments.distredge_tables table1            # DA/DB/DC at 50 and 300 Mbps
+    python -m splitgym.experiments.distredge_tables table2            # NA..ND on Nanos and Xaviers
+    python -m splitgym.experiments.distredge_tables table3            # LA..LD, 16 devices
+    python -m splitgym.experiments.distredge_tables alpha             # LC-PSS's a in 0..1
+    python -m splitgym.experiments.distredge_tables models            # ResNet-50, InceptionV3
+    python -m splitgym.experiments.distredge_tables table1 --episodes 50 --model vgg11 --input 64
+
+Each row of a table is one training run of the Hydra app (``splitgym train``, Hydra multirun where
+the rows form a grid), whose ``summary.json`` already holds the learned plan and every classical
+planner on the same cost model; this script launches the runs that are missing, then collects the
+summaries into ``experiments/results/<table>.csv`` (one line per group and method) and
+``<table>.png`` (IPS bars per group), and ``<table>_ratios.csv`` (DistrEdge over the best
+baseline and over AOFL: the only numbers DistrEdge's text gives, PAPERS-AUDIT A.1.3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+# one entry per run: (devices, network, overrides)
+Rows = list[tuple[str, str, tuple[str, ...]]]
+
+ENVS_ALPHA = [("all-nano", "bw200"), ("DB", "bw300"), ("all-nano", "NA"), ("LB", "LB")]
+
+TABLES: dict[str, Rows] = {
+    "table1": [(d, f"bw{b}", ()) for d in ("DA", "DB", "DC") for b in (50, 300)],
+    "table2": [(f"all-{board}", n, ()) for board in ("nano", "xavier") for n in ("NA", "NB", "NC", "ND")],
+    "table3": [(g, g, ("agent.noise.variance=1.0",)) for g in ("LA", "LB", "LC", "LD")],
+    "alpha": [(d, n, (f"env.alpha={a}",) + (("agent.noise.variance=1.0",) if d == "LB" else ()))
+              for d, n in ENVS_ALPHA for a in (0.0, 0.25, 0.5, 0.75, 1.0)],
+    "models": [(d, n, (f"model={m}",)) for m in ("resnet50", "inception_v3") for d, n in (("DB", "bw50"), ("all-nano", "NA"))],
+}
+
+
+def run_name(devices: str, network: str, overrides: tuple[str, ...]) -> str:
+    extra = "_".join(o.split("=")[0].split(".")[-1] + "=" + o.split("=")[1] for o in overrides)
+    return f"{devices}_{network}" + (f"_{extra}" if extra else "")
+
+
+def launch(table: str, out: Path, episodes: int, seed: int, extra: list[str],
+           only: set[str] | None = None) -> list[Path]:
+    """Run every missing row of ``table`` (or the rows named in ``only``); returns the run folders."""
+    runs = []
+    for devices, network, overrides in TABLES[table]:
+        name = run_name(devices, network, overrides)
+        if only and name not in only:
+            continue
+        run = out / "runs" / table / name
+        runs.append(run)
+        if (run / "export" / "summary.json").exists():
+            continue
+        cmd = [sys.executable, "-m", "splitgym.agents.train", f"devices={devices}", f"network={network}",
+               f"episodes={episodes}", f"seed={seed}", f"hydra.run.dir={run}", *overrides, *extra]
+        print(" ".join(cmd[2:]), flush=True)
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        if res.returncode != 0:
+            raise SystemExit(f"run {run} failed:\n{res.stderr[-3000:]}")
+    return runs
+
+
+def collect(table: str, runs: list[Path]) -> list[dict[str, Any]]:
+    rows = []
+    for run in runs:
+        s = json.loads((run / "export" / "summary.json").read_text())
+        sc = s["scenario"]
+        key = {"table": table, "run": run.name, "model": sc["model"], "devices": sc["devices"],
+               "network": sc["network"], "alpha": sc["alpha"], "partition": "|".join(f"{a}-{b}" for a, b in s["partition"])}
+        rows.append({**key, "method": "distredge", "latency_ms": s["latency_ms"]["learned_plan"],
+                     "ips": s["ips"]["learned_plan"]})
+        for method, ms in s["classical_latency_ms"].items():
+            rows.append({**key, "method": method, "latency_ms": ms, "ips": 1e3 / ms})
+    return rows
+
+
+def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for run in dict.fromkeys(r["run"] for r in rows):
+        mine = {r["method"]: r["ips"] for r in rows if r["run"] == run}
+        base = {k: v for k, v in mine.items() if k != "distredge"}
+        best = max(base, key=base.get)
+        out.append({"run": run, "distredge_ips": mine["distredge"], "best_baseline": best,
+                    "over_best_baseline": mine["distredge"] / base[best],
+                    "over_aofl": mine["distredge"] / base["aofl"]})
+    return out
+
+
+def write(table: str, rows: list[dict[str, Any]], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in ((table, rows), (f"{table}_ratios", ratios(rows))):
+        with (out / f"{name}.csv").open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(data[0]))
+            w.writeheader()
+            w.writerows(data)
+    plot(table, rows, out / f"{table}.png")
+
+
+def plot(table: str, rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    runs = list(dict.fromkeys(r["run"] for r in rows))
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    ips = {(r["run"], r["method"]): r["ips"] for r in rows}
+    width = 0.8 / len(methods)
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(runs)), 4))
+    x = np.arange(len(runs))
+    for i, m in enumerate(methods):
+        ax.bar(x + i * width, [ips.get((r, m), 0) for r in runs], width, label=m)
+    ax.set_xticks(x + 0.4 - width / 2, runs, rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel("images per second (simulated)")
+    ax.set_title(f"DistrEdge {table}: {rows[0]['model']}")
+    ax.legend(fontsize=7, ncol=3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("table", choices=sorted(TABLES))
+    ap.add_argument("--episodes", type=int, default=4000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--model", default=None, help="override the model (e.g. vgg11 for a quick check)")
+    ap.add_argument("--input", type=int, default=None, help="override the input size")
+    ap.add_argument("--out", default="experiments/results")
+    ap.add_argument("--only", default=None, help="comma-separated row names (e.g. DA_bw50,DB_bw300)")
+    args = ap.parse_args(argv)
+    extra = ([f"model={args.model}"] if args.model else []) + ([f"model.input={args.input}"] if args.input else [])
+    out = Path(args.out)
+    only = set(args.only.split(",")) if args.only else None
+    runs = launch(args.table, out, args.episodes, args.seed, extra, only)
+    if not runs:
+        raise SystemExit(f"--only: no row of {args.table} is named {args.only!r}")
+    rows = collect(args.table, runs)
+    write(args.table, rows, out)
+    for r in ratios(rows):
+        print(f"{r['run']:<28} DistrEdge {r['distredge_ips']:7.2f} IPS  x{r['over_best_baseline']:.2f} over "
+              f"{r['best_baseline']}, x{r['over_aofl']:.2f} over AOFL")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""The DistrEdge experiment script, reduced: two rows of Table I on a small model, a few episodes."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from splitgym.experiments.distredge_tables import TABLES, main, run_name
+
+
+def test_tables_define_the_papers_groups():
+    names = {t: [run_name(*row) for row in rows] for t, rows in TABLES.items()}
+    assert names["table1"] == ["DA_bw50", "DA_bw300", "DB_bw50", "DB_bw300", "DC_bw50", "DC_bw300"]
+    assert len(names["table2"]) == 8 and len(names["table3"]) == 4
+    assert len(names["alpha"]) == 20  # 5 values of a x 4 environments (DE L262-L264)
+
+
+def test_reduced_table1_writes_csv_png_and_ratios(tmp_path: Path):
+    main(["table1", "--episodes", "8", "--model", "vgg11", "--input", "64", "--out", str(tmp_path),
+          "--only", "DA_bw50,DB_bw300"])
+    rows = list(csv.DictReader((tmp_path / "table1.csv").open()))
+    runs = {r["run"] for r in rows}
+    assert runs == {"DA_bw50", "DB_bw300"}
+    methods = {r["method"] for r in rows}
+    assert {"distredge", "equal", "coedge", "modnn", "mednn", "deepthings", "deeperthings", "aofl",
+            "offload"} <= methods
+    for r in rows:
+        assert float(r["ips"]) > 0 and abs(float(r["ips"]) * float(r["latency_ms"]) - 1e3) < 1e-6
+    ratios = list(csv.DictReader((tmp_path / "table1_ratios.csv").open()))
+    assert len(ratios) == 2 and all(float(r["over_aofl"]) > 0 for r in ratios)
+    assert (tmp_path / "table1.png").stat().st_size > 1000
+    # a second call reuses the finished runs
+    before = (tmp_path / "runs" / "table1" / "DA_bw50" / "export" / "summary.json").stat().st_mtime
+    main(["table1", "--out", str(tmp_path), "--only", "DA_bw50"])
+    assert (tmp_path / "runs" / "table1" / "DA_bw50" / "export" / "summary.json").stat().st_mtime == before
