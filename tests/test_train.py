@@ -145,3 +145,20 @@ def test_ddpg_quality_bar_on_db_300(tmp_path: Path):
     assert learned >= s["ips"]["equal"]
     assert learned >= 0.9 * best_classical
     assert s["episodes"] == 4000
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_and_exports(tmp_path: Path):
+    run = tmp_path / "interrupted"
+    proc = subprocess.Popen([*TRAIN, "experiment=smoke", f"hydra.run.dir={run}", "episodes=5000",
+                             "checkpoint_every=50"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    progress = run / "checkpoints" / "progress.json"
+    deadline = time.time() + 240
+    while time.time() < deadline and not progress.exists():
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-2000:]
+    summary = json.loads((run / "export" / "summary.json").read_text())
+    assert summary["interrupted"] is True and 50 <= summary["episodes"] < 5000
+    assert json.loads(progress.read_text())["episodes"] == summary["episodes"]
