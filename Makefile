@@ -35,6 +35,7 @@ test-all: test test-slow
 # (about 1.5 min each on 2 cores); finished runs are reused. CSV + PNG in experiments/results/.
 reproduce-distredge: $(STAMP)
 	for t in table1 table2 table3 alpha models; do $(PY) -m splitgym.experiments.distredge_tables $$t || exit 1; done
+	$(PY) -m splitgym.experiments.distredge_dynamic
 
 bench: $(STAMP)
 	$(PY) -m splitgym.experiments.bench_simulator

@@ -126,13 +126,18 @@ def _network(cfg: dict[str, Any], names: list[str]) -> Network:
     traces: dict[str, BandwidthTrace] = {}
     tr = cfg.get("trace")
     if tr:
+        targets = tr.get("devices") or names
         if "csv" in tr:
             trace = BandwidthTrace.from_csv(tr["csv"])
-        else:
-            trace = BandwidthTrace.synthetic(int(tr.get("seed", 0)), float(tr.get("duration_s", 3600)),
-                                             float(tr.get("step_s", 60)))
-        targets = tr.get("devices") or names
-        traces = {n: trace for n in targets}
+            traces = {n: trace for n in targets}
+        else:  # seeded random walks: one shared trace, or one per device (seed, seed+1, ...)
+            seed = int(tr.get("seed", 0))
+            per_device = bool(tr.get("per_device", False))
+            traces = {n: BandwidthTrace.synthetic(seed + (i if per_device else 0),
+                                                  float(tr.get("duration_s", 3600)),
+                                                  float(tr.get("step_s", 60)),
+                                                  float(tr.get("low_mbps", 20)), float(tr.get("high_mbps", 300)))
+                      for i, n in enumerate(targets)}
     return Network(
         caps_mbps=caps,
         latency_s=float(cfg.get("latency_ms", 0.0) or 0.0) / 1e3,

@@ -1,6 +1,6 @@
 """Benchmark: the in-process executor against the unsplit model, on this CPU.
 
-    python -m splitgym.experiments.bench_executor [--model vgg16] [--size 224] [--threads 2]
+    python -m splitgym.experiments.bench_executor [--model vgg16] [--size 224] [--threads 1]
 
 All parts run one after another in this process, so a split run costs the unsplit run times the
 extra work the halo adds, plus the executor's own overhead (slicing, concatenation, many smaller
@@ -37,8 +37,8 @@ from splitgym.executors import LocalExecutor
 def mac_ratio(graph: ModelGraph, plan: Plan) -> float:
     """Operations of all parts (halo included) + head, over the unsplit model's."""
     maths = SplitMaths(graph)
-    split = sum(float(maths.operations(f, l, maths.ranges(f, l, plan.cuts[v][None]))[0])
-                for v, (f, l) in enumerate(plan.partition))
+    split = sum(float(maths.operations(first, last, maths.ranges(first, last, plan.cuts[v][None]))[0])
+                for v, (first, last) in enumerate(plan.partition))
     head = graph.head.flops if graph.head else 0
     return (split + head) / (sum(u.flops for u in graph.units) + head)
 
@@ -53,7 +53,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--model", default="vgg16")
     ap.add_argument("--size", type=int, default=224)
     ap.add_argument("--devices", default="DB")
-    ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    ap.add_argument("--threads", type=int, default=1,
+                    help="intra-op threads (1: on a shared CPU more threads measure the other "
+                         "load: oneDNN's threads wait at every barrier for a stolen core)")
     ap.add_argument("--min-run-time", type=float, default=3.0, help="seconds per measurement")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -85,7 +87,7 @@ def main(argv: list[str] | None = None) -> dict:
     unsplit2 = median_seconds(unsplit_fn, x, args.threads, args.min_run_time)
     base = min(unsplit, unsplit2)
     results["unsplit_s"] = [unsplit, unsplit2]
-    for key, (plan, ex) in executors.items():
+    for key, (plan, _) in executors.items():
         ratio = mac_ratio(graph, plan)
         results[key] = {
             "volumes": len(plan.volumes),

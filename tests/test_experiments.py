@@ -33,3 +33,18 @@ def test_reduced_table1_writes_csv_png_and_ratios(tmp_path: Path):
     before = (tmp_path / "runs" / "table1" / "DA_bw50" / "export" / "summary.json").stat().st_mtime
     main(["table1", "--out", str(tmp_path), "--only", "DA_bw50"])
     assert (tmp_path / "runs" / "table1" / "DA_bw50" / "export" / "summary.json").stat().st_mtime == before
+
+
+def test_reduced_dynamic_experiment(tmp_path: Path):
+    import json
+
+    from splitgym.experiments.distredge_dynamic import main as dynamic
+
+    dynamic(["--minutes", "41", "--episodes", "12", "--retune", "4", "--out", str(tmp_path)])
+    rows = list(csv.DictReader((tmp_path / "dynamic.csv").open()))
+    assert {r["method"] for r in rows} == {"distredge", "aofl", "coedge"}
+    assert len(rows) == 41 * 3 and len({r["mean_mbps"] for r in rows}) > 5  # the links change
+    summary = json.loads((tmp_path / "dynamic_summary.json").read_text())
+    assert [r["minute"] for r in summary["replans"]] == [0, 20, 40]
+    assert all(r["distredge_tune_s"] > 0 and r["aofl_search_s"] > 0 for r in summary["replans"])
+    assert (tmp_path / "dynamic.png").exists()
