@@ -36,6 +36,7 @@ test-all: test test-slow
 reproduce-distredge: $(STAMP)
 	for t in table1 table2 table3 alpha models; do $(PY) -m splitgym.experiments.distredge_tables $$t || exit 1; done
 	$(PY) -m splitgym.experiments.distredge_dynamic
+	$(PY) -m splitgym.experiments.lcpss_samples
 
 bench: $(STAMP)
 	$(PY) -m splitgym.experiments.bench_simulator

@@ -48,3 +48,15 @@ def test_reduced_dynamic_experiment(tmp_path: Path):
     assert [r["minute"] for r in summary["replans"]] == [0, 20, 40]
     assert all(r["distredge_tune_s"] > 0 and r["aofl_search_s"] > 0 for r in summary["replans"])
     assert (tmp_path / "dynamic.png").exists()
+
+
+def test_reduced_lcpss_samples_sweep(tmp_path: Path):
+    from splitgym.experiments.lcpss_samples import SAMPLES
+    from splitgym.experiments.lcpss_samples import main as sweep
+
+    sweep(["--scenario", "vgg11-DB-300-small", "--repeats", "3", "--probe", "50", "--out", str(tmp_path)])
+    rows = list(csv.DictReader((tmp_path / "lcpss_samples.csv").open()))
+    assert [int(r["samples"]) for r in rows] == list(SAMPLES)
+    for r in rows:
+        assert 1 <= int(r["distinct_partitions"]) <= 3 and 0 < float(r["modal_share"]) <= 1
+        assert float(r["proxy_ips_mean"]) > 0
