@@ -19,7 +19,7 @@ from splitgym.costmodels.plan import load_plan
 from splitgym.costmodels.simulator import Simulator
 from splitgym.envs.distredge import DistrEdgeEnv
 
-from .export import reference_latencies, rollout, exported_policy
+from .export import exported_policy, reference_latencies, rollout
 
 __all__ = ["find_run", "evaluate"]
 

@@ -29,7 +29,7 @@ from splitgym.envs.scenarios import Scenario
 
 from .algos import ALGOS
 from .callbacks import BestPlanCallback, ResumableCheckpoint, save_checkpoint
-from .export import export_actor, rollout, exported_policy, write_summary
+from .export import export_actor, exported_policy, rollout, write_summary
 from .noise import EpsilonGaussianNoise
 
 __all__ = ["train", "scenario_from_config", "main"]

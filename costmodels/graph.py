@@ -15,9 +15,10 @@ ops (an SE gate inside a block, an op we do not know) stays in a unit that needs
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 from torch import nn
@@ -303,7 +304,11 @@ class ModelGraph:
         # the head is the tail without window ops (global pooling, flatten, classifier), cut
         # earlier only by a non-spatial tensor; a global op between windows is an unsplittable unit
         with_window = [i for i, seg in enumerate(merged) if any(self.ops[n].kind is OpKind.WINDOW for n in seg)]
-        head_start = with_window[-1] + 1 if with_window else 0
+        if with_window:
+            head_start = with_window[-1] + 1
+        else:  # element-wise layers only: they are the units, up to the first global op
+            head_start = next((i for i, seg in enumerate(merged)
+                               if any(self.ops[n].kind is OpKind.FULL for n in seg)), len(merged))
         for i, seg in enumerate(merged[:head_start]):
             if any(len(_shape(n)) != 4 for n in seg):
                 head_start = i

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import platform
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.utils.benchmark as benchmark
@@ -131,7 +131,7 @@ def profile_model(
         head_seconds=head_seconds,
         meta={
             "version": PROFILE_VERSION,
-            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "machine": machine_info(device),
             "granularity": granularity if granularity is not None else "H//12",
             "min_run_time_s": min_run_time,

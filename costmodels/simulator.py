@@ -27,7 +27,7 @@ numpy: LC-PSS, AOFL, the exact search and the env all go through :meth:`Simulato
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np

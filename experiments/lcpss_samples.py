@@ -20,8 +20,8 @@ import numpy as np
 
 from splitgym.agents.lcpss import LCPSS
 from splitgym.agents.partitions import from_starts
-from splitgym.envs.scenarios import get_scenario
 from splitgym.costmodels.simulator import Simulator
+from splitgym.envs.scenarios import get_scenario
 
 SAMPLES = (10, 25, 50, 100, 200)
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.plan import load_plan
 from splitgym.costmodels.profiles import DeviceProfile

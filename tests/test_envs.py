@@ -8,7 +8,6 @@ import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-import splitgym.envs
 from splitgym.agents.lcpss import LCPSS
 from splitgym.agents.noise import EpsilonGaussianNoise
 from splitgym.costmodels.errors import ConfigError

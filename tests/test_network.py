@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from splitgym.costmodels.cluster import REQUESTER, Cluster, list_conf, load_conf
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.network import BandwidthTrace, Link, Network, transfer_seconds

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from splitgym.agents.partitions import named_partition
 from splitgym.agents.planners import run_planner
 from splitgym.costmodels.cluster import REQUESTER, Cluster

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch import nn
+
 from splitgym.costmodels.boards import BOARDS
 from splitgym.costmodels.errors import ConfigError, ProfileError
 from splitgym.costmodels.graph import ModelGraph
@@ -20,7 +22,6 @@ from splitgym.costmodels.profiles import (
     load_or_measure,
     profile_for,
 )
-from torch import nn
 
 from .helpers import synthetic_profile
 
