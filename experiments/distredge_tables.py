@@ -41,7 +41,8 @@ TABLES: dict[str, Rows] = {
 
 
 def run_name(devices: str, network: str, overrides: tuple[str, ...]) -> str:
-    extra = "_".join(o.split("=")[0].split(".")[-1] + "=" + o.split("=")[1] for o in overrides)
+    # no "=" in folder names: they travel inside Hydra overrides (hydra.run.dir=...)
+    extra = "_".join(o.split("=")[0].split(".")[-1] + "-" + o.split("=")[1] for o in overrides)
     return f"{devices}_{network}" + (f"_{extra}" if extra else "")
 
 

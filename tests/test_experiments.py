@@ -60,3 +60,10 @@ def test_reduced_lcpss_samples_sweep(tmp_path: Path):
     for r in rows:
         assert 1 <= int(r["distinct_partitions"]) <= 3 and 0 < float(r["modal_share"]) <= 1
         assert float(r["proxy_ips_mean"]) > 0
+
+
+def test_run_names_are_safe_in_hydra_overrides():
+    for rows in TABLES.values():
+        for row in rows:
+            name = run_name(*row)
+            assert "=" not in name and "," not in name and " " not in name, name
