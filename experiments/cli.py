@@ -4,6 +4,7 @@
     splitgym profile --model vgg16             # measure this machine (or --board nano: derive)
     splitgym plan equal --model vgg16 --devices DB --bandwidth 300 -o plan.json
     splitgym simulate plan.json                # latency breakdown
+    splitgym execute plan.json --backend distributed --links emulated --images 5   # run it for real
     splitgym train devices=DA network=bw50 agent=ddpg  # Hydra app: learn a split policy
     splitgym evaluate runs/train                # the latest run: plan, actor, references
     splitgym list devices|networks|boards|planners|models|scenarios
@@ -190,6 +191,42 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     _emit(args, bd.to_json(), text)
 
 
+BACKENDS = ("local", "distributed")
+
+
+def cmd_execute(args: argparse.Namespace) -> None:
+    from splitgym.costmodels.plan import load_plan
+    from splitgym.executors.distributed import LINKS, run_distributed, run_local
+
+    if args.backend not in BACKENDS:
+        raise SplitgymError(f"backend: unknown backend {args.backend!r} (known: {', '.join(BACKENDS)})")
+    if args.links not in LINKS:
+        raise SplitgymError(f"links: unknown link mode {args.links!r} (known: {', '.join(LINKS)})")
+    plan = load_plan(args.plan)
+    c = plan.model.input[0]
+    if c != 3:
+        raise SplitgymError(f"model.input: torchvision models take 3 channels, got {c}")
+    if args.backend == "local":
+        res = run_local(plan, args.images, args.links, warmup=args.warmup, threads=args.threads)
+    else:
+        res = run_distributed(plan, args.images, args.links, warmup=args.warmup, threads=args.threads,
+                              port=args.port, timeout_s=args.timeout)
+    data = {"plan": str(args.plan), "backend": args.backend, "model": plan.model.name,
+            "input": list(plan.model.input), **res.to_json()}
+    names = res.devices + ["requester"]
+    rows = [{"device": n + (" (head)" if n == res.head_device else ""),
+             "compute_ms": res.compute_s.get(n, 0.0) * 1e3, "link_ms": res.link_s.get(n, 0.0) * 1e3,
+             "send_ms": res.send_s.get(n, 0.0) * 1e3, "recv_wait_ms": res.recv_wait_s.get(n, 0.0) * 1e3,
+             "sent_KB": res.bytes_sent.get(n, 0) / 1024} for n in names]
+    text = (f"plan {args.plan}: {plan.method} on {plan.model.name} {list(plan.model.input)}, "
+            f"{len(res.devices)} devices, backend {args.backend}, links {args.links}, "
+            f"{len(res.latency_s)} images (+{args.warmup} warm-up)\n\n" + _table(rows, 2)
+            + f"\n\nlatency per image: mean {res.latency_mean_s * 1e3:.2f} ms, median "
+            f"{res.latency_median_s * 1e3:.2f} ms  ->  {res.ips:.2f} images/s"
+            f"\nmax abs error vs the unsplit model: {res.max_abs_error:.3g} (output max |y| {res.ref_max_abs:.3g})")
+    _emit(args, data, text)
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     from splitgym.agents import train
 
@@ -274,6 +311,19 @@ def build_parser() -> argparse.ArgumentParser:
     sp = verb("simulate", cmd_simulate, "Score a plan: per-device compute, transfers, latency, IPS.")
     sp.add_argument("plan", help="plan JSON file")
     sp.add_argument("--at", type=float, default=0.0, help="time (s) at which to sample a time-varying network")
+
+    sp = verb("execute", cmd_execute, "Run a volume plan for real: per-image latency, IPS, per-device times, "
+              "max abs error vs the unsplit model.")
+    sp.add_argument("plan", help="plan JSON file")
+    sp.add_argument("--backend", default="local", help="local (one process, parts timed and composed) or "
+                    "distributed (one process per device over torch.distributed/gloo)")
+    sp.add_argument("--links", default="none", help="none (free / loopback), emulated (sleep the plan's link "
+                    "time before each send) or netns (not implemented)")
+    sp.add_argument("--images", type=int, default=5, help="images to record (a stream: one at a time)")
+    sp.add_argument("--warmup", type=int, default=1, help="unrecorded images first")
+    sp.add_argument("--threads", type=int, default=1, help="torch threads per process")
+    sp.add_argument("--port", type=int, default=None, help="rendezvous port (distributed; default a free one)")
+    sp.add_argument("--timeout", type=float, default=300.0, help="seconds before a distributed run is stopped")
 
     sp = verb("train", cmd_train, "Train a split policy (Hydra app: overrides like agent=td3 devices=DA episodes=500).")
     sp.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides, e.g. devices=DA network=bw50 -m seed=0,1")

@@ -47,17 +47,21 @@ def run_name(devices: str, network: str, overrides: tuple[str, ...]) -> str:
 
 
 def launch(table: str, out: Path, episodes: int, seed: int, extra: list[str],
-           only: set[str] | None = None) -> list[Path]:
-    """Run every missing row of ``table`` (or the rows named in ``only``); returns the run folders."""
+           only: set[str] | None = None, run_missing: bool = True) -> list[Path]:
+    """Run every missing row of ``table`` (or the rows named in ``only``); returns the run folders
+    (only the finished ones when ``run_missing`` is off)."""
     runs = []
     for devices, network, overrides in TABLES[table]:
         name = run_name(devices, network, overrides)
         if only and name not in only:
             continue
         run = out / "runs" / table / name
-        runs.append(run)
         if (run / "export" / "summary.json").exists():
+            runs.append(run)
             continue
+        if not run_missing:
+            continue
+        runs.append(run)
         cmd = [sys.executable, "-m", "splitgym.agents.train", f"devices={devices}", f"network={network}",
                f"episodes={episodes}", f"seed={seed}", f"hydra.run.dir={run}", *overrides, *extra]
         print(" ".join(cmd[2:]), flush=True)
@@ -136,11 +140,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--input", type=int, default=None, help="override the input size")
     ap.add_argument("--out", default="experiments/results")
     ap.add_argument("--only", default=None, help="comma-separated row names (e.g. DA_bw50,DB_bw300)")
+    ap.add_argument("--collect", action="store_true", help="only collect the finished runs, launch nothing")
     args = ap.parse_args(argv)
     extra = ([f"model={args.model}"] if args.model else []) + ([f"model.input={args.input}"] if args.input else [])
     out = Path(args.out)
     only = set(args.only.split(",")) if args.only else None
-    runs = launch(args.table, out, args.episodes, args.seed, extra, only)
+    runs = launch(args.table, out, args.episodes, args.seed, extra, only, run_missing=not args.collect)
     if not runs:
         raise SystemExit(f"--only: no row of {args.table} is named {args.only!r}")
     rows = collect(args.table, runs)
