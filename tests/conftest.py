@@ -25,3 +25,12 @@ def vgg16() -> ModelGraph:
     return ModelGraph.from_torchvision("vgg16")
 
 
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Many small convolutions: on a shared CPU one thread is faster than waiting at barriers."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

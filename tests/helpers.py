@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import torch
+import torch.fx
 
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.profiles import DeviceProfile, UnitTable
@@ -24,3 +28,24 @@ def synthetic_profile(graph: ModelGraph, seconds_per_row: float | list[float], h
 def random_cuts(rng: np.random.Generator, height: int, n: int) -> np.ndarray:
     x = np.sort(rng.integers(0, height + 1, size=n - 1))
     return np.concatenate([[0], x, [height]]).astype(np.int64)
+
+
+class _Recorder(torch.fx.Interpreter):
+    """Runs the traced module and keeps every node's output."""
+
+    def __init__(self, gm: torch.fx.GraphModule) -> None:
+        super().__init__(gm)
+        self.values: dict[torch.fx.Node, Any] = {}
+
+    def run_node(self, n: torch.fx.Node) -> Any:
+        v = super().run_node(n)
+        self.values[n] = v
+        return v
+
+
+def intermediates(graph: ModelGraph, x: torch.Tensor) -> dict[torch.fx.Node, Any]:
+    """Every node's output of the unsplit model on ``x`` (the reference a split is checked against)."""
+    rec = _Recorder(graph.gm)
+    with torch.no_grad():
+        rec.run(x)
+    return rec.values

@@ -119,12 +119,15 @@ def test_distributed_equal_cuts_are_exact_and_measured() -> None:
     assert not spawned_children()
 
 
-def test_worker_failure_is_one_line_and_leaves_no_process() -> None:
+@pytest.mark.parametrize("at", ["start", pytest.param("run", marks=pytest.mark.slow)])
+def test_worker_failure_is_one_line_and_leaves_no_process(at: str) -> None:
+    """At start the others are still starting; at run they are connected and wait on the failed rank."""
     with pytest.raises(SplitgymError) as exc:
-        dx.run_distributed(equal_plan(), images=1, fail_rank=1, timeout_s=120)
+        dx.run_distributed(equal_plan(), images=1, fail_rank=1, fail_at=at, timeout_s=120)
     msg = str(exc.value)
     assert "\n" not in msg
     assert msg.startswith("distributed: worker rank 1 (xavier-0) failed: RuntimeError: injected failure")
+    assert msg.endswith(f"at {at}")
     assert dx.LAST_PIDS and not spawned_children()
     for pid in dx.LAST_PIDS:
         with pytest.raises(ProcessLookupError):

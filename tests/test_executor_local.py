@@ -31,13 +31,7 @@ PLANS = [("equal", {"partition": "layers"}), ("equal", {"partition": "single"}),
          ("deepthings", {}), ("deeperthings", {}), ("aofl", {"max_volumes": 4}), ("offload", {})]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Many small convolutions: on a shared CPU one thread is faster than waiting at barriers."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @functools.cache

@@ -6,7 +6,6 @@ import functools
 import json
 import time
 from collections import Counter
-from typing import Any
 
 import pytest
 import torch
@@ -18,6 +17,8 @@ from splitgym.costmodels.errors import PlanError, SplitgymError, UnsupportedMode
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.models import build_model
 from splitgym.costmodels.slicing import Region, SlicedSegment
+
+from .helpers import intermediates
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -39,22 +40,6 @@ def make(name: str, size: int) -> tuple[nn.Module, ModelGraph]:
     return model, ModelGraph(name, model, (3, size, size))
 
 
-class _Recorder(torch.fx.Interpreter):
-    def __init__(self, gm: torch.fx.GraphModule) -> None:
-        super().__init__(gm)
-        self.values: dict[torch.fx.Node, Any] = {}
-
-    def run_node(self, n: torch.fx.Node) -> Any:
-        v = super().run_node(n)
-        self.values[n] = v
-        return v
-
-
-def intermediates(graph: ModelGraph, x: torch.Tensor) -> dict[torch.fx.Node, Any]:
-    rec = _Recorder(graph.gm)
-    with torch.no_grad():
-        rec.run(x)
-    return rec.values
 
 
 def assert_exact(out: torch.Tensor, ref: torch.Tensor) -> None:

@@ -12,7 +12,6 @@ concatenation blocks, traced at random small input sizes.
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 import numpy as np
 import pytest
@@ -26,8 +25,10 @@ from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.rowmap import AxisMap, UnitMap
 from splitgym.costmodels.slicing import Region, SlicedSegment
 
+from .helpers import intermediates
+
 # even 'same' kernels make torch copy the padded input: fine here
-pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
+pytestmark = [pytest.mark.filterwarnings("ignore:Using padding='same'"), pytest.mark.usefixtures("one_thread")]
 
 SETTINGS = dict(
     deadline=None,
@@ -36,12 +37,6 @@ SETTINGS = dict(
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -258,24 +253,6 @@ def build(spec: tuple) -> tuple[nn.Module, torch.Tensor, ModelGraph]:
     return model, x, ModelGraph.from_module(model, tuple(x.shape[1:]))
 
 
-class _Recorder(torch.fx.Interpreter):
-    """Runs the traced module and keeps every node's output."""
-
-    def __init__(self, gm: torch.fx.GraphModule) -> None:
-        super().__init__(gm)
-        self.values: dict[torch.fx.Node, Any] = {}
-
-    def run_node(self, n: torch.fx.Node) -> Any:
-        v = super().run_node(n)
-        self.values[n] = v
-        return v
-
-
-def intermediates(graph: ModelGraph, x: torch.Tensor) -> dict[torch.fx.Node, Any]:
-    rec = _Recorder(graph.gm)
-    with torch.no_grad():
-        rec.run(x)
-    return rec.values
 
 
 def unit_input(graph: ModelGraph, values: dict, first: int) -> torch.Tensor:
