@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import heapq
+import logging
 import os
 import socket
 import statistics
@@ -290,6 +291,12 @@ def _work(rank: int, cfg: dict[str, Any]) -> None:
     names = [d.name for d in plan.devices]
     N = len(names)
     me = names[rank] if rank < N else REQUESTER
+
+    def fault(at: str) -> None:
+        if cfg["fail_rank"] == rank and cfg["fail_at"] == at:
+            raise RuntimeError(f"injected failure in rank {rank} ({me}) at {at}")
+
+    fault("start")
     os.environ["MASTER_ADDR"] = cfg["addr"]
     os.environ["MASTER_PORT"] = str(cfg["port"])
     model = build_model(plan.model.name, seed=0)
@@ -300,8 +307,6 @@ def _work(rank: int, cfg: dict[str, Any]) -> None:
         with torch.inference_mode():
             refs = [model(x) for x in images]
     result_shape = tuple(refs[0].shape) if refs else None
-    if cfg["fail_rank"] == rank:
-        raise RuntimeError(f"injected failure in rank {rank} ({me})")
     sched = schedule(plan, graph, batch=1, result_shape=result_shape)
     S = len(sched)  # stages including the final receipt
     link = network_transfer(plan) if cfg["links"] == "emulated" else None
@@ -348,6 +353,7 @@ def _work(rank: int, cfg: dict[str, Any]) -> None:
         return bufs[0] if len(bufs) == 1 else torch.cat(bufs, dim=2)
 
     try:
+        fault("run")  # the others are connected and blocked on this rank
         with torch.inference_mode():
             for img, x in enumerate(images):
                 compute = wait = 0.0
@@ -388,10 +394,13 @@ def _work(rank: int, cfg: dict[str, Any]) -> None:
                     stats["bytes_sent"] = sent
         torch.save(stats, Path(cfg["dir"]) / f"stats-{rank}.pt")
         dist.barrier()
-    finally:
         sender.close()
-        with contextlib.suppress(Exception):
-            dist.destroy_process_group()
+        dist.destroy_process_group()
+    except BaseException:
+        # no teardown here: closing the connections now would make the peers fail first and hide
+        # this, the root cause (the caller writes it down and exits at once)
+        sender.closed = True
+        raise
 
 
 # -- the launcher ----------------------------------------------------------------------------------
@@ -431,12 +440,13 @@ def _failure(tmp: Path, names: list[str], exc: BaseException) -> str:
 def run_distributed(plan: Plan, images: int = 1, links: str = "none", *, warmup: int = 1, seed: int = 1,
                     threads: int = 1, addr: str = "127.0.0.1", port: int | None = None,
                     timeout_s: float = 120.0, start_method: str = "spawn",
-                    fail_rank: int | None = None) -> ExecutionResult:
+                    fail_rank: int | None = None, fail_at: str = "start") -> ExecutionResult:
     """Run ``plan`` with one process per device and one for the requester (see the module doc).
 
     ``images`` recorded images after ``warmup`` unrecorded ones (random, seeded by ``seed``);
     ``threads`` torch threads per process; ``port`` the rendezvous port (default: a free one);
-    ``timeout_s`` bounds the whole run; ``fail_rank`` makes that rank raise (tests). Any failure
+    ``timeout_s`` bounds the whole run; ``fail_rank`` makes that rank raise (tests) at ``fail_at``
+    (``"start"``, or ``"run"``: connected, before the first image). Any failure
     is one :class:`SplitgymError` line and no worker is left running.
     """
     import torch.multiprocessing as mp
@@ -467,8 +477,12 @@ def run_distributed(plan: Plan, images: int = 1, links: str = "none", *, warmup:
         tmp = Path(tmpdir)
         cfg = {"dir": tmpdir, "plan": plan.model_dump(mode="json"), "images": images, "warmup": warmup,
                "seed": seed, "links": links, "threads": threads, "addr": addr, "port": port,
-               "timeout_s": timeout_s, "fail_rank": fail_rank}
+               "timeout_s": timeout_s, "fail_rank": fail_rank, "fail_at": fail_at}
         t0 = time.perf_counter()
+        # torch logs a warning per process it stops after a failure; the failure is our one line
+        spawn_log = logging.getLogger("torch.multiprocessing.spawn")
+        level = spawn_log.level
+        spawn_log.setLevel(logging.ERROR)
         ctx = mp.start_processes(_worker, args=(cfg,), nprocs=len(names) + 1, join=False,
                                  start_method=start_method)
         LAST_PIDS[:] = [p.pid for p in ctx.processes]
@@ -481,6 +495,7 @@ def run_distributed(plan: Plan, images: int = 1, links: str = "none", *, warmup:
         except (mp.ProcessRaisedException, mp.ProcessExitedException) as exc:
             raise SplitgymError(_failure(tmp, names, exc)) from None
         finally:
+            spawn_log.setLevel(level)
             for p in ctx.processes:
                 if p.is_alive():
                     p.terminate()
@@ -573,3 +588,60 @@ def run_local(plan: Plan, images: int = 1, links: str = "none", *, warmup: int =
         max_abs_error=err, ref_max_abs=ref_max, wall_s=time.perf_counter() - t0,
         meta={"threads": threads, "warmup": warmup, "latency": "measured parts composed along the plan (compose_latency)"},
     )
+
+
+# -- one rank under torchrun (several hosts) ------------------------------------------------------
+def _main(argv: list[str] | None = None) -> int:
+    """``python -m splitgym.executors.distributed plan.json`` as one rank under ``torchrun``, which
+    sets ``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR`` and ``MASTER_PORT``: ranks ``0..N-1`` are the
+    plan's devices, rank ``N`` the requester, which prints the run's summary as one JSON line."""
+    import argparse
+    import json
+    import sys
+
+    from splitgym.costmodels.plan import load_plan
+
+    p = argparse.ArgumentParser(prog="python -m splitgym.executors.distributed",
+                                description="One rank of a distributed run (start it with torchrun).")
+    p.add_argument("plan")
+    p.add_argument("--links", default="none", choices=["none", "emulated"])
+    p.add_argument("--images", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--timeout", type=float, default=300.0)
+    p.add_argument("--out", default="splitgym-distributed", help="folder for this host's stats and errors")
+    args = p.parse_args(argv)
+    try:
+        plan = load_plan(args.plan)
+        missing = [k for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT") if k not in os.environ]
+        if missing:
+            raise SplitgymError(f"environment: {', '.join(missing)} not set (start this with torchrun)")
+        rank, world, N = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), len(plan.devices)
+        if world != N + 1:
+            raise SplitgymError(f"WORLD_SIZE: the plan needs {N + 1} processes ({N} devices and the "
+                                f"requester), got {world}")
+        if args.images < 1 or args.warmup < 0:
+            raise SplitgymError(f"images: need at least 1 image and warmup >= 0, got {args.images} and {args.warmup}")
+    except SplitgymError as exc:
+        print(f"splitgym distributed: error: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = {"dir": str(out), "plan": plan.model_dump(mode="json"), "images": args.images, "warmup": args.warmup,
+           "seed": args.seed, "links": args.links, "threads": args.threads, "addr": os.environ["MASTER_ADDR"],
+           "port": int(os.environ["MASTER_PORT"]), "timeout_s": args.timeout, "fail_rank": None,
+           "fail_at": "start"}
+    _worker(rank, cfg)  # on failure: error-<rank>.txt in --out and exit status 1
+    if rank == N:
+        st = torch.load(out / f"stats-{rank}.pt")
+        lat = st["latency_s"]
+        print(json.dumps({"latency_s": lat, "latency_mean_s": statistics.fmean(lat),
+                          "latency_median_s": statistics.median(lat), "ips": len(lat) / sum(lat),
+                          "max_abs_error": st["max_abs_error"], "ref_max_abs": st["ref_max_abs"],
+                          "stats": f"{out}/stats-<rank>.pt on each host"}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

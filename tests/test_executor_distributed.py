@@ -224,3 +224,17 @@ def test_execute_rejects_bad_input_in_one_line(tmp_path, capsys, content, args, 
     assert err.count("\n") == 1 and err.startswith("splitgym execute: error: ")
     assert re.search(pattern, err), err
     assert not spawned_children()
+
+
+def test_torchrun_entry_checks_its_environment(tmp_path, capsys, monkeypatch) -> None:
+    path = equal_plan().save(tmp_path / "plan.json")
+    for key in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(key, raising=False)
+    assert dx._main([str(path)]) == 2
+    assert capsys.readouterr().err.startswith("splitgym distributed: error: environment: RANK, WORLD_SIZE")
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "5")
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", "29500")
+    assert dx._main([str(path)]) == 2
+    assert "WORLD_SIZE: the plan needs 3 processes (2 devices and the requester), got 5" in capsys.readouterr().err
