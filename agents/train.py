@@ -10,9 +10,13 @@ exported actor, summary).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +73,25 @@ class _Timed:
             self.seconds += time.perf_counter() - t
 
 
+@contextlib.contextmanager
+def _interruptible() -> Iterator[None]:
+    """Ctrl-C and SIGTERM stop training cleanly (checkpoint and export follow), even where the
+    process was started with SIGINT ignored (a background job of a non-interactive shell)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    before = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
 def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Run one training job into ``run_dir``; returns the summary."""
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -117,9 +140,10 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     t0 = time.perf_counter()
     interrupted = False
     try:
-        if remaining:
-            model.learn(remaining, callback=[best, checkpoint], log_interval=int(cfg.log_interval),
-                        reset_num_timesteps=reset, progress_bar=False)
+        with _interruptible():
+            if remaining:
+                model.learn(remaining, callback=[best, checkpoint], log_interval=int(cfg.log_interval),
+                            reset_num_timesteps=reset, progress_bar=False)
     except KeyboardInterrupt:
         interrupted = True
     wall = time.perf_counter() - t0

@@ -148,15 +148,21 @@ def test_ddpg_quality_bar_on_db_300(tmp_path: Path):
 
 
 @pytest.mark.slow
-def test_ctrl_c_saves_and_exports(tmp_path: Path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_saves_and_exports(tmp_path: Path, sig: int):
+    # started like a background job of a script, where SIGINT is ignored unless the app handles it
+    def ignore_sigint() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
     run = tmp_path / "interrupted"
     proc = subprocess.Popen([*TRAIN, "experiment=smoke", f"hydra.run.dir={run}", "episodes=5000",
-                             "checkpoint_every=50"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "checkpoint_every=50"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=ignore_sigint)
     progress = run / "checkpoints" / "progress.json"
     deadline = time.time() + 240
     while time.time() < deadline and not progress.exists():
         time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err[-2000:]
     summary = json.loads((run / "export" / "summary.json").read_text())
