@@ -85,10 +85,11 @@ def needed_regions(graph: ModelGraph, inp: Node, nodes: list[Node], out: Region)
         r = need.get(n, EMPTY)
         if r.empty:
             continue
+        col_maps = node_input_maps(n, graph.ops[n], 1)
         for src, mr in node_input_maps(n, graph.ops[n], 0).items():
             if src not in inside:
                 continue
-            mc = node_input_maps(n, graph.ops[n], 1)[src]
+            mc = col_maps[src]
             rr, cc = mr.range(r.r0, r.r1), mc.range(r.c0, r.c1)
             here = Region(rr[0], rr[1], cc[0], cc[1])
             need[src] = need[src].hull(here) if src in need else here
