@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from .cluster import REQUESTER, Cluster, Device
 from .errors import PlanError
 from .graph import ModelGraph
+from .jsonfile import read_json
 from .network import Network
 
 __all__ = ["Plan", "Volume", "Tile", "Stage", "NeuronSplit", "NodeShares", "Problem", "load_plan",
@@ -283,17 +284,4 @@ def _first_error(exc: ValidationError) -> str:
 
 def load_plan(path: str | Path) -> Plan:
     """Read and structurally validate a plan file; every failure is one :class:`PlanError` line."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise PlanError(f"plan: no such file {str(path)!r}") from None
-    except IsADirectoryError:
-        raise PlanError(f"plan: {str(path)!r} is a directory, not a plan file") from None
-    except UnicodeDecodeError:
-        raise PlanError(f"plan {path}: not a text (UTF-8) file") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise PlanError(f"plan {path}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
-    return Plan.parse(data, where=f"plan {path}")
+    return Plan.parse(read_json(path, "plan", PlanError), where=f"plan {path}")

@@ -20,6 +20,7 @@ import numpy as np
 from .boards import board as lookup_board
 from .errors import ProfileError
 from .graph import ModelGraph
+from .jsonfile import read_json
 
 __all__ = [
     "PROFILE_VERSION",
@@ -181,18 +182,7 @@ class DeviceProfile:
 
     @classmethod
     def load(cls, path: str | Path) -> DeviceProfile:
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise ProfileError(f"profile: no such file {str(path)!r}") from None
-        except IsADirectoryError:
-            raise ProfileError(f"profile: {str(path)!r} is a directory, not a profile file") from None
-        except UnicodeDecodeError:
-            raise ProfileError(f"profile {path}: not a text (UTF-8) file") from None
-        except json.JSONDecodeError as exc:
-            raise ProfileError(f"profile {path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-        return cls.from_json(data, where=f"profile {path}")
+        return cls.from_json(read_json(path, "profile", ProfileError), where=f"profile {path}")
 
 
 def derive(base: DeviceProfile, board_name: str, graph: ModelGraph, name: str | None = None,

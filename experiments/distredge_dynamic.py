@@ -16,7 +16,6 @@ next to AOFL's search time (the paper: 40-65% of AOFL's latency; 20-210 s vs ~10
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import time
 from pathlib import Path
@@ -34,6 +33,7 @@ from splitgym.costmodels.network import Network
 from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.simulator import Simulator
 from splitgym.envs.distredge import DistrEdgeEnv
+from splitgym.experiments.results_csv import write_csv
 
 REPLAN_MIN = (0, 20, 40)
 
@@ -95,11 +95,7 @@ def main(argv: list[str] | None = None) -> None:
                          "latency_ms": sim.score(plan.partition, plan.cuts) * 1e3})
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / "dynamic.csv").open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    write_csv(out / "dynamic.csv", rows)
     mean = {m: float(np.mean([r["latency_ms"] for r in rows if r["method"] == m])) for m in plans}
     summary = {"mean_latency_ms": mean, "distredge_over_aofl": mean["distredge"] / mean["aofl"],
                "distredge_over_coedge": mean["distredge"] / mean["coedge"], "replans": timing}

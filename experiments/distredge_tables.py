@@ -18,12 +18,13 @@ baseline and over AOFL: the only numbers DistrEdge's text gives, PAPERS-AUDIT A.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from splitgym.experiments.results_csv import write_csv
 
 # one entry per run: (devices, network, overrides)
 Rows = list[tuple[str, str, tuple[str, ...]]]
@@ -98,12 +99,8 @@ def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def write(table: str, rows: list[dict[str, Any]], out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
     for name, data in ((table, rows), (f"{table}_ratios", ratios(rows))):
-        with (out / f"{name}.csv").open("w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(data[0]))
-            w.writeheader()
-            w.writerows(data)
+        write_csv(out / f"{name}.csv", data)
     plot(table, rows, out / f"{table}.png")
 
 

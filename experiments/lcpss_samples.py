@@ -12,7 +12,6 @@ smaller spread of the proxy IPS. Writes ``experiments/results/lcpss_samples.csv`
 from __future__ import annotations
 
 import argparse
-import csv
 from collections import Counter
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from splitgym.agents.lcpss import LCPSS
 from splitgym.agents.partitions import from_starts
 from splitgym.costmodels.simulator import Simulator
 from splitgym.envs.scenarios import get_scenario
+from splitgym.experiments.results_csv import write_csv
 
 SAMPLES = (10, 25, 50, 100, 200)
 
@@ -65,11 +65,7 @@ def main(argv: list[str] | None = None) -> None:
                      "proxy_ips_mean": float(ips.mean()), "proxy_ips_std": float(ips.std())})
         print(rows[-1], flush=True)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / "lcpss_samples.csv").open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    write_csv(out / "lcpss_samples.csv", rows)
     import matplotlib
 
     matplotlib.use("Agg")

@@ -1,0 +1,19 @@
+"""Writing experiment results: one CSV per table, its folder created on demand."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+__all__ = ["write_csv"]
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
+    """``rows`` (dicts with the same keys, in column order) as a CSV file at ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return path
