@@ -30,7 +30,7 @@ from .errors import PlanError
 from .slicing import Region
 
 __all__ = ["Cut", "strips", "equal_strips", "grid", "t_layout", "multilevel", "layer_rects",
-           "is_partition", "all_partitions", "scale_rects", "shared_boundary", "ROWS", "COLS"]
+           "is_partition", "all_partitions", "fraction_cuts", "scale_rects", "shared_boundary", "ROWS", "COLS"]
 
 ROWS, COLS = 0, 1  # the axis a cut runs across: ROWS = a horizontal cut (pieces stacked by height)
 
@@ -103,6 +103,30 @@ def multilevel(h: int, w: int, cuts: Sequence[Cut]) -> list[Region]:
             rem = Region(r0, r1, c0 + c.size, c1) if c.side == 0 else Region(r0, r1, c0, c1 - c.size)
         out.append(piece)
     out.append(rem)
+    return out
+
+
+def fraction_cuts(h: int, w: int, axes: Sequence[int], sides: Sequence[int],
+                  fracs: Sequence[float]) -> list[Cut]:
+    """MPA's decisions as cuts: step ``k`` takes ``fracs[k]`` of the remainder's extent along
+    ``axes[k]`` from side ``sides[k]``. Each piece gets at least one row/column and leaves at
+    least one for every later device where the extent allows; where the chosen axis has fewer
+    than 2 rows/columns left, the other axis is used."""
+    rem = [h, w]
+    out: list[Cut] = []
+    n_left = len(fracs) + 1
+    for axis, side, f in zip(axes, sides, fracs):
+        n_left -= 1
+        axis = int(axis)
+        if rem[axis] < 2 and rem[1 - axis] >= 2:
+            axis = 1 - axis
+        ext = rem[axis]
+        lo, hi = (1, ext - 1) if ext >= 2 else (0, 0)
+        if n_left > 1 and ext >= 2:  # leave a row/column for each device still to come
+            hi = max(lo, ext - n_left)
+        size = int(min(hi, max(lo, round(float(f) * ext))))
+        out.append(Cut(axis, size, int(side)))
+        rem[axis] -= size
     return out
 
 

@@ -37,9 +37,15 @@ with every choice the text leaves open:
   ``head_device``) and the head's profiled time.
 * **Memory** (Eq. 8): every device holds the feature extractor's weights (fp32) and, at its
   worst unit, the received input region (own + halo) plus its output region; the head device also
-  the head's weights and the gathered feature map. A cap per device (``memory_mb``, from
-  ``conf/devices/*.yaml`` entries or a mapping) makes a plan infeasible when exceeded;
-  :attr:`TileScore.key` ranks feasible plans by latency before any infeasible one.
+  the head's weights and the gathered feature map. Two kinds of cap per device, from
+  ``conf/devices/*.yaml`` entries or mappings, make a plan infeasible when exceeded:
+  ``memory_mb`` (MiB, on the whole peak) and ``activation_share`` (the activations may take at
+  most this share of what the whole image needs on one device; weights come on top). The paper
+  capped GPU memory to make its devices heterogeneous (NP L52; values lost); an absolute cap
+  binds only at one image size, a share binds at every size, which is what forces the three
+  devices to collaborate in the experiments (with links of 0.1-1 MB/s and no cap, the cheapest
+  plan gives every pixel but one to the fastest device). :attr:`TileScore.key` ranks feasible
+  plans by latency before any infeasible one.
 """
 
 from __future__ import annotations
@@ -60,7 +66,7 @@ from .slicing import Region
 from .tile_layouts import layer_rects
 
 __all__ = ["TileCostModel", "TileScore", "Exchange", "exchanges", "score_tiles", "tile_plan",
-           "plan_rects", "memory_caps", "intersect", "Counting"]
+           "plan_rects", "memory_caps", "cluster_caps", "MemoryCaps", "NO_CAPS", "intersect", "Counting"]
 
 Counting = Literal["exact", "edges"]
 _SHIPPED = Path(__file__).parent / "data" / "profiles"
@@ -133,6 +139,8 @@ class TileScore:
     layer_elements: np.ndarray  # (U,) halo elements (cells x channels) moved at each unit
     peak_memory: np.ndarray  # (N,) bytes
     memory_cap: np.ndarray  # (N,) bytes (inf: no cap)
+    activation: np.ndarray  # (N,) bytes of activations at the worst unit
+    activation_cap: np.ndarray  # (N,) bytes (inf: no cap)
     head_device: str
     gather_seconds: float
     head_seconds: float
@@ -150,7 +158,8 @@ class TileScore:
     @property
     def overflow(self) -> float:
         """Bytes over the cap, summed over devices (0: feasible)."""
-        return float(np.maximum(0.0, self.peak_memory - self.memory_cap).sum())
+        return float(np.maximum(0.0, self.peak_memory - self.memory_cap).sum()
+                     + np.maximum(0.0, self.activation - self.activation_cap).sum())
 
     @property
     def feasible(self) -> bool:
@@ -176,9 +185,12 @@ class TileScore:
                 {"device": n, "tile": list(r), "compute_s": float(c), "comm_s": float(s),
                  "recv_bytes": float(b), "peak_memory_mb": float(m / 2**20),
                  "memory_cap_mb": (None if not np.isfinite(cap) else float(cap / 2**20)),
+                 "activation_mb": float(a / 2**20),
+                 "activation_cap_mb": (None if not np.isfinite(ac) else float(ac / 2**20)),
                  "total_s": float(c + s)}
-                for n, r, c, s, b, m, cap in zip(self.devices, self.rects, self.compute, self.comm_seconds,
-                                                 self.comm_bytes, self.peak_memory, self.memory_cap)
+                for n, r, c, s, b, m, cap, a, ac in zip(
+                    self.devices, self.rects, self.compute, self.comm_seconds, self.comm_bytes,
+                    self.peak_memory, self.memory_cap, self.activation, self.activation_cap)
             ],
         }
 
@@ -247,18 +259,55 @@ def _graph_at(graph: ModelGraph, shape: tuple[int, ...] | None,
     return ref[key]
 
 
-def memory_caps(devices: str | Mapping[str, Any]) -> dict[str, float]:
-    """Per device name, its ``memory_mb`` from a device-group config (name, path or mapping);
-    devices without the entry get none."""
+@dataclass(frozen=True)
+class MemoryCaps:
+    """Per device name: ``mb`` (MiB on the whole peak) and ``share`` (of the whole-image
+    activations); a device missing from a mapping has no such cap."""
+
+    mb: dict[str, float]
+    share: dict[str, float]
+
+    def __bool__(self) -> bool:
+        return bool(self.mb or self.share)
+
+
+NO_CAPS = MemoryCaps({}, {})
+
+
+def cluster_caps(cluster: Cluster, caps: str | None = "auto") -> MemoryCaps:
+    """Memory caps for a planner's ``caps`` option: ``"auto"`` reads them from the device group
+    the cluster was built from (``conf/devices/<cluster.name>.yaml``; none if there is no such
+    file), ``"none"`` (or None) sets no cap, anything else is a device-group name or path."""
+    if caps is None or caps == "none":
+        return NO_CAPS
+    if caps == "auto":
+        try:
+            found = memory_caps(cluster.name)
+        except ConfigError:
+            return NO_CAPS
+        return MemoryCaps({k: v for k, v in found.mb.items() if k in cluster.names},
+                          {k: v for k, v in found.share.items() if k in cluster.names})
+    found = memory_caps(caps)
+    unknown = [k for k in [*found.mb, *found.share] if k not in cluster.names]
+    if unknown:
+        raise ConfigError(f"caps: device {unknown[0]!r} of {caps} is not in the cluster ({', '.join(cluster.names)})")
+    return found
+
+
+def memory_caps(devices: str | Mapping[str, Any]) -> MemoryCaps:
+    """Per device name, its ``memory_mb`` and ``activation_share`` from a device-group config
+    (name, path or mapping); devices without an entry get no such cap."""
     cfg = load_conf("devices", devices) if isinstance(devices, str) else dict(devices)
-    caps: dict[str, float] = {}
+    mb: dict[str, float] = {}
+    share: dict[str, float] = {}
     for d in cfg.get("devices", []):
-        if "memory_mb" in d:
-            mb = d["memory_mb"]
-            if not isinstance(mb, (int, float)) or mb <= 0:
-                raise ConfigError(f"devices.{d.get('name')}.memory_mb: must be a number > 0, got {mb!r}")
-            caps[str(d["name"])] = float(mb)
-    return caps
+        for key, out in (("memory_mb", mb), ("activation_share", share)):
+            if key in d:
+                v = d[key]
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+                    raise ConfigError(f"devices.{d.get('name')}.{key}: must be a number > 0, got {v!r}")
+                out[str(d["name"])] = float(v)
+    return MemoryCaps(mb, share)
 
 
 class TileCostModel:
@@ -268,12 +317,15 @@ class TileCostModel:
         profiles: per board name, a :class:`DeviceProfile` of this model (any input size: it is
             scaled by area); missing boards are loaded or derived as the simulator does.
         memory_mb: per device name, its memory cap in MiB (missing: no cap).
+        activation_share: per device name, the largest share of the whole image's activation
+            peak its activations may take (missing: no cap).
         counting: ``"exact"`` or ``"edges"`` (see the module docstring).
     """
 
     def __init__(self, graph: ModelGraph, cluster: Cluster,
                  profiles: Mapping[str, DeviceProfile] | None = None,
-                 memory_mb: Mapping[str, float] | None = None, counting: Counting = "exact") -> None:
+                 memory_mb: Mapping[str, float] | None = None, counting: Counting = "exact",
+                 activation_share: Mapping[str, float] | None = None) -> None:
         if counting not in ("exact", "edges"):
             raise ConfigError(f"counting: must be 'exact' or 'edges', got {counting!r}")
         self.graph = graph
@@ -282,11 +334,16 @@ class TileCostModel:
         self.N = cluster.size
         self.names = cluster.names
         caps = dict(memory_mb or {})
-        unknown = [k for k in caps if k not in self.names]
-        if unknown:
-            raise ConfigError(f"memory_mb: unknown device {unknown[0]!r} (cluster has {', '.join(self.names)})")
-        self.memory_mb = caps
+        shares = dict(activation_share or {})
+        for key, given in (("memory_mb", caps), ("activation_share", shares)):
+            unknown = [k for k in given if k not in self.names]
+            if unknown:
+                raise ConfigError(f"{key}: unknown device {unknown[0]!r} (cluster has {', '.join(self.names)})")
+        self.caps = MemoryCaps(caps, shares)
         self.cap_bytes = np.array([caps.get(n, np.inf) * 2**20 for n in self.names])
+        full_act = max((u.in_shape[0] * u.in_shape[1] * u.in_shape[2] + u.out_shape[0] * u.out_shape[1]
+                        * u.out_shape[2]) * DTYPE_BYTES for u in graph.units)
+        self.activation_cap = np.array([shares.get(n, np.inf) * full_act for n in self.names])
         cache = dict(profiles or {})
         ref: dict[tuple[int, ...], ModelGraph] = {}
         self.profiles = [_reference_profile(d.board, graph, cache, ref) for d in cluster.devices]
@@ -298,6 +355,10 @@ class TileCostModel:
         net = cluster.network
         self.bw = net.matrix(self.names)
         self.latency_s, self.overhead_s = net.latency_s, net.overhead_s
+
+    def full_seconds(self, d: int) -> float:
+        """Device ``d``'s compute for the whole image alone (every unit at full size)."""
+        return float(sum(r(u.out_shape[1] * u.out_shape[2]) for r, u in zip(self.rates[d], self.graph.units)))
 
     def seconds(self, src: int, dst: int, nbytes: float) -> float:
         """One message's time on the link src -> dst (0 bytes: no message)."""
@@ -356,7 +417,8 @@ class TileCostModel:
         return TileScore(
             devices=list(self.names), rects=rects, latency=latency, compute=compute,
             comm_seconds=comm_s, comm_bytes=comm_b, layer_elements=layer_el, peak_memory=peak,
-            memory_cap=self.cap_bytes.copy(), head_device=self.names[h],
+            memory_cap=self.cap_bytes.copy(), activation=act, activation_cap=self.activation_cap.copy(),
+            head_device=self.names[h],
             gather_seconds=float(ready - total[h]), head_seconds=head_s,
             end_to_end=float(ready + head_s), messages=messages,
         )
@@ -378,13 +440,14 @@ def plan_rects(plan: Plan) -> list[Region]:
 
 
 def tile_plan(method: str, graph: ModelGraph, cluster: Cluster, rects: Sequence[Region],
-              head_device: str | None = None, memory_mb: Mapping[str, float] | None = None,
-              **meta: Any) -> Plan:
+              head_device: str | None = None, caps: MemoryCaps = NO_CAPS, **meta: Any) -> Plan:
     """A tile plan (empty tiles are left out: a device then has nothing to do)."""
     net = cluster.network
     m = dict(meta)
-    if memory_mb:
-        m["memory_mb"] = dict(memory_mb)
+    if caps.mb:
+        m["memory_mb"] = dict(caps.mb)
+    if caps.share:
+        m["activation_share"] = dict(caps.share)
     return Plan(
         method=method,
         model=PlanModel(name=graph.name, input=graph.input_shape),
@@ -403,16 +466,17 @@ def score_tiles(graph: ModelGraph, cluster: Cluster | None = None, rects: Sequen
                 memory_mb: Mapping[str, float] | None = None, counting: Counting = "exact",
                 model: TileCostModel | None = None) -> TileScore:
     """Score a layout or a tile plan (its cluster, caps and head device come with it)."""
-    head = None
+    head, share = None, None
     if isinstance(rects, Plan):
         rects.check(graph)
         plan = rects
         cluster = cluster or plan.cluster()
         memory_mb = memory_mb if memory_mb is not None else plan.meta.get("memory_mb")
+        share = plan.meta.get("activation_share")
         head = plan.head_device
         rects = plan_rects(plan)
     if rects is None or (cluster is None and model is None):
         raise ConfigError("score_tiles: needs a plan, or a cluster and rectangles")
-    model = model or TileCostModel(graph, cluster, profiles, memory_mb, counting)  # type: ignore[arg-type]
+    model = model or TileCostModel(graph, cluster, profiles, memory_mb, counting, share)  # type: ignore[arg-type]
     return model.score(rects, head)
 

@@ -159,6 +159,9 @@ def cmd_plan(args: argparse.Namespace) -> None:
         plan.save(args.output)
     vols = [{"volume": i, "units": f"{v.first}..{v.last}", "rows": ",".join(map(str, v.rows))}
             for i, v in enumerate(plan.volumes)]
+    if plan.tiles:  # NPTP tile plans
+        vols = [{"device": t.device, "rows": f"{t.rows[0]}..{t.rows[1]}", "cols": f"{t.cols[0]}..{t.cols[1]}"}
+                for t in plan.tiles]
     text = _table(vols) + (f"\nwrote {args.output}" if args.output else "")
     _emit(args, json.loads(plan.model_dump_json(exclude_none=True)), text)
 
@@ -174,6 +177,17 @@ def cmd_simulate(args: argparse.Namespace) -> None:
         raise SplitgymError(f"model.input: torchvision models take 3 channels, got {c}")
     g = ModelGraph.from_torchvision(plan.model.name, (h, w))
     plan.check(g)
+    if plan.tiles and not plan.volumes:  # NPTP tile plans: the tile cost model
+        from splitgym.costmodels.tiles import score_tiles
+
+        sc = score_tiles(g, rects=plan)
+        rows = [{k: v for k, v in p.items() if k not in ("tile", "memory_cap_mb", "activation_cap_mb")}
+                for p in sc.to_json()["per_device"]]
+        _emit(args, sc.to_json(), f"plan {args.plan}: {plan.method} on {plan.model.name} {list(plan.model.input)}, "
+              f"{len(rows)} tiles\n\n" + _table(rows, 3) + f"\n\nfeature extractor {sc.latency * 1e3:.2f} ms "
+              f"(slowest device), end-to-end {sc.end_to_end * 1e3:.2f} ms with the head on {sc.head_device}; "
+              f"halo {sc.total_bytes / 2**20:.2f} MiB in {sc.messages} messages; feasible: {sc.feasible}")
+        return
     sim = Simulator(g, plan.cluster(), at=args.at)
     bd = sim.simulate(plan)
     per = bd.per_device()

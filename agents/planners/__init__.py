@@ -20,12 +20,16 @@ from splitgym.costmodels.plan import Plan
 
 from .aofl import plan_aofl
 from .coedge import plan_coedge
+from .coedge_strips import plan_coedge_strips
 from .deeperthings import plan_deeperthings
 from .deepthings import plan_deepthings
 from .equal import plan_equal
 from .exact import plan_exact
+from .grid import plan_grid
 from .mednn import plan_mednn
 from .modnn import plan_modnn
+from .nptp_exact import plan_nptp_exact
+from .nptp_mpa import plan_nptp_mpa
 from .offload import plan_offload
 
 __all__ = ["PLANNERS", "get_planner", "planner_options", "run_planner"]
@@ -42,6 +46,11 @@ PLANNERS: dict[str, Planner] = {
     "aofl": plan_aofl,
     "offload": plan_offload,
     "exact": plan_exact,
+    # NPTP: tile plans (costmodels/tiles.py)
+    "nptp-mpa": plan_nptp_mpa,
+    "coedge-strips": plan_coedge_strips,
+    "grid": plan_grid,
+    "nptp-exact": plan_nptp_exact,
 }
 
 
