@@ -246,9 +246,24 @@ def test_memory_caps_make_plans_infeasible_and_rank_last():
 
 def test_memory_caps_come_from_the_device_config():
     caps = memory_caps("nptp3")
-    assert caps == {"xavier-0": 8192.0, "tx2-0": 4096.0, "nano-0": 2048.0}
+    assert caps.mb == {"xavier-0": 8192.0, "tx2-0": 4096.0, "nano-0": 2048.0}
+    assert caps.share == {"xavier-0": 0.5, "tx2-0": 0.4, "nano-0": 0.3}
     with pytest.raises(ConfigError, match="memory_mb: must be a number > 0"):
         memory_caps({"devices": [{"name": "a", "board": "nano", "memory_mb": -1}]})
+    with pytest.raises(ConfigError, match="activation_share: must be a number > 0"):
+        memory_caps({"devices": [{"name": "a", "board": "nano", "activation_share": "x"}]})
+
+
+def test_activation_share_caps_bind_at_every_size():
+    g = small_graph()
+    _, h, w = g.input_shape
+    cl = cluster3()
+    whole = model_for(g, cl).score([Region(0, h, 0, w), Region(0, 0, 0, 0), Region(0, 0, 0, 0)])
+    # one device holding everything needs the whole-image activation peak
+    share_cap = model_for(g, cl, activation_share={"d0": 0.5})
+    assert not share_cap.score([Region(0, h, 0, w), Region(0, 0, 0, 0), Region(0, 0, 0, 0)]).feasible
+    assert share_cap.activation_cap[0] == pytest.approx(whole.activation[0] * 0.5)
+    assert share_cap.score(equal_strips(h, w, 3)).feasible
 
 
 def test_t_layout_beats_strips_when_links_dominate():
