@@ -237,12 +237,8 @@ def cmd_train(args: argparse.Namespace) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from splitgym.agents.evaluate import evaluate
 
-    res = evaluate(args.run)
-    rows = [{"plan": k, "latency_ms": res[k]["latency_ms"], "IPS": res[k]["ips"]}
-            for k in ("plan", "actor", "equal", "offload")]
-    text = (f"run {res['run']} ({res['plan']['method']})\n" + _table(rows, 2)
-            + f"\noffload device: {res['offload']['device']}")
-    _emit(args, res, text)
+    res = evaluate(args.run)  # the run's training task says what to show: a title and rows
+    _emit(args, res, f"{res['title']}\n" + _table(res["rows"], 2))
 
 
 def cmd_list(args: argparse.Namespace) -> None:
