@@ -314,7 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--backend", default="local", help="local (one process, parts timed and composed) or "
                     "distributed (one process per device over torch.distributed/gloo)")
     sp.add_argument("--links", default="none", help="none (free / loopback), emulated (sleep the plan's link "
-                    "time before each send) or netns (not implemented)")
+                    "time before each send) or netns (distributed only, root: each device in its own network namespace, "
+                    "links shaped by tc to the plan's bandwidth)")
     sp.add_argument("--images", type=int, default=5, help="images to record (a stream: one at a time)")
     sp.add_argument("--warmup", type=int, default=1, help="unrecorded images first")
     sp.add_argument("--threads", type=int, default=1, help="torch threads per process")
