@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-slow test-all bench lint clean reproduce-distredge
+.PHONY: demo test test-slow test-all bench lint clean reproduce-distredge reproduce-nptp
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ reproduce-distredge: $(STAMP)
 	for t in table1 table2 table3 alpha models; do $(PY) -m splitgym.experiments.distredge_tables $$t || exit 1; done
 	$(PY) -m splitgym.experiments.distredge_dynamic
 	$(PY) -m splitgym.experiments.lcpss_samples
+
+reproduce-nptp: $(STAMP)
+	$(PY) -m splitgym.experiments.nptp_tables all
 
 bench: $(STAMP)
 	$(PY) -m splitgym.experiments.bench_simulator

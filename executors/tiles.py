@@ -142,11 +142,48 @@ class TileExecutor:
             blocks = [_unit_step(self.segs.get((step.unit, d)), step, d, held[d], blocks[d], inbox[d])  # type: ignore[arg-type]
                       for d in range(self.N)]
             held = step.owned
+        return self._finish(x, held, blocks)
+
+    def _finish(self, x: torch.Tensor, held: list[Region], blocks: list[torch.Tensor | None]
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
         last = self.graph.units[-1].out_shape
         feats = assemble(Region(0, last[1], 0, last[2]),
                          [(r, b) for r, b in zip(held, blocks) if b is not None and not r.empty], x)
         out = self.head(feats) if self.head is not None else None
         return feats, out
+
+
+    @torch.inference_mode()
+    def run_timed(self, x: torch.Tensor, repeats: int = 3) -> list[float]:
+        """Each device's compute seconds for the feature extractor (every unit's part timed alone,
+        the median over ``repeats``; halos assembled outside the timing). Devices run one after
+        another here, so these are per-device times, composed as the cost model composes them."""
+        _, h, w = self.graph.input_shape
+        full = Region(0, h, 0, w)
+        times = [[0.0] * self.N for _ in range(repeats)]
+        for rep in range(repeats):
+            held = list(self.rects)
+            blocks: list[torch.Tensor | None] = [_crop(x, full, r) for r in held]
+            for step in self.ex:
+                inbox: dict[int, list[tuple[Region, torch.Tensor]]] = {d: [] for d in range(self.N)}
+                for src, dst, piece in step.recv:
+                    inbox[dst].append((piece, _crop(blocks[src], held[src], piece)))  # type: ignore[arg-type]
+                new: list[torch.Tensor | None] = []
+                for d in range(self.N):
+                    seg = self.segs.get((step.unit, d))
+                    if seg is None:
+                        new.append(None)
+                        continue
+                    pieces = list(inbox[d])
+                    mine = intersect(step.needed[d], held[d])
+                    if not mine.empty:
+                        pieces.append((mine, _crop(blocks[d], held[d], mine)))  # type: ignore[arg-type]
+                    inp = _crop(assemble(step.needed[d], pieces, x), step.needed[d], seg.in_region)
+                    t0 = time.perf_counter()
+                    new.append(seg(inp))
+                    times[rep][d] += time.perf_counter() - t0
+                blocks, held = new, step.owned
+        return [sorted(t[d] for t in times)[repeats // 2] for d in range(self.N)]
 
 
 # -- torch.distributed ------------------------------------------------------------------------

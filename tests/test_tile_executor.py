@@ -83,3 +83,17 @@ def test_distributed_tiles_exchange_halos_and_equal_the_unsplit_model(vgg11_64):
     modelled = score_tiles(vgg11_64, rects=plan)
     assert sum(res.bytes_sent.values()) == int(modelled.total_bytes)
     assert all(v > 0 for v in res.bytes_sent.values())
+
+
+def test_measured_compute_is_near_the_local_profile(vgg11_64):
+    """Timed alone, each device's part costs about what the local-cpu profile predicts (shared
+    machine: a loose band)."""
+    from splitgym.costmodels.tiles import TileCostModel
+
+    rects = t_layout(64, 64, 32, 32)
+    plan = tile_plan("test", vgg11_64, _cluster(3), rects)
+    measured = TileExecutor(plan, vgg11_64).run_timed(torch.randn(1, 3, 64, 64), repeats=3)
+    predicted = TileCostModel(vgg11_64, _cluster(3)).score(rects).compute
+    assert all(m > 0 for m in measured)
+    ratio = sum(measured) / float(predicted.sum())
+    assert 0.2 < ratio < 5.0, (measured, predicted.tolist())
