@@ -94,7 +94,7 @@ def table_bandwidth(iterations: int) -> list[dict[str, Any]]:
         for b in BANDWIDTHS_MBS:
             rows.append(compare(m, 224, b, iterations))
             print(_line(rows[-1]), flush=True)
-    write_csv(RESULTS / "nptp_bandwidth.csv", rows)
+            write_csv(RESULTS / "nptp_bandwidth.csv", rows)  # after every row: a long run keeps its rows
     _plot(RESULTS / "nptp_bandwidth.png", rows, "bandwidth_MBps", "model", "bandwidth (MB/s), 224x224")
     return rows
 
@@ -105,7 +105,7 @@ def table_sizes(iterations: int) -> list[dict[str, Any]]:
         for s in SIZES:
             rows.append(compare(m, s, SIZE_BW_MBS, iterations))
             print(_line(rows[-1]), flush=True)
-    write_csv(RESULTS / "nptp_sizes.csv", rows)
+            write_csv(RESULTS / "nptp_sizes.csv", rows)
     _plot(RESULTS / "nptp_sizes.png", rows, "size", "model", f"image size, {SIZE_BW_MBS} MB/s", log=True)
     return rows
 
