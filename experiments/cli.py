@@ -220,6 +220,9 @@ def cmd_execute(args: argparse.Namespace) -> None:
     c = plan.model.input[0]
     if c != 3:
         raise SplitgymError(f"model.input: torchvision models take 3 channels, got {c}")
+    if plan.tiles and not plan.volumes:  # NPTP tile plans
+        _execute_tiles(args, plan)
+        return
     if args.backend == "local":
         res = run_local(plan, args.images, args.links, warmup=args.warmup, threads=args.threads)
     else:
@@ -239,6 +242,39 @@ def cmd_execute(args: argparse.Namespace) -> None:
             f"{res.latency_median_s * 1e3:.2f} ms  ->  {res.ips:.2f} images/s"
             f"\nmax abs error vs the unsplit model: {res.max_abs_error:.3g} (output max |y| {res.ref_max_abs:.3g})")
     _emit(args, data, text)
+
+
+def _execute_tiles(args: argparse.Namespace, plan: Any) -> None:
+    """A tile plan: measured per-device compute next to the tile cost model's prediction (local),
+    or a run with one gloo process per device (distributed); both check the output."""
+    import torch
+
+    from splitgym.costmodels.graph import ModelGraph
+    from splitgym.costmodels.tiles import score_tiles
+    from splitgym.executors.tiles import TileExecutor, run_tiles_distributed
+
+    if args.backend == "distributed":
+        res = run_tiles_distributed(plan, timeout_s=args.timeout, port=args.port)
+        _emit(args, res.to_json(), _table([{"device": n, "compute_ms": res.compute_s[n] * 1e3,
+                                            "sent_KB": res.bytes_sent[n] / 1024} for n in res.devices], 2)
+              + f"\nmax abs error: features {res.feature_error:.3g}, output {res.output_error:.3g}")
+        return
+    torch.set_num_threads(args.threads)
+    g = ModelGraph.from_torchvision(plan.model.name, tuple(plan.model.input[1:]))
+    ex = TileExecutor(plan, g)
+    x = torch.randn(1, *plan.model.input, generator=torch.Generator().manual_seed(1))
+    feats, out = ex.run(x)
+    with torch.inference_mode():
+        err = float((out - g.gm(x)).abs().max()) if out is not None else 0.0
+    measured = ex.run_timed(x, repeats=max(1, args.images))
+    sc = score_tiles(g, rects=plan)
+    rows = [{"device": n, "measured_ms": m * 1e3, "predicted_ms": p * 1e3, "halo_KB": b / 1024}
+            for n, m, p, b in zip(sc.devices, measured, sc.compute, sc.comm_bytes)]
+    data = {"plan": str(args.plan), "backend": "local", "max_abs_error": err, "per_device": rows,
+            "moved_bytes": sum(ex.moved_bytes), "modelled_bytes": sc.total_bytes}
+    _emit(args, data, _table(rows, 2) + f"\n(compute per device, predicted from the plan's boards)"
+          f"\nhalo moved {sum(ex.moved_bytes) / 1024:.1f} KB (modelled {sc.total_bytes / 1024:.1f} KB); "
+          f"max abs error vs the unsplit model {err:.3g}")
 
 
 def cmd_train(args: argparse.Namespace) -> None:

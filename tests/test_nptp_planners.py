@@ -108,3 +108,14 @@ def test_cli_plans_and_simulates_a_tile_plan(tmp_path, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["feasible"] and len(data["per_device"]) == 3
     assert data["latency_s"] == pytest.approx(json.loads(out.read_text())["meta"]["latency_s"])
+
+
+def test_cli_executes_a_tile_plan_exactly(tmp_path, capsys):
+    out = tmp_path / "p.json"
+    assert main(["plan", "coedge-strips", "--model", "vgg11", "--input", "64", "--devices", "nptp3",
+                 "--bandwidth", "4", "--set", "grid=4", "-o", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["execute", str(out), "--images", "1", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["max_abs_error"] < 1e-4 and data["moved_bytes"] == data["modelled_bytes"] > 0
+    assert all(r["measured_ms"] > 0 for r in data["per_device"])
