@@ -21,6 +21,7 @@ Settings the paper does not give (PAPERS-AUDIT B.2 item 25), our choices: the th
 from __future__ import annotations
 
 import argparse
+import gc
 import time
 from pathlib import Path
 from typing import Any
@@ -40,14 +41,28 @@ MODELS_BW = ("vgg11", "vgg13", "vgg16", "vgg19")
 MODELS_SIZE = ("vgg13", "vgg16")
 
 
+_GRAPHS: dict[tuple[str, int], ModelGraph] = {}
+
+
+def _graph(model: str, size: int) -> ModelGraph:
+    """One traced graph at a time (a VGG holds 0.5 GB of weights; traced graphs are freed only by
+    the cycle collector, so a sweep that traces one per row runs out of memory)."""
+    if (model, size) not in _GRAPHS:
+        _GRAPHS.clear()
+        gc.collect()
+        _GRAPHS[(model, size)] = ModelGraph.from_torchvision(model, size)
+    return _GRAPHS[(model, size)]
+
+
 def compare(model: str, size: int, mbs: float, iterations: int = 250, grid: int = 32) -> dict[str, Any]:
     """One row: NPTP (MPA) and CoEdge (best strips) on one model, image size and bandwidth."""
-    g = ModelGraph.from_torchvision(model, size)
+    g = _graph(model, size)
     cl = Cluster.from_config(DEVICES, mbs * 8.0)
     caps = cluster_caps(cl)
     cost = TileCostModel(g, cl, memory_mb=caps.mb, activation_share=caps.share)
-    nptp = run_planner("nptp-mpa", g, cl, iterations=iterations)
-    coedge = run_planner("coedge-strips", g, cl, grid=grid)
+    profiles = {d.board: p for d, p in zip(cl.devices, cost.profiles)}
+    nptp = run_planner("nptp-mpa", g, cl, iterations=iterations, profiles=profiles)
+    coedge = run_planner("coedge-strips", g, cl, grid=grid, profiles=profiles)
     a, b = cost.score(plan_rects(nptp)), cost.score(plan_rects(coedge))
     return {
         "model": model, "size": size, "bandwidth_MBps": mbs,
@@ -117,7 +132,7 @@ def table_layers(model: str = "vgg16", size: int = 224, mbs: float = 0.5, iterat
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    g = ModelGraph.from_torchvision(model, size)
+    g = _graph(model, size)
     cl = Cluster.from_config(DEVICES, mbs * 8.0)
     caps = cluster_caps(cl)
     cost = TileCostModel(g, cl, memory_mb=caps.mb, activation_share=caps.share)
@@ -147,7 +162,7 @@ def table_gap(iterations: int) -> list[dict[str, Any]]:
     """MPA against the exhaustive search over every partition of a coarse grid."""
     rows = []
     for model, size in (("vgg11", 224), ("vgg16", 224)):
-        g = ModelGraph.from_torchvision(model, size)
+        g = _graph(model, size)
         cl = Cluster.from_config(DEVICES, 4.0)
         mpa = run_planner("nptp-mpa", g, cl, iterations=iterations)
         for grid in (8, 16):
