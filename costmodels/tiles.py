@@ -441,7 +441,7 @@ def plan_rects(plan: Plan) -> list[Region]:
 
 def tile_plan(method: str, graph: ModelGraph, cluster: Cluster, rects: Sequence[Region],
               head_device: str | None = None, caps: MemoryCaps = NO_CAPS, **meta: Any) -> Plan:
-    """A tile plan (empty tiles are left out: a device then has nothing to do)."""
+    """A tile plan, one non-empty rectangle per device of ``cluster`` (in its order)."""
     net = cluster.network
     m = dict(meta)
     if caps.mb:
