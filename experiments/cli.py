@@ -207,10 +207,12 @@ def cmd_execute(args: argparse.Namespace) -> None:
     if c != 3:
         raise SplitgymError(f"model.input: torchvision models take 3 channels, got {c}")
     if args.backend == "local":
+        if args.hub:
+            raise SplitgymError("hub: resuming needs the distributed backend (--backend distributed)")
         res = run_local(plan, args.images, args.links, warmup=args.warmup, threads=args.threads)
     else:
         res = run_distributed(plan, args.images, args.links, warmup=args.warmup, threads=args.threads,
-                              port=args.port, timeout_s=args.timeout)
+                              port=args.port, timeout_s=args.timeout, hub=args.hub)
     data = {"plan": str(args.plan), "backend": args.backend, "model": plan.model.name,
             "input": list(plan.model.input), **res.to_json()}
     names = res.devices + ["requester"]
@@ -224,6 +226,9 @@ def cmd_execute(args: argparse.Namespace) -> None:
             + f"\n\nlatency per image: mean {res.latency_mean_s * 1e3:.2f} ms, median "
             f"{res.latency_median_s * 1e3:.2f} ms  ->  {res.ips:.2f} images/s"
             f"\nmax abs error vs the unsplit model: {res.max_abs_error:.3g} (output max |y| {res.ref_max_abs:.3g})")
+    if args.hub:
+        text += (f"\nhub {args.hub}: {res.meta['skipped_images']} image(s) already done, resumed "
+                 f"{res.meta['resumed'] or 'none'} (image: last complete stage)")
     _emit(args, data, text)
 
 
@@ -317,6 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "time before each send) or netns (distributed only, root: each device in its own network namespace, "
                     "links shaped by tc to the plan's bandwidth)")
     sp.add_argument("--images", type=int, default=5, help="images to record (a stream: one at a time)")
+    sp.add_argument("--hub", default=None, help="distributed: a folder persisting every finished part; run "
+                    "again with the same folder to resume a killed run")
     sp.add_argument("--warmup", type=int, default=1, help="unrecorded images first")
     sp.add_argument("--threads", type=int, default=1, help="torch threads per process")
     sp.add_argument("--port", type=int, default=None, help="rendezvous port (distributed; default a free one)")
