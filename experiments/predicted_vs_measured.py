@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from splitgym.agents.partitions import named_partition
-from splitgym.agents.planners import PLANNERS, run_planner
+from splitgym.agents.planners import VOLUME_PLANNERS, run_planner
 from splitgym.costmodels.calibration import PartSample, calibrate
 from splitgym.costmodels.cluster import Cluster, Device
 from splitgym.costmodels.graph import ModelGraph
@@ -64,7 +64,7 @@ def local_cluster(n: int, mbps: float = 300.0, latency_ms: float = 1.0) -> Clust
 
 
 def plans_for(graph: ModelGraph, cluster: Cluster, n_random: int, seed: int = 0) -> list[Plan]:
-    out = [run_planner(name, graph, cluster) for name in PLANNERS if name != "exact"]
+    out = [run_planner(name, graph, cluster) for name in VOLUME_PLANNERS]
     rng = np.random.default_rng(seed)
     part = named_partition("stages", graph)
     for i in range(n_random):

@@ -17,8 +17,8 @@ from splitgym.agents.algos import ALGOS
 from splitgym.agents.evaluate import evaluate, find_run
 from splitgym.agents.tasks import TASKS, get_task
 from splitgym.costmodels.errors import ConfigError, SplitgymError
-from splitgym.envs import ENV_IDS
 from splitgym.costmodels.plan import load_plan
+from splitgym.envs import ENV_IDS
 
 TRAIN = [sys.executable, "-m", "splitgym.agents.train"]
 

@@ -28,7 +28,7 @@ from .mednn import plan_mednn
 from .modnn import plan_modnn
 from .offload import plan_offload
 
-__all__ = ["PLANNERS", "get_planner", "planner_options", "run_planner"]
+__all__ = ["PLANNERS", "VOLUME_PLANNERS", "get_planner", "planner_options", "run_planner"]
 
 Planner = Callable[..., Plan]
 
@@ -43,6 +43,12 @@ PLANNERS: dict[str, Planner] = {
     "offload": plan_offload,
     "exact": plan_exact,
 }
+
+#: The methods DistrEdge compares (DE Section V-B): each writes a volume plan for any cluster, so
+#: training summaries, benchmarks and the predicted-vs-measured report run all of them. ``exact``
+#: is left out (exhaustive: small cases only); other papers' planners write other plan kinds.
+VOLUME_PLANNERS: tuple[str, ...] = ("equal", "coedge", "modnn", "mednn", "deepthings", "deeperthings",
+                                    "aofl", "offload")
 
 
 def get_planner(name: str) -> Planner:
