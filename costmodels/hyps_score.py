@@ -117,7 +117,8 @@ def score_hybrid(plan: Plan, graph: ModelGraph, profiles: dict[str, DeviceProfil
             rows.append({"partition": p.index, "kind": "layers", "spans": [p.first, p.last],
                          "layers": [s.name for s in spans[p.first:p.last + 1]],
                          "device": p.parts[0].device, "start_s": t, "compute_s": c,
-                         "communication_s": s_in + s_out, "bytes_in": b_in, "bytes_out": b_out,
+                         "communication_s": s_in + s_out, "in_s": s_in, "out_s": s_out,
+                         "bytes_in": b_in, "bytes_out": b_out,
                          "peak_memory_mb": pk / 2**20})
         else:
             span = spans[p.first]
@@ -136,6 +137,7 @@ def score_hybrid(plan: Plan, graph: ModelGraph, profiles: dict[str, DeviceProfil
                          "layers": [span.name], "parts": len(p.parts), "devices": p.devices,
                          "start_s": t, "compute_s": cost.compute_total_s,
                          "communication_s": sum(cost.send_s) + sum(back),
+                         "in_s": sum(cost.send_s), "out_s": sum(back),
                          "bytes_in": sum(cost.bytes_in), "bytes_out": sum(cost.bytes_out),
                          "peak_memory_mb": max(cost.peak_bytes) / 2**20})
         t += dur

@@ -179,6 +179,19 @@ def cmd_simulate(args: argparse.Namespace) -> None:
         raise SplitgymError(f"model.input: torchvision models take 3 channels, got {c}")
     g = ModelGraph.from_torchvision(plan.model.name, (h, w))
     plan.check(g)
+    if not plan.volumes and (plan.stages or plan.neuron_splits):  # a hybrid plan (HyPS)
+        from splitgym.costmodels.hyps_score import score_hybrid
+
+        sc = score_hybrid(plan, g).to_json()
+        rows = [{"partition": p["partition"], "layers": f"{p['layers'][0]}..{p['layers'][-1]}",
+                 "devices": p.get("device") or ",".join(p["devices"]), "compute_ms": p["compute_s"] * 1e3,
+                 "comm_ms": p["communication_s"] * 1e3, "peak_MB": p["peak_memory_mb"]}
+                for p in sc["partitions"]]
+        text = (_table(rows, 2) + f"\n\nlatency {sc['latency_s'] * 1e3:.2f} ms (compute "
+                f"{sc['compute_s'] * 1e3:.2f} ms, communication {sc['communication_s'] * 1e3:.2f} ms); "
+                f"fits every memory budget: {sc['fits']}")
+        _emit(args, sc, text)
+        return
     sim = Simulator(g, plan.cluster(), at=args.at)
     bd = sim.simulate(plan)
     per = bd.per_device()

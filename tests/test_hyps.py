@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -181,6 +182,9 @@ def test_cli_plan_hyps(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
                  "--set", "threshold=1000000", "-o", str(out)]) == 0
     text = capsys.readouterr().out
     assert "classifier_0 neurons" in text and out.exists()
+    assert main(["simulate", str(out), "--json"]) == 0
+    sc = json.loads(capsys.readouterr().out)
+    assert sc["fits"] and sc["latency_s"] > 0 and any(p["kind"] == "neurons" for p in sc["partitions"])
     rc = main(["plan", "hyps", "--model", "vgg11", "--input", "64", "--devices", "pi3b-4",
                "--set", "parts=0"])
     err = capsys.readouterr().err
