@@ -21,7 +21,7 @@ The paper's architecture (HY L216-L256, PAPERS-AUDIT C.4 item 7) as processes on
   warming it up: its address space may grow by its device's usable budget (``memory_mb -
   reserved_mb``, :mod:`neurons`) and no more. Why this and not a cgroup: this machine mounts cgroup
   v1 controllers that belong to the sandbox that runs us (we must not touch them), and v2 is not
-  delegated; RLIMIT_AS needs no privilege. Importing torch maps ~3.2 GB of address space (519 MB
+  delegated; RLIMIT_AS needs no privilege. Importing torch maps ~3.2 GB of address space (0.5 GB
   resident) before any weight exists, so the limit is *relative*: measured baseline + budget. The
   weights arrive straight into one preallocated buffer and become tensors without a copy, so a
   part needs its weights once plus its activations. An allocation over the budget fails in the
