@@ -28,6 +28,12 @@ The paper's architecture (HY L216-L256, PAPERS-AUDIT C.4 item 7) as processes on
   worker (``MemoryError``), which reports it; the manager raises one :class:`MemoryBudgetError`
   line naming the device, the layers and the budget.
 
+Why pipes (``multiprocessing``) and not ``torch.distributed`` as :mod:`distributed` uses: a killed
+gloo rank breaks the whole process group (every peer's next collective fails or times out), while
+here a lost worker is one dead pipe the manager notices (its process sentinel) and a resumed run
+simply starts new workers; and the weights go through a pipe straight into the worker's one
+preallocated buffer, so the memory a part needs is what the budget is checked against.
+
 Timings are not the point of this executor (the cost model is :mod:`hyps_score`); ``delay_s``
 makes each job wait that long first, so tests can kill a worker mid-run.
 """
