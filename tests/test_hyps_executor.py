@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 from splitgym.agents.planners import run_planner
@@ -73,6 +75,21 @@ def test_neuron_parts_concatenate_to_the_layer(layer: nn.Module) -> None:
         assert len(parts) == k
         for name, p in layer.named_parameters():  # the parts' parameters together are the original's
             torch.testing.assert_close(torch.cat([dict(q.named_parameters())[name] for q in parts]), p)
+
+
+@settings(max_examples=25, deadline=None)
+@given(conv=st.booleans(), c_in=st.integers(1, 8), n=st.integers(1, 12), cuts=st.lists(st.floats(0, 1), max_size=4),
+       seed=st.integers(0, 2**16))
+def test_any_neuron_ranges_concatenate_to_the_layer(conv: bool, c_in: int, n: int, cuts: list[float],
+                                                    seed: int) -> None:
+    torch.manual_seed(seed)
+    layer = nn.Conv2d(c_in, n, 3, stride=2, padding=1) if conv else nn.Linear(c_in, n)
+    x = torch.randn(1, c_in, 7, 5) if conv else torch.randn(3, c_in)
+    bounds = sorted({0, n, *(int(c * n) for c in cuts)})
+    ranges = list(zip(bounds[:-1], bounds[1:]))
+    with torch.no_grad():
+        got = concat_parts([slice_layer(layer, a, b)(x) for a, b in ranges])
+        torch.testing.assert_close(got, layer(x))
 
 
 def test_partitions_and_split_spans_equal_the_model(tiny) -> None:
