@@ -106,11 +106,11 @@ def reference_latencies(env: DistrEdgeEnv) -> dict[str, float]:
 def classical_latencies(env: DistrEdgeEnv) -> dict[str, float]:
     """Every registered classical planner (but the exhaustive ``exact``) on the env's cluster,
     scored by the same simulator."""
-    from splitgym.agents.planners import PLANNERS, run_planner
+    from splitgym.agents.planners import NOT_VOLUME_PLANS, PLANNERS, run_planner
 
     out = {}
     for name in PLANNERS:
-        if name != "exact":
+        if name != "exact" and name not in NOT_VOLUME_PLANS:
             out[name] = env.sim.simulate(run_planner(name, env.graph, env.cluster)).latency
     return out
 

@@ -66,6 +66,14 @@ def test_memory_budget_and_threshold_of_a_1gb_pi() -> None:
     assert nano.total_bytes == 4 * 2**30 and nano.reserved_bytes == 0
 
 
+@pytest.mark.parametrize("group, n", [("pi3b-1", 1), ("pi3b-4", 4)])
+def test_pi_groups_carry_their_memory(group: str, n: int) -> None:
+    cluster = Cluster.from_config(group, "pi-lan")
+    assert cluster.size == n and {d.board for d in cluster.devices} == {"pi3b+"}
+    assert {(d.memory_mb, d.reserved_mb) for d in cluster.devices} == {(1024.0, 784.0)}
+    assert cluster.network.overhead_s == pytest.approx(1.3e-3)
+
+
 def test_fc6_needs_at_least_4_parts_on_a_1gb_device(vgg16: ModelGraph, spans) -> None:
     usable = device_memory(pis(1))["pi-0"].usable_bytes
     assert fewest_parts(spans[18], usable) == 4

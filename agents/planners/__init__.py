@@ -29,7 +29,7 @@ from .mednn import plan_mednn
 from .modnn import plan_modnn
 from .offload import plan_offload
 
-__all__ = ["PLANNERS", "get_planner", "planner_options", "run_planner"]
+__all__ = ["PLANNERS", "NOT_VOLUME_PLANS", "get_planner", "planner_options", "run_planner"]
 
 Planner = Callable[..., Plan]
 
@@ -45,6 +45,10 @@ PLANNERS: dict[str, Planner] = {
     "exact": plan_exact,
     "hyps": plan_hyps,
 }
+
+#: Planners whose plans are not volume plans, so the volume Simulator does not score them
+#: (hyps: stages + neuron splits, scored by costmodels/hyps_score.py).
+NOT_VOLUME_PLANS: frozenset[str] = frozenset({"hyps"})
 
 
 def get_planner(name: str) -> Planner:
