@@ -132,10 +132,16 @@ def test_hub_run_equals_the_model_and_workers_see_only_their_part(tiny, tmp_path
         assert s["input_shape"] != [1, 3, 32, 32]  # never the image
         if s["key"].startswith(f"p{1}.part"):
             assert s["weight_shapes"][0][0] < 2048  # only a slice of the split layer
-    # the unsplit layer on the same 4 MiB worker fails cleanly, naming the layer and the budget
+
+
+def test_the_unsplit_layer_fails_cleanly_on_its_budget(tiny, tmp_path: Path) -> None:
+    _, g = tiny
+    plan = tiny_plan(g, 1)
+    (ns,) = plan.neuron_splits
     whole = ns.model_copy(update={"parts": [ns.parts[0].model_copy(update={"end": 2048})]})
-    with pytest.raises(MemoryBudgetError, match=r"layer classifier_1 does not fit in its memory budget of 4 MiB"):
-        run_hyps(plan.model_copy(update={"neuron_splits": [whole]}), g, x, tmp_path / "unsplit")
+    with pytest.raises(MemoryBudgetError, match=r"^device d0: layer classifier_1 does not fit in its "
+                                                r"memory budget of 4 MiB \(its 8.0 MiB of weights: MemoryError\)$"):
+        run_hyps(plan.model_copy(update={"neuron_splits": [whole]}), g, torch.randn(1, 3, 32, 32), tmp_path)
 
 
 def test_a_killed_worker_loses_nothing_and_the_run_resumes(tiny, tmp_path: Path) -> None:
