@@ -192,3 +192,20 @@ def test_vgg16_fc6_on_a_1gb_pi_worker(vgg16: ModelGraph, tmp_path: Path) -> None
     whole = ns.model_copy(update={"parts": [ns.parts[0].model_copy(update={"end": 4096})]})
     with pytest.raises(MemoryBudgetError, match=r"layer classifier_0 does not fit in its memory budget of 240 MiB"):
         run_hyps(plan.model_copy(update={"neuron_splits": [whole]}), vgg16, x, tmp_path / "unsplit")
+
+
+@pytest.mark.slow
+def test_cli_execute_hub_runs_and_resumes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from splitgym.experiments.cli import main
+
+    plan = tmp_path / "plan.json"
+    assert main(["plan", "hyps", "--model", "vgg11", "--input", "64", "--devices", "pi3b-1",
+                 "--set", "threshold=20000000", "-o", str(plan)]) == 0
+    capsys.readouterr()
+    folder = tmp_path / "run"
+    assert main(["execute", str(plan), "--backend", "hub", "--folder", str(folder), "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert not first["resumed"] and first["max_abs_error"] < 1e-4 and not first["reused"]
+    assert main(["execute", str(plan), "--backend", "hub", "--folder", str(folder), "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["resumed"] and again["computed"] == [] and set(first["computed"]) <= set(again["reused"])
