@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-slow test-all bench lint clean reproduce-distredge
+.PHONY: demo test test-slow test-all bench lint clean reproduce-distredge reproduce-hyps
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,3 +46,9 @@ lint: $(STAMP)
 
 clean:
 	rm -rf runs .pytest_cache .hypothesis
+
+# HyPS on VGG-16 and derived Pi 3B+ profiles: fc6 in 4..50 neuron parts, partitions ending at conv
+# vs pool, and the fc6 parts run for real by the hub executor (a few minutes). CSV + PNG in
+# experiments/results/hyps_*.
+reproduce-hyps: $(STAMP)
+	$(PY) -m splitgym.experiments.hyps_tables all

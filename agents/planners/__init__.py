@@ -24,6 +24,7 @@ from .deeperthings import plan_deeperthings
 from .deepthings import plan_deepthings
 from .equal import plan_equal
 from .exact import plan_exact
+from .hyps import plan_hyps
 from .mednn import plan_mednn
 from .modnn import plan_modnn
 from .offload import plan_offload
@@ -42,6 +43,7 @@ PLANNERS: dict[str, Planner] = {
     "aofl": plan_aofl,
     "offload": plan_offload,
     "exact": plan_exact,
+    "hyps": plan_hyps,
 }
 
 #: The methods DistrEdge compares (DE Section V-B): each writes a volume plan for any cluster, so
