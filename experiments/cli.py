@@ -228,12 +228,12 @@ def cmd_execute(args: argparse.Namespace) -> None:
     if c != 3:
         raise SplitgymError(f"model.input: torchvision models take 3 channels, got {c}")
     if args.backend == "local":
-        if args.hub:
-            raise SplitgymError("hub: resuming needs the distributed backend (--backend distributed)")
+        if args.folder:
+            raise SplitgymError("folder: resuming needs the distributed or hub backend")
         res = run_local(plan, args.images, args.links, warmup=args.warmup, threads=args.threads)
     else:
         res = run_distributed(plan, args.images, args.links, warmup=args.warmup, threads=args.threads,
-                              port=args.port, timeout_s=args.timeout, hub=args.hub)
+                              port=args.port, timeout_s=args.timeout, hub=args.folder)
     data = {"plan": str(args.plan), "backend": args.backend, "model": plan.model.name,
             "input": list(plan.model.input), **res.to_json()}
     names = res.devices + ["requester"]
@@ -247,8 +247,8 @@ def cmd_execute(args: argparse.Namespace) -> None:
             + f"\n\nlatency per image: mean {res.latency_mean_s * 1e3:.2f} ms, median "
             f"{res.latency_median_s * 1e3:.2f} ms  ->  {res.ips:.2f} images/s"
             f"\nmax abs error vs the unsplit model: {res.max_abs_error:.3g} (output max |y| {res.ref_max_abs:.3g})")
-    if args.hub:
-        text += (f"\nhub {args.hub}: {res.meta['skipped_images']} image(s) already done, resumed "
+    if args.folder:
+        text += (f"\nrun folder {args.folder}: {res.meta['skipped_images']} image(s) already done, resumed "
                  f"{res.meta['resumed'] or 'none'} (image: last complete stage)")
     _emit(args, data, text)
 
@@ -371,13 +371,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "time before each send) or netns (distributed only, root: each device in its own network namespace, "
                     "links shaped by tc to the plan's bandwidth)")
     sp.add_argument("--images", type=int, default=5, help="images to record (a stream: one at a time)")
-    sp.add_argument("--hub", default=None, help="distributed: a folder persisting every finished part; run "
-                    "again with the same folder to resume a killed run")
     sp.add_argument("--warmup", type=int, default=1, help="unrecorded images first")
     sp.add_argument("--threads", type=int, default=1, help="torch threads per process")
     sp.add_argument("--port", type=int, default=None, help="rendezvous port (distributed; default a free one)")
     sp.add_argument("--timeout", type=float, default=300.0, help="seconds before a distributed run is stopped")
-    sp.add_argument("--folder", default=None, help="hub backend (hybrid/HyPS plans): the run folder; an existing one resumes")
+    sp.add_argument("--folder", default=None, help="a run folder where every finished part persists; an "
+                    "existing one resumes a killed run (distributed: volume plans; hub: hybrid/HyPS plans)")
 
     sp = verb("train", cmd_train, "Train a split policy (Hydra app: overrides like agent=td3 devices=DA episodes=500).")
     sp.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides, e.g. devices=DA network=bw50 -m seed=0,1")
