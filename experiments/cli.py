@@ -159,7 +159,8 @@ def cmd_plan(args: argparse.Namespace) -> None:
         plan.save(args.output)
     vols = [{"volume": i, "units": f"{v.first}..{v.last}", "rows": ",".join(map(str, v.rows))}
             for i, v in enumerate(plan.volumes)]
-    text = _table(vols) + (f"\nwrote {args.output}" if args.output else "")
+    stages = [{"stage": i, "device": st.device, "units": f"{st.first}..{st.last}"} for i, st in enumerate(plan.stages or [])]
+    text = _table(vols) + (f"\n\n{_table(stages)}" if stages else "") + (f"\nwrote {args.output}" if args.output else "")
     _emit(args, json.loads(plan.model_dump_json(exclude_none=True)), text)
 
 

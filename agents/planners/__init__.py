@@ -19,6 +19,7 @@ from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.plan import Plan
 
 from .aofl import plan_aofl
+from .ar_mdi import plan_ar_mdi
 from .coedge import plan_coedge
 from .deeperthings import plan_deeperthings
 from .deepthings import plan_deepthings
@@ -42,6 +43,7 @@ PLANNERS: dict[str, Planner] = {
     "aofl": plan_aofl,
     "offload": plan_offload,
     "exact": plan_exact,
+    "ar-mdi": plan_ar_mdi,
 }
 
 
