@@ -1,9 +1,10 @@
 """SB3 callbacks for split-decision training: best-plan tracking, TensorBoard charts, checkpoints.
 
 ``BestPlanCallback`` is DistrEdge Alg. 2 lines 23-26: whenever an episode's end-to-end latency
-beats the best so far, keep its split decisions, the actor and the critic. It also logs, per
-episode, the latency, IPS and best IPS (``charts/``) and the best plan's per-device breakdown
-(``best/``). ``ResumableCheckpoint`` saves the model, its replay buffer and the callbacks' state
+beats the best so far, keep its decisions (``info["decision"]``: split rows, tiles, a schedule),
+the actor and the critic. It also logs, per episode, the latency, IPS and best IPS (``charts/``)
+and what the training task says of the best decision (``best/``, e.g. DistrEdge's per-device
+breakdown). ``ResumableCheckpoint`` saves the model, its replay buffer and the callbacks' state
 every few episodes so a killed run resumes where it was.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +25,13 @@ __all__ = ["BestPlanCallback", "ResumableCheckpoint"]
 
 
 class BestPlanCallback(BaseCallback):
-    def __init__(self, out_dir: str | Path, verbose: int = 0) -> None:
+    def __init__(self, out_dir: str | Path, describe: Callable[[Any], dict[str, float]] | None = None,
+                 verbose: int = 0) -> None:
         super().__init__(verbose)
         self.out_dir = Path(out_dir)
+        self.describe = describe
         self.best_latency = float("inf")
-        self.best_cuts: np.ndarray | None = None
+        self.best_decision: np.ndarray | None = None
         self.best_episode = -1
         self.best_policy_state: dict[str, Any] | None = None
         self.episodes = 0
@@ -46,35 +50,33 @@ class BestPlanCallback(BaseCallback):
             self.logger.record("charts/ips", 1.0 / lat)
             self.logger.record("charts/episodes", self.episodes)
             if lat < self.best_latency:
-                self._new_best(lat, np.asarray(info["cuts"]))
+                self._new_best(lat, np.asarray(info["decision"]))
             self.logger.record("charts/best_ips", 1.0 / self.best_latency)
             self.logger.record("charts/best_episode", self.best_episode)
         return True
 
-    def _new_best(self, latency: float, cuts: np.ndarray) -> None:
-        self.best_latency, self.best_cuts, self.best_episode = latency, cuts, self.episodes
+    def _new_best(self, latency: float, decision: np.ndarray) -> None:
+        self.best_latency, self.best_decision, self.best_episode = latency, decision, self.episodes
         # Alg. 2 lines 23-26: keep Actor* and Critic* with the best plan (in memory; written at
         # checkpoints and at the end)
         self.best_policy_state = copy.deepcopy(self.model.policy.state_dict())
-        env = self.training_env.envs[0].unwrapped if hasattr(self.training_env, "envs") else None
-        if env is not None and hasattr(env, "breakdown"):
-            bd = env.breakdown(cuts)
-            for row in bd.per_device():
-                self.logger.record(f"best/{row['device']}_finish_ms", row["finish_s"] * 1e3)
-                self.logger.record(f"best/{row['device']}_compute_ms", row["compute_s"] * 1e3)
+        if self.describe is not None:
+            for key, value in self.describe(decision).items():
+                self.logger.record(f"best/{key}", value)
 
     # -- persistence (used by checkpoints and export) -------------------------------------------
     def state(self) -> dict[str, Any]:
         return {"best_latency": self.best_latency, "best_episode": self.best_episode,
                 "episodes": self.episodes,
-                "best_cuts": None if self.best_cuts is None else self.best_cuts.tolist(),
+                "best_decision": None if self.best_decision is None else self.best_decision.tolist(),
                 "latencies": self.latencies}
 
     def load_state(self, state: dict[str, Any], policy_state: dict[str, Any] | None) -> None:
         self.best_latency = float(state["best_latency"])
         self.best_episode = int(state["best_episode"])
         self.episodes = int(state["episodes"])
-        self.best_cuts = None if state["best_cuts"] is None else np.asarray(state["best_cuts"])
+        decision = state.get("best_decision", state.get("best_cuts"))  # best_cuts: before 2026-11
+        self.best_decision = None if decision is None else np.asarray(decision)
         self.latencies = list(state.get("latencies", []))
         self.best_policy_state = policy_state
 

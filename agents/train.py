@@ -1,11 +1,11 @@
 """Train a split-decision agent with SB3 through Hydra: ``splitgym train`` / ``python -m
 splitgym.agents.train``.
 
-Fixed steps (rl-zoo's exp_manager): read the config -> build the scenario's env -> make the
-algorithm (or resume it from the run folder's checkpoint) -> callbacks -> learn (a Ctrl-C still
+Fixed steps (rl-zoo's exp_manager): read the config -> build the env (``cfg.env.id`` picks the
+:class:`~splitgym.agents.tasks.TrainTask`: DistrEdge, NPTP, MS-MDI, ...) -> make the algorithm (or resume it from the run folder's checkpoint) -> callbacks -> learn (a Ctrl-C still
 saves) -> checkpoint and export. The run folder holds the resolved config, the command line,
-TensorBoard logs (``tb/``), checkpoints (``checkpoints/``) and the export (``export/``: best plan,
-exported actor, summary).
+TensorBoard logs (``tb/``), checkpoints (``checkpoints/``) and the export (``export/``: the task's
+best plan, exported policy and ``summary.json``).
 """
 
 from __future__ import annotations
@@ -21,34 +21,19 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-import numpy as np
 import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from stable_baselines3.common.logger import configure
 
 from splitgym.costmodels.errors import ConfigError, SplitgymError
-from splitgym.envs.distredge import DistrEdgeEnv
-from splitgym.envs.scenarios import Scenario
 
 from .algos import ALGOS
 from .callbacks import BestPlanCallback, ResumableCheckpoint, save_checkpoint
-from .export import export_actor, exported_policy, rollout, write_summary
 from .noise import EpsilonGaussianNoise
+from .tasks import get_task
 
-__all__ = ["train", "scenario_from_config", "main"]
-
-
-def scenario_from_config(cfg: DictConfig) -> Scenario:
-    return Scenario(
-        name=f"{cfg.model.name}-{cfg.devices.name}-{cfg.network.name}",
-        model=cfg.model.name,
-        input=cfg.model.input,
-        devices=cfg.devices.name,
-        network=cfg.network.name,
-        partition=str(cfg.env.partition),
-        alpha=float(cfg.env.alpha),
-    )
+__all__ = ["train", "main"]
 
 
 def _noise(cfg: DictConfig, n_actions: int, seed: int):
@@ -98,8 +83,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     torch.set_num_threads(int(cfg.torch_threads))
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     (run_dir / "command.txt").write_text(" ".join(sys.argv) + "\n")
-    scenario = scenario_from_config(cfg)
-    env = DistrEdgeEnv(scenario, reward=cfg.env.reward, time_per_episode=cfg.env.time_per_episode)
+    task = get_task(str(cfg.env.id))
+    env = task.make_env(cfg)
     env_step = _Timed(env.step)
     env.step = env_step  # type: ignore[method-assign]
     algo_name = str(cfg.agent.algo)
@@ -109,9 +94,10 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     kwargs = OmegaConf.to_container(cfg.agent.kwargs, resolve=True)
     assert isinstance(kwargs, dict)
     ckpt = run_dir / "checkpoints"
-    best = BestPlanCallback(run_dir)
-    noise = _noise(cfg, env.N - 1, cfg.seed) if algo_name != "ppo" else None
-    total = int(cfg.episodes) * env.L
+    best = BestPlanCallback(run_dir, describe=task.describe(env))
+    dims = task.noise_dims(env)
+    noise = _noise(cfg, dims, cfg.seed) if algo_name != "ppo" and dims else None
+    total = int(cfg.episodes) * task.episode_steps(env)
     if cfg.resume and (ckpt / "model.zip").exists():
         model = Algo.load(ckpt / "model.zip", env=env, device=cfg.device)
         if (ckpt / "replay_buffer.pkl").exists() and hasattr(model, "load_replay_buffer"):
@@ -148,46 +134,13 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         interrupted = True
     wall = time.perf_counter() - t0
     save_checkpoint(model, ckpt, best)
-    return export(model, env, best, run_dir, extra={
+    if best.best_policy_state is not None:  # Alg. 2's Actor*: export the best policy, not the last
+        model.policy.load_state_dict(best.best_policy_state)
+    return task.export(model, env, best, run_dir / "export", extra={
         "algo": algo_name, "episodes": best.episodes, "interrupted": interrupted,
         "wall_s": wall, "env_s": env_step.seconds, "update_s": model_train.seconds,
         "best_episode": best.best_episode,
     })
-
-
-def export(model, env: DistrEdgeEnv, best: BestPlanCallback, run_dir: Path,
-           extra: dict[str, Any]) -> dict[str, Any]:
-    """Best plan, exported actor (the best policy, Alg. 2's Actor*), summary."""
-    out = run_dir / "export"
-    out.mkdir(parents=True, exist_ok=True)
-    if best.best_policy_state is not None:
-        model.policy.load_state_dict(best.best_policy_state)
-    actor_path = export_actor(model.policy, env, out / "actor.pt2")
-    actor = rollout(env, exported_policy(actor_path))
-    learned = best.best_latency if best.best_cuts is not None else actor["latency"]
-    cuts = best.best_cuts if best.best_cuts is not None else np.asarray(actor["cuts"])
-    if actor["latency"] < learned:  # the greedy actor found better than any noisy episode
-        learned, cuts = actor["latency"], np.asarray(actor["cuts"])
-    env.plan(cuts, method=f"distredge-{extra['algo']}").save(out / "plan.json")
-    (out / "obs_scale.json").write_text(json.dumps({"scale": env.obs_scale.tolist(),
-                                                    "state": ["T_prev_s"] * env.N + ["H", "C", "F", "S"]}))
-    return write_summary(out / "summary.json", env, learned, actor["latency"], extra)
-
-
-def _print(summary: dict[str, Any], run_dir: Path) -> None:
-    lat, ips = summary["latency_ms"], summary["ips"]
-    print(f"run: {run_dir}")
-    print(f"{'plan':<22}{'latency_ms':>12}{'IPS':>10}")
-    for k in ("learned_plan", "actor_deterministic", "equal", "offload"):
-        if lat.get(k) is not None:
-            print(f"{k:<22}{lat[k]:>12.2f}{ips[k]:>10.2f}")
-    print(f"best classical plan: {summary['best_classical']} "
-          f"{summary['classical_latency_ms'][summary['best_classical']]:.2f} ms "
-          f"(learned x{summary['speedup_vs_best_classical']:.2f})")
-    print(f"speed-up vs equal x{summary['speedup_vs_equal']:.2f}, vs offload ({summary['offload_device']}) "
-          f"x{summary['speedup_vs_offload']:.2f}; {summary['episodes']} episodes in {summary['wall_s']:.1f} s "
-          f"(env {summary['env_s']:.1f} s, updates {summary['update_s']:.1f} s)")
-    print(f"tensorboard --logdir {run_dir / 'tb'}")
 
 
 @hydra.main(version_base="1.3", config_path="pkg://splitgym.conf", config_name="train")
@@ -198,8 +151,8 @@ def main(cfg: DictConfig) -> float:
     except SplitgymError as exc:
         print(f"splitgym train: error: {exc}", file=sys.stderr)
         sys.exit(2)
-    _print(summary, run_dir)
-    return float(summary["ips"]["learned_plan"])  # the sweep objective
+    get_task(str(cfg.env.id)).report(summary, run_dir)
+    return float(summary["objective"])  # what a sweep maximises
 
 
 if __name__ == "__main__":

@@ -131,7 +131,7 @@ class DistrEdgeEnv(gym.Env[np.ndarray, np.ndarray]):
         self.last_cuts = np.stack(self.cuts)
         self.last_latency = latency
         self.clock += latency if self.time_per_episode is None else self.time_per_episode
-        info.update(latency=latency, ips=1.0 / latency, cuts=self.last_cuts.tolist(),
+        info.update(latency=latency, ips=1.0 / latency, cuts=self.last_cuts.tolist(), decision=self.last_cuts,
                     equal_latency=self.T_equal, clock=self.clock)
         return self._obs(final=True), self._reward(latency), True, False, info
 

@@ -17,8 +17,10 @@ image ``i`` has returned, and records each image's latency (after ``warmup`` unr
 Links: ``"none"`` sends over the loopback as fast as it goes; ``"emulated"`` makes every send wait
 the plan's link time for its bytes first (:func:`network_transfer`: ``min(cap_src, cap_dst)``
 Mbps, the plan's latency and overhead), in a sender thread per worker so that transfers overlap
-compute and each other, as the simulator assumes. ``"netns"`` (real shaped links through network
-namespaces and ``tc``) is not implemented here.
+compute and each other, as the simulator assumes. ``"netns"``: real shaped links, every rank in its
+own network namespace on a bridged LAN whose veths ``tc`` shapes to the devices' caps
+(:class:`~splitgym.executors.netns.ShapedLan`); gloo's bytes really cross them, and the sender
+thread waits only the plan's latency and per-transfer overhead (no netem on this kernel).
 
 Measured in the workers, per device and image (mean over recorded images): ``compute_s``, the
 seconds of its parts; ``link_s``, the emulated link seconds of its sends (0 without emulation);
@@ -55,6 +57,7 @@ from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.slicing import Region
 
 from .local import build_stages, network_transfer
+from .netns import ShapedLan, enter_netns, netns_available
 
 __all__ = ["run_distributed", "run_local", "ExecutionResult", "DistributedResult", "schedule", "Step", "Piece", "LINKS", "free_port",
            "LAST_PIDS"]
@@ -296,6 +299,9 @@ def _work(rank: int, cfg: dict[str, Any]) -> None:
         if cfg["fail_rank"] == rank and cfg["fail_at"] == at:
             raise RuntimeError(f"injected failure in rank {rank} ({me}) at {at}")
 
+    if cfg["links"] == "netns":  # first, before any socket or thread exists
+        enter_netns(cfg["netns"][rank])
+        os.environ["GLOO_SOCKET_IFNAME"] = cfg["ifnames"][rank]
     fault("start")
     os.environ["MASTER_ADDR"] = cfg["addr"]
     os.environ["MASTER_PORT"] = str(cfg["port"])
@@ -310,6 +316,9 @@ def _work(rank: int, cfg: dict[str, Any]) -> None:
     sched = schedule(plan, graph, batch=1, result_shape=result_shape)
     S = len(sched)  # stages including the final receipt
     link = network_transfer(plan) if cfg["links"] == "emulated" else None
+    if cfg["links"] == "netns":  # the wire is shaped; only the latency and I/O overhead are waited
+        fixed = plan.network.latency_ms / 1e3 + plan.network.overhead_ms / 1e3
+        link = lambda src, dst, nbytes: fixed  # noqa: E731
     rank_name = names + [REQUESTER]
     # what this rank sends after stage s (consumers in stage s + 1); s = -1: the requester's image
     sends: dict[int, list[tuple[Step, Piece]]] = {}
@@ -447,16 +456,13 @@ def run_distributed(plan: Plan, images: int = 1, links: str = "none", *, warmup:
     ``threads`` torch threads per process; ``port`` the rendezvous port (default: a free one);
     ``timeout_s`` bounds the whole run; ``fail_rank`` makes that rank raise (tests) at ``fail_at``
     (``"start"``, or ``"run"``: connected, before the first image). Any failure
-    is one :class:`SplitgymError` line and no worker is left running.
+    is one :class:`SplitgymError` line and no worker is left running (and with ``links="netns"``
+    no namespace is left either).
     """
-    import torch.multiprocessing as mp
-
     if links not in LINKS:
         raise SplitgymError(f"links: unknown link mode {links!r} (known: {', '.join(LINKS)})")
-    if links == "netns":
-        raise SplitgymError("links: 'netns' is not implemented: it needs root (CAP_NET_ADMIN), one network "
-                            "namespace per device joined by veth pairs, and tc tbf/netem shaping per "
-                            "link; use 'emulated' (sleeps the plan's link time before each send)")
+    if links == "netns" and (why := netns_available()):
+        raise SplitgymError(why + "; use --links emulated (waits the plan's link time before each send)")
     if images < 1 or warmup < 0:
         raise SplitgymError(f"images: need at least 1 image and warmup >= 0, got {images} and {warmup}")
     if not plan.volumes:
@@ -465,11 +471,28 @@ def run_distributed(plan: Plan, images: int = 1, links: str = "none", *, warmup:
     graph = ModelGraph.from_module(build_model(plan.model.name, seed=0), tuple(plan.model.input),
                                    name=plan.model.name)
     plan.check(graph)
-    if port is None:
-        port = free_port(addr)
-    else:
-        _check_port(addr, port)
     names = [d.name for d in plan.devices]
+    with contextlib.ExitStack() as stack:
+        extra: dict[str, Any] = {}
+        if links == "netns":  # fresh namespaces: any port is free there
+            caps = [d.bandwidth_mbps for d in plan.devices] + [plan.network.requester_mbps]
+            lan = stack.enter_context(ShapedLan(caps))
+            addr, port = lan.addr(0), port or 29500
+            extra = {"netns": [lan.ns(r) for r in range(len(caps))],
+                     "ifnames": [lan.ifname(r) for r in range(len(caps))]}
+        elif port is None:
+            port = free_port(addr)
+        else:
+            _check_port(addr, port)
+        return _launch(plan, graph, names, images, links, warmup, seed, threads, addr, port, timeout_s,
+                       start_method, fail_rank, fail_at, extra)
+
+
+def _launch(plan: Plan, graph: ModelGraph, names: list[str], images: int, links: str, warmup: int,
+            seed: int, threads: int, addr: str, port: int, timeout_s: float, start_method: str,
+            fail_rank: int | None, fail_at: str, extra: dict[str, Any]) -> ExecutionResult:
+    import torch.multiprocessing as mp
+
     from .local import head_index
 
     head = names[head_index(plan)] if graph.head is not None else None
@@ -477,7 +500,7 @@ def run_distributed(plan: Plan, images: int = 1, links: str = "none", *, warmup:
         tmp = Path(tmpdir)
         cfg = {"dir": tmpdir, "plan": plan.model_dump(mode="json"), "images": images, "warmup": warmup,
                "seed": seed, "links": links, "threads": threads, "addr": addr, "port": port,
-               "timeout_s": timeout_s, "fail_rank": fail_rank, "fail_at": fail_at}
+               "timeout_s": timeout_s, "fail_rank": fail_rank, "fail_at": fail_at, **extra}
         t0 = time.perf_counter()
         # torch logs a warning per process it stops after a failure; the failure is our one line
         spawn_log = logging.getLogger("torch.multiprocessing.spawn")
@@ -519,7 +542,8 @@ def run_distributed(plan: Plan, images: int = 1, links: str = "none", *, warmup:
         recv_wait_s={n: mean(stats[k]["recv_wait_s"]) for k, n in enumerate(names + [REQUESTER])},
         bytes_sent={n: int(stats[k]["bytes_sent"]) for k, n in enumerate(names + [REQUESTER])},
         head_device=head, max_abs_error=float(req["max_abs_error"]), ref_max_abs=float(req["ref_max_abs"]),
-        wall_s=wall, meta={"port": port, "threads": threads, "warmup": warmup, "start_method": start_method},
+        wall_s=wall, meta={"port": port, "threads": threads, "warmup": warmup, "start_method": start_method,
+                           "addr": addr},
     )
 
 
@@ -534,7 +558,8 @@ def run_local(plan: Plan, images: int = 1, links: str = "none", *, warmup: int =
     if links not in LINKS:
         raise SplitgymError(f"links: unknown link mode {links!r} (known: {', '.join(LINKS)})")
     if links == "netns":
-        raise SplitgymError("links: 'netns' needs the distributed backend, and is not implemented there either")
+        raise SplitgymError("links: 'netns' needs the distributed backend (one process per device, each "
+                            "in its own network namespace)")
     if images < 1 or warmup < 0:
         raise SplitgymError(f"images: need at least 1 image and warmup >= 0, got {images} and {warmup}")
     before = torch.get_num_threads()
@@ -604,7 +629,7 @@ def _main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m splitgym.executors.distributed",
                                 description="One rank of a distributed run (start it with torchrun).")
     p.add_argument("plan")
-    p.add_argument("--links", default="none", choices=["none", "emulated"])
+    p.add_argument("--links", default="none", choices=["none", "emulated"])  # netns: one host only
     p.add_argument("--images", type=int, default=5)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--seed", type=int, default=1)

@@ -238,12 +238,8 @@ def cmd_train(args: argparse.Namespace) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from splitgym.agents.evaluate import evaluate
 
-    res = evaluate(args.run)
-    rows = [{"plan": k, "latency_ms": res[k]["latency_ms"], "IPS": res[k]["ips"]}
-            for k in ("plan", "actor", "equal", "offload")]
-    text = (f"run {res['run']} ({res['plan']['method']})\n" + _table(rows, 2)
-            + f"\noffload device: {res['offload']['device']}")
-    _emit(args, res, text)
+    res = evaluate(args.run)  # the run's training task says what to show: a title and rows
+    _emit(args, res, f"{res['title']}\n" + _table(res["rows"], 2))
 
 
 def cmd_list(args: argparse.Namespace) -> None:
@@ -319,7 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--backend", default="local", help="local (one process, parts timed and composed) or "
                     "distributed (one process per device over torch.distributed/gloo)")
     sp.add_argument("--links", default="none", help="none (free / loopback), emulated (sleep the plan's link "
-                    "time before each send) or netns (not implemented)")
+                    "time before each send) or netns (distributed only, root: each device in its own network namespace, "
+                    "links shaped by tc to the plan's bandwidth)")
     sp.add_argument("--images", type=int, default=5, help="images to record (a stream: one at a time)")
     sp.add_argument("--warmup", type=int, default=1, help="unrecorded images first")
     sp.add_argument("--threads", type=int, default=1, help="torch threads per process")

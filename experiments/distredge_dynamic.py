@@ -54,7 +54,7 @@ def train_segment(model, env: DistrEdgeEnv, clock: float, episodes: int, noise: 
     best = BestPlanCallback(Path("."))
     t = time.perf_counter()
     model.learn(episodes * env.L, callback=best, reset_num_timesteps=first, progress_bar=False)
-    return best.best_cuts, time.perf_counter() - t
+    return best.best_decision, time.perf_counter() - t
 
 
 def main(argv: list[str] | None = None) -> None:

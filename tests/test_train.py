@@ -15,7 +15,9 @@ from hydra import compose, initialize_config_module
 
 from splitgym.agents.algos import ALGOS
 from splitgym.agents.evaluate import evaluate, find_run
-from splitgym.costmodels.errors import SplitgymError
+from splitgym.agents.tasks import TASKS, get_task
+from splitgym.costmodels.errors import ConfigError, SplitgymError
+from splitgym.envs import ENV_IDS
 from splitgym.costmodels.plan import load_plan
 
 TRAIN = [sys.executable, "-m", "splitgym.agents.train"]
@@ -42,6 +44,13 @@ def test_configs_compose_for_every_agent_and_group():
             assert compose(config_name="train", overrides=[f"devices={group}"]).devices.name == group
         smoke = compose(config_name="train", overrides=["experiment=smoke"])
         assert smoke.episodes == 40 and smoke.model.name == "vgg11" and smoke.model.input == 64
+
+
+def test_every_training_task_names_a_registered_env_and_unknown_ids_fail_in_one_line():
+    assert "splitgym/DistrEdge-v0" in TASKS
+    assert set(TASKS) <= set(ENV_IDS)
+    with pytest.raises(ConfigError, match=r"env.id: no training task for 'splitgym/Nope-v0' \(known: "):
+        get_task("splitgym/Nope-v0")
 
 
 @pytest.fixture(scope="module")

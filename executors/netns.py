@@ -1,0 +1,164 @@
+"""Real shaped links on one machine: a Linux network namespace per device process.
+
+Every rank of the distributed executor (plan devices and the requester) gets its own network
+namespace with one veth interface; the other ends of the veths sit on a bridge in a namespace of
+their own, so the ranks form a switched LAN that touches nothing of the host's network. Each
+device's link is shaped with a ``tc`` token bucket (``tbf``, rate = the device's bandwidth cap) on
+both sides of its veth: on its own side (what it sends) and on the bridge side (what it receives).
+A transfer from ``a`` to ``b`` thus crosses a ``cap_a`` and a ``cap_b`` shaper and gets
+``min(cap_a, cap_b)`` Mbps, the simulator's pair rule
+(:class:`~splitgym.costmodels.network.Network`). Choices:
+
+- Latency is not put on the wire: this machine's kernel has no ``sch_netem`` (``tc qdisc add ...
+  netem`` answers "Specified qdisc kind is unknown"; tbf and htb exist). The executor's sender
+  thread waits the plan's one-way latency and per-transfer overhead before each send instead, so
+  only the bandwidth is really shaped; :attr:`ShapedLan.wire_latency` says which is the case.
+- tbf's bucket holds 1 ms of traffic at the rate (at least 16 KB, so one 9 KB jumbo frame fits)
+  and its queue 8 MB: a whole feature map can be in flight without tail drops, which would turn
+  TCP's congestion control, not the rate, into what is measured.
+- Addresses 10.<k>.<rank>.<n>/16 with k chosen from the process id, so concurrent runs do not
+  collide; namespace names ``sg<pid>-<rank>`` and ``sg<pid>-br``; every namespace (and with it
+  every veth) is deleted when the context exits, also after a failure, and namespaces left by a
+  killed run of a process that no longer exists are removed on the next start.
+
+Workers enter their namespace with ``setns(2)`` (through libc; ``os.setns`` needs Python 3.12)
+as the first thing they do, before any socket exists, and name their veth in
+``GLOO_SOCKET_IFNAME`` so that gloo binds to it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from splitgym.costmodels.errors import SplitgymError
+
+__all__ = ["ShapedLan", "netns_available", "enter_netns", "remove_stale"]
+
+_NETNS_DIR = Path("/var/run/netns")
+_CLONE_NEWNET = 0x40000000
+_NAME = re.compile(r"^sg(\d+)-(\w+)$")
+
+
+def netns_available() -> str | None:
+    """None when real shaped links can be built here, else the one-line reason."""
+    if os.geteuid() != 0:
+        return "links: 'netns' needs root (CAP_NET_ADMIN) to create network namespaces and shape them with tc"
+    for tool in ("ip", "tc"):
+        if shutil.which(tool) is None:
+            return f"links: 'netns' needs the {tool!r} command (iproute2) on PATH"
+    return None
+
+
+def _ip(*args: str, ns: str | None = None) -> None:
+    cmd = (["ip", "netns", "exec", ns] if ns else []) + list(args)
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise SplitgymError(f"links: {' '.join(cmd)} failed: {res.stderr.strip() or res.returncode}")
+
+
+def remove_stale() -> list[str]:
+    """Delete namespaces named by a splitgym run whose process has gone (a killed run)."""
+    removed = []
+    if not _NETNS_DIR.exists():
+        return removed
+    for entry in _NETNS_DIR.iterdir():
+        m = _NAME.match(entry.name)
+        if m and not Path(f"/proc/{m.group(1)}").exists():
+            subprocess.run(["ip", "netns", "del", entry.name], capture_output=True)
+            removed.append(entry.name)
+    return removed
+
+
+def enter_netns(name: str) -> None:
+    """Move the calling thread (call it before any other thread or socket exists) into ``name``."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(_NETNS_DIR / name, os.O_RDONLY)
+    try:
+        if libc.setns(fd, _CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise SplitgymError(f"links: cannot enter network namespace {name!r} ({os.strerror(err)})")
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class ShapedLan:
+    """A context manager that builds the namespaces, veths, bridge and shapers for ranks with
+    the given caps (Mbps) and one-way latency, and tears all of it down on exit."""
+
+    caps_mbps: list[float]
+    tag: str = field(default_factory=lambda: str(os.getpid()))
+    namespaces: list[str] = field(default_factory=list)
+    wire_latency: ClassVar[bool] = False  # see the module docstring: no netem here, the sender waits
+
+    def __post_init__(self) -> None:
+        for r, cap in enumerate(self.caps_mbps):
+            if not cap > 0:
+                raise SplitgymError(f"links: bandwidth of rank {r} must be > 0 Mbps, got {cap}")
+        if len(self.caps_mbps) > 250:
+            raise SplitgymError(f"links: at most 250 ranks on one shaped LAN, got {len(self.caps_mbps)}")
+        self._subnet = int(self.tag) % 200 + 20
+
+    def ns(self, rank: int) -> str:
+        return f"sg{self.tag}-{rank}"
+
+    @property
+    def bridge_ns(self) -> str:
+        return f"sg{self.tag}-br"
+
+    def ifname(self, rank: int) -> str:
+        return f"v{rank}"
+
+    def addr(self, rank: int) -> str:
+        return f"10.{self._subnet}.{rank // 250}.{rank % 250 + 1}"
+
+    def __enter__(self) -> ShapedLan:
+        why = netns_available()
+        if why:
+            raise SplitgymError(why)
+        remove_stale()
+        try:
+            self._build()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _shape(self, dev: str, ns: str, cap: float) -> None:
+        burst = max(16_000, int(cap * 1e6 / 8 * 1e-3))
+        _ip("tc", "qdisc", "add", "dev", dev, "root", "tbf", "rate", f"{cap:g}mbit",
+            "burst", str(burst), "limit", str(8_000_000), ns=ns)
+
+    def _build(self) -> None:
+        br = self.bridge_ns
+        _ip("ip", "netns", "add", br)
+        self.namespaces.append(br)
+        _ip("ip", "link", "add", "br0", "type", "bridge", ns=br)
+        _ip("ip", "link", "set", "br0", "up", ns=br)
+        for r, cap in enumerate(self.caps_mbps):
+            ns, dev, peer = self.ns(r), self.ifname(r), f"b{r}"
+            _ip("ip", "netns", "add", ns)
+            self.namespaces.append(ns)
+            _ip("ip", "link", "add", dev, "netns", ns, "type", "veth", "peer", "name", peer, "netns", br)
+            _ip("ip", "addr", "add", f"{self.addr(r)}/16", "dev", dev, ns=ns)
+            _ip("ip", "link", "set", dev, "up", ns=ns)
+            _ip("ip", "link", "set", "lo", "up", ns=ns)
+            _ip("ip", "link", "set", peer, "master", "br0", ns=br)
+            _ip("ip", "link", "set", peer, "up", ns=br)
+            self._shape(dev, ns, cap)  # what rank r sends
+            self._shape(peer, br, cap)  # what rank r receives
+
+    def close(self) -> None:
+        for ns in reversed(self.namespaces):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        self.namespaces.clear()
