@@ -278,6 +278,7 @@ class QueueSim:
         self.restarts = 0
         self.n_done = 0
         self.n_arrived = 0
+        self.n_admitted = 0
         self.busy_s = [0.0] * N
         self.bytes_sent = 0.0
         self.area = 0.0
@@ -454,6 +455,7 @@ class QueueSim:
         for _ in range(min(self.sys.admit_per_slot, len(res))):
             k = res.popleft()
             self.adm[k] = t
+            self.n_admitted += 1
             if local:
                 self.path[k] = 0
                 self.qlocal[s].append(k)
