@@ -245,8 +245,11 @@ class QueueSim:
     of worker n, -1 for a helper), ``alive``, ``busy``, ``adm[k]`` (admission time of item k).
     """
 
-    def __init__(self, system: QueueSystem, seed: int = 0) -> None:
+    def __init__(self, system: QueueSystem, seed: int = 0, record: bool = False) -> None:
         self.sys = sys_ = system
+        self.record = record
+        #: with ``record``: one (start, worker, item, first unit, last unit, local) per service
+        self.trace: list[tuple[float, int, int, int, int, bool]] = []
         N, U, S = sys_.N, sys_.U, len(sys_.sources)
         self.N, self.U, self.S = N, U, S
         self.rng = np.random.default_rng(seed)
@@ -471,7 +474,7 @@ class QueueSim:
                 raise RuntimeError(f"policy: worker {n} chose its local queue, which is empty or absent")
             k = self.qlocal[s].popleft()
             dur = self.full[n] * self.factor[n]
-            last = self.U - 1
+            u, last = 0, self.U - 1
         else:
             if not 0 <= choice < self.S or not self.qmdi[n][choice]:
                 raise RuntimeError(f"policy: worker {n} chose MDI queue {choice}, which is empty or absent")
@@ -480,6 +483,8 @@ class QueueSim:
             last = self.stage_end[choice][n]
             cum = self.cum[n]
             dur = (cum[last + 1] - cum[u] + (self.head[n] if last == self.U - 1 else 0.0)) * self.factor[n]
+        if self.record:
+            self.trace.append((t, n, k, u, last, choice == LOCAL))
         self.busy[n] = True
         self.current[n] = (k, last)
         self.busy_s[n] += dur
