@@ -17,6 +17,12 @@ serves. ``SCHEDULERS`` maps names to classes.
 * :class:`ARMDI` sends every image through the MDI chain (AR-MDI, [1] in the paper); a worker with
   several non-empty MDI queues serves the item admitted first (FIFO across sources: AR-MDI is
   single-source and says nothing about mixing sources).
+* :class:`MaxWeight` (``ms-mdi-mw``) is *not in the paper*: the same queues with the textbook
+  max-weight form of back-pressure, each term weighted by the rate at which the worker drains it
+  (local: ``q_l^n / T_full``; MDI: ``(q_n^j - q_succ^j) / T_stage``), and admission to the path
+  with the smaller expected wait (local: ``(q_l^i + 1) T_full``; MDI: the sum over source i's
+  chain of ``(q_m^i + 1) T_stage_m``). The paper's rule compares raw counts, so a source weighs a
+  whole-model local image like a one-stage MDI item; this variant shows what that costs.
 * :class:`Local` keeps every image on its source, which runs the whole model; helpers stay idle.
 """
 
@@ -25,7 +31,7 @@ from __future__ import annotations
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.queueing import IDLE, LOCAL, QueueSim
 
-__all__ = ["BackPressure", "ARMDI", "Local", "SCHEDULERS", "get_scheduler"]
+__all__ = ["BackPressure", "MaxWeight", "ARMDI", "Local", "SCHEDULERS", "get_scheduler"]
 
 BIG_M = 1 << 40
 
@@ -68,6 +74,33 @@ class BackPressure:
         return choice if best > 0 else IDLE
 
 
+class MaxWeight:
+    """Rate-weighted back-pressure and expected-wait admission (beyond the paper, see above)."""
+
+    name = "ms-mdi-mw"
+
+    def admit(self, sim: QueueSim, s: int) -> bool:
+        w = sim.sys.sources[s]
+        local = (len(sim.qlocal[s]) + 1) * sim.full_seconds(w)
+        mdi = sum((len(sim.qmdi[n][s]) + 1) * sim.stage_seconds(s, n) for n, _, _ in sim.stages[s])
+        return local <= mdi
+
+    def serve(self, sim: QueueSim, n: int) -> int:
+        s_own = sim.src_of[n]
+        best, choice = 0.0, IDLE
+        if s_own >= 0 and sim.qlocal[s_own]:
+            best, choice = len(sim.qlocal[s_own]) / sim.full_seconds(n), LOCAL
+        for s in range(sim.S):
+            q = len(sim.qmdi[n][s])
+            if not q:
+                continue
+            nxt = sim.succ[s][n]
+            d = (q - (len(sim.qmdi[nxt][s]) if nxt >= 0 else 0)) / max(sim.stage_seconds(s, n), 1e-12)
+            if d > best:
+                best, choice = d, s
+        return choice
+
+
 class ARMDI:
     """AR-MDI: every image through the chain; FIFO (by admission) across a worker's MDI queues."""
 
@@ -102,10 +135,10 @@ class Local:
         return IDLE
 
 
-SCHEDULERS: dict[str, type] = {"ms-mdi": BackPressure, "ar-mdi": ARMDI, "local": Local}
+SCHEDULERS: dict[str, type] = {"ms-mdi": BackPressure, "ar-mdi": ARMDI, "local": Local, "ms-mdi-mw": MaxWeight}
 
 
-def get_scheduler(name: str) -> BackPressure | ARMDI | Local:
+def get_scheduler(name: str) -> BackPressure | MaxWeight | ARMDI | Local:
     try:
         return SCHEDULERS[name]()
     except KeyError:

@@ -25,9 +25,11 @@ Choices where the paper is silent (PAPERS-AUDIT B.3 items 28-31, C.3):
   item's progress is its next unit, and it is always queued at the worker that owns that unit in
   the current allocation, so re-allocation (a worker joins or leaves, a delay changes) just
   re-routes queued items (a re-routed item pays the transfer from where it sits).
-* *Transfers* overlap compute and each other (no contention, as :mod:`network`); a transfer
-  between a worker and itself is free; the input image of a local or first-stage item is already
-  at the source.
+* *Transfers* overlap compute. ``contention="none"`` (default, as :mod:`network`): they also
+  overlap each other; ``"sender"``: a worker's uplink sends one transfer at a time (FIFO);
+  ``"shared"``: one medium for everyone, one transfer at a time (Wi-Fi through one access point,
+  the paper's testbed). A transfer between a worker and itself is free; the input image of a
+  local or first-stage item is already at the source.
 * *Dynamics.* :class:`WorkerEvent` makes a worker leave, join, or change its compute delay (a
   factor on its profiled delays) at a given time. Sources never leave. The item a leaving worker
   is running, the items in its queues and those in flight to it restart at their source (the
@@ -132,6 +134,7 @@ class QueueSystem:
     events: list[WorkerEvent] = field(default_factory=list)
     alive: list[bool] | None = None
     adaptive: bool = True
+    contention: Literal["none", "sender", "shared"] = "none"
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -150,6 +153,8 @@ class QueueSystem:
             raise ConfigError(f"images: need one count >= 0 per source ({len(self.sources)}), got {self.images}")
         if self.slot_s < 0:
             raise ConfigError(f"slot_s: must be >= 0, got {self.slot_s}")
+        if self.contention not in ("none", "sender", "shared"):
+            raise ConfigError(f"contention: must be none, sender or shared, got {self.contention!r}")
         if self.admit_per_slot < 1:
             raise ConfigError(f"admit_per_slot: must be >= 1, got {self.admit_per_slot}")
         if self.alive is None:
@@ -296,6 +301,7 @@ class QueueSim:
         for i, e in enumerate(sys_.events):
             self._push(e.time, _CHANGE, i, 0, 0)
         self._caps = [sys_.network.cap(n) for n in sys_.names]
+        self._link_free: dict[int, float] = {}  # when a sender's uplink (or the shared medium) is free
         self._dynamic_net = bool(sys_.network.traces)
         self.t = 0.0
         self._reallocate()
@@ -326,6 +332,17 @@ class QueueSim:
             self.succ.append(succ)
             self.stages.append(chain)
 
+    def stage_seconds(self, s: int, n: int) -> float:
+        """Current compute seconds of worker n's whole stage for source s (0: no stage)."""
+        for m, a, b in self.stages[s]:
+            if m == n:
+                return (self.cum[n][b] - self.cum[n][a] + (self.head[n] if b == self.U else 0.0)) * self.factor[n]
+        return 0.0
+
+    def full_seconds(self, n: int) -> float:
+        """Current seconds of a whole image on worker n."""
+        return self.full[n] * self.factor[n]
+
     def _reroute(self, t: float) -> None:
         for m in range(self.N):
             for s in range(self.S):
@@ -352,7 +369,14 @@ class QueueSim:
         else:
             bw = min(self._caps[a], self._caps[b])
         self.bytes_sent += nbytes
-        return net.latency_s + net.overhead_s + nbytes * 8.0 / (bw * 1e6)
+        dur = net.latency_s + net.overhead_s + nbytes * 8.0 / (bw * 1e6)
+        mode = self.sys.contention
+        if mode == "none":
+            return dur
+        key = a if mode == "sender" else -1
+        start = max(t, self._link_free.get(key, 0.0))
+        self._link_free[key] = start + dur
+        return start + dur - t
 
     def _send(self, k: int, frm: int, t: float) -> None:
         """Put MDI item k in the queue of the worker owning its next unit (after the transfer)."""

@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from splitgym.agents.schedulers import SCHEDULERS, BackPressure, get_scheduler
+from splitgym.agents.schedulers import SCHEDULERS, get_scheduler
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.queueing import QueueResult, QueueSim
 
@@ -18,7 +18,7 @@ from .scenarios import SCENARIOS
 __all__ = ["MSMDIEnv", "REWARDS", "REFERENCES"]
 
 REWARDS = ("backlog", "makespan")
-REFERENCES = tuple(SCHEDULERS)  # ms-mdi, ar-mdi, local
+REFERENCES = tuple(SCHEDULERS)  # ms-mdi, ar-mdi, local, ms-mdi-mw
 OBS_HIGH = 1e3
 QUEUE_SCALE = 10.0
 
@@ -144,17 +144,13 @@ class MSMDIEnv(gym.Env[np.ndarray, np.ndarray]):
 
     # -- references -------------------------------------------------------------------------------
     def reference_action(self, name: str) -> np.ndarray:
-        """The admission a reference policy would take now: ``local`` all 1, ``ar-mdi`` all 0,
-        ``ms-mdi`` the smaller of the source's local and MDI queues (ties: local)."""
-        if name == "local":
-            return np.ones(self.S, dtype=np.int64)
-        if name == "ar-mdi":
-            return np.zeros(self.S, dtype=np.int64)
-        if name == "ms-mdi":
-            assert self.sim is not None
-            bp = BackPressure()
-            return np.array([int(bp.admit(self.sim, s)) for s in range(self.S)], dtype=np.int64)
-        raise ConfigError(f"reference: unknown policy {name!r} (known: {', '.join(REFERENCES)})")
+        """The admission a reference scheduler would take now (``local``: all 1, ``ar-mdi``: all
+        0, ``ms-mdi``: the smaller of the source's local and MDI queues, ties local, ...)."""
+        if name not in SCHEDULERS:
+            raise ConfigError(f"reference: unknown policy {name!r} (known: {', '.join(REFERENCES)})")
+        assert self.sim is not None
+        sched = get_scheduler(name)
+        return np.array([int(sched.admit(self.sim, s)) for s in range(self.S)], dtype=np.int64)
 
     def local_fractions(self, res: QueueResult) -> list[float]:
         return [float((res.path[res.source == s] == 0).mean()) if (res.source == s).any() else 0.0

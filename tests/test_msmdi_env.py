@@ -15,7 +15,7 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import splitgym.envs  # noqa: F401  (registers the ids)
-from splitgym.agents.schedulers import get_scheduler
+from splitgym.agents.schedulers import SCHEDULERS, get_scheduler
 from splitgym.agents.tasks.msmdi import evaluate_policies
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.queueing import QueueSim
@@ -44,7 +44,7 @@ def run_episode(env: MSMDIEnv, seed: int, policy: str):
     return total, steps, info
 
 
-@pytest.mark.parametrize("policy", ["ms-mdi", "ar-mdi", "local"])
+@pytest.mark.parametrize("policy", sorted(SCHEDULERS))
 def test_reference_policies_in_the_env_equal_the_simulator(policy: str):
     """With the policy's own service rule, an episode driven by its admission equals a direct run
     of the simulator on the same arrivals (the env adds nothing but the interface)."""
@@ -88,7 +88,7 @@ def test_makespan_reward_is_sparse():
 
 def test_evaluate_policies_uses_the_same_seeds():
     res = evaluate_policies(dict(SMALL), None, [0, 1])
-    assert set(res) == {"ms-mdi", "ar-mdi", "local"}
+    assert set(res) == set(SCHEDULERS)
     again = evaluate_policies(dict(SMALL), None, [0, 1])
     assert res == again
 
@@ -101,6 +101,6 @@ def test_train_smoke_ppo(tmp_path: Path):
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=os.environ.copy())
     assert res.returncode == 0, res.stderr[-2000:]
     summary = json.loads((run / "export" / "summary.json").read_text())
-    assert set(summary["results"]) == {"learned", "ms-mdi", "ar-mdi", "local"}
+    assert set(summary["results"]) == {"learned", *SCHEDULERS}
     assert summary["objective"] == pytest.approx(1 / summary["results"]["learned"]["total_time_s"])
     assert (run / "export" / "policy.zip").exists() and "learned" in res.stdout
