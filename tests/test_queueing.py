@@ -202,3 +202,32 @@ def test_scenario_from_profiles_runs_all_policies():
     assert out["local"].busy_s[2] == 0 and out["ar-mdi"].busy_s[2] > 0
     for r in out.values():
         assert r.images == 300
+
+
+def test_shared_medium_serialises_transfers():
+    kw = dict(N=3, rates=(100.0, 100.0), images=(40, 40), mbps=5.0)
+    free = QueueSim(system(**kw), seed=4).run(ARMDI())
+    shared_sim = QueueSim(system(**kw, contention="shared"), seed=4)
+    shared = shared_sim.run(ARMDI())
+    assert shared.makespan_s > free.makespan_s and shared.bytes_sent == free.bytes_sent
+    sender = QueueSim(system(**kw, contention="sender"), seed=4).run(ARMDI())
+    assert free.makespan_s <= sender.makespan_s <= shared.makespan_s + 1e-9
+    # Local sends nothing, so contention cannot change it
+    assert QueueSim(system(**kw, contention="shared"), seed=4).run(Local()).makespan_s == pytest.approx(
+        QueueSim(system(**kw), seed=4).run(Local()).makespan_s)
+    with pytest.raises(ConfigError, match="contention"):
+        system(contention="wifi")
+
+
+def test_max_weight_weighs_queues_by_service_time():
+    from splitgym.agents.schedulers import MaxWeight
+
+    sim = QueueSim(system(N=2, sources=(0,), rates=(5.0,), images=(0,), U=4), seed=0)
+    mw = MaxWeight()
+    # source 0 runs 2 of 4 units for MDI (0.2 s) and 4 for local (0.4 s)
+    assert sim.stage_seconds(0, 0) == pytest.approx(0.2) and sim.full_seconds(0) == pytest.approx(0.4)
+    sim.qlocal[0].extend([0, 1, 2])      # 3 / 0.4 = 7.5 per second
+    sim.qmdi[0][0].extend([3, 4])        # (2 - 0) / 0.2 = 10 per second: MDI wins by rate
+    assert mw.serve(sim, 0) == 0 and BackPressure().serve(sim, 0) == LOCAL  # counts: 3 > 2
+    # admission: local (3+1)*0.4 = 1.6 s vs MDI (2+1)*0.2 + (0+1)*0.2 = 0.8 s
+    assert mw.admit(sim, 0) is False
