@@ -242,3 +242,30 @@ def run_mdi_ring(graph: ModelGraph, system: QueueSystem, policy: Policy, seed: i
             measured[int(k)] = v
     return RingResult(measured, sim_res.done.copy(), max(r["max_abs_error"] for r in ranks),
                       max(r["ref_max_abs"] for r in ranks), [r["compute_s"] for r in ranks], wall)
+
+
+def _main(argv: list[str] | None = None) -> None:
+    """``python -m splitgym.executors.mdi_ring``: one real run per policy, JSON per line."""
+    import argparse
+
+    from splitgym.agents.schedulers import SCHEDULERS, get_scheduler
+
+    ap = argparse.ArgumentParser(description="MS-MDI for real: a ring of gloo processes on this CPU")
+    ap.add_argument("--model", default="vgg11")
+    ap.add_argument("--input", type=int, default=64)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--sources", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--rates", type=float, nargs="+", default=[100.0, 200.0])
+    ap.add_argument("--images", type=int, nargs="+", default=[20, 40])
+    ap.add_argument("--policies", nargs="+", default=list(SCHEDULERS), choices=list(SCHEDULERS))
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    graph, system = local_system(args.model, args.input, args.workers, args.sources, args.rates, args.images)
+    for p in args.policies:
+        r = run_mdi_ring(graph, system, get_scheduler(p), seed=args.seed)
+        print(json.dumps({"policy": p, "model": args.model, "input": args.input, "workers": args.workers,
+                          "images": sum(args.images), **r.to_json()}))
+
+
+if __name__ == "__main__":
+    _main()
