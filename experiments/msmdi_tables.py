@@ -152,7 +152,8 @@ def plot(totals: list[dict[str, Any]], curves: list[dict[str, Any]], path: Path)
             pts = [(r["images"], r["time_s"]) for r in curves if r["scenario"] == name and r["policy"] == pol]
             ax.plot([p[0] for p in pts], [p[1] for p in pts], label=pol)
         ax.set(title=f"{name} (params): time vs images finished", xlabel="images finished", ylabel="time (s)")
-        ax.legend()
+        if ax.lines:
+            ax.legend()
     ax = axes[2]
     for weight, style in (("params", "-"), ("flops", "--")):
         for pol in dict.fromkeys(r["policy"] for r in totals):
