@@ -130,7 +130,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             sens.append({"image_s": image_s, "scenario": name, **{p: round(v, 1) for p, v in mean.items()},
                          "order": " < ".join(sorted(mean, key=mean.get))})
     write_csv(out / "msmdi_total.csv", totals)
-    write_csv(out / "msmdi_improvement.csv", [{k: r.get(k) for k in improv[-1] | improv[0]} for r in improv])
+    keys = list(dict.fromkeys(k for r in improv for k in r))
+    write_csv(out / "msmdi_improvement.csv", [{k: r.get(k) for k in keys} for r in improv])
     if curves:
         write_csv(out / "msmdi_curves.csv", curves)
     if sens:
