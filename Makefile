@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-slow test-all bench lint clean reproduce-distredge reproduce-hyps
+.PHONY: demo test test-slow test-all bench lint clean reproduce-distredge reproduce-hyps reproduce-msmdi
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,14 @@ reproduce-distredge: $(STAMP)
 	for t in table1 table2 table3 alpha models; do $(PY) -m splitgym.experiments.distredge_tables $$t || exit 1; done
 	$(PY) -m splitgym.experiments.distredge_dynamic
 	$(PY) -m splitgym.experiments.lcpss_samples
+
+# MS-MDI Section 5 on the queueing simulator (a few minutes), after a PPO admission policy is
+# trained on the three-worker scenario (~10 min on 2 cores). CSV + PNG in experiments/results/.
+reproduce-msmdi: $(STAMP)
+	test -f runs/msmdi-ppo-ms3/export/policy.zip || $(VENV)/bin/splitgym train env=msmdi agent=ppo episodes=40 \
+	  env.scenario=ms-mdi-3 'env.images=[300,900]' env.eval_episodes=3 hydra.run.dir=runs/msmdi-ppo-ms3
+	$(PY) -m splitgym.experiments.msmdi_tables --seeds 2 --learned runs/msmdi-ppo-ms3
+	$(PY) -m splitgym.experiments.bench_queueing
 
 bench: $(STAMP)
 	$(PY) -m splitgym.experiments.bench_simulator

@@ -159,12 +159,14 @@ def cmd_plan(args: argparse.Namespace) -> None:
         plan.save(args.output)
     vols = [{"volume": i, "units": f"{v.first}..{v.last}", "rows": ",".join(map(str, v.rows))}
             for i, v in enumerate(plan.volumes)]
-    if not vols and (plan.stages or plan.neuron_splits):  # a hybrid plan (HyPS)
+    stages = [{"stage": i, "device": st.device, "units": f"{st.first}..{st.last}"} for i, st in enumerate(plan.stages or [])]
+    if not vols and plan.neuron_splits:  # a hybrid plan (HyPS): partitions in sequence
         vols = [{"stage": f"units {s.first}..{s.last}", "device": s.device} for s in plan.stages or []]
         vols += [{"stage": f"{n.layer} neurons {p.start}..{p.end}", "device": p.device}
                  for n in plan.neuron_splits or [] for p in n.parts]
         vols += [{"stage": "head", "device": plan.head_device}] if plan.head_device else []
-    text = _table(vols) + (f"\nwrote {args.output}" if args.output else "")
+        stages = []
+    text = _table(vols) + (f"\n\n{_table(stages)}" if stages else "") + (f"\nwrote {args.output}" if args.output else "")
     _emit(args, json.loads(plan.model_dump_json(exclude_none=True)), text)
 
 

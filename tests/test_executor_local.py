@@ -28,7 +28,8 @@ MODELS = {"vgg16": 64, "resnet18": 64, "resnet50": 64, "mobilenet_v2": 64, "ince
           "efficientnet_b0": 96}
 PLANS = [("equal", {"partition": "layers"}), ("equal", {"partition": "single"}),
          ("equal", {"partition": "stages"}), ("coedge", {}), ("modnn", {}), ("mednn", {}),
-         ("deepthings", {}), ("deeperthings", {}), ("aofl", {"max_volumes": 4}), ("offload", {})]
+         ("deepthings", {}), ("deeperthings", {}), ("aofl", {"max_volumes": 4}), ("offload", {}),
+         ("ar-mdi", {})]
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -19,6 +19,7 @@ from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.plan import Plan
 
 from .aofl import plan_aofl
+from .ar_mdi import plan_ar_mdi
 from .coedge import plan_coedge
 from .deeperthings import plan_deeperthings
 from .deepthings import plan_deepthings
@@ -44,6 +45,7 @@ PLANNERS: dict[str, Planner] = {
     "offload": plan_offload,
     "exact": plan_exact,
     "hyps": plan_hyps,
+    "ar-mdi": plan_ar_mdi,
 }
 
 #: The methods DistrEdge compares (DE Section V-B): each writes a volume plan for any cluster, so
