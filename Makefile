@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-slow test-all bench lint clean reproduce-distredge reproduce-nptp
+.PHONY: demo test test-slow test-all bench lint clean reproduce-distredge reproduce-hyps reproduce-msmdi reproduce-nptp
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,14 @@ reproduce-distredge: $(STAMP)
 	$(PY) -m splitgym.experiments.distredge_dynamic
 	$(PY) -m splitgym.experiments.lcpss_samples
 
+# MS-MDI Section 5 on the queueing simulator (a few minutes), after a PPO admission policy is
+# trained on the three-worker scenario (~10 min on 2 cores). CSV + PNG in experiments/results/.
+reproduce-msmdi: $(STAMP)
+	test -f runs/msmdi-ppo-ms3/export/policy.zip || $(VENV)/bin/splitgym train env=msmdi agent=ppo episodes=40 \
+	  env.scenario=ms-mdi-3 'env.images=[300,900]' env.eval_episodes=3 hydra.run.dir=runs/msmdi-ppo-ms3
+	$(PY) -m splitgym.experiments.msmdi_tables --seeds 2 --learned runs/msmdi-ppo-ms3
+	$(PY) -m splitgym.experiments.bench_queueing
+
 reproduce-nptp: $(STAMP)
 	$(PY) -m splitgym.experiments.nptp_tables all
 
@@ -49,3 +57,9 @@ lint: $(STAMP)
 
 clean:
 	rm -rf runs .pytest_cache .hypothesis
+
+# HyPS on VGG-16 and derived Pi 3B+ profiles: fc6 in 4..50 neuron parts, partitions ending at conv
+# vs pool, and the fc6 parts run for real by the hub executor (a few minutes). CSV + PNG in
+# experiments/results/hyps_*.
+reproduce-hyps: $(STAMP)
+	$(PY) -m splitgym.experiments.hyps_tables all

@@ -104,15 +104,12 @@ def reference_latencies(env: DistrEdgeEnv) -> dict[str, float]:
 
 
 def classical_latencies(env: DistrEdgeEnv) -> dict[str, float]:
-    """Every registered classical planner (but the exhaustive ``exact``) on the env's cluster,
-    scored by the same simulator."""
-    from splitgym.agents.planners import PLANNERS, run_planner
+    """Every method DistrEdge compares (``VOLUME_PLANNERS``) on the env's cluster, scored by the
+    same simulator."""
+    from splitgym.agents.planners import VOLUME_PLANNERS, run_planner
 
-    out = {}
-    for name in PLANNERS:
-        if name != "exact":
-            out[name] = env.sim.simulate(run_planner(name, env.graph, env.cluster)).latency
-    return out
+    return {name: env.sim.simulate(run_planner(name, env.graph, env.cluster)).latency
+            for name in VOLUME_PLANNERS}
 
 
 def write_summary(path: str | Path, env: DistrEdgeEnv, learned_latency: float,

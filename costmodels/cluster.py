@@ -50,6 +50,8 @@ def load_conf(group: str, name_or_path: str) -> dict[str, Any]:
 class Device:
     name: str
     board: str
+    memory_mb: float | None = None  # memory budget (HyPS); None: the board's memory
+    reserved_mb: float | None = None  # of it, held by the OS and runtime
 
 
 @dataclass
@@ -94,12 +96,23 @@ class Cluster:
         else:
             net_cfg = _plain(network)
         try:
-            devs = [Device(str(d["name"]), str(d["board"])) for d in dev_cfg["devices"]]
+            devs = [Device(str(d["name"]), str(d["board"]), _mb(d, "memory_mb"), _mb(d, "reserved_mb"))
+                    for d in dev_cfg["devices"]]
         except (KeyError, TypeError) as exc:
             raise ConfigError(f"devices: each device needs a name and a board ({exc})") from None
         if not devs:
             raise ConfigError("devices: a cluster needs at least one device, got an empty list")
         return cls(str(dev_cfg.get("name", "custom")), devs, _network(net_cfg, [d.name for d in devs]))
+
+
+def _mb(dev: dict[str, Any], key: str) -> float | None:
+    """An optional, positive memory size in MiB of a device entry."""
+    value = dev.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ConfigError(f"devices.{dev.get('name')}.{key}: expected MiB >= 0, got {value!r}")
+    return float(value)
 
 
 def _plain(cfg: Any) -> dict[str, Any]:

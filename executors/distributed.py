@@ -37,6 +37,7 @@ import datetime
 import heapq
 import logging
 import os
+import signal
 import socket
 import statistics
 import tempfile
@@ -58,6 +59,7 @@ from splitgym.costmodels.slicing import Region
 
 from .local import build_stages, network_transfer
 from .netns import ShapedLan, enter_netns, netns_available
+from .resume import ResumeHub
 
 __all__ = ["run_distributed", "run_local", "ExecutionResult", "DistributedResult", "schedule", "Step", "Piece", "LINKS", "free_port",
            "LAST_PIDS"]
@@ -161,16 +163,17 @@ class ExecutionResult:
 
     @property
     def latency_mean_s(self) -> float:
-        return statistics.fmean(self.latency_s)
+        """(NaN when no whole image ran: every image was already in the hub, or resumed.)"""
+        return statistics.fmean(self.latency_s) if self.latency_s else float("nan")
 
     @property
     def latency_median_s(self) -> float:
-        return statistics.median(self.latency_s)
+        return statistics.median(self.latency_s) if self.latency_s else float("nan")
 
     @property
     def ips(self) -> float:
         """Images per second of the stream (the next image goes when the previous returns)."""
-        return len(self.latency_s) / sum(self.latency_s)
+        return len(self.latency_s) / sum(self.latency_s) if self.latency_s else float("nan")
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -328,12 +331,18 @@ def _work(rank: int, cfg: dict[str, Any]) -> None:
                 if pc.src == rank and st.rank != rank:
                     sends.setdefault(st.stage - 1, []).append((st, pc))
     mine = {st.stage: st for steps in sched for st in steps if st.rank == rank}
+    # with a hub: skip finished images, restart the others after their last complete stage (read
+    # before the group forms, so every rank sees the same hub; see resume.py)
+    hub = ResumeHub(cfg["hub"], cfg["plan"]) if cfg.get("hub") else None
+    stage_ranks = [[st.rank for st in steps] for steps in sched[:-1]]
+    start = {i: (hub.resume_stage(i, stage_ranks) if hub else -1) for i in range(len(images))
+             if hub is None or not hub.done(i)}
 
     dist.init_process_group("gloo", init_method="env://", rank=rank, world_size=N + 1,
                             timeout=datetime.timedelta(seconds=cfg["timeout_s"]))
     sender = _Sender(dist)
     stats = {"compute_s": [], "link_s": [], "send_s": [], "recv_wait_s": [], "bytes_sent": 0, "latency_s": [],
-             "max_abs_error": 0.0, "ref_max_abs": 0.0}
+             "max_abs_error": 0.0, "ref_max_abs": 0.0, "resumed": {}, "skipped": len(images) - len(start)}
 
     def emit(after: int, y: torch.Tensor, lo: int, img: int) -> int:
         nbytes = 0
@@ -364,18 +373,25 @@ def _work(rank: int, cfg: dict[str, Any]) -> None:
     try:
         fault("run")  # the others are connected and blocked on this rank
         with torch.inference_mode():
-            for img, x in enumerate(images):
+            for img, first in start.items():
+                x = images[img]
                 compute = wait = 0.0
                 sent = 0
                 t0 = time.perf_counter()
                 if rank == N:
-                    sent += emit(-1, x, 0, img)
+                    if first < 0:
+                        sent += emit(-1, x, 0, img)
+                    else:
+                        stats["resumed"][img] = first
                     t_send = time.perf_counter()
                     y = gather(mine[S - 1], img, None)
                     latency = time.perf_counter() - t0
                     wait += time.perf_counter() - t_send
+                    if hub is not None:
+                        hub.save_result(img, y)
                     if img >= cfg["warmup"]:
-                        stats["latency_s"].append(latency)
+                        if first < 0:  # a resumed image's latency is not an image's latency
+                            stats["latency_s"].append(latency)
                         ref = refs[img]
                         err = (y.reshape(ref.shape) - ref).abs().max().item()
                         stats["max_abs_error"] = max(stats["max_abs_error"], err)
@@ -384,15 +400,24 @@ def _work(rank: int, cfg: dict[str, Any]) -> None:
                     own: torch.Tensor | None = None
                     for s in range(S - 1):
                         st = mine.get(s)
-                        if st is None:
+                        if st is None or s < first:
                             own = None
                             continue
+                        if s == first:  # persisted by the run that died: send it on
+                            assert hub is not None
+                            own = hub.load(img, s, rank)
+                            sent += emit(s, own, st.out_rows[0], img)
+                            continue
+                        if cfg["fail_rank"] == rank and cfg["fail_at"] == f"kill:{img}:{s}":
+                            os.kill(os.getpid(), signal.SIGKILL)  # a real, abrupt death (tests)
                         tw = time.perf_counter()
                         inp = gather(st, img, own)
                         tc = time.perf_counter()
                         wait += tc - tw
                         own = st.module(inp)
                         compute += time.perf_counter() - tc
+                        if hub is not None:
+                            hub.save_part(img, s, rank, own)
                         sent += emit(s, own, st.out_rows[0], img)
                 link_s, send_s = sender.flush()
                 if img >= cfg["warmup"]:
@@ -429,14 +454,19 @@ def _check_port(addr: str, port: int) -> None:
                                 "pick another or leave it out to get a free one") from None
 
 
-def _failure(tmp: Path, names: list[str], exc: BaseException) -> str:
+def _failure(tmp: Path, names: list[str], exc: BaseException, exitcodes: list[int | None]) -> str:
+    who = lambda r: names[r] if r < len(names) else REQUESTER  # noqa: E731
+    # a rank killed by a signal wrote nothing: it is the root cause, the others lost their peer
+    killed = [(r, -c) for r, c in enumerate(exitcodes) if c is not None and c < 0 and -c != signal.SIGTERM]
+    if killed:
+        r, sig = killed[0]
+        return f"distributed: worker rank {r} ({who(r)}) was killed by {signal.Signals(sig).name}"
     errors = []
     for f in tmp.glob("error-*.txt"):
         lines = f.read_text().splitlines()
         rank = int(f.stem.split("-")[1])
         with contextlib.suppress(ValueError, IndexError):
             errors.append((float(lines[0]), rank, lines[1]))
-    who = lambda r: names[r] if r < len(names) else REQUESTER  # noqa: E731
     if errors:
         _, rank, line = min(errors)  # the first to fail: the others fail because it left
         return f"distributed: worker rank {rank} ({who(rank)}) failed: {line}"
@@ -448,14 +478,17 @@ def _failure(tmp: Path, names: list[str], exc: BaseException) -> str:
 
 def run_distributed(plan: Plan, images: int = 1, links: str = "none", *, warmup: int = 1, seed: int = 1,
                     threads: int = 1, addr: str = "127.0.0.1", port: int | None = None,
-                    timeout_s: float = 120.0, start_method: str = "spawn",
+                    timeout_s: float = 120.0, start_method: str = "spawn", hub: str | Path | None = None,
                     fail_rank: int | None = None, fail_at: str = "start") -> ExecutionResult:
     """Run ``plan`` with one process per device and one for the requester (see the module doc).
 
     ``images`` recorded images after ``warmup`` unrecorded ones (random, seeded by ``seed``);
     ``threads`` torch threads per process; ``port`` the rendezvous port (default: a free one);
     ``timeout_s`` bounds the whole run; ``fail_rank`` makes that rank raise (tests) at ``fail_at``
-    (``"start"``, or ``"run"``: connected, before the first image). Any failure
+    (``"start"``; ``"run"``: connected, before the first image; ``"kill:I:S"``: SIGKILLs itself
+    before computing stage ``S`` of image ``I``). ``hub``: a folder that persists every finished
+    part and result, so that running again with the same hub resumes a killed run
+    (:class:`ResumeHub`; outputs in ``hub/img*/result.pt``). Any failure
     is one :class:`SplitgymError` line and no worker is left running (and with ``links="netns"``
     no namespace is left either).
     """
@@ -484,6 +517,9 @@ def run_distributed(plan: Plan, images: int = 1, links: str = "none", *, warmup:
             port = free_port(addr)
         else:
             _check_port(addr, port)
+        if hub is not None:
+            ResumeHub(hub, plan.model_dump(mode="json"))  # a hub of another plan fails here, in one line
+            extra["hub"] = str(hub)
         return _launch(plan, graph, names, images, links, warmup, seed, threads, addr, port, timeout_s,
                        start_method, fail_rank, fail_at, extra)
 
@@ -516,7 +552,7 @@ def _launch(plan: Plan, graph: ModelGraph, names: list[str], images: int, links:
                     raise SplitgymError(f"distributed: the run took longer than {timeout_s:g} s "
                                         f"(timeout_s); its {len(names) + 1} processes were stopped")
         except (mp.ProcessRaisedException, mp.ProcessExitedException) as exc:
-            raise SplitgymError(_failure(tmp, names, exc)) from None
+            raise SplitgymError(_failure(tmp, names, exc, [p.exitcode for p in ctx.processes])) from None
         finally:
             spawn_log.setLevel(level)
             for p in ctx.processes:
@@ -543,7 +579,7 @@ def _launch(plan: Plan, graph: ModelGraph, names: list[str], images: int, links:
         bytes_sent={n: int(stats[k]["bytes_sent"]) for k, n in enumerate(names + [REQUESTER])},
         head_device=head, max_abs_error=float(req["max_abs_error"]), ref_max_abs=float(req["ref_max_abs"]),
         wall_s=wall, meta={"port": port, "threads": threads, "warmup": warmup, "start_method": start_method,
-                           "addr": addr},
+                           "addr": addr, "resumed": req["resumed"], "skipped_images": req["skipped"]},
     )
 
 

@@ -159,10 +159,18 @@ def cmd_plan(args: argparse.Namespace) -> None:
         plan.save(args.output)
     vols = [{"volume": i, "units": f"{v.first}..{v.last}", "rows": ",".join(map(str, v.rows))}
             for i, v in enumerate(plan.volumes)]
+    stages = [{"stage": i, "device": st.device, "units": f"{st.first}..{st.last}"} for i, st in enumerate(plan.stages or [])]
+    if not vols and plan.neuron_splits:  # a hybrid plan (HyPS): partitions in sequence
+        vols = [{"stage": f"units {s.first}..{s.last}", "device": s.device} for s in plan.stages or []]
+        vols += [{"stage": f"{n.layer} neurons {p.start}..{p.end}", "device": p.device}
+                 for n in plan.neuron_splits or [] for p in n.parts]
+        vols += [{"stage": "head", "device": plan.head_device}] if plan.head_device else []
+        stages = []
+    text = _table(vols) + (f"\n\n{_table(stages)}" if stages else "") + (f"\nwrote {args.output}" if args.output else "")
     if plan.tiles:  # NPTP tile plans
-        vols = [{"device": t.device, "rows": f"{t.rows[0]}..{t.rows[1]}", "cols": f"{t.cols[0]}..{t.cols[1]}"}
+        rows = [{"device": t.device, "rows": f"{t.rows[0]}..{t.rows[1]}", "cols": f"{t.cols[0]}..{t.cols[1]}"}
                 for t in plan.tiles]
-    text = _table(vols) + (f"\nwrote {args.output}" if args.output else "")
+        text = _table(rows) + (f"\nwrote {args.output}" if args.output else "")
     _emit(args, json.loads(plan.model_dump_json(exclude_none=True)), text)
 
 
@@ -188,6 +196,19 @@ def cmd_simulate(args: argparse.Namespace) -> None:
               f"(slowest device), end-to-end {sc.end_to_end * 1e3:.2f} ms with the head on {sc.head_device}; "
               f"halo {sc.total_bytes / 2**20:.2f} MiB in {sc.messages} messages; feasible: {sc.feasible}")
         return
+    if not plan.volumes and (plan.stages or plan.neuron_splits):  # a hybrid plan (HyPS)
+        from splitgym.costmodels.hyps_score import score_hybrid
+
+        sc = score_hybrid(plan, g).to_json()
+        rows = [{"partition": p["partition"], "layers": f"{p['layers'][0]}..{p['layers'][-1]}",
+                 "devices": p.get("device") or ",".join(p["devices"]), "compute_ms": p["compute_s"] * 1e3,
+                 "comm_ms": p["communication_s"] * 1e3, "peak_MB": p["peak_memory_mb"]}
+                for p in sc["partitions"]]
+        text = (_table(rows, 2) + f"\n\nlatency {sc['latency_s'] * 1e3:.2f} ms (compute "
+                f"{sc['compute_s'] * 1e3:.2f} ms, communication {sc['communication_s'] * 1e3:.2f} ms); "
+                f"fits every memory budget: {sc['fits']}")
+        _emit(args, sc, text)
+        return
     sim = Simulator(g, plan.cluster(), at=args.at)
     bd = sim.simulate(plan)
     per = bd.per_device()
@@ -212,8 +233,11 @@ def cmd_execute(args: argparse.Namespace) -> None:
     from splitgym.costmodels.plan import load_plan
     from splitgym.executors.distributed import LINKS, run_distributed, run_local
 
+    if args.backend == "hub":
+        _execute_hub(args)
+        return
     if args.backend not in BACKENDS:
-        raise SplitgymError(f"backend: unknown backend {args.backend!r} (known: {', '.join(BACKENDS)})")
+        raise SplitgymError(f"backend: unknown backend {args.backend!r} (known: {', '.join(BACKENDS)}, hub)")
     if args.links not in LINKS:
         raise SplitgymError(f"links: unknown link mode {args.links!r} (known: {', '.join(LINKS)})")
     plan = load_plan(args.plan)
@@ -224,10 +248,12 @@ def cmd_execute(args: argparse.Namespace) -> None:
         _execute_tiles(args, plan)
         return
     if args.backend == "local":
+        if args.folder:
+            raise SplitgymError("folder: resuming needs the distributed or hub backend")
         res = run_local(plan, args.images, args.links, warmup=args.warmup, threads=args.threads)
     else:
         res = run_distributed(plan, args.images, args.links, warmup=args.warmup, threads=args.threads,
-                              port=args.port, timeout_s=args.timeout)
+                              port=args.port, timeout_s=args.timeout, hub=args.folder)
     data = {"plan": str(args.plan), "backend": args.backend, "model": plan.model.name,
             "input": list(plan.model.input), **res.to_json()}
     names = res.devices + ["requester"]
@@ -241,6 +267,36 @@ def cmd_execute(args: argparse.Namespace) -> None:
             + f"\n\nlatency per image: mean {res.latency_mean_s * 1e3:.2f} ms, median "
             f"{res.latency_median_s * 1e3:.2f} ms  ->  {res.ips:.2f} images/s"
             f"\nmax abs error vs the unsplit model: {res.max_abs_error:.3g} (output max |y| {res.ref_max_abs:.3g})")
+    if args.folder:
+        text += (f"\nrun folder {args.folder}: {res.meta['skipped_images']} image(s) already done, resumed "
+                 f"{res.meta['resumed'] or 'none'} (image: last complete stage)")
+    _emit(args, data, text)
+
+
+def _execute_hub(args: argparse.Namespace) -> None:
+    """A hybrid (HyPS) plan through the manager / workers / hub runtime (executors/hub.py)."""
+    import torch
+
+    from splitgym.costmodels.graph import ModelGraph
+    from splitgym.costmodels.plan import load_plan
+    from splitgym.executors.hub import Hub, run_hyps
+
+    if not args.folder:
+        raise SplitgymError("folder: the hub backend needs --folder (its run folder; an existing one resumes)")
+    plan = load_plan(args.plan)
+    _, h, w = plan.model.input
+    g = ModelGraph.from_torchvision(plan.model.name, (h, w))
+    resume = "input" in Hub(args.folder).done()
+    x = None if resume else torch.randn(1, *plan.model.input, generator=torch.Generator().manual_seed(0))
+    res = run_hyps(plan, g, x, args.folder)
+    with torch.no_grad():
+        ref = g.gm(Hub(args.folder).get("input"))
+    err = float((res.output - ref).abs().max())
+    data = {"plan": str(args.plan), "backend": "hub", "folder": str(res.folder), "resumed": resume,
+            "computed": res.computed, "reused": res.reused, "seconds": res.seconds, "max_abs_error": err}
+    text = (f"plan {args.plan}: {plan.method} on {plan.model.name} {list(plan.model.input)}, hub run in "
+            f"{res.folder} ({'resumed' if resume else 'new'}): computed {len(res.computed)}, reused "
+            f"{len(res.reused)} feature maps in {res.seconds:.1f} s\nmax abs error vs the unsplit model: {err:.3g}")
     _emit(args, data, text)
 
 
@@ -362,7 +418,8 @@ def build_parser() -> argparse.ArgumentParser:
               "max abs error vs the unsplit model.")
     sp.add_argument("plan", help="plan JSON file")
     sp.add_argument("--backend", default="local", help="local (one process, parts timed and composed) or "
-                    "distributed (one process per device over torch.distributed/gloo)")
+                    "distributed (one process per device over torch.distributed/gloo); hub runs a "
+                    "hybrid (HyPS) plan through its manager, workers and hub (needs --folder)")
     sp.add_argument("--links", default="none", help="none (free / loopback), emulated (sleep the plan's link "
                     "time before each send) or netns (distributed only, root: each device in its own network namespace, "
                     "links shaped by tc to the plan's bandwidth)")
@@ -371,6 +428,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--threads", type=int, default=1, help="torch threads per process")
     sp.add_argument("--port", type=int, default=None, help="rendezvous port (distributed; default a free one)")
     sp.add_argument("--timeout", type=float, default=300.0, help="seconds before a distributed run is stopped")
+    sp.add_argument("--folder", default=None, help="a run folder where every finished part persists; an "
+                    "existing one resumes a killed run (distributed: volume plans; hub: hybrid/HyPS plans)")
 
     sp = verb("train", cmd_train, "Train a split policy (Hydra app: overrides like agent=td3 devices=DA episodes=500).")
     sp.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides, e.g. devices=DA network=bw50 -m seed=0,1")

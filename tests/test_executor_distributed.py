@@ -134,15 +134,15 @@ def test_worker_failure_is_one_line_and_leaves_no_process(at: str) -> None:
             os.kill(pid, 0)
 
 
-def test_busy_port_and_netns_fail_in_one_line_before_starting() -> None:
+def test_busy_port_and_bad_links_fail_in_one_line_before_starting() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
         with pytest.raises(SplitgymError, match=rf"^port: 127.0.0.1:{port} is not free"):
             dx.run_distributed(equal_plan(), port=port)
-    with pytest.raises(SplitgymError, match=r"^links: 'netns' is not implemented: it needs root"):
-        dx.run_distributed(equal_plan(), links="netns")
+    with pytest.raises(SplitgymError, match=r"^links: 'netns' needs the distributed backend"):
+        dx.run_local(equal_plan(), links="netns")
     with pytest.raises(SplitgymError, match=r"^links: unknown link mode 'tc'"):
         dx.run_distributed(equal_plan(), links="tc")
     assert not spawned_children()
@@ -208,8 +208,9 @@ def test_execute_local_prints_and_is_exact(tmp_path, capsys) -> None:
     (None, [], r"plan: no such file"),
     ("{not json", [], r"not valid JSON"),
     ('{"format": "splitgym.plan", "version": 7}', [], r"version"),
-    ("PLAN", ["--backend", "mpi"], r"backend: unknown backend 'mpi' \(known: local, distributed\)"),
-    ("PLAN", ["--backend", "distributed", "--links", "netns"], r"links: 'netns' is not implemented"),
+    ("PLAN", ["--backend", "mpi"], r"backend: unknown backend 'mpi' \(known: local, distributed, hub\)"),
+    ("PLAN", ["--links", "netns"], r"links: 'netns' needs the distributed backend"),
+    ("PLAN", ["--folder", "somewhere"], r"folder: resuming needs the distributed or hub backend"),
     ("PLAN", ["--links", "wifi"], r"links: unknown link mode 'wifi'"),
     ("PLAN", ["--images", "0"], r"images: need at least 1 image"),
 ])

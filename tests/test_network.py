@@ -205,6 +205,8 @@ for _g in ("all-nano", "all-xavier"):
         CASES.append((_g, _n, [_g.removeprefix("all-")] * 4, [float(c) for c in _caps], 300.0))
 for _g, (_boards, _caps) in TABLE_III.items():
     CASES.append((_g, _g, _boards * 4, [float(c) for c in _caps] * 4, 300.0))
+for _k in (2, 3, 4, 5):  # MS-MDI's testbeds: k TX2s on one access point
+    CASES.append((f"tx2x{_k}", 100.0, ["tx2"] * _k, [100.0] * _k, 100.0))
 
 
 @pytest.mark.parametrize("group, network, boards, caps, requester", CASES,
@@ -223,7 +225,7 @@ def test_distredge_groups(group: str, network: str | float, boards: list[str], c
 
 def test_every_device_group_file_is_covered() -> None:
     tested = {c[0] for c in CASES}
-    assert set(list_conf("devices")) == tested | {"local4"}
+    assert set(list_conf("devices")) == tested | {"local4", "pi3b-1", "pi3b-4"}  # pi3b-*: test_hyps.py
     assert {"NA", "NB", "NC", "ND", "LA", "LB", "LC", "LD", "bw50", "bw300"} <= set(list_conf("network"))
 
 

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from splitgym.agents.partitions import from_starts, named_partition, starts_of
-from splitgym.agents.planners import PLANNERS, run_planner
+from splitgym.agents.planners import PLANNERS, VOLUME_PLANNERS, run_planner
 from splitgym.agents.planners.aofl import price_volumes, search_partitions
 from splitgym.agents.planners.equal import equal_cuts
 from splitgym.agents.planners.exact import count_candidates, grid_cuts, plan_exact
@@ -28,6 +28,8 @@ from splitgym.costmodels.simulator import Simulator
 from splitgym.experiments import cli
 
 from .helpers import synthetic_profile
+
+VOLUME = sorted((*VOLUME_PLANNERS, "exact"))  # the DistrEdge family: volume plans
 
 # -- a small custom model on three unequal devices with unequal links ----------------------------
 
@@ -84,7 +86,7 @@ def db_sim(vgg16: ModelGraph, db: Cluster) -> Simulator:
 # -- every planner: a valid plan with a finite latency --------------------------------------------
 
 
-@pytest.mark.parametrize("name", sorted(PLANNERS))
+@pytest.mark.parametrize("name", VOLUME)
 def test_valid_plan_on_vgg16_db(name: str, vgg16: ModelGraph, db: Cluster, db_sim: Simulator):
     plan = run_planner(name, vgg16, db)
     plan.check(vgg16)
@@ -94,7 +96,7 @@ def test_valid_plan_on_vgg16_db(name: str, vgg16: ModelGraph, db: Cluster, db_si
     Plan.parse(json.loads(plan.model_dump_json()))  # meta is JSON and the plan reloads
 
 
-@pytest.mark.parametrize("name", sorted(PLANNERS))
+@pytest.mark.parametrize("name", VOLUME)
 def test_valid_plan_on_small_model(name: str, small):
     g, cluster, profiles, sim = small
     plan = plan_with(name, g, cluster, profiles)
@@ -260,7 +262,7 @@ def test_no_planner_beats_the_exact_optimum(small):
     """On the small model every row is on the grid (grid=0), so every planner's plan lies in the
     exact search of its own partition: none may be faster."""
     g, cluster, profiles, sim = small
-    for name in sorted(PLANNERS):
+    for name in VOLUME:
         plan = plan_with(name, g, cluster, profiles)
         latency = sim.simulate(plan).latency
         starts = ",".join(map(str, starts_of(plan.partition)))

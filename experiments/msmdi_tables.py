@@ -1,0 +1,173 @@
+"""MS-MDI Section 5 on the queueing simulator: total processing time of MS-MDI, AR-MDI and Local.
+
+    python -m splitgym.experiments.msmdi_tables [--seeds 3] [--weights params flops] [--learned RUN]
+
+The paper's scenarios (PAPERS-AUDIT A.3; ``splitgym.envs.msmdi_scenarios``): TX2 workers, two
+sources with a = 5 and 10 images/s receiving 10K and 30K images, 2 workers (Fig. 3a), 3 workers
+(Fig. 3b) and 2..5 workers (Fig. 3c: per-image time = total time / 40K). Every policy runs on the
+same arrival streams (seeds 0..seeds-1); the numbers are means over seeds. AR-MDI's allocation by
+parameters is the paper's rule (``params``); ``flops`` balances compute instead. With ``--learned``
+the PPO admission policy of a ``splitgym train env=msmdi`` run (its ``export/policy.zip``) also
+runs each scenario whose worker count matches its training scenario.
+
+Writes ``experiments/results/msmdi_total.csv`` (scenario, weight, policy, seed-mean total and
+per-image time, local fraction), ``msmdi_improvement.csv`` (MS-MDI's % improvement over each
+baseline, (T_base - T_ms) / T_base, next to the paper's), ``msmdi_curves.csv`` (images finished vs
+time, Fig. 3a/b) and ``msmdi.png``. An ``--image-s`` sweep shows how the calibration moves the
+orderings (``msmdi_sensitivity.csv``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from splitgym.agents.schedulers import SCHEDULERS, get_scheduler
+from splitgym.costmodels.queueing import QueueResult, QueueSim, QueueSystem
+from splitgym.envs.msmdi_scenarios import get_mdi_scenario
+from splitgym.experiments.results_csv import write_csv
+
+RESULTS = Path(__file__).parent / "results"
+SCENARIOS = ["ms-mdi-2", "ms-mdi-3", "ms-mdi-4", "ms-mdi-5"]
+#: PAPERS-AUDIT A.3: MS-MDI's improvement (%) over (AR-MDI, Local) per worker count; None: not given
+PAPER = {2: (16.0, 11.0), 3: (20.0, 32.0), 4: (None, None), 5: (29.0, 74.0)}
+
+
+class LearnedAdmission:
+    """A trained MSMDI-v0 policy as a scheduler: its admission, back-pressure service."""
+
+    name = "learned"
+
+    def __init__(self, model: Any, env: Any) -> None:
+        from splitgym.agents.schedulers import BackPressure
+
+        self.model, self.env, self.bp = model, env, BackPressure()
+        self._cache: tuple[float, np.ndarray] | None = None
+
+    def admit(self, sim: QueueSim, s: int) -> bool:
+        if self._cache is None or self._cache[0] != sim.t:
+            self.env.sim = sim
+            self._cache = (sim.t, self.model.predict(self.env._obs(), deterministic=True)[0])
+        return bool(self._cache[1][s])
+
+    def serve(self, sim: QueueSim, n: int) -> int:
+        return self.bp.serve(sim, n)
+
+
+def run(system: QueueSystem, policy: Any, seed: int) -> QueueResult:
+    return QueueSim(system, seed=seed).run(policy)
+
+
+def curve(res: QueueResult, points: int = 50) -> list[tuple[int, float]]:
+    done = np.sort(res.done)
+    idx = np.unique(np.linspace(0, done.size - 1, points).astype(int))
+    return [(int(i + 1), float(done[i])) for i in idx]
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--weights", nargs="+", default=["params", "flops"], choices=["params", "flops"])
+    ap.add_argument("--scenarios", nargs="+", default=SCENARIOS)
+    ap.add_argument("--networks", nargs="+", default=["bw100", "bw50"])
+    ap.add_argument("--learned", default=None, help="a training run folder (export/policy.zip) to add")
+    ap.add_argument("--image-s", nargs="*", type=float, default=[0.1, 0.2, 0.4, 0.8],
+                    help="calibrations for the sensitivity table (none: skip it)")
+    ap.add_argument("--out", default=str(RESULTS))
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    learned = None
+    if args.learned:
+        from stable_baselines3 import PPO
+
+        from splitgym.envs.msmdi import MSMDIEnv
+
+        cfg = json.loads((Path(args.learned) / "export" / "summary.json").read_text())
+        learned = (PPO.load(Path(args.learned) / "export" / "policy.zip"), cfg["scenario"])
+    totals, curves, improv = [], [], []
+    t_start = time.perf_counter()
+    for name, net, weight in [(n, b, w) for n in args.scenarios for b in args.networks for w in args.weights]:
+        sc = get_mdi_scenario(name)
+        system = sc.system(weight=weight, network=net)
+        policies: dict[str, Any] = {p: get_scheduler(p) for p in SCHEDULERS}
+        if learned is not None and learned[1]["devices"] == sc.devices:
+            env = MSMDIEnv(name, images=tuple(sc.images))
+            env.system = system
+            policies["learned"] = LearnedAdmission(learned[0], env)
+        mean: dict[str, float] = {}
+        for pname, pol in policies.items():
+            res = [run(system, pol, s) for s in range(args.seeds)]
+            mean[pname] = float(np.mean([r.makespan_s for r in res]))
+            totals.append({"scenario": name, "workers": system.N, "network": net, "weight": weight, "policy": pname,
+                           "total_time_s": round(mean[pname], 2),
+                           "per_image_s": round(mean[pname] / res[0].images, 5),
+                           "mean_sojourn_s": round(float(np.mean([np.mean(r.done - r.arrive) for r in res])), 2),
+                           "local_fraction": round(float(np.mean([(r.path == 0).mean() for r in res])), 4),
+                           "seeds": args.seeds})
+            if weight == "params" and system.N <= 3 and net == args.networks[0]:
+                curves += [{"scenario": name, "policy": pname, "images": n, "time_s": round(t, 2)}
+                           for n, t in curve(res[0])]
+        pa, pl = PAPER.get(system.N, (None, None))
+        improv.append({"scenario": name, "workers": system.N, "network": net, "weight": weight,
+                       "ms_vs_ar_mdi_pct": round(100 * (mean["ar-mdi"] - mean["ms-mdi"]) / mean["ar-mdi"], 1),
+                       "ms_vs_local_pct": round(100 * (mean["local"] - mean["ms-mdi"]) / mean["local"], 1),
+                       "paper_vs_ar_mdi_pct": pa, "paper_vs_local_pct": pl,
+                       "mw_vs_ar_mdi_pct": round(100 * (mean["ar-mdi"] - mean["ms-mdi-mw"]) / mean["ar-mdi"], 1),
+                       "order": " < ".join(sorted(mean, key=mean.get)),
+                       **({"learned_vs_ms_pct": round(100 * (mean["ms-mdi"] - mean["learned"]) / mean["ms-mdi"], 1)}
+                          if "learned" in mean else {})})
+        print(json.dumps(improv[-1]))
+    sens = []
+    for image_s in args.image_s:
+        for name in ("ms-mdi-2", "ms-mdi-3", "ms-mdi-5"):
+            system = get_mdi_scenario(name).system(image_s=image_s)
+            mean = {p: run(system, get_scheduler(p), 0).makespan_s for p in SCHEDULERS}
+            sens.append({"image_s": image_s, "scenario": name, **{p: round(v, 1) for p, v in mean.items()},
+                         "order": " < ".join(sorted(mean, key=mean.get))})
+    write_csv(out / "msmdi_total.csv", totals)
+    keys = list(dict.fromkeys(k for r in improv for k in r))
+    write_csv(out / "msmdi_improvement.csv", [{k: r.get(k) for k in keys} for r in improv])
+    if curves:
+        write_csv(out / "msmdi_curves.csv", curves)
+    if sens:
+        write_csv(out / "msmdi_sensitivity.csv", sens)
+    plot([r for r in totals if r["network"] == args.networks[0]], curves, out / "msmdi.png")
+    print(f"wrote {out}/msmdi_*.csv and msmdi.png in {time.perf_counter() - t_start:.1f} s")
+    return {"totals": totals, "improvement": improv, "sensitivity": sens}
+
+
+def plot(totals: list[dict[str, Any]], curves: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    for ax, name in zip(axes[:2], ("ms-mdi-2", "ms-mdi-3")):
+        for pol in dict.fromkeys(r["policy"] for r in curves if r["scenario"] == name):
+            pts = [(r["images"], r["time_s"]) for r in curves if r["scenario"] == name and r["policy"] == pol]
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], label=pol)
+        ax.set(title=f"{name} (params): time vs images finished", xlabel="images finished", ylabel="time (s)")
+        if ax.lines:
+            ax.legend()
+    ax = axes[2]
+    for weight, style in (("params", "-"), ("flops", "--")):
+        for pol in dict.fromkeys(r["policy"] for r in totals):
+            pts = sorted((r["workers"], r["per_image_s"]) for r in totals if r["weight"] == weight and r["policy"] == pol)
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] * 1e3 for p in pts], style, marker="o", label=f"{pol} ({weight})")
+    ax.set(title=f"per-image time vs workers (Fig. 3c, {totals[0]['network']})", xlabel="workers", ylabel="ms per image")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()

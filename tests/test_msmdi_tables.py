@@ -1,0 +1,23 @@
+"""The MS-MDI experiment script on a small scenario: CSVs, PNG, percentages computed as stated."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from splitgym.experiments import msmdi_tables
+
+
+def test_tables_on_a_small_scenario(tmp_path):
+    out = msmdi_tables.main(["--scenarios", "ms-mdi-3-small", "--seeds", "1", "--networks", "bw100",
+                             "--weights", "params", "--image-s", "--out", str(tmp_path)])
+    for name in ("msmdi_total.csv", "msmdi_improvement.csv", "msmdi_curves.csv", "msmdi.png"):
+        assert (tmp_path / name).exists(), name
+    rows = list(csv.DictReader((tmp_path / "msmdi_total.csv").open()))
+    t = {r["policy"]: float(r["total_time_s"]) for r in rows}
+    assert set(t) == {"ms-mdi", "ar-mdi", "local", "ms-mdi-mw"}
+    imp = out["improvement"][0]
+    assert imp["ms_vs_local_pct"] == pytest.approx(100 * (t["local"] - t["ms-mdi"]) / t["local"], abs=0.1)
+    assert imp["paper_vs_local_pct"] == 32.0 and imp["order"].split(" < ")[0] == min(t, key=t.get)
+    assert float(next(r for r in rows if r["policy"] == "local")["local_fraction"]) == 1.0
