@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-slow test-all bench lint clean reproduce-distredge reproduce-hyps reproduce-msmdi
+.PHONY: demo test test-slow test-all bench lint clean reproduce-distredge reproduce-hyps reproduce-msmdi reproduce-nptp
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,9 @@ reproduce-msmdi: $(STAMP)
 	  env.scenario=ms-mdi-3 'env.images=[300,900]' env.eval_episodes=3 hydra.run.dir=runs/msmdi-ppo-ms3
 	$(PY) -m splitgym.experiments.msmdi_tables --seeds 2 --learned runs/msmdi-ppo-ms3
 	$(PY) -m splitgym.experiments.bench_queueing
+
+reproduce-nptp: $(STAMP)
+	$(PY) -m splitgym.experiments.nptp_tables all
 
 bench: $(STAMP)
 	$(PY) -m splitgym.experiments.bench_simulator

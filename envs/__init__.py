@@ -12,9 +12,11 @@ from .scenarios import SCENARIOS, Scenario, get_scenario, list_scenarios
 
 __all__ = ["ENV_IDS", "SCENARIOS", "Scenario", "get_scenario", "list_scenarios"]
 
-ENV_IDS: list[str] = ["splitgym/DistrEdge-v0", "splitgym/MSMDI-v0"]
+ENV_IDS: list[str] = ["splitgym/DistrEdge-v0", "splitgym/MSMDI-v0", "splitgym/NPTP-v0"]
 
 if "splitgym/DistrEdge-v0" not in registry:
     register(id="splitgym/DistrEdge-v0", entry_point="splitgym.envs.distredge:DistrEdgeEnv")
 if "splitgym/MSMDI-v0" not in registry:
     register(id="splitgym/MSMDI-v0", entry_point="splitgym.envs.msmdi:MSMDIEnv")
+if "splitgym/NPTP-v0" not in registry:
+    register(id="splitgym/NPTP-v0", entry_point="splitgym.envs.nptp:NPTPEnv")

@@ -167,6 +167,10 @@ def cmd_plan(args: argparse.Namespace) -> None:
         vols += [{"stage": "head", "device": plan.head_device}] if plan.head_device else []
         stages = []
     text = _table(vols) + (f"\n\n{_table(stages)}" if stages else "") + (f"\nwrote {args.output}" if args.output else "")
+    if plan.tiles:  # NPTP tile plans
+        rows = [{"device": t.device, "rows": f"{t.rows[0]}..{t.rows[1]}", "cols": f"{t.cols[0]}..{t.cols[1]}"}
+                for t in plan.tiles]
+        text = _table(rows) + (f"\nwrote {args.output}" if args.output else "")
     _emit(args, json.loads(plan.model_dump_json(exclude_none=True)), text)
 
 
@@ -181,6 +185,17 @@ def cmd_simulate(args: argparse.Namespace) -> None:
         raise SplitgymError(f"model.input: torchvision models take 3 channels, got {c}")
     g = ModelGraph.from_torchvision(plan.model.name, (h, w))
     plan.check(g)
+    if plan.tiles and not plan.volumes:  # NPTP tile plans: the tile cost model
+        from splitgym.costmodels.tiles import score_tiles
+
+        sc = score_tiles(g, rects=plan)
+        rows = [{k: v for k, v in p.items() if k not in ("tile", "memory_cap_mb", "activation_cap_mb")}
+                for p in sc.to_json()["per_device"]]
+        _emit(args, sc.to_json(), f"plan {args.plan}: {plan.method} on {plan.model.name} {list(plan.model.input)}, "
+              f"{len(rows)} tiles\n\n" + _table(rows, 3) + f"\n\nfeature extractor {sc.latency * 1e3:.2f} ms "
+              f"(slowest device), end-to-end {sc.end_to_end * 1e3:.2f} ms with the head on {sc.head_device}; "
+              f"halo {sc.total_bytes / 2**20:.2f} MiB in {sc.messages} messages; feasible: {sc.feasible}")
+        return
     if not plan.volumes and (plan.stages or plan.neuron_splits):  # a hybrid plan (HyPS)
         from splitgym.costmodels.hyps_score import score_hybrid
 
@@ -229,6 +244,9 @@ def cmd_execute(args: argparse.Namespace) -> None:
     c = plan.model.input[0]
     if c != 3:
         raise SplitgymError(f"model.input: torchvision models take 3 channels, got {c}")
+    if plan.tiles and not plan.volumes:  # NPTP tile plans
+        _execute_tiles(args, plan)
+        return
     if args.backend == "local":
         if args.folder:
             raise SplitgymError("folder: resuming needs the distributed or hub backend")
@@ -280,6 +298,39 @@ def _execute_hub(args: argparse.Namespace) -> None:
             f"{res.folder} ({'resumed' if resume else 'new'}): computed {len(res.computed)}, reused "
             f"{len(res.reused)} feature maps in {res.seconds:.1f} s\nmax abs error vs the unsplit model: {err:.3g}")
     _emit(args, data, text)
+
+
+def _execute_tiles(args: argparse.Namespace, plan: Any) -> None:
+    """A tile plan: measured per-device compute next to the tile cost model's prediction (local),
+    or a run with one gloo process per device (distributed); both check the output."""
+    import torch
+
+    from splitgym.costmodels.graph import ModelGraph
+    from splitgym.costmodels.tiles import score_tiles
+    from splitgym.executors.tiles import TileExecutor, run_tiles_distributed
+
+    if args.backend == "distributed":
+        res = run_tiles_distributed(plan, timeout_s=args.timeout, port=args.port)
+        _emit(args, res.to_json(), _table([{"device": n, "compute_ms": res.compute_s[n] * 1e3,
+                                            "sent_KB": res.bytes_sent[n] / 1024} for n in res.devices], 2)
+              + f"\nmax abs error: features {res.feature_error:.3g}, output {res.output_error:.3g}")
+        return
+    torch.set_num_threads(args.threads)
+    g = ModelGraph.from_torchvision(plan.model.name, tuple(plan.model.input[1:]))
+    ex = TileExecutor(plan, g)
+    x = torch.randn(1, *plan.model.input, generator=torch.Generator().manual_seed(1))
+    feats, out = ex.run(x)
+    with torch.inference_mode():
+        err = float((out - g.gm(x)).abs().max()) if out is not None else 0.0
+    measured = ex.run_timed(x, repeats=max(1, args.images))
+    sc = score_tiles(g, rects=plan)
+    rows = [{"device": n, "measured_ms": m * 1e3, "predicted_ms": p * 1e3, "halo_KB": b / 1024}
+            for n, m, p, b in zip(sc.devices, measured, sc.compute, sc.comm_bytes)]
+    data = {"plan": str(args.plan), "backend": "local", "max_abs_error": err, "per_device": rows,
+            "moved_bytes": sum(ex.moved_bytes), "modelled_bytes": sc.total_bytes}
+    _emit(args, data, _table(rows, 2) + f"\n(compute per device, predicted from the plan's boards)"
+          f"\nhalo moved {sum(ex.moved_bytes) / 1024:.1f} KB (modelled {sc.total_bytes / 1024:.1f} KB); "
+          f"max abs error vs the unsplit model {err:.3g}")
 
 
 def cmd_train(args: argparse.Namespace) -> None:

@@ -225,7 +225,7 @@ def test_distredge_groups(group: str, network: str | float, boards: list[str], c
 
 def test_every_device_group_file_is_covered() -> None:
     tested = {c[0] for c in CASES}
-    assert set(list_conf("devices")) == tested | {"local4", "pi3b-1", "pi3b-4"}  # pi3b-*: test_hyps.py
+    assert set(list_conf("devices")) == tested | {"local4", "pi3b-1", "pi3b-4", "nptp3"}  # pi3b-*: test_hyps.py; nptp3: test_tiles.py
     assert {"NA", "NB", "NC", "ND", "LA", "LB", "LC", "LD", "bw50", "bw300"} <= set(list_conf("network"))
 
 

@@ -1,0 +1,321 @@
+"""Run an NPTP tile plan for real: each device keeps its tile at every layer and exchanges halos.
+
+The schedule is the cost model's (:func:`costmodels.tiles.exchanges`): at unit ``l`` device ``d``
+owns a rectangle of the unit's output (the ownership rule of :func:`tile_layouts.layer_rects`) and
+needs the input region the unit's row and column maps give; the parts of it other devices own
+(the *halo*) are sent to it by those devices after unit ``l-1`` (exchanged, never recomputed).
+Each device's part of a unit is a :class:`SlicedSegment` (padding only at the image's true border).
+After the last unit the owned blocks are gathered on the head device (the cost model's choice), which
+runs the head.
+
+* :class:`TileExecutor` runs every device in this process, one after another, and counts the
+  bytes of every halo message (they equal the cost model's, a test checks it).
+* :func:`run_tiles_distributed` runs one process per device over ``torch.distributed`` (gloo,
+  spawned as in :mod:`executors.distributed`): every process builds the model from seed 0 and the
+  image from the run's seed, keeps only its tile, and sends/receives halos point to point
+  (``isend``/``irecv``, one message per (sender, receiver, unit)). The head device compares the
+  feature map and the output with the unsplit model and reports the max abs errors.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.fx
+
+from splitgym.costmodels.errors import PlanError, SplitgymError
+from splitgym.costmodels.graph import ModelGraph
+from splitgym.costmodels.models import build_model
+from splitgym.costmodels.plan import Plan
+from splitgym.costmodels.slicing import Region, SlicedSegment
+from splitgym.costmodels.tiles import Exchange, exchanges, intersect, plan_rects, score_tiles
+
+__all__ = ["TileExecutor", "run_tiles_distributed", "TileRunResult", "assemble", "reference_features"]
+
+
+def _crop(t: torch.Tensor, held: Region, want: Region) -> torch.Tensor:
+    """The part ``want`` of a tensor holding region ``held``."""
+    return t[:, :, want.r0 - held.r0:want.r1 - held.r0, want.c0 - held.c0:want.c1 - held.c0]
+
+
+def assemble(want: Region, pieces: list[tuple[Region, torch.Tensor]], like: torch.Tensor) -> torch.Tensor:
+    """A tensor of region ``want`` from pieces ``(region, tensor)`` that cover it exactly."""
+    channels = next(t.shape[1] for _, t in pieces) if pieces else like.shape[1]
+    out = like.new_empty((like.shape[0], channels, want.rows, want.cols))
+    covered = 0
+    for r, t in pieces:
+        if tuple(t.shape[-2:]) != (r.rows, r.cols):
+            raise PlanError(f"halo: piece {tuple(r)} arrived with shape {list(t.shape)}")
+        out[:, :, r.r0 - want.r0:r.r1 - want.r0, r.c0 - want.c0:r.c1 - want.c0] = t
+        covered += r.rows * r.cols
+    if covered != want.rows * want.cols:
+        raise PlanError(f"halo: pieces cover {covered} of the {want.rows * want.cols} cells of {tuple(want)}")
+    return out
+
+
+def reference_features(graph: ModelGraph, x: torch.Tensor) -> torch.Tensor:
+    """The unsplit model's feature map (the last unit's output) on ``x``."""
+    last = graph.unit_nodes[-1][-1]
+    seen: dict[str, torch.Tensor] = {}
+
+    class _Stop(torch.fx.Interpreter):
+        def run_node(self, n: torch.fx.Node) -> Any:
+            v = super().run_node(n)
+            if n is last:
+                seen["v"] = v
+            return v
+
+    with torch.inference_mode():
+        _Stop(graph.gm).run(x)
+    return seen["v"]
+
+
+def _segments(graph: ModelGraph, ex: list[Exchange], devices: list[int]) -> dict[tuple[int, int], SlicedSegment]:
+    """Per (unit, device): the module computing the device's owned region; it must need no more
+    than the cost model's needed region (the halo the schedule delivers)."""
+    segs = {}
+    for x in ex:
+        for d in devices:
+            o = x.owned[d]
+            if o.empty:
+                continue
+            seg = SlicedSegment(graph, x.unit, x.unit, o, name=f"unit {x.unit} on device {d}")
+            need, got = x.needed[d], seg.in_region
+            if not (need.r0 <= got.r0 and got.r1 <= need.r1 and need.c0 <= got.c0 and got.c1 <= need.c1):
+                raise PlanError(f"halo: unit {x.unit} device {d} needs {tuple(got)}, the schedule gives {tuple(need)}")
+            segs[(x.unit, d)] = seg
+    return segs
+
+
+def _unit_step(seg: SlicedSegment | None, x: Exchange, d: int, held: Region, own: torch.Tensor,
+               received: list[tuple[Region, torch.Tensor]]) -> torch.Tensor | None:
+    """Device ``d`` runs unit ``x.unit`` on its own block plus the halo it received."""
+    if seg is None:
+        return None
+    need = x.needed[d]
+    pieces = list(received)
+    mine = intersect(need, held)
+    if not mine.empty:
+        pieces.append((mine, _crop(own, held, mine)))
+    inp = assemble(need, pieces, own)
+    return seg(_crop(inp, need, seg.in_region))
+
+
+class TileExecutor:
+    """All devices of a tile plan in this process: ``run(x)`` returns (feature map, output)."""
+
+    def __init__(self, plan: Plan, graph: ModelGraph) -> None:
+        plan.check(graph)
+        self.plan, self.graph = plan, graph
+        self.rects = plan_rects(plan)
+        self.N = len(self.rects)
+        self.ex = exchanges(graph, self.rects)
+        self.segs = _segments(graph, self.ex, list(range(self.N)))
+        self.head_device = score_tiles(graph, rects=plan).head_device if graph.head is not None else None
+        self.head = SlicedSegment(graph, graph.num_units, graph.num_units, name="head") if graph.head else None
+        self.moved_bytes = [0] * graph.num_units  # halo bytes of the last run, per unit
+
+    @torch.inference_mode()
+    def run(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        _, h, w = self.graph.input_shape
+        if x.dim() != 4 or tuple(x.shape[1:]) != tuple(self.graph.input_shape):
+            raise PlanError(f"input: expected [B, {', '.join(map(str, self.graph.input_shape))}], got {list(x.shape)}")
+        full = Region(0, h, 0, w)
+        held = list(self.rects)
+        blocks: list[torch.Tensor | None] = [_crop(x, full, r) for r in held]
+        self.moved_bytes = [0] * self.graph.num_units
+        for step in self.ex:
+            inbox: dict[int, list[tuple[Region, torch.Tensor]]] = {d: [] for d in range(self.N)}
+            for src, dst, piece in step.recv:  # the halo, sent by its owner after the last unit
+                t = _crop(blocks[src], held[src], piece).clone()  # type: ignore[arg-type]
+                self.moved_bytes[step.unit] += t.numel() * t.element_size()
+                inbox[dst].append((piece, t))
+            blocks = [_unit_step(self.segs.get((step.unit, d)), step, d, held[d], blocks[d], inbox[d])  # type: ignore[arg-type]
+                      for d in range(self.N)]
+            held = step.owned
+        return self._finish(x, held, blocks)
+
+    def _finish(self, x: torch.Tensor, held: list[Region], blocks: list[torch.Tensor | None]
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        last = self.graph.units[-1].out_shape
+        feats = assemble(Region(0, last[1], 0, last[2]),
+                         [(r, b) for r, b in zip(held, blocks) if b is not None and not r.empty], x)
+        out = self.head(feats) if self.head is not None else None
+        return feats, out
+
+
+    @torch.inference_mode()
+    def run_timed(self, x: torch.Tensor, repeats: int = 3) -> list[float]:
+        """Each device's compute seconds for the feature extractor (every unit's part timed alone,
+        the median over ``repeats``; halos assembled outside the timing). Devices run one after
+        another here, so these are per-device times, composed as the cost model composes them."""
+        _, h, w = self.graph.input_shape
+        full = Region(0, h, 0, w)
+        times = [[0.0] * self.N for _ in range(repeats)]
+        for rep in range(repeats):
+            held = list(self.rects)
+            blocks: list[torch.Tensor | None] = [_crop(x, full, r) for r in held]
+            for step in self.ex:
+                inbox: dict[int, list[tuple[Region, torch.Tensor]]] = {d: [] for d in range(self.N)}
+                for src, dst, piece in step.recv:
+                    inbox[dst].append((piece, _crop(blocks[src], held[src], piece)))  # type: ignore[arg-type]
+                new: list[torch.Tensor | None] = []
+                for d in range(self.N):
+                    seg = self.segs.get((step.unit, d))
+                    if seg is None:
+                        new.append(None)
+                        continue
+                    pieces = list(inbox[d])
+                    mine = intersect(step.needed[d], held[d])
+                    if not mine.empty:
+                        pieces.append((mine, _crop(blocks[d], held[d], mine)))  # type: ignore[arg-type]
+                    inp = _crop(assemble(step.needed[d], pieces, x), step.needed[d], seg.in_region)
+                    t0 = time.perf_counter()
+                    new.append(seg(inp))
+                    times[rep][d] += time.perf_counter() - t0
+                blocks, held = new, step.owned
+        return [sorted(t[d] for t in times)[repeats // 2] for d in range(self.N)]
+
+
+# -- torch.distributed ------------------------------------------------------------------------
+@dataclass
+class TileRunResult:
+    """What a distributed tile run reports (per device: compute seconds and halo bytes sent)."""
+
+    devices: list[str]
+    head_device: str | None
+    compute_s: dict[str, float]
+    bytes_sent: dict[str, int]
+    feature_error: float
+    output_error: float
+    wall_s: float
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def _tile_worker(rank: int, cfg: dict[str, Any]) -> None:
+    try:
+        _tile_work(rank, cfg)
+    except BaseException as exc:  # noqa: BLE001  (one line for the parent)
+        (Path(cfg["dir"]) / f"error-{rank}.txt").write_text(
+            f"{type(exc).__name__}: {exc}".replace("\n", " ") + "\n" + traceback.format_exc())
+        os._exit(1)
+
+
+def _tile_work(rank: int, cfg: dict[str, Any]) -> None:
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    plan = Plan.model_validate(cfg["plan"])
+    model = build_model(plan.model.name, seed=0)
+    graph = ModelGraph.from_module(model, tuple(plan.model.input), name=plan.model.name)
+    rects = plan_rects(plan)
+    N = len(rects)
+    ex = exchanges(graph, rects)
+    segs = _segments(graph, ex, [rank])
+    head = cfg["head"]
+    gen = torch.Generator().manual_seed(cfg["seed"])
+    x = torch.randn(1, *plan.model.input, generator=gen)
+    _, h, w = graph.input_shape
+    os.environ["MASTER_ADDR"], os.environ["MASTER_PORT"] = "127.0.0.1", str(cfg["port"])
+    dist.init_process_group("gloo", init_method="env://", rank=rank, world_size=N,
+                            timeout=datetime.timedelta(seconds=cfg["timeout_s"]))
+    held = rects[rank]
+    block: torch.Tensor | None = _crop(x, Region(0, h, 0, w), held).contiguous()
+    compute_s, sent = 0.0, 0
+    with torch.inference_mode():
+        for step in ex:
+            works, inbox = [], []
+            for src, dst, piece in step.recv:
+                tag = step.unit * N * N + src * N + dst
+                if src == rank:
+                    t = _crop(block, held, piece).contiguous()  # type: ignore[arg-type]
+                    sent += t.numel() * t.element_size()
+                    works.append(dist.isend(t, dst, tag=tag))
+                elif dst == rank:
+                    c = graph.units[step.unit].in_shape[0]
+                    buf = torch.empty(1, c, piece.rows, piece.cols)
+                    works.append(dist.irecv(buf, src, tag=tag))
+                    inbox.append((piece, buf))
+            for wk in works:
+                wk.wait()
+            t0 = time.perf_counter()
+            block = _unit_step(segs.get((step.unit, rank)), step, rank, held, block, inbox)  # type: ignore[arg-type]
+            compute_s += time.perf_counter() - t0
+            held = step.owned[rank]
+        # gather the last blocks on the head device
+        last = graph.units[-1].out_shape
+        tag0 = graph.num_units * N * N
+        if rank != head:
+            if block is not None and not held.empty:
+                dist.send(block.contiguous(), head, tag=tag0 + rank)
+        else:
+            pieces = [(held, block)] if block is not None and not held.empty else []
+            for src in range(N):
+                r = ex[-1].owned[src]
+                if src != rank and not r.empty:
+                    buf = torch.empty(1, last[0], r.rows, r.cols)
+                    dist.recv(buf, src, tag=tag0 + src)
+                    pieces.append((r, buf))
+            feats = assemble(Region(0, last[1], 0, last[2]), pieces, x)  # type: ignore[arg-type]
+            out = SlicedSegment(graph, graph.num_units, graph.num_units)(feats) if graph.head else feats
+            ref = model(x)
+            feat_err = float((feats - reference_features(graph, x)).abs().max())
+            torch.save({"feature_error": feat_err, "output_error": float((out - ref).abs().max())},
+                       Path(cfg["dir"]) / "errors.pt")
+    torch.save({"compute_s": compute_s, "bytes_sent": sent}, Path(cfg["dir"]) / f"stats-{rank}.pt")
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+def run_tiles_distributed(plan: Plan, seed: int = 1, timeout_s: float = 120.0, port: int | None = None,
+                          on_start: Callable[[list[int]], None] | None = None) -> TileRunResult:
+    """Run a tile plan with one process per device (gloo on this machine); see the module doc."""
+    import torch.multiprocessing as mp
+
+    from .distributed import free_port
+
+    graph = ModelGraph.from_module(build_model(plan.model.name, seed=0), tuple(plan.model.input),
+                                   name=plan.model.name)
+    plan.check(graph)
+    names = [d.name for d in plan.devices]
+    head_name = score_tiles(graph, rects=plan).head_device
+    with tempfile.TemporaryDirectory(prefix="splitgym-tiles-") as tmpdir:
+        cfg = {"dir": tmpdir, "plan": plan.model_dump(mode="json"), "seed": seed, "timeout_s": timeout_s,
+               "port": port or free_port(), "head": names.index(head_name)}
+        t0 = time.perf_counter()
+        ctx = mp.start_processes(_tile_worker, args=(cfg,), nprocs=len(names), join=False, start_method="spawn")
+        if on_start is not None:
+            on_start([p.pid for p in ctx.processes])
+        try:
+            deadline = time.monotonic() + timeout_s
+            while not ctx.join(timeout=0.2):
+                if time.monotonic() > deadline:
+                    raise SplitgymError(f"distributed: the tile run took longer than {timeout_s:g} s (timeout_s)")
+        except (mp.ProcessRaisedException, mp.ProcessExitedException):
+            errs = sorted(Path(tmpdir).glob("error-*.txt"))
+            line = errs[0].read_text().splitlines()[0] if errs else "a worker died without a message"
+            raise SplitgymError(f"distributed: {errs[0].stem if errs else 'worker'}: {line}") from None
+        finally:
+            for p in ctx.processes:
+                if p.is_alive():
+                    p.terminate()
+                p.join(timeout=5)
+        wall = time.perf_counter() - t0
+        stats = [torch.load(Path(tmpdir) / f"stats-{r}.pt") for r in range(len(names))]
+        errors = torch.load(Path(tmpdir) / "errors.pt")
+    return TileRunResult(
+        devices=names, head_device=head_name,
+        compute_s={n: float(s["compute_s"]) for n, s in zip(names, stats)},
+        bytes_sent={n: int(s["bytes_sent"]) for n, s in zip(names, stats)},
+        feature_error=errors["feature_error"], output_error=errors["output_error"], wall_s=wall)

@@ -1,0 +1,201 @@
+"""Reproduce NPTP's experiments (Section IV) on the tile cost model: NPTP (MPA) against CoEdge.
+
+    python -m splitgym.experiments.nptp_tables bandwidth   # VGG11/13/16/19, 0.1-1 MB/s (Fig. 4)
+    python -m splitgym.experiments.nptp_tables sizes       # VGG13/16, 224-4096 (Fig. 6)
+    python -m splitgym.experiments.nptp_tables layers      # halo bytes per operator (Fig. 5)
+    python -m splitgym.experiments.nptp_tables gap         # MPA vs the exhaustive search (grid 8, 16)
+    python -m splitgym.experiments.nptp_tables all
+
+Every row plans the same cluster twice, ``nptp-mpa`` (default budget: 4 rounds x 250 iterations)
+and ``coedge-strips`` (the best penetrative strips on a 32-step grid, every device order), both
+scored by :mod:`splitgym.costmodels.tiles`, and reports the latency of each, the speed-up of NPTP
+over CoEdge, the halo bytes of each (the communication reduction, Fig. 5) and MPA's search time.
+Outputs: ``experiments/results/nptp_<table>.csv`` and ``.png``.
+
+Settings the paper does not give (PAPERS-AUDIT B.2 item 25), our choices: the three devices are
+``conf/devices/nptp3.yaml`` (Xavier, TX2, Nano, derived profiles; activation-share caps 0.5 / 0.4
+/ 0.3 and memory caps 8 / 4 / 2 GiB); the bandwidth sweep runs at 224x224; the image-size sweep at
+0.5 MB/s (4 Mbps). MB/s is 10^6 bytes per second (8 Mbps per MB/s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import time
+from pathlib import Path
+from typing import Any
+
+from splitgym.agents.planners import run_planner
+from splitgym.costmodels.cluster import Cluster
+from splitgym.costmodels.graph import ModelGraph
+from splitgym.costmodels.tiles import TileCostModel, cluster_caps, plan_rects
+from splitgym.experiments.results_csv import write_csv
+
+RESULTS = Path(__file__).parent / "results"
+DEVICES = "nptp3"
+BANDWIDTHS_MBS = (0.1, 0.25, 0.5, 0.75, 1.0)
+SIZES = (224, 512, 1024, 2048, 4096)
+SIZE_BW_MBS = 0.5
+MODELS_BW = ("vgg11", "vgg13", "vgg16", "vgg19")
+MODELS_SIZE = ("vgg13", "vgg16")
+
+
+_GRAPHS: dict[tuple[str, int], ModelGraph] = {}
+
+
+def _graph(model: str, size: int) -> ModelGraph:
+    """One traced graph at a time (a VGG holds 0.5 GB of weights; traced graphs are freed only by
+    the cycle collector, so a sweep that traces one per row runs out of memory)."""
+    if (model, size) not in _GRAPHS:
+        _GRAPHS.clear()
+        gc.collect()
+        _GRAPHS[(model, size)] = ModelGraph.from_torchvision(model, size)
+    return _GRAPHS[(model, size)]
+
+
+def compare(model: str, size: int, mbs: float, iterations: int = 250, grid: int = 32) -> dict[str, Any]:
+    """One row: NPTP (MPA) and CoEdge (best strips) on one model, image size and bandwidth."""
+    g = _graph(model, size)
+    cl = Cluster.from_config(DEVICES, mbs * 8.0)
+    caps = cluster_caps(cl)
+    cost = TileCostModel(g, cl, memory_mb=caps.mb, activation_share=caps.share)
+    profiles = {d.board: p for d, p in zip(cl.devices, cost.profiles)}
+    nptp = run_planner("nptp-mpa", g, cl, iterations=iterations, profiles=profiles)
+    coedge = run_planner("coedge-strips", g, cl, grid=grid, profiles=profiles)
+    a, b = cost.score(plan_rects(nptp)), cost.score(plan_rects(coedge))
+    return {
+        "model": model, "size": size, "bandwidth_MBps": mbs,
+        "nptp_ms": a.latency * 1e3, "coedge_ms": b.latency * 1e3,
+        "speedup": b.latency / a.latency,
+        "nptp_MB": a.total_bytes / 1e6, "coedge_MB": b.total_bytes / 1e6,
+        "comm_reduction": b.total_bytes / a.total_bytes if a.total_bytes else float("inf"),
+        "nptp_feasible": a.feasible, "coedge_feasible": b.feasible,
+        "nptp_tiles": ";".join(f"{t.device}:{t.rows[0]}-{t.rows[1]}x{t.cols[0]}-{t.cols[1]}" for t in nptp.tiles or []),
+        "coedge_tiles": ";".join(f"{t.device}:{t.rows[0]}-{t.rows[1]}" for t in coedge.tiles or []),
+        "mpa_search_s": nptp.meta["search_s"], "mpa_evaluations": nptp.meta["evaluations"],
+        "coedge_search_s": coedge.meta["search_s"],
+    }
+
+
+def _plot(path: Path, rows: list[dict[str, Any]], x: str, series: str, xlabel: str, log: bool = False) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for name in dict.fromkeys(r[series] for r in rows):
+        rs = [r for r in rows if r[series] == name]
+        axes[0].plot([r[x] for r in rs], [r["speedup"] for r in rs], "o-", label=name)
+        axes[1].plot([r[x] for r in rs], [r["comm_reduction"] for r in rs], "o-", label=name)
+    axes[0].set_ylabel("speed-up of NPTP (MPA) over CoEdge")
+    axes[1].set_ylabel("CoEdge halo bytes / NPTP halo bytes")
+    for ax in axes:
+        ax.set_xlabel(xlabel)
+        ax.grid(alpha=0.3)
+        if log:
+            ax.set_xscale("log", base=2)
+        ax.legend()
+    fig.suptitle(f"NPTP vs CoEdge on {DEVICES} (tile cost model)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def table_bandwidth(iterations: int) -> list[dict[str, Any]]:
+    rows = []
+    for m in MODELS_BW:
+        for b in BANDWIDTHS_MBS:
+            rows.append(compare(m, 224, b, iterations))
+            print(_line(rows[-1]), flush=True)
+            write_csv(RESULTS / "nptp_bandwidth.csv", rows)  # after every row: a long run keeps its rows
+    _plot(RESULTS / "nptp_bandwidth.png", rows, "bandwidth_MBps", "model", "bandwidth (MB/s), 224x224")
+    return rows
+
+
+def table_sizes(iterations: int) -> list[dict[str, Any]]:
+    rows = []
+    for m in MODELS_SIZE:
+        for s in SIZES:
+            rows.append(compare(m, s, SIZE_BW_MBS, iterations))
+            print(_line(rows[-1]), flush=True)
+            write_csv(RESULTS / "nptp_sizes.csv", rows)
+    _plot(RESULTS / "nptp_sizes.png", rows, "size", "model", f"image size, {SIZE_BW_MBS} MB/s", log=True)
+    return rows
+
+
+def table_layers(model: str = "vgg16", size: int = 224, mbs: float = 0.5, iterations: int = 250) -> list[dict[str, Any]]:
+    """Fig. 5: halo bytes at every unit for NPTP's and CoEdge's plans."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    g = _graph(model, size)
+    cl = Cluster.from_config(DEVICES, mbs * 8.0)
+    caps = cluster_caps(cl)
+    cost = TileCostModel(g, cl, memory_mb=caps.mb, activation_share=caps.share)
+    a = cost.score(plan_rects(run_planner("nptp-mpa", g, cl, iterations=iterations)))
+    b = cost.score(plan_rects(run_planner("coedge-strips", g, cl)))
+    rows = [{"unit": u.index, "name": u.name, "kind": u.kind, "nptp_KB": float(x) / 1e3, "coedge_KB": float(y) / 1e3,
+             "ratio": (float(y) / float(x)) if x else float("nan")}
+            for u, x, y in zip(g.units, a.layer_bytes, b.layer_bytes)]
+    write_csv(RESULTS / "nptp_layers.csv", rows)
+    fig, ax = plt.subplots(figsize=(9, 3.5))
+    idx = range(len(rows))
+    ax.bar([i - 0.2 for i in idx], [r["coedge_KB"] for r in rows], 0.4, label="CoEdge (strips)")
+    ax.bar([i + 0.2 for i in idx], [r["nptp_KB"] for r in rows], 0.4, label="NPTP (MPA)")
+    ax.set_xticks(list(idx), [r["name"] for r in rows], rotation=60, fontsize=7)
+    ax.set_ylabel("halo received (KB)")
+    ax.set_title(f"{model} {size}x{size}, {mbs} MB/s: halo per operator")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(RESULTS / "nptp_layers.png", dpi=120)
+    plt.close(fig)
+    print(f"layers: total NPTP {a.total_bytes / 1e6:.3f} MB, CoEdge {b.total_bytes / 1e6:.3f} MB, "
+          f"reduction x{b.total_bytes / a.total_bytes:.2f}")
+    return rows
+
+
+def table_gap(iterations: int) -> list[dict[str, Any]]:
+    """MPA against the exhaustive search over every partition of a coarse grid."""
+    rows = []
+    for model, size in (("vgg11", 224), ("vgg16", 224)):
+        g = _graph(model, size)
+        cl = Cluster.from_config(DEVICES, 4.0)
+        mpa = run_planner("nptp-mpa", g, cl, iterations=iterations)
+        for grid in (8, 16):
+            t0 = time.perf_counter()
+            ex = run_planner("nptp-exact", g, cl, grid=grid)
+            rows.append({"model": model, "size": size, "bandwidth_MBps": 0.5, "grid": grid,
+                         "exact_ms": ex.meta["latency_s"] * 1e3, "exact_candidates": ex.meta["candidates"],
+                         "exact_s": time.perf_counter() - t0, "mpa_ms": mpa.meta["latency_s"] * 1e3,
+                         "mpa_s": mpa.meta["search_s"], "mpa_over_exact": mpa.meta["latency_s"] / ex.meta["latency_s"]})
+            print(rows[-1], flush=True)
+    write_csv(RESULTS / "nptp_gap.csv", rows)
+    return rows
+
+
+def _line(r: dict[str, Any]) -> str:
+    return (f"{r['model']:>6} {r['size']:>5} {r['bandwidth_MBps']:>5} MB/s  NPTP {r['nptp_ms']:9.1f} ms  "
+            f"CoEdge {r['coedge_ms']:9.1f} ms  x{r['speedup']:.2f}  bytes x{r['comm_reduction']:.2f}  "
+            f"MPA {r['mpa_search_s']:.1f} s  feasible {r['nptp_feasible']}/{r['coedge_feasible']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("table", choices=["bandwidth", "sizes", "layers", "gap", "all"])
+    p.add_argument("--iterations", type=int, default=250, help="MPA iterations per round (4 rounds)")
+    args = p.parse_args(argv)
+    todo = ["bandwidth", "sizes", "layers", "gap"] if args.table == "all" else [args.table]
+    for t in todo:
+        if t == "layers":
+            table_layers(iterations=args.iterations)
+        else:
+            {"bandwidth": table_bandwidth, "sizes": table_sizes, "gap": table_gap}[t](args.iterations)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
