@@ -22,10 +22,15 @@ from .aofl import plan_aofl
 from .coedge import plan_coedge
 from .deeperthings import plan_deeperthings
 from .deepthings import plan_deepthings
+from .disnet import plan_disnet
+from .distredge_hidp import plan_aofl_hidp
 from .equal import plan_equal
 from .exact import plan_exact
+from .hidp import plan_hidp
 from .mednn import plan_mednn
 from .modnn import plan_modnn
+from .modnn_hidp import plan_modnn_hidp
+from .omniboost import plan_omniboost
 from .offload import plan_offload
 
 __all__ = ["PLANNERS", "get_planner", "planner_options", "run_planner"]
@@ -42,6 +47,11 @@ PLANNERS: dict[str, Planner] = {
     "aofl": plan_aofl,
     "offload": plan_offload,
     "exact": plan_exact,
+    "hidp": plan_hidp,
+    "disnet": plan_disnet,
+    "modnn-hidp": plan_modnn_hidp,
+    "omniboost": plan_omniboost,
+    "aofl-hidp": plan_aofl_hidp,
 }
 
 

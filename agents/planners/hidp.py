@@ -49,11 +49,12 @@ from .linear import largest_remainder, water_fill
 __all__ = ["plan_hidp", "GlobalDP", "node_cluster"]
 
 
-def node_cluster(cluster: Cluster, nodes: str | None) -> NodeCluster:
-    """The nodes: a ``conf/devices`` HiDP group by name (``nodes``) or the cluster's boards."""
+def node_cluster(cluster: Cluster, nodes: str | NodeCluster | None) -> NodeCluster:
+    """The nodes: a ``conf/devices`` HiDP group by name, a :class:`NodeCluster` (experiments: any
+    leader, subsets) or, by default, the cluster's boards with the first device as leader."""
     if nodes is None:
         return NodeCluster.from_cluster(cluster)
-    nc = NodeCluster.from_config(nodes)
+    nc = nodes if isinstance(nodes, NodeCluster) else NodeCluster.from_config(nodes)
     if nc.names != cluster.names:
         raise ConfigError(f"nodes: group {nodes!r} has nodes {nc.names}, the cluster {cluster.names}")
     return nc
@@ -160,7 +161,7 @@ class GlobalDP:
         return float(total), seq[::-1]
 
 
-def plan_hidp(graph: ModelGraph, cluster: Cluster, nodes: str | None = None, local: str = "hidp",
+def plan_hidp(graph: ModelGraph, cluster: Cluster, nodes: str | NodeCluster | None = None, local: str = "hidp",
               at: float = 0.0, method: str = "hidp") -> Plan:
     """HiDP's plan: global modes by the DP, local partitions per node part."""
     import time
