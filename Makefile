@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-slow test-all bench lint clean reproduce-distredge
+.PHONY: demo test test-slow test-all bench lint clean reproduce-distredge reproduce-hidp
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ reproduce-distredge: $(STAMP)
 	for t in table1 table2 table3 alpha models; do $(PY) -m splitgym.experiments.distredge_tables $$t || exit 1; done
 	$(PY) -m splitgym.experiments.distredge_dynamic
 	$(PY) -m splitgym.experiments.lcpss_samples
+
+# HiDP's Fig. 5-8 on the two-level cost model (derived profiles), plus a GPU-efficiency
+# sensitivity run; a few minutes on 2 cores. CSV + PNG in experiments/results/.
+reproduce-hidp: $(STAMP)
+	$(PY) -m splitgym.experiments.hidp_tables
+	$(PY) -m splitgym.experiments.hidp_tables --gpu-efficiency 0.1
 
 bench: $(STAMP)
 	$(PY) -m splitgym.experiments.bench_simulator
