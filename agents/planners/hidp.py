@@ -34,6 +34,8 @@ gives DisNet as HiDP implements it (``disnet.py``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from splitgym.costmodels.cluster import Cluster
@@ -42,6 +44,7 @@ from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.hidp_score import HiDPScorer
 from splitgym.costmodels.nodes import NodeCluster
 from splitgym.costmodels.plan import Plan
+from splitgym.costmodels.profiles import DeviceProfile
 
 from .hidp_local import LocalPartitioner, build_plan
 from .linear import largest_remainder, water_fill
@@ -162,13 +165,15 @@ class GlobalDP:
 
 
 def plan_hidp(graph: ModelGraph, cluster: Cluster, nodes: str | NodeCluster | None = None, local: str = "hidp",
-              at: float = 0.0, method: str = "hidp") -> Plan:
-    """HiDP's plan: global modes by the DP, local partitions per node part."""
+              at: float = 0.0, method: str = "hidp",
+              profiles: Mapping[tuple[str, str], DeviceProfile] | None = None) -> Plan:
+    """HiDP's plan: global modes by the DP, local partitions per node part; ``profiles`` per
+    (node, processor) replace the derived ones (e.g. measured cores)."""
     import time
 
     t0 = time.perf_counter()
     nc = node_cluster(cluster, nodes)
-    scorer = HiDPScorer(graph, nc)
+    scorer = HiDPScorer(graph, nc, profiles)
     t1 = time.perf_counter()
     dp = GlobalDP(scorer, LocalPartitioner(scorer, local), at)
     predicted, seq = dp.solve()
