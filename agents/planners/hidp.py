@@ -75,6 +75,12 @@ class GlobalDP:
         self.H = scorer.H
         self.data_cuts = [self._data_cuts(u) for u in range(self.U)]
         self._memo: dict[tuple[int, int, int], float] = {}
+        # bytes of input a whole unit reads (model -> model transfers, the fast path of cost())
+        self._full_in = []
+        for u in range(self.U):
+            lo, hi = scorer.split.ranges(u, u, np.array([[0, self.H[u]]]))[-1]
+            rb = scorer.split.input_row_bytes if u == 0 else scorer.split.row_bytes[u - 1]
+            self._full_in.append(float(hi[0, 0] - lo[0, 0]) * rb)
 
     # -- states -------------------------------------------------------------------------------
     @property
@@ -110,6 +116,11 @@ class GlobalDP:
         if key in self._memo:
             return self._memo[key]
         sc, nodes = self.sc, self.nodes
+        if s != self.m and (p is None or p != self.m):  # one node after one node: whole input
+            src = nodes.leader_index if p is None else p
+            t = nodes.transfer_seconds(src, s, self._full_in[u]) + self.local.choose(s, u, u, 0, self.H[u]).seconds
+            self._memo[key] = t
+            return t
         cuts = self.cuts(u, s)[None]
         lo, hi = sc.split.ranges(u, u, cuts)[-1]
         prev = None if p is None else self.cuts(u - 1, p)[None]
