@@ -33,17 +33,16 @@ import argparse
 import heapq
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
-
-from dataclasses import replace
 
 import numpy as np
 
 from splitgym.agents.planners import PLANNERS
+from splitgym.costmodels import processors
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.hidp_score import HiDPScorer, RequestResult
-from splitgym.costmodels import processors
 from splitgym.costmodels.nodes import Availability, NodeCluster
 from splitgym.costmodels.plan import Plan
 from splitgym.experiments.results_csv import write_csv

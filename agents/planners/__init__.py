@@ -30,8 +30,8 @@ from .hidp import plan_hidp
 from .mednn import plan_mednn
 from .modnn import plan_modnn
 from .modnn_hidp import plan_modnn_hidp
-from .omniboost import plan_omniboost
 from .offload import plan_offload
+from .omniboost import plan_omniboost
 
 __all__ = ["PLANNERS", "get_planner", "planner_options", "run_planner"]
 
