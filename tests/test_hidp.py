@@ -206,3 +206,24 @@ def test_plan_rejects_bad_modes_and_processors(tiny):
     data["shares"][0]["shares"][0]["processor"] = "npu"
     with pytest.raises(ConfigError, match="npu"):
         HiDPScorer(tiny, NodeCluster.from_config("hidp-5")).latency(Plan.parse(data))
+
+
+# -- workload helpers of the experiment ---------------------------------------------------------------
+def test_streams_conserve_flops_and_queue(tiny):
+    from splitgym.experiments.hidp_tables import Bench, busy_mask, gflops_series, streams
+
+    bench = Bench(_nodes("nano", (80.0, 80.0, 80.0)))
+    bench.graphs["tiny"] = tiny
+    done = streams(bench, ["tiny", "tiny"], "hidp", "nano", [0.0, 0.0], horizon=0.02, inflight=1)
+    assert len(done) >= 2 and all(r.start < 0.02 for _, r in done)
+    end = max(r.end for _, r in done)
+    edges = np.linspace(0.0, end + 1e-3, 50)
+    series = gflops_series(bench, done, edges)
+    assert float((series * np.diff(edges)).sum()) == pytest.approx(len(done) * tiny.flops / 1e9, rel=1e-9)
+    # two streams started together: the second request of time 0 waits for the first
+    first_two = sorted((r for _, r in done if r.start == 0.0), key=lambda r: r.end)
+    assert first_two[1].latency > first_two[0].latency
+    nc = bench.cluster(3, "nano")
+    assert busy_mask(nc, {}, 0.0) == (True, True, True)
+    busy = {(0, p.name): 1.0 for p in nc.nodes[0].processors}
+    assert busy_mask(nc, busy, 0.5) == (False, True, True) and busy_mask(nc, busy, 1.0) == (True, True, True)
