@@ -1,4 +1,5 @@
-"""Processor-level figures of HiDP's five boards (HI Table II, L179-L183): derived, not measured.
+"""Processor-level figures of HiDP's five boards (HI Table II, L179-L183), and AGX Xavier so that
+DistrEdge's groups also work: derived, not measured.
 
 HiDP partitions work over a node's *processors* (CPU clusters, GPU), so one board figure
 (``boards.py``) is not enough: each processor needs its own compute rate, power and the node its
@@ -86,6 +87,10 @@ PROCESSOR_BOARDS: dict[str, BoardProcessors] = {
             ProcessorSpec("cpu", "cpu", 45.8, 2.5, "4x Cortex-A57 @ 1.43 GHz x 8 FLOP/cycle = 45.8 GFLOPS"),
             ProcessorSpec("gpu", "gpu", 236.0, 4.0, "128-core Maxwell @ 921.6 MHz x 2 = 236 GFLOPS fp32 (472 fp16)"),
         ), 25.6, 1.5, "gpu", "Jetson Nano (HI L181); 64-bit LPDDR4 25.6 GB/s"),
+        BoardProcessors("xavier", (
+            ProcessorSpec("cpu", "cpu", 289.3, 8.0, "8x Carmel @ 2.26 GHz x 16 FLOP/cycle = 289 GFLOPS"),
+            ProcessorSpec("gpu", "gpu", 1410.0, 15.0, "512-core Volta @ 1.377 GHz x 2 = 1.41 TFLOPS fp32"),
+        ), 136.5, 5.0, "gpu", "Jetson AGX Xavier (DistrEdge's boards, not HiDP's); 256-bit LPDDR4x 136.5 GB/s"),
         BoardProcessors("pi5", (
             ProcessorSpec("cpu", "cpu", 153.6, 5.0, "4x Cortex-A76 @ 2.4 GHz x 16 FLOP/cycle = 153.6 GFLOPS"),
             ProcessorSpec("gpu", "gpu-gl", 76.8, 2.0, "VideoCore VII: assumed 1.5x the QPUs and 1.6x the clock of "

@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     nc = NodeCluster("here", [node], "here")
     profs = {("here", c.name): core for c in cores}
     sc = HiDPScorer(g, nc, profs)
-    plan = PLANNERS["hidp"](g, nc.to_cluster(), nodes=nc, profiles=profs)
+    plan = PLANNERS["hidp"](g, nc.to_cluster(), nodes=nc, processor_profiles=profs)
     torch.manual_seed(1)
     x = torch.randn(1, *g.input_shape)
     with torch.inference_mode():

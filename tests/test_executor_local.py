@@ -29,6 +29,9 @@ MODELS = {"vgg16": 64, "resnet18": 64, "resnet50": 64, "mobilenet_v2": 64, "ince
 PLANS = [("equal", {"partition": "layers"}), ("equal", {"partition": "single"}),
          ("equal", {"partition": "stages"}), ("coedge", {}), ("modnn", {}), ("mednn", {}),
          ("deepthings", {}), ("deeperthings", {}), ("aofl", {"max_volumes": 4}), ("offload", {})]
+# HiDP-style planners (their costs: tests/test_hidp.py); their node rows are checked exact on two models
+HIDP_PLANS = [("hidp", {}), ("disnet", {}), ("modnn-hidp", {}), ("omniboost", {"iterations": 200}),
+              ("aofl-hidp", {})]
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -65,7 +68,7 @@ def plan_for(method: str, options: dict, name: str) -> Plan:
 
 
 def test_every_planner_is_covered() -> None:
-    assert {m for m, _ in PLANS} | {"exact"} == set(PLANNERS)
+    assert {m for m, _ in PLANS + HIDP_PLANS} | {"exact"} == set(PLANNERS)
 
 
 def _case_id(p: object) -> str:
@@ -74,6 +77,7 @@ def _case_id(p: object) -> str:
 
 # aofl on efficientnet_b0 enumerates 2^37 partitions (minutes): it runs in the slow test instead
 FAST_CASES = [(n, m, o) for n in MODELS for m, o in PLANS if not (m == "aofl" and n == "efficientnet_b0")]
+FAST_CASES += [(n, m, o) for n in ("vgg16", "inception_v3") for m, o in HIDP_PLANS]
 
 
 @pytest.mark.parametrize("name,method,options", FAST_CASES,
