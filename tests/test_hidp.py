@@ -67,7 +67,7 @@ def test_config_errors():
     with pytest.raises(ConfigError, match="leader"):
         NodeCluster("x", [make_node("a", "nano", 80)], "b")
     with pytest.raises(ConfigError, match="board"):
-        make_node("a", "xavier", 80)
+        make_node("a", "pi3", 80)
     with pytest.raises(ConfigError, match="network_mbps"):
         make_node("a", "nano", 0)
     with pytest.raises(ConfigError, match="processor"):
