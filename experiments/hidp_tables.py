@@ -21,6 +21,8 @@ cluster, leader) and scored on the same model. Tables:
   every model a stream with 2 requests in flight, arriving at the Nano; the processors are shared
   first come first served (``HiDPScorer.schedule``); simulated for ``--horizon`` seconds and
   reported as inferences per 100 s (count x 100 / horizon);
+* ``hidp_motivation.csv`` (Fig. 1): one TX2 alone, TF default (GPU only, P1) against HiDP's
+  local partition (``--motivation-only`` runs just this);
 * ``hidp_dp.csv``: the planners' run time per model (HiDP's DP: the paper gives 15 ms, HI L189).
 
 Plans are static per (model, leader): no method re-plans under load. ``hidp_claims.csv`` puts our
@@ -169,6 +171,25 @@ def gflops_series(bench: Bench, done: list[tuple[str, RequestResult]], edges: np
     return series / np.diff(edges)
 
 
+def motivation(bench: Bench, models: Sequence[str], board: str = "tx2") -> list[dict[str, Any]]:
+    """HI Fig. 1 (P1-P9 on a TX2): one node alone, TF default (GPU only, P1) against HiDP's local
+    partition; the paper's reductions vs P1 are 65 / 40 / 25 / 75 % (InceptionV3, ResNet-152,
+    VGG-19, EfficientNet-B0; PAPERS-AUDIT A.5 P2)."""
+    node = next(n for n in bench.base.nodes if n.board == board)
+    nc = NodeCluster(board, [node], node.name, bench.base.latency_s)
+    rows = []
+    for m in models:
+        g = bench.graph(m)
+        sc = HiDPScorer(g, nc)
+        p1 = sc.latency(PLANNERS["disnet"](g, nc.to_cluster(), nodes=nc))
+        plan = PLANNERS["hidp"](g, nc.to_cluster(), nodes=nc)
+        rows.append({"board": board, "model": m, "p1_gpu_only_ms": p1 * 1e3, "hidp_local_ms": sc.latency(plan) * 1e3,
+                     "reduction_pct": 100 * (1 - sc.latency(plan) / p1),
+                     "paper_pct": {"inception_v3": 65, "resnet152": 40, "vgg19": 25, "efficientnet_b0": 75}.get(m, ""),
+                     "data_mode_parts": sum(s.mode == "data" for s in plan.shares or [])})
+    return rows
+
+
 def gain(ours: float, theirs: float, lower_is_better: bool) -> float:
     return 100 * (1 - ours / theirs) if lower_is_better else 100 * (ours / theirs - 1)
 
@@ -189,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="two models, one leader, short streams")
     ap.add_argument("--horizon", type=float, default=10.0, help="simulated seconds per mix")
     ap.add_argument("--leader", default="nano", help="where the workload requests arrive")
+    ap.add_argument("--motivation-only", action="store_true", help="only HI Fig. 1: one TX2, P1 vs HiDP local")
     ap.add_argument("--gpu-efficiency", type=float, default=None,
                     help="sensitivity: the Jetson GPUs' fraction of peak (default processors.EFFICIENCY['gpu'])")
     args = ap.parse_args(argv)
@@ -208,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     leaders_of = (lambda k: [args.leader] if args.leader in all_leaders[:k] else [all_leaders[0]]) if args.quick \
         else (lambda k: all_leaders[:k])
     claims = []
+    write_csv(out / "hidp_motivation.csv", motivation(bench, models))
+    if args.motivation_only:
+        return 0
 
     # Fig. 5: latency and energy on five nodes
     rows = single(bench, models, [5], leaders_of)
