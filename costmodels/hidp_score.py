@@ -101,11 +101,12 @@ class HiDPScorer:
     """Per (model, node cluster): processor tables, then plans scored at both levels."""
 
     def __init__(self, graph: ModelGraph, nodes: NodeCluster,
-                 profiles: Mapping[tuple[str, str], DeviceProfile] | None = None) -> None:
+                 profiles: Mapping[tuple[str, str], DeviceProfile] | None = None,
+                 boards: Mapping[str, DeviceProfile] | None = None) -> None:
         self.graph = graph
         self.nodes = nodes
         self.split = SplitMaths(graph)
-        profs = dict(profiles) if profiles is not None else processor_profiles(graph, nodes)
+        profs = dict(profiles) if profiles is not None else processor_profiles(graph, nodes, boards=boards)
         self.profiles = profs
         self.table = {key: p.table(graph) for key, p in profs.items()}
         self.head_s = {key: p.head_seconds for key, p in profs.items()}

@@ -29,8 +29,8 @@ from .cluster import Cluster, Device, load_conf
 from .errors import ConfigError
 from .graph import ModelGraph
 from .network import Network
-from .processors import INTRA_OVERHEAD_S, ProcessorSpec, board_processors
-from .profiles import PROFILE_VERSION, DeviceProfile, UnitTable, profile_dir
+from .processors import INTRA_OVERHEAD_S, PROCESSOR_BOARDS, ProcessorSpec, board_processors
+from .profiles import PROFILE_VERSION, DeviceProfile, UnitTable, profile_dir, profile_for
 
 __all__ = ["Availability", "Node", "NodeCluster", "processor_profiles", "local_base"]
 
@@ -152,9 +152,11 @@ class NodeCluster:
 
     @classmethod
     def from_cluster(cls, cluster: Cluster, leader: str | None = None) -> NodeCluster:
-        """Nodes for a board-level cluster: processors from the board, rates from its network."""
+        """Nodes for a board-level cluster: processors from the board, rates from its network; a
+        board without processor figures becomes a node with one processor, the board itself."""
         net = cluster.network
-        nodes = [make_node(d.name, d.board, net.cap(d.name)) for d in cluster.devices]
+        nodes = [make_node(d.name, d.board, net.cap(d.name)) if d.board in PROCESSOR_BOARDS
+                 else board_node(d.name, d.board, net.cap(d.name)) for d in cluster.devices]
         return cls(cluster.name, nodes, leader or nodes[0].name, net.latency_s)
 
 
@@ -165,6 +167,13 @@ def make_node(name: str, board: str, network_mbps: float,
     bp = board_processors(board)
     return Node(name, board, bp.processors, bp.default, bp.idle_w, bp.intra_gbps, network_mbps,
                 availability or Availability())
+
+
+def board_node(name: str, board: str, network_mbps: float) -> Node:
+    """A node whose only processor is the whole board (profile: the board-level one); no power
+    figures (energy 0) and no intra-node transfers (one processor)."""
+    spec = ProcessorSpec("board", "board", 0.0, 0.0, f"board {board}: board-level profile, no processor figures")
+    return Node(name, board, (spec,), "board", 0.0, 1.0, network_mbps)
 
 
 # -- profiles ---------------------------------------------------------------------------------
@@ -226,9 +235,18 @@ def processor_profile(base: DeviceProfile, graph: ModelGraph, node: Node, proc: 
                          base.input_shape, units, src.head_seconds * factor, meta)
 
 
-def processor_profiles(graph: ModelGraph, nodes: NodeCluster,
-                       base: DeviceProfile | None = None) -> dict[tuple[str, str], DeviceProfile]:
-    """One derived profile per (node, processor)."""
-    base = base or local_base(graph)
-    return {(n.name, p.name): processor_profile(base, graph, n, p) for n in nodes.nodes for p in n.processors}
+def processor_profiles(graph: ModelGraph, nodes: NodeCluster, base: DeviceProfile | None = None,
+                       boards: Mapping[str, DeviceProfile] | None = None) -> dict[tuple[str, str], DeviceProfile]:
+    """One derived profile per (node, processor); a whole-board processor gets ``boards[board]``
+    or the board's own profile (:func:`profiles.profile_for`)."""
+    cache = dict(boards or {})
+    out = {}
+    for n in nodes.nodes:
+        for p in n.processors:
+            if p.kind == "board":
+                out[(n.name, p.name)] = profile_for(n.board, graph, cache)
+            else:
+                base = base or local_base(graph)
+                out[(n.name, p.name)] = processor_profile(base, graph, n, p)
+    return out
 

@@ -39,7 +39,7 @@ __all__ = ["ProcessorSpec", "BoardProcessors", "PROCESSOR_BOARDS", "EFFICIENCY",
            "INTRA_EFFICIENCY", "INTRA_OVERHEAD_S", "board_processors"]
 
 #: fraction of peak a TF-style fp32 runtime reaches, per processor kind (assumption)
-EFFICIENCY = {"cpu": 0.3, "gpu": 0.3, "gpu-gl": 0.15, "npu": 0.3}
+EFFICIENCY = {"cpu": 0.3, "gpu": 0.3, "gpu-gl": 0.15, "npu": 0.3, "board": 1.0}
 INTRA_EFFICIENCY = 0.1
 INTRA_OVERHEAD_S = 0.3e-3
 
@@ -47,7 +47,7 @@ INTRA_OVERHEAD_S = 0.3e-3
 @dataclass(frozen=True)
 class ProcessorSpec:
     name: str
-    kind: str  # "cpu" | "gpu" | "gpu-gl" | "npu"
+    kind: str  # "cpu" | "gpu" | "gpu-gl" | "npu" | "board" (a whole board, its board-level profile)
     peak_gflops: float
     active_w: float
     source: str

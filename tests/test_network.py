@@ -205,6 +205,8 @@ for _g in ("all-nano", "all-xavier"):
         CASES.append((_g, _n, [_g.removeprefix("all-")] * 4, [float(c) for c in _caps], 300.0))
 for _g, (_boards, _caps) in TABLE_III.items():
     CASES.append((_g, _g, _boards * 4, [float(c) for c in _caps] * 4, 300.0))
+for _g in ("hidp-5", "hidp-dynamic"):  # HiDP's boards (HI Table II) at 80 Mbps
+    CASES.append((_g, "hidp80", ["orin-nx", "tx2", "nano", "pi5", "pi4"], [80.0] * 5, 80.0))
 
 
 @pytest.mark.parametrize("group, network, boards, caps, requester", CASES,

@@ -10,15 +10,19 @@ it is not reproduced.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.nodes import NodeCluster
 from splitgym.costmodels.plan import Plan
+from splitgym.costmodels.profiles import DeviceProfile
 
 from .hidp import plan_hidp
 
 __all__ = ["plan_disnet"]
 
 
-def plan_disnet(graph: ModelGraph, cluster: Cluster, nodes: str | NodeCluster | None = None, at: float = 0.0) -> Plan:
-    return plan_hidp(graph, cluster, nodes=nodes, local="default", at=at, method="disnet")
+def plan_disnet(graph: ModelGraph, cluster: Cluster, nodes: str | NodeCluster | None = None, at: float = 0.0,
+                profiles: Mapping[str, DeviceProfile] | None = None) -> Plan:
+    return plan_hidp(graph, cluster, nodes=nodes, local="default", at=at, method="disnet", profiles=profiles)

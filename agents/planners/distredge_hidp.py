@@ -15,6 +15,8 @@ shares).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from splitgym.costmodels.cluster import Cluster
@@ -23,6 +25,7 @@ from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.hidp_score import HiDPScorer
 from splitgym.costmodels.nodes import NodeCluster
 from splitgym.costmodels.plan import Plan
+from splitgym.costmodels.profiles import DeviceProfile
 
 from ..partitions import from_starts
 from .aofl import price_volumes
@@ -32,12 +35,13 @@ from .linear import LinearModel
 __all__ = ["plan_aofl_hidp"]
 
 
-def plan_aofl_hidp(graph: ModelGraph, cluster: Cluster, nodes: str | NodeCluster | None = None, max_volumes: int = 4) -> Plan:
+def plan_aofl_hidp(graph: ModelGraph, cluster: Cluster, nodes: str | NodeCluster | None = None, max_volumes: int = 4,
+                   profiles: Mapping[str, DeviceProfile] | None = None) -> Plan:
     nc = node_cluster(cluster, nodes)
-    scorer = HiDPScorer(graph, nc)
-    profiles = {n.board: scorer.profiles[(n.name, n.default)] for n in nc.nodes}
+    scorer = HiDPScorer(graph, nc, boards=profiles)
+    default_profiles = {n.board: scorer.profiles[(n.name, n.default)] for n in nc.nodes}
     cluster = nc.to_cluster()
-    tau, splits = price_volumes(LinearModel.build(graph, cluster, profiles), graph.num_units)
+    tau, splits = price_volumes(LinearModel.build(graph, cluster, default_profiles), graph.num_units)
     starts, cost = min_sum_partition(tau, max_volumes)
     part = from_starts(starts, graph.num_units)
     return Plan.from_volumes("aofl-hidp", graph, cluster, part, [splits[v] for v in part], meta={

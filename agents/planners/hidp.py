@@ -177,14 +177,15 @@ class GlobalDP:
 
 def plan_hidp(graph: ModelGraph, cluster: Cluster, nodes: str | NodeCluster | None = None, local: str = "hidp",
               at: float = 0.0, method: str = "hidp",
-              processor_profiles: Mapping[tuple[str, str], DeviceProfile] | None = None) -> Plan:
+              processor_profiles: Mapping[tuple[str, str], DeviceProfile] | None = None,
+              profiles: Mapping[str, DeviceProfile] | None = None) -> Plan:
     """HiDP's plan: global modes by the DP, local partitions per node part; ``processor_profiles``
     per (node, processor) replace the derived ones (e.g. measured cores)."""
     import time
 
     t0 = time.perf_counter()
     nc = node_cluster(cluster, nodes)
-    scorer = HiDPScorer(graph, nc, processor_profiles)
+    scorer = HiDPScorer(graph, nc, processor_profiles, profiles)
     t1 = time.perf_counter()
     dp = GlobalDP(scorer, LocalPartitioner(scorer, local), at)
     predicted, seq = dp.solve()

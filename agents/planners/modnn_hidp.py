@@ -14,6 +14,8 @@ board-level profile; and nodes that are unavailable at ``at`` get no rows. So th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from splitgym.costmodels.cluster import Cluster
@@ -21,6 +23,7 @@ from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.hidp_score import HiDPScorer
 from splitgym.costmodels.nodes import NodeCluster
 from splitgym.costmodels.plan import Plan
+from splitgym.costmodels.profiles import DeviceProfile
 
 from .hidp import node_cluster
 from .hidp_local import LocalPartitioner, build_plan
@@ -29,9 +32,10 @@ from .linear import capability, largest_remainder
 __all__ = ["plan_modnn_hidp"]
 
 
-def plan_modnn_hidp(graph: ModelGraph, cluster: Cluster, nodes: str | NodeCluster | None = None, at: float = 0.0) -> Plan:
+def plan_modnn_hidp(graph: ModelGraph, cluster: Cluster, nodes: str | NodeCluster | None = None, at: float = 0.0,
+                    profiles: Mapping[str, DeviceProfile] | None = None) -> Plan:
     nc = node_cluster(cluster, nodes)
-    scorer = HiDPScorer(graph, nc)
+    scorer = HiDPScorer(graph, nc, boards=profiles)
     avail = np.array(nc.available(at))
     caps = np.array([capability(graph, scorer.profiles[(n.name, n.default)]) for n in nc.nodes]) * avail
     vols = [(u, u) for u in range(graph.num_units)]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -31,6 +32,7 @@ from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.hidp_score import HiDPScorer
 from splitgym.costmodels.nodes import NodeCluster
 from splitgym.costmodels.plan import Plan
+from splitgym.costmodels.profiles import DeviceProfile
 
 from .hidp import node_cluster
 from .hidp_local import LocalChoice, LocalPartitioner, build_plan
@@ -86,7 +88,7 @@ def _search(est: StageEstimator, workers: list[Worker], ends: list[int], max_sta
     def actions(prefix: Stages) -> list[tuple[int, Worker]]:
         pos = prefix[-1][0] + 1 if prefix else 0
         used = {w for _, w in prefix}
-        last_only = len(prefix) == max_stages - 1
+        last_only = len(prefix) >= min(max_stages, len(workers)) - 1  # the last stage takes the rest
         return [(e, w) for e in ends if e >= pos and (e == U - 1 or not last_only)
                 for w in workers if w not in used]
 
@@ -142,11 +144,12 @@ class _Fixed(LocalPartitioner):
 
 
 def plan_omniboost(graph: ModelGraph, cluster: Cluster, nodes: str | NodeCluster | None = None, at: float = 0.0,
-                   iterations: int = 2000, max_stages: int = 4, candidates: int = 12, seed: int = 0) -> Plan:
+                   iterations: int = 2000, max_stages: int = 4, candidates: int = 12, seed: int = 0,
+                   profiles: Mapping[str, DeviceProfile] | None = None) -> Plan:
     if iterations < 1 or max_stages < 1 or candidates < 1:
         raise ConfigError(f"iterations/max_stages/candidates: must be >= 1, got {iterations}/{max_stages}/{candidates}")
     nc = node_cluster(cluster, nodes)
-    scorer = HiDPScorer(graph, nc)
+    scorer = HiDPScorer(graph, nc, boards=profiles)
     est = StageEstimator(scorer)
     workers = [(j, p.name) for j, n in enumerate(nc.nodes) if nc.available(at)[j] for p in n.processors]
     U = graph.num_units
