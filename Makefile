@@ -4,7 +4,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-slow test-all bench lint clean reproduce-distredge reproduce-hyps reproduce-msmdi reproduce-nptp
+.PHONY: demo test test-slow test-all bench lint clean reproduce-distredge reproduce-hyps reproduce-msmdi reproduce-nptp \
+        reproduce-hidp
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,6 +49,11 @@ reproduce-msmdi: $(STAMP)
 
 reproduce-nptp: $(STAMP)
 	$(PY) -m splitgym.experiments.nptp_tables all
+# HiDP's Fig. 5-8 on the two-level cost model (derived profiles), plus a GPU-efficiency
+# sensitivity run; a few minutes on 2 cores. CSV + PNG in experiments/results/.
+reproduce-hidp: $(STAMP)
+	$(PY) -m splitgym.experiments.hidp_tables
+	$(PY) -m splitgym.experiments.hidp_tables --gpu-efficiency 0.1
 
 bench: $(STAMP)
 	$(PY) -m splitgym.experiments.bench_simulator

@@ -116,10 +116,14 @@ class ProcessorShare(_Strict):
 
 
 class NodeShares(_Strict):
-    """How a node divides its work among its processors (HiDP's local partition)."""
+    """How a node divides its work among its processors (HiDP's local partition); with
+    ``volume``, only that volume's part (``len(volumes)``: the head), with ``mode`` the local
+    partitioning mode chosen for it."""
 
     device: str
     shares: list[ProcessorShare] = Field(min_length=1)
+    volume: int | None = Field(default=None, ge=0)
+    mode: Literal["model", "data"] | None = None
 
 
 class Plan(_Strict):
@@ -137,6 +141,7 @@ class Plan(_Strict):
     stages: list[Stage] | None = None
     neuron_splits: list[NeuronSplit] | None = None
     shares: list[NodeShares] | None = None
+    modes: list[Literal["model", "data"]] | None = None  # HiDP: global mode of every volume
     meta: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -155,6 +160,8 @@ class Plan(_Strict):
         refs += [(f"neuron_splits.{i}.parts.{j}.device", p.device)
                  for i, ns in enumerate(self.neuron_splits or []) for j, p in enumerate(ns.parts)]
         refs += [(f"shares.{i}.device", s.device) for i, s in enumerate(self.shares or [])]
+        if self.modes is not None and len(self.modes) != len(self.volumes):
+            raise ValueError(f"modes: one per volume ({len(self.volumes)}), got {len(self.modes)}")
         for where, name in refs:
             if name not in known:
                 raise ValueError(f"{where}: unknown device {name!r} (plan devices: {', '.join(names)})")

@@ -30,6 +30,9 @@ PLANS = [("equal", {"partition": "layers"}), ("equal", {"partition": "single"}),
          ("equal", {"partition": "stages"}), ("coedge", {}), ("modnn", {}), ("mednn", {}),
          ("deepthings", {}), ("deeperthings", {}), ("aofl", {"max_volumes": 4}), ("offload", {}),
          ("ar-mdi", {})]
+# HiDP-style planners (their costs: tests/test_hidp.py); their node rows are checked exact on two models
+HIDP_PLANS = [("hidp", {}), ("disnet", {}), ("modnn-hidp", {}), ("omniboost", {"iterations": 200}),
+              ("aofl-hidp", {})]
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -66,7 +69,7 @@ def plan_for(method: str, options: dict, name: str) -> Plan:
 
 
 def test_every_planner_is_covered() -> None:
-    assert {m for m, _ in PLANS} | {"exact"} >= {*VOLUME_PLANNERS, "exact"}
+    assert {m for m, _ in PLANS + HIDP_PLANS} | {"exact"} >= {*VOLUME_PLANNERS, "exact"}
 
 
 def _case_id(p: object) -> str:
@@ -75,6 +78,7 @@ def _case_id(p: object) -> str:
 
 # aofl on efficientnet_b0 enumerates 2^37 partitions (minutes): it runs in the slow test instead
 FAST_CASES = [(n, m, o) for n in MODELS for m, o in PLANS if not (m == "aofl" and n == "efficientnet_b0")]
+FAST_CASES += [(n, m, o) for n in ("vgg16", "inception_v3") for m, o in HIDP_PLANS]
 
 
 @pytest.mark.parametrize("name,method,options", FAST_CASES,

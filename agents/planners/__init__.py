@@ -24,15 +24,20 @@ from .coedge import plan_coedge
 from .coedge_strips import plan_coedge_strips
 from .deeperthings import plan_deeperthings
 from .deepthings import plan_deepthings
+from .disnet import plan_disnet
+from .distredge_hidp import plan_aofl_hidp
 from .equal import plan_equal
 from .exact import plan_exact
 from .grid import plan_grid
+from .hidp import plan_hidp
 from .hyps import plan_hyps
 from .mednn import plan_mednn
 from .modnn import plan_modnn
+from .modnn_hidp import plan_modnn_hidp
 from .nptp_exact import plan_nptp_exact
 from .nptp_mpa import plan_nptp_mpa
 from .offload import plan_offload
+from .omniboost import plan_omniboost
 
 __all__ = ["PLANNERS", "VOLUME_PLANNERS", "get_planner", "planner_options", "run_planner"]
 
@@ -55,6 +60,12 @@ PLANNERS: dict[str, Planner] = {
     "coedge-strips": plan_coedge_strips,
     "grid": plan_grid,
     "nptp-exact": plan_nptp_exact,
+    # HiDP: node rows, modes and processor shares (costmodels/hidp_score.py)
+    "hidp": plan_hidp,
+    "disnet": plan_disnet,
+    "modnn-hidp": plan_modnn_hidp,
+    "omniboost": plan_omniboost,
+    "aofl-hidp": plan_aofl_hidp,
 }
 
 #: The methods DistrEdge compares (DE Section V-B): each writes a volume plan for any cluster, so
