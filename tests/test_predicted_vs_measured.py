@@ -31,5 +31,6 @@ def test_reduced_report_writes_csv_json_png(tmp_path: Path) -> None:
         assert float(r["error_pct"]) == pytest.approx((p - m) / m * 100)
     summary = json.loads((tmp_path / "predicted_vs_measured.json").read_text())
     assert summary["in-process"]["plans"] == 10  # 8 planners + 2 random splits
+    assert float(rows[-1]["fitted_overhead_ms"]) >= 0 and rows[0]["fitted_overhead_ms"] == ""
     assert all(math.isfinite(s["mape_pct"]) for s in summary.values())
     assert (tmp_path / "predicted_vs_measured.png").stat().st_size > 10_000
