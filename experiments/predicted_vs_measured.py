@@ -192,13 +192,14 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.6), sharex=True, sharey=True)
+    lim = max(max(r["measured_ms"], r["predicted_ms"], r["calibrated_ms"]) for r in rows) * 1.05
     for ax, key, title in zip(axes, ("predicted_ms", "calibrated_ms"), ("profile as measured", "calibrated (2-fold)")):
+        ax.fill_between([0, lim], [0, 0.85 * lim], [0, 1.15 * lim], color="0.9", label="±15%", zorder=0)
+        ax.plot([0, lim], [0, lim], "k--", lw=0.8, zorder=1)
         for backend, marker in (("in-process", "o"), *((b, "^") for b in {r["backend"] for r in rows} - {"in-process"})):
             sel = [r for r in rows if r["backend"] == backend]
-            ax.scatter([r["measured_ms"] for r in sel], [r[key] for r in sel], marker=marker, s=18, label=backend)
-        lim = max(max(r["measured_ms"], r["predicted_ms"], r["calibrated_ms"]) for r in rows) * 1.05
-        ax.plot([0, lim], [0, lim], "k--", lw=0.8)
-        ax.fill_between([0, lim], [0, 0.85 * lim], [0, 1.15 * lim], color="0.9", label="±15%")
+            ax.scatter([r["measured_ms"] for r in sel], [r[key] for r in sel], marker=marker, s=18, label=backend,
+                       zorder=3)
         ax.set(title=title, xlabel="measured latency (ms)", ylabel="predicted latency (ms)", xlim=(0, lim), ylim=(0, lim))
         ax.legend(fontsize=8)
     fig.tight_layout()
