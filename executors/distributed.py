@@ -34,8 +34,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import heapq
-import logging
 import os
 import signal
 import socket
@@ -43,7 +43,6 @@ import statistics
 import tempfile
 import threading
 import time
-import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +56,7 @@ from splitgym.costmodels.models import build_model
 from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.slicing import Region
 
+from .launch import WorkerError, _guarded, launch
 from .local import build_stages, network_transfer
 from .netns import ShapedLan, enter_netns, netns_available
 from .resume import ResumeHub
@@ -279,16 +279,6 @@ def _images(n: int, shape: tuple[int, ...], seed: int) -> list[torch.Tensor]:
     return [torch.randn(1, *shape, generator=gen) for _ in range(n)]
 
 
-def _worker(rank: int, cfg: dict[str, Any]) -> None:
-    out = Path(cfg["dir"])
-    try:
-        _work(rank, cfg)
-    except BaseException as exc:  # noqa: BLE001  (every failure becomes one line for the parent)
-        line = f"{type(exc).__name__}: {exc}".replace("\n", " ")
-        (out / f"error-{rank}.txt").write_text(f"{time.time()!r}\n{line}\n{traceback.format_exc()}")
-        os._exit(1)  # no interpreter teardown: a blocked gloo peer must not hang this process
-
-
 def _work(rank: int, cfg: dict[str, Any]) -> None:
     import torch.distributed as dist
 
@@ -454,21 +444,15 @@ def _check_port(addr: str, port: int) -> None:
                                 "pick another or leave it out to get a free one") from None
 
 
-def _failure(tmp: Path, names: list[str], exc: BaseException, exitcodes: list[int | None]) -> str:
+def _failure(names: list[str], exc: BaseException, errors: list[WorkerError], exitcodes: list[int | None]) -> str:
     who = lambda r: names[r] if r < len(names) else REQUESTER  # noqa: E731
     # a rank killed by a signal wrote nothing: it is the root cause, the others lost their peer
     killed = [(r, -c) for r, c in enumerate(exitcodes) if c is not None and c < 0 and -c != signal.SIGTERM]
     if killed:
         r, sig = killed[0]
         return f"distributed: worker rank {r} ({who(r)}) was killed by {signal.Signals(sig).name}"
-    errors = []
-    for f in tmp.glob("error-*.txt"):
-        lines = f.read_text().splitlines()
-        rank = int(f.stem.split("-")[1])
-        with contextlib.suppress(ValueError, IndexError):
-            errors.append((float(lines[0]), rank, lines[1]))
     if errors:
-        _, rank, line = min(errors)  # the first to fail: the others fail because it left
+        _, rank, line = errors[0]  # the first to fail: the others fail because it left
         return f"distributed: worker rank {rank} ({who(rank)}) failed: {line}"
     rank = getattr(exc, "error_index", None)
     code = getattr(exc, "exit_code", None)
@@ -527,8 +511,6 @@ def run_distributed(plan: Plan, images: int = 1, links: str = "none", *, warmup:
 def _launch(plan: Plan, graph: ModelGraph, names: list[str], images: int, links: str, warmup: int,
             seed: int, threads: int, addr: str, port: int, timeout_s: float, start_method: str,
             fail_rank: int | None, fail_at: str, extra: dict[str, Any]) -> ExecutionResult:
-    import torch.multiprocessing as mp
-
     from .local import head_index
 
     head = names[head_index(plan)] if graph.head is not None else None
@@ -537,33 +519,11 @@ def _launch(plan: Plan, graph: ModelGraph, names: list[str], images: int, links:
         cfg = {"dir": tmpdir, "plan": plan.model_dump(mode="json"), "images": images, "warmup": warmup,
                "seed": seed, "links": links, "threads": threads, "addr": addr, "port": port,
                "timeout_s": timeout_s, "fail_rank": fail_rank, "fail_at": fail_at, **extra}
-        t0 = time.perf_counter()
-        # torch logs a warning per process it stops after a failure; the failure is our one line
-        spawn_log = logging.getLogger("torch.multiprocessing.spawn")
-        level = spawn_log.level
-        spawn_log.setLevel(logging.ERROR)
-        ctx = mp.start_processes(_worker, args=(cfg,), nprocs=len(names) + 1, join=False,
-                                 start_method=start_method)
-        LAST_PIDS[:] = [p.pid for p in ctx.processes]
-        try:
-            deadline = time.monotonic() + timeout_s
-            while not ctx.join(timeout=0.2):
-                if time.monotonic() > deadline:
-                    raise SplitgymError(f"distributed: the run took longer than {timeout_s:g} s "
-                                        f"(timeout_s); its {len(names) + 1} processes were stopped")
-        except (mp.ProcessRaisedException, mp.ProcessExitedException) as exc:
-            raise SplitgymError(_failure(tmp, names, exc, [p.exitcode for p in ctx.processes])) from None
-        finally:
-            spawn_log.setLevel(level)
-            for p in ctx.processes:
-                if p.is_alive():
-                    p.terminate()
-            for p in ctx.processes:
-                p.join(timeout=5)
-                if p.is_alive():
-                    p.kill()
-                    p.join()
-        wall = time.perf_counter() - t0
+        wall = launch(_work, cfg, len(names) + 1, timeout_s=timeout_s, start_method=start_method,
+                      timeout_message=f"distributed: the run took longer than {timeout_s:g} s "
+                                      f"(timeout_s); its {len(names) + 1} processes were stopped",
+                      failure=functools.partial(_failure, names),
+                      on_start=lambda pids: LAST_PIDS.__setitem__(slice(None), pids))
         stats = [torch.load(tmp / f"stats-{r}.pt") for r in range(len(names) + 1)]
 
     def mean(xs: list[float]) -> float:
@@ -693,7 +653,7 @@ def _main(argv: list[str] | None = None) -> int:
            "seed": args.seed, "links": args.links, "threads": args.threads, "addr": os.environ["MASTER_ADDR"],
            "port": int(os.environ["MASTER_PORT"]), "timeout_s": args.timeout, "fail_rank": None,
            "fail_at": "start"}
-    _worker(rank, cfg)  # on failure: error-<rank>.txt in --out and exit status 1
+    _guarded(rank, _work, cfg)  # on failure: error-<rank>.txt in --out and exit status 1
     if rank == N:
         st = torch.load(out / f"stats-{rank}.pt")
         lat = st["latency_s"]

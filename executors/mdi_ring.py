@@ -31,7 +31,6 @@ import json
 import os
 import tempfile
 import time
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,13 +39,14 @@ import numpy as np
 import torch
 
 from splitgym.costmodels.cluster import Cluster
-from splitgym.costmodels.errors import ConfigError, SplitgymError
+from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.models import build_model
 from splitgym.costmodels.queueing import Policy, QueueResult, QueueSim, QueueSystem
 from splitgym.costmodels.slicing import SlicedSegment
 
 from .distributed import free_port
+from .launch import launch
 
 __all__ = ["RingTask", "ring_tasks", "local_system", "run_mdi_ring", "RingResult"]
 
@@ -125,15 +125,6 @@ def _image(seed: int, k: int, shape: tuple[int, ...]) -> torch.Tensor:
     return torch.randn((1, *shape), generator=g)
 
 
-def _worker(rank: int, cfg: dict[str, Any]) -> None:
-    try:
-        _work(rank, cfg)
-    except BaseException as exc:  # noqa: BLE001  (every failure becomes one line for the parent)
-        line = f"{type(exc).__name__}: {exc}".replace("\n", " ")
-        Path(cfg["dir"], f"error-{rank}.txt").write_text(f"{line}\n{traceback.format_exc()}")
-        os._exit(1)
-
-
 def _work(rank: int, cfg: dict[str, Any]) -> None:
     import torch.distributed as dist
 
@@ -207,8 +198,6 @@ def _work(rank: int, cfg: dict[str, Any]) -> None:
 def run_mdi_ring(graph: ModelGraph, system: QueueSystem, policy: Policy, seed: int = 0,
                  threads: int = 1, timeout_s: float = 120.0) -> RingResult:
     """Decide with ``policy`` in the simulator, run the decisions for real, measure."""
-    import torch.multiprocessing as mp
-
     sim_res, tasks = ring_tasks(system, policy, seed)
     homes: list[list[int]] = [[] for _ in range(system.N)]
     for k, s in enumerate(sim_res.source.tolist()):
@@ -218,23 +207,9 @@ def run_mdi_ring(graph: ModelGraph, system: QueueSystem, policy: Policy, seed: i
                "N": system.N, "tasks": [[list(vars(t).values()) for t in lst] for lst in tasks],
                "arrive": sim_res.arrive.tolist(), "homes": homes, "seed": seed, "threads": threads,
                "timeout_s": timeout_s}
-        t = time.perf_counter()
-        ctx = mp.start_processes(_worker, args=(cfg,), nprocs=system.N, join=False, start_method="spawn")
-        try:
-            deadline = time.monotonic() + timeout_s
-            while not ctx.join(timeout=0.2):
-                if time.monotonic() > deadline:
-                    raise SplitgymError(f"mdi ring: the run took longer than {timeout_s:g} s (timeout_s)")
-        except (mp.ProcessRaisedException, mp.ProcessExitedException):
-            errs = sorted(Path(tmp).glob("error-*.txt"))
-            first = errs[0].read_text().splitlines()[0] if errs else "a worker process died"
-            raise SplitgymError(f"mdi ring: {first}") from None
-        finally:
-            for p in ctx.processes:
-                if p.is_alive():
-                    p.terminate()
-                p.join(timeout=5)
-        wall = time.perf_counter() - t
+        wall = launch(_work, cfg, system.N, timeout_s=timeout_s,
+                      timeout_message=f"mdi ring: the run took longer than {timeout_s:g} s (timeout_s)",
+                      failure=lambda exc, errors, codes: f"mdi ring: {errors[0][2] if errors else 'a worker process died'}")
         ranks = [json.loads(Path(tmp, f"rank-{r}.json").read_text()) for r in range(system.N)]
     measured = np.full(sim_res.images, np.nan)
     for r in ranks:

@@ -23,7 +23,6 @@ import datetime
 import os
 import tempfile
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,12 +31,14 @@ from typing import Any
 import torch
 import torch.fx
 
-from splitgym.costmodels.errors import PlanError, SplitgymError
+from splitgym.costmodels.errors import PlanError
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.models import build_model
 from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.slicing import Region, SlicedSegment
 from splitgym.costmodels.tiles import Exchange, exchanges, intersect, plan_rects, score_tiles
+
+from .launch import launch
 
 __all__ = ["TileExecutor", "run_tiles_distributed", "TileRunResult", "assemble", "reference_features"]
 
@@ -203,15 +204,6 @@ class TileRunResult:
         return dict(vars(self))
 
 
-def _tile_worker(rank: int, cfg: dict[str, Any]) -> None:
-    try:
-        _tile_work(rank, cfg)
-    except BaseException as exc:  # noqa: BLE001  (one line for the parent)
-        (Path(cfg["dir"]) / f"error-{rank}.txt").write_text(
-            f"{type(exc).__name__}: {exc}".replace("\n", " ") + "\n" + traceback.format_exc())
-        os._exit(1)
-
-
 def _tile_work(rank: int, cfg: dict[str, Any]) -> None:
     import torch.distributed as dist
 
@@ -281,8 +273,6 @@ def _tile_work(rank: int, cfg: dict[str, Any]) -> None:
 def run_tiles_distributed(plan: Plan, seed: int = 1, timeout_s: float = 120.0, port: int | None = None,
                           on_start: Callable[[list[int]], None] | None = None) -> TileRunResult:
     """Run a tile plan with one process per device (gloo on this machine); see the module doc."""
-    import torch.multiprocessing as mp
-
     from .distributed import free_port
 
     graph = ModelGraph.from_module(build_model(plan.model.name, seed=0), tuple(plan.model.input),
@@ -293,25 +283,10 @@ def run_tiles_distributed(plan: Plan, seed: int = 1, timeout_s: float = 120.0, p
     with tempfile.TemporaryDirectory(prefix="splitgym-tiles-") as tmpdir:
         cfg = {"dir": tmpdir, "plan": plan.model_dump(mode="json"), "seed": seed, "timeout_s": timeout_s,
                "port": port or free_port(), "head": names.index(head_name)}
-        t0 = time.perf_counter()
-        ctx = mp.start_processes(_tile_worker, args=(cfg,), nprocs=len(names), join=False, start_method="spawn")
-        if on_start is not None:
-            on_start([p.pid for p in ctx.processes])
-        try:
-            deadline = time.monotonic() + timeout_s
-            while not ctx.join(timeout=0.2):
-                if time.monotonic() > deadline:
-                    raise SplitgymError(f"distributed: the tile run took longer than {timeout_s:g} s (timeout_s)")
-        except (mp.ProcessRaisedException, mp.ProcessExitedException):
-            errs = sorted(Path(tmpdir).glob("error-*.txt"))
-            line = errs[0].read_text().splitlines()[0] if errs else "a worker died without a message"
-            raise SplitgymError(f"distributed: {errs[0].stem if errs else 'worker'}: {line}") from None
-        finally:
-            for p in ctx.processes:
-                if p.is_alive():
-                    p.terminate()
-                p.join(timeout=5)
-        wall = time.perf_counter() - t0
+        wall = launch(_tile_work, cfg, len(names), timeout_s=timeout_s, on_start=on_start,
+                      timeout_message=f"distributed: the tile run took longer than {timeout_s:g} s (timeout_s)",
+                      failure=lambda exc, errors, codes: (f"distributed: error-{errors[0][1]}: {errors[0][2]}" if errors
+                                                          else "distributed: worker: a worker died without a message"))
         stats = [torch.load(Path(tmpdir) / f"stats-{r}.pt") for r in range(len(names))]
         errors = torch.load(Path(tmpdir) / "errors.pt")
     return TileRunResult(
