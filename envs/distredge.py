@@ -9,14 +9,17 @@ import numpy as np
 from gymnasium import spaces
 
 from splitgym.agents.planners.equal import equal_cuts
+from splitgym.agents.planners.linear import capability, device_profiles
+from splitgym.agents.share_actions import SHARE_RANGE, share_cuts
 from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.simulator import Breakdown, Simulator
 
 from .scenarios import Scenario, get_scenario
 
-__all__ = ["DistrEdgeEnv", "REWARDS", "map_action"]
+__all__ = ["DistrEdgeEnv", "REWARDS", "ACTIONS", "map_action"]
 
 REWARDS = ("paper", "relative", "neg_ms")
+ACTIONS = ("cuts", "shares")
 OBS_HIGH = 1e3
 
 
@@ -37,9 +40,13 @@ class DistrEdgeEnv(gym.Env[np.ndarray, np.ndarray]):
     simulator on *measured* (or derived) device profiles and the scenario's links.
 
     ## Action Space
-    ``Box(-1, 1, (N-1,))``: the actor's raw outputs; the env sorts them and maps each to a row
-    ``round(H_l * (a + 1) / 2)`` (DE Eq. 9). Device i gets rows ``[x_i, x_{i+1})``; empty parts
-    are allowed.
+    ``action="cuts"`` (DE Eq. 9): ``Box(-1, 1, (N-1,))``, the actor's raw outputs; the env sorts
+    them and maps each to a row ``round(H_l * (a + 1) / 2)``. Device i gets rows
+    ``[x_i, x_{i+1})``; empty parts are allowed.
+    ``action="shares"`` (ours, :mod:`splitgym.agents.share_actions`): ``Box(-1, 1, (N,))``, one
+    weight per device around its computing capability, ``w_i = c_i exp(4 a_i)``; rows in
+    proportion to the weights. a = 0 is the capability-proportional split; empty parts are
+    reachable.
 
     ## Observation Space
     ``Box(0, 1000, (N+4,))``: the accumulated latency of every device after the previous volume
@@ -62,21 +69,24 @@ class DistrEdgeEnv(gym.Env[np.ndarray, np.ndarray]):
 
     ## Arguments
     ``scenario``: a registered name (``splitgym.envs.list_scenarios()``) or a :class:`Scenario`;
-    ``reward``: one of ``REWARDS``; ``time_per_episode``: seconds the clock advances per episode
+    ``reward``: one of ``REWARDS``; ``action``: one of ``ACTIONS``; ``time_per_episode``: seconds the clock advances per episode
     (None: the image's latency); ``partition``: override the scenario's partition
     (list of ``(first, last)``).
 
     ## Version History
-    * v0: initial version.
+    * v0: initial version (``action="shares"`` added later as an option; the default is Eq. 9).
     """
 
     metadata = {"render_modes": []}
 
     def __init__(self, scenario: str | Scenario = "vgg16-DB-300", reward: str = "paper",
                  time_per_episode: float | None = None,
-                 partition: list[tuple[int, int]] | None = None) -> None:
+                 partition: list[tuple[int, int]] | None = None, action: str = "cuts") -> None:
         if reward not in REWARDS:
             raise ValueError(f"reward: must be one of {REWARDS}, got {reward!r}")
+        if action not in ACTIONS:
+            raise ValueError(f"action: must be one of {ACTIONS}, got {action!r}")
+        self.action_mode = action
         self.scenario = get_scenario(scenario)
         self.reward_mode = reward
         self.time_per_episode = time_per_episode
@@ -95,7 +105,9 @@ class DistrEdgeEnv(gym.Env[np.ndarray, np.ndarray]):
         equal = np.stack([equal_cuts(u.height, self.N) for u in self._last])
         self.T_equal = float(self.sim.score(self.partition, equal))
         self.T_scale = self.T_equal
-        self.action_space = spaces.Box(-1.0, 1.0, (self.N - 1,), dtype=np.float32)
+        self.caps = np.array([capability(self.graph, p) for p in device_profiles(self.graph, self.cluster)])
+        n_act = self.N if action == "shares" else self.N - 1
+        self.action_space = spaces.Box(-1.0, 1.0, (n_act,), dtype=np.float32)
         self.observation_space = spaces.Box(0.0, OBS_HIGH, (self.N + 4,), dtype=np.float32)
         self.clock = 0.0
         self._dynamic = bool(self.cluster.network.traces)
@@ -116,10 +128,11 @@ class DistrEdgeEnv(gym.Env[np.ndarray, np.ndarray]):
         if self.l >= self.L:
             raise RuntimeError("step: the episode has ended; call reset() first")
         action = np.asarray(action, dtype=np.float64).reshape(-1)
-        if action.shape != (self.N - 1,) or not np.all(np.isfinite(action)):
-            raise ValueError(f"action: expected {self.N - 1} finite values, got {action.tolist()}")
+        n_act = self.action_space.shape[0]
+        if action.shape != (n_act,) or not np.all(np.isfinite(action)):
+            raise ValueError(f"action: expected {n_act} finite values, got {action.tolist()}")
         first, last = self.partition[self.l]
-        cuts = map_action(action, int(self._last[self.l].height))[None]
+        cuts = self.decode(action, self.l)
         step = self.sim.advance(first, last, cuts, self.T, self.prev)
         self.T, self.prev = step.T, cuts
         self.cuts.append(cuts[0])
@@ -134,6 +147,13 @@ class DistrEdgeEnv(gym.Env[np.ndarray, np.ndarray]):
         info.update(latency=latency, ips=1.0 / latency, cuts=self.last_cuts.tolist(), decision=self.last_cuts,
                     equal_latency=self.T_equal, clock=self.clock)
         return self._obs(final=True), self._reward(latency), True, False, info
+
+    def decode(self, action: np.ndarray, volume: int) -> np.ndarray:
+        """(1, N+1) cut points of one action for one volume."""
+        height = int(self._last[volume].height)
+        if self.action_mode == "shares":
+            return share_cuts(action[None], self.caps, [height], SHARE_RANGE)[:, 0]
+        return map_action(action, height)[None]
 
     # -- results --------------------------------------------------------------------------------
     def plan(self, cuts: np.ndarray | None = None, method: str = "distredge") -> Plan:

@@ -42,13 +42,13 @@ class DistrEdgeTask(TrainTask):
 
     def make_env(self, cfg: DictConfig) -> DistrEdgeEnv:
         return DistrEdgeEnv(scenario_from_config(cfg), reward=cfg.env.reward,
-                            time_per_episode=cfg.env.time_per_episode)
+                            time_per_episode=cfg.env.time_per_episode, action=cfg.env.get("action", "cuts"))
 
     def episode_steps(self, env: DistrEdgeEnv) -> int:
         return env.L
 
     def noise_dims(self, env: DistrEdgeEnv) -> int:
-        return env.N - 1
+        return int(env.action_space.shape[0])
 
     def describe(self, env: DistrEdgeEnv) -> Callable[[Any], dict[str, float]]:
         def per_device(cuts: Any) -> dict[str, float]:
@@ -103,7 +103,7 @@ class DistrEdgeTask(TrainTask):
         plan.check(graph)
         simulated = Simulator(graph, plan.cluster()).simulate(plan)
         env = DistrEdgeEnv(scenario_from_config(cfg), reward=cfg.env.reward,
-                           partition=[tuple(p) for p in plan.partition])
+                           partition=[tuple(p) for p in plan.partition], action=cfg.env.get("action", "cuts"))
         try:
             actor = rollout(env, exported_policy(run / "export" / "actor.pt2"))
         except (RuntimeError, ValueError) as exc:

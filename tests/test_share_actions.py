@@ -1,0 +1,80 @@
+"""The share action (ours) and the partition pilot: decoding, env behaviour, the pilot's choice."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env as gym_check_env
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+from splitgym.agents.partition_pilot import pilot_partition
+from splitgym.agents.planners.linear import largest_remainder
+from splitgym.agents.planners.modnn import plan_modnn
+from splitgym.agents.share_actions import share_cuts
+from splitgym.costmodels.simulator import Simulator
+from splitgym.envs.distredge import DistrEdgeEnv
+from splitgym.envs.scenarios import Scenario, get_scenario
+
+SMALL = "vgg11-DB-300-small"
+
+
+@settings(max_examples=60, deadline=None)
+@given(caps=st.lists(st.floats(0.1, 10.0), min_size=2, max_size=6),
+       heights=st.lists(st.integers(0, 300), min_size=1, max_size=4), seed=st.integers(0, 10**6))
+def test_share_cuts_are_ordered_cover_every_row_and_zero_is_proportional(caps, heights, seed):
+    caps = np.array(caps)
+    rng = np.random.default_rng(seed)
+    acts = np.concatenate([np.zeros((1, len(caps))), rng.uniform(-1.5, 1.5, (5, len(caps)))])
+    cuts = share_cuts(acts, caps, heights)
+    assert cuts.shape == (6, len(heights), len(caps) + 1)
+    assert (cuts[..., 0] == 0).all() and (cuts[..., -1] == np.array(heights)[None]).all()
+    assert (np.diff(cuts, axis=2) >= 0).all()
+    for v, h in enumerate(heights):  # a = 0 is the capability-proportional split, rounded as MoDNN does
+        assert cuts[0, v].tolist() == largest_remainder(caps, h).tolist()
+
+
+def test_share_extremes_empty_a_device_and_raise_another():
+    caps = np.ones(4)
+    cuts = share_cuts(np.array([[1.0, 1.0, -1.0, 1.0], [1.0, -1.0, -1.0, -1.0]]), caps, [224])
+    rows = np.diff(cuts, axis=2)[:, 0]
+    assert rows[0, 2] == 0 and rows[0].sum() == 224
+    assert rows[1].tolist() == [224, 0, 0, 0]  # Offload is a corner of the action box
+
+
+def test_share_env_passes_the_checkers_and_starts_at_modnn():
+    env = DistrEdgeEnv(SMALL, action="shares")
+    assert env.action_space.shape == (env.N,)
+    gym_check_env(env, skip_render_check=True)
+    sb3_check_env(env, warn=True)
+    env.reset(seed=0)
+    done, info = False, {}
+    while not done:
+        _, _, done, _, info = env.step(np.zeros(env.N))
+    part = ",".join(str(first) for first, _ in env.partition)
+    modnn = plan_modnn(env.graph, env.cluster, partition=part)
+    assert info["latency"] == pytest.approx(env.sim.simulate(modnn).latency, rel=1e-12)
+    with pytest.raises(ValueError, match="action"):
+        DistrEdgeEnv(SMALL, action="bogus")
+    with pytest.raises(ValueError, match="action"):
+        env.reset()
+        env.step(np.zeros(env.N - 1))
+
+
+def test_pilot_picks_the_fastest_candidate_and_beats_its_own_start():
+    sc = get_scenario(SMALL)
+    graph, cluster = sc.graph(), sc.cluster()
+    res = pilot_partition(graph, cluster, samples=64)
+    lats = [lat for _, _, lat in res.candidates]
+    assert res.latency == min(lats) and len(res.candidates) == 5
+    assert tuple(map(tuple, res.partition)) in {p for _, p, _ in res.candidates}
+    # the sampled decisions include a = 0, so the pilot's best is no slower than MoDNN's split on it
+    part = ",".join(str(first) for first, _ in res.partition)
+    assert res.latency <= Simulator(graph, cluster).simulate(plan_modnn(graph, cluster, partition=part)).latency + 1e-12
+    # the scenario hook trains on the pilot's partition
+    pilot = Scenario(name="p", model=sc.model, input=sc.input, devices=sc.devices, network=sc.network,
+                     partition="lcpss-pilot")
+    assert pilot.volumes() == pilot_partition(graph, cluster).partition
+    with pytest.raises(ValueError, match="alphas"):
+        pilot_partition(graph, cluster, alphas=())
