@@ -1,50 +1,72 @@
-"""The share action: one weight per device around a capability prior (ours, not DE's Eq. 9).
+"""The share action: one weight per device around a per-volume prior split (ours, not DE's Eq. 9).
 
 Why another action: with Eq. 9 the actor's N-1 outputs are cut positions, so a fresh actor
 (outputs near 0) puts every cut near the middle row: half the rows on the first device, half on
 the last, nothing on the others. At 4 devices DDPG recovers from that start; at 16 (DE Table III)
-it rarely reaches even MoDNN's proportional split within the paper's 4000 episodes, and reaching
+it did not reach AOFL's split within the paper's 4000 episodes here (0.54-0.79x its IPS), and
 Offload (every cut at one edge) is a corner few explorations hit. Here the actor's N outputs
 a_i in [-1, 1] scale a prior weight instead:
 
-    w_i = c_i * exp(range * a_i),   rows of a volume = largest remainder of H * w / sum(w)
+    w_{v,i} = p_{v,i} * exp(range * a_i),   rows of volume v = largest remainder of H_v * w_v / sum(w_v)
 
-with c_i the device's computing capability from its profile (MoDNN's single number per device,
-:func:`splitgym.agents.planners.linear.capability`). So a = 0 is the capability-proportional
-split, every split is still reachable (``range`` = 4 lets a device's weight move by e^8 ~ 3000x
-between the bounds, enough to empty it at any height here), and the state, reward, partition
-and DDPG of DistrEdge are unchanged. The same vector ``a`` may be decoded for every volume of a
-partition at once (the pilot of :mod:`splitgym.agents.partition_pilot` does).
+The prior p is the classical *linear ratio* of each volume (:func:`prior_shares`): the
+water-filling rows under one computing capability per device and the link to the data
+(:class:`~splitgym.agents.planners.linear.LinearModel`, what AOFL and CoEdge split by), with a
+floor of 5% of an equal share so that a device the linear model leaves out can be brought back.
+So a = 0 is that classical split on the agent's own partition, and DDPG learns the correction
+the simulator rewards (non-linear profiles, halos, the gather). ``range`` = 4 lets a device's
+weight move by e^8 ~ 3000x between the bounds: every split stays reachable, Offload included.
+The state, reward, partition and DDPG of DistrEdge are unchanged.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["share_cuts", "SHARE_RANGE"]
+from splitgym.costmodels.cluster import Cluster
+from splitgym.costmodels.graph import ModelGraph
+
+from .partitions import Partition
+from .planners.linear import LinearModel, water_fill
+
+__all__ = ["share_cuts", "prior_shares", "SHARE_RANGE", "PRIOR_FLOOR"]
 
 SHARE_RANGE = 4.0
+PRIOR_FLOOR = 0.05
 
 
-def share_cuts(actions: np.ndarray, caps: np.ndarray, heights: np.ndarray | list[int],
+def prior_shares(graph: ModelGraph, cluster: Cluster, partition: Partition,
+                 floor: float = PRIOR_FLOOR) -> np.ndarray:
+    """(V, N) prior weights: each volume's real-valued linear-ratio rows, floored at
+    ``floor * H_v / N``."""
+    lin = LinearModel.build(graph, cluster)
+    out = []
+    for first, last in partition:
+        height = graph.units[last].height
+        rows, _ = water_fill(*lin.coefficients(first, last), height)
+        out.append(np.maximum(rows, floor * max(height, 1) / cluster.size))
+    return np.array(out)
+
+
+def share_cuts(actions: np.ndarray, prior: np.ndarray, heights: np.ndarray | list[int],
                share_range: float = SHARE_RANGE) -> np.ndarray:
     """Cut points of a batch of share actions.
 
     Args:
         actions: (B, N) values in [-1, 1] (clipped).
-        caps: (N,) positive prior weights.
+        prior: (N,) or (V, N) positive prior weights (one row per volume, or one for all).
         heights: (V,) output rows of each volume's last unit.
 
     Returns:
         (B, V, N+1) integer cut points; rows per device by largest remainder (Hamilton's method,
-        ties to the first device), so shares that are equal give the equal split.
+        ties to the first device), so equal weights give the equal split.
     """
     a = np.clip(np.asarray(actions, dtype=np.float64), -1.0, 1.0)
-    logw = np.log(np.asarray(caps, dtype=np.float64))[None] + share_range * a
-    w = np.exp(logw - logw.max(axis=1, keepdims=True))
-    share = w / w.sum(axis=1, keepdims=True)  # (B, N)
     H = np.asarray(heights, dtype=np.int64)
-    exact = share[:, None, :] * H[None, :, None]  # (B, V, N)
+    logp = np.log(np.broadcast_to(np.asarray(prior, dtype=np.float64), (len(H), a.shape[1])))
+    logw = logp[None] + share_range * a[:, None, :]  # (B, V, N)
+    w = np.exp(logw - logw.max(axis=2, keepdims=True))
+    exact = w / w.sum(axis=2, keepdims=True) * H[None, :, None]
     rows = np.floor(exact).astype(np.int64)
     left = H[None, :] - rows.sum(axis=2)  # (B, V)
     order = np.argsort(-(exact - rows), axis=2, kind="stable")

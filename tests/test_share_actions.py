@@ -10,9 +10,8 @@ from hypothesis import strategies as st
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 from splitgym.agents.partition_pilot import pilot_partition
-from splitgym.agents.planners.linear import largest_remainder
-from splitgym.agents.planners.modnn import plan_modnn
-from splitgym.agents.share_actions import share_cuts
+from splitgym.agents.planners.linear import LinearModel, largest_remainder
+from splitgym.agents.share_actions import prior_shares, share_cuts
 from splitgym.costmodels.simulator import Simulator
 from splitgym.envs.distredge import DistrEdgeEnv
 from splitgym.envs.scenarios import Scenario, get_scenario
@@ -21,7 +20,7 @@ SMALL = "vgg11-DB-300-small"
 
 
 @settings(max_examples=60, deadline=None)
-@given(caps=st.lists(st.floats(0.1, 10.0), min_size=2, max_size=6),
+@given(caps=st.lists(st.floats(0.1, 10.0), min_size=2, max_size=6),  # one prior row for every volume
        heights=st.lists(st.integers(0, 300), min_size=1, max_size=4), seed=st.integers(0, 10**6))
 def test_share_cuts_are_ordered_cover_every_row_and_zero_is_proportional(caps, heights, seed):
     caps = np.array(caps)
@@ -41,9 +40,12 @@ def test_share_extremes_empty_a_device_and_raise_another():
     rows = np.diff(cuts, axis=2)[:, 0]
     assert rows[0, 2] == 0 and rows[0].sum() == 224
     assert rows[1].tolist() == [224, 0, 0, 0]  # Offload is a corner of the action box
+    # one prior row per volume: each volume follows its own prior
+    per_volume = share_cuts(np.zeros((1, 2)), np.array([[3.0, 1.0], [1.0, 3.0]]), [40, 40])
+    assert np.diff(per_volume[0], axis=1).tolist() == [[30, 10], [10, 30]]
 
 
-def test_share_env_passes_the_checkers_and_starts_at_modnn():
+def test_share_env_passes_the_checkers_and_starts_at_the_linear_ratio():
     env = DistrEdgeEnv(SMALL, action="shares")
     assert env.action_space.shape == (env.N,)
     gym_check_env(env, skip_render_check=True)
@@ -52,9 +54,14 @@ def test_share_env_passes_the_checkers_and_starts_at_modnn():
     done, info = False, {}
     while not done:
         _, _, done, _, info = env.step(np.zeros(env.N))
-    part = ",".join(str(first) for first, _ in env.partition)
-    modnn = plan_modnn(env.graph, env.cluster, partition=part)
-    assert info["latency"] == pytest.approx(env.sim.simulate(modnn).latency, rel=1e-12)
+    # a = 0 is every volume's linear-ratio split (AOFL's rule), up to the floor and the rounding
+    lin = LinearModel.build(env.graph, env.cluster)
+    for (first, last), got in zip(env.partition, info["cuts"], strict=True):
+        want, _ = lin.split(first, last)
+        floor = int(np.ceil(0.05 * env.graph.units[last].height / env.N)) + 1
+        assert np.abs(np.diff(got) - np.diff(want)).max() <= floor
+    prior = prior_shares(env.graph, env.cluster, env.partition)
+    assert prior.shape == (env.L, env.N) and (prior > 0).all()
     with pytest.raises(ValueError, match="action"):
         DistrEdgeEnv(SMALL, action="bogus")
     with pytest.raises(ValueError, match="action"):
@@ -69,9 +76,10 @@ def test_pilot_picks_the_fastest_candidate_and_beats_its_own_start():
     lats = [lat for _, _, lat in res.candidates]
     assert res.latency == min(lats) and len(res.candidates) == 5
     assert tuple(map(tuple, res.partition)) in {p for _, p, _ in res.candidates}
-    # the sampled decisions include a = 0, so the pilot's best is no slower than MoDNN's split on it
-    part = ",".join(str(first) for first, _ in res.partition)
-    assert res.latency <= Simulator(graph, cluster).simulate(plan_modnn(graph, cluster, partition=part)).latency + 1e-12
+    # the sampled decisions include a = 0, so the pilot's best is no slower than the prior split on it
+    start = share_cuts(np.zeros((1, cluster.size)), prior_shares(graph, cluster, res.partition),
+                       [graph.units[last].height for _, last in res.partition])
+    assert res.latency <= Simulator(graph, cluster).score(res.partition, start)[0] + 1e-12
     # the scenario hook trains on the pilot's partition
     pilot = Scenario(name="p", model=sc.model, input=sc.input, devices=sc.devices, network=sc.network,
                      partition="lcpss-pilot")
