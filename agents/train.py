@@ -28,6 +28,7 @@ from stable_baselines3.common.logger import configure
 
 from splitgym.costmodels.errors import ConfigError, SplitgymError
 
+from .actor_init import scale_actor_output
 from .algos import ALGOS
 from .callbacks import BestPlanCallback, ResumableCheckpoint, save_checkpoint
 from .noise import EpsilonGaussianNoise
@@ -116,6 +117,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         extra = {"action_noise": noise} if noise is not None else {}
         model = Algo(cfg.agent.policy, env, seed=int(cfg.seed), device=cfg.device, verbose=int(cfg.verbose),
                      **extra, **kwargs)
+        if cfg.agent.get("actor_init_scale") is not None:
+            scale_actor_output(model, float(cfg.agent.actor_init_scale))
         reset = True
     fmt = ["csv", "tensorboard"] + (["stdout"] if cfg.verbose else [])
     model.set_logger(configure(str(run_dir / "tb"), fmt))

@@ -7,6 +7,13 @@
     python -m splitgym.experiments.distredge_tables models            # ResNet-50, InceptionV3
     python -m splitgym.experiments.distredge_tables table1 --episodes 50 --model vgg11 --input 64
 
+Every row runs two DistrEdge variants (``--variants``): ``paper`` (Eq. 9 cut actions, LC-PSS at
+a = 0.75, DE's settings) and ``ours`` (``env.action=shares env.partition=lcpss-pilot agent.actor_init_scale=0.01
+agent.noise.variance=0.1``: actions around each volume's linear-ratio split, a fresh actor that
+starts at that split, the 4-device exploration noise at every size, and LC-PSS's a picked per
+cluster by a pilot; see agents/share_actions.py, agents/actor_init.py, agents/partition_pilot.py). The a table runs the paper variant only,
+since the pilot picks a itself.
+
 Each row of a table is one training run of the Hydra app (``splitgym train``, Hydra multirun where
 the rows form a grid), whose ``summary.json`` already holds the learned plan and every classical
 planner on the same cost model; this script launches the runs that are missing, then collects the
@@ -41,28 +48,42 @@ TABLES: dict[str, Rows] = {
 }
 
 
+VARIANTS: dict[str, tuple[str, ...]] = {
+    "paper": (),
+    "ours": ("env.action=shares", "env.partition=lcpss-pilot", "agent.actor_init_scale=0.01",
+             "agent.noise.variance=0.1"),
+}
+METHOD = {"paper": "distredge", "ours": "distredge-ours"}
+
+
 def run_name(devices: str, network: str, overrides: tuple[str, ...]) -> str:
     # no "=" in folder names: they travel inside Hydra overrides (hydra.run.dir=...)
     extra = "_".join(o.split("=")[0].split(".")[-1] + "-" + o.split("=")[1] for o in overrides)
     return f"{devices}_{network}" + (f"_{extra}" if extra else "")
 
 
+def run_dir(out: Path, table: str, name: str, variant: str) -> Path:
+    return out / "runs" / (table if variant == "paper" else f"{table}-{variant}") / name
+
+
 def launch(table: str, out: Path, episodes: int, seed: int, extra: list[str],
-           only: set[str] | None = None, run_missing: bool = True) -> list[Path]:
-    """Run every missing row of ``table`` (or the rows named in ``only``); returns the run folders
-    (only the finished ones when ``run_missing`` is off)."""
+           only: set[str] | None = None, run_missing: bool = True,
+           variants: tuple[str, ...] = ("paper",)) -> list[tuple[str, Path]]:
+    """Run every missing row of ``table`` (or the rows named in ``only``) in every variant;
+    returns ``(variant, run folder)`` pairs (only the finished ones when ``run_missing`` is off)."""
     runs = []
-    for devices, network, overrides in TABLES[table]:
+    for (devices, network, overrides), variant in [(r, v) for r in TABLES[table] for v in variants]:
         name = run_name(devices, network, overrides)
         if only and name not in only:
             continue
-        run = out / "runs" / table / name
+        run = run_dir(out, table, name, variant)
+        overrides = overrides + VARIANTS[variant]
         if (run / "export" / "summary.json").exists():
-            runs.append(run)
+            runs.append((variant, run))
             continue
         if not run_missing:
             continue
-        runs.append(run)
+        runs.append((variant, run))
         cmd = [sys.executable, "-m", "splitgym.agents.train", f"devices={devices}", f"network={network}",
                f"episodes={episodes}", f"seed={seed}", f"hydra.run.dir={run}", *overrides, *extra]
         print(" ".join(cmd[2:]), flush=True)
@@ -72,29 +93,38 @@ def launch(table: str, out: Path, episodes: int, seed: int, extra: list[str],
     return runs
 
 
-def collect(table: str, runs: list[Path]) -> list[dict[str, Any]]:
-    rows = []
-    for run in runs:
+def collect(table: str, runs: list[tuple[str, Path]]) -> list[dict[str, Any]]:
+    """One line per group and method; the classical planners once per group (every variant's
+    summary prices them on the same cost model)."""
+    rows: list[dict[str, Any]] = []
+    done: set[str] = set()
+    for variant, run in runs:
         s = json.loads((run / "export" / "summary.json").read_text())
         sc = s["scenario"]
         key = {"table": table, "run": run.name, "model": sc["model"], "devices": sc["devices"],
-               "network": sc["network"], "alpha": sc["alpha"], "partition": "|".join(f"{a}-{b}" for a, b in s["partition"])}
-        rows.append({**key, "method": "distredge", "latency_ms": s["latency_ms"]["learned_plan"],
-                     "ips": s["ips"]["learned_plan"]})
-        for method, ms in s["classical_latency_ms"].items():
-            rows.append({**key, "method": method, "latency_ms": ms, "ips": 1e3 / ms})
+               "network": sc["network"], "alpha": sc["alpha"]}
+        rows.append({**key, "method": METHOD[variant], "latency_ms": s["latency_ms"]["learned_plan"],
+                     "ips": s["ips"]["learned_plan"],
+                     "partition": "|".join(f"{a}-{b}" for a, b in s["partition"])})
+        if run.name not in done:
+            done.add(run.name)
+            for method, ms in s["classical_latency_ms"].items():
+                rows.append({**key, "method": method, "latency_ms": ms, "ips": 1e3 / ms, "partition": ""})
     return rows
 
 
 def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per group and DistrEdge variant: its IPS over the best classical planner and over AOFL."""
     out = []
     for run in dict.fromkeys(r["run"] for r in rows):
         mine = {r["method"]: r["ips"] for r in rows if r["run"] == run}
-        base = {k: v for k, v in mine.items() if k != "distredge"}
+        base = {k: v for k, v in mine.items() if not k.startswith("distredge")}
         best = max(base, key=base.get)
-        out.append({"run": run, "distredge_ips": mine["distredge"], "best_baseline": best,
-                    "over_best_baseline": mine["distredge"] / base[best],
-                    "over_aofl": mine["distredge"] / base["aofl"]})
+        for variant, method in METHOD.items():
+            if method in mine:
+                out.append({"run": run, "variant": variant, "distredge_ips": mine[method], "best_baseline": best,
+                            "over_best_baseline": mine[method] / base[best],
+                            "over_aofl": mine[method] / base["aofl"]})
     return out
 
 
@@ -138,17 +168,26 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", default="experiments/results")
     ap.add_argument("--only", default=None, help="comma-separated row names (e.g. DA_bw50,DB_bw300)")
     ap.add_argument("--collect", action="store_true", help="only collect the finished runs, launch nothing")
+    ap.add_argument("--variants", default="paper,ours",
+                    help=f"DistrEdge variants, comma-separated from {sorted(VARIANTS)} (the a table: paper only)")
     args = ap.parse_args(argv)
     extra = ([f"model={args.model}"] if args.model else []) + ([f"model.input={args.input}"] if args.input else [])
     out = Path(args.out)
     only = set(args.only.split(",")) if args.only else None
-    runs = launch(args.table, out, args.episodes, args.seed, extra, only, run_missing=not args.collect)
+    variants = tuple(v for v in args.variants.split(",") if v)
+    bad = [v for v in variants if v not in VARIANTS]
+    if bad:
+        raise SystemExit(f"--variants: unknown {bad[0]!r} (known: {', '.join(VARIANTS)})")
+    if args.table == "alpha":
+        variants = ("paper",)
+    runs = launch(args.table, out, args.episodes, args.seed, extra, only, run_missing=not args.collect,
+                  variants=variants)
     if not runs:
         raise SystemExit(f"--only: no row of {args.table} is named {args.only!r}")
     rows = collect(args.table, runs)
     write(args.table, rows, out)
     for r in ratios(rows):
-        print(f"{r['run']:<28} DistrEdge {r['distredge_ips']:7.2f} IPS  x{r['over_best_baseline']:.2f} over "
+        print(f"{r['run']:<28} {r['variant']:<6} DistrEdge {r['distredge_ips']:7.2f} IPS  x{r['over_best_baseline']:.2f} over "
               f"{r['best_baseline']}, x{r['over_aofl']:.2f} over AOFL")
 
 

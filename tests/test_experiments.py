@@ -17,22 +17,26 @@ def test_tables_define_the_papers_groups():
 
 def test_reduced_table1_writes_csv_png_and_ratios(tmp_path: Path):
     main(["table1", "--episodes", "8", "--model", "vgg11", "--input", "64", "--out", str(tmp_path),
-          "--only", "DA_bw50,DB_bw300"])
+          "--only", "DB_bw300"])
     rows = list(csv.DictReader((tmp_path / "table1.csv").open()))
     runs = {r["run"] for r in rows}
-    assert runs == {"DA_bw50", "DB_bw300"}
+    assert runs == {"DB_bw300"}
     methods = {r["method"] for r in rows}
-    assert {"distredge", "equal", "coedge", "modnn", "mednn", "deepthings", "deeperthings", "aofl",
+    assert {"distredge", "distredge-ours", "equal", "coedge", "modnn", "mednn", "deepthings", "deeperthings", "aofl",
             "offload"} <= methods
     for r in rows:
         assert float(r["ips"]) > 0 and abs(float(r["ips"]) * float(r["latency_ms"]) - 1e3) < 1e-6
     ratios = list(csv.DictReader((tmp_path / "table1_ratios.csv").open()))
     assert len(ratios) == 2 and all(float(r["over_aofl"]) > 0 for r in ratios)
+    assert {(r["run"], r["variant"]) for r in ratios} == {(g, v) for g in runs for v in ("paper", "ours")}
+    ours = (tmp_path / "runs" / "table1-ours" / "DB_bw300" / "config.yaml").read_text()
+    assert "action: shares" in ours and "partition: lcpss-pilot" in ours
     assert (tmp_path / "table1.png").stat().st_size > 1000
     # a second call reuses the finished runs
-    before = (tmp_path / "runs" / "table1" / "DA_bw50" / "export" / "summary.json").stat().st_mtime
-    main(["table1", "--out", str(tmp_path), "--only", "DA_bw50"])
-    assert (tmp_path / "runs" / "table1" / "DA_bw50" / "export" / "summary.json").stat().st_mtime == before
+    before = (tmp_path / "runs" / "table1" / "DB_bw300" / "export" / "summary.json").stat().st_mtime
+    main(["table1", "--out", str(tmp_path), "--only", "DB_bw300", "--variants", "paper"])
+    assert (tmp_path / "runs" / "table1" / "DB_bw300" / "export" / "summary.json").stat().st_mtime == before
+    assert len(list(csv.DictReader((tmp_path / "table1_ratios.csv").open()))) == 1
 
 
 def test_reduced_dynamic_experiment(tmp_path: Path):

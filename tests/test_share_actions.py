@@ -86,3 +86,24 @@ def test_pilot_picks_the_fastest_candidate_and_beats_its_own_start():
     assert pilot.volumes() == pilot_partition(graph, cluster).partition
     with pytest.raises(ValueError, match="alphas"):
         pilot_partition(graph, cluster, alphas=())
+
+
+@pytest.mark.parametrize("algo", ["ddpg", "td3", "sac", "ppo"])
+def test_actor_init_scale_starts_every_algorithm_at_the_box_centre(algo):
+    from splitgym.agents.actor_init import scale_actor_output
+    from splitgym.agents.algos import ALGOS
+    from splitgym.costmodels.errors import ConfigError
+
+    env = DistrEdgeEnv(SMALL, action="shares")
+    obs, _ = env.reset(seed=0)
+    model = ALGOS[algo]("MlpPolicy", env, seed=0, device="cpu")
+    before = np.abs(model.predict(obs, deterministic=True)[0]).max()
+    scale_actor_output(model, 0.01)
+    after = np.abs(model.predict(obs, deterministic=True)[0]).max()
+    assert after < 0.05 and after < before / 5
+    target = getattr(model.policy, "actor_target", None)
+    if target is not None:  # the target actor starts equal to the actor
+        for a, b in zip(model.policy.actor.parameters(), target.parameters(), strict=True):
+            assert np.array_equal(a.detach().numpy(), b.detach().numpy())
+    with pytest.raises(ConfigError, match="actor_init_scale"):
+        scale_actor_output(model, 0.0)
