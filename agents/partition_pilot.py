@@ -10,7 +10,7 @@ candidates and lets the cluster choose among them:
 1. run LC-PSS for every a in ``alphas`` (default 0, 0.25, 0.5, 0.75, 1); keep the distinct
    partitions;
 2. price each on the simulator with the same ``samples`` share decisions
-   (:func:`~splitgym.agents.share_actions.share_cuts`: each volume's linear-ratio split plus
+   (:func:`~splitgym.agents.share_actions.share_cuts`: the whole model's linear-ratio split plus
    Gaussian perturbations of it, the same vector for every volume; common random numbers, so
    partitions are compared on equal terms);
 3. keep the partition whose best decision is fastest (ties: the larger a, i.e. fewer volumes).
@@ -54,6 +54,7 @@ def pilot_partition(graph: ModelGraph, cluster: Cluster, alphas: tuple[float, ..
     if samples < 1:
         raise ValueError(f"samples: must be >= 1, got {samples}")
     sim = Simulator(graph, cluster)
+    prior = prior_shares(graph, cluster)
     rng = np.random.default_rng(seed)
     actions = np.concatenate([np.zeros((1, cluster.size)), rng.normal(0.0, spread, (samples - 1, cluster.size))])
     seen: dict[tuple[tuple[int, int], ...], float] = {}
@@ -61,7 +62,6 @@ def pilot_partition(graph: ModelGraph, cluster: Cluster, alphas: tuple[float, ..
     for a in sorted(alphas, reverse=True):
         part = tuple(tuple(p) for p in lcpss_partition(graph, cluster.size, alpha=a))
         if part not in seen:
-            prior = prior_shares(graph, cluster, list(part))
             cuts = share_cuts(actions, prior, [graph.units[last].height for _, last in part])
             seen[part] = float(np.min(sim.score(list(part), cuts)))
         rows.append((float(a), part, seen[part]))

@@ -43,9 +43,9 @@ class DistrEdgeEnv(gym.Env[np.ndarray, np.ndarray]):
     them and maps each to a row ``round(H_l * (a + 1) / 2)``. Device i gets rows
     ``[x_i, x_{i+1})``; empty parts are allowed.
     ``action="shares"`` (ours, :mod:`splitgym.agents.share_actions`): ``Box(-1, 1, (N,))``, one
-    weight per device around each volume's linear-ratio split p (one capability per device and
-    its link, as AOFL splits), ``w_i = p_i exp(4 a_i)``; rows in proportion to the weights. a = 0
-    is that classical split on this partition; empty parts are reachable.
+    weight per device around the whole model's linear-ratio split p (one capability per device
+    and its link, as AOFL splits), ``w_i = p_i exp(4 a_i)``, the same weights for every volume's
+    rows. a = 0 is that classical ratio on this partition; empty parts are reachable.
 
     ## Observation Space
     ``Box(0, 1000, (N+4,))``: the accumulated latency of every device after the previous volume
@@ -104,7 +104,7 @@ class DistrEdgeEnv(gym.Env[np.ndarray, np.ndarray]):
         equal = np.stack([equal_cuts(u.height, self.N) for u in self._last])
         self.T_equal = float(self.sim.score(self.partition, equal))
         self.T_scale = self.T_equal
-        self.prior = prior_shares(self.graph, self.cluster, self.partition) if action == "shares" else None
+        self.prior = prior_shares(self.graph, self.cluster) if action == "shares" else None
         n_act = self.N if action == "shares" else self.N - 1
         self.action_space = spaces.Box(-1.0, 1.0, (n_act,), dtype=np.float32)
         self.observation_space = spaces.Box(0.0, OBS_HIGH, (self.N + 4,), dtype=np.float32)
@@ -151,7 +151,7 @@ class DistrEdgeEnv(gym.Env[np.ndarray, np.ndarray]):
         """(1, N+1) cut points of one action for one volume."""
         height = int(self._last[volume].height)
         if self.action_mode == "shares":
-            return share_cuts(action[None], self.prior[volume], [height], SHARE_RANGE)[:, 0]
+            return share_cuts(action[None], self.prior, [height], SHARE_RANGE)[:, 0]
         return map_action(action, height)[None]
 
     # -- results --------------------------------------------------------------------------------
