@@ -5,6 +5,12 @@ lines 10-14; De = 1/250, s^2 = 0.1 for 4 devices, 1 for 16). So exploration stop
 1/De = 250 episodes (PAPERS-AUDIT B.1 item 7). SB3 adds the noise to the actor's output and
 stores that raw (unsorted, clipped to [-1, 1]) action in the replay buffer; the env sorts and maps
 it, which is the paper's "we still utilize the original output action vector".
+
+``per_episode=True`` (ours) draws the noise (and the eps coin) once per episode and adds the same
+vector at every volume. With the share action (agents/share_actions.py) a fresh draw per volume
+moves rows between devices from one volume to the next, and the re-distribution that costs
+swamps the effect being explored (four Nanos: +10-80 ms around a 66 ms start at s^2 = 0.02); one
+draw per episode explores "the same ratio, perturbed", which is what the share prior varies.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ __all__ = ["EpsilonGaussianNoise"]
 
 
 class EpsilonGaussianNoise(ActionNoise):
-    def __init__(self, size: int, variance: float = 0.1, decay: float = 1 / 250, seed: int | None = None) -> None:
+    def __init__(self, size: int, variance: float = 0.1, decay: float = 1 / 250, seed: int | None = None,
+                 per_episode: bool = False) -> None:
         super().__init__()
         if variance < 0 or decay < 0:
             raise ValueError(f"variance/decay: must be >= 0, got {variance}/{decay}")
@@ -25,19 +32,29 @@ class EpsilonGaussianNoise(ActionNoise):
         self.decay = decay
         self.episode = 0
         self.rng = np.random.default_rng(seed)
+        self.per_episode = per_episode
+        self._drawn: np.ndarray | None = None
 
     @property
     def epsilon(self) -> float:
         return max(0.0, 1.0 - (self.episode * self.decay) ** 2)
 
-    def __call__(self) -> np.ndarray:
+    def _draw(self) -> np.ndarray:
         if self.rng.random() < self.epsilon:
             return self.rng.normal(0.0, self.std, self.size).astype(np.float32)
         return np.zeros(self.size, dtype=np.float32)
 
+    def __call__(self) -> np.ndarray:
+        if not self.per_episode:
+            return self._draw()
+        if self._drawn is None:
+            self._drawn = self._draw()
+        return self._drawn.copy()
+
     def reset(self) -> None:
         """Called by SB3 at the end of every episode."""
         self.episode += 1
+        self._drawn = None
 
     def __repr__(self) -> str:
         return f"EpsilonGaussianNoise(std={self.std:.3f}, decay={self.decay}, episode={self.episode})"

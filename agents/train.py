@@ -42,7 +42,8 @@ def _noise(cfg: DictConfig, n_actions: int, seed: int):
         return None
     if cfg.agent.noise.kind != "epsilon_gaussian":
         raise ConfigError(f"agent.noise.kind: unknown noise {cfg.agent.noise.kind!r} (known: epsilon_gaussian)")
-    return EpsilonGaussianNoise(n_actions, float(cfg.agent.noise.variance), float(cfg.agent.noise.decay), seed)
+    return EpsilonGaussianNoise(n_actions, float(cfg.agent.noise.variance), float(cfg.agent.noise.decay), seed,
+                                per_episode=bool(cfg.agent.noise.get("per_episode", False)))
 
 
 class _Timed:

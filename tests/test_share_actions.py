@@ -108,3 +108,37 @@ def test_actor_init_scale_starts_every_algorithm_at_the_box_centre(algo):
             assert np.array_equal(a.detach().numpy(), b.detach().numpy())
     with pytest.raises(ConfigError, match="actor_init_scale"):
         scale_actor_output(model, 0.0)
+
+
+def test_per_episode_noise_repeats_within_an_episode_and_changes_between():
+    from splitgym.agents.noise import EpsilonGaussianNoise
+
+    noise = EpsilonGaussianNoise(4, variance=0.1, decay=1 / 250, seed=0, per_episode=True)
+    first = [noise() for _ in range(5)]
+    assert all(np.array_equal(first[0], f) for f in first) and np.abs(first[0]).sum() > 0
+    noise.reset()
+    assert not np.array_equal(noise(), first[0])
+    draws = []
+    for _ in range(400):
+        draws.append(noise())
+        noise.episode = 0  # hold eps at 1 while sampling episodes
+        noise.reset()
+    assert np.std(draws) == pytest.approx(np.sqrt(0.1), rel=0.15)
+
+
+def test_actor_warmup_acts_with_the_actor_not_uniformly():
+    from splitgym.agents.actor_init import scale_actor_output
+    from splitgym.agents.algos import DistrEdgeDDPG
+    from splitgym.costmodels.errors import ConfigError
+
+    env = DistrEdgeEnv(SMALL, action="shares")
+    spread = {}
+    for warmup in ("uniform", "actor"):
+        model = DistrEdgeDDPG("MlpPolicy", env, seed=0, device="cpu", learning_starts=1000, warmup=warmup)
+        scale_actor_output(model, 0.01)
+        model.learn(60, progress_bar=False)  # all warm-up: no gradient step yet
+        acts = model.replay_buffer.actions[: model.replay_buffer.pos, 0]
+        spread[warmup] = np.abs(acts).max()
+    assert spread["actor"] < 0.05 < spread["uniform"]
+    with pytest.raises(ConfigError, match="warmup"):
+        DistrEdgeDDPG("MlpPolicy", env, warmup="bogus")
