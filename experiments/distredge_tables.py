@@ -8,10 +8,12 @@
     python -m splitgym.experiments.distredge_tables table1 --episodes 50 --model vgg11 --input 64
 
 Every row runs two DistrEdge variants (``--variants``): ``paper`` (Eq. 9 cut actions, LC-PSS at
-a = 0.75, DE's settings) and ``ours`` (``env.action=shares env.partition=lcpss-pilot agent.actor_init_scale=0.01
-agent.noise.variance=0.1``: actions around each volume's linear-ratio split, a fresh actor that
-starts at that split, the 4-device exploration noise at every size, and LC-PSS's a picked per
-cluster by a pilot; see agents/share_actions.py, agents/actor_init.py, agents/partition_pilot.py). The a table runs the paper variant only,
+a = 0.75, DE's settings) and ``ours`` (``VARIANTS["ours"]``): actions around the whole model's linear-ratio split
+(``env.action=shares``, agents/share_actions.py), LC-PSS's a picked per cluster by a pilot
+(``env.partition=lcpss-pilot``, agents/partition_pilot.py), a fresh actor that starts at that
+split and warms up around it (``agent.actor_init_scale=0.01``, ``agent.kwargs.warmup=actor``,
+1200 warm-up steps), and smaller exploration noise drawn once per episode for 2000 episodes
+(s^2 = 0.02, ``per_episode``, De = 1/2000) at every cluster size. The a table runs the paper variant only,
 since the pilot picks a itself.
 
 Each row of a table is one training run of the Hydra app (``splitgym train``, Hydra multirun where
@@ -51,7 +53,8 @@ TABLES: dict[str, Rows] = {
 VARIANTS: dict[str, tuple[str, ...]] = {
     "paper": (),
     "ours": ("env.action=shares", "env.partition=lcpss-pilot", "agent.actor_init_scale=0.01",
-             "agent.noise.variance=0.1"),
+             "agent.kwargs.warmup=actor", "agent.kwargs.learning_starts=1200", "agent.noise.variance=0.02",
+             "agent.noise.per_episode=true", "agent.noise.decay=0.0005"),
 }
 METHOD = {"paper": "distredge", "ours": "distredge-ours"}
 
