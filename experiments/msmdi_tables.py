@@ -1,6 +1,6 @@
 """MS-MDI Section 5 on the queueing simulator: total processing time of MS-MDI, AR-MDI and Local.
 
-    python -m splitgym.experiments.msmdi_tables [--seeds 3] [--weights params flops] [--learned RUN]
+    python -m splitgym.experiments.msmdi_tables [--seeds 3] [--weights params flops] [--learned RUN ...]
 
 The paper's scenarios (PAPERS-AUDIT A.3; ``splitgym.envs.msmdi_scenarios``): TX2 workers, two
 sources with a = 5 and 10 images/s receiving 10K and 30K images, 2 workers (Fig. 3a), 3 workers
