@@ -8,7 +8,10 @@ per ``admit_per_slot`` images), then, being free, asks the policy which queue to
 a local image through the whole model, or an MDI item through its stage for that source (the
 AR-MDI allocation of the simulator, :class:`RingLayout`). An MDI output goes to the worker owning
 the next unit; a finished image's output goes back to its source, which records the completion
-time. With nothing to do a worker sleeps for one slot.
+time. With nothing to do a worker sleeps for one slot. One difference from the simulator, where a
+source admits every slot even while it computes: here a source process admits between services,
+so the slots that passed while it computed are made up at once (one decision each, each on the
+queues as they are after the previous one).
 
 Decisions are taken by the policy itself (:mod:`splitgym.agents.schedulers`, or
 :class:`LearnedAdmission`) on the worker's :class:`RingView`: its own queues exactly, the others'
