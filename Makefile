@@ -42,10 +42,14 @@ reproduce-distredge: $(STAMP)
 # MS-MDI Section 5 on the queueing simulator (a few minutes), after a PPO admission policy is
 # trained on the three-worker scenario (~10 min on 2 cores). CSV + PNG in experiments/results/.
 reproduce-msmdi: $(STAMP)
-	test -f runs/msmdi-ppo-ms3/export/policy.zip || $(VENV)/bin/splitgym train env=msmdi agent=ppo episodes=40 \
-	  env.scenario=ms-mdi-3 'env.images=[300,900]' env.eval_episodes=3 hydra.run.dir=runs/msmdi-ppo-ms3
-	$(PY) -m splitgym.experiments.msmdi_tables --seeds 2 --learned runs/msmdi-ppo-ms3
+	for n in 5 3 2; do test -f runs/msmdi-ppo-ms$$n/export/policy.zip || nice -n 19 $(VENV)/bin/splitgym train env=msmdi \
+	  agent=ppo episodes=120 env.scenario=ms-mdi-$$n 'env.images=[300,900]' env.eval_episodes=3 \
+	  hydra.run.dir=runs/msmdi-ppo-ms$$n || exit 1; done
+	$(PY) -m splitgym.experiments.msmdi_tables --seeds 2 --learned runs/msmdi-ppo-ms5 runs/msmdi-ppo-ms3 runs/msmdi-ppo-ms2
 	$(PY) -m splitgym.experiments.bench_queueing
+	for n in 3 2; do $(PY) -m splitgym.executors.mdi_ring --workers $$n --sources 0 1 --rates 30 60 --images 30 60 \
+	  --policies ms-mdi ar-mdi local learned --learned runs/msmdi-ppo-ms$$n || exit 1; done \
+	  | tee experiments/results/msmdi_ring.jsonl
 
 reproduce-nptp: $(STAMP)
 	$(PY) -m splitgym.experiments.nptp_tables all

@@ -15,7 +15,7 @@ from splitgym.costmodels.queueing import QueueResult, QueueSim
 from .msmdi_scenarios import MDI_SCENARIOS, MDIScenario, get_mdi_scenario
 from .scenarios import SCENARIOS
 
-__all__ = ["MSMDIEnv", "REWARDS", "REFERENCES"]
+__all__ = ["MSMDIEnv", "REWARDS", "REFERENCES", "admission_obs"]
 
 REWARDS = ("backlog", "makespan")
 REFERENCES = tuple(SCHEDULERS)  # ms-mdi, ar-mdi, local, ms-mdi-mw
@@ -172,11 +172,15 @@ class MSMDIEnv(gym.Env[np.ndarray, np.ndarray]):
             self._done = True
 
     def _obs(self) -> np.ndarray:
-        sim = self.sim
-        assert sim is not None
-        q = [len(d) for d in sim.qlocal] + [len(d) for row in sim.qmdi for d in row] + [len(d) for d in sim.reservoir]
-        speed = [sim.full[n] * sim.factor[n] / self.ref_s for n in range(self.N)]
-        obs = np.concatenate([np.asarray(q, dtype=np.float64) / QUEUE_SCALE, np.asarray(sim.busy, dtype=np.float64),
-                              np.asarray(sim.alive, dtype=np.float64), speed,
-                              [sim.n_admitted / self.total]])
-        return np.clip(obs, 0.0, OBS_HIGH).astype(np.float32)
+        assert self.sim is not None
+        return admission_obs(self.sim, self.ref_s, self.total)
+
+
+def admission_obs(sim: Any, ref_s: float, total: int) -> np.ndarray:
+    """The observation of a :class:`QueueSim` (or anything with its public state, such as a
+    worker's view of the real ring): queue lengths, busy/alive flags, delays, admitted fraction."""
+    q = [len(d) for d in sim.qlocal] + [len(d) for row in sim.qmdi for d in row] + [len(d) for d in sim.reservoir]
+    speed = [sim.full[n] * sim.factor[n] / ref_s for n in range(sim.N)]
+    obs = np.concatenate([np.asarray(q, dtype=np.float64) / QUEUE_SCALE, np.asarray(sim.busy, dtype=np.float64),
+                          np.asarray(sim.alive, dtype=np.float64), speed, [sim.n_admitted / total]])
+    return np.clip(obs, 0.0, OBS_HIGH).astype(np.float32)

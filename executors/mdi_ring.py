@@ -1,27 +1,26 @@
 """A real MS-MDI run: one process per ring worker over ``torch.distributed`` (gloo, CPU).
 
-The scheduling policy decides in the queueing simulator (:class:`QueueSim` with ``record``),
-on this machine's measured profile (board ``local-cpu``), and the run *replays its decisions*:
-every worker executes, in the simulator's order, the services it was given (a whole image for a
-local item, units ``first..last`` of the real model for an MDI item) on real tensors. An MDI item's
-activation goes point to point (``isend``/``recv``, tag = image id) from the worker that ran its
-previous stage to the one running its next stage; the final output goes back to the source. Images
-arrive at the sources at their Poisson arrival times (real time, from the start of the run), and a
-source does not start an image before it has arrived.
+Two modes. ``live`` (the default, :mod:`mdi_live`): every worker keeps its own queues and decides
+at each slot with the policy from its real queue lengths and the lengths its peers report; the
+decisions are logged with the state they saw (:func:`check_decisions` asks the policy again).
+``replay``: the policy decides in the queueing simulator (:class:`QueueSim` with ``record``), and
+every worker executes, in the simulator's order, the services it was given; kept because its
+message pattern is static (each receive knows its sender and shape), which isolates the cost of
+the model blocks and links from that of the decisions.
 
-Why replay instead of deciding live: the message pattern then is static, so every receive knows
-its sender and shape and gloo needs no extra control channel; deciding on the live queue lengths
-needs those lengths exchanged between neighbours every slot, which is left for later. The order
-of services is the policy's; the *times* are measured: nothing waits for the simulator's clock.
-Deadlock freedom: a worker's receive always matches a send of a service that started earlier in
-the simulator's order, so the globally earliest pending service can always run.
+In both, the AR-MDI allocation is the simulator's on this machine's measured profile (board
+``local-cpu``), images arrive at the sources at the simulator's Poisson arrival times for the same
+seed (real time from the common start), a local image runs the whole model on its source, an MDI
+item runs units ``first..last`` of the real model (:class:`SlicedSegment`, the head with the last
+unit) and its activation goes point to point to the next stage; the final output goes back to the
+source, which checks it against the unsplit model (``max_abs_error``). Reported: each image's
+measured completion time (seconds from the common start, ``time.monotonic`` shared by the
+processes of one machine) next to the simulator's for the same arrivals and policy, the two total
+processing times and per-worker compute seconds. Links are the loopback (no emulation); the
+simulator is given a fast network (``mbps``) to match.
 
-Each process builds the model from seed 0 and only the blocks it runs (:class:`SlicedSegment`,
-the head with the last unit). The source of each image checks the returned output against the
-unsplit model (``max_abs_error``). Reported: each image's measured completion time (seconds from
-the common start, ``time.monotonic`` shared by the processes of one machine) next to the
-simulator's, the two total processing times, and per-worker compute seconds. Links are the
-loopback (no emulation); the simulator is given a fast network (``mbps``) to match.
+Replay's deadlock freedom: a worker's receive always matches a send of a service that started
+earlier in the simulator's order, so the globally earliest pending service can always run.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +46,13 @@ from splitgym.costmodels.slicing import SlicedSegment
 
 from .distributed import free_port
 from .launch import launch
+from .mdi_live import image as _image
+from .mdi_live import work_live
+from .mdi_view import RingLayout, check_decisions
 
-__all__ = ["RingTask", "ring_tasks", "local_system", "run_mdi_ring", "RingResult"]
+__all__ = ["RingTask", "ring_tasks", "local_system", "run_mdi_ring", "RingResult", "MODES"]
+
+MODES = ("live", "replay")
 
 
 @dataclass(frozen=True)
@@ -97,12 +101,23 @@ def local_system(model: str, input_size: int, workers: int, sources: list[int], 
 
 @dataclass
 class RingResult:
+    """One real run. ``decisions``/``services``/``returned``/``messages`` are filled by the live mode:
+    every logged decision, every service run (worker, item, units, start/end seconds), the images
+    each source worker got back, and the headers each worker sent."""
+
     measured_done_s: np.ndarray
     simulated_done_s: np.ndarray
     max_abs_error: float
     ref_max_abs: float
     compute_s: list[float]
     wall_s: float
+    mode: str = "replay"
+    policy: str = ""
+    layout: RingLayout | None = None
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    services: list[dict[str, Any]] = field(default_factory=list)
+    returned: dict[int, list[int]] = field(default_factory=dict)
+    messages: int = 0
 
     @property
     def measured_total_s(self) -> float:
@@ -117,15 +132,17 @@ class RingResult:
                 "ratio_measured_to_simulated": self.measured_total_s / self.simulated_total_s,
                 "median_abs_diff_s": float(np.median(np.abs(self.measured_done_s - self.simulated_done_s))),
                 "max_abs_error": self.max_abs_error, "ref_max_abs": self.ref_max_abs,
-                "compute_s": self.compute_s, "wall_s": self.wall_s}
+                "compute_s": self.compute_s, "wall_s": self.wall_s, "mode": self.mode, "policy": self.policy,
+                "decisions": len(self.decisions), "services": len(self.services), "messages": self.messages}
+
+    def check(self, policy: Any) -> list[str]:
+        """Live runs: the logged decisions the policy does not give for their logged view."""
+        if self.layout is None:
+            return []
+        return check_decisions(self.layout, policy, self.decisions)
 
 
-def _image(seed: int, k: int, shape: tuple[int, ...]) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed * 1_000_003 + k)
-    return torch.randn((1, *shape), generator=g)
-
-
-def _work(rank: int, cfg: dict[str, Any]) -> None:
+def _work_replay(rank: int, cfg: dict[str, Any]) -> None:
     import torch.distributed as dist
 
     torch.set_num_threads(cfg["threads"])
@@ -195,19 +212,59 @@ def _work(rank: int, cfg: dict[str, Any]) -> None:
     dist.destroy_process_group()
 
 
-def run_mdi_ring(graph: ModelGraph, system: QueueSystem, policy: Policy, seed: int = 0,
-                 threads: int = 1, timeout_s: float = 120.0) -> RingResult:
-    """Decide with ``policy`` in the simulator, run the decisions for real, measure."""
-    sim_res, tasks = ring_tasks(system, policy, seed)
+def _policy_name(policy: Policy | str) -> str:
+    return policy if isinstance(policy, str) else policy.name
+
+
+def _sim_policy(policy: Policy | str, learned: str | Path | None, system: QueueSystem) -> Any:
+    from splitgym.agents.learned_admission import LearnedAdmission
+    from splitgym.agents.schedulers import get_scheduler
+
+    if not isinstance(policy, str):
+        return policy
+    if policy == "learned":
+        if learned is None:
+            raise ConfigError("learned: the learned policy needs a training run (learned=RUN)")
+        pol = LearnedAdmission.load(learned, float(np.mean(system.full_s())), sum(system.images))
+        pol.check_dims(system.N, len(system.sources))
+        return pol
+    return get_scheduler(policy)
+
+
+def run_mdi_ring(graph: ModelGraph, system: QueueSystem, policy: Policy | str, seed: int = 0,
+                 threads: int = 1, timeout_s: float = 120.0, mode: str = "live",
+                 learned: str | Path | None = None) -> RingResult:
+    """Run the ring for real with ``policy`` (a scheduler name, ``"learned"`` with ``learned`` a
+    training run, or a policy object whose ``name`` is one of those); the simulator runs the same
+    policy on the same arrivals for the comparison."""
+    if mode not in MODES:
+        raise ConfigError(f"mode: must be one of {MODES}, got {mode!r}")
+    if system.events:
+        raise ConfigError("events: the real ring run has a fixed set of workers; drop the joins/leaves")
+    name = _policy_name(policy)
+    sim_policy = _sim_policy(policy, learned, system)
+    if mode == "replay":
+        sim_res, tasks = ring_tasks(system, sim_policy, seed)
+    else:
+        sim = QueueSim(system, seed=seed)
+        layout = RingLayout.from_sim(sim)
+        sim_res = sim.run(sim_policy)
     homes: list[list[int]] = [[] for _ in range(system.N)]
     for k, s in enumerate(sim_res.source.tolist()):
         homes[system.sources[s]].append(k)
     with tempfile.TemporaryDirectory(prefix="splitgym-mdi-") as tmp:
-        cfg = {"dir": tmp, "port": free_port(), "model": graph.name, "input": list(graph.input_shape),
-               "N": system.N, "tasks": [[list(vars(t).values()) for t in lst] for lst in tasks],
-               "arrive": sim_res.arrive.tolist(), "homes": homes, "seed": seed, "threads": threads,
-               "timeout_s": timeout_s}
-        wall = launch(_work, cfg, system.N, timeout_s=timeout_s,
+        cfg: dict[str, Any] = {"dir": tmp, "port": free_port(), "model": graph.name, "input": list(graph.input_shape),
+                               "N": system.N, "arrive": sim_res.arrive.tolist(), "homes": homes, "seed": seed,
+                               "threads": threads, "timeout_s": timeout_s}
+        if mode == "replay":
+            cfg["tasks"] = [[list(vars(t).values()) for t in lst] for lst in tasks]
+            work = _work_replay
+        else:
+            cfg.update(layout=layout.to_json(), policy=name, offset=[0, *np.cumsum(system.images).tolist()],
+                       learned=None if learned is None else str(learned), ref_s=float(np.mean(system.full_s())),
+                       total=int(sum(system.images)))
+            work = work_live
+        wall = launch(work, cfg, system.N, timeout_s=timeout_s,
                       timeout_message=f"mdi ring: the run took longer than {timeout_s:g} s (timeout_s)",
                       failure=lambda exc, errors, codes: f"mdi ring: {errors[0][2] if errors else 'a worker process died'}")
         ranks = [json.loads(Path(tmp, f"rank-{r}.json").read_text()) for r in range(system.N)]
@@ -215,15 +272,22 @@ def run_mdi_ring(graph: ModelGraph, system: QueueSystem, policy: Policy, seed: i
     for r in ranks:
         for k, v in r["done"].items():
             measured[int(k)] = v
-    return RingResult(measured, sim_res.done.copy(), max(r["max_abs_error"] for r in ranks),
-                      max(r["ref_max_abs"] for r in ranks), [r["compute_s"] for r in ranks], wall)
+    res = RingResult(measured, sim_res.done.copy(), max(r["max_abs_error"] for r in ranks),
+                     max(r["ref_max_abs"] for r in ranks), [r["compute_s"] for r in ranks], wall, mode, name)
+    if mode == "live":
+        res.layout = layout
+        res.decisions = [d for r in ranks for d in r["decisions"]]
+        res.services = [sv for r in ranks for sv in r["services"]]
+        res.returned = {w: r["returned"] for w, r in enumerate(ranks) if w in system.sources}
+        res.messages = sum(r["messages"] for r in ranks)
+    return res
 
 
 def _main(argv: list[str] | None = None) -> None:
     """``python -m splitgym.executors.mdi_ring``: one real run per policy, JSON per line."""
     import argparse
 
-    from splitgym.agents.schedulers import SCHEDULERS, get_scheduler
+    from splitgym.agents.schedulers import SCHEDULERS
 
     ap = argparse.ArgumentParser(description="MS-MDI for real: a ring of gloo processes on this CPU")
     ap.add_argument("--model", default="vgg11")
@@ -232,14 +296,20 @@ def _main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sources", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--rates", type=float, nargs="+", default=[100.0, 200.0])
     ap.add_argument("--images", type=int, nargs="+", default=[20, 40])
-    ap.add_argument("--policies", nargs="+", default=list(SCHEDULERS), choices=list(SCHEDULERS))
+    ap.add_argument("--policies", nargs="+", default=["ms-mdi", "ar-mdi", "local"],
+                    choices=[*SCHEDULERS, "learned"])
+    ap.add_argument("--learned", default=None, help="training run folder of the learned policy")
+    ap.add_argument("--mode", default="live", choices=MODES)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--timeout", type=float, default=300.0)
     args = ap.parse_args(argv)
     graph, system = local_system(args.model, args.input, args.workers, args.sources, args.rates, args.images)
     for p in args.policies:
-        r = run_mdi_ring(graph, system, get_scheduler(p), seed=args.seed)
-        print(json.dumps({"policy": p, "model": args.model, "input": args.input, "workers": args.workers,
-                          "images": sum(args.images), **r.to_json()}))
+        r = run_mdi_ring(graph, system, p, seed=args.seed, mode=args.mode, learned=args.learned,
+                         timeout_s=args.timeout)
+        bad = r.check(_sim_policy(p, args.learned, system))
+        print(json.dumps({"model": args.model, "input": args.input, "workers": args.workers,
+                          "images": sum(args.images), **r.to_json(), "decisions_not_the_policys": len(bad)}))
 
 
 if __name__ == "__main__":

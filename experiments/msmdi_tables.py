@@ -1,14 +1,14 @@
 """MS-MDI Section 5 on the queueing simulator: total processing time of MS-MDI, AR-MDI and Local.
 
-    python -m splitgym.experiments.msmdi_tables [--seeds 3] [--weights params flops] [--learned RUN]
+    python -m splitgym.experiments.msmdi_tables [--seeds 3] [--weights params flops] [--learned RUN ...]
 
 The paper's scenarios (PAPERS-AUDIT A.3; ``splitgym.envs.msmdi_scenarios``): TX2 workers, two
 sources with a = 5 and 10 images/s receiving 10K and 30K images, 2 workers (Fig. 3a), 3 workers
 (Fig. 3b) and 2..5 workers (Fig. 3c: per-image time = total time / 40K). Every policy runs on the
 same arrival streams (seeds 0..seeds-1); the numbers are means over seeds. AR-MDI's allocation by
 parameters is the paper's rule (``params``); ``flops`` balances compute instead. With ``--learned``
-the PPO admission policy of a ``splitgym train env=msmdi`` run (its ``export/policy.zip``) also
-runs each scenario whose worker count matches its training scenario.
+the PPO admission policies of ``splitgym train env=msmdi`` runs (their ``export/policy.zip``) also
+run each scenario whose devices match their training scenario's.
 
 Writes ``experiments/results/msmdi_total.csv`` (scenario, weight, policy, seed-mean total and
 per-image time, local fraction), ``msmdi_improvement.csv`` (MS-MDI's % improvement over each
@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from splitgym.agents.learned_admission import LearnedAdmission, run_scenario
 from splitgym.agents.schedulers import SCHEDULERS, get_scheduler
 from splitgym.costmodels.queueing import QueueResult, QueueSim, QueueSystem
 from splitgym.envs.msmdi_scenarios import get_mdi_scenario
@@ -36,27 +37,6 @@ RESULTS = Path(__file__).parent / "results"
 SCENARIOS = ["ms-mdi-2", "ms-mdi-3", "ms-mdi-4", "ms-mdi-5"]
 #: PAPERS-AUDIT A.3: MS-MDI's improvement (%) over (AR-MDI, Local) per worker count; None: not given
 PAPER = {2: (16.0, 11.0), 3: (20.0, 32.0), 4: (None, None), 5: (29.0, 74.0)}
-
-
-class LearnedAdmission:
-    """A trained MSMDI-v0 policy as a scheduler: its admission, back-pressure service."""
-
-    name = "learned"
-
-    def __init__(self, model: Any, env: Any) -> None:
-        from splitgym.agents.schedulers import BackPressure
-
-        self.model, self.env, self.bp = model, env, BackPressure()
-        self._cache: tuple[float, np.ndarray] | None = None
-
-    def admit(self, sim: QueueSim, s: int) -> bool:
-        if self._cache is None or self._cache[0] != sim.t:
-            self.env.sim = sim
-            self._cache = (sim.t, self.model.predict(self.env._obs(), deterministic=True)[0])
-        return bool(self._cache[1][s])
-
-    def serve(self, sim: QueueSim, n: int) -> int:
-        return self.bp.serve(sim, n)
 
 
 def run(system: QueueSystem, policy: Any, seed: int) -> QueueResult:
@@ -75,30 +55,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--weights", nargs="+", default=["params", "flops"], choices=["params", "flops"])
     ap.add_argument("--scenarios", nargs="+", default=SCENARIOS)
     ap.add_argument("--networks", nargs="+", default=["bw100", "bw50"])
-    ap.add_argument("--learned", default=None, help="a training run folder (export/policy.zip) to add")
+    ap.add_argument("--learned", nargs="*", default=[], help="training run folders (export/policy.zip) to add")
     ap.add_argument("--image-s", nargs="*", type=float, default=[0.1, 0.2, 0.4, 0.8],
                     help="calibrations for the sensitivity table (none: skip it)")
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args(argv)
     out = Path(args.out)
-    learned = None
+    learned = []
     if args.learned:
-        from stable_baselines3 import PPO
-
-        from splitgym.envs.msmdi import MSMDIEnv
-
-        cfg = json.loads((Path(args.learned) / "export" / "summary.json").read_text())
-        learned = (PPO.load(Path(args.learned) / "export" / "policy.zip"), cfg["scenario"])
+        learned = [(run, LearnedAdmission.load(run, 1.0, 1), run_scenario(run)) for run in args.learned]
     totals, curves, improv = [], [], []
     t_start = time.perf_counter()
     for name, net, weight in [(n, b, w) for n in args.scenarios for b in args.networks for w in args.weights]:
         sc = get_mdi_scenario(name)
         system = sc.system(weight=weight, network=net)
         policies: dict[str, Any] = {p: get_scheduler(p) for p in SCHEDULERS}
-        if learned is not None and learned[1]["devices"] == sc.devices:
-            env = MSMDIEnv(name, images=tuple(sc.images))
-            env.system = system
-            policies["learned"] = LearnedAdmission(learned[0], env)
+        for _, pol, trained_on in learned:
+            if trained_on["devices"] == sc.devices:  # same workers and sources: same observation
+                policies["learned"] = LearnedAdmission(pol.model, float(np.mean(system.full_s())), sum(system.images))
         mean: dict[str, float] = {}
         for pname, pol in policies.items():
             res = [run(system, pol, s) for s in range(args.seeds)]

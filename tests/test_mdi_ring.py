@@ -1,19 +1,113 @@
-"""The real MS-MDI ring run: decisions replayed over torch.distributed, outputs exact, times measured."""
+"""The real MS-MDI ring: live decisions over torch.distributed (exact outputs, every decision the
+policy's for the state logged with it, every image once and back at its source), and replay."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from splitgym.agents.schedulers import BackPressure, Local
+from splitgym.agents.learned_admission import LearnedAdmission
+from splitgym.agents.schedulers import BackPressure, Local, get_scheduler
 from splitgym.costmodels.errors import ConfigError
-from splitgym.costmodels.queueing import WorkerEvent
-from splitgym.executors.mdi_ring import local_system, ring_tasks, run_mdi_ring
+from splitgym.costmodels.queueing import IDLE, QueueSim, WorkerEvent
+from splitgym.executors.mdi_ring import RingResult, local_system, ring_tasks, run_mdi_ring
+from splitgym.executors.mdi_view import RingLayout, RingView, check_decisions
 
 
 @pytest.fixture(scope="module")
 def small():
     return local_system("vgg11", 64, 2, [0, 1], [200.0, 400.0], [8, 12])
+
+
+@pytest.fixture(scope="module")
+def ring3():
+    return local_system("vgg11", 64, 3, [0, 1], [150.0, 300.0], [5, 8])
+
+
+def assert_complete(r: RingResult, system, U: int) -> None:
+    """(c) every image ran as one chain of services covering all units, and came back once to its source."""
+    per_item: dict[int, list[dict]] = {}
+    for sv in r.services:
+        per_item.setdefault(sv["item"], []).append(sv)
+    total = sum(system.images)
+    assert sorted(per_item) == list(range(total))
+    offset = np.concatenate([[0], np.cumsum(system.images)])
+    for k, svc in per_item.items():
+        svc.sort(key=lambda sv: sv["t0"])
+        s = int(np.searchsorted(offset, k, side="right") - 1)
+        assert all(sv["source"] == s for sv in svc)
+        assert svc[0]["first"] == 0 and svc[-1]["last"] == U - 1
+        assert all(a["last"] + 1 == b["first"] and a["t1"] <= b["t0"] for a, b in zip(svc, svc[1:]))
+        if svc[0]["local"]:
+            assert len(svc) == 1 and svc[0]["worker"] == system.sources[s]
+    for s, w in enumerate(system.sources):
+        assert sorted(r.returned[w]) == list(range(offset[s], offset[s + 1]))  # once each, at its source
+    assert np.isfinite(r.measured_done_s).all()
+
+
+def test_live_ring_decides_by_the_rule_and_is_exact(ring3):
+    graph, system = ring3
+    r = run_mdi_ring(graph, system, "ms-mdi", seed=1, timeout_s=240)
+    assert r.mode == "live" and r.max_abs_error <= 1e-4 * max(1.0, r.ref_max_abs)  # (a)
+    kinds = {(d["kind"], d["choice"] == IDLE) for d in r.decisions}
+    assert {("admit", False), ("serve", False)} <= kinds
+    assert r.check(BackPressure()) == []  # (b)
+    assert_complete(r, system, graph.num_units)  # (c)
+    arrive = QueueSim(system, seed=1).arr
+    assert (r.measured_done_s >= arrive).all()  # nothing finishes before it arrives
+    # the check can fail: a flipped decision, or another policy, is caught
+    flipped = [dict(d, choice=1 - d["choice"]) for d in r.decisions if d["kind"] == "admit"][:1]
+    assert len(check_decisions(r.layout, BackPressure(), flipped)) == 1
+    assert r.check(get_scheduler("ar-mdi"))  # ar-mdi never admits locally; ms-mdi did at least once
+
+
+def test_live_ring_with_the_learned_admission(small, tmp_path):
+    from stable_baselines3 import PPO
+
+    from splitgym.envs.msmdi import MSMDIEnv
+    from splitgym.envs.msmdi_scenarios import MDIScenario
+
+    graph, system = small
+    env = MSMDIEnv(MDIScenario("t2", model="vgg11", input=64, devices="tx2x2", images=(4, 6)))
+    PPO("MlpPolicy", env, n_steps=32, batch_size=32, seed=0, device="cpu").save(tmp_path / "policy.zip")
+    r = run_mdi_ring(graph, system, "learned", seed=0, timeout_s=240, learned=tmp_path / "policy.zip")
+    assert r.max_abs_error <= 1e-4 * max(1.0, r.ref_max_abs)
+    pol = LearnedAdmission.load(tmp_path / "policy.zip", float(np.mean(system.full_s())), sum(system.images))
+    assert r.check(pol) == [] and any(d["kind"] == "admit" for d in r.decisions)
+    assert_complete(r, system, graph.num_units)
+    with pytest.raises(ConfigError, match="learned"):
+        run_mdi_ring(*local_system("vgg11", 64, 3, [0, 1], [10.0, 10.0], [1, 1]), "learned",
+                     learned=tmp_path / "policy.zip")
+
+
+def test_view_mirrors_the_simulator(ring3):
+    """A view holding the simulator's lengths decides as the policy does on the simulator."""
+    _, system = ring3
+    sim = QueueSim(system, seed=0)
+    gen = sim.steps(BackPressure(), external=True)
+    next(gen)
+    layout = RingLayout.from_sim(sim)
+    for _ in range(6):
+        gen.send([0, 1])
+        for n in range(sim.N):
+            v = RingView(layout, n)
+            for m in range(sim.N):
+                s_m = sim.src_of[m]
+                v.rows[m] = [len(sim.qlocal[s_m]) if s_m >= 0 else 0, len(sim.reservoir[s_m]) if s_m >= 0 else 0,
+                             int(sim.busy[m]), 0, *[len(q) for q in sim.qmdi[m]]]
+            v.heads = [(q[0], sim.adm[q[0]]) if q else None for q in sim.qmdi[n]]
+            for pol in (BackPressure(), get_scheduler("ar-mdi"), Local()):
+                assert pol.serve(v, n) == pol.serve(sim, n)
+    assert RingLayout.from_json(layout.to_json()) == layout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("policy", ["ar-mdi", "local"])
+def test_live_ring_other_policies(ring3, policy):
+    graph, system = ring3
+    r = run_mdi_ring(graph, system, policy, seed=2, timeout_s=240)
+    assert r.max_abs_error <= 1e-4 * max(1.0, r.ref_max_abs) and r.check(get_scheduler(policy)) == []
+    assert_complete(r, system, graph.num_units)
 
 
 def test_ring_tasks_form_one_chain_per_image(small):
@@ -35,11 +129,14 @@ def test_ring_tasks_form_one_chain_per_image(small):
     assert all(t.first == 0 and t.last == U - 1 and t.worker == t.home for lst in local for t in lst)
     with pytest.raises(ConfigError, match="events"):
         ring_tasks(local_system("vgg11", 64, 3, [0], [10.0], [2], events=[WorkerEvent(1.0, 2, "leave")])[1], Local())
+    with pytest.raises(ConfigError, match="mode"):
+        run_mdi_ring(graph, system, "ms-mdi", mode="dream")
 
 
-def test_real_run_is_exact_and_measured(small):
+@pytest.mark.slow
+def test_replay_run_is_exact_and_measured(small):
     graph, system = small
-    r = run_mdi_ring(graph, system, BackPressure(), seed=0, timeout_s=180)
+    r = run_mdi_ring(graph, system, BackPressure(), seed=0, timeout_s=180, mode="replay")
     assert r.max_abs_error <= 1e-4 * max(1.0, r.ref_max_abs)
     assert np.isfinite(r.measured_done_s).all() and r.measured_done_s.size == 20
     sim_res, _ = ring_tasks(system, BackPressure(), seed=0)
