@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.fx
 
@@ -169,10 +170,12 @@ class TileExecutor:
     def run_timed(self, x: torch.Tensor, repeats: int = 3) -> list[float]:
         """Each device's compute seconds for the feature extractor (every unit's part timed alone,
         the median over ``repeats``; halos assembled outside the timing). Devices run one after
-        another here, so these are per-device times, composed as the cost model composes them."""
+        another here, so these are per-device times, composed as the cost model composes them.
+        Each unit's part alone (median over the repeats) is left in ``unit_seconds`` (U, N)."""
         _, h, w = self.graph.input_shape
         full = Region(0, h, 0, w)
         times = [[0.0] * self.N for _ in range(repeats)]
+        units = np.zeros((repeats, self.graph.num_units, self.N))
         for rep in range(repeats):
             held = list(self.rects)
             blocks: list[torch.Tensor | None] = [_crop(x, full, r) for r in held]
@@ -193,8 +196,10 @@ class TileExecutor:
                     inp = _crop(assemble(step.needed[d], pieces, x), step.needed[d], seg.in_region)
                     t0 = time.perf_counter()
                     new.append(seg(inp))
-                    times[rep][d] += time.perf_counter() - t0
+                    units[rep, step.unit, d] = time.perf_counter() - t0
+                    times[rep][d] += units[rep, step.unit, d]
                 blocks, held = new, step.owned
+        self.unit_seconds = np.median(np.array(units), axis=0)  # (U, N): each unit's part, median
         return [sorted(t[d] for t in times)[repeats // 2] for d in range(self.N)]
 
 
