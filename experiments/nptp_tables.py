@@ -206,7 +206,7 @@ def _curve(run: Path) -> list[tuple[int, float]]:
     return [(int(float(r["charts/episodes"])), 1e3 / float(r["charts/best_ips"])) for r in rows]
 
 
-def table_ppo(iterations: int, episodes: int = 20000, ddpg_episodes: int = 4000, model: str = "vgg16",
+def table_ppo(iterations: int, episodes: int = 5000, ddpg_episodes: int = 1500, model: str = "vgg16",
               size: int = 1024, grid: int = 16, seed: int = 0, runs: Path = Path("runs")) -> list[dict[str, Any]]:
     """PPO and DDPG trained on ``splitgym/NPTP-v0`` (``nptp3`` with its caps, 0.1-1 MB/s, VGG-16 at
     ``size``), against MPA and the exhaustive optimum on a ``grid`` x ``grid`` grid (nptp-exact),
@@ -299,8 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("table", choices=["bandwidth", "sizes", "layers", "gap", "ppo", "search-time", "all"])
     p.add_argument("--iterations", type=int, default=250, help="MPA iterations per round (4 rounds)")
-    p.add_argument("--episodes", type=int, default=20000, help="ppo: PPO training episodes per run")
-    p.add_argument("--ddpg-episodes", type=int, default=4000, help="ppo: DDPG training episodes per run (0: none)")
+    p.add_argument("--episodes", type=int, default=5000, help="ppo: PPO training episodes per run")
+    p.add_argument("--ddpg-episodes", type=int, default=1500, help="ppo: DDPG training episodes per run (0: none)")
     p.add_argument("--size", type=int, default=1024, help="ppo: image size")
     p.add_argument("--grid", type=int, default=16, help="ppo: grid of the exhaustive search")
     p.add_argument("--runs", default="runs", help="ppo: folder of the training runs (finished ones are reused)")
