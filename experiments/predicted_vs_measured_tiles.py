@@ -40,6 +40,7 @@ sums of parts, may, where the parts are small and noisy, as at 64x64). Writes
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import time
 from pathlib import Path
@@ -147,6 +148,8 @@ def run(models: list[str], sizes: list[int], devices: int, n_random: int, n_dist
                                     "measured_ms": float((compute + sc.comm_seconds).max()) * 1e3})
                 print(f"{name:<8}{size:>5} in-process  {plan.method:<14}{rows[-1]['predicted_ms']:9.1f} ms predicted "
                       f"{rows[-1]['measured_ms']:9.1f} ms measured ({time.perf_counter() - t:.1f} s)", flush=True)
+                del ex  # its per-device copies of the model: the distributed workers need the memory
+                gc.collect()
                 if k < n_dist:
                     res = run_tiles_distributed(plan, links=links, images=3, warmup=1, threads=threads, timeout_s=600)
                     if sum(res.bytes_sent.values()) != int(sc.total_bytes):
