@@ -245,6 +245,8 @@ def table_ppo(iterations: int, episodes: int = 5000, ddpg_episodes: int = 1500, 
                 "run": str(run),
             })
             print({k: v for k, v in rows[-1].items() if k not in ("tiles", "run")}, flush=True)
+        del env  # one VGG-16 cost model at a time (each holds GBs at 1024)
+        gc.collect()
     write_csv(RESULTS / "nptp_ppo.csv", rows)
     _plot_ppo(RESULTS / "nptp_ppo.png", rows, curves)
     return rows
