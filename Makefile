@@ -51,8 +51,14 @@ reproduce-msmdi: $(STAMP)
 	  --policies ms-mdi ar-mdi local learned --learned runs/msmdi-ppo-ms$$n || exit 1; done \
 	  | tee experiments/results/msmdi_ring.jsonl
 
+# NPTP's Figs. 4-6 on the tile cost model, MPA's gap to the grid optimum and its search time at
+# 4096, PPO/DDPG on NPTP-v0 (6 training runs of 1-3 min; finished runs are reused), and the tile
+# executors against the cost model (netns links where root; run it on a quiet machine, ~10 min).
 reproduce-nptp: $(STAMP)
 	$(PY) -m splitgym.experiments.nptp_tables all
+	$(PY) -m splitgym.experiments.nptp_tables search-time
+	$(PY) -m splitgym.experiments.nptp_tables ppo
+	$(PY) -m splitgym.experiments.predicted_vs_measured_tiles
 # HiDP's Fig. 5-8 on the two-level cost model (derived profiles), plus a GPU-efficiency
 # sensitivity run; a few minutes on 2 cores. CSV + PNG in experiments/results/.
 reproduce-hidp: $(STAMP)

@@ -14,24 +14,34 @@ runs the head.
   spawned as in :mod:`executors.distributed`): every process builds the model from seed 0 and the
   image from the run's seed, keeps only its tile, and sends/receives halos point to point
   (``isend``/``irecv``, one message per (sender, receiver, unit)). The head device compares the
-  feature map and the output with the unsplit model and reports the max abs errors.
+  feature map and the output with the unsplit model and reports the max abs errors, and its
+  latency per image (start barrier to the head's output: the cost model's ``end_to_end``).
+  Links as in :mod:`executors.distributed`: ``"none"``; ``"emulated"`` (our choice for tiles: a
+  receive completes no earlier than the cost model's time for its messages after it was posted,
+  i.e. the receiver pays the additive Eq. 9 time; a gather send waits its link time first);
+  ``"netns"`` (the same :class:`~splitgym.executors.netns.ShapedLan` and launcher as volume plans:
+  a namespace per device, ``tc tbf`` at the device's cap on both sides of its veth, so the halo
+  bytes really cross shaped links; only the plan's latency and per-message overhead are waited).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.fx
 
-from splitgym.costmodels.errors import PlanError
+from splitgym.costmodels.errors import PlanError, SplitgymError
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.models import build_model
 from splitgym.costmodels.plan import Plan
@@ -39,6 +49,8 @@ from splitgym.costmodels.slicing import Region, SlicedSegment
 from splitgym.costmodels.tiles import Exchange, exchanges, intersect, plan_rects, score_tiles
 
 from .launch import launch
+from .local import network_transfer
+from .netns import ShapedLan, enter_netns, netns_available
 
 __all__ = ["TileExecutor", "run_tiles_distributed", "TileRunResult", "assemble", "reference_features"]
 
@@ -158,10 +170,12 @@ class TileExecutor:
     def run_timed(self, x: torch.Tensor, repeats: int = 3) -> list[float]:
         """Each device's compute seconds for the feature extractor (every unit's part timed alone,
         the median over ``repeats``; halos assembled outside the timing). Devices run one after
-        another here, so these are per-device times, composed as the cost model composes them."""
+        another here, so these are per-device times, composed as the cost model composes them.
+        Each unit's part alone (median over the repeats) is left in ``unit_seconds`` (U, N)."""
         _, h, w = self.graph.input_shape
         full = Region(0, h, 0, w)
         times = [[0.0] * self.N for _ in range(repeats)]
+        units = np.zeros((repeats, self.graph.num_units, self.N))
         for rep in range(repeats):
             held = list(self.rects)
             blocks: list[torch.Tensor | None] = [_crop(x, full, r) for r in held]
@@ -182,15 +196,22 @@ class TileExecutor:
                     inp = _crop(assemble(step.needed[d], pieces, x), step.needed[d], seg.in_region)
                     t0 = time.perf_counter()
                     new.append(seg(inp))
-                    times[rep][d] += time.perf_counter() - t0
+                    units[rep, step.unit, d] = time.perf_counter() - t0
+                    times[rep][d] += units[rep, step.unit, d]
                 blocks, held = new, step.owned
+        self.unit_seconds = np.median(np.array(units), axis=0)  # (U, N): each unit's part, median
         return [sorted(t[d] for t in times)[repeats // 2] for d in range(self.N)]
 
 
 # -- torch.distributed ------------------------------------------------------------------------
+TILE_LINKS = ("none", "emulated", "netns")
+
+
 @dataclass
 class TileRunResult:
-    """What a distributed tile run reports (per device: compute seconds and halo bytes sent)."""
+    """What a distributed tile run reports: per device, compute seconds (mean per recorded image)
+    and halo bytes sent (one image); per recorded image, the head device's latency from the start
+    barrier to the head's output (the cost model's ``end_to_end``)."""
 
     devices: list[str]
     head_device: str | None
@@ -199,15 +220,30 @@ class TileRunResult:
     feature_error: float
     output_error: float
     wall_s: float
+    links: str = "none"
+    latency_s: list[float] = field(default_factory=list)
+
+    @property
+    def latency_median_s(self) -> float:
+        return statistics.median(self.latency_s) if self.latency_s else float("nan")
 
     def to_json(self) -> dict[str, Any]:
-        return dict(vars(self))
+        return dict(vars(self)) | {"latency_median_s": self.latency_median_s}
+
+
+def _wait_until(t: float) -> None:
+    left = t - time.perf_counter()
+    if left > 0:
+        time.sleep(left)
 
 
 def _tile_work(rank: int, cfg: dict[str, Any]) -> None:
+    if cfg["links"] == "netns":  # first, before any socket or thread exists
+        enter_netns(cfg["netns"][rank])
+        os.environ["GLOO_SOCKET_IFNAME"] = cfg["ifnames"][rank]
     import torch.distributed as dist
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(cfg["threads"])
     plan = Plan.model_validate(cfg["plan"])
     model = build_model(plan.model.name, seed=0)
     graph = ModelGraph.from_module(model, tuple(plan.model.input), name=plan.model.name)
@@ -219,70 +255,123 @@ def _tile_work(rank: int, cfg: dict[str, Any]) -> None:
     gen = torch.Generator().manual_seed(cfg["seed"])
     x = torch.randn(1, *plan.model.input, generator=gen)
     _, h, w = graph.input_shape
-    os.environ["MASTER_ADDR"], os.environ["MASTER_PORT"] = "127.0.0.1", str(cfg["port"])
+    # link time the worker waits itself: emulated, the whole modelled message time (receiver side:
+    # a message is complete no earlier than its link time after the receive was posted); netns,
+    # only the plan's latency and per-message overhead (the wire is shaped by tc)
+    fixed = plan.network.latency_ms / 1e3 + plan.network.overhead_ms / 1e3
+    if cfg["links"] == "emulated":
+        link = network_transfer(plan)
+        names = [d.name for d in plan.devices]
+        cost = lambda s, d, b: link(names[s], names[d], b)  # noqa: E731
+    elif cfg["links"] == "netns":
+        cost = lambda s, d, b: fixed  # noqa: E731
+    else:
+        cost = lambda s, d, b: 0.0  # noqa: E731
+    os.environ["MASTER_ADDR"], os.environ["MASTER_PORT"] = cfg["addr"], str(cfg["port"])
     dist.init_process_group("gloo", init_method="env://", rank=rank, world_size=N,
                             timeout=datetime.timedelta(seconds=cfg["timeout_s"]))
-    held = rects[rank]
-    block: torch.Tensor | None = _crop(x, Region(0, h, 0, w), held).contiguous()
-    compute_s, sent = 0.0, 0
+    last = graph.units[-1].out_shape
+    tag0 = graph.num_units * N * N
+    head_seg = SlicedSegment(graph, graph.num_units, graph.num_units) if graph.head else None
+    compute: list[float] = []
+    latency: list[float] = []
+    sent = 0
     with torch.inference_mode():
-        for step in ex:
-            works, inbox = [], []
-            for src, dst, piece in step.recv:
-                tag = step.unit * N * N + src * N + dst
-                if src == rank:
-                    t = _crop(block, held, piece).contiguous()  # type: ignore[arg-type]
-                    sent += t.numel() * t.element_size()
-                    works.append(dist.isend(t, dst, tag=tag))
-                elif dst == rank:
-                    c = graph.units[step.unit].in_shape[0]
-                    buf = torch.empty(1, c, piece.rows, piece.cols)
-                    works.append(dist.irecv(buf, src, tag=tag))
-                    inbox.append((piece, buf))
-            for wk in works:
-                wk.wait()
-            t0 = time.perf_counter()
-            block = _unit_step(segs.get((step.unit, rank)), step, rank, held, block, inbox)  # type: ignore[arg-type]
-            compute_s += time.perf_counter() - t0
-            held = step.owned[rank]
-        # gather the last blocks on the head device
-        last = graph.units[-1].out_shape
-        tag0 = graph.num_units * N * N
-        if rank != head:
-            if block is not None and not held.empty:
-                dist.send(block.contiguous(), head, tag=tag0 + rank)
-        else:
-            pieces = [(held, block)] if block is not None and not held.empty else []
-            for src in range(N):
-                r = ex[-1].owned[src]
-                if src != rank and not r.empty:
-                    buf = torch.empty(1, last[0], r.rows, r.cols)
-                    dist.recv(buf, src, tag=tag0 + src)
-                    pieces.append((r, buf))
-            feats = assemble(Region(0, last[1], 0, last[2]), pieces, x)  # type: ignore[arg-type]
-            out = SlicedSegment(graph, graph.num_units, graph.num_units)(feats) if graph.head else feats
-            ref = model(x)
-            feat_err = float((feats - reference_features(graph, x)).abs().max())
-            torch.save({"feature_error": feat_err, "output_error": float((out - ref).abs().max())},
-                       Path(cfg["dir"]) / "errors.pt")
-    torch.save({"compute_s": compute_s, "bytes_sent": sent}, Path(cfg["dir"]) / f"stats-{rank}.pt")
+        for img in range(cfg["warmup"] + cfg["images"]):
+            held = rects[rank]
+            block: torch.Tensor | None = _crop(x, Region(0, h, 0, w), held).contiguous()
+            compute_s, sent_img = 0.0, 0
+            dist.barrier()
+            t_start = time.perf_counter()
+            for step in ex:
+                works, inbox, link_s = [], [], 0.0
+                for src, dst, piece in step.recv:
+                    tag = step.unit * N * N + src * N + dst
+                    if src == rank:
+                        t = _crop(block, held, piece).contiguous()  # type: ignore[arg-type]
+                        sent_img += t.numel() * t.element_size()
+                        works.append(dist.isend(t, dst, tag=tag))
+                    elif dst == rank:
+                        c = graph.units[step.unit].in_shape[0]
+                        buf = torch.empty(1, c, piece.rows, piece.cols)
+                        works.append(dist.irecv(buf, src, tag=tag))
+                        inbox.append((piece, buf))
+                        link_s += cost(src, dst, buf.numel() * buf.element_size())
+                posted = time.perf_counter()
+                for wk in works:
+                    wk.wait()
+                _wait_until((posted if cfg["links"] == "emulated" else time.perf_counter()) + link_s)
+                t0 = time.perf_counter()
+                block = _unit_step(segs.get((step.unit, rank)), step, rank, held, block, inbox)  # type: ignore[arg-type]
+                compute_s += time.perf_counter() - t0
+                held = step.owned[rank]
+            # gather the last blocks on the head device (the sender waits the link's time first)
+            if rank != head:
+                if block is not None and not held.empty:
+                    blk = block.contiguous()
+                    time.sleep(cost(rank, head, blk.numel() * blk.element_size()))
+                    dist.send(blk, head, tag=tag0 + rank)
+            else:
+                pieces = [(held, block)] if block is not None and not held.empty else []
+                for src in range(N):
+                    r = ex[-1].owned[src]
+                    if src != rank and not r.empty:
+                        buf = torch.empty(1, last[0], r.rows, r.cols)
+                        dist.recv(buf, src, tag=tag0 + src)
+                        pieces.append((r, buf))
+                feats = assemble(Region(0, last[1], 0, last[2]), pieces, x)  # type: ignore[arg-type]
+                out = head_seg(feats) if head_seg is not None else feats
+                if img >= cfg["warmup"]:
+                    latency.append(time.perf_counter() - t_start)
+                if img == 0:
+                    ref = model(x)
+                    feat_err = float((feats - reference_features(graph, x)).abs().max())
+                    torch.save({"feature_error": feat_err, "output_error": float((out - ref).abs().max())},
+                               Path(cfg["dir"]) / "errors.pt")
+            if img == 0:
+                sent = sent_img
+            if img >= cfg["warmup"]:
+                compute.append(compute_s)
+    torch.save({"compute_s": statistics.fmean(compute), "bytes_sent": sent, "latency_s": latency},
+               Path(cfg["dir"]) / f"stats-{rank}.pt")
     dist.barrier()
     dist.destroy_process_group()
 
 
 def run_tiles_distributed(plan: Plan, seed: int = 1, timeout_s: float = 120.0, port: int | None = None,
-                          on_start: Callable[[list[int]], None] | None = None) -> TileRunResult:
-    """Run a tile plan with one process per device (gloo on this machine); see the module doc."""
+                          on_start: Callable[[list[int]], None] | None = None, *, links: str = "none",
+                          images: int = 1, warmup: int = 0, threads: int = 1) -> TileRunResult:
+    """Run a tile plan with one process per device (gloo on this machine); see the module doc.
+
+    ``links``: ``"none"`` (loopback, free), ``"emulated"`` (each receive completes no earlier than
+    the cost model's message time after it was posted; each gather send waits its link time) or
+    ``"netns"`` (one network namespace per device on a LAN shaped by ``tc tbf`` to the devices'
+    caps, :class:`~splitgym.executors.netns.ShapedLan`, as the volume executor uses; the workers
+    wait only the plan's latency and per-message overhead). ``images`` recorded runs after
+    ``warmup`` unrecorded ones (the same image), ``threads`` torch threads per process."""
     from .distributed import free_port
 
+    if links not in TILE_LINKS:
+        raise SplitgymError(f"links: unknown link mode {links!r} (known: {', '.join(TILE_LINKS)})")
+    if links == "netns" and (why := netns_available()):
+        raise SplitgymError(why + "; use --links emulated (waits the plan's link time for each message)")
+    if images < 1 or warmup < 0:
+        raise SplitgymError(f"images: need at least 1 image and warmup >= 0, got {images} and {warmup}")
     graph = ModelGraph.from_module(build_model(plan.model.name, seed=0), tuple(plan.model.input),
                                    name=plan.model.name)
     plan.check(graph)
     names = [d.name for d in plan.devices]
     head_name = score_tiles(graph, rects=plan).head_device
-    with tempfile.TemporaryDirectory(prefix="splitgym-tiles-") as tmpdir:
+    with contextlib.ExitStack() as stack:
+        tmpdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="splitgym-tiles-"))
         cfg = {"dir": tmpdir, "plan": plan.model_dump(mode="json"), "seed": seed, "timeout_s": timeout_s,
-               "port": port or free_port(), "head": names.index(head_name)}
+               "addr": "127.0.0.1", "port": port or free_port(), "head": names.index(head_name),
+               "links": links, "images": images, "warmup": warmup, "threads": threads}
+        if links == "netns":  # fresh namespaces: any port is free there
+            lan = stack.enter_context(ShapedLan([d.bandwidth_mbps for d in plan.devices]))
+            cfg |= {"addr": lan.addr(0), "port": port or 29500,
+                    "netns": [lan.ns(r) for r in range(len(names))],
+                    "ifnames": [lan.ifname(r) for r in range(len(names))]}
         wall = launch(_tile_work, cfg, len(names), timeout_s=timeout_s, on_start=on_start,
                       timeout_message=f"distributed: the tile run took longer than {timeout_s:g} s (timeout_s)",
                       failure=lambda exc, errors, codes: (f"distributed: error-{errors[0][1]}: {errors[0][2]}" if errors
@@ -293,4 +382,5 @@ def run_tiles_distributed(plan: Plan, seed: int = 1, timeout_s: float = 120.0, p
         devices=names, head_device=head_name,
         compute_s={n: float(s["compute_s"]) for n, s in zip(names, stats)},
         bytes_sent={n: int(s["bytes_sent"]) for n, s in zip(names, stats)},
-        feature_error=errors["feature_error"], output_error=errors["output_error"], wall_s=wall)
+        feature_error=errors["feature_error"], output_error=errors["output_error"], wall_s=wall,
+        links=links, latency_s=list(stats[names.index(head_name)]["latency_s"]))

@@ -309,11 +309,21 @@ def _execute_tiles(args: argparse.Namespace, plan: Any) -> None:
     from splitgym.costmodels.tiles import score_tiles
     from splitgym.executors.tiles import TileExecutor, run_tiles_distributed
 
+    if args.backend == "local" and args.links == "netns":
+        raise SplitgymError("links: 'netns' needs the distributed backend (one process per device, each "
+                            "in its own network namespace)")
     if args.backend == "distributed":
-        res = run_tiles_distributed(plan, timeout_s=args.timeout, port=args.port)
-        _emit(args, res.to_json(), _table([{"device": n, "compute_ms": res.compute_s[n] * 1e3,
-                                            "sent_KB": res.bytes_sent[n] / 1024} for n in res.devices], 2)
-              + f"\nmax abs error: features {res.feature_error:.3g}, output {res.output_error:.3g}")
+        res = run_tiles_distributed(plan, timeout_s=args.timeout, port=args.port, links=args.links,
+                                    images=args.images, warmup=args.warmup, threads=args.threads)
+        g = ModelGraph.from_torchvision(plan.model.name, tuple(plan.model.input[1:]))
+        sc = score_tiles(g, rects=plan)
+        _emit(args, res.to_json() | {"predicted_s": sc.end_to_end, "modelled_bytes": sc.total_bytes},
+              _table([{"device": n, "compute_ms": res.compute_s[n] * 1e3,
+                       "sent_KB": res.bytes_sent[n] / 1024} for n in res.devices], 2)
+              + f"\nlinks {args.links}: latency per image median {res.latency_median_s * 1e3:.2f} ms "
+              f"(tile cost model {sc.end_to_end * 1e3:.2f} ms); halo sent {sum(res.bytes_sent.values()) / 1024:.1f} KB "
+              f"(modelled {sc.total_bytes / 1024:.1f} KB)"
+              f"\nmax abs error: features {res.feature_error:.3g}, output {res.output_error:.3g}")
         return
     torch.set_num_threads(args.threads)
     g = ModelGraph.from_torchvision(plan.model.name, tuple(plan.model.input[1:]))

@@ -5,6 +5,8 @@
     python -m splitgym.experiments.nptp_tables layers      # halo bytes per operator (Fig. 5)
     python -m splitgym.experiments.nptp_tables gap         # MPA vs the exhaustive search (grid 8, 16)
     python -m splitgym.experiments.nptp_tables all
+    python -m splitgym.experiments.nptp_tables ppo         # PPO/DDPG on NPTP-v0 vs MPA and the grid optimum
+    python -m splitgym.experiments.nptp_tables search-time # MPA's search time at 4096 (run it on a quiet machine)
 
 Every row plans the same cluster twice, ``nptp-mpa`` (default budget: 4 rounds x 250 iterations)
 and ``coedge-strips`` (the best penetrative strips on a 32-step grid, every device order), both
@@ -21,7 +23,11 @@ Settings the paper does not give (PAPERS-AUDIT B.2 item 25), our choices: the th
 from __future__ import annotations
 
 import argparse
+import csv
 import gc
+import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -177,6 +183,114 @@ def table_gap(iterations: int) -> list[dict[str, Any]]:
     return rows
 
 
+PPO_BANDWIDTHS_MBS = (0.1, 0.5, 1.0)
+
+
+def _train(algo: str, model: str, size: int, mbs: float, episodes: int, seed: int, run: Path) -> dict[str, Any]:
+    """One run of the Hydra app (``splitgym train env=nptp``) into ``run``; a finished run (its
+    ``export/summary.json``) is reused."""
+    summary = run / "export" / "summary.json"
+    if not summary.exists():
+        cmd = [sys.executable, "-m", "splitgym.agents.train", "env=nptp", f"agent={algo}", f"model={model}",
+               f"model.input=[{size},{size}]", f"env.bandwidth_mbps={mbs * 8.0:g}", f"episodes={episodes}",
+               f"seed={seed}", "log_interval=1", "checkpoint_every=100000", f"hydra.run.dir={run}"]
+        print(" ".join(cmd[1:]), flush=True)
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return json.loads(summary.read_text())
+
+
+def _curve(run: Path) -> list[tuple[int, float]]:
+    """(episodes so far, best latency so far in ms) at every logged rollout of a run."""
+    with open(run / "tb" / "progress.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("charts/best_ips")]
+    return [(int(float(r["charts/episodes"])), 1e3 / float(r["charts/best_ips"])) for r in rows]
+
+
+def table_ppo(iterations: int, episodes: int = 5000, ddpg_episodes: int = 1500, model: str = "vgg16",
+              size: int = 1024, grid: int = 16, seed: int = 0, runs: Path = Path("runs")) -> list[dict[str, Any]]:
+    """PPO and DDPG trained on ``splitgym/NPTP-v0`` (``nptp3`` with its caps, 0.1-1 MB/s, VGG-16 at
+    ``size``), against MPA and the exhaustive optimum on a ``grid`` x ``grid`` grid (nptp-exact),
+    all scored by the env's cost model (over a cap: the env's penalty). ``episodes_to_1pct``: the
+    episodes after which the run's best was within 1% of its final best (convergence)."""
+    from splitgym.envs.nptp import NPTPEnv
+
+    rows, curves = [], {}
+    for mbs in PPO_BANDWIDTHS_MBS:
+        env = NPTPEnv(model=model, input_size=size, devices=DEVICES, bandwidth_mbps=mbs * 8.0)
+        refs: dict[str, Any] = {}
+        for name, opts in (("nptp-mpa", {"iterations": iterations}), ("nptp-exact", {"grid": grid}),
+                           ("coedge-strips", {"grid": 32})):
+            t0 = time.perf_counter()
+            plan = run_planner(name, env.graph, env.cluster, **opts)
+            refs[name] = (env.penalised(env.model.score(plan_rects(plan))) * 1e3, time.perf_counter() - t0)
+        for algo, eps in (("ppo", episodes), ("ddpg", ddpg_episodes)):
+            if eps <= 0:
+                continue
+            run = runs / f"nptp-{algo}-{model}-{size}-{mbs:g}MBps-s{seed}"
+            summ = _train(algo, model, size, mbs, eps, seed, run)
+            curve = _curve(run)
+            final = summ["latency_ms"]
+            conv = next((e for e, b in curve if b <= 1.01 * final), curve[-1][0] if curve else 0)
+            curves[(algo, mbs)] = curve
+            rows.append({
+                "model": model, "size": size, "bandwidth_MBps": mbs, "algo": algo, "episodes": summ["episodes"],
+                "train_s": summ["wall_s"], "learned_ms": final, "feasible": summ["feasible"],
+                "episodes_to_1pct": conv, "mpa_ms": refs["nptp-mpa"][0], "mpa_s": refs["nptp-mpa"][1],
+                "exact_ms": refs["nptp-exact"][0], "exact_s": refs["nptp-exact"][1], "exact_grid": grid,
+                "coedge_ms": refs["coedge-strips"][0],
+                "learned_over_mpa": final / refs["nptp-mpa"][0], "learned_over_exact": final / refs["nptp-exact"][0],
+                "mpa_over_exact": refs["nptp-mpa"][0] / refs["nptp-exact"][0],
+                "tiles": ";".join(f"{t['device']}:{t['rows'][0]}-{t['rows'][1]}x{t['cols'][0]}-{t['cols'][1]}"
+                                  for t in summ["tiles"]),
+                "run": str(run),
+            })
+            print({k: v for k, v in rows[-1].items() if k not in ("tiles", "run")}, flush=True)
+        del env  # one VGG-16 cost model at a time (each holds GBs at 1024)
+        gc.collect()
+    write_csv(RESULTS / "nptp_ppo.csv", rows)
+    _plot_ppo(RESULTS / "nptp_ppo.png", rows, curves)
+    return rows
+
+
+def _plot_ppo(path: Path, rows: list[dict[str, Any]], curves: dict[tuple[str, float], list[tuple[int, float]]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    bws = sorted({r["bandwidth_MBps"] for r in rows})
+    fig, axes = plt.subplots(1, len(bws), figsize=(4.2 * len(bws), 3.6), squeeze=False)
+    for ax, mbs in zip(axes[0], bws):
+        sel = [r for r in rows if r["bandwidth_MBps"] == mbs]
+        for r in sel:
+            c = curves.get((r["algo"], mbs), [])
+            ax.plot([e for e, _ in c], [b / r["exact_ms"] for _, b in c], label=f"{r['algo']} (best so far)")
+        ax.axhline(sel[0]["mpa_ms"] / sel[0]["exact_ms"], color="k", ls="--", lw=0.9, label="MPA")
+        ax.axhline(1.0, color="0.5", ls=":", lw=0.9, label=f"grid optimum ({sel[0]['exact_grid']}x{sel[0]['exact_grid']})")
+        ax.set(title=f"{sel[0]['model']} {sel[0]['size']}, {mbs:g} MB/s", xlabel="episodes",
+               ylabel="latency / grid optimum", xscale="log", ylim=(0.9, 1.6))
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def table_search_time(iterations: int, size: int = 4096, repeats: int = 3) -> list[dict[str, Any]]:
+    """MPA's search time (the median of ``repeats`` searches) at ``size`` on VGG-13/16, 0.5 MB/s."""
+    rows = []
+    for model in MODELS_SIZE:
+        g = _graph(model, size)
+        cl = Cluster.from_config(DEVICES, SIZE_BW_MBS * 8.0)
+        plans = [run_planner("nptp-mpa", g, cl, iterations=iterations) for _ in range(repeats)]
+        times = sorted(p.meta["search_s"] for p in plans)
+        rows.append({"model": model, "size": size, "bandwidth_MBps": SIZE_BW_MBS, "iterations": 4 * iterations,
+                     "evaluations": plans[0].meta["evaluations"], "search_s_median": times[len(times) // 2],
+                     "search_s_min": times[0], "search_s_max": times[-1], "latency_ms": plans[0].meta["latency_s"] * 1e3})
+        print(rows[-1], flush=True)
+    write_csv(RESULTS / "nptp_search_time.csv", rows)
+    return rows
+
+
 def _line(r: dict[str, Any]) -> str:
     return (f"{r['model']:>6} {r['size']:>5} {r['bandwidth_MBps']:>5} MB/s  NPTP {r['nptp_ms']:9.1f} ms  "
             f"CoEdge {r['coedge_ms']:9.1f} ms  x{r['speedup']:.2f}  bytes x{r['comm_reduction']:.2f}  "
@@ -185,13 +299,23 @@ def _line(r: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("table", choices=["bandwidth", "sizes", "layers", "gap", "all"])
+    p.add_argument("table", choices=["bandwidth", "sizes", "layers", "gap", "ppo", "search-time", "all"])
     p.add_argument("--iterations", type=int, default=250, help="MPA iterations per round (4 rounds)")
+    p.add_argument("--episodes", type=int, default=5000, help="ppo: PPO training episodes per run")
+    p.add_argument("--ddpg-episodes", type=int, default=1500, help="ppo: DDPG training episodes per run (0: none)")
+    p.add_argument("--size", type=int, default=1024, help="ppo: image size")
+    p.add_argument("--grid", type=int, default=16, help="ppo: grid of the exhaustive search")
+    p.add_argument("--runs", default="runs", help="ppo: folder of the training runs (finished ones are reused)")
     args = p.parse_args(argv)
     todo = ["bandwidth", "sizes", "layers", "gap"] if args.table == "all" else [args.table]
     for t in todo:
         if t == "layers":
             table_layers(iterations=args.iterations)
+        elif t == "ppo":
+            table_ppo(args.iterations, args.episodes, args.ddpg_episodes, size=args.size, grid=args.grid,
+                      runs=Path(args.runs))
+        elif t == "search-time":
+            table_search_time(args.iterations)
         else:
             {"bandwidth": table_bandwidth, "sizes": table_sizes, "gap": table_gap}[t](args.iterations)
     return 0

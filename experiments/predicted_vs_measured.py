@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -97,15 +98,17 @@ def with_overhead(plan: Plan, seconds: float) -> Plan:
     return plan.model_copy(update={"network": net})
 
 
-def fit_overhead(rows: list[dict[str, Any]], graph: ModelGraph, profile: DeviceProfile) -> float:
+def fit_overhead(rows: list[dict[str, Any]], graph: ModelGraph, profile: DeviceProfile,
+                 predict: Callable[[Plan, ModelGraph, DeviceProfile], float] = predicted) -> float:
     """The per-transfer overhead (s) that best explains measured distributed latencies (least
     squares on relative errors over a 0-50 ms grid): what processes, gloo and the loopback add
-    to every message beyond the link model. 0 without distributed rows."""
+    to every message beyond the link model. 0 without distributed rows. ``predict(plan, graph,
+    profile)`` gives a plan's predicted seconds (default: the simulator's, for volume plans)."""
     if not rows:
         return 0.0
     grid = np.linspace(0.0, 0.05, 101)
     meas = np.array([r["measured_ms"] / 1e3 for r in rows])
-    err = [np.sum(((np.array([predicted(with_overhead(r["_plan"], g), graph, profile) for r in rows]) - meas)
+    err = [np.sum(((np.array([predict(with_overhead(r["_plan"], g), graph, profile) for r in rows]) - meas)
                    / meas) ** 2) for g in grid]
     return float(grid[int(np.argmin(err))])
 

@@ -15,3 +15,29 @@ def test_compare_row_is_consistent():
     assert r["mpa_evaluations"] == 4 * 60 + 4
     # CoEdge's tiles are full-width strips, one per device
     assert len(r["coedge_tiles"].split(";")) == 3
+
+
+@pytest.mark.slow
+def test_ppo_table_row_matches_its_exported_plan(tmp_path, monkeypatch):
+    """One short PPO run through the Hydra app: the row's learned latency is its exported plan's,
+    the ratios are the row's own, and the CSV and plot are written."""
+    import csv
+    from pathlib import Path
+
+    from splitgym.costmodels.plan import load_plan
+    from splitgym.costmodels.tiles import plan_rects
+    from splitgym.envs.nptp import NPTPEnv
+    from splitgym.experiments import nptp_tables as nt
+
+    monkeypatch.setattr(nt, "RESULTS", tmp_path)
+    monkeypatch.setattr(nt, "PPO_BANDWIDTHS_MBS", (0.5,))
+    rows = nt.table_ppo(30, episodes=64, ddpg_episodes=0, model="vgg11", size=64, grid=4, runs=tmp_path / "runs")
+    assert len(rows) == 1 and (tmp_path / "nptp_ppo.png").stat().st_size > 0
+    r = rows[0]
+    assert list(csv.DictReader(open(tmp_path / "nptp_ppo.csv")))[0]["algo"] == "ppo"
+    env = NPTPEnv(model="vgg11", input_size=64, devices="nptp3", bandwidth_mbps=4.0)
+    plan = load_plan(Path(r["run"]) / "export" / "plan.json")
+    assert r["learned_ms"] == pytest.approx(env.penalised(env.model.score(plan_rects(plan))) * 1e3)
+    assert r["learned_over_mpa"] == pytest.approx(r["learned_ms"] / r["mpa_ms"])
+    assert r["learned_over_exact"] == pytest.approx(r["learned_ms"] / r["exact_ms"])
+    assert 0 < r["episodes_to_1pct"] <= r["episodes"]
