@@ -13,7 +13,9 @@ candidates and lets the cluster choose among them:
    (:func:`~splitgym.agents.share_actions.share_cuts`: the whole model's linear-ratio split plus
    Gaussian perturbations of it, the same vector for every volume; common random numbers, so
    partitions are compared on equal terms);
-3. keep the partition whose best decision is fastest (ties: the larger a, i.e. fewer volumes).
+3. keep the partition whose best decision is fastest (ties: the larger a, i.e. fewer volumes),
+   and that decision: :attr:`PilotResult.centre` is the prior re-weighted so that the share action
+   a = 0 decodes to it, the warm start of the env's ``action="shares"`` with this partition.
 
 The best of a few hundred random splits is a cheap stand-in for what the agent will reach on a
 partition; it costs one batched simulation per candidate (tens of ms for VGG-16 on 16 devices).
@@ -31,7 +33,7 @@ from splitgym.costmodels.simulator import Simulator
 
 from .lcpss import lcpss_partition
 from .partitions import Partition
-from .share_actions import prior_shares, share_cuts
+from .share_actions import SHARE_RANGE, prior_shares, share_cuts
 
 __all__ = ["PilotResult", "pilot_partition", "ALPHAS"]
 
@@ -44,6 +46,7 @@ class PilotResult:
     partition: Partition
     latency: float  # best sampled decision on it (s)
     candidates: tuple[tuple[float, tuple[tuple[int, int], ...], float], ...]  # (a, partition, latency)
+    centre: np.ndarray  # (N,) share weights whose a = 0 is that best decision
 
 
 def pilot_partition(graph: ModelGraph, cluster: Cluster, alphas: tuple[float, ...] = ALPHAS,
@@ -57,13 +60,15 @@ def pilot_partition(graph: ModelGraph, cluster: Cluster, alphas: tuple[float, ..
     prior = prior_shares(graph, cluster)
     rng = np.random.default_rng(seed)
     actions = np.concatenate([np.zeros((1, cluster.size)), rng.normal(0.0, spread, (samples - 1, cluster.size))])
-    seen: dict[tuple[tuple[int, int], ...], float] = {}
+    seen: dict[tuple[tuple[int, int], ...], tuple[float, int]] = {}
     rows = []
     for a in sorted(alphas, reverse=True):
         part = tuple(tuple(p) for p in lcpss_partition(graph, cluster.size, alpha=a))
         if part not in seen:
             cuts = share_cuts(actions, prior, [graph.units[last].height for _, last in part])
-            seen[part] = float(np.min(sim.score(list(part), cuts)))
-        rows.append((float(a), part, seen[part]))
+            lat = sim.score(list(part), cuts)
+            seen[part] = (float(lat.min()), int(lat.argmin()))
+        rows.append((float(a), part, seen[part][0]))
     a, part, lat = min(rows, key=lambda r: (r[2], -r[0]))
-    return PilotResult(a, [tuple(p) for p in part], lat, tuple(rows))
+    centre = prior * np.exp(SHARE_RANGE * np.clip(actions[seen[part][1]], -1.0, 1.0))
+    return PilotResult(a, [tuple(p) for p in part], lat, tuple(rows), centre)

@@ -8,6 +8,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from splitgym.agents.partition_pilot import pilot_partition
 from splitgym.agents.planners.equal import equal_cuts
 from splitgym.agents.share_actions import SHARE_RANGE, prior_shares, share_cuts
 from splitgym.costmodels.plan import Plan
@@ -45,7 +46,9 @@ class DistrEdgeEnv(gym.Env[np.ndarray, np.ndarray]):
     ``action="shares"`` (ours, :mod:`splitgym.agents.share_actions`): ``Box(-1, 1, (N,))``, one
     weight per device around the whole model's linear-ratio split p (one capability per device
     and its link, as AOFL splits), ``w_i = p_i exp(4 a_i)``, the same weights for every volume's
-    rows. a = 0 is that classical ratio on this partition; empty parts are reachable.
+    rows. a = 0 is that classical ratio on this partition; empty parts are reachable. With the
+    scenario's ``partition="lcpss-pilot"`` the centre is the pilot's best sampled decision instead
+    (:attr:`~splitgym.agents.partition_pilot.PilotResult.centre`).
 
     ## Observation Space
     ``Box(0, 1000, (N+4,))``: the accumulated latency of every device after the previous volume
@@ -92,7 +95,11 @@ class DistrEdgeEnv(gym.Env[np.ndarray, np.ndarray]):
         self.graph = self.scenario.graph()
         self.cluster = self.scenario.cluster()
         self.sim = Simulator(self.graph, self.cluster)
-        self.partition = [tuple(p) for p in (partition or self.scenario.volumes(self.graph, self.cluster.size))]
+        # the pilot partition with the share action: its best sampled decision is the action centre
+        pilot = (pilot_partition(self.graph, self.cluster)
+                 if action == "shares" and self.scenario.partition == "lcpss-pilot" else None)
+        default = pilot.partition if pilot else self.scenario.volumes(self.graph, self.cluster.size)
+        self.partition = [tuple(p) for p in (partition or default)]
         self.N = self.cluster.size
         self.L = len(self.partition)
         units = self.graph.units
@@ -104,7 +111,7 @@ class DistrEdgeEnv(gym.Env[np.ndarray, np.ndarray]):
         equal = np.stack([equal_cuts(u.height, self.N) for u in self._last])
         self.T_equal = float(self.sim.score(self.partition, equal))
         self.T_scale = self.T_equal
-        self.prior = prior_shares(self.graph, self.cluster) if action == "shares" else None
+        self.prior = None if action != "shares" else pilot.centre if pilot else prior_shares(self.graph, self.cluster)
         n_act = self.N if action == "shares" else self.N - 1
         self.action_space = spaces.Box(-1.0, 1.0, (n_act,), dtype=np.float32)
         self.observation_space = spaces.Box(0.0, OBS_HIGH, (self.N + 4,), dtype=np.float32)

@@ -30,8 +30,13 @@ def test_share_cuts_are_ordered_cover_every_row_and_zero_is_proportional(caps, h
     assert cuts.shape == (6, len(heights), len(caps) + 1)
     assert (cuts[..., 0] == 0).all() and (cuts[..., -1] == np.array(heights)[None]).all()
     assert (np.diff(cuts, axis=2) >= 0).all()
-    for v, h in enumerate(heights):  # a = 0 is the capability-proportional split, rounded as MoDNN does
-        assert cuts[0, v].tolist() == largest_remainder(caps, h).tolist()
+    for v, h in enumerate(heights):  # a = 0 is the proportional split, rounded as MoDNN rounds it
+        exact = caps / caps.sum() * h
+        rows = np.diff(cuts[0, v])
+        assert np.all(np.abs(rows - exact) < 1 + 1e-9)  # Hamilton: floor or ceil of the exact share
+        frac = np.sort(exact - np.floor(exact))
+        if h and np.all(np.diff(frac) > 1e-9):  # no tie to break: the same rows as MoDNN's rounding
+            assert cuts[0, v].tolist() == largest_remainder(caps, h).tolist()
 
 
 def test_share_extremes_empty_a_device_and_raise_another():
@@ -81,10 +86,20 @@ def test_pilot_picks_the_fastest_candidate_and_beats_its_own_start():
     start = share_cuts(np.zeros((1, cluster.size)), prior_shares(graph, cluster),
                        [graph.units[last].height for _, last in res.partition])
     assert res.latency <= Simulator(graph, cluster).score(res.partition, start)[0] + 1e-12
-    # the scenario hook trains on the pilot's partition
+    # the centre decodes, at a = 0, to the pilot's best decision
+    heights = [graph.units[last].height for _, last in res.partition]
+    centred = share_cuts(np.zeros((1, cluster.size)), res.centre, heights)
+    assert Simulator(graph, cluster).score(res.partition, centred)[0] == pytest.approx(res.latency, rel=1e-12)
+    # the scenario hook trains on the pilot's partition, and the share env starts at its best decision
     pilot = Scenario(name="p", model=sc.model, input=sc.input, devices=sc.devices, network=sc.network,
                      partition="lcpss-pilot")
     assert pilot.volumes() == pilot_partition(graph, cluster).partition
+    env = DistrEdgeEnv(pilot, action="shares")
+    env.reset(seed=0)
+    done, info = False, {}
+    while not done:
+        _, _, done, _, info = env.step(np.zeros(env.N))
+    assert env.partition == res.partition and info["latency"] == pytest.approx(res.latency, rel=1e-12)
     with pytest.raises(ValueError, match="alphas"):
         pilot_partition(graph, cluster, alphas=())
 
