@@ -34,3 +34,18 @@ def test_reduced_report_writes_csv_json_png(tmp_path: Path) -> None:
     assert float(rows[-1]["fitted_overhead_ms"]) >= 0 and rows[0]["fitted_overhead_ms"] == ""
     assert all(math.isfinite(s["mape_pct"]) for s in summary.values())
     assert (tmp_path / "predicted_vs_measured.png").stat().st_size > 10_000
+
+
+def test_report_gathers_every_kind_of_plan(tmp_path: Path) -> None:
+    from splitgym.experiments.predicted_vs_measured_report import main as report
+
+    entry = {"plans": 4, "mape_pct": 20.0, "spearman": 0.8, "calibrated_mape_pct": 5.0, "calibrated_spearman": 0.9}
+    (tmp_path / "predicted_vs_measured.json").write_text(json.dumps({"in-process": entry}))
+    (tmp_path / "predicted_vs_measured_tiles.json").write_text(
+        json.dumps({"distributed-netns": {**entry, "plans": 2}, "parts": {"folds": 4}}))
+    report(["--results", str(tmp_path)])
+    rows = list(csv.DictReader((tmp_path / "predicted_vs_measured_summary.csv").open()))
+    assert [(r["plans_kind"], r["backend"], r["plans"]) for r in rows] == [
+        ("volumes", "in-process", "4"), ("tiles", "distributed-netns", "2")]
+    with pytest.raises(SystemExit, match="--results"):
+        report(["--results", str(tmp_path / "empty")])

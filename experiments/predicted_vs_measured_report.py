@@ -1,0 +1,55 @@
+"""The executors' report in one table: predicted vs measured for every kind of plan.
+
+    python -m splitgym.experiments.predicted_vs_measured_report [--results experiments/results]
+
+Each kind of plan has its own measuring script, because each runs on its own executor:
+volume plans (:mod:`.predicted_vs_measured`: in-process and distributed over shaped links), tile
+plans (:mod:`.predicted_vs_measured_tiles`) and HiDP's processor shares
+(:mod:`.predicted_vs_measured_hidp`). They all write ``predicted_vs_measured[_<kind>].json`` with
+one entry per backend (plans, MAPE and Spearman before and after the 2-fold calibration), and this
+script gathers whatever of them exists into ``predicted_vs_measured_summary.csv`` and prints it,
+so the cost model's accuracy on this machine reads as one table. Entries that are not a backend
+(per-part fits) are left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from .results_csv import write_csv
+
+RESULTS = Path(__file__).resolve().parent / "results"
+COLUMNS = ("plans", "mape_pct", "spearman", "calibrated_mape_pct", "calibrated_spearman")
+
+
+def gather(results: Path) -> list[dict[str, Any]]:
+    """One row per (plan kind, backend) found under ``results``."""
+    rows = []
+    for path in sorted(results.glob("predicted_vs_measured*.json")):
+        kind = path.stem.removeprefix("predicted_vs_measured").lstrip("_") or "volumes"
+        for backend, entry in json.loads(path.read_text()).items():
+            if isinstance(entry, dict) and all(c in entry for c in COLUMNS):
+                rows.append({"plans_kind": kind, "backend": backend, **{c: entry[c] for c in COLUMNS}})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--results", default=str(RESULTS))
+    args = ap.parse_args(argv)
+    results = Path(args.results)
+    rows = gather(results)
+    if not rows:
+        raise SystemExit(f"--results: no predicted_vs_measured*.json under {results} (run the measuring scripts)")
+    write_csv(results / "predicted_vs_measured_summary.csv", rows)
+    print(f"{'plans':<10} {'backend':<18} {'n':>3} {'MAPE %':>7} {'rho':>5} {'calib. MAPE %':>13} {'rho':>5}")
+    for r in rows:
+        print(f"{r['plans_kind']:<10} {r['backend']:<18} {r['plans']:>3} {r['mape_pct']:7.1f} {r['spearman']:5.2f} "
+              f"{r['calibrated_mape_pct']:13.1f} {r['calibrated_spearman']:5.2f}")
+
+
+if __name__ == "__main__":
+    main()
