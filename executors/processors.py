@@ -12,7 +12,7 @@ processor's rows (:func:`local_cuts`) computed at once on its worker, fed the in
 the outputs concatenated in row order.
 
 * :func:`run_shares` runs a whole plan in this process: volume by volume, node by node (the nodes
-  one after another), each node's processors in parallel, then the head on worker 0. It returns
+  one after another), each node's processors in parallel, then the head on its processor. It returns
   the output (equal to the unsplit model's up to float reassociation) and, per (volume, node), the
   wall time of the parallel part, each processor's compute seconds and the *predicted* seconds of
   each processor's range from ``profile``.
@@ -52,6 +52,8 @@ from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.profiles import DeviceProfile
 from splitgym.costmodels.slicing import Region, SlicedSegment
 from splitgym.costmodels.traffic import SplitMaths
+
+from .local import head_index
 
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 _READY = "__ready__"
@@ -230,11 +232,14 @@ class PartRun:
 
 def run_part(pool: ProcessorPool, graph: ModelGraph, first: int, last: int, rows: tuple[int, int],
              processors: list[str], fractions: list[float], take: Callable[[Region], torch.Tensor],
-             worker: Callable[[int, str], int]) -> PartRun:
+             worker: Callable[[int, str], int], regions: dict[tuple[int, int, int, int], Region] | None = None
+             ) -> PartRun:
     """Rows ``[a, b)`` of units ``first..last`` split by ``fractions`` (:func:`local_cuts`), each
     processor's range computed on its pool worker at once (``worker(i, processor)``), fed the input
     rows it needs by ``take(region)``, and the ranges merged in row order. ``first`` =
-    ``graph.num_units`` is the head, run whole by the first processor."""
+    ``graph.num_units`` is the head, run whole by the first processor. ``regions`` caches each
+    range's input region (the row maths), so that repeated runs time only the work."""
+    regions = {} if regions is None else regions
     t0 = time.perf_counter()
     head = first == graph.num_units
     width = 1 if head else graph.units[last].out_shape[2]
@@ -245,8 +250,10 @@ def run_part(pool: ProcessorPool, graph: ModelGraph, first: int, last: int, rows
         proc_rows.append((r0, r1))
         if r1 <= r0:
             continue
-        seg = SlicedSegment(graph, first, last, None if head else Region(r0, r1, 0, width))
-        pool.submit(worker(i, proc), i, first, last, (r0, r1), width, take(seg.in_region))
+        key = (first, last, r0, r1)
+        if key not in regions:
+            regions[key] = SlicedSegment(graph, first, last, None if head else Region(r0, r1, 0, width)).in_region
+        pool.submit(worker(i, proc), i, first, last, (r0, r1), width, take(regions[key]))
         busy.append(i)
     got = pool.collect(len(busy))
     out = got[busy[0]][0] if len(busy) == 1 else torch.cat([got[i][0] for i in busy], dim=2)
@@ -254,8 +261,10 @@ def run_part(pool: ProcessorPool, graph: ModelGraph, first: int, last: int, rows
 
 
 def run_shares(plan: Plan, graph: ModelGraph, x: torch.Tensor, pool: ProcessorPool,
-               profile: DeviceProfile | None = None, cores: dict[str, int] | None = None) -> SharesResult:
-    """Run ``plan`` with every node's processor shares in parallel on ``pool`` (see module doc)."""
+               profile: DeviceProfile | None = None, cores: dict[str, int] | None = None,
+               regions: dict[tuple[int, int, int, int], Region] | None = None) -> SharesResult:
+    """Run ``plan`` with every node's processor shares in parallel on ``pool`` (see module doc);
+    the head is the last part (``volume = len(plan.volumes)``)."""
     plan.check(graph)
     names = [d.name for d in plan.devices]
     shares = {(s.volume, s.device): s for s in plan.shares or [] if s.volume is not None}
@@ -288,18 +297,25 @@ def run_shares(plan: Plan, graph: ModelGraph, x: torch.Tensor, pool: ProcessorPo
             procs = [p.processor for p in s.shares] if s else ["default"]
             fr = [p.share for p in s.shares] if s else [1.0]
             run = run_part(pool, graph, vol.first, vol.last, (a, b), procs, fr,
-                           functools.partial(_take, held), worker_of(name))
+                           functools.partial(_take, held), worker_of(name), regions)
             out.append((a, run.output))
             res.parts.append(PartTiming(v, name, (a, b), procs, run.proc_rows, run.cores, run.wall_s,
                                         run.compute_s, [predict(vol.first, vol.last, r0, r1)
                                                         for r0, r1 in run.proc_rows if r1 > r0]))
         held = sorted(out, key=lambda t: t[0])
     full = _take(held, Region(0, graph.units[-1].height, 0, graph.units[-1].out_shape[2]))
-    if graph.head is not None:
-        pool.submit(0, "head", graph.num_units, graph.num_units, (0, 1), 1, full)
-        res.output = pool.collect(1)["head"][0]
-    else:
+    if graph.head is None:
         res.output = full
+        return res
+    h = names[head_index(plan)]
+    s = shares.get((len(plan.volumes), h))
+    procs = [s.shares[0].processor] if s else ["default"]
+    run = run_part(pool, graph, graph.num_units, graph.num_units, (0, 1), procs, [1.0], lambda r: full,
+                   worker_of(h), regions)
+    res.output = run.output
+    head_s = profile.head_seconds if profile is not None else float("nan")
+    res.parts.append(PartTiming(len(plan.volumes), h, (0, 1), procs, run.proc_rows, run.cores, run.wall_s,
+                                run.compute_s, [head_s]))
     return res
 
 
@@ -326,6 +342,7 @@ class NodeProcessors:
                                   cores=[allowed[i % len(allowed)] for i in range(len(self.workers))],
                                   timeout_s=timeout_s, module=module)
         self.compute_s = dict.fromkeys(self.workers, 0.0)
+        self.regions: dict[tuple[int, int, int, int], Region] = {}
 
     @staticmethod
     def wanted(plan: Plan, node: str) -> bool:
@@ -340,7 +357,7 @@ class NodeProcessors:
         procs, fr = self.shares[stage]
         lo = segment.in_region.r0
         run = run_part(self.pool, self.graph, segment.first, segment.last, rows, procs, fr,
-                       lambda r: _take([(lo, inp)], r), lambda i, p: self.workers[p])
+                       lambda r: _take([(lo, inp)], r), lambda i, p: self.workers[p], self.regions)
         busy = [p for p, (r0, r1) in zip(procs, run.proc_rows) if r1 > r0]
         for p, c in zip(busy, run.compute_s):
             self.compute_s[p] += c
