@@ -262,3 +262,17 @@ def test_streams_conserve_flops_and_queue(tiny):
     assert busy_mask(nc, {}, 0.0) == (True, True, True)
     busy = {(0, p.name): 1.0 for p in nc.nodes[0].processors}
     assert busy_mask(nc, busy, 0.5) == (False, True, True) and busy_mask(nc, busy, 1.0) == (True, True, True)
+
+
+def test_dp_timing_writes_both_solvers(tmp_path):
+    import csv
+    import math
+
+    from splitgym.experiments.hidp_dp import main as dp_main
+
+    dp_main(["--models", "vgg11", "--nodes", "2", "--min-run-time", "0.02", "--out", str(tmp_path)])
+    rows = list(csv.DictReader((tmp_path / "hidp_dp.csv").open()))
+    assert {r["solver"] for r in rows} == {"linear", "quadratic"} and {r["nodes"] for r in rows} == {"2"}
+    assert all(math.isfinite(float(r[k])) and float(r[k]) > 0 for r in rows for k in ("cold_ms", "relax_ms"))
+    assert rows[0]["latency_ms"] == rows[1]["latency_ms"] or math.isclose(
+        float(rows[0]["latency_ms"]), float(rows[1]["latency_ms"]), rel_tol=1e-9)
