@@ -21,8 +21,9 @@ to the planners as the board ``local-cpu`` (processors of kind ``board``).
   (``--intra-overhead-ms`` per hand-off, ``--intra-gbps``; the priors are HiDP's board
   assumptions, ``processors.py``).
 * **Calibrated** (2-fold by plan, as the volume report): the profile refitted
-  (:func:`calibrate`) on the per-processor compute seconds of half the plans, and the per-hand-off
-  overhead fitted to that half's measured parts (:func:`fit_handoff`), scored on the other half.
+  (:func:`calibrate`) on the per-processor compute seconds of half the plans, and the hand-off's
+  overhead and rate fitted to that half's one-processor parts (:func:`fit_handoff`: their
+  measured wall minus compute, regressed on hand-offs and bytes), scored on the other half.
 
 Reported: MAPE and Spearman rank correlation before and after calibration, plus per part the
 three pieces of a node part's time (measured wall, slowest processor's compute, and the rest:
@@ -74,8 +75,8 @@ def local_nodes(n: int = 2, intra_gbps: float = 5.0, overhead_s: float = INTRA_O
     return NodeCluster(f"local{n}x{len(CORES)}", nodes, nodes[0].name, latency_ms / 1e3)
 
 
-def with_handoff(nodes: NodeCluster, overhead_s: float) -> NodeCluster:
-    return NodeCluster(nodes.name, [replace(n, intra_overhead_s=overhead_s) for n in nodes.nodes],
+def with_handoff(nodes: NodeCluster, overhead_s: float, gbps: float) -> NodeCluster:
+    return NodeCluster(nodes.name, [replace(n, intra_overhead_s=overhead_s, intra_gbps=gbps) for n in nodes.nodes],
                        nodes.leader, nodes.latency_s)
 
 
@@ -171,14 +172,21 @@ def part_rows(model: str, plan: Plan, res: SharesResult, walls: dict[tuple[int, 
     return out
 
 
-def fit_handoff(rows: list[dict[str, Any]], graph: ModelGraph, nodes: NodeCluster, profile: DeviceProfile) -> float:
-    """The per-hand-off overhead (s, 0-10 ms grid) that best explains the measured latencies of
-    ``rows`` (least squares on relative errors)."""
-    grid = np.linspace(0.0, 0.01, 101)
-    meas = np.array([r["measured_ms"] / 1e3 for r in rows])
-    err = [np.sum(((np.array([HiDPScorer(graph, with_handoff(nodes, g), boards={BOARD: profile}).latency(r["_plan"])
-                              for r in rows]) - meas) / meas) ** 2) for g in grid]
-    return float(grid[int(np.argmin(err))])
+def fit_handoff(parts: list[dict[str, Any]], prior_overhead_s: float, prior_gbps: float) -> tuple[float, float]:
+    """Hand-off figures ``(overhead_s, GB/s)`` from measured node parts run on one processor:
+    their rest (wall - compute: two hand-offs, the merge and any wait) regressed on the number of
+    hand-offs and the bytes moved (back-computed from the modelled rest at the priors), by least
+    squares; the priors where the parts cannot determine them."""
+    sel = [p for p in parts if p["processors"] == 1 and p["model_rest_ms"] > 0]
+    if len(sel) < 3:
+        return prior_overhead_s, prior_gbps
+    hand = np.full(len(sel), 2.0)
+    gb_s = np.array([(p["model_rest_ms"] / 1e3 - 2 * prior_overhead_s) * prior_gbps for p in sel])  # GB moved
+    rest = np.array([p["measured_rest_ms"] / 1e3 for p in sel])
+    (o, per_gb), *_ = np.linalg.lstsq(np.column_stack([hand, gb_s]), rest, rcond=None)
+    o = max(float(o), 0.0)
+    gbps = 1.0 / per_gb if per_gb > 1e-6 else prior_gbps
+    return o, float(gbps)
 
 
 def run(models: list[str], size: int, n_random: int, repeats: int, intra_gbps: float, overhead_s: float,
@@ -224,18 +232,21 @@ def run(models: list[str], size: int, n_random: int, repeats: int, intra_gbps: f
                       f"{rows[-1]['measured_ms']:9.1f} ms measured ({time.perf_counter() - t:.1f} s)", flush=True)
         for fold in two_folds(sorted(samples)):
             cal = calibrate(profile, graph, [s for m in fold for s in samples[m]])
-            handoff = fit_handoff([r for r in rows if r["model"] == name and r["plan"] in fold], graph, nodes, cal)
-            sc = HiDPScorer(graph, with_handoff(nodes, handoff), boards={BOARD: cal})
+            handoff, gbps = fit_handoff([p for p in parts if p["model"] == name and p["plan"] in fold],
+                                        overhead_s, intra_gbps)
+            sc = HiDPScorer(graph, with_handoff(nodes, handoff, gbps), boards={BOARD: cal})
             for r in rows:
                 if r["model"] == name and r["plan"] not in fold:
                     r["calibrated_ms"] = sc.latency(r["_plan"]) * 1e3
                     r["fitted_handoff_ms"] = handoff * 1e3
+                    r["fitted_handoff_gbps"] = gbps
     torch.set_num_threads(before)
     for r in rows:
         r.pop("_plan")
         r["error_pct"] = (r["predicted_ms"] - r["measured_ms"]) / r["measured_ms"] * 100
         r["calibrated_error_pct"] = (r["calibrated_ms"] - r["measured_ms"]) / r["measured_ms"] * 100
         r["fitted_handoff_ms"] = r.pop("fitted_handoff_ms")
+        r["fitted_handoff_gbps"] = r.pop("fitted_handoff_gbps")
     summary = summarise(rows)
     sel = [r for r in rows if r["backend"] == "in-process-pinned"]
     summary["in-process-pinned"]["mape_pct_no_default_handoff"] = mape(

@@ -20,6 +20,7 @@ from splitgym.costmodels.profiles import load_or_measure
 from splitgym.experiments.predicted_vs_measured_hidp import (
     BOARD,
     MeasuredScorer,
+    fit_handoff,
     local_nodes,
     main,
     random_plan,
@@ -54,6 +55,19 @@ def test_measured_parts_equal_to_the_model_compose_to_the_models_latency(method:
     assert MeasuredScorer(g, nodes, prof, plan, walls).latency(plan) == pytest.approx(sc.latency(plan), rel=1e-9)
 
 
+def test_hand_off_fit_recovers_overhead_and_rate() -> None:
+    """Parts whose rest is 2 x 1 ms + bytes at 2 GB/s give back (1 ms, 2 GB/s) from the 0.3 ms,
+    5 GB/s priors the modelled rest was computed with."""
+    rng = np.random.default_rng(0)
+    parts = []
+    for gb in rng.uniform(1e-4, 2e-2, 12):
+        parts.append({"processors": 1, "model_rest_ms": (2 * 0.3e-3 + gb / 5.0) * 1e3,
+                      "measured_rest_ms": (2 * 1e-3 + gb / 2.0) * 1e3})
+    o, gbps = fit_handoff(parts, 0.3e-3, 5.0)
+    assert o == pytest.approx(1e-3, rel=1e-6) and gbps == pytest.approx(2.0, rel=1e-6)
+    assert fit_handoff(parts[:2], 0.3e-3, 5.0) == (0.3e-3, 5.0)  # too few parts: the priors
+
+
 def test_default_processor_pays_hand_offs_only_where_the_node_says_so() -> None:
     g, prof, nodes = _setup()
     boards = local_nodes(handoff_default=False)
@@ -77,7 +91,7 @@ def test_quick_report_writes_csv_json_png(tmp_path: Path) -> None:
         p, m, c = (float(r[k]) for k in ("predicted_ms", "measured_ms", "calibrated_ms"))
         assert all(math.isfinite(v) and v > 0 for v in (p, m, c))
         assert float(r["error_pct"]) == pytest.approx((p - m) / m * 100)
-        assert 0.0 <= float(r["fitted_handoff_ms"]) <= 10.0
+        assert float(r["fitted_handoff_ms"]) >= 0.0 and float(r["fitted_handoff_gbps"]) > 0
     parts = list(csv.DictReader((tmp_path / "predicted_vs_measured_hidp_parts.csv").open()))
     assert any(int(p["processors"]) == 2 for p in parts)
     assert all(float(p["measured_wall_ms"]) >= float(p["measured_compute_ms"]) > 0 for p in parts)
