@@ -222,7 +222,7 @@ def run(models: list[str], size: int, n_random: int, repeats: int, intra_gbps: f
                 walls, samples[plan.method], last = measure(plan, graph, x, pool, repeats)
                 torch.testing.assert_close(last.output, ref, rtol=1e-4, atol=1e-4)
                 meas = MeasuredScorer(graph, nodes, profile, plan, walls).latency(plan)
-                rows.append({"model": name, "backend": "in-process-pinned", "plan": plan.method,
+                rows.append({"model": name, "backend": "in-process", "plan": plan.method,
                              "modes": "".join("m" if m == "model" else "d" for m in plan.modes or []),
                              "local_splits": sum(len(s.shares) > 1 for s in plan.shares or []),
                              "predicted_ms": scorer.latency(plan) * 1e3, "measured_ms": meas * 1e3,
@@ -248,8 +248,8 @@ def run(models: list[str], size: int, n_random: int, repeats: int, intra_gbps: f
         r["fitted_handoff_ms"] = r.pop("fitted_handoff_ms")
         r["fitted_handoff_gbps"] = r.pop("fitted_handoff_gbps")
     summary = summarise(rows)
-    sel = [r for r in rows if r["backend"] == "in-process-pinned"]
-    summary["in-process-pinned"]["mape_pct_no_default_handoff"] = mape(
+    sel = [r for r in rows if r["backend"] == "in-process"]
+    summary["in-process"]["mape_pct_no_default_handoff"] = mape(
         np.array([r["predicted_no_default_handoff_ms"] for r in sel]), np.array([r["measured_ms"] for r in sel]))
     ratio = np.array([p["measured_compute_ms"] / p["model_compute_ms"] for p in parts])
     rest = np.array([[p["measured_rest_ms"], p["model_rest_ms"]] for p in parts])

@@ -96,6 +96,6 @@ def test_quick_report_writes_csv_json_png(tmp_path: Path) -> None:
     assert any(int(p["processors"]) == 2 for p in parts)
     assert all(float(p["measured_wall_ms"]) >= float(p["measured_compute_ms"]) > 0 for p in parts)
     summary = json.loads((tmp_path / "predicted_vs_measured_hidp.json").read_text())
-    s = summary["in-process-pinned"]
+    s = summary["in-process"]
     assert s["plans"] == 6 and all(math.isfinite(s[k]) for k in ("mape_pct", "calibrated_mape_pct"))
     assert (tmp_path / "predicted_vs_measured_hidp.png").stat().st_size > 10_000
