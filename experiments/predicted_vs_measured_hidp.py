@@ -296,7 +296,7 @@ def main(argv: list[str] | None = None) -> None:
                   f"  calibrated MAPE {s['calibrated_mape_pct']:5.1f}% (rank corr {s['calibrated_spearman']:.2f})")
     p = res["summary"]["parts"]
     print(f"MAPE with the default processor free of hand-offs (the board rule): "
-          f"{res['summary']['in-process-pinned']['mape_pct_no_default_handoff']:.1f}%")
+          f"{res['summary']['in-process']['mape_pct_no_default_handoff']:.1f}%")
     print(f"node parts: median measured hand-off+merge {p['median_measured_rest_ms']:.2f} ms, "
           f"modelled {p['median_model_rest_ms']:.2f} ms; measured/modelled compute: split over both cores "
           f"{p['median_compute_ratio_split']}, one core {p['median_compute_ratio_single']}")
