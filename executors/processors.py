@@ -253,7 +253,9 @@ def run_part(pool: ProcessorPool, graph: ModelGraph, first: int, last: int, rows
         key = (first, last, r0, r1)
         if key not in regions:
             regions[key] = SlicedSegment(graph, first, last, None if head else Region(r0, r1, 0, width)).in_region
-        pool.submit(worker(i, proc), i, first, last, (r0, r1), width, take(regions[key]))
+        # a copy of its own per processor: each queue's feeder thread moves what it sends to shared
+        # memory, and two of them moving one storage at once race (seen as garbage rows)
+        pool.submit(worker(i, proc), i, first, last, (r0, r1), width, take(regions[key]).clone())
         busy.append(i)
     got = pool.collect(len(busy))
     out = got[busy[0]][0] if len(busy) == 1 else torch.cat([got[i][0] for i in busy], dim=2)
