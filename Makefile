@@ -64,6 +64,7 @@ reproduce-nptp: $(STAMP)
 reproduce-hidp: $(STAMP)
 	$(PY) -m splitgym.experiments.hidp_tables
 	$(PY) -m splitgym.experiments.hidp_tables --gpu-efficiency 0.1
+	$(PY) -m splitgym.experiments.hidp_dp
 
 bench: $(STAMP)
 	$(PY) -m splitgym.experiments.bench_simulator

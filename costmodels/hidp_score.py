@@ -14,7 +14,10 @@ HiDP's cost equations (HI Eq. 5-6, Theta = gamma * omega) cannot be evaluated as
   included (the row maths, :class:`traffic.SplitMaths`), at its derived profile's seconds.
 * **Intra-node transfer.** A node's data lives in its DRAM next to its default processor; any
   other processor first receives its input rows and then returns its output rows, each a hand-off
-  of ``overhead + bytes / intra rate`` (``Node.intra_seconds``).
+  of ``overhead + bytes / intra rate`` (``Node.intra_seconds``); the head likewise (its full
+  input in, its output back). Where ``Node.default_handoff`` is set (this machine's executor:
+  the node's memory is the node process, every processor a pinned worker,
+  ``predicted_vs_measured_hidp.py``) the default processor pays them too.
 * **Inter-node transfer.** The leader holds the input. A node starts a volume once its previous
   part is done and every input row it lacks has arrived from the nodes holding the previous
   volume's output (``latency + 8 bytes / min(beta_a, beta_b)``; sends overlap each other and
@@ -130,7 +133,7 @@ class HiDPScorer:
                 continue
             comp = sum(self.unit_seconds(j, proc, u, int(hi[0, i] - lo[0, i]))
                        for (lo, hi), u in zip(ranges, range(last, first - 1, -1)))
-            if proc == node.default:
+            if not node.pays_handoff(proc):
                 out.append((proc, 0.0, comp, 0.0))
                 continue
             lo, hi = ranges[-1]
@@ -147,6 +150,15 @@ class HiDPScorer:
 
     def head_seconds(self, j: int, proc: str) -> float:
         return float(self.head_s[(self.nodes.names[j], proc)])
+
+    def head_detail(self, j: int, proc: str) -> tuple[float, float, float]:
+        """``(intra_in_s, compute_s, intra_out_s)`` of the head on processor ``proc`` of node j."""
+        node = self.nodes.nodes[j]
+        comp = self.head_seconds(j, proc)
+        if not node.pays_handoff(proc) or self.graph.head is None:
+            return 0.0, comp, 0.0
+        full_in = float(self.split.row_bytes[-1]) * self.H[-1]
+        return node.intra_seconds(full_in), comp, node.intra_seconds(float(self.graph.head.out_bytes))
 
     # -- one request --------------------------------------------------------------------------
     def check(self, plan: Plan) -> None:
@@ -201,10 +213,11 @@ class HiDPScorer:
         start = max(T[h], gather)
         if self.graph.head is not None:
             hp = local.get((len(plan.volumes), h), ([nodes.nodes[h].default], [1.0]))[0][0]
-            s = max(start, free.get((h, hp), 0.0))
-            e = s + self.head_seconds(h, hp)
-            free[(h, hp)] = e
-            tasks.append(Task(h, hp, len(plan.volumes), s, e))
+            t_in, comp, t_out = self.head_detail(h, hp)
+            s = max(start + t_in, free.get((h, hp), 0.0))
+            free[(h, hp)] = s + comp
+            tasks.append(Task(h, hp, len(plan.volumes), s, s + comp))
+            e = s + comp + t_out
             out_bytes = float(self.graph.head.out_bytes)
         else:
             e, out_bytes = start, float(share[h] * self.split.row_bytes[-1])

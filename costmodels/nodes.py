@@ -63,6 +63,13 @@ class Node:
     network_mbps: float
     availability: Availability = field(default_factory=Availability)
     intra_overhead_s: float = INTRA_OVERHEAD_S
+    #: the default processor also gets its input and returns its output through a hand-off (a node
+    #: whose memory is a process of its own, as in this machine's executor); False on the boards
+    default_handoff: bool = False
+
+    def pays_handoff(self, processor: str) -> bool:
+        """Whether work on ``processor`` pays the hand-offs in and out of the node's memory."""
+        return processor != self.default or self.default_handoff
 
     def processor(self, name: str) -> ProcessorSpec:
         for p in self.processors:

@@ -22,6 +22,10 @@ own network namespace on a bridged LAN whose veths ``tc`` shapes to the devices'
 (:class:`~splitgym.executors.netns.ShapedLan`); gloo's bytes really cross them, and the sender
 thread waits only the plan's latency and per-transfer overhead (no netem on this kernel).
 
+HiDP plans (``Plan.shares`` per volume) run both levels: each node's process splits its parts over
+its processors, pinned worker processes of its own (:class:`~.processors.NodeProcessors`), merges
+their rows and sends them on (``processors=False`` runs every part in the node process).
+
 Measured in the workers, per device and image (mean over recorded images): ``compute_s``, the
 seconds of its parts; ``link_s``, the emulated link seconds of its sends (0 without emulation);
 ``send_s``, the seconds from each ``isend`` to its completion, summed (gloo completes a send once
@@ -59,6 +63,7 @@ from splitgym.costmodels.slicing import Region
 from .launch import WorkerError, _guarded, launch
 from .local import build_stages, network_transfer
 from .netns import ShapedLan, enter_netns, netns_available
+from .processors import NodeProcessors
 from .resume import ResumeHub
 
 __all__ = ["run_distributed", "run_local", "ExecutionResult", "DistributedResult", "schedule", "Step", "Piece", "LINKS", "free_port",
@@ -328,6 +333,9 @@ def _work(rank: int, cfg: dict[str, Any]) -> None:
     start = {i: (hub.resume_stage(i, stage_ranks) if hub else -1) for i in range(len(images))
              if hub is None or not hub.done(i)}
 
+    # a HiDP plan's processor shares: this node's pinned processor workers (processors.py)
+    procs = (NodeProcessors(plan, graph, me, timeout_s=cfg["timeout_s"], module=model)
+             if rank < N and cfg.get("processors", True) and NodeProcessors.wanted(plan, me) else None)
     dist.init_process_group("gloo", init_method="env://", rank=rank, world_size=N + 1,
                             timeout=datetime.timedelta(seconds=cfg["timeout_s"]))
     sender = _Sender(dist)
@@ -404,18 +412,26 @@ def _work(rank: int, cfg: dict[str, Any]) -> None:
                         inp = gather(st, img, own)
                         tc = time.perf_counter()
                         wait += tc - tw
-                        own = st.module(inp)
+                        if procs is not None and procs.handles(s):
+                            own = procs.run(s, st.module, st.out_rows, inp)
+                        else:
+                            own = st.module(inp)
                         compute += time.perf_counter() - tc
                         if hub is not None:
                             hub.save_part(img, s, rank, own)
                         sent += emit(s, own, st.out_rows[0], img)
                 link_s, send_s = sender.flush()
+                per_proc = procs.take() if procs is not None else {}
                 if img >= cfg["warmup"]:
                     stats["compute_s"].append(compute)
+                    if per_proc:
+                        stats.setdefault("processor_s", []).append(per_proc)
                     stats["link_s"].append(link_s)
                     stats["send_s"].append(send_s)
                     stats["recv_wait_s"].append(wait)
                     stats["bytes_sent"] = sent
+        if procs is not None:
+            procs.close()
         torch.save(stats, Path(cfg["dir"]) / f"stats-{rank}.pt")
         dist.barrier()
         sender.close()
@@ -463,7 +479,7 @@ def _failure(names: list[str], exc: BaseException, errors: list[WorkerError], ex
 def run_distributed(plan: Plan, images: int = 1, links: str = "none", *, warmup: int = 1, seed: int = 1,
                     threads: int = 1, addr: str = "127.0.0.1", port: int | None = None,
                     timeout_s: float = 120.0, start_method: str = "spawn", hub: str | Path | None = None,
-                    fail_rank: int | None = None, fail_at: str = "start") -> ExecutionResult:
+                    fail_rank: int | None = None, fail_at: str = "start", processors: bool = True) -> ExecutionResult:
     """Run ``plan`` with one process per device and one for the requester (see the module doc).
 
     ``images`` recorded images after ``warmup`` unrecorded ones (random, seeded by ``seed``);
@@ -472,7 +488,10 @@ def run_distributed(plan: Plan, images: int = 1, links: str = "none", *, warmup:
     (``"start"``; ``"run"``: connected, before the first image; ``"kill:I:S"``: SIGKILLs itself
     before computing stage ``S`` of image ``I``). ``hub``: a folder that persists every finished
     part and result, so that running again with the same hub resumes a killed run
-    (:class:`ResumeHub`; outputs in ``hub/img*/result.pt``). Any failure
+    (:class:`ResumeHub`; outputs in ``hub/img*/result.pt``). ``processors``: a node whose plan
+    shares name processors (HiDP) splits its parts over pinned processor workers
+    (:class:`~splitgym.executors.processors.NodeProcessors`; per-processor compute seconds in
+    ``meta["processors"]``); ``False`` runs every part in the node process. Any failure
     is one :class:`SplitgymError` line and no worker is left running (and with ``links="netns"``
     no namespace is left either).
     """
@@ -504,6 +523,7 @@ def run_distributed(plan: Plan, images: int = 1, links: str = "none", *, warmup:
         if hub is not None:
             ResumeHub(hub, plan.model_dump(mode="json"))  # a hub of another plan fails here, in one line
             extra["hub"] = str(hub)
+        extra["processors"] = processors
         return _launch(plan, graph, names, images, links, warmup, seed, threads, addr, port, timeout_s,
                        start_method, fail_rank, fail_at, extra)
 
@@ -530,6 +550,8 @@ def _launch(plan: Plan, graph: ModelGraph, names: list[str], images: int, links:
         return statistics.fmean(xs) if xs else 0.0
 
     req = stats[-1]
+    per_proc = {n: {p: mean([img[p] for img in stats[k]["processor_s"]]) for p in stats[k]["processor_s"][0]}
+                for k, n in enumerate(names) if stats[k].get("processor_s")}
     return ExecutionResult(
         devices=names, links=links, latency_s=req["latency_s"],
         compute_s={n: mean(stats[k]["compute_s"]) for k, n in enumerate(names)},
@@ -539,7 +561,8 @@ def _launch(plan: Plan, graph: ModelGraph, names: list[str], images: int, links:
         bytes_sent={n: int(stats[k]["bytes_sent"]) for k, n in enumerate(names + [REQUESTER])},
         head_device=head, max_abs_error=float(req["max_abs_error"]), ref_max_abs=float(req["ref_max_abs"]),
         wall_s=wall, meta={"port": port, "threads": threads, "warmup": warmup, "start_method": start_method,
-                           "addr": addr, "resumed": req["resumed"], "skipped_images": req["skipped"]},
+                           "addr": addr, "resumed": req["resumed"], "skipped_images": req["skipped"],
+                           **({"processors": per_proc} if per_proc else {})},
     )
 
 

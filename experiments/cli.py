@@ -267,6 +267,10 @@ def cmd_execute(args: argparse.Namespace) -> None:
             + f"\n\nlatency per image: mean {res.latency_mean_s * 1e3:.2f} ms, median "
             f"{res.latency_median_s * 1e3:.2f} ms  ->  {res.ips:.2f} images/s"
             f"\nmax abs error vs the unsplit model: {res.max_abs_error:.3g} (output max |y| {res.ref_max_abs:.3g})")
+    if res.meta.get("processors"):  # a HiDP plan's processor shares, on pinned workers per node
+        text += "\nprocessor compute per image: " + "; ".join(
+            f"{n}: " + ", ".join(f"{p} {t * 1e3:.2f} ms" for p, t in per.items())
+            for n, per in res.meta["processors"].items())
     if args.folder:
         text += (f"\nrun folder {args.folder}: {res.meta['skipped_images']} image(s) already done, resumed "
                  f"{res.meta['resumed'] or 'none'} (image: last complete stage)")

@@ -23,7 +23,8 @@ cluster, leader) and scored on the same model. Tables:
   reported as inferences per 100 s (count x 100 / horizon);
 * ``hidp_motivation.csv`` (Fig. 1): one TX2 alone, TF default (GPU only, P1) against HiDP's
   local partition (``--motivation-only`` runs just this);
-* ``hidp_dp.csv``: the planners' run time per model (HiDP's DP: the paper gives 15 ms, HI L189).
+* ``hidp_planner_time.csv``: the planners' run time per model (HiDP's DP alone, timed per solver:
+  ``hidp_dp.py``; the paper gives 15 ms, HI L189).
 
 Plans are static per (model, leader): no method re-plans under load. ``hidp_claims.csv`` puts our
 averages next to the paper's (PAPERS-AUDIT A.5 P4, P5, P6, P7, P8).
@@ -332,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
                            "paper_pct": "150 (Mix-2)"})
 
     # planner run time
-    write_csv(out / "hidp_dp.csv", [{"model": m, "method": meth, "plan_ms_mean": 1e3 * float(np.mean(
+    write_csv(out / "hidp_planner_time.csv", [{"model": m, "method": meth, "plan_ms_mean": 1e3 * float(np.mean(
         [s for (mm, me, _, k), s in bench.plan_s.items() if mm == m and me == meth and k == 5])),
         "dp_ms_mean": 1e3 * float(np.mean([p.meta["dp_seconds"] for (mm, me, _, k), p in bench.plans.items()
                                              if mm == m and me == meth and k == 5]))

@@ -159,9 +159,7 @@ def run(models: list[str], size: int, devices: int, n_random: int, n_dist: int, 
             print(f"{name:<14}distributed {plan.method:<14}{rows[-1]['predicted_ms']:9.1f} ms predicted "
                   f"{rows[-1]['measured_ms']:9.1f} ms measured (max abs error {res.max_abs_error:.2g})", flush=True)
         # 2-fold calibration by plan: fit on one half's in-process parts, predict the other half
-        methods = sorted(samples)
-        folds = [set(methods[0::2]), set(methods[1::2])]
-        for fold in folds:
+        for fold in two_folds(sorted(samples)):
             fit = [p for m in fold for p in samples[m]]
             cal = calibrate(profile, graph, fit)
             dist = [r for r in rows if r["model"] == name and r["backend"] != "in-process" and r["plan"] in fold]
@@ -179,13 +177,23 @@ def run(models: list[str], size: int, devices: int, n_random: int, n_dist: int, 
         r["error_pct"] = (r["predicted_ms"] - r["measured_ms"]) / r["measured_ms"] * 100
         r["calibrated_error_pct"] = (r["calibrated_ms"] - r["measured_ms"]) / r["measured_ms"] * 100
         r["fitted_overhead_ms"] = r.pop("fitted_overhead_ms", None)  # distributed rows only; last column
+    return {"rows": rows, "summary": summarise(rows)}
+
+
+def two_folds(methods: list[str]) -> list[set[str]]:
+    """The 2-fold split by plan: every other method in each fold."""
+    return [set(methods[0::2]), set(methods[1::2])]
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per backend: plans, MAPE and rank correlation, before and after calibration."""
     summary: dict[str, Any] = {}
     for backend in sorted({r["backend"] for r in rows}):
         sel = [r for r in rows if r["backend"] == backend]
         p, m, c = (np.array([r[k] for r in sel]) for k in ("predicted_ms", "measured_ms", "calibrated_ms"))
         summary[backend] = {"plans": len(sel), "mape_pct": mape(p, m), "spearman": spearman(p, m),
                             "calibrated_mape_pct": mape(c, m), "calibrated_spearman": spearman(c, m)}
-    return {"rows": rows, "summary": summary}
+    return summary
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:

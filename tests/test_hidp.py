@@ -158,6 +158,41 @@ def test_dp_optimal_for_any_leader_and_rates(leader, mbps):
     assert sc.latency(plan) <= best + 1e-12
 
 
+@settings(max_examples=12, deadline=None)
+@given(st.sampled_from(["orin", "tx2", "nano"]), st.tuples(*[st.sampled_from([5.0, 20.0, 80.0, 400.0])] * 3),
+       st.sampled_from(["hidp", "default"]), st.booleans())
+def test_linear_dp_reaches_the_exhaustive_optimum(leader, mbps, local, tx2_gone):
+    """The O(n*m) relaxation (ranked rates, prefix/suffix minima) loses nothing: equal to
+    exhaustive search and to the O(n*m^2) solver, with heterogeneous rates and a missing node."""
+    g = _tiny()
+    nc = _nodes(leader, mbps)
+    if tx2_gone and leader != "tx2":
+        from dataclasses import replace
+
+        from splitgym.costmodels.nodes import Availability
+
+        nc.nodes[1] = replace(nc.nodes[1], availability=Availability(((0.0, False),)))
+    sc = _scorer(g, nc)
+    dp = GlobalDP(sc, LocalPartitioner(sc, local))
+    best, seq = dp.solve_linear()
+    assert best == pytest.approx(_exhaustive(dp), rel=1e-12)
+    assert best == pytest.approx(dp.solve()[0], rel=1e-12)
+    assert dp.sequence_cost(seq) == pytest.approx(best, rel=1e-12)
+    assert all(s in dp.states for s in seq)
+
+
+def test_linear_dp_on_five_nodes_equals_the_quadratic_one():
+    g = ModelGraph.from_torchvision("vgg11", 64)
+    boards = [("orin", "orin-nx", 300.0), ("tx2", "tx2", 80.0), ("nano", "nano", 20.0), ("pi5", "pi5", 80.0),
+              ("pi4", "pi4", 150.0)]
+    nc = NodeCluster("five", [make_node(n, b, r) for n, b, r in boards], "pi4", 2e-3)
+    sc = _scorer(g, nc)
+    dp = GlobalDP(sc, LocalPartitioner(sc, "hidp"))
+    assert dp.solve_linear()[0] == pytest.approx(dp.solve()[0], rel=1e-12)
+    with pytest.raises(ConfigError, match="solver"):
+        PLANNERS["hidp"](g, nc.to_cluster(), nodes=nc, solver="cubic")
+
+
 def test_dp_runtime_and_hidp_not_slower_than_disnet():
     g = ModelGraph.from_torchvision("vgg11", 64)
     nc = _nodes("nano", (80.0, 80.0, 80.0))
@@ -227,3 +262,17 @@ def test_streams_conserve_flops_and_queue(tiny):
     assert busy_mask(nc, {}, 0.0) == (True, True, True)
     busy = {(0, p.name): 1.0 for p in nc.nodes[0].processors}
     assert busy_mask(nc, busy, 0.5) == (False, True, True) and busy_mask(nc, busy, 1.0) == (True, True, True)
+
+
+def test_dp_timing_writes_both_solvers(tmp_path):
+    import csv
+    import math
+
+    from splitgym.experiments.hidp_dp import main as dp_main
+
+    dp_main(["--models", "vgg11", "--nodes", "2", "--min-run-time", "0.02", "--out", str(tmp_path)])
+    rows = list(csv.DictReader((tmp_path / "hidp_dp.csv").open()))
+    assert {r["solver"] for r in rows} == {"linear", "quadratic"} and {r["nodes"] for r in rows} == {"2"}
+    assert all(math.isfinite(float(r[k])) and float(r[k]) > 0 for r in rows for k in ("cold_ms", "relax_ms"))
+    assert rows[0]["latency_ms"] == rows[1]["latency_ms"] or math.isclose(
+        float(rows[0]["latency_ms"]), float(rows[1]["latency_ms"]), rel_tol=1e-9)

@@ -209,6 +209,7 @@ for _k in (2, 3, 4, 5):  # MS-MDI's testbeds: k TX2s on one access point
     CASES.append((f"tx2x{_k}", 100.0, ["tx2"] * _k, [100.0] * _k, 100.0))
 for _g in ("hidp-5", "hidp-dynamic"):  # HiDP's boards (HI Table II) at 80 Mbps
     CASES.append((_g, "hidp80", ["orin-nx", "tx2", "nano", "pi5", "pi4"], [80.0] * 5, 80.0))
+CASES.append(("hidp-2", "hidp80", ["pi5", "pi4"], [80.0] * 2, 80.0))  # run for real: test_hidp_distributed.py
 
 
 @pytest.mark.parametrize("group, network, boards, caps, requester", CASES,

@@ -8,9 +8,19 @@ programme over ``(unit, state)``, state = "model on node j" (m of them) or "data
 
     f[u][s] = min_p f[u-1][p] + c(u, p, s),      latency = min_p f[U-1][p] + finish(p)
 
-so there are O(n*m) states, n units and m nodes, each relaxed over O(m) predecessors: O(n*m^2)
-work (the paper's "O(n*m)", HI L138, counts the states). ``c(u, p, s)`` is the concrete cost the
-paper leaves schematic (PAPERS-AUDIT B.5 item 43), written down here:
+so there are O(n*m) states, n units and m nodes. :meth:`GlobalDP.solve` relaxes each over all
+O(m) predecessors: O(n*m^2) relaxations. :meth:`GlobalDP.solve_linear` reaches the same optimum
+with O(n*m) relaxations, the paper's bound (HI L138), because a model-to-model transfer depends on
+the pair only through ``min(beta_p, beta_s)``: with the nodes ranked by rate once, the best
+model-mode predecessor of model state s is the better of (a) the smallest ``f[p]`` among nodes at
+least as fast as s, paying s's rate, a suffix minimum, and (b) the smallest ``f[p] + 8B/beta_p``
+among slower nodes, a prefix minimum; both are built in O(m) per unit. Add "stay on s" and "from
+data", and the data state's m + 1 predecessors: O(m) relaxations per unit. (Including p = s in
+(a) is harmless: it pays a transfer "stay on s" does not.) The 2m data<->model transition costs
+per unit are still evaluated one by one (each a max over the nodes exchanging rows, O(m)), so
+the arithmetic stays O(n*m^2) where nodes differ; the tests check both solvers against each other
+and against exhaustive search. ``c(u, p, s)`` is the concrete cost the paper leaves schematic
+(PAPERS-AUDIT B.5 item 43), written down here:
 
 * node j's compute for its rows = its **local partition**'s time (:class:`LocalPartitioner`:
   the same model/data choice over its processors, HI Alg. 1 lines 8-10);
@@ -175,12 +185,63 @@ class GlobalDP:
         return float(total), seq[::-1]
 
 
+    def solve_linear(self) -> tuple[float, list[int]]:
+        """The same optimum as :meth:`solve` with O(m) relaxations per unit, O(n*m) in all (the
+        paper's bound, HI L138; see the module doc for why this is exact)."""
+        S, D = self.states, self.m
+        model = S[:-1]
+        nodes, lat = self.nodes, self.nodes.latency_s
+        mbps = np.array([nodes.nodes[j].network_mbps for j in model], dtype=float)
+        order = np.argsort(mbps, kind="stable")
+        ranked = [model[i] for i in order]  # ascending rate
+        rates = mbps[order]
+        first_at = {s: int(np.searchsorted(rates, nodes.nodes[s].network_mbps, side="left")) for s in model}
+        k = len(model)
+        f = {s: self.cost(0, None, s) for s in S}
+        back: list[dict[int, int]] = []
+        for u in range(1, self.U):
+            B = self._full_in[u]
+            # slower senders (rate below the receiver's) pay their own rate: prefix minima of
+            # f[p] + 8B/beta_p; faster ones pay the receiver's: suffix minima of f[p]
+            pre: list[tuple[float, int]] = [(np.inf, -1)]
+            for i, p in enumerate(ranked):
+                pre.append(min(pre[-1], (f[p] + 8.0 * B / (rates[i] * 1e6), p)))
+            suf: list[tuple[float, int]] = [(np.inf, -1)] * (k + 1)
+            for i in range(k - 1, -1, -1):
+                suf[i] = min(suf[i + 1], (f[ranked[i]], ranked[i]))
+            g: dict[int, float] = {}
+            arg: dict[int, int] = {}
+            for s in model:
+                comp = self.local.choose(s, u, u, 0, self.H[u]).seconds
+                cands = [(f[s] + comp, s), (f[D] + self.cost(u, D, s), D)]
+                if B > 0:
+                    i = first_at[s]
+                    if suf[i][1] >= 0:
+                        cands.append((suf[i][0] + lat + 8.0 * B / (nodes.nodes[s].network_mbps * 1e6) + comp, suf[i][1]))
+                    if pre[i][1] >= 0:
+                        cands.append((pre[i][0] + lat + comp, pre[i][1]))
+                else:
+                    cands.append((suf[0][0] + comp, suf[0][1]))
+                g[s], arg[s] = min(cands)
+            g[D], arg[D] = min((f[p] + self.cost(u, p, D), p) for p in S)
+            f = g
+            back.append(arg)
+        total, end = min((f[p] + self.finish(p), p) for p in S)
+        seq = [end]
+        for arg in reversed(back):
+            seq.append(arg[seq[-1]])
+        return float(total), seq[::-1]
+
+
 def plan_hidp(graph: ModelGraph, cluster: Cluster, nodes: str | NodeCluster | None = None, local: str = "hidp",
               at: float = 0.0, method: str = "hidp",
               processor_profiles: Mapping[tuple[str, str], DeviceProfile] | None = None,
-              profiles: Mapping[str, DeviceProfile] | None = None) -> Plan:
+              profiles: Mapping[str, DeviceProfile] | None = None, solver: str = "linear") -> Plan:
     """HiDP's plan: global modes by the DP, local partitions per node part; ``processor_profiles``
-    per (node, processor) replace the derived ones (e.g. measured cores)."""
+    per (node, processor) replace the derived ones (e.g. measured cores); ``solver`` ``"linear"``
+    (O(n*m) relaxations) or ``"quadratic"`` (O(n*m^2)), the same optimum."""
+    if solver not in ("linear", "quadratic"):
+        raise ConfigError(f"solver: expected 'linear' or 'quadratic', got {solver!r}")
     import time
 
     t0 = time.perf_counter()
@@ -188,10 +249,10 @@ def plan_hidp(graph: ModelGraph, cluster: Cluster, nodes: str | NodeCluster | No
     scorer = HiDPScorer(graph, nc, processor_profiles, profiles)
     t1 = time.perf_counter()
     dp = GlobalDP(scorer, LocalPartitioner(scorer, local), at)
-    predicted, seq = dp.solve()
+    predicted, seq = dp.solve_linear() if solver == "linear" else dp.solve()
     t2 = time.perf_counter()
     vols = [(u, u) for u in range(graph.num_units)]
     cuts = [dp.cuts(u, s) for u, s in enumerate(seq)]
     return build_plan(method, graph, nc, vols, cuts, dp.local, {
         "predicted_latency_s": predicted, "dp_seconds": t2 - t1, "setup_seconds": t1 - t0,
-        "states": ["data" if s == nc.size else nc.names[s] for s in seq], "at": at})
+        "states": ["data" if s == nc.size else nc.names[s] for s in seq], "at": at, "solver": solver})

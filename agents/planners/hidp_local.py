@@ -74,7 +74,7 @@ class LocalPartitioner:
                 best = LocalChoice(t, (p,), (1.0,), "model")
         n = b - a
         if len(names) > 1 and n > 1:
-            over = np.array([0.0 if p == node.default else 2 * node.intra_overhead_s for p in names])
+            over = np.array([2 * node.intra_overhead_s if node.pays_handoff(p) else 0.0 for p in names])
             beta = np.maximum((np.array(alone) - over) / n, 1e-12)
             rows, _ = water_fill(over, beta, float(n))
             if (rows > 0.5).sum() > 1:
@@ -89,7 +89,7 @@ class LocalPartitioner:
         """The processor that runs the head on node j, and its seconds."""
         node = self.scorer.nodes.nodes[j]
         names = [node.default] if self.local == "default" else [p.name for p in node.processors]
-        return min(((p, self.scorer.head_seconds(j, p)) for p in names), key=lambda x: x[1])
+        return min(((p, sum(self.scorer.head_detail(j, p))) for p in names), key=lambda x: x[1])
 
 
 def build_plan(method: str, graph: ModelGraph, nodes: NodeCluster, volumes: list[tuple[int, int]],
