@@ -99,6 +99,17 @@ def launch(table: str, out: Path, episodes: int, seed: int, extra: list[str],
     return runs
 
 
+def _start_ms(sc: dict[str, Any]) -> float:
+    """Where the ours variant's training starts: the partition pilot's best sampled decision
+    (deterministic), so the table shows what DDPG adds on top of it."""
+    from splitgym.agents.partition_pilot import pilot_partition
+    from splitgym.envs.scenarios import Scenario
+
+    scenario = Scenario(name="start", model=sc["model"], input=sc.get("input"), devices=sc["devices"],
+                        network=sc["network"])
+    return pilot_partition(scenario.graph(), scenario.cluster()).latency * 1e3
+
+
 def collect(table: str, runs: list[tuple[str, Path]]) -> list[dict[str, Any]]:
     """One line per group and method; the classical planners once per group (every variant's
     summary prices them on the same cost model)."""
@@ -112,12 +123,14 @@ def collect(table: str, runs: list[tuple[str, Path]]) -> list[dict[str, Any]]:
         rows.append({**key, "method": METHOD[variant], "latency_ms": s["latency_ms"]["learned_plan"],
                      "ips": s["ips"]["learned_plan"], "episodes": s["episodes"], "best_episode": s.get("best_episode"),
                      "actor_latency_ms": s["latency_ms"]["actor_deterministic"],
+                     "start_latency_ms": _start_ms(sc) if variant == "ours" else None,
                      "partition": "|".join(f"{a}-{b}" for a, b in s["partition"])})
         if run.name not in done:
             done.add(run.name)
             for method, ms in s["classical_latency_ms"].items():
                 rows.append({**key, "method": method, "latency_ms": ms, "ips": 1e3 / ms, "episodes": None,
-                             "best_episode": None, "actor_latency_ms": None, "partition": ""})
+                             "best_episode": None, "actor_latency_ms": None, "start_latency_ms": None,
+                             "partition": ""})
     return rows
 
 
