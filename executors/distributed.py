@@ -60,9 +60,9 @@ from splitgym.costmodels.models import build_model
 from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.slicing import Region
 
-from .launch import WorkerError, _guarded, launch
+from .launch import WorkerError, _guarded, check_images, launch
 from .local import build_stages, network_transfer
-from .netns import ShapedLan, enter_netns, netns_available
+from .netns import ShapedLan, check_links, enter_netns
 from .processors import NodeProcessors
 from .resume import ResumeHub
 
@@ -495,12 +495,8 @@ def run_distributed(plan: Plan, images: int = 1, links: str = "none", *, warmup:
     is one :class:`SplitgymError` line and no worker is left running (and with ``links="netns"``
     no namespace is left either).
     """
-    if links not in LINKS:
-        raise SplitgymError(f"links: unknown link mode {links!r} (known: {', '.join(LINKS)})")
-    if links == "netns" and (why := netns_available()):
-        raise SplitgymError(why + "; use --links emulated (waits the plan's link time before each send)")
-    if images < 1 or warmup < 0:
-        raise SplitgymError(f"images: need at least 1 image and warmup >= 0, got {images} and {warmup}")
+    check_links(links, LINKS, "waits the plan's link time before each send")
+    check_images(images, warmup)
     if not plan.volumes:
         raise SplitgymError("volumes: this plan has no volumes; the distributed executor runs volume plans")
     # check the plan here, in one line, before any process starts
@@ -574,13 +570,11 @@ def run_local(plan: Plan, images: int = 1, links: str = "none", *, warmup: int =
     :func:`run_distributed` for the same ``seed``."""
     from .local import LocalExecutor, compose_latency
 
-    if links not in LINKS:
-        raise SplitgymError(f"links: unknown link mode {links!r} (known: {', '.join(LINKS)})")
     if links == "netns":
         raise SplitgymError("links: 'netns' needs the distributed backend (one process per device, each "
                             "in its own network namespace)")
-    if images < 1 or warmup < 0:
-        raise SplitgymError(f"images: need at least 1 image and warmup >= 0, got {images} and {warmup}")
+    check_links(links, LINKS, "")
+    check_images(images, warmup)
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -665,8 +659,7 @@ def _main(argv: list[str] | None = None) -> int:
         if world != N + 1:
             raise SplitgymError(f"WORLD_SIZE: the plan needs {N + 1} processes ({N} devices and the "
                                 f"requester), got {world}")
-        if args.images < 1 or args.warmup < 0:
-            raise SplitgymError(f"images: need at least 1 image and warmup >= 0, got {args.images} and {args.warmup}")
+        check_images(args.images, args.warmup)
     except SplitgymError as exc:
         print(f"splitgym distributed: error: {exc}", file=sys.stderr)
         return 2

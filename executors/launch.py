@@ -23,11 +23,17 @@ from typing import Any
 
 from splitgym.costmodels.errors import SplitgymError
 
-__all__ = ["launch", "worker_errors", "WorkerError"]
+__all__ = ["launch", "worker_errors", "WorkerError", "check_images"]
 
 #: (time of failure, rank, one-line message)
 WorkerError = tuple[float, int, str]
 Work = Callable[[int, dict[str, Any]], None]
+
+
+def check_images(images: int, warmup: int) -> None:
+    """At least one recorded image and no negative warm-up (every executor's run options)."""
+    if images < 1 or warmup < 0:
+        raise SplitgymError(f"images: need at least 1 image and warmup >= 0, got {images} and {warmup}")
 
 
 def _guarded(rank: int, work: Work, cfg: dict[str, Any]) -> None:

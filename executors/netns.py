@@ -39,7 +39,7 @@ from typing import ClassVar
 
 from splitgym.costmodels.errors import SplitgymError
 
-__all__ = ["ShapedLan", "netns_available", "enter_netns", "remove_stale"]
+__all__ = ["ShapedLan", "netns_available", "enter_netns", "remove_stale", "check_links"]
 
 _NETNS_DIR = Path("/var/run/netns")
 _CLONE_NEWNET = 0x40000000
@@ -55,6 +55,16 @@ def netns_available() -> str | None:
             return f"links: 'netns' needs the {tool!r} command (iproute2) on PATH"
     return None
 
+
+
+def check_links(links: str, known: tuple[str, ...], emulated: str) -> None:
+    """The link-mode check every multi-process executor makes before a process starts: a known
+    mode, and for ``"netns"`` a machine that can make namespaces (``emulated`` says, in the
+    message, what ``--links emulated`` would wait instead)."""
+    if links not in known:
+        raise SplitgymError(f"links: unknown link mode {links!r} (known: {', '.join(known)})")
+    if links == "netns" and (why := netns_available()):
+        raise SplitgymError(f"{why}; use --links emulated ({emulated})")
 
 def _ip(*args: str, ns: str | None = None) -> None:
     cmd = (["ip", "netns", "exec", ns] if ns else []) + list(args)

@@ -41,16 +41,16 @@ import numpy as np
 import torch
 import torch.fx
 
-from splitgym.costmodels.errors import PlanError, SplitgymError
+from splitgym.costmodels.errors import PlanError
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.models import build_model
 from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.slicing import Region, SlicedSegment
 from splitgym.costmodels.tiles import Exchange, exchanges, intersect, plan_rects, score_tiles
 
-from .launch import launch
+from .launch import check_images, launch
 from .local import network_transfer
-from .netns import ShapedLan, enter_netns, netns_available
+from .netns import ShapedLan, check_links, enter_netns
 
 __all__ = ["TileExecutor", "run_tiles_distributed", "TileRunResult", "assemble", "reference_features"]
 
@@ -351,12 +351,8 @@ def run_tiles_distributed(plan: Plan, seed: int = 1, timeout_s: float = 120.0, p
     ``warmup`` unrecorded ones (the same image), ``threads`` torch threads per process."""
     from .distributed import free_port
 
-    if links not in TILE_LINKS:
-        raise SplitgymError(f"links: unknown link mode {links!r} (known: {', '.join(TILE_LINKS)})")
-    if links == "netns" and (why := netns_available()):
-        raise SplitgymError(why + "; use --links emulated (waits the plan's link time for each message)")
-    if images < 1 or warmup < 0:
-        raise SplitgymError(f"images: need at least 1 image and warmup >= 0, got {images} and {warmup}")
+    check_links(links, TILE_LINKS, "waits the plan's link time for each message")
+    check_images(images, warmup)
     graph = ModelGraph.from_module(build_model(plan.model.name, seed=0), tuple(plan.model.input),
                                    name=plan.model.name)
     plan.check(graph)
