@@ -1,4 +1,4 @@
-"""The share action: one weight per device around a per-volume prior split (ours, not DE's Eq. 9).
+"""The share action: one weight per device around a prior split (ours, not DE's Eq. 9).
 
 Why another action: with Eq. 9 the actor's N-1 outputs are cut positions, so a fresh actor
 (outputs near 0) puts every cut near the middle row: half the rows on the first device, half on
@@ -7,7 +7,7 @@ it did not reach AOFL's split within the paper's 4000 episodes here (0.54-0.79x 
 Offload (every cut at one edge) is a corner few explorations hit. Here the actor's N outputs
 a_i in [-1, 1] scale a prior weight instead:
 
-    w_{v,i} = p_{v,i} * exp(range * a_i),   rows of volume v = largest remainder of H_v * w_v / sum(w_v)
+    w_i = p_i * exp(range * a_i),   rows of volume v = largest remainder of H_v * w / sum(w)
 
 The prior p is the classical *linear ratio* (:func:`prior_shares`): the water-filling rows of
 the whole model as one fused volume, under one computing capability per device and its link to
@@ -29,7 +29,7 @@ import numpy as np
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.graph import ModelGraph
 
-from .planners.linear import LinearModel, water_fill
+from .planners.linear import LinearModel, hamilton_rows, water_fill
 
 __all__ = ["share_cuts", "prior_shares", "SHARE_RANGE", "PRIOR_FLOOR"]
 
@@ -65,12 +65,6 @@ def share_cuts(actions: np.ndarray, prior: np.ndarray, heights: np.ndarray | lis
     logp = np.log(np.broadcast_to(np.asarray(prior, dtype=np.float64), (len(H), a.shape[1])))
     logw = logp[None] + share_range * a[:, None, :]  # (B, V, N)
     w = np.exp(logw - logw.max(axis=2, keepdims=True))
-    exact = w / w.sum(axis=2, keepdims=True) * H[None, :, None]
-    rows = np.floor(exact).astype(np.int64)
-    left = H[None, :] - rows.sum(axis=2)  # (B, V)
-    order = np.argsort(-(exact - rows), axis=2, kind="stable")
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.arange(order.shape[2])[None, None], axis=2)
-    rows += rank < left[..., None]
+    rows = hamilton_rows(w / w.sum(axis=2, keepdims=True) * H[None, :, None])
     zero = np.zeros(rows.shape[:2] + (1,), dtype=np.int64)
     return np.concatenate([zero, np.cumsum(rows, axis=2)], axis=2)

@@ -42,6 +42,7 @@ __all__ = [
     "device_profiles",
     "capability",
     "largest_remainder",
+    "hamilton_rows",
     "water_fill",
     "volume_rows",
     "LinearModel",
@@ -69,12 +70,21 @@ def largest_remainder(shares: np.ndarray | list[float], total: int) -> np.ndarra
     s = np.clip(np.asarray(shares, dtype=float), 0.0, None)
     if not s.sum() > 0:
         s = np.ones_like(s)
-    exact = s / s.sum() * total
-    rows = np.floor(exact).astype(np.int64)
-    left = int(total - rows.sum())
-    order = np.argsort(-(exact - rows), kind="stable")
-    rows[order[:left]] += 1
+    rows = hamilton_rows(s / s.sum() * total)
     return np.concatenate([[0], np.cumsum(rows)]).astype(np.int64)
+
+
+def hamilton_rows(exact: np.ndarray) -> np.ndarray:
+    """Integer rows from real-valued ones along the last axis (any leading batch axes): each gets
+    its floor, and the rows left over (sum of the exact values minus the floors, rounded) go to the
+    largest fractional parts, ties to the first device."""
+    exact = np.asarray(exact, dtype=np.float64)
+    rows = np.floor(exact).astype(np.int64)
+    left = np.rint(exact.sum(axis=-1)).astype(np.int64) - rows.sum(axis=-1)
+    order = np.argsort(-(exact - rows), axis=-1, kind="stable")
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.broadcast_to(np.arange(exact.shape[-1]), order.shape).copy(), axis=-1)
+    return rows + (rank < left[..., None])
 
 
 def water_fill(alpha: np.ndarray, beta: np.ndarray, total: float) -> tuple[np.ndarray, float]:
