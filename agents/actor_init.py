@@ -6,7 +6,9 @@ away: its tanh outputs start anywhere in [-0.5, 0.5], i.e. device weights off by
 spends its exploration budget finding its way back. Scaling the actor's last linear layer by a
 small factor (0.01) makes the first actions ~0, so exploration starts around the prior -- the
 "zero-initialised last layer" habit of residual policies. The rest of the network is untouched,
-so learning is not slowed; the target actor is synchronised so both start equal.
+so learning is not slowed; the target actor is synchronised so both start equal. Scale 0 zeroes
+the layer: the first actions are exactly the centre (a = 0), and the first gradient step moves the
+layer off zero, as in a residual policy's zero-initialised head.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ def _last_linear(module: nn.Module) -> nn.Linear:
 def scale_actor_output(model: Any, scale: float) -> None:
     """Multiply the weights and bias of the actor's last linear layer by ``scale`` (SB3's
     DDPG/TD3 ``actor.mu`` + ``actor_target``, SAC's ``actor.mu``, PPO/A2C's ``action_net``)."""
-    if not scale > 0:
-        raise ConfigError(f"actor_init_scale: must be > 0, got {scale}")
+    if not scale >= 0:
+        raise ConfigError(f"actor_init_scale: must be >= 0, got {scale}")
     policy = model.policy
     actor = getattr(policy, "actor", None)
     head = getattr(actor, "mu", None) if actor is not None else None

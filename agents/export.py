@@ -112,6 +112,15 @@ def classical_latencies(env: DistrEdgeEnv) -> dict[str, float]:
             for name in VOLUME_PLANNERS}
 
 
+def _pilot(env: DistrEdgeEnv) -> dict[str, Any]:
+    """The partition pilot's choice, where the env trained from one: what DDPG started at."""
+    p = getattr(env, "pilot", None)
+    if p is None:
+        return {}
+    return {"pilot": {"latency_ms": p.latency * 1e3, "prior": p.prior, "source": p.source, "alpha": p.alpha,
+                      "moves": p.moves, "priced": p.priced}}
+
+
 def write_summary(path: str | Path, env: DistrEdgeEnv, learned_latency: float,
                   actor_latency: float | None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     ref = reference_latencies(env)
@@ -130,6 +139,7 @@ def write_summary(path: str | Path, env: DistrEdgeEnv, learned_latency: float,
         "speedup_vs_best_classical": classical[best_name] / learned_latency,
         "speedup_vs_equal": ref["equal"] / learned_latency,
         "speedup_vs_offload": ref["offload"] / learned_latency,
+        **_pilot(env),
         **(extra or {}),
     }
     Path(path).write_text(json.dumps(summary, indent=1))

@@ -11,6 +11,12 @@ vector at every volume. With the share action (agents/share_actions.py) a fresh 
 moves rows between devices from one volume to the next, and the re-distribution that costs
 swamps the effect being explored (four Nanos: +10-80 ms around a 66 ms start at s^2 = 0.02); one
 draw per episode explores "the same ratio, perturbed", which is what the share prior varies.
+
+``anchor_every=K`` (ours) makes episodes 0, K, 2K, ... noise-free: the deterministic actor's own
+decision is then played, recorded by the best-plan tracking (Alg. 2's Actor*) and stored in the
+replay buffer like any other. Why: with the share action's integer rows the latency is piecewise
+constant and the noise-free start matters (on 16 devices a = +-0.002 moves it by 3%), yet with
+eps = 1 for the first episodes the actor's own decision is never played until the noise ends.
 """
 
 from __future__ import annotations
@@ -23,10 +29,13 @@ __all__ = ["EpsilonGaussianNoise"]
 
 class EpsilonGaussianNoise(ActionNoise):
     def __init__(self, size: int, variance: float = 0.1, decay: float = 1 / 250, seed: int | None = None,
-                 per_episode: bool = False) -> None:
+                 per_episode: bool = False, anchor_every: int = 0) -> None:
         super().__init__()
         if variance < 0 or decay < 0:
             raise ValueError(f"variance/decay: must be >= 0, got {variance}/{decay}")
+        if anchor_every < 0:
+            raise ValueError(f"anchor_every: must be >= 0, got {anchor_every}")
+        self.anchor_every = anchor_every
         self.size = size
         self.std = float(np.sqrt(variance))
         self.decay = decay
@@ -39,7 +48,14 @@ class EpsilonGaussianNoise(ActionNoise):
     def epsilon(self) -> float:
         return max(0.0, 1.0 - (self.episode * self.decay) ** 2)
 
+    @property
+    def anchored(self) -> bool:
+        """This episode plays the actor without noise."""
+        return self.anchor_every > 0 and self.episode % self.anchor_every == 0
+
     def _draw(self) -> np.ndarray:
+        if self.anchored:
+            return np.zeros(self.size, dtype=np.float32)
         if self.rng.random() < self.epsilon:
             return self.rng.normal(0.0, self.std, self.size).astype(np.float32)
         return np.zeros(self.size, dtype=np.float32)

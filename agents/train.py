@@ -43,7 +43,8 @@ def _noise(cfg: DictConfig, n_actions: int, seed: int):
     if cfg.agent.noise.kind != "epsilon_gaussian":
         raise ConfigError(f"agent.noise.kind: unknown noise {cfg.agent.noise.kind!r} (known: epsilon_gaussian)")
     return EpsilonGaussianNoise(n_actions, float(cfg.agent.noise.variance), float(cfg.agent.noise.decay), seed,
-                                per_episode=bool(cfg.agent.noise.get("per_episode", False)))
+                                per_episode=bool(cfg.agent.noise.get("per_episode", False)),
+                                anchor_every=int(cfg.agent.noise.get("anchor_every", 0)))
 
 
 class _Timed:

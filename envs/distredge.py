@@ -8,7 +8,6 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from splitgym.agents.partition_pilot import pilot_partition
 from splitgym.agents.planners.equal import equal_cuts
 from splitgym.agents.share_actions import SHARE_RANGE, prior_shares, share_cuts
 from splitgym.costmodels.plan import Plan
@@ -47,8 +46,9 @@ class DistrEdgeEnv(gym.Env[np.ndarray, np.ndarray]):
     weight per device around the whole model's linear-ratio split p (one capability per device
     and its link, as AOFL splits), ``w_i = p_i exp(4 a_i)``, the same weights for every volume's
     rows. a = 0 is that classical ratio on this partition; empty parts are reachable. With the
-    scenario's ``partition="lcpss-pilot"`` the centre is the pilot's best sampled decision instead
-    (:attr:`~splitgym.agents.partition_pilot.PilotResult.centre`).
+    scenario's ``partition="lcpss-pilot"`` or ``"pilot-search"`` the centre is the pilot's best
+    sampled decision instead (:attr:`~splitgym.agents.partition_pilot.PilotResult.centre`, one
+    row of weights per volume).
 
     ## Observation Space
     ``Box(0, 1000, (N+4,))``: the accumulated latency of every device after the previous volume
@@ -96,8 +96,8 @@ class DistrEdgeEnv(gym.Env[np.ndarray, np.ndarray]):
         self.cluster = self.scenario.cluster()
         self.sim = Simulator(self.graph, self.cluster)
         # the pilot partition with the share action: its best sampled decision is the action centre
-        pilot = (pilot_partition(self.graph, self.cluster)
-                 if action == "shares" and self.scenario.partition == "lcpss-pilot" else None)
+        pilot = self.scenario.pilot(self.graph) if action == "shares" and partition is None else None
+        self.pilot = pilot  # where training starts (reported in the run's summary)
         default = pilot.partition if pilot else self.scenario.volumes(self.graph, self.cluster.size)
         self.partition = [tuple(p) for p in (partition or default)]
         self.N = self.cluster.size
@@ -158,7 +158,8 @@ class DistrEdgeEnv(gym.Env[np.ndarray, np.ndarray]):
         """(1, N+1) cut points of one action for one volume."""
         height = int(self._last[volume].height)
         if self.action_mode == "shares":
-            return share_cuts(action[None], self.prior, [height], SHARE_RANGE)[:, 0]
+            prior = self.prior[volume] if self.prior.ndim == 2 else self.prior
+            return share_cuts(action[None], prior, [height], SHARE_RANGE)[:, 0]
         return map_action(action, height)[None]
 
     # -- results --------------------------------------------------------------------------------

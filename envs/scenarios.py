@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 
 from splitgym.agents.lcpss import lcpss_partition
-from splitgym.agents.partition_pilot import pilot_partition
+from splitgym.agents.partition_pilot import PILOTS, PilotResult, pilot_partition
 from splitgym.agents.partitions import Partition, named_partition
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.errors import ConfigError
@@ -34,7 +34,7 @@ class Scenario:
     input: int | None = None
     devices: str = "DB"
     network: str = "bw300"
-    partition: str = "lcpss"  # lcpss | lcpss-pilot | layers | single | stages | "0,4,9"
+    partition: str = "lcpss"  # lcpss | lcpss-pilot | pilot-search | layers | single | stages | "0,4,9"
     alpha: float = 0.75  # LC-PSS's a when partition == "lcpss"
     version: int = 1
 
@@ -56,9 +56,16 @@ class Scenario:
         g = graph or self.graph()
         if self.partition == "lcpss":
             return lcpss_partition(g, n_devices or self.cluster().size, alpha=self.alpha)
-        if self.partition == "lcpss-pilot":  # a chosen per cluster (agents/partition_pilot.py)
-            return pilot_partition(g, self.cluster()).partition
+        pilot = self.pilot(g)
+        if pilot is not None:
+            return pilot.partition
         return named_partition(self.partition, g)
+
+    def pilot(self, graph: ModelGraph | None = None) -> PilotResult | None:
+        """The partition pilot's choice where ``partition`` names one (agents/partition_pilot.py)."""
+        if self.partition not in PILOTS:
+            return None
+        return pilot_partition(graph or self.graph(), self.cluster(), **PILOTS[self.partition])
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -8,15 +8,19 @@
     python -m splitgym.experiments.distredge_tables table1 --episodes 50 --model vgg11 --input 64
 
 Every row runs two DistrEdge variants (``--variants``): ``paper`` (Eq. 9 cut actions, LC-PSS at
-a = 0.75, DE's settings) and ``ours`` (``VARIANTS["ours"]``): actions around the whole model's linear-ratio split
-(``env.action=shares``, agents/share_actions.py), LC-PSS's a picked per cluster by a pilot
-(``env.partition=lcpss-pilot``, agents/partition_pilot.py), a fresh actor that starts at that
-split and warms up around it (``agent.actor_init_scale=0.01``, ``agent.kwargs.warmup=actor``,
-1200 warm-up steps), and smaller exploration noise drawn once per episode for all its 1000
-episodes (s^2 = 0.02, ``per_episode``, De = 1/1000) at every cluster size. 1000, not 4000: with
-this start the best plan is found within the noisy episodes, and after them the deterministic
-actor only drifts (see the README). The a table runs the paper variant only,
-since the pilot picks a itself.
+a = 0.75, DE's settings) and ``ours`` (``VARIANTS["ours"]``): actions around a linear-ratio split
+(``env.action=shares``, agents/share_actions.py), the partition and that split's centre chosen per
+cluster by the pilot's search (``env.partition=pilot-search``, agents/partition_pilot.py: LC-PSS
+over a and the linear model's brute-force partition as seeds, whole-model and per-volume priors,
+then boundary moves), a fresh actor whose first actions are exactly that centre
+(``agent.actor_init_scale=0``) and which warms up around it (``agent.kwargs.warmup=actor``, 1200
+warm-up steps), and smaller exploration noise drawn once per episode for all its 1000 episodes
+(s^2 = 0.02, ``per_episode``, De = 1/1000), every 10th episode without noise
+(``anchor_every=10``: the actor's own decision is played and recorded) at every cluster size.
+1000, not 4000: with this start the best plan is found within the noisy episodes, and after them
+the deterministic actor only drifts (see the README). The a table runs the paper variant only,
+since the pilot picks the partition itself. Rows of a variant not run now are kept from the
+table's CSV (:func:`merge`), so ``--variants ours`` re-runs one variant only.
 
 Each row of a table is one training run of the Hydra app (``splitgym train``, Hydra multirun where
 the rows form a grid), whose ``summary.json`` already holds the learned plan and every classical
@@ -35,7 +39,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from splitgym.experiments.results_csv import write_csv
+from splitgym.experiments.results_csv import read_csv, write_csv
 
 # one entry per run: (devices, network, overrides)
 Rows = list[tuple[str, str, tuple[str, ...]]]
@@ -54,9 +58,9 @@ TABLES: dict[str, Rows] = {
 
 VARIANTS: dict[str, tuple[str, ...]] = {
     "paper": (),
-    "ours": ("env.action=shares", "env.partition=lcpss-pilot", "agent.actor_init_scale=0.01",
+    "ours": ("env.action=shares", "env.partition=pilot-search", "agent.actor_init_scale=0",
              "agent.kwargs.warmup=actor", "agent.kwargs.learning_starts=1200", "agent.noise.variance=0.02",
-             "agent.noise.per_episode=true", "agent.noise.decay=0.001"),
+             "agent.noise.per_episode=true", "agent.noise.decay=0.001", "agent.noise.anchor_every=10"),
 }
 MAX_EPISODES = {"ours": 1000}  # a variant's own budget (at most ``--episodes``)
 METHOD = {"paper": "distredge", "ours": "distredge-ours"}
@@ -99,15 +103,18 @@ def launch(table: str, out: Path, episodes: int, seed: int, extra: list[str],
     return runs
 
 
-def _start_ms(sc: dict[str, Any]) -> float:
+def _start_ms(summary: dict[str, Any]) -> float:
     """Where the ours variant's training starts: the partition pilot's best sampled decision
-    (deterministic), so the table shows what DDPG adds on top of it."""
-    from splitgym.agents.partition_pilot import pilot_partition
+    (deterministic), so the table shows what DDPG adds on top of it. Runs from before the summary
+    recorded it are re-piloted."""
+    if "pilot" in summary:
+        return float(summary["pilot"]["latency_ms"])
     from splitgym.envs.scenarios import Scenario
 
+    sc = summary["scenario"]
     scenario = Scenario(name="start", model=sc["model"], input=sc.get("input"), devices=sc["devices"],
-                        network=sc["network"])
-    return pilot_partition(scenario.graph(), scenario.cluster()).latency * 1e3
+                        network=sc["network"], partition=sc["partition"])
+    return scenario.pilot().latency * 1e3
 
 
 def collect(table: str, runs: list[tuple[str, Path]]) -> list[dict[str, Any]]:
@@ -123,7 +130,7 @@ def collect(table: str, runs: list[tuple[str, Path]]) -> list[dict[str, Any]]:
         rows.append({**key, "method": METHOD[variant], "latency_ms": s["latency_ms"]["learned_plan"],
                      "ips": s["ips"]["learned_plan"], "episodes": s["episodes"], "best_episode": s.get("best_episode"),
                      "actor_latency_ms": s["latency_ms"]["actor_deterministic"],
-                     "start_latency_ms": _start_ms(sc) if variant == "ours" else None,
+                     "start_latency_ms": _start_ms(s) if variant == "ours" else None,
                      "partition": "|".join(f"{a}-{b}" for a, b in s["partition"])})
         if run.name not in done:
             done.add(run.name)
@@ -132,6 +139,20 @@ def collect(table: str, runs: list[tuple[str, Path]]) -> list[dict[str, Any]]:
                              "best_episode": None, "actor_latency_ms": None, "start_latency_ms": None,
                              "partition": ""})
     return rows
+
+
+def merge(old: list[dict[str, Any]], new: list[dict[str, Any]], variants: tuple[str, ...]) -> list[dict[str, Any]]:
+    """``new`` rows plus the ``old`` ones (the table's CSV) they do not replace: the DistrEdge rows
+    of variants not run now, and every row of groups not collected now. So ``--variants ours``
+    re-runs one variant and keeps the other's rows (whose training runs may be gone)."""
+    runs = {r["run"] for r in new}
+    now = {METHOD[v] for v in variants}
+    kept = [r for r in old if r["run"] not in runs
+            or (r["method"].startswith("distredge") and r["method"] not in now)]
+    order = {run: i for i, run in enumerate(dict.fromkeys([r["run"] for r in old] + [r["run"] for r in new]))}
+    rank = {m: i for i, m in enumerate(METHOD.values())}
+    merged = kept + new
+    return sorted(merged, key=lambda r: (order[r["run"]], rank.get(r["method"], len(rank))))
 
 
 def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -205,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
                   variants=variants)
     if not runs:
         raise SystemExit(f"--only: no row of {args.table} is named {args.only!r}")
-    rows = collect(args.table, runs)
+    rows = merge(read_csv(out / f"{args.table}.csv"), collect(args.table, runs), variants)
     write(args.table, rows, out)
     for r in ratios(rows):
         print(f"{r['run']:<28} {r['variant']:<6} DistrEdge {r['distredge_ips']:7.2f} IPS  x{r['over_best_baseline']:.2f} over "

@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_csv"]
+__all__ = ["write_csv", "read_csv"]
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
@@ -17,3 +17,22 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
         w.writeheader()
         w.writerows(rows)
     return path
+
+
+def _value(text: str) -> Any:
+    if text == "":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def read_csv(path: Path) -> list[dict[str, Any]]:
+    """The rows :func:`write_csv` wrote, numbers parsed back (empty cells: None); [] if no file."""
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        return [{k: _value(v) for k, v in row.items()} for row in csv.DictReader(f)]

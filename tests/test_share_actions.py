@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-from splitgym.agents.partition_pilot import pilot_partition
+from splitgym.agents.partition_pilot import SEARCH, pilot_partition
+from splitgym.agents.planners import run_planner
 from splitgym.agents.planners.linear import LinearModel, largest_remainder
 from splitgym.agents.share_actions import prior_shares, share_cuts
 from splitgym.costmodels.simulator import Simulator
@@ -104,6 +105,48 @@ def test_pilot_picks_the_fastest_candidate_and_beats_its_own_start():
         pilot_partition(graph, cluster, alphas=())
 
 
+def test_pilot_search_widens_the_pilot_and_stops_at_a_local_optimum():
+    sc = get_scenario(SMALL)
+    graph, cluster = sc.graph(), sc.cluster()
+    base = pilot_partition(graph, cluster, samples=64)
+    wide = pilot_partition(graph, cluster, samples=64, **SEARCH)
+    # a superset of seeds and priors on the same sampled actions: never slower than the LC-PSS pilot
+    assert wide.latency <= base.latency + 1e-12 and wide.priced >= len({p for _, p, _ in base.candidates})
+    assert wide.prior in ("whole", "volume") and wide.source in ("lcpss", "linear")
+    assert wide.moves < SEARCH["max_moves"]  # it stopped because no boundary toggle improved
+    # each move improved: a search allowed one move fewer ends no faster
+    if wide.moves:
+        fewer = pilot_partition(graph, cluster, samples=64, **{**SEARCH, "max_moves": wide.moves - 1})
+        assert fewer.latency > wide.latency
+    # the (V, N) centre decodes, at a = 0, to the search's best decision, volume by volume
+    heights = [graph.units[last].height for _, last in wide.partition]
+    assert wide.centre.shape == (len(wide.partition), cluster.size)
+    centred = share_cuts(np.zeros((1, cluster.size)), wide.centre, heights)
+    assert Simulator(graph, cluster).score(wide.partition, centred)[0] == pytest.approx(wide.latency, rel=1e-12)
+    # the env trains on that partition and starts at that decision; a partition given explicitly
+    # keeps the whole model's prior instead
+    pilot = Scenario(name="p", model=sc.model, input=sc.input, devices=sc.devices, network=sc.network,
+                     partition="pilot-search")
+    env = DistrEdgeEnv(pilot, action="shares")
+    assert env.partition == pilot_partition(graph, cluster, **SEARCH).partition == pilot.volumes()
+    fixed = DistrEdgeEnv(pilot, action="shares", partition=[(0, graph.num_units - 1)])
+    assert fixed.prior.shape == (cluster.size,)
+    with pytest.raises(ValueError, match="priors"):
+        pilot_partition(graph, cluster, priors=("bogus",))
+    with pytest.raises(ValueError, match="max_moves"):
+        pilot_partition(graph, cluster, max_moves=-1)
+
+
+def test_pilot_search_starts_no_slower_than_aofl_on_sixteen_devices():
+    """DE Table III's LB: AOFL's three fused volumes beat every LC-PSS partition; with the linear
+    seed and the per-volume prior the search's start is AOFL's plan or better."""
+    sc = get_scenario("vgg16-LB")
+    graph, cluster = sc.graph(), sc.cluster()
+    aofl = Simulator(graph, cluster).simulate(run_planner("aofl", graph, cluster)).latency
+    assert pilot_partition(graph, cluster).latency > aofl  # why the search exists
+    assert pilot_partition(graph, cluster, **SEARCH).latency <= aofl * (1 + 1e-9)
+
+
 @pytest.mark.parametrize("algo", ["ddpg", "td3", "sac", "ppo"])
 def test_actor_init_scale_starts_every_algorithm_at_the_box_centre(algo):
     from splitgym.agents.actor_init import scale_actor_output
@@ -122,7 +165,9 @@ def test_actor_init_scale_starts_every_algorithm_at_the_box_centre(algo):
         for a, b in zip(model.policy.actor.parameters(), target.parameters(), strict=True):
             assert np.array_equal(a.detach().numpy(), b.detach().numpy())
     with pytest.raises(ConfigError, match="actor_init_scale"):
-        scale_actor_output(model, 0.0)
+        scale_actor_output(model, -0.1)
+    scale_actor_output(model, 0.0)  # zeroed: exactly the centre
+    assert np.abs(model.predict(obs, deterministic=True)[0]).max() == 0.0
 
 
 def test_per_episode_noise_repeats_within_an_episode_and_changes_between():
@@ -139,6 +184,20 @@ def test_per_episode_noise_repeats_within_an_episode_and_changes_between():
         noise.episode = 0  # hold eps at 1 while sampling episodes
         noise.reset()
     assert np.std(draws) == pytest.approx(np.sqrt(0.1), rel=0.15)
+
+
+def test_anchor_episodes_play_the_actor_without_noise():
+    from splitgym.agents.noise import EpsilonGaussianNoise
+
+    noise = EpsilonGaussianNoise(3, variance=0.5, decay=0.0, seed=0, per_episode=True, anchor_every=4)
+    drawn = []
+    for _ in range(12):
+        drawn.append(noise())
+        noise.reset()
+    quiet = [e for e, d in enumerate(drawn) if not d.any()]
+    assert quiet == [0, 4, 8]  # eps = 1 throughout: only the anchors are noise-free
+    with pytest.raises(ValueError, match="anchor_every"):
+        EpsilonGaussianNoise(3, anchor_every=-1)
 
 
 def test_actor_warmup_acts_with_the_actor_not_uniformly():
