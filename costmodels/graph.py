@@ -14,6 +14,8 @@ ops (an SE gate inside a block, an op we do not know) stays in a unit that needs
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -31,7 +33,7 @@ from .models import DEFAULT_INPUT, build_model
 from .ops import NodeOp, OpKind, classify
 from .rowmap import AxisMap, UnitMap
 
-__all__ = ["Layer", "Unit", "Head", "ModelGraph", "node_input_maps", "tensor_inputs"]
+__all__ = ["Layer", "Unit", "Head", "ModelGraph", "graph_on", "node_input_maps", "tensor_inputs"]
 
 DTYPE_BYTES = 4  # fp32 activations, as the executor runs them
 
@@ -462,3 +464,31 @@ class ModelGraph:
                 for layer in self.layers
             ],
         }
+
+
+def graph_on(graph: ModelGraph, device: torch.device | str,
+             cache: dict[torch.device, ModelGraph] | None = None) -> ModelGraph:
+    """``graph`` with its modules on ``device``: the graph itself on cpu (no copy), else a shallow
+    copy whose ops hold copies of the modules moved there (the traced nodes are shared).
+
+    Why a copy: ``Module.to`` moves in place, and the graph's modules are the ones every CPU part,
+    reference output and later profile uses; moving them would leave those with CUDA weights.
+    ``cache`` (device -> copy) lets several parts on one device share one copy."""
+    dev = torch.device(device)
+    if dev.type == "cpu":
+        return graph
+    cache = {} if cache is None else cache
+    if dev not in cache:
+        memo: dict[int, Any] = {}
+        moved: dict[int, nn.Module] = {}
+        ops = {}
+        for n, op in graph.ops.items():
+            if op.module is not None:
+                if id(op.module) not in moved:
+                    moved[id(op.module)] = copy.deepcopy(op.module, memo).to(dev)
+                op = dataclasses.replace(op, module=moved[id(op.module)])
+            ops[n] = op
+        g = copy.copy(graph)
+        g.ops = ops
+        cache[dev] = g
+    return cache[dev]

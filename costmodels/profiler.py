@@ -20,7 +20,7 @@ import torch.utils.benchmark as benchmark
 from tqdm import tqdm
 
 from .errors import ProfileError
-from .graph import ModelGraph
+from .graph import ModelGraph, graph_on
 from .profiles import PROFILE_VERSION, DeviceProfile, UnitTable
 from .slicing import Region, SlicedSegment
 
@@ -50,7 +50,9 @@ def machine_info(device: str) -> dict[str, object]:
 
 
 def _time(fn, x: torch.Tensor, min_run_time: float, device: str) -> float:
-    timer = benchmark.Timer(stmt="fn(x)", globals={"fn": fn, "x": x})
+    # Timer sets its own thread count (default 1): measure at the count in force, the one
+    # machine_info records and the executors run with
+    timer = benchmark.Timer(stmt="fn(x)", globals={"fn": fn, "x": x}, num_threads=torch.get_num_threads())
     with torch.inference_mode():
         fn(x)  # warm-up (first-call allocation, algorithm selection)
         if device.startswith("cuda"):
@@ -101,6 +103,7 @@ def profile_model(
     tables: list[UnitTable] = []
     head_seconds = float("inf") if graph.head is not None else 0.0
     grids = [[[float("inf")] * len(ws) for _ in hs] for _, hs, ws in plans]
+    on_dev = graph_on(graph, dev)  # a copy on a GPU: the caller's graph stays where it is
     with torch.inference_mode():
         for _ in range(passes):
             for (u, hs, ws), grid in zip(plans, grids):
@@ -108,13 +111,13 @@ def profile_model(
                 for i, rows in enumerate(hs):
                     for j, cols in enumerate(ws):
                         r0, c0 = (h - rows) // 2, (w - cols) // 2
-                        part = SlicedSegment(graph, u.index, u.index, Region(r0, r0 + rows, c0, c0 + cols)).to(dev)
+                        part = SlicedSegment(on_dev, u.index, u.index, Region(r0, r0 + rows, c0, c0 + cols))
                         ri = part.in_region
                         x = torch.randn(1, u.in_shape[0], ri.rows, ri.cols, device=dev)
                         grid[i][j] = min(grid[i][j], _time(part, x, min_run_time, device))
                         bar.update()
             if graph.head is not None:
-                head = SlicedSegment(graph, graph.num_units, graph.num_units).to(dev)
+                head = SlicedSegment(on_dev, graph.num_units, graph.num_units)
                 x = torch.randn(1, *graph.units[-1].out_shape, device=dev)
                 head_seconds = min(head_seconds, _time(head, x, min_run_time, device))
                 bar.update()

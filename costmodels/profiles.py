@@ -229,6 +229,12 @@ def _file_name(board: str, model: str, shape: tuple[int, ...]) -> str:
     return f"{board}_{model}_{'x'.join(map(str, shape))}.json"
 
 
+def cached_profile_path(board: str, graph: ModelGraph) -> Path:
+    """Where :func:`load_or_measure` looks first for ``board``'s profile of ``graph`` (save a
+    profile measured otherwise there and every planner and simulator uses it)."""
+    return profile_dir() / _file_name(board, graph.name, graph.input_shape)
+
+
 def load_or_measure(graph: ModelGraph, device: str = "cpu", progress: bool = True) -> DeviceProfile:
     """The local measured profile of ``graph``: shipped with splitgym, cached, or measured now."""
     board = "local-" + device.split(":")[0]

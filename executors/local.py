@@ -18,8 +18,6 @@ model is given (:func:`network_transfer` is the simulator's).
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import statistics
 import time
 from collections.abc import Callable, Mapping
@@ -31,7 +29,7 @@ import torch
 
 from splitgym.costmodels.cluster import REQUESTER
 from splitgym.costmodels.errors import ConfigError, PlanError
-from splitgym.costmodels.graph import ModelGraph
+from splitgym.costmodels.graph import ModelGraph, graph_on
 from splitgym.costmodels.network import transfer_seconds
 from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.slicing import Region, SlicedSegment
@@ -107,27 +105,6 @@ def _check(plan: Plan, graph: ModelGraph) -> None:
         raise PlanError("volumes: this plan has no volumes; the local executor runs volume plans")
 
 
-def _graph_on(graph: ModelGraph, dev: torch.device, cache: dict[torch.device, ModelGraph]) -> ModelGraph:
-    """``graph`` with its modules on ``dev``: the graph itself on cpu (no copy), else a shallow copy
-    whose ops hold copies of the modules moved to ``dev`` (the traced nodes are shared)."""
-    if dev.type == "cpu":
-        return graph
-    if dev not in cache:
-        memo: dict[int, Any] = {}
-        moved: dict[int, torch.nn.Module] = {}
-        ops = {}
-        for n, op in graph.ops.items():
-            if op.module is not None:
-                if id(op.module) not in moved:
-                    moved[id(op.module)] = copy.deepcopy(op.module, memo).to(dev)
-                op = dataclasses.replace(op, module=moved[id(op.module)])
-            ops[n] = op
-        g = copy.copy(graph)
-        g.ops = ops
-        cache[dev] = g
-    return cache[dev]
-
-
 def build_stages(plan: Plan, graph: ModelGraph, devices: Mapping[str, str] | None = None) -> list[list[Part]]:
     """One list of :class:`Part` per volume (one per plan device, in plan order), then, when the
     model has a head, a last list holding the head's part alone."""
@@ -143,14 +120,14 @@ def build_stages(plan: Plan, graph: ModelGraph, devices: Mapping[str, str] | Non
             r0, r1 = vol.rows[k], vol.rows[k + 1]
             mod = None
             if r1 > r0:
-                g = _graph_on(graph, tdev[name], graphs)
+                g = graph_on(graph, tdev[name], graphs)
                 mod = SlicedSegment(g, vol.first, vol.last, Region(r0, r1, 0, width),
                                     name=f"volume {v} units[{vol.first}..{vol.last}] on {name}")
             parts.append(Part(name, v, mod, (r0, r1), tdev[name]))
         stages.append(parts)
     if graph.head is not None:
         name = names[head_index(plan)]
-        g = _graph_on(graph, tdev[name], graphs)
+        g = graph_on(graph, tdev[name], graphs)
         head = SlicedSegment(g, graph.num_units, graph.num_units, name=f"head on {name}")
         stages.append([Part(name, len(plan.volumes), head, (0, 1), tdev[name])])
     return stages

@@ -329,6 +329,28 @@ def test_profile_tiles_of_a_tiny_model(tiny: ModelGraph) -> None:
     assert all(len(r) == 2 and min(r) > 0 for u in prof.units for r in u.seconds)
 
 
+def test_profile_measures_at_the_thread_count_it_records(tiny: ModelGraph, monkeypatch) -> None:
+    """torch.utils.benchmark.Timer runs at its own num_threads (default 1): the profile must be
+    taken at the count in force, or a profile recorded at 4 threads is a 1-thread one."""
+    import torch.utils.benchmark as benchmark
+
+    seen = []
+    real = benchmark.Timer
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("num_threads", 1))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(benchmark, "Timer", spy)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        prof = profile_model(tiny, granularity=16, min_run_time=0.001, progress=False, passes=1)
+    finally:
+        torch.set_num_threads(before)
+    assert seen and set(seen) == {2} and prof.meta["machine"]["threads"] == 2
+
+
 @pytest.mark.parametrize("device", ["nope", "cuda:7"])
 def test_profile_on_a_bad_device(tiny: ModelGraph, device: str) -> None:
     with pytest.raises(ProfileError) as info:
