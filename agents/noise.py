@@ -12,7 +12,9 @@ moves rows between devices from one volume to the next, and the re-distribution 
 swamps the effect being explored (four Nanos: +10-80 ms around a 66 ms start at s^2 = 0.02); one
 draw per episode explores "the same ratio, perturbed", which is what the share prior varies.
 
-``anchor_every=K`` (ours) makes episodes 0, K, 2K, ... noise-free: the deterministic actor's own
+``anchor_every=K`` (ours) makes the 1st, (K+1)-th, (2K+1)-th, ... episode played noise-free
+(counted by episodes in which the noise is asked for, since SB3 also resets it once before the
+first): the deterministic actor's own
 decision is then played, recorded by the best-plan tracking (Alg. 2's Actor*) and stored in the
 replay buffer like any other. Why: with the share action's integer rows the latency is piecewise
 constant and the noise-free start matters (on 16 devices a = +-0.002 moves it by 3%), yet with
@@ -36,6 +38,9 @@ class EpsilonGaussianNoise(ActionNoise):
         if anchor_every < 0:
             raise ValueError(f"anchor_every: must be >= 0, got {anchor_every}")
         self.anchor_every = anchor_every
+        self.played = 0  # episodes in which the noise was asked for (SB3 also resets before the first)
+        self._in_episode = False
+        self._anchor = False
         self.size = size
         self.std = float(np.sqrt(variance))
         self.decay = decay
@@ -50,8 +55,14 @@ class EpsilonGaussianNoise(ActionNoise):
 
     @property
     def anchored(self) -> bool:
-        """This episode plays the actor without noise."""
-        return self.anchor_every > 0 and self.episode % self.anchor_every == 0
+        """This episode plays the actor without noise (the 1st, the (K+1)-th, ... played)."""
+        return self._anchor
+
+    def _start_episode(self) -> None:
+        if not self._in_episode:
+            self._in_episode = True
+            self._anchor = self.anchor_every > 0 and self.played % self.anchor_every == 0
+            self.played += 1
 
     def _draw(self) -> np.ndarray:
         if self.anchored:
@@ -61,6 +72,7 @@ class EpsilonGaussianNoise(ActionNoise):
         return np.zeros(self.size, dtype=np.float32)
 
     def __call__(self) -> np.ndarray:
+        self._start_episode()
         if not self.per_episode:
             return self._draw()
         if self._drawn is None:
@@ -71,6 +83,7 @@ class EpsilonGaussianNoise(ActionNoise):
         """Called by SB3 at the end of every episode."""
         self.episode += 1
         self._drawn = None
+        self._in_episode = False
 
     def __repr__(self) -> str:
         return f"EpsilonGaussianNoise(std={self.std:.3f}, decay={self.decay}, episode={self.episode})"

@@ -190,6 +190,7 @@ def test_anchor_episodes_play_the_actor_without_noise():
     from splitgym.agents.noise import EpsilonGaussianNoise
 
     noise = EpsilonGaussianNoise(3, variance=0.5, decay=0.0, seed=0, per_episode=True, anchor_every=4)
+    noise.reset()  # SB3's learn() resets the noise before the first episode: not an episode played
     drawn = []
     for _ in range(12):
         drawn.append(noise())
@@ -198,6 +199,28 @@ def test_anchor_episodes_play_the_actor_without_noise():
     assert quiet == [0, 4, 8]  # eps = 1 throughout: only the anchors are noise-free
     with pytest.raises(ValueError, match="anchor_every"):
         EpsilonGaussianNoise(3, anchor_every=-1)
+
+
+def test_a_zeroed_actor_plays_the_pilots_decision_in_its_first_and_anchor_episodes(tmp_path):
+    from splitgym.agents.actor_init import scale_actor_output
+    from splitgym.agents.algos import DistrEdgeDDPG
+    from splitgym.agents.callbacks import BestPlanCallback
+    from splitgym.agents.noise import EpsilonGaussianNoise
+
+    sc = get_scenario(SMALL)
+    pilot = Scenario(name="p", model=sc.model, input=sc.input, devices=sc.devices, network=sc.network,
+                     partition="pilot-search")
+    env = DistrEdgeEnv(pilot, action="shares")
+    noise = EpsilonGaussianNoise(env.N, variance=0.3, decay=0.0, seed=0, per_episode=True, anchor_every=3)
+    model = DistrEdgeDDPG("MlpPolicy", env, seed=0, device="cpu", learning_starts=10_000, warmup="actor",
+                          action_noise=noise)
+    scale_actor_output(model, 0.0)
+    best = BestPlanCallback(tmp_path)
+    model.learn(7 * env.L, callback=best, progress_bar=False)
+    lat = np.array(best.latencies)
+    assert len(lat) == 7
+    assert lat[[0, 3, 6]] == pytest.approx([env.pilot.latency] * 3, rel=1e-12)
+    assert not np.allclose(lat[[1, 2, 4, 5]], env.pilot.latency)  # the others explore
 
 
 def test_actor_warmup_acts_with_the_actor_not_uniformly():
