@@ -18,9 +18,10 @@ model is given (:func:`network_transfer` is the simulator's).
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +36,7 @@ from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.slicing import Region, SlicedSegment
 
 __all__ = ["Part", "build_stages", "LocalExecutor", "compose_latency", "network_transfer",
-           "resolve_devices", "head_index"]
+           "resolve_devices", "head_index", "strict_fp32"]
 
 TransferFn = Callable[[str, str, float], float]
 
@@ -131,6 +132,19 @@ def build_stages(plan: Plan, graph: ModelGraph, devices: Mapping[str, str] | Non
         head = SlicedSegment(g, graph.num_units, graph.num_units, name=f"head on {name}")
         stages.append([Part(name, len(plan.volumes), head, (0, 1), tdev[name])])
     return stages
+
+
+@contextlib.contextmanager
+def strict_fp32() -> Iterator[None]:
+    """TF32 off for cuDNN convolutions and CUDA matmuls inside the block, restored after: with it
+    on (cuDNN's default) a GPU part differs from the CPU's fp32 by ~1e-3, which is rounding, not a
+    wrong split; exactness checks compare under this."""
+    flags = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = flags
 
 
 # -- running ----------------------------------------------------------------------------------

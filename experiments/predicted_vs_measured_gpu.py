@@ -46,6 +46,7 @@ from splitgym.costmodels.profiler import profile_model
 from splitgym.costmodels.profiles import DeviceProfile, cached_profile_path
 from splitgym.costmodels.simulator import Simulator
 from splitgym.executors import LocalExecutor, compose_latency, network_transfer
+from splitgym.executors.local import strict_fp32
 
 from .predicted_vs_measured import mape, plans_for, spearman, two_folds
 from .results_csv import write_csv
@@ -80,12 +81,8 @@ def board_of(plan: Plan, device: str) -> str:
 
 def exactness(plan: Plan, graph: ModelGraph, x: torch.Tensor, ref: torch.Tensor, gpu: str = "cuda:0") -> float:
     """Max abs error of the split run (gpu-0 on ``gpu``, TF32 off) over the reference's max abs."""
-    flags = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
-    try:
+    with strict_fp32():
         y = LocalExecutor(plan, graph, {"gpu-0": gpu}).run(x)
-    finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = flags
     return float((y.cpu() - ref).abs().max() / ref.abs().max())
 
 

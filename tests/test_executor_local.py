@@ -20,6 +20,7 @@ from splitgym.costmodels.models import build_model
 from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.simulator import Simulator
 from splitgym.executors import LocalExecutor, build_stages, compose_latency, network_transfer
+from splitgym.executors.local import strict_fp32
 
 from .helpers import random_cuts, synthetic_profile
 
@@ -239,14 +240,22 @@ def test_mixed_cpu_and_cuda_parts_are_exact() -> None:
     g, x, ref, _ = setup("resnet18")
     plan = run_planner("equal", g, cluster(), partition="stages")
     ex = LocalExecutor(plan, g, {"xavier-0": "cuda:0", "nano-0": "cuda:0"})
-    flags = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False  # cuDNN's TF32: ~1e-3 off
-    try:
+    with strict_fp32():  # cuDNN's TF32 is ~1e-3 off
         y, times = ex.run_timed(x, warmup=1)
-    finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = flags
     assert y.device == ex.head.torch_device  # the result is where the head ran
     assert_exact(y.cpu(), ref)
     assert times["compute_s"].shape == (len(plan.volumes), 4)
     # the original graph's modules stay on the cpu
     assert all(p.device.type == "cpu" for p in g.gm.parameters())
+
+
+def test_strict_fp32_turns_tf32_off_and_restores_it() -> None:
+    before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        with pytest.raises(RuntimeError, match="inside"), strict_fp32():
+            assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+            raise RuntimeError("inside")
+        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before

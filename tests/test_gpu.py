@@ -17,6 +17,7 @@ from splitgym.costmodels.profiler import machine_info, profile_model
 from splitgym.costmodels.profiles import DeviceProfile, cached_profile_path
 from splitgym.costmodels.simulator import Simulator
 from splitgym.executors import LocalExecutor
+from splitgym.executors.local import strict_fp32
 from splitgym.experiments.predicted_vs_measured_gpu import CPU, GPU, gpu_cluster
 
 pytestmark = [pytest.mark.gpu,
@@ -73,9 +74,7 @@ def test_every_volume_plan_with_a_gpu_part_equals_the_unsplit_model(model):
     with torch.inference_mode():
         ref = g.gm(x)
     cluster = gpu_cluster(2)
-    flags = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False  # fp32, as on the CPU
-    try:
+    with strict_fp32():
         for name in VOLUME_PLANNERS:
             plan = run_planner(name, g, cluster)
             ex = LocalExecutor(plan, g, {"gpu-0": "cuda:0"})
@@ -86,5 +85,3 @@ def test_every_volume_plan_with_a_gpu_part_equals_the_unsplit_model(model):
             err = float((y.cpu() - ref).abs().max() / ref.abs().max())
             assert err < 1e-5, f"{name}: relative error {err:.1e}"
             assert times["compute_s"].shape == (len(plan.volumes), cluster.size)
-    finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = flags
