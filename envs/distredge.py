@@ -8,8 +8,10 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from splitgym.agents.partition_pilot import PILOTS, PilotResult, pilot_partition
 from splitgym.agents.planners.equal import equal_cuts
 from splitgym.agents.share_actions import SHARE_RANGE, prior_shares, share_cuts
+from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.simulator import Breakdown, Simulator
 
@@ -99,19 +101,12 @@ class DistrEdgeEnv(gym.Env[np.ndarray, np.ndarray]):
         pilot = self.scenario.pilot(self.graph) if action == "shares" and partition is None else None
         self.pilot = pilot  # where training starts (reported in the run's summary)
         default = pilot.partition if pilot else self.scenario.volumes(self.graph, self.cluster.size)
-        self.partition = [tuple(p) for p in (partition or default)]
         self.N = self.cluster.size
-        self.L = len(self.partition)
         units = self.graph.units
-        self._last = [units[last] for _, last in self.partition]
         self._conf_max = np.array([max(u.height for u in units), max(u.out_shape[0] for u in units),
                                    max(u.kernel for u in units), max(u.stride for u in units)], dtype=np.float64)
-        self._conf = np.array([[u.height, u.out_shape[0], u.kernel, u.stride] for u in self._last],
-                              dtype=np.float64) / self._conf_max
-        equal = np.stack([equal_cuts(u.height, self.N) for u in self._last])
-        self.T_equal = float(self.sim.score(self.partition, equal))
-        self.T_scale = self.T_equal
-        self.prior = None if action != "shares" else pilot.centre if pilot else prior_shares(self.graph, self.cluster)
+        self._set_partition(partition or default, None if action != "shares" else
+                            pilot.centre if pilot else prior_shares(self.graph, self.cluster))
         n_act = self.N if action == "shares" else self.N - 1
         self.action_space = spaces.Box(-1.0, 1.0, (n_act,), dtype=np.float32)
         self.observation_space = spaces.Box(0.0, OBS_HIGH, (self.N + 4,), dtype=np.float32)
@@ -119,6 +114,30 @@ class DistrEdgeEnv(gym.Env[np.ndarray, np.ndarray]):
         self._dynamic = bool(self.cluster.network.traces)
         self._reset_episode()
         self.last_cuts: np.ndarray | None = None
+
+    def _set_partition(self, partition: list[tuple[int, int]], prior: np.ndarray | None) -> None:
+        self.partition = [tuple(p) for p in partition]
+        self.L = len(self.partition)
+        self._last = [self.graph.units[last] for _, last in self.partition]
+        self._conf = np.array([[u.height, u.out_shape[0], u.kernel, u.stride] for u in self._last],
+                              dtype=np.float64) / self._conf_max
+        equal = np.stack([equal_cuts(u.height, self.N) for u in self._last])
+        self.T_equal = float(self.sim.score(self.partition, equal))
+        self.T_scale = self.T_equal
+        self.prior = prior
+
+    def repilot(self, cluster: Cluster) -> PilotResult:
+        """Re-run the scenario's partition pilot on ``cluster`` (the links as monitored now) and
+        train from its choice: its partition and, for the share action, its decision as the centre.
+        Why: a re-plan on a changed network (DE Section V-F) with a centre from the old one would
+        start the agent from a split priced for links that are gone. Between episodes only."""
+        if self.action_mode != "shares" or self.scenario.partition not in PILOTS:
+            raise ValueError(f"repilot: needs action='shares' and a pilot partition ({', '.join(PILOTS)}), got "
+                             f"{self.action_mode!r} and {self.scenario.partition!r}")
+        self.pilot = pilot_partition(self.graph, cluster, **PILOTS[self.scenario.partition])
+        self._set_partition(self.pilot.partition, self.pilot.centre)
+        self._reset_episode()
+        return self.pilot
 
     # -- gymnasium API --------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):

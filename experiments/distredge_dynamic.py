@@ -16,6 +16,7 @@ next to AOFL's search time (the paper: 40-65% of AOFL's latency; 20-210 s vs ~10
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -33,6 +34,8 @@ from splitgym.costmodels.network import Network
 from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.simulator import Simulator
 from splitgym.envs.distredge import DistrEdgeEnv
+from splitgym.envs.scenarios import get_scenario
+from splitgym.experiments.distredge_tables import MAX_EPISODES, METHOD, VARIANTS
 from splitgym.experiments.results_csv import write_csv
 
 REPLAN_MIN = (0, 20, 40)
@@ -57,23 +60,69 @@ def train_segment(model, env: DistrEdgeEnv, clock: float, episodes: int, noise: 
     return best.best_decision, time.perf_counter() - t
 
 
+class Tuner:
+    """One DistrEdge variant's agent across the re-plans: its env, DDPG model and noise.
+
+    ``paper``: Eq. 9 cuts on LC-PSS's partition, DE's DDPG settings. ``ours``: the variant of
+    ``distredge_tables.VARIANTS["ours"]`` (its ``agent.*`` and ``env.*`` overrides are read from
+    there); at every re-plan the partition pilot re-runs on the links as monitored then
+    (:meth:`DistrEdgeEnv.repilot`), the actor's head is zeroed again so that its first, noise-free
+    episode plays the new pilot's decision, and the rest of the actor and the critic are fine-tuned."""
+
+    def __init__(self, variant: str, scenario: str, seed: int) -> None:
+        from splitgym.agents.actor_init import scale_actor_output
+
+        self.variant = variant
+        cfg = OmegaConf.create({"agent": OmegaConf.load(conf_dir() / "agent" / "ddpg.yaml"),
+                                "env": {"action": "cuts", "partition": None}})
+        cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(VARIANTS[variant])))
+        sc = get_scenario(scenario)
+        if cfg.env.partition:
+            sc = dataclasses.replace(sc, partition=str(cfg.env.partition))
+        self.env = DistrEdgeEnv(sc, action=str(cfg.env.action))
+        n_act = self.env.action_space.shape[0]
+        self.noise = EpsilonGaussianNoise(n_act, float(cfg.agent.noise.variance), float(cfg.agent.noise.decay), seed,
+                                          per_episode=bool(cfg.agent.noise.per_episode),
+                                          anchor_every=int(cfg.agent.noise.anchor_every))
+        self.model = ALGOS["ddpg"](cfg.agent.policy, self.env, seed=seed, action_noise=self.noise,
+                                   **OmegaConf.to_container(cfg.agent.kwargs, resolve=True))
+        self.init_scale = cfg.agent.get("actor_init_scale")
+        self._scale = lambda: scale_actor_output(self.model, float(self.init_scale))
+        if self.init_scale is not None:
+            self._scale()
+
+    def replan(self, cluster: Cluster, t: float, episodes: int, first: bool) -> tuple[Plan, float]:
+        """(Re-)tune on the network at ``t``: the best plan found and the seconds it took (the
+        pilot's included)."""
+        t0 = time.perf_counter()
+        if self.variant == "ours":
+            self.env.repilot(frozen(cluster, t))
+            if not first and self.init_scale is not None:
+                self._scale()
+            self.noise.played = 0  # the first re-tuning episode is an anchor: the pilot's decision
+        cuts, _ = train_segment(self.model, self.env, t, episodes, self.noise, first)
+        return self.env.plan(cuts), time.perf_counter() - t0
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", default="vgg16-dynamic-nano")
     ap.add_argument("--minutes", type=int, default=60)
-    ap.add_argument("--episodes", type=int, default=4000, help="initial training episodes")
+    ap.add_argument("--episodes", type=int, default=4000, help="initial training episodes (ours: at most 1000)")
     ap.add_argument("--retune", type=int, default=500, help="fine-tuning episodes at each re-plan")
+    ap.add_argument("--variants", default="paper,ours", help=f"comma-separated from {sorted(VARIANTS)}")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="experiments/results")
     args = ap.parse_args(argv)
+    variants = [v for v in args.variants.split(",") if v]
+    bad = [v for v in variants if v not in VARIANTS]
+    if bad or not variants:
+        raise SystemExit(f"--variants: unknown {bad[0] if bad else args.variants!r} (known: {', '.join(VARIANTS)})")
     torch.set_num_threads(1)
 
-    env = DistrEdgeEnv(args.scenario)
+    tuners = {METHOD[v]: Tuner(v, args.scenario, args.seed) for v in variants}
+    env = next(iter(tuners.values())).env
     cluster, graph = env.cluster, env.graph
-    cfg = OmegaConf.load(conf_dir() / "agent" / "ddpg.yaml")
-    noise = EpsilonGaussianNoise(env.N - 1, float(cfg.noise.variance), float(cfg.noise.decay), args.seed)
-    model = ALGOS["ddpg"](cfg.policy, env, seed=args.seed, action_noise=noise,
-                          **OmegaConf.to_container(cfg.kwargs, resolve=True))
     plans: dict[str, Plan] = {}
     timing: list[dict[str, float]] = []
     rows: list[dict[str, float | str]] = []
@@ -81,12 +130,15 @@ def main(argv: list[str] | None = None) -> None:
     for minute in range(args.minutes):
         t = minute * 60.0
         if minute in REPLAN_MIN:
-            cuts, secs = train_segment(model, env, t, args.episodes if minute == 0 else args.retune,
-                                       noise, first=minute == 0)
-            plans["distredge"] = env.plan(cuts)
+            times: dict[str, float] = {"minute": minute}
+            for method, tuner in tuners.items():
+                episodes = args.episodes if minute == 0 else args.retune
+                if minute == 0:
+                    episodes = min(episodes, MAX_EPISODES.get(tuner.variant, episodes))
+                plans[method], times[f"{method}_tune_s"] = tuner.replan(cluster, t, episodes, first=minute == 0)
             a0 = time.perf_counter()
             plans["aofl"] = run_planner("aofl", graph, frozen(cluster, t))
-            timing.append({"minute": minute, "distredge_tune_s": secs, "aofl_search_s": time.perf_counter() - a0})
+            timing.append({**times, "aofl_search_s": time.perf_counter() - a0})
         plans["coedge"] = run_planner("coedge", graph, frozen(cluster, t))  # online: every minute
         sim.set_time(t)
         bw = float(np.mean([cluster.network.cap(n, t) for n in cluster.names]))
@@ -97,8 +149,8 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.out)
     write_csv(out / "dynamic.csv", rows)
     mean = {m: float(np.mean([r["latency_ms"] for r in rows if r["method"] == m])) for m in plans}
-    summary = {"mean_latency_ms": mean, "distredge_over_aofl": mean["distredge"] / mean["aofl"],
-               "distredge_over_coedge": mean["distredge"] / mean["coedge"], "replans": timing}
+    summary = {"mean_latency_ms": mean, "replans": timing,
+               **{f"{m}_over_{b}": mean[m] / mean[b] for m in tuners for b in ("aofl", "coedge")}}
     (out / "dynamic_summary.json").write_text(json.dumps(summary, indent=1))
     plot(rows, out / "dynamic.png")
     print(json.dumps(summary, indent=1))

@@ -56,11 +56,13 @@ def test_reduced_dynamic_experiment(tmp_path: Path):
 
     dynamic(["--minutes", "41", "--episodes", "12", "--retune", "4", "--out", str(tmp_path)])
     rows = list(csv.DictReader((tmp_path / "dynamic.csv").open()))
-    assert {r["method"] for r in rows} == {"distredge", "aofl", "coedge"}
-    assert len(rows) == 41 * 3 and len({r["mean_mbps"] for r in rows}) > 5  # the links change
+    assert {r["method"] for r in rows} == {"distredge", "distredge-ours", "aofl", "coedge"}
+    assert len(rows) == 41 * 4 and len({r["mean_mbps"] for r in rows}) > 5  # the links change
     summary = json.loads((tmp_path / "dynamic_summary.json").read_text())
     assert [r["minute"] for r in summary["replans"]] == [0, 20, 40]
-    assert all(r["distredge_tune_s"] > 0 and r["aofl_search_s"] > 0 for r in summary["replans"])
+    assert all(r["distredge_tune_s"] > 0 and r["distredge-ours_tune_s"] > 0 and r["aofl_search_s"] > 0
+               for r in summary["replans"])
+    assert summary["distredge-ours_over_aofl"] > 0
     assert (tmp_path / "dynamic.png").exists()
 
 

@@ -13,6 +13,7 @@ from splitgym.agents.partition_pilot import SEARCH, pilot_partition
 from splitgym.agents.planners import run_planner
 from splitgym.agents.planners.linear import LinearModel, largest_remainder
 from splitgym.agents.share_actions import prior_shares, share_cuts
+from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.simulator import Simulator
 from splitgym.envs.distredge import DistrEdgeEnv
 from splitgym.envs.scenarios import Scenario, get_scenario
@@ -131,6 +132,14 @@ def test_pilot_search_widens_the_pilot_and_stops_at_a_local_optimum():
     assert env.partition == pilot_partition(graph, cluster, **SEARCH).partition == pilot.volumes()
     fixed = DistrEdgeEnv(pilot, action="shares", partition=[(0, graph.num_units - 1)])
     assert fixed.prior.shape == (cluster.size,)
+    # re-piloting on other links (a re-plan) swaps partition and centre; on the same links it is a no-op
+    slow = Cluster.from_config(sc.devices, 20.0)
+    again = env.repilot(slow)
+    assert env.partition == again.partition and env.L == len(again.partition) and env.prior is again.centre
+    assert again.partition == pilot_partition(graph, slow, **SEARCH).partition
+    assert env.repilot(cluster).partition == pilot.volumes()
+    with pytest.raises(ValueError, match="repilot"):
+        DistrEdgeEnv(SMALL).repilot(cluster)
     with pytest.raises(ValueError, match="priors"):
         pilot_partition(graph, cluster, priors=("bogus",))
     with pytest.raises(ValueError, match="max_moves"):
