@@ -44,13 +44,14 @@ def _stages(g: ModelGraph) -> Partition:
 PARTITIONS = {"layers": _layers, "single": _single, "stages": _stages}
 
 
-def named_partition(name: str, graph: ModelGraph) -> Partition:
-    """A named partition, or explicit locations such as ``"0,3,7"``."""
+def named_partition(name: str, graph: ModelGraph, also: tuple[str, ...] = ()) -> Partition:
+    """A named partition, or explicit locations such as ``"0,3,7"``; ``also`` names the caller's
+    own partitions for the error line (a scenario's lcpss and pilots)."""
     if name in PARTITIONS:
         return PARTITIONS[name](graph)
     try:
         starts = [int(x) for x in name.split(",") if x.strip()]
     except ValueError:
-        raise ConfigError(f"partition: unknown partition {name!r} (known: {', '.join(PARTITIONS)}, "
+        raise ConfigError(f"partition: unknown partition {name!r} (known: {', '.join([*also, *PARTITIONS])}, "
                           "or unit indices like 0,3,7)") from None
     return from_starts(starts, graph.num_units)

@@ -59,7 +59,7 @@ class Scenario:
         pilot = self.pilot(g)
         if pilot is not None:
             return pilot.partition
-        return named_partition(self.partition, g)
+        return named_partition(self.partition, g, also=("lcpss", *PILOTS))
 
     def pilot(self, graph: ModelGraph | None = None) -> PilotResult | None:
         """The partition pilot's choice where ``partition`` names one (agents/partition_pilot.py)."""

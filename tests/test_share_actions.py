@@ -14,6 +14,7 @@ from splitgym.agents.planners import run_planner
 from splitgym.agents.planners.linear import LinearModel, largest_remainder
 from splitgym.agents.share_actions import prior_shares, share_cuts
 from splitgym.costmodels.cluster import Cluster
+from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.simulator import Simulator
 from splitgym.envs.distredge import DistrEdgeEnv
 from splitgym.envs.scenarios import Scenario, get_scenario
@@ -140,6 +141,9 @@ def test_pilot_search_widens_the_pilot_and_stops_at_a_local_optimum():
     assert env.repilot(cluster).partition == pilot.volumes()
     with pytest.raises(ValueError, match="repilot"):
         DistrEdgeEnv(SMALL).repilot(cluster)
+    with pytest.raises(ConfigError, match=r"^partition: unknown partition 'pilot-serch' \(known: lcpss, lcpss-pilot, "
+                       r"pilot-search, "):
+        Scenario(name="typo", partition="pilot-serch").volumes()
     with pytest.raises(ValueError, match="priors"):
         pilot_partition(graph, cluster, priors=("bogus",))
     with pytest.raises(ValueError, match="max_moves"):
