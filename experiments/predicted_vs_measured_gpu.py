@@ -61,13 +61,15 @@ def gpu_cluster(cpus: int, mbps: float = 300.0, latency_ms: float = 1.0) -> Clus
     return Cluster(f"gpu1-cpu{cpus}", devices, Network(caps, latency_ms / 1e3, 0.0))
 
 
-def measure_profiles(graph: ModelGraph, gpu: str = "cuda:0") -> dict[str, DeviceProfile]:
+def measure_profiles(graph: ModelGraph, gpu: str = "cuda:0", passes: int = 2,
+                     min_run_time: float = 0.02) -> dict[str, DeviceProfile]:
     """Both boards' profiles, measured now and cached where the planners'
     :func:`~splitgym.costmodels.profiles.load_or_measure` finds them."""
     out = {}
     for board, device in ((GPU, gpu), (CPU, "cpu")):
         t = time.perf_counter()
-        prof = profile_model(graph, device=device, name=board, progress=False)
+        prof = profile_model(graph, device=device, name=board, progress=False, passes=passes,
+                             min_run_time=min_run_time)
         cached_profile_path(board, graph).parent.mkdir(parents=True, exist_ok=True)
         prof.save(cached_profile_path(board, graph))
         print(f"{graph.name:<14}profiled on {device:<7} in {time.perf_counter() - t:5.1f} s", flush=True)
@@ -107,9 +109,10 @@ def measure(plan: Plan, graph: ModelGraph, x: torch.Tensor, repeats: int, gpu: s
 
 
 def run(models: list[str], size: int, cpus: int, n_random: int, repeats: int, threads: int,
-        gpu: str = "cuda:0") -> dict[str, Any]:
+        gpu: str = "cuda:0", quick: bool = False) -> dict[str, Any]:
     """Every plan's exactness, predicted and measured latency; ``gpu`` is the torch device of
-    ``gpu-0`` (``cpu`` runs the whole pipeline without a GPU, as the tests do)."""
+    ``gpu-0`` (``cpu`` runs the whole pipeline without a GPU, as the tests do); ``quick`` profiles
+    with one short pass."""
     rows: list[dict[str, Any]] = []
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -117,7 +120,7 @@ def run(models: list[str], size: int, cpus: int, n_random: int, repeats: int, th
     for name in models:
         model = build_model(name, seed=0)
         graph = ModelGraph.from_module(model, (3, size, size), name=name)
-        profiles = measure_profiles(graph, gpu)
+        profiles = measure_profiles(graph, gpu, *((1, 0.002) if quick else ()))
         x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(1))
         with torch.inference_mode():
             ref = graph.gm(x)
@@ -164,13 +167,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (profiler and executor)")
     ap.add_argument("--gpu", default="cuda:0", help="torch device of gpu-0 (cpu: a dry run without a GPU)")
+    ap.add_argument("--quick", action="store_true", help="vgg11 at 32, 1 random plan, 1 repeat, one short profile pass")
     ap.add_argument("--out", default=str(RESULTS))
     a = ap.parse_args(argv)
+    if a.quick:
+        a.models, a.size, a.random, a.repeats = "vgg11", 32, 1, 1
     if a.gpu.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit("predicted_vs_measured_gpu: no CUDA device here (torch.cuda.is_available() is False)")
     if "SPLITGYM_HOME" not in os.environ:  # measured profiles go to a fresh cache, not the user's
         os.environ["SPLITGYM_HOME"] = tempfile.mkdtemp(prefix="splitgym-gpu-")
-    res = run(a.models.split(","), a.size, a.cpus, a.random, a.repeats, a.threads, a.gpu)
+    res = run(a.models.split(","), a.size, a.cpus, a.random, a.repeats, a.threads, a.gpu, a.quick)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     write_csv(out / "predicted_vs_measured_gpu.csv", res["rows"])
