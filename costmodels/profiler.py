@@ -70,6 +70,7 @@ def profile_model(
     name: str = "local-cpu",
     progress: bool = True,
     passes: int = 2,
+    threads: int | None = None,
 ) -> DeviceProfile:
     """Measure every unit (and the head) of ``graph`` on the torch ``device``.
 
@@ -80,7 +81,22 @@ def profile_model(
         passes: sweeps over the whole grid; each point keeps the lowest of its per-pass medians,
             so a burst of load from another process in one sweep does not stick (the machines
             we measure on are shared).
+        threads: torch CPU threads while measuring (default: the count in force); recorded in
+            the profile's machine info. Measure at the count the executors will run with.
     """
+    if threads is not None and threads < 1:
+        raise ProfileError(f"threads: must be >= 1, got {threads}")
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        return _measure(graph, device, granularity, widths, min_run_time, name, progress, passes)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _measure(graph: ModelGraph, device: str, granularity: int | None, widths: Sequence[float] | None,
+             min_run_time: float, name: str, progress: bool, passes: int) -> DeviceProfile:
     if passes < 1:
         raise ProfileError(f"passes: must be >= 1, got {passes}")
     try:

@@ -236,7 +236,8 @@ def cached_profile_path(board: str, graph: ModelGraph) -> Path:
 
 
 def load_or_measure(graph: ModelGraph, device: str = "cpu", progress: bool = True) -> DeviceProfile:
-    """The local measured profile of ``graph``: shipped with splitgym, cached, or measured now."""
+    """The local measured profile of ``graph``: shipped with splitgym, cached, or measured now
+    (at 1 torch thread, the executors' default)."""
     board = "local-" + device.split(":")[0]
     fname = _file_name(board, graph.name, graph.input_shape)
     for folder in (profile_dir(), _DATA):
@@ -246,7 +247,7 @@ def load_or_measure(graph: ModelGraph, device: str = "cpu", progress: bool = Tru
             return prof
     from .profiler import profile_model  # measuring needs torch benchmark machinery
 
-    prof = profile_model(graph, device=device, name=board, progress=progress)
+    prof = profile_model(graph, device=device, name=board, progress=progress, threads=1)  # as the executors run
     prof.save(profile_dir() / fname)
     return prof
 

@@ -98,7 +98,8 @@ def cmd_profile(args: argparse.Namespace) -> None:
     else:
         prof = profile_model(g, device=args.device, granularity=args.granularity,
                              widths=args.widths, min_run_time=args.min_run_time,
-                             name=f"local-{args.device.split(':')[0]}", progress=not args.quiet)
+                             name=f"local-{args.device.split(':')[0]}", progress=not args.quiet,
+                             threads=args.threads)
     cost = time.perf_counter() - t0
     out = Path(args.output) if args.output else profile_dir() / f"{prof.board}_{g.name}_{'x'.join(map(str, g.input_shape))}.json"
     prof.save(out)
@@ -409,6 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--granularity", type=int, default=None, help="rows between measured heights (default H//12; 1 = the paper's)")
     sp.add_argument("--widths", type=float, nargs="*", default=None, help="width fractions to measure as tiles, e.g. 0.25 0.5 1")
     sp.add_argument("--min-run-time", type=float, default=0.02, help="seconds of timing per point")
+    sp.add_argument("--threads", type=int, default=1,
+                    help="torch CPU threads while measuring (default 1, as the executors run: --threads 1)")
     sp.add_argument("-o", "--output", default=None, help="profile file to write (default: the cache)")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
 

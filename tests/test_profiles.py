@@ -346,9 +346,12 @@ def test_profile_measures_at_the_thread_count_it_records(tiny: ModelGraph, monke
     torch.set_num_threads(2)
     try:
         prof = profile_model(tiny, granularity=16, min_run_time=0.001, progress=False, passes=1)
+        assert seen and set(seen) == {2} and prof.meta["machine"]["threads"] == 2
+        seen.clear()  # an explicit count is used while measuring, then the caller's is restored
+        prof = profile_model(tiny, granularity=16, min_run_time=0.001, progress=False, passes=1, threads=1)
+        assert set(seen) == {1} and prof.meta["machine"]["threads"] == 1 and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
-    assert seen and set(seen) == {2} and prof.meta["machine"]["threads"] == 2
 
 
 @pytest.mark.parametrize("device", ["nope", "cuda:7"])
@@ -362,7 +365,8 @@ def test_profile_on_a_bad_device(tiny: ModelGraph, device: str) -> None:
 @pytest.mark.parametrize("kwargs, needle", [({"granularity": 0}, "granularity"),
                                             ({"granularity": -2}, "granularity"),
                                             ({"widths": [0.0, 1.0]}, "widths"),
-                                            ({"widths": [1.5]}, "widths")])
+                                            ({"widths": [1.5]}, "widths"),
+                                            ({"threads": 0}, "threads")])
 def test_profile_rejects_bad_options(tiny: ModelGraph, kwargs: dict, needle: str) -> None:
     with pytest.raises(ProfileError) as info:
         profile_model(tiny, min_run_time=0.001, progress=False, **kwargs)
