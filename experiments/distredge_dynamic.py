@@ -96,6 +96,7 @@ class Tuner:
         pilot's included)."""
         t0 = time.perf_counter()
         if self.variant == "ours":
+            self.env.sim.set_time(t)  # the observation's scale (T_equal) on the links of now
             self.env.repilot(frozen(cluster, t))
             if not first and self.init_scale is not None:
                 self._scale()
