@@ -114,7 +114,7 @@ def classical_latencies(env: DistrEdgeEnv) -> dict[str, float]:
 
 def _pilot(env: DistrEdgeEnv) -> dict[str, Any]:
     """The partition pilot's choice, where the env trained from one: what DDPG started at."""
-    p = getattr(env, "pilot", None)
+    p = env.pilot
     if p is None:
         return {}
     return {"pilot": {"latency_ms": p.latency * 1e3, "prior": p.prior, "source": p.source, "alpha": p.alpha,

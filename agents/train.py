@@ -37,7 +37,8 @@ from .tasks import get_task
 __all__ = ["train", "main"]
 
 
-def _noise(cfg: DictConfig, n_actions: int, seed: int):
+def action_noise(cfg: DictConfig, n_actions: int, seed: int) -> EpsilonGaussianNoise | None:
+    """The exploration noise ``cfg.agent.noise`` describes (None without one)."""
     if not cfg.agent.get("noise"):
         return None
     if cfg.agent.noise.kind != "epsilon_gaussian":
@@ -99,7 +100,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     ckpt = run_dir / "checkpoints"
     best = BestPlanCallback(run_dir, describe=task.describe(env))
     dims = task.noise_dims(env)
-    noise = _noise(cfg, dims, cfg.seed) if algo_name != "ppo" and dims else None
+    noise = action_noise(cfg, dims, cfg.seed) if algo_name != "ppo" and dims else None
     total = int(cfg.episodes) * task.episode_steps(env)
     if cfg.resume and (ckpt / "model.zip").exists():
         model = Algo.load(ckpt / "model.zip", env=env, device=cfg.device)

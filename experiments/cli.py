@@ -88,7 +88,7 @@ def cmd_graph(args: argparse.Namespace) -> None:
 
 def cmd_profile(args: argparse.Namespace) -> None:
     from splitgym.costmodels.profiler import profile_model
-    from splitgym.costmodels.profiles import derive, load_or_measure, profile_dir
+    from splitgym.costmodels.profiles import cached_profile_path, derive, load_or_measure
 
     g = _graph(args.model, args.input)
     t0 = time.perf_counter()
@@ -101,7 +101,7 @@ def cmd_profile(args: argparse.Namespace) -> None:
                              name=f"local-{args.device.split(':')[0]}", progress=not args.quiet,
                              threads=args.threads)
     cost = time.perf_counter() - t0
-    out = Path(args.output) if args.output else profile_dir() / f"{prof.board}_{g.name}_{'x'.join(map(str, g.input_shape))}.json"
+    out = Path(args.output) if args.output else cached_profile_path(prof.board, g)
     prof.save(out)
     lin = prof.fitted("linear")
     rows = [{"#": i, "unit": u.name, "points": len(u.heights), "full_ms": u.at([u.heights[-1]])[0] * 1e3,

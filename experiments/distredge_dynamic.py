@@ -25,10 +25,12 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
+from splitgym.agents.actor_init import scale_actor_output
 from splitgym.agents.algos import ALGOS
 from splitgym.agents.callbacks import BestPlanCallback
 from splitgym.agents.noise import EpsilonGaussianNoise
 from splitgym.agents.planners import run_planner
+from splitgym.agents.train import action_noise
 from splitgym.costmodels.cluster import Cluster, conf_dir
 from splitgym.costmodels.network import Network
 from splitgym.costmodels.plan import Plan
@@ -70,8 +72,6 @@ class Tuner:
     episode plays the new pilot's decision, and the rest of the actor and the critic are fine-tuned."""
 
     def __init__(self, variant: str, scenario: str, seed: int) -> None:
-        from splitgym.agents.actor_init import scale_actor_output
-
         self.variant = variant
         cfg = OmegaConf.create({"agent": OmegaConf.load(conf_dir() / "agent" / "ddpg.yaml"),
                                 "env": {"action": "cuts", "partition": None}})
@@ -80,16 +80,15 @@ class Tuner:
         if cfg.env.partition:
             sc = dataclasses.replace(sc, partition=str(cfg.env.partition))
         self.env = DistrEdgeEnv(sc, action=str(cfg.env.action))
-        n_act = self.env.action_space.shape[0]
-        self.noise = EpsilonGaussianNoise(n_act, float(cfg.agent.noise.variance), float(cfg.agent.noise.decay), seed,
-                                          per_episode=bool(cfg.agent.noise.per_episode),
-                                          anchor_every=int(cfg.agent.noise.anchor_every))
+        self.noise = action_noise(cfg, self.env.action_space.shape[0], seed)
         self.model = ALGOS["ddpg"](cfg.agent.policy, self.env, seed=seed, action_noise=self.noise,
                                    **OmegaConf.to_container(cfg.agent.kwargs, resolve=True))
         self.init_scale = cfg.agent.get("actor_init_scale")
-        self._scale = lambda: scale_actor_output(self.model, float(self.init_scale))
+        self._init_actor()
+
+    def _init_actor(self) -> None:
         if self.init_scale is not None:
-            self._scale()
+            scale_actor_output(self.model, float(self.init_scale))
 
     def replan(self, cluster: Cluster, t: float, episodes: int, first: bool) -> tuple[Plan, float]:
         """(Re-)tune on the network at ``t``: the best plan found and the seconds it took (the
@@ -98,8 +97,8 @@ class Tuner:
         if self.variant == "ours":
             self.env.sim.set_time(t)  # the observation's scale (T_equal) on the links of now
             self.env.repilot(frozen(cluster, t))
-            if not first and self.init_scale is not None:
-                self._scale()
+            if not first:
+                self._init_actor()
             self.noise.played = 0  # the first re-tuning episode is an anchor: the pilot's decision
         cuts, _ = train_segment(self.model, self.env, t, episodes, self.noise, first)
         return self.env.plan(cuts), time.perf_counter() - t0

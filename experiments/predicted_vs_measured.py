@@ -113,19 +113,25 @@ def fit_overhead(rows: list[dict[str, Any]], graph: ModelGraph, profile: DeviceP
     return float(grid[int(np.argmin(err))])
 
 
+def part_samples(plan: Plan, times: dict[str, Any]) -> list[tuple[str, PartSample]]:
+    """Every timed non-empty part of a :meth:`LocalExecutor.run_timed` result, with the plan
+    device it ran on; the head last, as ``first = last = -1``."""
+    parts = []
+    for v, vol in enumerate(plan.volumes):
+        for k, d in enumerate(plan.devices):
+            s = float(times["compute_s"][v, k])
+            if vol.rows[k + 1] > vol.rows[k] and s > 0:
+                parts.append((d.name, PartSample(vol.first, vol.last, (vol.rows[k], vol.rows[k + 1]), s)))
+    if times["head_device"] is not None:
+        parts.append((times["head_device"], PartSample(-1, -1, (0, 0), float(times["head_s"]))))
+    return parts
+
+
 def measure_in_process(plan: Plan, graph: ModelGraph, x: torch.Tensor, repeats: int
                        ) -> tuple[float, list[PartSample]]:
     _, times = LocalExecutor(plan, graph).run_timed(x, repeats=repeats, warmup=1)
     latency = compose_latency(times, plan, network_transfer(plan))["latency_s"]
-    parts = []
-    for v, vol in enumerate(plan.volumes):
-        for k in range(len(plan.devices)):
-            s = float(times["compute_s"][v, k])
-            if vol.rows[k + 1] > vol.rows[k] and s > 0:
-                parts.append(PartSample(vol.first, vol.last, (vol.rows[k], vol.rows[k + 1]), s))
-    if times["head_device"] is not None:
-        parts.append(PartSample(-1, -1, (0, 0), float(times["head_s"])))
-    return float(latency), parts
+    return float(latency), [p for _, p in part_samples(plan, times)]
 
 
 def run(models: list[str], size: int, devices: int, n_random: int, n_dist: int, links: str,

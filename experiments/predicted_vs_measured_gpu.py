@@ -48,7 +48,7 @@ from splitgym.costmodels.simulator import Simulator
 from splitgym.executors import LocalExecutor, compose_latency, network_transfer
 from splitgym.executors.local import strict_fp32
 
-from .predicted_vs_measured import mape, plans_for, spearman, two_folds
+from .predicted_vs_measured import mape, part_samples, plans_for, spearman, two_folds
 from .results_csv import write_csv
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -70,15 +70,12 @@ def measure_profiles(graph: ModelGraph, gpu: str = "cuda:0", passes: int = 2,
         t = time.perf_counter()
         prof = profile_model(graph, device=device, name=board, progress=False, passes=passes,
                              min_run_time=min_run_time)
-        cached_profile_path(board, graph).parent.mkdir(parents=True, exist_ok=True)
-        prof.save(cached_profile_path(board, graph))
+        path = cached_profile_path(board, graph)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        prof.save(path)
         print(f"{graph.name:<14}profiled on {device:<7} in {time.perf_counter() - t:5.1f} s", flush=True)
         out[board] = prof
     return out
-
-
-def board_of(plan: Plan, device: str) -> str:
-    return next(d.board for d in plan.devices if d.name == device)
 
 
 def exactness(plan: Plan, graph: ModelGraph, x: torch.Tensor, ref: torch.Tensor, gpu: str = "cuda:0") -> float:
@@ -93,18 +90,11 @@ def measure(plan: Plan, graph: ModelGraph, x: torch.Tensor, repeats: int, gpu: s
     """Composed latency, the timed parts per board, and the seconds computed per board."""
     _, times = LocalExecutor(plan, graph, {"gpu-0": gpu}).run_timed(x, repeats=repeats, warmup=2)
     latency = compose_latency(times, plan, network_transfer(plan))["latency_s"]
+    board = {d.name: d.board for d in plan.devices}
     parts: dict[str, list[PartSample]] = {GPU: [], CPU: []}
-    busy = {GPU: 0.0, CPU: 0.0}
-    for v, vol in enumerate(plan.volumes):
-        for k, d in enumerate(plan.devices):
-            s = float(times["compute_s"][v, k])
-            if vol.rows[k + 1] > vol.rows[k] and s > 0:
-                parts[d.board].append(PartSample(vol.first, vol.last, (vol.rows[k], vol.rows[k + 1]), s))
-                busy[d.board] += s
-    if times["head_device"] is not None:
-        board = board_of(plan, times["head_device"])
-        parts[board].append(PartSample(-1, -1, (0, 0), float(times["head_s"])))
-        busy[board] += float(times["head_s"])
+    for device, p in part_samples(plan, times):
+        parts[board[device]].append(p)
+    busy = {b: sum(p.seconds for p in ps) for b, ps in parts.items()}
     return float(latency), parts, busy
 
 
