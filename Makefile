@@ -47,7 +47,7 @@ reproduce-msmdi: $(STAMP)
 	  hydra.run.dir=runs/msmdi-ppo-ms$$n || exit 1; done
 	$(PY) -m splitgym.experiments.msmdi_tables --seeds 2 --learned runs/msmdi-ppo-ms5 runs/msmdi-ppo-ms3 runs/msmdi-ppo-ms2
 	$(PY) -m splitgym.experiments.bench_queueing
-	for n in 3 2; do $(PY) -m splitgym.executors.mdi_ring --workers $$n --sources 0 1 --rates 30 60 --images 30 60 \
+	for n in 3 2; do $(PY) -m splitgym.experiments.mdi_ring_run --workers $$n --sources 0 1 --rates 30 60 --images 30 60 \
 	  --policies ms-mdi ar-mdi local learned --learned runs/msmdi-ppo-ms$$n || exit 1; done \
 	  | tee experiments/results/msmdi_ring.jsonl
 

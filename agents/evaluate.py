@@ -13,9 +13,8 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from splitgym.agents.tasks import get_task
 from splitgym.costmodels.errors import SplitgymError
-
-from .tasks import get_task
 
 __all__ = ["find_run", "evaluate"]
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from splitgym.agents.planners.equal import equal_cuts
+from splitgym.costmodels.volumes.linear_model import equal_cuts
 from splitgym.envs.distredge import OBS_HIGH, DistrEdgeEnv
 
 __all__ = ["ExportedActor", "export_actor", "rollout", "reference_latencies", "write_summary"]

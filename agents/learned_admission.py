@@ -4,7 +4,7 @@ The env's action is the admission choice only (local or MDI queue per source), s
 policy decides admission and the workers serve by the back-pressure rule (Eq. 2, the env's
 default ``service``). The observation is built by :func:`splitgym.envs.msmdi.admission_obs` from
 whatever is passed as ``sim``: the simulator itself, or a worker's view of the real ring
-(:class:`splitgym.executors.mdi_view.RingView`), where the other workers' queues are their last
+(:class:`splitgym.executors.stages.mdi_view.RingView`), where the other workers' queues are their last
 reports. One prediction serves every source deciding at the same slot (the env's joint action);
 a view that counts its decisions (``decision``) gets a fresh prediction for each.
 """
@@ -15,8 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from splitgym.agents.schedulers import BackPressure
 from splitgym.costmodels.errors import ConfigError
+from splitgym.costmodels.stages.queue_policies import BackPressure
 from splitgym.envs.msmdi import admission_obs
 
 __all__ = ["LearnedAdmission", "policy_path", "run_scenario"]

@@ -26,13 +26,12 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from stable_baselines3.common.logger import configure
 
+from splitgym.agents.actor_init import scale_actor_output
+from splitgym.agents.algos import ALGOS
+from splitgym.agents.callbacks import BestPlanCallback, ResumableCheckpoint, save_checkpoint
+from splitgym.agents.noise import EpsilonGaussianNoise
+from splitgym.agents.tasks import get_task
 from splitgym.costmodels.errors import ConfigError, SplitgymError
-
-from .actor_init import scale_actor_output
-from .algos import ALGOS
-from .callbacks import BestPlanCallback, ResumableCheckpoint, save_checkpoint
-from .noise import EpsilonGaussianNoise
-from .tasks import get_task
 
 __all__ = ["train", "main"]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import ConfigError
+from splitgym.costmodels.errors import ConfigError
 
 __all__ = ["Board", "BOARDS", "board"]
 

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ProfileError
-from .graph import ModelGraph
-from .profiles import DeviceProfile, UnitTable
-from .traffic import SplitMaths
+from splitgym.costmodels.errors import ProfileError
+from splitgym.costmodels.graph import ModelGraph
+from splitgym.costmodels.profiles import DeviceProfile, UnitTable
+from splitgym.costmodels.traffic import SplitMaths
 
 __all__ = ["PartSample", "unit_rows", "predict_parts", "calibrate"]
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from .errors import ConfigError
-from .network import BandwidthTrace, Network
+from splitgym.costmodels.errors import ConfigError
+from splitgym.costmodels.network import BandwidthTrace, Network
 
 __all__ = ["Device", "Cluster", "conf_dir", "load_conf", "list_conf"]
 

@@ -28,10 +28,10 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.fx import GraphModule, Node, symbolic_trace
 from torch.fx.passes.shape_prop import ShapeProp
 
-from .errors import UnsupportedModelError
-from .models import DEFAULT_INPUT, build_model
-from .ops import NodeOp, OpKind, classify
-from .rowmap import AxisMap, UnitMap
+from splitgym.costmodels.errors import UnsupportedModelError
+from splitgym.costmodels.models import DEFAULT_INPUT, build_model
+from splitgym.costmodels.ops import NodeOp, OpKind, classify
+from splitgym.costmodels.rowmap import AxisMap, UnitMap
 
 __all__ = ["Layer", "Unit", "Head", "ModelGraph", "graph_on", "node_input_maps", "tensor_inputs"]
 

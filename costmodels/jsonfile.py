@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .errors import SplitgymError
+from splitgym.costmodels.errors import SplitgymError
 
 __all__ = ["read_json"]
 

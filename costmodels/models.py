@@ -13,7 +13,7 @@ import torch
 import torchvision
 from torch import nn
 
-from .errors import UnsupportedModelError
+from splitgym.costmodels.errors import UnsupportedModelError
 
 __all__ = ["build_model", "available_models", "DEFAULT_INPUT"]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError
+from splitgym.costmodels.errors import ConfigError
 
 __all__ = ["Link", "BandwidthTrace", "Network", "transfer_seconds"]
 

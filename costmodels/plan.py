@@ -16,21 +16,49 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .cluster import REQUESTER, Cluster, Device
-from .errors import PlanError
-from .graph import ModelGraph
-from .jsonfile import read_json
-from .network import Network
+from splitgym.costmodels.cluster import REQUESTER, Cluster, Device
+from splitgym.costmodels.errors import PlanError
+from splitgym.costmodels.graph import ModelGraph
+from splitgym.costmodels.jsonfile import read_json
+from splitgym.costmodels.network import Network
 
 __all__ = ["Plan", "Volume", "Tile", "Stage", "NeuronSplit", "NodeShares", "Problem", "load_plan",
-           "PLAN_VERSION"]
+           "PLAN_VERSION", "PlanKind", "KINDS", "infer_kind"]
 
-PLAN_VERSION = 1
+#: 2: ``kind`` is explicit (version 1 files load: their kind is inferred once, on load).
+PLAN_VERSION = 2
+#: What a plan decides, which fixes how it is scored and run (the README's glossary):
+#: ``volumes`` (DistrEdge: fused volumes, rows per device), ``tiles`` (NPTP: a rectangle per device),
+#: ``neurons`` (HyPS: layer cuts + neuron splits), ``nodes`` (HiDP: node rows + processor shares),
+#: ``stages`` (MS-MDI / AR-MDI: each volume whole on one worker of a pipeline).
+PlanKind = Literal["volumes", "tiles", "neurons", "nodes", "stages"]
+KINDS: tuple[str, ...] = get_args(PlanKind)
+#: Per kind: the decision fields it needs (at least one) and the ones it may carry.
+_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "volumes": (("volumes",), ("volumes", "head_device")),
+    "tiles": (("tiles",), ("tiles", "head_device")),
+    "neurons": (("stages", "neuron_splits"), ("stages", "neuron_splits", "head_device")),
+    "nodes": (("volumes",), ("volumes", "shares", "modes", "stages", "head_device")),
+    "stages": (("volumes",), ("volumes", "stages", "head_device")),
+}
+_DECISIONS = ("volumes", "tiles", "stages", "neuron_splits", "shares", "modes")
+
+
+def infer_kind(doc: dict[str, Any]) -> str:
+    """The kind of a version-1 document, from the fields it sets (what version 1 left implicit)."""
+    has = {f for f in _DECISIONS if doc.get(f)}
+    if "tiles" in has:
+        return "tiles"
+    if "neuron_splits" in has or ("stages" in has and "volumes" not in has):
+        return "neurons"
+    if {"shares", "modes"} & has or "leader" in (doc.get("meta") or {}):
+        return "nodes"
+    return "stages" if "stages" in has else "volumes"
 NonNegInt = Field(ge=0)
 
 
@@ -130,7 +158,8 @@ class Plan(_Strict):
     """A versioned, self-contained distribution plan (see the README's glossary)."""
 
     format: Literal["splitgym.plan"] = "splitgym.plan"
-    version: Literal[1] = PLAN_VERSION
+    version: Literal[2] = PLAN_VERSION
+    kind: PlanKind
     method: str
     model: PlanModel
     devices: list[PlanDevice] = Field(min_length=1)
@@ -144,8 +173,23 @@ class Plan(_Strict):
     modes: list[Literal["model", "data"]] | None = None  # HiDP: global mode of every volume
     meta: dict[str, Any] = Field(default_factory=dict)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade(cls, data: Any) -> Any:
+        """Version 1 had no ``kind``: infer it once, here, and read the rest as version 2."""
+        if isinstance(data, dict) and data.get("version") == 1 and "kind" not in data:
+            return {**data, "version": PLAN_VERSION, "kind": infer_kind(data)}
+        return data
+
     @model_validator(mode="after")
     def _consistent(self) -> Plan:
+        need, may = _FIELDS[self.kind]
+        set_ = [f for f in _DECISIONS if getattr(self, f)]
+        extra = [f for f in set_ if f not in may]
+        if extra:
+            raise ValueError(f"kind: a {self.kind!r} plan has no {extra[0]!r} (it may set {', '.join(may)})")
+        if not any(f in set_ for f in need):
+            raise ValueError(f"kind: a {self.kind!r} plan needs {' or '.join(need)}")
         names = [d.name for d in self.devices]
         if len(set(names)) != len(names) or REQUESTER in names:
             raise ValueError(f"devices: names must be unique and not {REQUESTER!r}, got {names}")
@@ -171,11 +215,12 @@ class Plan(_Strict):
     @classmethod
     def from_volumes(cls, method: str, graph: ModelGraph, cluster: Cluster,
                      partition: list[tuple[int, int]], cuts: np.ndarray | list[list[int]],
-                     **extra: Any) -> Plan:
+                     kind: PlanKind = "volumes", **extra: Any) -> Plan:
         """A volume plan from a partition (``(first, last)`` per volume) and cut points
-        (one row of N+1 per volume)."""
+        (one row of N+1 per volume); ``kind`` ``nodes`` or ``stages`` for the refinements."""
         net = cluster.network
         return cls(
+            kind=kind,
             method=method,
             model=PlanModel(name=graph.name, input=graph.input_shape),
             devices=[PlanDevice(name=d.name, board=d.board, bandwidth_mbps=net.cap(d.name))
@@ -252,6 +297,11 @@ class Plan(_Strict):
             raise PlanError(str(probs[0]))
 
     # -- files --------------------------------------------------------------------------------
+    def evolve(self, **update: Any) -> Plan:
+        """A copy with ``update`` applied and validated again (``model_copy`` would skip the
+        checks, so a copy could contradict its kind)."""
+        return type(self).model_validate({**self.model_dump(), **update})
+
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)

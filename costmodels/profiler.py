@@ -19,10 +19,10 @@ import torch
 import torch.utils.benchmark as benchmark
 from tqdm import tqdm
 
-from .errors import ProfileError
-from .graph import ModelGraph, graph_on
-from .profiles import PROFILE_VERSION, DeviceProfile, UnitTable
-from .slicing import Region, SlicedSegment
+from splitgym.costmodels.errors import ProfileError
+from splitgym.costmodels.graph import ModelGraph, graph_on
+from splitgym.costmodels.profiles import PROFILE_VERSION, DeviceProfile, UnitTable
+from splitgym.costmodels.slicing import Region, SlicedSegment
 
 __all__ = ["profile_model", "height_grid", "machine_info"]
 

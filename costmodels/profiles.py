@@ -17,10 +17,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .boards import board as lookup_board
-from .errors import ProfileError
-from .graph import ModelGraph
-from .jsonfile import read_json
+from splitgym.costmodels.boards import board as lookup_board
+from splitgym.costmodels.errors import ProfileError
+from splitgym.costmodels.graph import ModelGraph
+from splitgym.costmodels.jsonfile import read_json
 
 __all__ = [
     "PROFILE_VERSION",
@@ -34,7 +34,7 @@ __all__ = [
 
 PROFILE_VERSION = 1
 FORMAT = "splitgym.profile"
-_DATA = Path(__file__).parent / "data" / "profiles"
+SHIPPED_PROFILES = Path(__file__).parent / "data" / "profiles"
 
 
 @dataclass
@@ -240,12 +240,14 @@ def load_or_measure(graph: ModelGraph, device: str = "cpu", progress: bool = Tru
     (at 1 torch thread, the executors' default)."""
     board = "local-" + device.split(":")[0]
     fname = _file_name(board, graph.name, graph.input_shape)
-    for folder in (profile_dir(), _DATA):
+    for folder in (profile_dir(), SHIPPED_PROFILES):
         if (folder / fname).exists():
             prof = DeviceProfile.load(folder / fname)
             prof.check(graph)
             return prof
-    from .profiler import profile_model  # measuring needs torch benchmark machinery
+    from splitgym.costmodels.profiler import (
+        profile_model,  # measuring needs torch benchmark machinery
+    )
 
     prof = profile_model(graph, device=device, name=board, progress=progress, threads=1)  # as the executors run
     prof.save(profile_dir() / fname)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .ops import Window
+from splitgym.costmodels.ops import Window
 
 __all__ = ["AxisMap", "UnitMap", "IDENTITY_SLOPE"]
 

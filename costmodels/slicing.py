@@ -20,9 +20,9 @@ from torch import nn
 from torch.fx import Node
 from torch.fx.node import map_arg
 
-from .errors import PlanError
-from .graph import ModelGraph, _shape, node_input_maps, tensor_inputs
-from .ops import OpKind, run_window
+from splitgym.costmodels.errors import PlanError
+from splitgym.costmodels.graph import ModelGraph, _shape, node_input_maps, tensor_inputs
+from splitgym.costmodels.ops import OpKind, run_window
 
 __all__ = ["Region", "SlicedSegment", "needed_regions", "segment_nodes"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .graph import DTYPE_BYTES, ModelGraph
+from splitgym.costmodels.graph import DTYPE_BYTES, ModelGraph
 
 __all__ = ["SplitMaths"]
 

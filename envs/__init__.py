@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from gymnasium.envs.registration import register, registry
 
-from .scenarios import SCENARIOS, Scenario, get_scenario, list_scenarios
+from splitgym.envs.scenarios import SCENARIOS, Scenario, get_scenario, list_scenarios
 
 __all__ = ["ENV_IDS", "SCENARIOS", "Scenario", "get_scenario", "list_scenarios"]
 

@@ -8,14 +8,13 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from splitgym.agents.partition_pilot import PILOTS, PilotResult, pilot_partition
-from splitgym.agents.planners.equal import equal_cuts
-from splitgym.agents.share_actions import SHARE_RANGE, prior_shares, share_cuts
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.plan import Plan
-from splitgym.costmodels.simulator import Breakdown, Simulator
-
-from .scenarios import Scenario, get_scenario
+from splitgym.costmodels.volumes.linear_model import equal_cuts
+from splitgym.costmodels.volumes.partition_pilot import PILOTS, PilotResult, pilot_partition
+from splitgym.costmodels.volumes.share_actions import SHARE_RANGE, prior_shares, share_cuts
+from splitgym.costmodels.volumes.volume_simulator import Breakdown, Simulator
+from splitgym.envs.scenarios import Scenario, get_scenario
 
 __all__ = ["DistrEdgeEnv", "REWARDS", "ACTIONS", "map_action"]
 
@@ -44,12 +43,12 @@ class DistrEdgeEnv(gym.Env[np.ndarray, np.ndarray]):
     ``action="cuts"`` (DE Eq. 9): ``Box(-1, 1, (N-1,))``, the actor's raw outputs; the env sorts
     them and maps each to a row ``round(H_l * (a + 1) / 2)``. Device i gets rows
     ``[x_i, x_{i+1})``; empty parts are allowed.
-    ``action="shares"`` (ours, :mod:`splitgym.agents.share_actions`): ``Box(-1, 1, (N,))``, one
+    ``action="shares"`` (ours, :mod:`splitgym.costmodels.volumes.share_actions`): ``Box(-1, 1, (N,))``, one
     weight per device around the whole model's linear-ratio split p (one capability per device
     and its link, as AOFL splits), ``w_i = p_i exp(4 a_i)``, the same weights for every volume's
     rows. a = 0 is that classical ratio on this partition; empty parts are reachable. With the
     scenario's ``partition="lcpss-pilot"`` or ``"pilot-search"`` the centre is the pilot's best
-    sampled decision instead (:attr:`~splitgym.agents.partition_pilot.PilotResult.centre`, one
+    sampled decision instead (:attr:`~splitgym.costmodels.volumes.partition_pilot.PilotResult.centre`, one
     row of weights per volume).
 
     ## Observation Space

@@ -8,12 +8,11 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from splitgym.agents.schedulers import SCHEDULERS, get_scheduler
 from splitgym.costmodels.errors import ConfigError
-from splitgym.costmodels.queueing import QueueResult, QueueSim
-
-from .msmdi_scenarios import MDI_SCENARIOS, MDIScenario, get_mdi_scenario
-from .scenarios import SCENARIOS
+from splitgym.costmodels.stages.queue_policies import SCHEDULERS, get_scheduler
+from splitgym.costmodels.stages.queue_sim import QueueResult, QueueSim
+from splitgym.envs.msmdi_scenarios import MDI_SCENARIOS, MDIScenario, get_mdi_scenario
+from splitgym.envs.scenarios import SCENARIOS
 
 __all__ = ["MSMDIEnv", "REWARDS", "REFERENCES", "admission_obs"]
 

@@ -7,7 +7,7 @@ MobileNetV2 at 256x256, two sources with a = 5 and 10 images/s receiving 10K and
 * ``network="bw100"`` is our stand-in for the Wi-Fi (no rate is given): every device capped at
   100 Mbps, no latency; ``contention="shared"``: the access point is one medium, one transfer at
   a time (the experiments also run 50 Mbps, where five workers saturate it);
-* ``image_s=0.4``: one TX2 takes 0.4 s per image (see :mod:`splitgym.costmodels.queueing`,
+* ``image_s=0.4``: one TX2 takes 0.4 s per image (see :mod:`splitgym.costmodels.stages.queue_sim`,
   *Calibration*). The paper gives no absolute time, but its five-worker result (74 % less time
   than Local, whose time is set by the 30K-image source alone) needs the five workers to be
   overloaded by 15 images/s: 5 / image_s < 15, so image_s > 0.33 s;
@@ -23,9 +23,8 @@ from typing import Any
 
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.errors import ConfigError
-from splitgym.costmodels.queueing import QueueSystem, WorkerEvent
-
-from .scenarios import cached_graph
+from splitgym.costmodels.stages.queue_sim import QueueSystem, WorkerEvent
+from splitgym.envs.scenarios import cached_graph
 
 __all__ = ["MDIScenario", "MDI_SCENARIOS", "get_mdi_scenario", "list_mdi_scenarios"]
 

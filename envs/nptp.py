@@ -12,10 +12,15 @@ from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.slicing import Region
-from splitgym.costmodels.tile_layouts import COLS, ROWS, equal_strips, fraction_cuts, multilevel
-from splitgym.costmodels.tiles import TileCostModel, TileScore, cluster_caps, tile_plan
-
-from .scenarios import Scenario, cached_graph, get_scenario
+from splitgym.costmodels.tiles.tile_cost import TileCostModel, TileScore, cluster_caps, tile_plan
+from splitgym.costmodels.tiles.tile_layouts import (
+    COLS,
+    ROWS,
+    equal_strips,
+    fraction_cuts,
+    multilevel,
+)
+from splitgym.envs.scenarios import Scenario, cached_graph, get_scenario
 
 __all__ = ["NPTPEnv", "REWARDS", "decode"]
 
@@ -40,7 +45,7 @@ class NPTPEnv(gym.Env[np.ndarray, np.ndarray]):
     ``k`` cuts device ``k``'s sub-image off what remains of the image, along the height or the
     width; the last device gets the remainder. Every device then runs the feature extractor on
     its tile and exchanges halos with its neighbours after every layer; the layout is scored by
-    the tile cost model (:mod:`splitgym.costmodels.tiles`: profiled compute, per-layer halo over
+    the tile cost model (:mod:`splitgym.costmodels.tiles.tile_cost`: profiled compute, per-layer halo over
     the links, memory caps).
 
     ## Action Space

@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
-from splitgym.agents.lcpss import lcpss_partition
-from splitgym.agents.partition_pilot import PILOTS, PilotResult, pilot_partition
-from splitgym.agents.partitions import Partition, named_partition
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.graph import ModelGraph
+from splitgym.costmodels.volumes.lcpss import lcpss_partition
+from splitgym.costmodels.volumes.partition_pilot import PILOTS, PilotResult, pilot_partition
+from splitgym.costmodels.volumes.partitions import Partition, named_partition
 
 __all__ = ["Scenario", "SCENARIOS", "get_scenario", "list_scenarios", "cached_graph"]
 

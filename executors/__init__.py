@@ -15,5 +15,5 @@ __all__ = ["LocalExecutor", "Part", "build_stages", "compose_latency", "network_
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        return getattr(importlib.import_module(".local", __name__), name)
+        return getattr(importlib.import_module("splitgym.executors.volumes.volume_local"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import time
 import traceback
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from typing import Any
 
 from splitgym.costmodels.errors import SplitgymError
 
-__all__ = ["launch", "worker_errors", "WorkerError", "check_images"]
+__all__ = ["launch", "worker_errors", "WorkerError", "check_images", "free_port"]
 
 #: (time of failure, rank, one-line message)
 WorkerError = tuple[float, int, str]
@@ -89,3 +90,10 @@ def launch(work: Work, cfg: dict[str, Any], nprocs: int, *, timeout_s: float, ti
                 p.kill()
                 p.join()
     return time.perf_counter() - t0
+
+
+def free_port(addr: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((addr, 0))
+        return int(s.getsockname()[1])

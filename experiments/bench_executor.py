@@ -24,13 +24,13 @@ import numpy as np
 import torch
 from torch.utils import benchmark
 
-from splitgym.agents.partitions import named_partition
-from splitgym.agents.planners.equal import equal_cuts
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.models import build_model
 from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.traffic import SplitMaths
+from splitgym.costmodels.volumes.linear_model import equal_cuts
+from splitgym.costmodels.volumes.partitions import named_partition
 from splitgym.executors import LocalExecutor
 
 

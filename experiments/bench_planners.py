@@ -20,12 +20,12 @@ import statistics
 import time
 from typing import Any
 
-from splitgym.agents.partitions import named_partition
 from splitgym.agents.planners import VOLUME_PLANNERS, run_planner
-from splitgym.agents.planners.exact import count_candidates
+from splitgym.agents.planners.volumes.exact import count_candidates
 from splitgym.costmodels.cluster import Cluster, load_conf
 from splitgym.costmodels.graph import ModelGraph
-from splitgym.costmodels.simulator import Simulator
+from splitgym.costmodels.volumes.partitions import named_partition
+from splitgym.costmodels.volumes.volume_simulator import Simulator
 
 EXACT_PARTITIONS = ["single", "0,10", "0,5,10", "0,5,10,14", "stages"]
 EXACT_GRIDS = [4, 8]

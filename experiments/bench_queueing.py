@@ -14,8 +14,8 @@ import json
 import statistics
 import time
 
-from splitgym.agents.schedulers import SCHEDULERS, get_scheduler
-from splitgym.costmodels.queueing import QueueSim
+from splitgym.costmodels.stages.queue_policies import SCHEDULERS, get_scheduler
+from splitgym.costmodels.stages.queue_sim import QueueSim
 from splitgym.envs.msmdi_scenarios import get_mdi_scenario, list_mdi_scenarios
 
 

@@ -16,11 +16,11 @@ import time
 
 import numpy as np
 
-from splitgym.agents.partitions import named_partition
-from splitgym.agents.planners.equal import equal_cuts
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.graph import ModelGraph
-from splitgym.costmodels.simulator import Simulator
+from splitgym.costmodels.volumes.linear_model import equal_cuts
+from splitgym.costmodels.volumes.partitions import named_partition
+from splitgym.costmodels.volumes.volume_simulator import Simulator
 
 
 def random_cuts(rng: np.random.Generator, heights: list[int], n: int, batch: int) -> np.ndarray:

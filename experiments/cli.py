@@ -176,55 +176,22 @@ def cmd_plan(args: argparse.Namespace) -> None:
 
 
 def cmd_simulate(args: argparse.Namespace) -> None:
+    """Price a plan with its kind's scorer (``SCORERS[plan.kind]``): one lookup, no guessing."""
     from splitgym.costmodels.graph import ModelGraph
     from splitgym.costmodels.plan import load_plan
-    from splitgym.costmodels.simulator import Simulator
+    from splitgym.costmodels.scoring import score_plan
 
     plan = load_plan(args.plan)
     c, h, w = plan.model.input
     if c != 3:
         raise SplitgymError(f"model.input: torchvision models take 3 channels, got {c}")
     g = ModelGraph.from_torchvision(plan.model.name, (h, w))
-    plan.check(g)
-    if plan.tiles and not plan.volumes:  # NPTP tile plans: the tile cost model
-        from splitgym.costmodels.tiles import score_tiles
-
-        sc = score_tiles(g, rects=plan)
-        rows = [{k: v for k, v in p.items() if k not in ("tile", "memory_cap_mb", "activation_cap_mb")}
-                for p in sc.to_json()["per_device"]]
-        _emit(args, sc.to_json(), f"plan {args.plan}: {plan.method} on {plan.model.name} {list(plan.model.input)}, "
-              f"{len(rows)} tiles\n\n" + _table(rows, 3) + f"\n\nfeature extractor {sc.latency * 1e3:.2f} ms "
-              f"(slowest device), end-to-end {sc.end_to_end * 1e3:.2f} ms with the head on {sc.head_device}; "
-              f"halo {sc.total_bytes / 2**20:.2f} MiB in {sc.messages} messages; feasible: {sc.feasible}")
-        return
-    if not plan.volumes and (plan.stages or plan.neuron_splits):  # a hybrid plan (HyPS)
-        from splitgym.costmodels.hyps_score import score_hybrid
-
-        sc = score_hybrid(plan, g).to_json()
-        rows = [{"partition": p["partition"], "layers": f"{p['layers'][0]}..{p['layers'][-1]}",
-                 "devices": p.get("device") or ",".join(p["devices"]), "compute_ms": p["compute_s"] * 1e3,
-                 "comm_ms": p["communication_s"] * 1e3, "peak_MB": p["peak_memory_mb"]}
-                for p in sc["partitions"]]
-        text = (_table(rows, 2) + f"\n\nlatency {sc['latency_s'] * 1e3:.2f} ms (compute "
-                f"{sc['compute_s'] * 1e3:.2f} ms, communication {sc['communication_s'] * 1e3:.2f} ms); "
-                f"fits every memory budget: {sc['fits']}")
-        _emit(args, sc, text)
-        return
-    sim = Simulator(g, plan.cluster(), at=args.at)
-    bd = sim.simulate(plan)
-    per = bd.per_device()
-    rows = [{"device": p["device"], "compute_ms": p["compute_s"] * 1e3, "recv_ms": p["recv_s"] * 1e3,
-             "sent_KB": p["sent_bytes"] / 1024, "finish_ms": p["finish_s"] * 1e3,
-             "peak_MB": p["peak_memory_mb"]} for p in per]
-    acc = [{"volume": i, "units": f"{f}..{l}", **{d: bd.T[i, k] * 1e3 for k, d in enumerate(bd.devices)}}
-           for i, (f, l) in enumerate(bd.volumes)]
+    sc = score_plan(plan, g, at=args.at)
     text = (f"plan {args.plan}: {plan.method} on {plan.model.name} {list(plan.model.input)}, "
-            f"{len(bd.devices)} devices, {len(bd.volumes)} volumes\n\n" + _table(rows, 2)
-            + "\n\naccumulated latency after each volume (ms)\n" + _table(acc, 2)
-            + f"\n\nhead on {bd.head_device}: starts {bd.head_start * 1e3:.2f} ms, runs {bd.head_seconds * 1e3:.2f} ms,"
-            f" result back {bd.result_seconds * 1e3:.2f} ms"
-            f"\nend-to-end latency {bd.latency * 1e3:.2f} ms  ->  {bd.ips:.2f} images/s")
-    _emit(args, bd.to_json(), text)
+            f"{len(plan.devices)} devices, kind {plan.kind}\n\n" + _table(sc.rows(), 2))
+    for title, rows in sc.tables:
+        text += f"\n\n{title}\n" + _table(rows, 2)
+    _emit(args, sc.to_json(), text + f"\n\n{sc.summary}")
 
 
 BACKENDS = ("local", "distributed")
@@ -232,7 +199,7 @@ BACKENDS = ("local", "distributed")
 
 def cmd_execute(args: argparse.Namespace) -> None:
     from splitgym.costmodels.plan import load_plan
-    from splitgym.executors.distributed import LINKS, run_distributed, run_local
+    from splitgym.executors.volumes.volume_distributed import LINKS, run_distributed, run_local
 
     if args.backend == "hub":
         _execute_hub(args)
@@ -284,7 +251,7 @@ def _execute_hub(args: argparse.Namespace) -> None:
 
     from splitgym.costmodels.graph import ModelGraph
     from splitgym.costmodels.plan import load_plan
-    from splitgym.executors.hub import Hub, run_hyps
+    from splitgym.executors.neurons.hyps_hub import Hub, run_hyps
 
     if not args.folder:
         raise SplitgymError("folder: the hub backend needs --folder (its run folder; an existing one resumes)")
@@ -311,8 +278,8 @@ def _execute_tiles(args: argparse.Namespace, plan: Any) -> None:
     import torch
 
     from splitgym.costmodels.graph import ModelGraph
-    from splitgym.costmodels.tiles import score_tiles
-    from splitgym.executors.tiles import TileExecutor, run_tiles_distributed
+    from splitgym.costmodels.tiles.tile_cost import score_tiles
+    from splitgym.executors.tiles.tile_runner import TileExecutor, run_tiles_distributed
 
     if args.backend == "local" and args.links == "netns":
         raise SplitgymError("links: 'netns' needs the distributed backend (one process per device, each "

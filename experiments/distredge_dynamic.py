@@ -34,7 +34,7 @@ from splitgym.agents.train import action_noise
 from splitgym.costmodels.cluster import Cluster, conf_dir
 from splitgym.costmodels.network import Network
 from splitgym.costmodels.plan import Plan
-from splitgym.costmodels.simulator import Simulator
+from splitgym.costmodels.volumes.volume_simulator import Simulator
 from splitgym.envs.distredge import DistrEdgeEnv
 from splitgym.envs.scenarios import get_scenario
 from splitgym.experiments.distredge_tables import MAX_EPISODES, METHOD, VARIANTS

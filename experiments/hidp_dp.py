@@ -27,13 +27,12 @@ from typing import Any
 import torch
 from torch.utils.benchmark import Timer
 
-from splitgym.agents.planners.hidp import GlobalDP
-from splitgym.agents.planners.hidp_local import LocalPartitioner
+from splitgym.agents.planners.nodes.hidp import GlobalDP
+from splitgym.agents.planners.nodes.hidp_local import LocalPartitioner
 from splitgym.costmodels.graph import ModelGraph
-from splitgym.costmodels.hidp_score import HiDPScorer
-from splitgym.costmodels.nodes import NodeCluster
-
-from .results_csv import write_csv
+from splitgym.costmodels.nodes.hidp_cost import HiDPScorer
+from splitgym.costmodels.nodes.node_cluster import NodeCluster
+from splitgym.experiments.results_csv import write_csv
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SOLVERS = {"linear": GlobalDP.solve_linear, "quadratic": GlobalDP.solve}

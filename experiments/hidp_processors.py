@@ -25,11 +25,11 @@ import torch
 
 from splitgym.agents.planners import PLANNERS
 from splitgym.costmodels.graph import ModelGraph
-from splitgym.costmodels.hidp_score import HiDPScorer
-from splitgym.costmodels.nodes import Node, NodeCluster, make_node
-from splitgym.costmodels.processors import ProcessorSpec
+from splitgym.costmodels.nodes.hidp_cost import HiDPScorer
+from splitgym.costmodels.nodes.node_cluster import Node, NodeCluster, make_node
+from splitgym.costmodels.nodes.node_processors import ProcessorSpec
 from splitgym.costmodels.profiles import DeviceProfile, UnitTable, load_or_measure
-from splitgym.executors.processors import ProcessorPool, run_shares
+from splitgym.executors.nodes.processor_runner import ProcessorPool, run_shares
 from splitgym.experiments.results_csv import write_csv
 
 
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     ratio = [p.wall_s / p.predicted_wall_s for p in res.parts if p.predicted_wall_s > 0]
     print(f"measured/predicted per part: median {np.median(ratio):.2f}, min {min(ratio):.2f}, max {max(ratio):.2f}")
     if not args.skip_distributed:
-        from splitgym.executors.distributed import run_distributed
+        from splitgym.executors.volumes.volume_distributed import run_distributed
 
         two = NodeCluster("two", [make_node("orin", "orin-nx", 80.0), make_node("nano", "nano", 80.0)], "nano", 2e-3)
         p2 = PLANNERS["hidp"](g, two.to_cluster(), nodes=two)

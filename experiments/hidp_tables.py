@@ -43,10 +43,10 @@ from typing import Any
 import numpy as np
 
 from splitgym.agents.planners import PLANNERS
-from splitgym.costmodels import processors
 from splitgym.costmodels.graph import ModelGraph
-from splitgym.costmodels.hidp_score import HiDPScorer, RequestResult
-from splitgym.costmodels.nodes import Availability, NodeCluster
+from splitgym.costmodels.nodes import node_processors as processors
+from splitgym.costmodels.nodes.hidp_cost import HiDPScorer, RequestResult
+from splitgym.costmodels.nodes.node_cluster import Availability, NodeCluster
 from splitgym.costmodels.plan import Plan
 from splitgym.experiments.results_csv import write_csv
 

@@ -33,8 +33,8 @@ import torch
 from splitgym.agents.planners import run_planner
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.graph import ModelGraph
-from splitgym.costmodels.hyps_score import score_hybrid
-from splitgym.costmodels.neurons import equal_parts, layer_spans
+from splitgym.costmodels.neurons.hyps_cost import score_hybrid
+from splitgym.costmodels.neurons.neuron_spans import equal_parts, layer_spans
 from splitgym.costmodels.plan import NeuronPart, NeuronSplit, Plan, Stage
 from splitgym.experiments.results_csv import write_csv
 
@@ -69,7 +69,7 @@ def _layout_plan(base: Plan, graph: ModelGraph, ends: list[int]) -> Plan:
     fc6 = next(s for s in layer_spans(graph) if s.name == "classifier_0")
     split = NeuronSplit(layer=fc6.name, parts=[NeuronPart(device=dev, start=a, end=b)
                                                for a, b in equal_parts(fc6.neurons, 4)])
-    return base.model_copy(update={"stages": stages, "neuron_splits": [split], "head_device": dev})
+    return base.evolve(stages=stages, neuron_splits=[split], head_device=dev)
 
 
 def table_cuts(graph: ModelGraph, cluster: Cluster) -> list[dict[str, Any]]:
@@ -92,7 +92,7 @@ def table_cuts(graph: ModelGraph, cluster: Cluster) -> list[dict[str, Any]]:
 
 
 def table_measured(graph: ModelGraph, cluster: Cluster, repeats: int) -> list[dict[str, Any]]:
-    from splitgym.executors.hub import run_hyps
+    from splitgym.executors.neurons.hyps_hub import run_hyps
 
     torch.manual_seed(0)
     x = torch.randn(1, 3, 224, 224)

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from splitgym.agents.lcpss import LCPSS
-from splitgym.agents.partitions import from_starts
-from splitgym.costmodels.simulator import Simulator
+from splitgym.costmodels.volumes.lcpss import LCPSS
+from splitgym.costmodels.volumes.partitions import from_starts
+from splitgym.costmodels.volumes.volume_simulator import Simulator
 from splitgym.envs.scenarios import get_scenario
 from splitgym.experiments.results_csv import write_csv
 

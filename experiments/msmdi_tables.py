@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 from splitgym.agents.learned_admission import LearnedAdmission, run_scenario
-from splitgym.agents.schedulers import SCHEDULERS, get_scheduler
-from splitgym.costmodels.queueing import QueueResult, QueueSim, QueueSystem
+from splitgym.costmodels.stages.queue_policies import SCHEDULERS, get_scheduler
+from splitgym.costmodels.stages.queue_sim import QueueResult, QueueSim, QueueSystem
 from splitgym.envs.msmdi_scenarios import get_mdi_scenario
 from splitgym.experiments.results_csv import write_csv
 

@@ -10,7 +10,7 @@
 
 Every row plans the same cluster twice, ``nptp-mpa`` (default budget: 4 rounds x 250 iterations)
 and ``coedge-strips`` (the best penetrative strips on a 32-step grid, every device order), both
-scored by :mod:`splitgym.costmodels.tiles`, and reports the latency of each, the speed-up of NPTP
+scored by :mod:`splitgym.costmodels.tiles.tile_cost`, and reports the latency of each, the speed-up of NPTP
 over CoEdge, the halo bytes of each (the communication reduction, Fig. 5) and MPA's search time.
 Outputs: ``experiments/results/nptp_<table>.csv`` and ``.png``.
 
@@ -35,7 +35,7 @@ from typing import Any
 from splitgym.agents.planners import run_planner
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.graph import ModelGraph
-from splitgym.costmodels.tiles import TileCostModel, cluster_caps, plan_rects
+from splitgym.costmodels.tiles.tile_cost import TileCostModel, cluster_caps, plan_rects
 from splitgym.experiments.results_csv import write_csv
 
 RESULTS = Path(__file__).parent / "results"

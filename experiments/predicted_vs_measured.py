@@ -39,7 +39,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from splitgym.agents.partitions import named_partition
 from splitgym.agents.planners import VOLUME_PLANNERS, run_planner
 from splitgym.costmodels.calibration import PartSample, calibrate
 from splitgym.costmodels.cluster import Cluster, Device
@@ -49,12 +48,12 @@ from splitgym.costmodels.network import Network
 from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.profiler import profile_model
 from splitgym.costmodels.profiles import DeviceProfile
-from splitgym.costmodels.simulator import Simulator
+from splitgym.costmodels.volumes.partitions import named_partition
+from splitgym.costmodels.volumes.volume_simulator import Simulator
 from splitgym.executors import LocalExecutor, compose_latency, network_transfer
-from splitgym.executors.distributed import run_distributed
 from splitgym.executors.netns import netns_available
-
-from .results_csv import write_csv
+from splitgym.executors.volumes.volume_distributed import run_distributed
+from splitgym.experiments.results_csv import write_csv
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BOARD = "local-cpu"

@@ -44,12 +44,17 @@ from splitgym.costmodels.network import Network
 from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.profiler import profile_model
 from splitgym.costmodels.profiles import DeviceProfile, cached_profile_path
-from splitgym.costmodels.simulator import Simulator
+from splitgym.costmodels.volumes.volume_simulator import Simulator
 from splitgym.executors import LocalExecutor, compose_latency, network_transfer
-from splitgym.executors.local import strict_fp32
-
-from .predicted_vs_measured import mape, part_samples, plans_for, spearman, two_folds
-from .results_csv import write_csv
+from splitgym.executors.volumes.volume_local import strict_fp32
+from splitgym.experiments.predicted_vs_measured import (
+    mape,
+    part_samples,
+    plans_for,
+    spearman,
+    two_folds,
+)
+from splitgym.experiments.results_csv import write_csv
 
 RESULTS = Path(__file__).resolve().parent / "results"
 GPU, CPU = "local-cuda", "local-cpu"

@@ -44,20 +44,26 @@ import numpy as np
 import torch
 
 from splitgym.agents.planners import PLANNERS
-from splitgym.agents.planners.hidp_local import LocalPartitioner, build_plan
+from splitgym.agents.planners.nodes.hidp_local import LocalPartitioner, build_plan
 from splitgym.costmodels.calibration import PartSample, calibrate
 from splitgym.costmodels.graph import ModelGraph
-from splitgym.costmodels.hidp_score import HiDPScorer
 from splitgym.costmodels.models import build_model
-from splitgym.costmodels.nodes import Node, NodeCluster
+from splitgym.costmodels.nodes.hidp_cost import HiDPScorer
+from splitgym.costmodels.nodes.node_cluster import Node, NodeCluster
+from splitgym.costmodels.nodes.node_processors import INTRA_OVERHEAD_S, ProcessorSpec
 from splitgym.costmodels.plan import NodeShares, Plan, ProcessorShare
-from splitgym.costmodels.processors import INTRA_OVERHEAD_S, ProcessorSpec
 from splitgym.costmodels.profiler import profile_model
 from splitgym.costmodels.profiles import DeviceProfile, load_or_measure
-from splitgym.executors.processors import ProcessorPool, SharesResult, run_shares
-
-from .predicted_vs_measured import BOARD, RESULTS, mape, plot, summarise, two_folds
-from .results_csv import write_csv
+from splitgym.executors.nodes.processor_runner import ProcessorPool, SharesResult, run_shares
+from splitgym.experiments.predicted_vs_measured import (
+    BOARD,
+    RESULTS,
+    mape,
+    plot,
+    summarise,
+    two_folds,
+)
+from splitgym.experiments.results_csv import write_csv
 
 __all__ = ["local_nodes", "MeasuredScorer", "fit_handoff", "random_plan", "run", "main"]
 
@@ -122,7 +128,7 @@ def random_plan(i: int, graph: ModelGraph, nodes: NodeCluster, profile: DevicePr
                            shares=[ProcessorShare(processor=CORES[0], share=round(f, 4)),
                                    ProcessorShare(processor=CORES[1], share=round(1 - f, 4))])
         shares.append(s)
-    return plan.model_copy(update={"shares": shares})
+    return plan.evolve(shares=shares)
 
 
 def measure(plan: Plan, graph: ModelGraph, x: torch.Tensor, pool: ProcessorPool, repeats: int

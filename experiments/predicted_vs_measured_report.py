@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .results_csv import write_csv
+from splitgym.experiments.results_csv import write_csv
 
 RESULTS = Path(__file__).resolve().parent / "results"
 COLUMNS = ("plans", "mape_pct", "spearman", "calibrated_mape_pct", "calibrated_spearman")

@@ -57,12 +57,11 @@ from splitgym.costmodels.models import build_model
 from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.profiler import profile_model
 from splitgym.costmodels.profiles import DeviceProfile
-from splitgym.costmodels.tile_layouts import fraction_cuts, multilevel
-from splitgym.costmodels.tiles import TileCostModel, plan_rects, tile_plan
+from splitgym.costmodels.tiles.tile_cost import TileCostModel, plan_rects, tile_plan
+from splitgym.costmodels.tiles.tile_layouts import fraction_cuts, multilevel
 from splitgym.executors.netns import netns_available
-from splitgym.executors.tiles import TileExecutor, run_tiles_distributed
-
-from .predicted_vs_measured import (
+from splitgym.executors.tiles.tile_runner import TileExecutor, run_tiles_distributed
+from splitgym.experiments.predicted_vs_measured import (
     BOARD,
     RESULTS,
     fit_overhead,
@@ -71,7 +70,7 @@ from .predicted_vs_measured import (
     spearman,
     with_overhead,
 )
-from .results_csv import write_csv
+from splitgym.experiments.results_csv import write_csv
 
 PLANNERS = ("nptp-mpa", "coedge-strips", "grid")
 

@@ -109,11 +109,11 @@ def test_simulate_json(capsys: pytest.CaptureFixture[str], plan_file: Path) -> N
     rc, out, err = run(capsys, "simulate", str(plan_file), "--json")
     assert rc == 0, err
     data = json.loads(out)
-    assert data["latency_s"] > 0
+    assert data["latency_s"] > 0 and data["kind"] == "volumes" and data["method"] == "equal"
     assert data["ips"] == pytest.approx(1.0 / data["latency_s"], rel=1e-12)
-    assert data["devices"] == ["xavier-0", "xavier-1", "nano-0", "nano-1"]
-    assert len(data["volumes"]) == 18
-    assert len(data["per_device"]) == 4
+    assert data["detail"]["devices"] == ["xavier-0", "xavier-1", "nano-0", "nano-1"]
+    assert len(data["detail"]["volumes"]) == 18
+    assert [r["device"] for r in data["per_device"]] == data["detail"]["devices"]
 
 
 def test_simulate_table(capsys: pytest.CaptureFixture[str], plan_file: Path) -> None:
@@ -209,8 +209,8 @@ def test_malformed_plan_file(capsys: pytest.CaptureFixture[str], tmp_path: Path)
 
 def test_plan_file_of_the_wrong_version(capsys: pytest.CaptureFixture[str], plan_file: Path, tmp_path: Path) -> None:
     data = json.loads(plan_file.read_text())
-    data["version"] = 2
-    path = tmp_path / "v2.json"
+    data["version"] = 3
+    path = tmp_path / "v3.json"
     path.write_text(json.dumps(data))
     line = assert_one_error_line(*run(capsys, "simulate", str(path)))
     assert "version" in line

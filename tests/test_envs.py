@@ -8,9 +8,9 @@ import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-from splitgym.agents.lcpss import LCPSS
 from splitgym.agents.noise import EpsilonGaussianNoise
 from splitgym.costmodels.errors import ConfigError
+from splitgym.costmodels.volumes.lcpss import LCPSS
 from splitgym.envs import ENV_IDS, get_scenario, list_scenarios
 from splitgym.envs.distredge import DistrEdgeEnv, map_action
 

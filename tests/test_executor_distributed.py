@@ -19,15 +19,15 @@ import numpy as np
 import pytest
 import torch
 
-from splitgym.agents.partitions import named_partition
 from splitgym.agents.planners import run_planner
 from splitgym.costmodels.cluster import Cluster, Device
 from splitgym.costmodels.errors import SplitgymError
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.network import Network
 from splitgym.costmodels.plan import Plan
+from splitgym.costmodels.volumes.partitions import named_partition
 from splitgym.executors import LocalExecutor, build_stages, compose_latency, network_transfer
-from splitgym.executors import distributed as dx
+from splitgym.executors.volumes import volume_distributed as dx
 from splitgym.experiments.cli import main
 
 SIZE = 64

@@ -11,16 +11,16 @@ import numpy as np
 import pytest
 import torch
 
-from splitgym.agents.partitions import from_starts, named_partition
 from splitgym.agents.planners import VOLUME_PLANNERS, planner_options, run_planner
 from splitgym.costmodels.cluster import REQUESTER, Cluster
 from splitgym.costmodels.errors import PlanError, SplitgymError
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.models import build_model
 from splitgym.costmodels.plan import Plan
-from splitgym.costmodels.simulator import Simulator
+from splitgym.costmodels.volumes.partitions import from_starts, named_partition
+from splitgym.costmodels.volumes.volume_simulator import Simulator
 from splitgym.executors import LocalExecutor, build_stages, compose_latency, network_transfer
-from splitgym.executors.local import strict_fp32
+from splitgym.executors.volumes.volume_local import strict_fp32
 
 from .helpers import random_cuts, synthetic_profile
 

@@ -17,9 +17,9 @@ import torch
 import torch.multiprocessing as mp
 
 from splitgym.costmodels.errors import SplitgymError
-from splitgym.executors import distributed as dx
 from splitgym.executors import netns
 from splitgym.executors.netns import ShapedLan
+from splitgym.executors.volumes import volume_distributed as dx
 
 from .test_executor_distributed import uneven_plan
 

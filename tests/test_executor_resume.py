@@ -10,8 +10,8 @@ import torch
 
 from splitgym.costmodels.errors import SplitgymError
 from splitgym.costmodels.models import build_model
-from splitgym.executors import distributed as dx
 from splitgym.executors.resume import ResumeHub
+from splitgym.executors.volumes import volume_distributed as dx
 
 from .test_executor_distributed import spawned_children, uneven_plan
 

@@ -15,9 +15,9 @@ from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.models import build_model
 from splitgym.costmodels.profiler import machine_info, profile_model
 from splitgym.costmodels.profiles import DeviceProfile, cached_profile_path
-from splitgym.costmodels.simulator import Simulator
+from splitgym.costmodels.volumes.volume_simulator import Simulator
 from splitgym.executors import LocalExecutor
-from splitgym.executors.local import strict_fp32
+from splitgym.executors.volumes.volume_local import strict_fp32
 from splitgym.experiments.predicted_vs_measured_gpu import CPU, GPU, gpu_cluster
 
 pytestmark = [pytest.mark.gpu,

@@ -14,13 +14,13 @@ from hypothesis import strategies as st
 from torch import nn
 
 from splitgym.agents.planners import PLANNERS, run_planner
-from splitgym.agents.planners.hidp import GlobalDP
-from splitgym.agents.planners.hidp_local import LocalPartitioner
+from splitgym.agents.planners.nodes.hidp import GlobalDP
+from splitgym.agents.planners.nodes.hidp_local import LocalPartitioner
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.errors import ConfigError, PlanError
 from splitgym.costmodels.graph import ModelGraph
-from splitgym.costmodels.hidp_score import HiDPScorer, local_cuts
-from splitgym.costmodels.nodes import NodeCluster, make_node, processor_profiles
+from splitgym.costmodels.nodes.hidp_cost import HiDPScorer, local_cuts
+from splitgym.costmodels.nodes.node_cluster import NodeCluster, make_node, processor_profiles
 from splitgym.costmodels.plan import Plan
 
 from .helpers import synthetic_profile
@@ -84,7 +84,7 @@ def test_processor_profiles_are_derived_and_scaled(tiny):
 
 
 def test_large_model_without_a_shipped_profile_gets_a_flop_scaled_base():
-    from splitgym.costmodels.nodes import local_base
+    from splitgym.costmodels.nodes.node_cluster import local_base
 
     g = ModelGraph.from_torchvision("resnet101")
     base = local_base(g)
@@ -106,7 +106,7 @@ def test_single_node_model_plan_matches_hand_sum(tiny):
     nc = _nodes(leader="orin")
     sc = _scorer(tiny, nc)
     lp = LocalPartitioner(sc, "default")
-    from splitgym.agents.planners.hidp_local import build_plan
+    from splitgym.agents.planners.nodes.hidp_local import build_plan
 
     cuts = [np.array([0, u.height, u.height, u.height]) for u in tiny.units]
     plan = build_plan("x", tiny, nc, [(u, u) for u in range(tiny.num_units)], cuts, lp)
@@ -151,7 +151,7 @@ def test_dp_optimal_for_any_leader_and_rates(leader, mbps):
     best, seq = dp.solve()
     assert best == pytest.approx(_exhaustive(dp), rel=1e-12)
     # the scorer lets nodes run ahead of the DP's per-unit barrier: never slower
-    from splitgym.agents.planners.hidp_local import build_plan
+    from splitgym.agents.planners.nodes.hidp_local import build_plan
 
     plan = build_plan("hidp", g, sc.nodes, [(u, u) for u in range(g.num_units)],
                       [dp.cuts(u, s) for u, s in enumerate(seq)], dp.local)
@@ -169,7 +169,7 @@ def test_linear_dp_reaches_the_exhaustive_optimum(leader, mbps, local, tx2_gone)
     if tx2_gone and leader != "tx2":
         from dataclasses import replace
 
-        from splitgym.costmodels.nodes import Availability
+        from splitgym.costmodels.nodes.node_cluster import Availability
 
         nc.nodes[1] = replace(nc.nodes[1], availability=Availability(((0.0, False),)))
     sc = _scorer(g, nc)

@@ -11,14 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from splitgym.agents.planners.hidp_local import LocalChoice, LocalPartitioner, build_plan
+from splitgym.agents.planners.nodes.hidp_local import LocalChoice, LocalPartitioner, build_plan
 from splitgym.costmodels.errors import SplitgymError
 from splitgym.costmodels.graph import ModelGraph
-from splitgym.costmodels.hidp_score import HiDPScorer
-from splitgym.costmodels.nodes import NodeCluster
+from splitgym.costmodels.nodes.hidp_cost import HiDPScorer
+from splitgym.costmodels.nodes.node_cluster import NodeCluster
 from splitgym.costmodels.plan import Plan
-from splitgym.executors.distributed import run_distributed
-from splitgym.executors.processors import worker_map
+from splitgym.executors.nodes.processor_runner import worker_map
+from splitgym.executors.volumes.volume_distributed import run_distributed
 from splitgym.experiments.cli import main
 
 pytestmark = pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores")

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from splitgym.agents.planners.hidp_local import LocalChoice, LocalPartitioner, build_plan
+from splitgym.agents.planners.nodes.hidp_local import LocalChoice, LocalPartitioner, build_plan
 from splitgym.costmodels.graph import ModelGraph
-from splitgym.costmodels.hidp_score import HiDPScorer
-from splitgym.costmodels.nodes import NodeCluster, make_node, processor_profiles
+from splitgym.costmodels.nodes.hidp_cost import HiDPScorer
+from splitgym.costmodels.nodes.node_cluster import NodeCluster, make_node, processor_profiles
 from splitgym.costmodels.profiles import load_or_measure
-from splitgym.executors.processors import ProcessorPool, run_shares
+from splitgym.executors.nodes.processor_runner import ProcessorPool, run_shares
 
 
 class _Half(LocalPartitioner):

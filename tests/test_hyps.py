@@ -8,14 +8,14 @@ import math
 import pytest
 
 from splitgym.agents.planners import run_planner
-from splitgym.agents.planners.hyps import pieces_that_fit
+from splitgym.agents.planners.neurons.hyps import pieces_that_fit
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.errors import ConfigError, PlanError
 from splitgym.costmodels.graph import ModelGraph
-from splitgym.costmodels.hybrid import hybrid_partitions
-from splitgym.costmodels.hyps_score import score_hybrid
 from splitgym.costmodels.network import Link
-from splitgym.costmodels.neurons import (
+from splitgym.costmodels.neurons.hybrid_partitions import hybrid_partitions
+from splitgym.costmodels.neurons.hyps_cost import score_hybrid
+from splitgym.costmodels.neurons.neuron_spans import (
     WEIGHT_COPIES,
     device_memory,
     equal_parts,
@@ -191,7 +191,7 @@ def test_cli_plan_hyps(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
     text = capsys.readouterr().out
     assert "classifier_0 neurons" in text and out.exists()
     assert main(["simulate", str(out), "--json"]) == 0
-    sc = json.loads(capsys.readouterr().out)
+    sc = json.loads(capsys.readouterr().out)["detail"]
     assert sc["fits"] and sc["latency_s"] > 0 and any(p["kind"] == "neurons" for p in sc["partitions"])
     rc = main(["plan", "hyps", "--model", "vgg11", "--input", "64", "--devices", "pi3b-4",
                "--set", "parts=0"])

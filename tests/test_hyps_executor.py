@@ -18,10 +18,10 @@ from torch import nn
 from splitgym.agents.planners import run_planner
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.graph import ModelGraph
-from splitgym.costmodels.neurons import equal_parts, layer_spans
+from splitgym.costmodels.neurons.neuron_spans import equal_parts, layer_spans
 from splitgym.costmodels.plan import Plan
-from splitgym.executors.hub import MemoryBudgetError, WorkerLost, run_hyps
-from splitgym.executors.neuron import concat_parts, partition_module, slice_layer
+from splitgym.executors.neurons.hyps_hub import MemoryBudgetError, WorkerLost, run_hyps
+from splitgym.executors.neurons.neuron_modules import concat_parts, partition_module, slice_layer
 
 from .helpers import synthetic_profile
 

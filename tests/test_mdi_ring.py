@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from splitgym.agents.learned_admission import LearnedAdmission
-from splitgym.agents.schedulers import BackPressure, Local, get_scheduler
 from splitgym.costmodels.errors import ConfigError
-from splitgym.costmodels.queueing import IDLE, QueueSim, WorkerEvent
-from splitgym.executors.mdi_ring import RingResult, local_system, ring_tasks, run_mdi_ring
-from splitgym.executors.mdi_view import RingLayout, RingView, check_decisions
+from splitgym.costmodels.stages.queue_policies import BackPressure, Local, get_scheduler
+from splitgym.costmodels.stages.queue_sim import IDLE, QueueSim, WorkerEvent
+from splitgym.executors.stages.mdi_ring import RingResult, local_system, ring_tasks, run_mdi_ring
+from splitgym.executors.stages.mdi_view import RingLayout, RingView, check_decisions
 
 
 @pytest.fixture(scope="module")
@@ -70,14 +70,14 @@ def test_live_ring_with_the_learned_admission(small, tmp_path):
     graph, system = small
     env = MSMDIEnv(MDIScenario("t2", model="vgg11", input=64, devices="tx2x2", images=(4, 6)))
     PPO("MlpPolicy", env, n_steps=32, batch_size=32, seed=0, device="cpu").save(tmp_path / "policy.zip")
-    r = run_mdi_ring(graph, system, "learned", seed=0, timeout_s=240, learned=tmp_path / "policy.zip")
+    r = run_mdi_ring(graph, system, "learned", seed=0, timeout_s=240, learned=tmp_path / "policy.zip", loader=LearnedAdmission.load)
     assert r.max_abs_error <= 1e-4 * max(1.0, r.ref_max_abs)
     pol = LearnedAdmission.load(tmp_path / "policy.zip", float(np.mean(system.full_s())), sum(system.images))
     assert r.check(pol) == [] and any(d["kind"] == "admit" for d in r.decisions)
     assert_complete(r, system, graph.num_units)
     with pytest.raises(ConfigError, match="learned"):
         run_mdi_ring(*local_system("vgg11", 64, 3, [0, 1], [10.0, 10.0], [1, 1]), "learned",
-                     learned=tmp_path / "policy.zip")
+                     learned=tmp_path / "policy.zip", loader=LearnedAdmission.load)
 
 
 def test_view_mirrors_the_simulator(ring3):

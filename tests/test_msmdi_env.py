@@ -15,10 +15,10 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import splitgym.envs  # noqa: F401  (registers the ids)
-from splitgym.agents.schedulers import SCHEDULERS, get_scheduler
-from splitgym.agents.tasks.msmdi import evaluate_policies
+from splitgym.agents.tasks.msmdi_task import evaluate_policies
 from splitgym.costmodels.errors import ConfigError
-from splitgym.costmodels.queueing import QueueSim
+from splitgym.costmodels.stages.queue_policies import SCHEDULERS, get_scheduler
+from splitgym.costmodels.stages.queue_sim import QueueSim
 from splitgym.envs import ENV_IDS
 from splitgym.envs.msmdi import MSMDIEnv
 

@@ -9,8 +9,8 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import splitgym.envs  # noqa: F401  (registers the ids)
-from splitgym.costmodels.tile_layouts import is_partition
-from splitgym.costmodels.tiles import score_tiles
+from splitgym.costmodels.tiles.tile_cost import score_tiles
+from splitgym.costmodels.tiles.tile_layouts import is_partition
 from splitgym.envs.nptp import NPTPEnv, decode
 
 

@@ -25,7 +25,7 @@ def test_ppo_table_row_matches_its_exported_plan(tmp_path, monkeypatch):
     from pathlib import Path
 
     from splitgym.costmodels.plan import load_plan
-    from splitgym.costmodels.tiles import plan_rects
+    from splitgym.costmodels.tiles.tile_cost import plan_rects
     from splitgym.envs.nptp import NPTPEnv
     from splitgym.experiments import nptp_tables as nt
 

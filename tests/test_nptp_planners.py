@@ -7,12 +7,12 @@ import json
 import pytest
 
 from splitgym.agents.planners import PLANNERS, run_planner
-from splitgym.agents.planners.nptp_mpa import Scheme, _proportional, mpa_search, scheme_rects
+from splitgym.agents.planners.tiles.nptp_mpa import Scheme, _proportional, mpa_search, scheme_rects
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.graph import ModelGraph
-from splitgym.costmodels.tile_layouts import is_partition
-from splitgym.costmodels.tiles import TileCostModel, cluster_caps, plan_rects, score_tiles
+from splitgym.costmodels.tiles.tile_cost import TileCostModel, cluster_caps, plan_rects, score_tiles
+from splitgym.costmodels.tiles.tile_layouts import is_partition
 from splitgym.experiments.cli import main
 
 
@@ -106,8 +106,9 @@ def test_cli_plans_and_simulates_a_tile_plan(tmp_path, capsys):
     assert "xavier-0" in capsys.readouterr().out
     assert main(["simulate", str(out), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["feasible"] and len(data["per_device"]) == 3
-    assert data["latency_s"] == pytest.approx(json.loads(out.read_text())["meta"]["latency_s"])
+    assert data["kind"] == "tiles" and data["detail"]["feasible"] and len(data["per_device"]) == 3
+    assert data["detail"]["latency_s"] == pytest.approx(json.loads(out.read_text())["meta"]["latency_s"])
+    assert data["latency_s"] == data["detail"]["end_to_end_s"]
 
 
 def test_cli_executes_a_tile_plan_exactly(tmp_path, capsys):

@@ -15,7 +15,7 @@ from splitgym.agents.evaluate import evaluate
 from splitgym.agents.tasks import TASKS
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.plan import load_plan
-from splitgym.costmodels.tiles import score_tiles
+from splitgym.costmodels.tiles.tile_cost import score_tiles
 
 
 def test_nptp_config_composes_and_has_a_task():

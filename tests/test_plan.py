@@ -12,12 +12,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from splitgym.agents.partitions import named_partition
 from splitgym.agents.planners import run_planner
 from splitgym.costmodels.cluster import REQUESTER, Cluster
 from splitgym.costmodels.errors import PlanError
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.plan import PLAN_VERSION, Plan, load_plan
+from splitgym.costmodels.volumes.partitions import named_partition
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,8 @@ def _one_line_plan_error(path: Path) -> str:
 # -- schema and round trip ------------------------------------------------------------------------
 def test_equal_plan_has_the_expected_structure(equal_plan: Plan, vgg16: ModelGraph) -> None:
     assert equal_plan.format == "splitgym.plan"
-    assert equal_plan.version == PLAN_VERSION == 1
+    assert equal_plan.version == PLAN_VERSION == 2
+    assert equal_plan.kind == "volumes"
     assert equal_plan.method == "equal"
     assert equal_plan.model.name == "vgg16"
     assert tuple(equal_plan.model.input) == (3, 224, 224)
@@ -83,7 +84,7 @@ def test_save_then_load_round_trips_unchanged(equal_plan: Plan, tmp_path: Path) 
 def test_saved_file_is_plain_versioned_json(equal_plan: Plan, tmp_path: Path) -> None:
     data = json.loads(equal_plan.save(tmp_path / "p.json").read_text())
     assert data["format"] == "splitgym.plan"
-    assert data["version"] == 1
+    assert data["version"] == 2 and data["kind"] == "volumes"
     assert "tiles" not in data  # None fields are left out
     assert data["volumes"][2] == {"first": 2, "last": 2, "rows": [0, 28, 56, 84, 112]}
 
@@ -146,7 +147,7 @@ def _zero_bandwidth(d: dict[str, Any]) -> None:
 
 BAD_DOCS = {
     # name: (mutation, substrings the one-line message must contain: field, bad value)
-    "version 2": (_set("version", 2), ["version", "2"]),
+    "version 3": (_set("version", 3), ["version", "3"]),
     "wrong format": (_set("format", "other.plan"), ["format", "other.plan"]),
     "unordered rows": (_rows([0, 100, 50, 200, 224]), ["volumes.0", "rows", "[0, 100, 50, 200, 224]"]),
     "rows not starting at 0": (_rows([3, 56, 112, 168, 224]), ["volumes.0", "rows", "[3, 56, 112, 168, 224]"]),
@@ -154,13 +155,17 @@ BAD_DOCS = {
     "too many cut points": (_rows([0, 40, 80, 120, 160, 224]), ["volumes.0.rows", "[0, 40, 80, 120, 160, 224]"]),
     "unknown head_device": (_set("head_device", "ghost"), ["head_device", "'ghost'"]),
     "unknown tile device": (
-        _set("tiles", [{"device": "xavier-0", "rows": [0, 112], "cols": [0, 224]},
-                       {"device": "ghost", "rows": [112, 224], "cols": [0, 224]}]),
+        lambda d: d.update(kind="tiles", volumes=[], tiles=[{"device": "xavier-0", "rows": [0, 112], "cols": [0, 224]},
+                                                             {"device": "ghost", "rows": [112, 224], "cols": [0, 224]}]),
         ["tiles.1.device", "'ghost'"]),
     "unknown stage device": (
-        _set("stages", [{"device": "nano-1", "first": 0, "last": 8},
-                        {"device": "phantom", "first": 9, "last": 17}]),
+        lambda d: d.update(kind="stages") or _set("stages", [{"device": "nano-1", "first": 0, "last": 8},
+                        {"device": "phantom", "first": 9, "last": 17}])(d),
         ["stages.1.device", "'phantom'"]),
+    "a kind's field missing": (_set("kind", "tiles"), ["kind", "'tiles' plan has no 'volumes'"]),
+    "a field of another kind": (_set("shares", [{"device": "nano-0", "shares": [{"processor": "gpu", "share": 1}]}]),
+                                ["kind", "'volumes' plan has no 'shares'"]),
+    "unknown kind": (_set("kind", "pixels"), ["kind", "pixels"]),
     "duplicate device names": (_dup, ["device", "['xavier-0', 'xavier-1', 'xavier-0', 'nano-1']"]),
     "device named requester": (_requester_device, ["device", "['requester', 'xavier-1', 'nano-0', 'nano-1']"]),
     "zero bandwidth": (_zero_bandwidth, ["devices.1.bandwidth_mbps", "0"]),
@@ -183,7 +188,7 @@ def test_structural_errors_are_one_plan_error_line(case: str, doc: dict[str, Any
 
 
 def test_parse_reports_where_the_document_came_from(doc: dict[str, Any]) -> None:
-    doc["version"] = 2
+    doc["version"] = 3
     with pytest.raises(PlanError, match=r"^from-env: version"):
         Plan.parse(doc, where="from-env")
 
@@ -258,6 +263,7 @@ def test_wrong_model_name(doc: dict[str, Any], vgg16: ModelGraph) -> None:
 
 
 def test_stage_beyond_the_model(doc: dict[str, Any], vgg16: ModelGraph) -> None:
+    doc["kind"] = "stages"
     doc["stages"] = [{"device": "xavier-0", "first": 0, "last": 9}, {"device": "nano-0", "first": 10, "last": 18}]
     probs = _problems(doc, vgg16)
     assert probs == ["stages.1: units must satisfy first <= last < 18 (got [10, 18])"]
@@ -272,7 +278,7 @@ T_LAYOUT = [
 
 
 def _tiles(doc: dict[str, Any], tiles: list[dict[str, Any]]) -> dict[str, Any]:
-    doc = dict(doc, tiles=tiles)
+    doc = dict(doc, tiles=tiles, kind="tiles")
     doc["volumes"] = []
     return doc
 

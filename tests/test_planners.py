@@ -13,18 +13,22 @@ import pytest
 import torch
 from torch import nn
 
-from splitgym.agents.partitions import from_starts, named_partition, starts_of
 from splitgym.agents.planners import PLANNERS, VOLUME_PLANNERS, run_planner
-from splitgym.agents.planners.aofl import price_volumes, search_partitions
-from splitgym.agents.planners.equal import equal_cuts
-from splitgym.agents.planners.exact import count_candidates, grid_cuts, plan_exact
-from splitgym.agents.planners.linear import LinearModel, largest_remainder, water_fill
+from splitgym.agents.planners.volumes.exact import count_candidates, grid_cuts, plan_exact
 from splitgym.costmodels.cluster import Cluster, Device
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.network import Network
 from splitgym.costmodels.plan import Plan
-from splitgym.costmodels.simulator import Simulator
+from splitgym.costmodels.volumes.linear_model import (
+    LinearModel,
+    equal_cuts,
+    largest_remainder,
+    water_fill,
+)
+from splitgym.costmodels.volumes.partition_search import price_volumes, search_partitions
+from splitgym.costmodels.volumes.partitions import from_starts, named_partition, starts_of
+from splitgym.costmodels.volumes.volume_simulator import Simulator
 from splitgym.experiments import cli
 
 from .helpers import synthetic_profile

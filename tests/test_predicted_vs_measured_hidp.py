@@ -15,7 +15,7 @@ import pytest
 
 from splitgym.agents.planners import PLANNERS
 from splitgym.costmodels.graph import ModelGraph
-from splitgym.costmodels.hidp_score import HiDPScorer
+from splitgym.costmodels.nodes.hidp_cost import HiDPScorer
 from splitgym.costmodels.profiles import load_or_measure
 from splitgym.experiments.predicted_vs_measured_hidp import (
     BOARD,

@@ -10,13 +10,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from splitgym.agents.planners import run_planner
-from splitgym.agents.schedulers import ARMDI, SCHEDULERS, BackPressure, Local, get_scheduler
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.graph import ModelGraph
-from splitgym.costmodels.mdi_allocation import allocate, ring_order, unit_weights
 from splitgym.costmodels.network import Network
-from splitgym.costmodels.queueing import IDLE, LOCAL, QueueSim, QueueSystem, WorkerEvent
+from splitgym.costmodels.stages.mdi_allocation import allocate, ring_order, unit_weights
+from splitgym.costmodels.stages.queue_policies import (
+    ARMDI,
+    SCHEDULERS,
+    BackPressure,
+    Local,
+    get_scheduler,
+)
+from splitgym.costmodels.stages.queue_sim import IDLE, LOCAL, QueueSim, QueueSystem, WorkerEvent
 from splitgym.envs.msmdi_scenarios import get_mdi_scenario
 from splitgym.experiments import cli
 
@@ -220,7 +226,7 @@ def test_shared_medium_serialises_transfers():
 
 
 def test_max_weight_weighs_queues_by_service_time():
-    from splitgym.agents.schedulers import MaxWeight
+    from splitgym.costmodels.stages.queue_policies import MaxWeight
 
     sim = QueueSim(system(N=2, sources=(0,), rates=(5.0,), images=(0,), U=4), seed=0)
     mw = MaxWeight()

@@ -9,13 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-from splitgym.agents.partition_pilot import SEARCH, pilot_partition
 from splitgym.agents.planners import run_planner
-from splitgym.agents.planners.linear import LinearModel, largest_remainder
-from splitgym.agents.share_actions import prior_shares, share_cuts
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.errors import ConfigError
-from splitgym.costmodels.simulator import Simulator
+from splitgym.costmodels.volumes.linear_model import LinearModel, largest_remainder
+from splitgym.costmodels.volumes.partition_pilot import SEARCH, pilot_partition
+from splitgym.costmodels.volumes.share_actions import prior_shares, share_cuts
+from splitgym.costmodels.volumes.volume_simulator import Simulator
 from splitgym.envs.distredge import DistrEdgeEnv
 from splitgym.envs.scenarios import Scenario, get_scenario
 

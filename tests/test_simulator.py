@@ -7,14 +7,14 @@ import pytest
 import torch
 from torch import nn
 
-from splitgym.agents.partitions import named_partition
 from splitgym.agents.planners import run_planner
 from splitgym.costmodels.cluster import Cluster, Device
 from splitgym.costmodels.errors import PlanError
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.network import BandwidthTrace, Network
 from splitgym.costmodels.plan import Plan
-from splitgym.costmodels.simulator import Simulator
+from splitgym.costmodels.volumes.partitions import named_partition
+from splitgym.costmodels.volumes.volume_simulator import Simulator
 
 from .helpers import random_cuts, synthetic_profile
 

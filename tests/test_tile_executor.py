@@ -9,9 +9,16 @@ from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.errors import PlanError
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.slicing import Region
-from splitgym.costmodels.tile_layouts import ROWS, Cut, equal_strips, grid, multilevel, t_layout
-from splitgym.costmodels.tiles import score_tiles, tile_plan
-from splitgym.executors.tiles import (
+from splitgym.costmodels.tiles.tile_cost import score_tiles, tile_plan
+from splitgym.costmodels.tiles.tile_layouts import (
+    ROWS,
+    Cut,
+    equal_strips,
+    grid,
+    multilevel,
+    t_layout,
+)
+from splitgym.executors.tiles.tile_runner import (
     TileExecutor,
     assemble,
     reference_features,
@@ -88,7 +95,7 @@ def test_distributed_tiles_exchange_halos_and_equal_the_unsplit_model(vgg11_64):
 def test_measured_compute_is_near_the_local_profile(vgg11_64):
     """Timed alone, each device's part costs about what the local-cpu profile predicts (shared
     machine: a loose band)."""
-    from splitgym.costmodels.tiles import TileCostModel
+    from splitgym.costmodels.tiles.tile_cost import TileCostModel
 
     rects = t_layout(64, 64, 32, 32)
     plan = tile_plan("test", vgg11_64, _cluster(3), rects)

@@ -14,10 +14,10 @@ from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.errors import SplitgymError
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.slicing import Region
-from splitgym.costmodels.tile_layouts import t_layout
-from splitgym.costmodels.tiles import score_tiles, tile_plan
+from splitgym.costmodels.tiles.tile_cost import score_tiles, tile_plan
+from splitgym.costmodels.tiles.tile_layouts import t_layout
 from splitgym.executors import netns
-from splitgym.executors.tiles import run_tiles_distributed
+from splitgym.executors.tiles.tile_runner import run_tiles_distributed
 
 pytestmark = [pytest.mark.netns,
               pytest.mark.skipif(netns.netns_available() is not None, reason="needs root and iproute2")]

@@ -13,7 +13,16 @@ from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.errors import ConfigError, PlanError
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.slicing import Region
-from splitgym.costmodels.tile_layouts import (
+from splitgym.costmodels.tiles.tile_cost import (
+    TileCostModel,
+    exchanges,
+    intersect,
+    memory_caps,
+    plan_rects,
+    score_tiles,
+    tile_plan,
+)
+from splitgym.costmodels.tiles.tile_layouts import (
     COLS,
     ROWS,
     Cut,
@@ -27,15 +36,6 @@ from splitgym.costmodels.tile_layouts import (
     shared_boundary,
     strips,
     t_layout,
-)
-from splitgym.costmodels.tiles import (
-    TileCostModel,
-    exchanges,
-    intersect,
-    memory_caps,
-    plan_rects,
-    score_tiles,
-    tile_plan,
 )
 
 from .helpers import synthetic_profile

@@ -178,7 +178,7 @@ def test_ddpg_within_5_percent_of_the_exact_optimum_on_a_small_case(tmp_path: Pa
     """Issue quality bar: where the exhaustive search covers every row (VGG-11 at 64, group DB at
     300 Mbps, volumes 0-6 and 7-12: 1,650 plans), DDPG's plan lies in that space, so it cannot beat
     the optimum, and after 600 episodes it is within 5% of it (measured: 2.13 vs 2.128 ms)."""
-    from splitgym.agents.planners.exact import plan_exact
+    from splitgym.agents.planners.volumes.exact import plan_exact
     from splitgym.costmodels.cluster import Cluster
     from splitgym.costmodels.graph import ModelGraph
 

@@ -13,31 +13,30 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping
 
+from splitgym.agents.planners.neurons.hyps import plan_hyps
+from splitgym.agents.planners.nodes.disnet import plan_disnet
+from splitgym.agents.planners.nodes.distredge_hidp import plan_aofl_hidp
+from splitgym.agents.planners.nodes.hidp import plan_hidp
+from splitgym.agents.planners.nodes.modnn_hidp import plan_modnn_hidp
+from splitgym.agents.planners.nodes.omniboost import plan_omniboost
+from splitgym.agents.planners.stages.ar_mdi import plan_ar_mdi
+from splitgym.agents.planners.tiles.coedge_strips import plan_coedge_strips
+from splitgym.agents.planners.tiles.grid import plan_grid
+from splitgym.agents.planners.tiles.nptp_exact import plan_nptp_exact
+from splitgym.agents.planners.tiles.nptp_mpa import plan_nptp_mpa
+from splitgym.agents.planners.volumes.aofl import plan_aofl
+from splitgym.agents.planners.volumes.coedge import plan_coedge
+from splitgym.agents.planners.volumes.deeperthings import plan_deeperthings
+from splitgym.agents.planners.volumes.deepthings import plan_deepthings
+from splitgym.agents.planners.volumes.equal import plan_equal
+from splitgym.agents.planners.volumes.exact import plan_exact
+from splitgym.agents.planners.volumes.mednn import plan_mednn
+from splitgym.agents.planners.volumes.modnn import plan_modnn
+from splitgym.agents.planners.volumes.offload import plan_offload
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.plan import Plan
-
-from .aofl import plan_aofl
-from .ar_mdi import plan_ar_mdi
-from .coedge import plan_coedge
-from .coedge_strips import plan_coedge_strips
-from .deeperthings import plan_deeperthings
-from .deepthings import plan_deepthings
-from .disnet import plan_disnet
-from .distredge_hidp import plan_aofl_hidp
-from .equal import plan_equal
-from .exact import plan_exact
-from .grid import plan_grid
-from .hidp import plan_hidp
-from .hyps import plan_hyps
-from .mednn import plan_mednn
-from .modnn import plan_modnn
-from .modnn_hidp import plan_modnn_hidp
-from .nptp_exact import plan_nptp_exact
-from .nptp_mpa import plan_nptp_mpa
-from .offload import plan_offload
-from .omniboost import plan_omniboost
 
 __all__ = ["PLANNERS", "VOLUME_PLANNERS", "get_planner", "planner_options", "run_planner"]
 

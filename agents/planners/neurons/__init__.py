@@ -1,0 +1,1 @@
+"""agents/planners/neurons: HyPS hybrid plans (layer cuts + neuron splits)."""

@@ -1,0 +1,1 @@
+"""agents/planners/nodes: HiDP two-level plans (node rows + processor shares)."""

@@ -1,0 +1,1 @@
+"""agents/planners/stages: MS-MDI pipeline stages on a ring of workers."""

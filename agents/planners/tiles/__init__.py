@@ -1,0 +1,1 @@
+"""agents/planners/tiles: NPTP tile plans."""

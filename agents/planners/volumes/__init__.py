@@ -1,0 +1,1 @@
+"""agents/planners/volumes: DistrEdge-style volume plans."""

@@ -1,0 +1,131 @@
+"""Training DistrEdge's split-decision MDP (``splitgym/DistrEdge-v0``): the env from the
+scenario groups of the config, and an export of the best split plan with the exported actor
+(Alg. 2's Actor*), compared with the equal split, Offload and every classical planner."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import DictConfig
+
+from splitgym.agents.export import (
+    export_actor,
+    exported_policy,
+    reference_latencies,
+    rollout,
+    write_summary,
+)
+from splitgym.agents.tasks import TrainTask, register_task
+from splitgym.costmodels.errors import SplitgymError
+from splitgym.costmodels.graph import ModelGraph
+from splitgym.costmodels.plan import load_plan
+from splitgym.costmodels.volumes.volume_simulator import Simulator
+from splitgym.envs.distredge import DistrEdgeEnv
+from splitgym.envs.scenarios import Scenario
+
+__all__ = ["DistrEdgeTask", "scenario_from_config"]
+
+
+def scenario_from_config(cfg: DictConfig) -> Scenario:
+    return Scenario(
+        name=f"{cfg.model.name}-{cfg.devices.name}-{cfg.network.name}",
+        model=cfg.model.name,
+        input=cfg.model.input,
+        devices=cfg.devices.name,
+        network=cfg.network.name,
+        partition=str(cfg.env.partition),
+        alpha=float(cfg.env.alpha),
+    )
+
+
+class DistrEdgeTask(TrainTask):
+    env_id = "splitgym/DistrEdge-v0"
+
+    def make_env(self, cfg: DictConfig) -> DistrEdgeEnv:
+        return DistrEdgeEnv(scenario_from_config(cfg), reward=cfg.env.reward,
+                            time_per_episode=cfg.env.time_per_episode, action=cfg.env.get("action", "cuts"))
+
+    def episode_steps(self, env: DistrEdgeEnv) -> int:
+        return env.L
+
+    def noise_dims(self, env: DistrEdgeEnv) -> int:
+        return int(env.action_space.shape[0])
+
+    def describe(self, env: DistrEdgeEnv) -> Callable[[Any], dict[str, float]]:
+        def per_device(cuts: Any) -> dict[str, float]:
+            out = {}
+            for row in env.breakdown(np.asarray(cuts)).per_device():
+                out[f"{row['device']}_finish_ms"] = row["finish_s"] * 1e3
+                out[f"{row['device']}_compute_ms"] = row["compute_s"] * 1e3
+            return out
+        return per_device
+
+    def export(self, model: Any, env: DistrEdgeEnv, best: Any, out: Path,
+               extra: dict[str, Any]) -> dict[str, Any]:
+        """Best plan, exported actor (the best policy, Alg. 2's Actor*), summary."""
+        out.mkdir(parents=True, exist_ok=True)
+        actor_path = export_actor(model.policy, env, out / "actor.pt2")
+        actor = rollout(env, exported_policy(actor_path))
+        found = best.best_decision is not None
+        learned = best.best_latency if found else actor["latency"]
+        cuts = np.asarray(best.best_decision) if found else np.asarray(actor["cuts"])
+        if actor["latency"] < learned:  # the greedy actor found better than any noisy episode
+            learned, cuts = actor["latency"], np.asarray(actor["cuts"])
+        env.plan(cuts, method=f"distredge-{extra['algo']}").save(out / "plan.json")
+        (out / "obs_scale.json").write_text(json.dumps({"scale": env.obs_scale.tolist(),
+                                                        "state": ["T_prev_s"] * env.N + ["H", "C", "F", "S"]}))
+        return write_summary(out / "summary.json", env, learned, actor["latency"],
+                             {**extra, "objective": 1.0 / learned})  # the learned plan's IPS
+
+    def report(self, summary: dict[str, Any], run_dir: Path) -> None:
+        lat, ips = summary["latency_ms"], summary["ips"]
+        print(f"run: {run_dir}")
+        print(f"{'plan':<22}{'latency_ms':>12}{'IPS':>10}")
+        for k in ("learned_plan", "actor_deterministic", "equal", "offload"):
+            if lat.get(k) is not None:
+                print(f"{k:<22}{lat[k]:>12.2f}{ips[k]:>10.2f}")
+        print(f"best classical plan: {summary['best_classical']} "
+              f"{summary['classical_latency_ms'][summary['best_classical']]:.2f} ms "
+              f"(learned x{summary['speedup_vs_best_classical']:.2f})")
+        print(f"speed-up vs equal x{summary['speedup_vs_equal']:.2f}, vs offload ({summary['offload_device']}) "
+              f"x{summary['speedup_vs_offload']:.2f}; {summary['episodes']} episodes in {summary['wall_s']:.1f} s "
+              f"(env {summary['env_s']:.1f} s, updates {summary['update_s']:.1f} s)")
+        print(f"tensorboard --logdir {run_dir / 'tb'}")
+
+    def evaluate(self, run: Path, cfg: DictConfig) -> dict[str, Any]:
+        """Re-simulate the exported plan from its JSON alone and run the exported actor on a
+        fresh env of the run's scenario; both next to the equal split and Offload."""
+        for name in ("export/plan.json", "export/actor.pt2"):
+            if not (run / name).exists():
+                raise SplitgymError(f"run {run}: incomplete, missing {name}")
+        plan = load_plan(run / "export" / "plan.json")
+        c, h, w = plan.model.input
+        graph = ModelGraph.from_torchvision(plan.model.name, (h, w))
+        plan.check(graph)
+        simulated = Simulator(graph, plan.cluster()).simulate(plan)
+        env = DistrEdgeEnv(scenario_from_config(cfg), reward=cfg.env.reward,
+                           partition=[tuple(p) for p in plan.partition], action=cfg.env.get("action", "cuts"))
+        try:
+            actor = rollout(env, exported_policy(run / "export" / "actor.pt2"))
+        except (RuntimeError, ValueError) as exc:
+            raise SplitgymError(f"run {run}: export/actor.pt2 cannot be run ({str(exc).splitlines()[0]})") from None
+        ref = reference_latencies(env)
+        res = {
+            "run": str(run),
+            "plan": {"method": plan.method, "latency_ms": simulated.latency * 1e3, "ips": simulated.ips},
+            "actor": {"latency_ms": actor["latency"] * 1e3, "ips": actor["ips"], "cuts": actor["cuts"]},
+            "equal": {"latency_ms": ref["equal"] * 1e3, "ips": 1 / ref["equal"]},
+            "offload": {"latency_ms": ref["offload"] * 1e3, "ips": 1 / ref["offload"], "device": ref["offload_device"]},
+            "per_device": simulated.per_device(),
+        }
+        res["rows"] = [{"plan": k, "latency_ms": res[k]["latency_ms"], "IPS": res[k]["ips"]}
+                       for k in ("plan", "actor", "equal", "offload")]
+        res["title"] = f"run {run} ({plan.method}); offload device: {ref['offload_device']}"
+        return res
+
+
+register_task(DistrEdgeTask())

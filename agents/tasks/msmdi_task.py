@@ -1,0 +1,97 @@
+"""Training MS-MDI's admission decision (``splitgym/MSMDI-v0``) and comparing the learned
+scheduler with MS-MDI's back-pressure rule, AR-MDI and Local on the same arrival streams.
+
+The env comes from ``cfg.env`` alone (an MS-MDI scenario with its own model, devices and network;
+the DistrEdge groups ``model``/``devices``/``network`` of the training config are not used).
+Exploration is the policy's own sampling (PPO on a ``MultiDiscrete`` action), so no action noise.
+The export holds the trained policy (``policy.zip``, SB3) and ``summary.json``: the mean total
+processing time over ``cfg.env.eval_episodes`` seeded episodes of the deterministic learned
+policy and of each reference (the same seeds, hence the same arrivals, for all).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import DictConfig
+
+from splitgym.agents.tasks import TrainTask, register_task
+from splitgym.envs.msmdi import REFERENCES, MSMDIEnv
+
+__all__ = ["MSMDITask", "evaluate_policies"]
+
+
+def _episode(env: MSMDIEnv, seed: int, act) -> dict[str, float]:
+    obs, _ = env.reset(seed=seed)
+    ret, done, info = 0.0, False, {}
+    while not done:
+        obs, r, done, _, info = env.step(act(obs))
+        ret += r
+    return {"total_time_s": float(info["latency"]), "return": ret, "mean_sojourn_s": float(info["mean_sojourn_s"])}
+
+
+def evaluate_policies(cfg_env: dict[str, Any], model: Any | None, seeds: list[int]) -> dict[str, dict[str, float]]:
+    """Mean total time, return and sojourn of the learned policy (if any) and of every reference,
+    each reference with its own service rule, on the same seeds."""
+    out = {}
+    runs: list[tuple[str, str]] = [(name, name) for name in REFERENCES]
+    if model is not None:
+        runs.insert(0, ("learned", str(cfg_env.get("service", "ms-mdi"))))
+    for name, service in runs:
+        env = MSMDIEnv(**{**cfg_env, "service": service})
+        if name == "learned":
+            act = lambda obs: model.predict(obs, deterministic=True)[0]  # noqa: E731
+        else:
+            act = lambda obs, n=name, e=env: e.reference_action(n)  # noqa: E731
+        eps = [_episode(env, s, act) for s in seeds]
+        out[name] = {k: float(np.mean([e[k] for e in eps])) for k in eps[0]}
+    return out
+
+
+def env_kwargs(cfg: DictConfig) -> dict[str, Any]:
+    images = cfg.env.get("images")
+    return {"scenario": str(cfg.env.scenario), "reward": str(cfg.env.reward), "service": str(cfg.env.service),
+            "images": None if images is None else tuple(int(i) for i in images)}
+
+
+class MSMDITask(TrainTask):
+    env_id = "splitgym/MSMDI-v0"
+
+    def make_env(self, cfg: DictConfig) -> MSMDIEnv:
+        env = MSMDIEnv(**env_kwargs(cfg))
+        env.eval_episodes = int(cfg.env.get("eval_episodes", 5))  # type: ignore[attr-defined]
+        return env
+
+    def noise_dims(self, env: MSMDIEnv) -> int:
+        return 0
+
+    def export(self, model: Any, env: MSMDIEnv, best: Any, out: Path, extra: dict[str, Any]) -> dict[str, Any]:
+        out.mkdir(parents=True, exist_ok=True)
+        model.save(out / "policy.zip", exclude=["train"])  # "train" is wrapped by a timer
+        kwargs = {"scenario": env.scenario, "reward": env.reward_mode, "service": env.service_name}
+        seeds = list(range(1000, 1000 + int(getattr(env, "eval_episodes", 5))))
+        res = evaluate_policies(kwargs, model, seeds)
+        best_ref = min(REFERENCES, key=lambda n: res[n]["total_time_s"])
+        summary = {
+            **{k: v for k, v in extra.items() if isinstance(v, (int, float, str, bool))},
+            "scenario": env.scenario.to_dict() | {"events": [vars(e) for e in env.scenario.events]},
+            "eval_seeds": seeds, "results": res, "best_reference": best_ref,
+            "learned_vs_best_reference": res[best_ref]["total_time_s"] / res["learned"]["total_time_s"],
+            "objective": 1.0 / res["learned"]["total_time_s"],
+        }
+        (out / "summary.json").write_text(json.dumps(summary, indent=1))
+        return summary
+
+    def report(self, summary: dict[str, Any], run_dir: Path) -> None:
+        print(f"run: {run_dir}")
+        print(f"{'policy':<10}{'total_s':>10}{'sojourn_s':>11}{'return':>10}")
+        for name, r in summary["results"].items():
+            print(f"{name:<10}{r['total_time_s']:>10.2f}{r['mean_sojourn_s']:>11.2f}{r['return']:>10.3f}")
+        print(f"learned / best reference ({summary['best_reference']}): "
+              f"x{summary['learned_vs_best_reference']:.3f} faster; {summary.get('episodes', '?')} episodes")
+
+
+register_task(MSMDITask())

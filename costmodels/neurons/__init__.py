@@ -1,0 +1,1 @@
+"""costmodels/neurons: HyPS hybrid plans (layer cuts + neuron splits)."""

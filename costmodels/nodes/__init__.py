@@ -1,0 +1,1 @@
+"""costmodels/nodes: HiDP two-level plans (node rows + processor shares)."""

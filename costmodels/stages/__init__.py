@@ -1,0 +1,1 @@
+"""costmodels/stages: MS-MDI pipeline stages on a ring of workers."""

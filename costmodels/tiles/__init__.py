@@ -1,0 +1,1 @@
+"""costmodels/tiles: NPTP tile plans."""

@@ -1,0 +1,487 @@
+"""NPTP's cost model: tiles of the image, per-layer halo exchange, compute, links, memory.
+
+Our reading of the paper's lost Eqs. 1-9 (REFERENCE.md section 2, PAPERS-AUDIT A.2, B.2, C.2),
+with every choice the text leaves open:
+
+* **Tiles** (Eq. 7): one rectangle of the input image per device, covering it exactly
+  (:mod:`tile_layouts`). Every device runs *every* unit of the feature extractor (the spatial
+  units of :class:`ModelGraph`) on its own tile; the head (pooling + classifier) runs on one
+  device (NP L9, L45).
+* **Ownership per layer** (Eq. 2 propagates only sizes): a tile boundary ``b`` on the image owns
+  ``floor(b * H_l / H)`` on unit ``l``'s output (:func:`tile_layouts.layer_rects`), so the tiles
+  are an exact partition at every layer and nothing is computed twice.
+* **Halo** (Eqs. 4-5, reconstructed from the kernel as AUDIT B.2 item 20 says): to produce its
+  owned output region ``O`` of unit ``l``, a device needs the input region given by the unit's
+  exact row and column maps (kernel, stride, padding, dilation; :mod:`rowmap`); every part of it
+  owned by another device at the previous layer is received from that device after that layer
+  (exchanged, never recomputed). Volume = cells x ``C_in`` x 4 bytes (fp32). ``counting="exact"``
+  (the default: what the executors move) counts every received cell, diagonal corners included;
+  ``counting="edges"`` counts only cells across a shared *edge* (the audit's convention under
+  which Fig. 2's T layout needs 18 units: A.2).
+* **Compute** (Eqs. 1, 3: ops / clock frequency, AUDIT item 19): from the device's *profile*
+  instead of a clock rate. A profile measures each unit on full-width bands of ``h`` rows at a
+  reference input size; a tile region of ``r x c`` output elements costs what a band of the same
+  *area share* costs on the reference layer, scaled by the ratio of the layer areas:
+  ``t = (A_l / A_ref) * T_ref(share * H_ref)`` with ``share = r*c / A_l``. So at the profile's own
+  size a tile costs what a band of equal area costs (the width tables of a ``--widths`` profile are
+  not used), and at larger images (the paper's 512-4096) the measured curve is scaled by area
+  (the work of a convolution is linear in its output area). Profiles of the model at its shipped
+  size are used when the graph's own size has none (measuring at 4096 here would take hours).
+* **Links** (Eq. 6): each halo piece is one message from its owner on the link
+  ``min(cap_src, cap_dst)`` with the network's latency and overhead (:mod:`network`).
+* **Latency** (Eq. 9): device ``d``'s feature-extractor time is the sum over units of its compute
+  plus the time of every halo message it receives (the paper's additive per-device form; no
+  overlap of transfers and compute is assumed). The objective is the slowest device's.
+  ``end_to_end_s`` adds, outside the objective, the gather of the last feature maps at the head
+  device (the device owning the most of the last layer, ties to the first; or the plan's
+  ``head_device``) and the head's profiled time.
+* **Memory** (Eq. 8): every device holds the feature extractor's weights (fp32) and, at its
+  worst unit, the received input region (own + halo) plus its output region; the head device also
+  the head's weights and the gathered feature map. Two kinds of cap per device, from
+  ``conf/devices/*.yaml`` entries or mappings, make a plan infeasible when exceeded:
+  ``memory_mb`` (MiB, on the whole peak) and ``activation_share`` (the activations may take at
+  most this share of what the whole image needs on one device; weights come on top). The paper
+  capped GPU memory to make its devices heterogeneous (NP L52; values lost); an absolute cap
+  binds only at one image size, a share binds at every size, which is what forces the three
+  devices to collaborate in the experiments (with links of 0.1-1 MB/s and no cap, the cheapest
+  plan gives every pixel but one to the fastest device). :attr:`TileScore.key` ranks feasible
+  plans by latency before any infeasible one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from splitgym.costmodels.cluster import Cluster, load_conf
+from splitgym.costmodels.errors import ConfigError, PlanError
+from splitgym.costmodels.graph import DTYPE_BYTES, ModelGraph
+from splitgym.costmodels.plan import Plan, PlanDevice, PlanModel, PlanNetwork, Tile
+from splitgym.costmodels.profiles import (
+    SHIPPED_PROFILES,
+    DeviceProfile,
+    UnitTable,
+    profile_dir,
+    profile_for,
+)
+from splitgym.costmodels.slicing import Region
+from splitgym.costmodels.tiles.tile_layouts import layer_rects
+
+__all__ = ["TileCostModel", "TileScore", "Exchange", "exchanges", "score_tiles", "tile_plan",
+           "plan_rects", "memory_caps", "cluster_caps", "MemoryCaps", "NO_CAPS", "intersect", "Counting"]
+
+Counting = Literal["exact", "edges"]
+
+
+def intersect(a: Region, b: Region) -> Region:
+    """The overlap of two rectangles (possibly empty)."""
+    return Region(max(a.r0, b.r0), min(a.r1, b.r1), max(a.c0, b.c0), min(a.c1, b.c1))
+
+
+def _area(r: Region) -> int:
+    return r.rows * r.cols
+
+
+def _edge_cells(piece: Region, own: Region) -> int:
+    """Cells of ``piece`` in the rows or the columns of ``own`` (diagonal corners left out)."""
+    if piece.empty:
+        return 0
+    rows_out = piece.rows - max(0, min(piece.r1, own.r1) - max(piece.r0, own.r0))
+    cols_out = piece.cols - max(0, min(piece.c1, own.c1) - max(piece.c0, own.c0))
+    return _area(piece) - rows_out * cols_out
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """Unit ``unit`` for every device: what it owns, what it needs, what it receives from whom."""
+
+    unit: int
+    owned: list[Region]  # output region per device
+    needed: list[Region]  # input region per device (own + halo), empty when owned is
+    recv: list[tuple[int, int, Region]]  # (src, dst, region of the unit's input)
+
+
+def exchanges(graph: ModelGraph, rects: Sequence[Region]) -> list[Exchange]:
+    """The halo schedule of a tile layout: per unit, owned/needed regions and every message."""
+    _, h, w = graph.input_shape
+    prev = list(rects)
+    out = []
+    for u in graph.units:
+        hl, wl = u.out_shape[1], u.out_shape[2]
+        own = layer_rects(rects, h, w, hl, wl)
+        need, recv = [], []
+        for d, o in enumerate(own):
+            if o.empty:
+                need.append(Region(0, 0, 0, 0))
+                continue
+            rr, cc = u.row_map.range(o.r0, o.r1), u.col_map.range(o.c0, o.c1)
+            r = Region(rr[0], rr[1], cc[0], cc[1])
+            need.append(r)
+            for e, p in enumerate(prev):
+                if e != d:
+                    piece = intersect(r, p)
+                    if not piece.empty:
+                        recv.append((e, d, piece))
+        out.append(Exchange(u.index, own, need, recv))
+        prev = own
+    return out
+
+
+@dataclass
+class TileScore:
+    """Where the time of one tile layout goes (what planners, the env and experiments read)."""
+
+    devices: list[str]
+    rects: list[Region]
+    latency: float  # the objective: slowest device's compute + receive time (feature extractor)
+    compute: np.ndarray  # (N,) seconds
+    comm_seconds: np.ndarray  # (N,) seconds of the halo messages each device receives
+    comm_bytes: np.ndarray  # (N,) bytes each device receives
+    layer_elements: np.ndarray  # (U,) halo elements (cells x channels) moved at each unit
+    peak_memory: np.ndarray  # (N,) bytes
+    memory_cap: np.ndarray  # (N,) bytes (inf: no cap)
+    activation: np.ndarray  # (N,) bytes of activations at the worst unit
+    activation_cap: np.ndarray  # (N,) bytes (inf: no cap)
+    head_device: str
+    gather_seconds: float
+    head_seconds: float
+    end_to_end: float
+    messages: int
+
+    @property
+    def layer_bytes(self) -> np.ndarray:
+        return self.layer_elements * DTYPE_BYTES
+
+    @property
+    def total_bytes(self) -> float:
+        return float(self.comm_bytes.sum())
+
+    @property
+    def overflow(self) -> float:
+        """Bytes over the cap, summed over devices (0: feasible)."""
+        return float(np.maximum(0.0, self.peak_memory - self.memory_cap).sum()
+                     + np.maximum(0.0, self.activation - self.activation_cap).sum())
+
+    @property
+    def feasible(self) -> bool:
+        return self.overflow == 0.0
+
+    @property
+    def key(self) -> tuple[int, float]:
+        """Sort key: feasible plans by latency, then infeasible ones by how far over they are."""
+        return (0, self.latency) if self.feasible else (1, self.overflow)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "latency_s": self.latency,
+            "end_to_end_s": self.end_to_end,
+            "feasible": self.feasible,
+            "head_device": self.head_device,
+            "gather_s": self.gather_seconds,
+            "head_s": self.head_seconds,
+            "messages": self.messages,
+            "total_bytes": self.total_bytes,
+            "layer_bytes": self.layer_bytes.tolist(),
+            "per_device": [
+                {"device": n, "tile": list(r), "compute_s": float(c), "comm_s": float(s),
+                 "recv_bytes": float(b), "peak_memory_mb": float(m / 2**20),
+                 "memory_cap_mb": (None if not np.isfinite(cap) else float(cap / 2**20)),
+                 "activation_mb": float(a / 2**20),
+                 "activation_cap_mb": (None if not np.isfinite(ac) else float(ac / 2**20)),
+                 "total_s": float(c + s)}
+                for n, r, c, s, b, m, cap, a, ac in zip(
+                    self.devices, self.rects, self.compute, self.comm_seconds, self.comm_bytes,
+                    self.peak_memory, self.memory_cap, self.activation, self.activation_cap)
+            ],
+        }
+
+
+@dataclass
+class _UnitRate:
+    """Seconds of one unit on one device for an output region of ``elems`` elements."""
+
+    heights: np.ndarray
+    seconds: np.ndarray
+    h_ref: float
+    scale: float  # A_l / A_ref
+    area: float  # A_l
+
+    @classmethod
+    def build(cls, table: UnitTable, h: int, w: int) -> _UnitRate:
+        h_ref, w_ref = table.heights[-1], table.widths[-1]
+        return cls(np.asarray(table.heights, dtype=float), np.asarray(table.seconds, dtype=float)[:, -1],
+                   float(h_ref), h * w / (h_ref * w_ref), float(h * w))
+
+    def __call__(self, elems: int) -> float:
+        if elems <= 0:
+            return 0.0
+        rows = elems / self.area * self.h_ref
+        if rows < self.heights[0]:  # below the smallest measured band: linear to zero
+            return float(self.scale * self.seconds[0] * rows / self.heights[0])
+        return float(self.scale * np.interp(rows, self.heights, self.seconds))
+
+
+def _has_profile(graph: ModelGraph, board: str) -> bool:
+    fname = f"{board}_{graph.name}_{'x'.join(map(str, graph.input_shape))}.json"
+    return (profile_dir() / fname).exists() or (SHIPPED_PROFILES / fname).exists()
+
+
+def _reference_profile(board: str, graph: ModelGraph, cache: dict[str, DeviceProfile],
+                       ref: dict[tuple[int, ...], ModelGraph]) -> DeviceProfile:
+    """The board's profile for ``graph``'s model: a given one, else at the graph's size when the
+    local one exists (shipped or cached), else at the model's default size; a derived board is
+    derived on the graph its local-cpu profile was measured for."""
+    if board in cache:
+        prof = cache[board]
+    else:
+        if board.endswith(".json"):
+            on = graph
+        elif "local-cpu" in cache and not board.startswith("local-"):
+            on = _graph_at(graph, tuple(cache["local-cpu"].input_shape), ref)
+        elif _has_profile(graph, board if board.startswith("local-") else "local-cpu"):
+            on = graph
+        else:
+            on = _graph_at(graph, None, ref)
+        prof = profile_for(board, on, cache)
+    if prof.model != graph.name or len(prof.units) != graph.num_units:
+        raise ConfigError(f"profiles: {prof.name} is for {prof.model} with {len(prof.units)} units, "
+                          f"not {graph.name} with {graph.num_units}")
+    return prof
+
+
+def _graph_at(graph: ModelGraph, shape: tuple[int, ...] | None,
+              ref: dict[tuple[int, ...], ModelGraph]) -> ModelGraph:
+    """``graph``'s model at another input shape (None: its default size), traced once."""
+    if shape is not None and tuple(shape) == tuple(graph.input_shape):
+        return graph
+    key = tuple(shape) if shape is not None else ()
+    if key not in ref:
+        ref[key] = ModelGraph.from_torchvision(graph.name, None if shape is None else (shape[1], shape[2]))
+    return ref[key]
+
+
+@dataclass(frozen=True)
+class MemoryCaps:
+    """Per device name: ``mb`` (MiB on the whole peak) and ``share`` (of the whole-image
+    activations); a device missing from a mapping has no such cap."""
+
+    mb: dict[str, float]
+    share: dict[str, float]
+
+    def __bool__(self) -> bool:
+        return bool(self.mb or self.share)
+
+
+NO_CAPS = MemoryCaps({}, {})
+
+
+def cluster_caps(cluster: Cluster, caps: str | None = "auto") -> MemoryCaps:
+    """Memory caps for a planner's ``caps`` option: ``"auto"`` reads them from the device group
+    the cluster was built from (``conf/devices/<cluster.name>.yaml``; none if there is no such
+    file), ``"none"`` (or None) sets no cap, anything else is a device-group name or path."""
+    if caps is None or caps == "none":
+        return NO_CAPS
+    if caps == "auto":
+        try:
+            found = memory_caps(cluster.name)
+        except ConfigError:
+            return NO_CAPS
+        return MemoryCaps({k: v for k, v in found.mb.items() if k in cluster.names},
+                          {k: v for k, v in found.share.items() if k in cluster.names})
+    found = memory_caps(caps)
+    unknown = [k for k in [*found.mb, *found.share] if k not in cluster.names]
+    if unknown:
+        raise ConfigError(f"caps: device {unknown[0]!r} of {caps} is not in the cluster ({', '.join(cluster.names)})")
+    return found
+
+
+def memory_caps(devices: str | Mapping[str, Any]) -> MemoryCaps:
+    """Per device name, its ``memory_mb`` and ``activation_share`` from a device-group config
+    (name, path or mapping); devices without an entry get no such cap."""
+    cfg = load_conf("devices", devices) if isinstance(devices, str) else dict(devices)
+    mb: dict[str, float] = {}
+    share: dict[str, float] = {}
+    for d in cfg.get("devices", []):
+        for key, out in (("memory_mb", mb), ("activation_share", share)):
+            if key in d:
+                v = d[key]
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+                    raise ConfigError(f"devices.{d.get('name')}.{key}: must be a number > 0, got {v!r}")
+                out[str(d["name"])] = float(v)
+    return MemoryCaps(mb, share)
+
+
+class TileCostModel:
+    """Precomputed per-device, per-unit rates and links for one (model, cluster): score layouts.
+
+    Args:
+        profiles: per board name, a :class:`DeviceProfile` of this model (any input size: it is
+            scaled by area); missing boards are loaded or derived as the simulator does.
+        memory_mb: per device name, its memory cap in MiB (missing: no cap).
+        activation_share: per device name, the largest share of the whole image's activation
+            peak its activations may take (missing: no cap).
+        counting: ``"exact"`` or ``"edges"`` (see the module docstring).
+    """
+
+    def __init__(self, graph: ModelGraph, cluster: Cluster,
+                 profiles: Mapping[str, DeviceProfile] | None = None,
+                 memory_mb: Mapping[str, float] | None = None, counting: Counting = "exact",
+                 activation_share: Mapping[str, float] | None = None) -> None:
+        if counting not in ("exact", "edges"):
+            raise ConfigError(f"counting: must be 'exact' or 'edges', got {counting!r}")
+        self.graph = graph
+        self.cluster = cluster
+        self.counting = counting
+        self.N = cluster.size
+        self.names = cluster.names
+        caps = dict(memory_mb or {})
+        shares = dict(activation_share or {})
+        for key, given in (("memory_mb", caps), ("activation_share", shares)):
+            unknown = [k for k in given if k not in self.names]
+            if unknown:
+                raise ConfigError(f"{key}: unknown device {unknown[0]!r} (cluster has {', '.join(self.names)})")
+        self.caps = MemoryCaps(caps, shares)
+        self.cap_bytes = np.array([caps.get(n, np.inf) * 2**20 for n in self.names])
+        full_act = max((u.in_shape[0] * u.in_shape[1] * u.in_shape[2] + u.out_shape[0] * u.out_shape[1]
+                        * u.out_shape[2]) * DTYPE_BYTES for u in graph.units)
+        self.activation_cap = np.array([shares.get(n, np.inf) * full_act for n in self.names])
+        cache = dict(profiles or {})
+        ref: dict[tuple[int, ...], ModelGraph] = {}
+        self.profiles = [_reference_profile(d.board, graph, cache, ref) for d in cluster.devices]
+        self.rates = [[_UnitRate.build(p.units[u.index], u.out_shape[1], u.out_shape[2]) for u in graph.units]
+                      for p in self.profiles]
+        self.head_seconds = np.array([p.head_seconds for p in self.profiles])
+        self.weight_bytes = float(sum(u.params for u in graph.units) * DTYPE_BYTES)
+        self.head_bytes = float((graph.head.params if graph.head else 0) * DTYPE_BYTES)
+        net = cluster.network
+        self.bw = net.matrix(self.names)
+        self.latency_s, self.overhead_s = net.latency_s, net.overhead_s
+
+    def full_seconds(self, d: int) -> float:
+        """Device ``d``'s compute for the whole image alone (every unit at full size)."""
+        return float(sum(r(u.out_shape[1] * u.out_shape[2]) for r, u in zip(self.rates[d], self.graph.units)))
+
+    def seconds(self, src: int, dst: int, nbytes: float) -> float:
+        """One message's time on the link src -> dst (0 bytes: no message)."""
+        if nbytes <= 0 or src == dst:
+            return 0.0
+        return self.latency_s + self.overhead_s + nbytes * 8.0 / (self.bw[src, dst] * 1e6)
+
+    def score(self, rects: Sequence[Region], head_device: str | None = None) -> TileScore:
+        """Score one layout: ``rects[i]`` is device ``i``'s tile of the input image."""
+        rects = [Region(*map(int, r)) for r in rects]
+        if len(rects) != self.N:
+            raise PlanError(f"tiles: need one tile per device ({self.N}), got {len(rects)}")
+        N, g = self.N, self.graph
+        compute = np.zeros(N)
+        comm_s = np.zeros(N)
+        comm_b = np.zeros(N)
+        act = np.zeros(N)
+        layer_el = np.zeros(g.num_units)
+        messages = 0
+        edges = self.counting == "edges"
+        ex = exchanges(g, rects)
+        prev_own = rects
+        for x in ex:
+            u = g.units[x.unit]
+            c_in, c_out = u.in_shape[0], u.out_shape[0]
+            for d in range(N):
+                o = x.owned[d]
+                compute[d] += self.rates[d][x.unit](_area(o))
+                act[d] = max(act[d], (_area(x.needed[d]) * c_in + _area(o) * c_out) * DTYPE_BYTES)
+            for src, dst, piece in x.recv:
+                cells = _edge_cells(piece, prev_own[dst]) if edges else _area(piece)
+                if cells == 0:
+                    continue
+                nb = cells * c_in * DTYPE_BYTES
+                layer_el[x.unit] += cells * c_in
+                comm_b[dst] += nb
+                comm_s[dst] += self.seconds(src, dst, nb)
+                messages += 1
+            prev_own = x.owned
+        total = compute + comm_s
+        latency = float(total.max())
+        last = ex[-1].owned
+        if head_device is not None:
+            if head_device not in self.names:
+                raise PlanError(f"head_device: unknown device {head_device!r} (devices: {', '.join(self.names)})")
+            h = self.names.index(head_device)
+        else:
+            h = int(np.argmax([_area(r) for r in last]))
+        c_last = g.units[-1].out_shape[0]
+        arrive = [total[d] + self.seconds(d, h, _area(last[d]) * c_last * DTYPE_BYTES) for d in range(N)]
+        ready = max(arrive)
+        peak = self.weight_bytes + act
+        if g.head is not None:
+            peak[h] += self.head_bytes + g.units[-1].out_bytes
+        head_s = float(self.head_seconds[h]) if g.head is not None else 0.0
+        return TileScore(
+            devices=list(self.names), rects=rects, latency=latency, compute=compute,
+            comm_seconds=comm_s, comm_bytes=comm_b, layer_elements=layer_el, peak_memory=peak,
+            memory_cap=self.cap_bytes.copy(), activation=act, activation_cap=self.activation_cap.copy(),
+            head_device=self.names[h],
+            gather_seconds=float(ready - total[h]), head_seconds=head_s,
+            end_to_end=float(ready + head_s), messages=messages,
+        )
+
+
+def plan_rects(plan: Plan) -> list[Region]:
+    """A tile plan's rectangles in the order of ``plan.devices`` (exactly one tile each)."""
+    if not plan.tiles:
+        raise PlanError("tiles: this plan has no tiles")
+    by: dict[str, Region] = {}
+    for i, t in enumerate(plan.tiles):
+        if t.device in by:
+            raise PlanError(f"tiles.{i}.device: {t.device!r} has two tiles; NPTP gives one per device")
+        by[t.device] = Region(t.rows[0], t.rows[1], t.cols[0], t.cols[1])
+    missing = [d.name for d in plan.devices if d.name not in by]
+    if missing:
+        raise PlanError(f"tiles: device {missing[0]!r} has no tile (one per device)")
+    return [by[d.name] for d in plan.devices]
+
+
+def tile_plan(method: str, graph: ModelGraph, cluster: Cluster, rects: Sequence[Region],
+              head_device: str | None = None, caps: MemoryCaps = NO_CAPS, **meta: Any) -> Plan:
+    """A tile plan, one non-empty rectangle per device of ``cluster`` (in its order)."""
+    net = cluster.network
+    m = dict(meta)
+    if caps.mb:
+        m["memory_mb"] = dict(caps.mb)
+    if caps.share:
+        m["activation_share"] = dict(caps.share)
+    return Plan(
+        kind="tiles",
+        method=method,
+        model=PlanModel(name=graph.name, input=graph.input_shape),
+        devices=[PlanDevice(name=d.name, board=d.board, bandwidth_mbps=net.cap(d.name)) for d in cluster.devices],
+        network=PlanNetwork(requester_mbps=net.cap(cluster.requester), latency_ms=net.latency_s * 1e3,
+                            overhead_ms=net.overhead_s * 1e3),
+        tiles=[Tile(device=d.name, rows=(r.r0, r.r1), cols=(r.c0, r.c1))
+               for d, r in zip(cluster.devices, rects)],
+        head_device=head_device,
+        meta=m,
+    )
+
+
+def score_tiles(graph: ModelGraph, cluster: Cluster | None = None, rects: Sequence[Region] | Plan | None = None,
+                profiles: Mapping[str, DeviceProfile] | None = None,
+                memory_mb: Mapping[str, float] | None = None, counting: Counting = "exact",
+                model: TileCostModel | None = None) -> TileScore:
+    """Score a layout or a tile plan (its cluster, caps and head device come with it)."""
+    head, share = None, None
+    if isinstance(rects, Plan):
+        rects.check(graph)
+        plan = rects
+        cluster = cluster or plan.cluster()
+        memory_mb = memory_mb if memory_mb is not None else plan.meta.get("memory_mb")
+        share = plan.meta.get("activation_share")
+        head = plan.head_device
+        rects = plan_rects(plan)
+    if rects is None or (cluster is None and model is None):
+        raise ConfigError("score_tiles: needs a plan, or a cluster and rectangles")
+    model = model or TileCostModel(graph, cluster, profiles, memory_mb, counting, share)  # type: ignore[arg-type]
+    return model.score(rects, head)
+

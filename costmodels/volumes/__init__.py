@@ -1,0 +1,1 @@
+"""costmodels/volumes: DistrEdge-style volume plans."""

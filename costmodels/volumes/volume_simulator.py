@@ -1,0 +1,278 @@
+"""Simulator: Plan + ModelGraph + cost model -> latency breakdown, vectorised over split decisions.
+
+The timing model (DistrEdge Section III-IV; the choices it leaves open, PAPERS-AUDIT B.1 items
+8-11, are fixed here):
+
+* **Start (T_0).** The requester holds the image at t = 0 and sends each device the input rows
+  its part of the first volume needs (T_0 = 0 on every device; the input transfer is charged).
+* **Between volumes.** Device k starts volume l when it has finished its own part of volume l-1
+  (T_{l-1}^k) *and* every slice it needs from other devices has arrived: it waits for the latest
+  sender (max over senders of T_{l-1}^m + transfer). Data a device already holds moves for free.
+  Sends overlap with compute and each other (DistrEdge's send/receive threads, DE L252; no
+  contention). A device with an empty part keeps T_l^k = T_{l-1}^k.
+* **Compute.** A part costs, per unit of the volume, the device's profiled latency for the output
+  rows that unit must produce, halo included (the row maths says how many).
+* **Head.** The fully connected head runs on the device with the largest share of the last volume
+  (DE L252; ties to the first device) or the plan's ``head_device``; it gathers every other part's
+  rows, runs, and returns the result to the requester. Without a head, every device returns its
+  rows to the requester.
+* **Throughput.** The next image is sent only after the previous result returns (DE L252), so
+  IPS = 1 / end-to-end latency.
+* **Memory.** Peak per device = parameters of every unit it runs a non-empty part of (+ the head's)
+  + the largest input+output activation of those parts (fp32).
+
+:meth:`Simulator.score` evaluates a batch of split decisions (B x volumes x N+1 cuts) at once in
+numpy: LC-PSS, AOFL, the exact search and the env all go through :meth:`Simulator.advance`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from splitgym.costmodels.cluster import Cluster
+from splitgym.costmodels.errors import PlanError
+from splitgym.costmodels.graph import DTYPE_BYTES, ModelGraph
+from splitgym.costmodels.network import transfer_seconds
+from splitgym.costmodels.plan import Plan
+from splitgym.costmodels.profiles import DeviceProfile, profile_for
+from splitgym.costmodels.traffic import SplitMaths
+
+__all__ = ["Simulator", "Breakdown", "VolumeStep"]
+
+
+@dataclass
+class VolumeStep:
+    """One volume advanced for a batch: what :meth:`Simulator.advance` returns."""
+
+    T: np.ndarray  # (B, N) accumulated latency of each device after this volume
+    compute: np.ndarray  # (B, N) seconds of compute of each device's part
+    recv_bytes: np.ndarray  # (B, N, M) bytes each device gets from each source
+    recv_seconds: np.ndarray  # (B, N, M)
+    in_lo: np.ndarray  # (B, N) input rows each part needs
+    in_hi: np.ndarray
+    ranges: list[tuple[np.ndarray, np.ndarray]]  # last unit's output .. volume input: (B, N) each
+
+
+@dataclass
+class Breakdown:
+    """Where the time of one plan goes (what ``splitgym simulate`` prints)."""
+
+    devices: list[str]
+    volumes: list[tuple[int, int]]
+    compute: np.ndarray  # (V, N)
+    T: np.ndarray  # (V, N)
+    transfers: list[dict[str, Any]]
+    head_device: str | None
+    head_start: float
+    head_seconds: float
+    result_seconds: float
+    latency: float
+    peak_memory: np.ndarray  # (N,) bytes
+    halo_rows: np.ndarray  # (V,) rows computed more than once, summed over units
+
+    @property
+    def ips(self) -> float:
+        return 1.0 / self.latency
+
+    def per_device(self) -> list[dict[str, float]]:
+        out = []
+        for k, name in enumerate(self.devices):
+            recv = sum(t["seconds"] for t in self.transfers if t["dst"] == name)
+            sent = sum(t["bytes"] for t in self.transfers if t["src"] == name)
+            out.append({
+                "device": name,
+                "compute_s": float(self.compute[:, k].sum() + (self.head_seconds if name == self.head_device else 0.0)),
+                "recv_s": float(recv),
+                "sent_bytes": float(sent),
+                "finish_s": float(self.T[-1, k]),
+                "peak_memory_mb": float(self.peak_memory[k] / 2**20),
+            })
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "latency_s": self.latency,
+            "ips": self.ips,
+            "devices": self.devices,
+            "volumes": [list(v) for v in self.volumes],
+            "accumulated_s": self.T.tolist(),
+            "compute_s": self.compute.tolist(),
+            "halo_rows": self.halo_rows.tolist(),
+            "transfers": self.transfers,
+            "head": {"device": self.head_device, "start_s": self.head_start,
+                     "compute_s": self.head_seconds, "result_s": self.result_seconds},
+            "per_device": self.per_device(),
+        }
+
+
+class Simulator:
+    """Precomputed tables for one (model, cluster): score plans and batches of split decisions.
+
+    Args:
+        profiles: per board name, a :class:`DeviceProfile` for ``graph``; missing boards are
+            measured (local-cpu) or derived (see :func:`profiles.profile_for`).
+        at: time (s) at which a time-varying network is sampled.
+    """
+
+    def __init__(self, graph: ModelGraph, cluster: Cluster,
+                 profiles: dict[str, DeviceProfile] | None = None, at: float = 0.0) -> None:
+        self.graph = graph
+        self.cluster = cluster
+        cache = dict(profiles or {})
+        self.profiles = [profile_for(d.board, graph, cache) for d in cluster.devices]
+        self.N = cluster.size
+        self.lat = np.stack([p.table(graph) for p in self.profiles])  # (N, U, Hmax+1)
+        self.head_lat = np.array([p.head_seconds for p in self.profiles])
+        self.split = SplitMaths(graph)
+        self.maps = self.split.maps
+        self.heights = self.split.heights
+        self.row_bytes = self.split.row_bytes
+        self.input_row_bytes = self.split.input_row_bytes
+        self.result_bytes = float(graph.head.out_bytes if graph.head else 0)
+        self.unit_param_bytes = np.array([u.params for u in graph.units], dtype=float) * DTYPE_BYTES
+        self._dev = np.arange(self.N)
+        self.set_time(at)
+
+    def set_time(self, at: float) -> None:
+        """Sample the (possibly time-varying) network at time ``at``."""
+        names = self.cluster.names + [self.cluster.requester]
+        self.at = at
+        self.bw = self.cluster.network.matrix(names, at)  # (N+1, N+1), requester last
+        self.latency_s = self.cluster.network.latency_s
+        self.overhead_s = self.cluster.network.overhead_s
+
+    # -- the vectorised core ------------------------------------------------------------------
+    def advance(self, first: int, last: int, cuts: np.ndarray, T_prev: np.ndarray,
+                prev_cuts: np.ndarray | None) -> VolumeStep:
+        """Advance a batch by one volume (units ``first..last``).
+
+        Args:
+            cuts: (B, N+1) cut points on the last unit's output rows.
+            T_prev: (B, N) accumulated latency before this volume.
+            prev_cuts: (B, N+1) cuts of the previous volume, or None when the requester holds the
+                input (the first volume).
+        """
+        B = cuts.shape[0]
+        nonempty = cuts[:, 1:] > cuts[:, :-1]
+        ranges = self.split.ranges(first, last, cuts)
+        compute = np.zeros((B, self.N))
+        for (a, b), u in zip(ranges, range(last, first - 1, -1)):
+            compute += self.lat[self._dev, u, b - a]
+        a, b = ranges[-1]
+        nbytes = self.split.received_bytes(first, a, b, prev_cuts)
+        if prev_cuts is None:
+            src_dev, ready = np.array([self.N]), np.zeros((B, 1))
+        else:
+            src_dev, ready = self._dev, T_prev
+        bw = self.bw[src_dev][:, : self.N].T  # (N, M): source m -> device k
+        secs = transfer_seconds(nbytes, bw[None], self.latency_s, self.overhead_s)
+        arrival = np.where(nbytes > 0, ready[:, None, :] + secs, 0.0).max(axis=2)
+        T = np.where(nonempty, np.maximum(T_prev, arrival) + compute, T_prev)
+        return VolumeStep(T, compute, nbytes, secs, a, b, ranges)
+
+    def finish(self, last_cuts: np.ndarray, T: np.ndarray, head_device: int | None = None
+               ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """End-to-end latency after the last volume: gather at the head, run it, return."""
+        B = T.shape[0]
+        nbytes = self.split.gather_bytes(last_cuts)
+        req = self.N
+        if self.graph.head is None:
+            secs = transfer_seconds(nbytes, self.bw[: self.N, req][None], self.latency_s, self.overhead_s)
+            end = np.where(nbytes > 0, T + secs, 0.0).max(axis=1)
+            return end, {"head": np.full(B, -1), "head_start": end, "result": np.zeros(B)}
+        h = np.argmax(nbytes, axis=1) if head_device is None else np.full(B, head_device)
+        nbytes[np.arange(B), h] = 0.0
+        secs = transfer_seconds(nbytes, self.bw[: self.N][:, h].T, self.latency_s, self.overhead_s)
+        arrive = np.where(nbytes > 0, T + secs, 0.0).max(axis=1)
+        start = np.maximum(T[np.arange(B), h], arrive)
+        result = transfer_seconds(np.full(B, self.result_bytes), self.bw[h, req], self.latency_s, self.overhead_s)
+        end = start + self.head_lat[h] + result
+        return end, {"head": h, "head_start": start, "result": result, "gather_bytes": nbytes,
+                     "gather_s": secs}
+
+    def score(self, partition: list[tuple[int, int]], cuts: np.ndarray,
+              head_device: int | None = None) -> np.ndarray:
+        """End-to-end latency (s) of a batch of split decisions for one partition.
+
+        ``cuts`` is (B, V, N+1) (or (V, N+1) for one plan); returns (B,) (or a scalar).
+        """
+        cuts = np.asarray(cuts, dtype=np.int64)
+        single = cuts.ndim == 2
+        if single:
+            cuts = cuts[None]
+        B = cuts.shape[0]
+        T = np.zeros((B, self.N))
+        prev = None
+        for v, (f, l) in enumerate(partition):
+            T = self.advance(f, l, cuts[:, v], T, prev).T
+            prev = cuts[:, v]
+        end, _ = self.finish(prev, T, head_device)  # type: ignore[arg-type]
+        return end[0] if single else end
+
+    # -- one plan, in detail ------------------------------------------------------------------
+    def simulate(self, plan: Plan) -> Breakdown:
+        """The full latency breakdown of a volume plan (checked against the model first)."""
+        plan.check(self.graph)
+        if not plan.volumes:
+            raise PlanError("volumes: this plan has no volumes; the simulator scores volume plans")
+        names = self.cluster.names
+        if [d.name for d in plan.devices] != names:
+            raise PlanError(f"devices: plan devices {[d.name for d in plan.devices]} differ from the cluster's {names}")
+        head = names.index(plan.head_device) if plan.head_device else None
+        cuts = plan.cuts[None]
+        T = np.zeros((1, self.N))
+        prev = None
+        Ts, comps, transfers, halo = [], [], [], []
+        peak_act = np.zeros(self.N)
+        params = np.zeros(self.N)
+        all_names = names + [self.cluster.requester]
+        for v, (f, l) in enumerate(plan.partition):
+            st = self.advance(f, l, cuts[:, v], T, prev)
+            srcs = [self.N] if prev is None else list(range(self.N))
+            for k in range(self.N):
+                for j, m in enumerate(srcs):
+                    nb = float(st.recv_bytes[0, k, j])
+                    if nb > 0:
+                        transfers.append({"volume": v, "src": all_names[m], "dst": names[k],
+                                          "bytes": nb, "seconds": float(st.recv_seconds[0, k, j])})
+            # halo: rows computed beyond each unit's height, summed over the volume's units
+            units = range(l, f - 1, -1)
+            rows = [(hi - lo)[0] for lo, hi in st.ranges]  # per unit output, then the volume input
+            halo.append(sum(int(r.sum()) - int(self.heights[u]) for r, u in zip(rows, units)))
+            for i, u in enumerate(units):
+                params += (rows[i] > 0) * self.unit_param_bytes[u]
+                in_rb = self.input_row_bytes if u == 0 else self.row_bytes[u - 1]
+                peak_act = np.maximum(peak_act, rows[i] * self.row_bytes[u] + rows[i + 1] * in_rb)
+            T = st.T
+            Ts.append(T[0])
+            comps.append(st.compute[0])
+            prev = cuts[:, v]
+        end, info = self.finish(prev, T, head)  # type: ignore[arg-type]
+        h = int(info["head"][0])
+        head_name = names[h] if h >= 0 else None
+        if h >= 0:
+            params[h] += (self.graph.head.params if self.graph.head else 0) * DTYPE_BYTES
+            for m in range(self.N):
+                nb = float(info["gather_bytes"][0, m])
+                if nb > 0:
+                    transfers.append({"volume": len(plan.volumes), "src": names[m], "dst": head_name,
+                                      "bytes": nb, "seconds": float(info["gather_s"][0, m])})
+            transfers.append({"volume": len(plan.volumes), "src": head_name, "dst": self.cluster.requester,
+                              "bytes": self.result_bytes, "seconds": float(info["result"][0])})
+        return Breakdown(
+            devices=names,
+            volumes=plan.partition,
+            compute=np.array(comps),
+            T=np.array(Ts),
+            transfers=transfers,
+            head_device=head_name,
+            head_start=float(info["head_start"][0]),
+            head_seconds=float(self.head_lat[h]) if h >= 0 else 0.0,
+            result_seconds=float(info["result"][0]),
+            latency=float(end[0]),
+            peak_memory=params + peak_act,
+            halo_rows=np.array(halo),
+        )

@@ -1,0 +1,1 @@
+"""executors/neurons: HyPS hybrid plans (layer cuts + neuron splits)."""

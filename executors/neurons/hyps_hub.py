@@ -1,0 +1,308 @@
+"""HyPS's runtime: a manager, workers under real memory limits, and a hub that persists every map.
+
+The paper's architecture (HY L216-L256, PAPERS-AUDIT C.4 item 7) as processes on this machine:
+
+* **Manager + hub** (this process, the "safe zone"): it alone holds the whole model and the
+  image. It walks the plan's partitions (:func:`hybrid.hybrid_partitions`) in order and, for each
+  part, sends the worker of that part's device the part's *structure* (the partition module with
+  meta tensors: code and shapes, no values), its *weights* (the partition's state_dict, a neuron
+  part's slice only) and its *input* (an intermediate feature map), and gets the output back. The
+  hub writes every output to the run folder (``torch.save`` to a temporary file, then an atomic
+  rename) and appends a line to ``journal.jsonl`` (fsync'd) once it is safe on disk.
+* **Resume.** A run started on a folder with a journal skips every part and partition the journal
+  records and reads their outputs from disk: a run killed at any point (a worker, or the manager)
+  restarts from the last finished part, and nothing already finished is computed again. A part
+  whose worker died had written nothing, so it is computed once, on the resumed run.
+* **Workers** (``multiprocessing`` spawn, one per plan device) are reactive: they compute when a
+  job arrives. They never see the model or the image: the first layer runs in the safe zone (the
+  manager), so every worker's input is an intermediate map (HY L248: workers "only have
+  intermediate feature maps"). ``sent.jsonl`` records what each worker was sent.
+* **Memory limits, for real.** Each worker sets ``RLIMIT_AS`` on itself after importing torch and
+  warming it up: its address space may grow by its device's usable budget (``memory_mb -
+  reserved_mb``, :mod:`neurons`) and no more. Why this and not a cgroup: this machine mounts cgroup
+  v1 controllers that belong to the sandbox that runs us (we must not touch them), and v2 is not
+  delegated; RLIMIT_AS needs no privilege. Importing torch maps ~3.2 GB of address space (0.5 GB
+  resident) before any weight exists, so the limit is *relative*: measured baseline + budget. The
+  weights arrive straight into one preallocated buffer and become tensors without a copy, so a
+  part needs its weights once plus its activations. An allocation over the budget fails in the
+  worker (``MemoryError``), which reports it; the manager raises one :class:`MemoryBudgetError`
+  line naming the device, the layers and the budget.
+
+Why pipes (``multiprocessing``) and not ``torch.distributed`` as :mod:`distributed` uses: a killed
+gloo rank breaks the whole process group (every peer's next collective fails or times out), while
+here a lost worker is one dead pipe the manager notices (its process sentinel) and a resumed run
+simply starts new workers; and the weights go through a pipe straight into the worker's one
+preallocated buffer, so the memory a part needs is what the budget is checked against.
+
+Timings are not the point of this executor (the cost model is :mod:`hyps_score`); ``delay_s``
+makes each job wait that long first, so tests can kill a worker mid-run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import multiprocessing as mp
+import os
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from splitgym.costmodels.errors import SplitgymError
+from splitgym.costmodels.graph import ModelGraph
+from splitgym.costmodels.neurons.hybrid_partitions import hybrid_partitions
+from splitgym.costmodels.neurons.hyps_cost import plan_memory
+from splitgym.costmodels.neurons.neuron_spans import layer_spans
+from splitgym.costmodels.plan import Plan
+from splitgym.executors.neurons.hyps_worker import worker_main, write_all
+from splitgym.executors.neurons.neuron_modules import (
+    concat_parts,
+    partition_module,
+    structure_only,
+    weights_only,
+)
+
+__all__ = ["Hub", "HubResult", "run_hyps", "MemoryBudgetError", "WorkerLost"]
+
+
+class MemoryBudgetError(SplitgymError):
+    """A partition does not fit in its worker's memory budget."""
+
+
+class WorkerLost(SplitgymError):
+    """A worker process died during a run; the run folder lets it resume."""
+
+
+class Hub:
+    """The persistent store of a run: one file per feature map, a journal of finished keys."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.journal = self.folder / "journal.jsonl"
+
+    def _path(self, key: str) -> Path:
+        return self.folder / f"{key}.pt"
+
+    def entries(self) -> list[dict[str, Any]]:
+        if not self.journal.exists():
+            return []
+        out = []
+        for line in self.journal.read_text().splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:  # a line cut by a kill: that key is not finished
+                continue
+        return out
+
+    def done(self) -> set[str]:
+        return {e["key"] for e in self.entries() if self._path(e["key"]).exists()}
+
+    def put(self, key: str, t: torch.Tensor, **info: Any) -> None:
+        buf = io.BytesIO()
+        torch.save(t.detach().clone(), buf)
+        data = buf.getvalue()
+        tmp = self._path(key).with_suffix(".tmp")
+        with tmp.open("wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self._path(key))
+        line = json.dumps({"key": key, "sha256": hashlib.sha256(data).hexdigest(), "time": time.time(), **info})
+        with self.journal.open("a") as f:
+            f.write(line + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def get(self, key: str) -> torch.Tensor:
+        return torch.load(self._path(key), weights_only=True)
+
+    def log(self, name: str, record: dict[str, Any]) -> None:
+        with (self.folder / name).open("a") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+@dataclass
+class HubResult:
+    output: torch.Tensor
+    folder: Path
+    computed: list[str]  # keys computed by this run
+    reused: list[str]  # keys read from the hub (a resumed run)
+    worker_pids: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _raw(t: torch.Tensor) -> Any:
+    return t.detach().contiguous().view(-1).view(torch.uint8).numpy()
+
+
+class _Workers:
+    """One worker process per device, started on first use."""
+
+    def __init__(self, hub: Hub, budgets: dict[str, int | None], delay_s: float) -> None:
+        self.ctx = mp.get_context("spawn")
+        self.hub, self.budgets, self.delay_s = hub, budgets, delay_s
+        self.procs: dict[str, Any] = {}
+        self.conns: dict[str, Connection] = {}
+
+    def conn(self, device: str) -> Connection:
+        if device not in self.procs:
+            mine, theirs = self.ctx.Pipe()
+            p = self.ctx.Process(target=worker_main, args=(theirs, device, self.budgets.get(device), self.delay_s),
+                                 name=f"hyps-worker-{device}", daemon=True)
+            p.start()
+            theirs.close()
+            self.procs[device], self.conns[device] = p, mine
+            pids = {d: q.pid for d, q in self.procs.items()}
+            (self.hub.folder / "workers.json").write_text(json.dumps(pids))
+            msg = mine.recv()  # "ready" once the limit is set
+            if msg.get("error"):
+                raise MemoryBudgetError(f"device {device}: {msg['error']}")
+        return self.conns[device]
+
+    def dead(self, device: str) -> bool:
+        return not self.procs[device].is_alive()
+
+    def stop(self) -> None:
+        for c in self.conns.values():
+            try:
+                c.send({"stop": True})
+            except (BrokenPipeError, OSError):
+                pass
+        for p in self.procs.values():
+            p.join(timeout=5)
+            if p.is_alive():
+                p.terminate()
+                p.join(timeout=5)
+
+
+def _send_job(w: _Workers, device: str, job: dict[str, Any], module: torch.nn.Module, x: torch.Tensor) -> None:
+    try:
+        _send(w, device, job, module, x)
+    except (EOFError, OSError):
+        raise WorkerLost(f"device {device}: worker (pid {w.procs[device].pid}) died during {job['key']}; "
+                         f"run again on {w.hub.folder} to resume") from None
+
+
+def _send(w: _Workers, device: str, job: dict[str, Any], module: torch.nn.Module, x: torch.Tensor) -> None:
+    conn = w.conn(device)
+    weights = weights_only(module)
+    wmeta, off = [], 0
+    for k, v in weights.items():
+        n = v.numel() * v.element_size()
+        wmeta.append((k, str(v.dtype).removeprefix("torch."), list(v.shape), off, n))
+        off += n
+    conn.send({**job, "structure": structure_only(module), "weights": wmeta, "wbytes": off,
+               "x": (str(x.dtype).removeprefix("torch."), list(x.shape))})
+    w.hub.log("sent.jsonl", {"device": device, "key": job["key"], "weights": [m[0] for m in wmeta],
+                             "weight_shapes": [m[2] for m in wmeta], "input_shape": list(x.shape)})
+    reply = conn.recv()
+    if reply.get("error"):
+        raise MemoryBudgetError(reply["error"])
+    for v in weights.values():  # raw, in header order: the worker reads them into one buffer
+        write_all(conn, memoryview(_raw(v)))
+    write_all(conn, memoryview(_raw(x)))
+
+
+def _collect(w: _Workers, busy: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any], torch.Tensor]:
+    """Wait for one busy worker's result (or notice its death)."""
+    conns = {w.conns[d]: d for d in busy}
+    sentinels = {w.procs[d].sentinel: d for d in busy}
+    ready = wait(list(conns) + list(sentinels))
+    for r in ready:
+        d = conns.get(r) or sentinels[r]  # type: ignore[index]
+        try:
+            reply = w.conns[d].recv()
+            if reply.get("error"):
+                raise MemoryBudgetError(reply["error"])
+            buf = bytearray(reply["nbytes"])
+            w.conns[d].recv_bytes_into(buf)
+        except (EOFError, OSError):
+            raise WorkerLost(f"device {d}: worker (pid {w.procs[d].pid}) died during {busy[d]['key']}; "
+                             f"run again on {w.hub.folder} to resume") from None
+        out = torch.frombuffer(buf, dtype=getattr(torch, reply["dtype"])).reshape(reply["shape"])
+        return d, busy.pop(d), out
+    raise AssertionError("wait returned nothing")
+
+
+def run_hyps(plan: Plan, graph: ModelGraph, x: torch.Tensor | None, folder: str | Path,
+             budgets_mb: dict[str, float | None] | None = None, delay_s: float = 0.0) -> HubResult:
+    """Run a hybrid plan (one image) through the manager, its workers and the hub in ``folder``;
+    on a folder holding a finished or interrupted run, resume it (``x`` may then be None).
+
+    ``budgets_mb`` overrides the usable memory per device (MiB; None: unlimited); by default the
+    plan's ``meta["memory"]`` (what the hyps planner recorded).
+    """
+    t0 = time.perf_counter()
+    plan.check(graph)
+    spans = layer_spans(graph)
+    parts = hybrid_partitions(plan, graph, spans)
+    hub = Hub(folder)
+    done = hub.done()
+    if "input" in done:
+        if x is not None and not torch.equal(hub.get("input"), x):
+            raise SplitgymError(f"input: {folder} holds a run on another image; use a new folder")
+    elif x is None:
+        raise SplitgymError(f"input: {folder} holds no run to resume; give the image")
+    else:
+        hub.put("input", x)
+    if budgets_mb is None:
+        budgets = {d: m.usable_bytes for d, m in plan_memory(plan).items()}
+    else:
+        budgets = {d: None if v is None else int(v * 2**20) for d, v in budgets_mb.items()}
+    computed: list[str] = []
+    reused = sorted(done)
+    workers = _Workers(hub, budgets, delay_s)
+    try:
+        with torch.no_grad():
+            if "safe" not in done:  # the first layer, in the safe zone
+                hub.put("safe", partition_module(graph, spans, 0, 0)(hub.get("input")), partition="safe")
+                computed.append("safe")
+            prev = "safe"
+            for p in parts:
+                key = f"p{p.index}"
+                if key in done:
+                    prev = key
+                    continue
+                first = max(p.first, 1)
+                x_in = hub.get(prev)
+                if first > p.last:  # the partition was only the first layer
+                    hub.put(key, x_in, partition=p.index)
+                    computed.append(key)
+                    prev = key
+                    continue
+                jobs = []
+                for j, q in enumerate(p.parts):
+                    pk = f"{key}.part{j}" if p.neuron else key
+                    if pk in done:
+                        continue
+                    mod = partition_module(graph, spans, first, p.last, (q.start, q.end) if p.neuron else None)
+                    layers = f"{spans[first].name}" + (f"..{spans[p.last].name}" if p.last > first else "")
+                    jobs.append((q.device, {"key": pk, "layers": layers, "neurons": [q.start, q.end]
+                                            if p.neuron else None}, mod))
+                busy: dict[str, dict[str, Any]] = {}
+                while jobs or busy:
+                    for job in [jb for jb in jobs if jb[0] not in busy]:
+                        if job[0] in busy:
+                            continue
+                        jobs.remove(job)
+                        _send_job(workers, job[0], job[1], job[2], x_in)
+                        busy[job[0]] = job[1]
+                    d, info, out = _collect(workers, busy)
+                    hub.put(info["key"], out, partition=p.index, device=d)
+                    computed.append(info["key"])
+                if p.neuron:
+                    outs = [hub.get(f"{key}.part{j}") for j in range(len(p.parts))]
+                    hub.put(key, concat_parts(outs), partition=p.index)
+                    computed.append(key)
+                prev = key
+        out = hub.get(prev)
+    finally:
+        workers.stop()
+    return HubResult(out, hub.folder, computed, reused, {d: q.pid for d, q in workers.procs.items()},
+                     time.perf_counter() - t0)

@@ -1,0 +1,1 @@
+"""executors/nodes: HiDP two-level plans (node rows + processor shares)."""

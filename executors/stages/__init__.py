@@ -1,0 +1,1 @@
+"""executors/stages: MS-MDI pipeline stages on a ring of workers."""

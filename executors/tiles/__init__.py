@@ -1,0 +1,1 @@
+"""executors/tiles: NPTP tile plans."""

@@ -1,0 +1,1 @@
+"""executors/volumes: DistrEdge-style volume plans."""

@@ -1,0 +1,676 @@
+"""The distributed executor: one process per plan device over ``torch.distributed`` (gloo, CPU).
+
+:func:`run_distributed` launches ``N + 1`` processes on this machine with
+``torch.multiprocessing`` (rendezvous through ``MASTER_ADDR``/``MASTER_PORT``): rank ``r < N`` is
+plan device ``r``, rank ``N`` is the requester. Every worker builds the model itself
+(:func:`build_model` with the plan's name and seed 0, traced with :meth:`ModelGraph.from_module`),
+calls :func:`build_stages` and keeps only the parts on its own device. The data flow is a static
+schedule every rank derives from the plan (:func:`schedule`): for every non-empty part, the row
+slices it needs from each owner of the previous volume's output (the requester's image for the
+first volume). Owners send exactly those slices point to point (``isend``/``irecv``, one message
+per (owner, consumer) pair and stage); nothing goes through a central process. The head runs on
+the head device (:func:`head_index`), which sends the result to the requester.
+
+Images form a stream, as in DistrEdge: the requester sends image ``i + 1`` once the result of
+image ``i`` has returned, and records each image's latency (after ``warmup`` unrecorded images).
+
+Links: ``"none"`` sends over the loopback as fast as it goes; ``"emulated"`` makes every send wait
+the plan's link time for its bytes first (:func:`network_transfer`: ``min(cap_src, cap_dst)``
+Mbps, the plan's latency and overhead), in a sender thread per worker so that transfers overlap
+compute and each other, as the simulator assumes. ``"netns"``: real shaped links, every rank in its
+own network namespace on a bridged LAN whose veths ``tc`` shapes to the devices' caps
+(:class:`~splitgym.executors.netns.ShapedLan`); gloo's bytes really cross them, and the sender
+thread waits only the plan's latency and per-transfer overhead (no netem on this kernel).
+
+HiDP plans (``Plan.shares`` per volume) run both levels: each node's process splits its parts over
+its processors, pinned worker processes of its own (:class:`~.processors.NodeProcessors`), merges
+their rows and sends them on (``processors=False`` runs every part in the node process).
+
+Measured in the workers, per device and image (mean over recorded images): ``compute_s``, the
+seconds of its parts; ``link_s``, the emulated link seconds of its sends (0 without emulation);
+``send_s``, the seconds from each ``isend`` to its completion, summed (gloo completes a send once
+the receiver has posted its receive, so this includes a busy receiver); ``recv_wait_s``, the
+seconds it waited for its inputs (upstream compute included); ``bytes_sent``. The requester compares every
+output with the unsplit model built from the same seed (``max_abs_error``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import functools
+import heapq
+import os
+import signal
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from splitgym.costmodels.cluster import REQUESTER
+from splitgym.costmodels.errors import SplitgymError
+from splitgym.costmodels.graph import ModelGraph
+from splitgym.costmodels.models import build_model
+from splitgym.costmodels.plan import Plan
+from splitgym.costmodels.slicing import Region
+from splitgym.executors.launch import WorkerError, _guarded, check_images, free_port, launch
+from splitgym.executors.netns import ShapedLan, check_links, enter_netns
+from splitgym.executors.nodes.processor_runner import NodeProcessors
+from splitgym.executors.resume import ResumeHub
+from splitgym.executors.volumes.volume_local import build_stages, network_transfer
+
+__all__ = ["run_distributed", "run_local", "ExecutionResult", "DistributedResult", "schedule", "Step", "Piece", "LINKS", "free_port",
+           "LAST_PIDS"]
+
+LINKS = ("none", "emulated", "netns")
+
+#: The process ids of the latest run's workers (for tests that check none is left running).
+LAST_PIDS: list[int] = []
+
+
+# -- the static schedule --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Piece:
+    """Rows ``[r0, r1)`` (relative to the owner's slab) and columns ``[c0, c1)`` that rank ``src``
+    holds and a consumer needs; ``shape`` is the slice's shape."""
+
+    src: int
+    r0: int
+    r1: int
+    c0: int
+    c1: int
+    shape: tuple[int, ...]
+
+
+@dataclass
+class Step:
+    """One non-empty part (``stage`` < number of stages) or the requester's final gather
+    (``stage`` = number of stages): who runs it and the pieces it is fed, in row order."""
+
+    stage: int
+    rank: int
+    pieces: list[Piece]
+    out_rows: tuple[int, int] = (0, 0)
+    module: Any = None
+
+
+def schedule(plan: Plan, graph: ModelGraph, batch: int = 1, result_shape: tuple[int, ...] | None = None
+             ) -> list[list[Step]]:
+    """Per stage (volumes, then the head when the model has one, then the requester's receipt of the
+    result) the steps that run in it. Ranks: plan device ``k`` is ``k``, the requester ``N``."""
+    names = [d.name for d in plan.devices]
+    N = len(names)
+    stages = build_stages(plan, graph)
+    # held: (rank, first row, last row, channels) of the previous stage's output slabs
+    c_in, h_in, w_in = graph.input_shape
+    held: list[tuple[int, int, int, int]] = [(N, 0, h_in, c_in)]
+    out: list[list[Step]] = []
+
+    def pieces_for(want: Region) -> list[Piece]:
+        got = []
+        for rank, lo, hi, ch in held:
+            a, b = max(want.r0, lo), min(want.r1, hi)
+            if b > a:
+                got.append(Piece(rank, a - lo, b - lo, want.c0, want.c1, (batch, ch, b - a, want.cols)))
+        return got
+
+    for s, parts in enumerate(stages):
+        steps = []
+        nxt = []
+        is_head = graph.head is not None and s == len(stages) - 1
+        for p in parts:
+            if p.module is None:
+                continue
+            rank = names.index(p.device)
+            steps.append(Step(s, rank, pieces_for(p.in_region), p.rows, p.module))
+            if not is_head:
+                ch = graph.units[plan.volumes[s].last].out_shape[0]
+                nxt.append((rank, p.rows[0], p.rows[1], ch))
+        out.append(steps)
+        held = nxt
+    final = len(stages)
+    if graph.head is not None:
+        head_rank = out[-1][0].rank
+        shape = tuple(result_shape) if result_shape is not None else (batch, -1)
+        out.append([Step(final, N, [Piece(head_rank, 0, 1, 0, 1, shape)])])
+    else:
+        c, h, w = graph.units[-1].out_shape
+        out.append([Step(final, N, pieces_for(Region(0, h, 0, w)))])
+    return out
+
+
+# -- results ---------------------------------------------------------------------------------------
+@dataclass
+class ExecutionResult:
+    """What :func:`run_distributed` (or :func:`run_local`) measured (seconds; per device: mean per
+    recorded image)."""
+
+    devices: list[str]
+    links: str
+    latency_s: list[float]
+    compute_s: dict[str, float]
+    link_s: dict[str, float]
+    send_s: dict[str, float]
+    recv_wait_s: dict[str, float]
+    bytes_sent: dict[str, int]
+    head_device: str | None
+    max_abs_error: float
+    ref_max_abs: float
+    wall_s: float = 0.0
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def latency_mean_s(self) -> float:
+        """(NaN when no whole image ran: every image was already in the hub, or resumed.)"""
+        return statistics.fmean(self.latency_s) if self.latency_s else float("nan")
+
+    @property
+    def latency_median_s(self) -> float:
+        return statistics.median(self.latency_s) if self.latency_s else float("nan")
+
+    @property
+    def ips(self) -> float:
+        """Images per second of the stream (the next image goes when the previous returns)."""
+        return len(self.latency_s) / sum(self.latency_s) if self.latency_s else float("nan")
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.update(latency_mean_s=self.latency_mean_s, latency_median_s=self.latency_median_s, ips=self.ips)
+        return d
+
+
+DistributedResult = ExecutionResult
+
+
+# -- sending with emulated links ------------------------------------------------------------------
+class _Sender:
+    """Sends messages from a background thread, each once its link time has passed since it was
+    ready (0 with free links), so transfers overlap compute and each other. gloo completes a send
+    only once the receiver has posted its receive, so a waiter thread per message records when."""
+
+    def __init__(self, dist: Any) -> None:
+        self.dist = dist
+        self.heap: list[tuple[float, int, torch.Tensor, int, int, float]] = []
+        self.cv = threading.Condition()
+        self.waiters: list[threading.Thread] = []
+        self.link_s = 0.0  # emulated link seconds of the messages sent so far
+        self.send_s = 0.0  # seconds from isend to completion, summed
+        self.error: BaseException | None = None
+        self.closed = False
+        self.count = 0
+        self.busy = 0
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def put(self, tensor: torch.Tensor, dst: int, tag: int, link_s: float) -> None:
+        now = time.perf_counter()
+        with self.cv:
+            self.count += 1
+            self.link_s += link_s
+            heapq.heappush(self.heap, (now + link_s, self.count, tensor, dst, tag, now))
+            self.cv.notify()
+
+    def _await(self, work: Any, tensor: torch.Tensor, issued: float) -> None:
+        try:
+            work.wait()
+        except BaseException as exc:  # reported by flush in the main thread
+            with self.cv:
+                self.error = exc
+            return
+        with self.cv:
+            self.send_s += time.perf_counter() - issued
+
+    def _loop(self) -> None:
+        while True:
+            with self.cv:
+                while not self.heap and not self.closed:
+                    self.cv.wait()
+                if self.closed and not self.heap:
+                    return
+                delay = self.heap[0][0] - time.perf_counter()
+                if delay > 0:
+                    self.cv.wait(timeout=delay)
+                    continue
+                _, _, tensor, dst, tag, _ = heapq.heappop(self.heap)
+                self.busy += 1
+            try:
+                issued = time.perf_counter()
+                work = self.dist.isend(tensor, dst=dst, tag=tag)
+                waiter = threading.Thread(target=self._await, args=(work, tensor, issued), daemon=True)
+                waiter.start()
+            except BaseException as exc:  # reported by flush in the main thread
+                with self.cv:
+                    self.error = exc
+                    self.busy -= 1
+                    self.cv.notify_all()
+                return
+            with self.cv:
+                self.waiters.append(waiter)
+                self.busy -= 1
+                self.cv.notify_all()
+
+    def flush(self) -> tuple[float, float]:
+        """Wait until every message is sent; returns and resets (link seconds, send seconds)."""
+        with self.cv:
+            while (self.heap or self.busy) and self.error is None:
+                self.cv.wait(timeout=0.05)
+            waiters, self.waiters = self.waiters, []
+        for w in waiters:
+            w.join()
+        with self.cv:
+            if self.error is not None:
+                raise self.error
+            out = (self.link_s, self.send_s)
+            self.link_s = self.send_s = 0.0
+        return out
+
+    def close(self) -> None:
+        with self.cv:
+            self.closed = True
+            self.cv.notify_all()
+        self.thread.join(timeout=5)
+
+
+# -- the worker ------------------------------------------------------------------------------------
+def _images(n: int, shape: tuple[int, ...], seed: int) -> list[torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    return [torch.randn(1, *shape, generator=gen) for _ in range(n)]
+
+
+def _work(rank: int, cfg: dict[str, Any]) -> None:
+    import torch.distributed as dist
+
+    torch.set_num_threads(cfg["threads"])
+    plan = Plan.model_validate(cfg["plan"])
+    names = [d.name for d in plan.devices]
+    N = len(names)
+    me = names[rank] if rank < N else REQUESTER
+
+    def fault(at: str) -> None:
+        if cfg["fail_rank"] == rank and cfg["fail_at"] == at:
+            raise RuntimeError(f"injected failure in rank {rank} ({me}) at {at}")
+
+    if cfg["links"] == "netns":  # first, before any socket or thread exists
+        enter_netns(cfg["netns"][rank])
+        os.environ["GLOO_SOCKET_IFNAME"] = cfg["ifnames"][rank]
+    fault("start")
+    os.environ["MASTER_ADDR"] = cfg["addr"]
+    os.environ["MASTER_PORT"] = str(cfg["port"])
+    model = build_model(plan.model.name, seed=0)
+    graph = ModelGraph.from_module(model, tuple(plan.model.input), name=plan.model.name)
+    images = _images(cfg["images"] + cfg["warmup"], tuple(plan.model.input), cfg["seed"])
+    refs: list[torch.Tensor] = []
+    if rank == N:
+        with torch.inference_mode():
+            refs = [model(x) for x in images]
+    result_shape = tuple(refs[0].shape) if refs else None
+    sched = schedule(plan, graph, batch=1, result_shape=result_shape)
+    S = len(sched)  # stages including the final receipt
+    link = network_transfer(plan) if cfg["links"] == "emulated" else None
+    if cfg["links"] == "netns":  # the wire is shaped; only the latency and I/O overhead are waited
+        fixed = plan.network.latency_ms / 1e3 + plan.network.overhead_ms / 1e3
+        link = lambda src, dst, nbytes: fixed  # noqa: E731
+    rank_name = names + [REQUESTER]
+    # what this rank sends after stage s (consumers in stage s + 1); s = -1: the requester's image
+    sends: dict[int, list[tuple[Step, Piece]]] = {}
+    for steps in sched:
+        for st in steps:
+            for pc in st.pieces:
+                if pc.src == rank and st.rank != rank:
+                    sends.setdefault(st.stage - 1, []).append((st, pc))
+    mine = {st.stage: st for steps in sched for st in steps if st.rank == rank}
+    # with a hub: skip finished images, restart the others after their last complete stage (read
+    # before the group forms, so every rank sees the same hub; see resume.py)
+    hub = ResumeHub(cfg["hub"], cfg["plan"]) if cfg.get("hub") else None
+    stage_ranks = [[st.rank for st in steps] for steps in sched[:-1]]
+    start = {i: (hub.resume_stage(i, stage_ranks) if hub else -1) for i in range(len(images))
+             if hub is None or not hub.done(i)}
+
+    # a HiDP plan's processor shares: this node's pinned processor workers (processors.py)
+    procs = (NodeProcessors(plan, graph, me, timeout_s=cfg["timeout_s"], module=model)
+             if rank < N and cfg.get("processors", True) and NodeProcessors.wanted(plan, me) else None)
+    dist.init_process_group("gloo", init_method="env://", rank=rank, world_size=N + 1,
+                            timeout=datetime.timedelta(seconds=cfg["timeout_s"]))
+    sender = _Sender(dist)
+    stats = {"compute_s": [], "link_s": [], "send_s": [], "recv_wait_s": [], "bytes_sent": 0, "latency_s": [],
+             "max_abs_error": 0.0, "ref_max_abs": 0.0, "resumed": {}, "skipped": len(images) - len(start)}
+
+    def emit(after: int, y: torch.Tensor, lo: int, img: int) -> int:
+        nbytes = 0
+        for st, pc in sends.get(after, []):
+            piece = (y[:, :, pc.r0:pc.r1, pc.c0:pc.c1] if y.dim() == 4 else y).contiguous()
+            b = piece.numel() * piece.element_size()
+            nbytes += b
+            cost = link(me, rank_name[st.rank], b) if link is not None else 0.0
+            sender.put(piece, st.rank, img * (S + 1) + st.stage, cost)
+        return nbytes
+
+    def gather(st: Step, img: int, own: torch.Tensor | None) -> torch.Tensor:
+        bufs, works = [], []
+        for pc in st.pieces:
+            if pc.src == rank:
+                assert own is not None
+                bufs.append(own[:, :, pc.r0:pc.r1, pc.c0:pc.c1])
+            else:
+                buf = torch.empty(pc.shape)
+                works.append(dist.irecv(buf, src=pc.src, tag=img * (S + 1) + st.stage))
+                bufs.append(buf)
+        for w in works:
+            w.wait()
+        if not bufs:  # only padding is read
+            return torch.empty(1, 0, 0, 0)
+        return bufs[0] if len(bufs) == 1 else torch.cat(bufs, dim=2)
+
+    try:
+        fault("run")  # the others are connected and blocked on this rank
+        with torch.inference_mode():
+            for img, first in start.items():
+                x = images[img]
+                compute = wait = 0.0
+                sent = 0
+                t0 = time.perf_counter()
+                if rank == N:
+                    if first < 0:
+                        sent += emit(-1, x, 0, img)
+                    else:
+                        stats["resumed"][img] = first
+                    t_send = time.perf_counter()
+                    y = gather(mine[S - 1], img, None)
+                    latency = time.perf_counter() - t0
+                    wait += time.perf_counter() - t_send
+                    if hub is not None:
+                        hub.save_result(img, y)
+                    if img >= cfg["warmup"]:
+                        if first < 0:  # a resumed image's latency is not an image's latency
+                            stats["latency_s"].append(latency)
+                        ref = refs[img]
+                        err = (y.reshape(ref.shape) - ref).abs().max().item()
+                        stats["max_abs_error"] = max(stats["max_abs_error"], err)
+                        stats["ref_max_abs"] = max(stats["ref_max_abs"], ref.abs().max().item())
+                else:
+                    own: torch.Tensor | None = None
+                    for s in range(S - 1):
+                        st = mine.get(s)
+                        if st is None or s < first:
+                            own = None
+                            continue
+                        if s == first:  # persisted by the run that died: send it on
+                            assert hub is not None
+                            own = hub.load(img, s, rank)
+                            sent += emit(s, own, st.out_rows[0], img)
+                            continue
+                        if cfg["fail_rank"] == rank and cfg["fail_at"] == f"kill:{img}:{s}":
+                            os.kill(os.getpid(), signal.SIGKILL)  # a real, abrupt death (tests)
+                        tw = time.perf_counter()
+                        inp = gather(st, img, own)
+                        tc = time.perf_counter()
+                        wait += tc - tw
+                        if procs is not None and procs.handles(s):
+                            own = procs.run(s, st.module, st.out_rows, inp)
+                        else:
+                            own = st.module(inp)
+                        compute += time.perf_counter() - tc
+                        if hub is not None:
+                            hub.save_part(img, s, rank, own)
+                        sent += emit(s, own, st.out_rows[0], img)
+                link_s, send_s = sender.flush()
+                per_proc = procs.take() if procs is not None else {}
+                if img >= cfg["warmup"]:
+                    stats["compute_s"].append(compute)
+                    if per_proc:
+                        stats.setdefault("processor_s", []).append(per_proc)
+                    stats["link_s"].append(link_s)
+                    stats["send_s"].append(send_s)
+                    stats["recv_wait_s"].append(wait)
+                    stats["bytes_sent"] = sent
+        if procs is not None:
+            procs.close()
+        torch.save(stats, Path(cfg["dir"]) / f"stats-{rank}.pt")
+        dist.barrier()
+        sender.close()
+        dist.destroy_process_group()
+    except BaseException:
+        # no teardown here: closing the connections now would make the peers fail first and hide
+        # this, the root cause (the caller writes it down and exits at once)
+        sender.closed = True
+        raise
+
+
+# -- the launcher ----------------------------------------------------------------------------------
+def _check_port(addr: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((addr, port))
+        except OSError as exc:
+            raise SplitgymError(f"port: {addr}:{port} is not free for the rendezvous ({exc.strerror}); "
+                                "pick another or leave it out to get a free one") from None
+
+
+def _failure(names: list[str], exc: BaseException, errors: list[WorkerError], exitcodes: list[int | None]) -> str:
+    who = lambda r: names[r] if r < len(names) else REQUESTER  # noqa: E731
+    # a rank killed by a signal wrote nothing: it is the root cause, the others lost their peer
+    killed = [(r, -c) for r, c in enumerate(exitcodes) if c is not None and c < 0 and -c != signal.SIGTERM]
+    if killed:
+        r, sig = killed[0]
+        return f"distributed: worker rank {r} ({who(r)}) was killed by {signal.Signals(sig).name}"
+    if errors:
+        _, rank, line = errors[0]  # the first to fail: the others fail because it left
+        return f"distributed: worker rank {rank} ({who(rank)}) failed: {line}"
+    rank = getattr(exc, "error_index", None)
+    code = getattr(exc, "exit_code", None)
+    where = f"worker rank {rank} ({who(rank)})" if isinstance(rank, int) else "a worker"
+    return f"distributed: {where} died" + (f" with exit code {code}" if code is not None else "")
+
+
+def run_distributed(plan: Plan, images: int = 1, links: str = "none", *, warmup: int = 1, seed: int = 1,
+                    threads: int = 1, addr: str = "127.0.0.1", port: int | None = None,
+                    timeout_s: float = 120.0, start_method: str = "spawn", hub: str | Path | None = None,
+                    fail_rank: int | None = None, fail_at: str = "start", processors: bool = True) -> ExecutionResult:
+    """Run ``plan`` with one process per device and one for the requester (see the module doc).
+
+    ``images`` recorded images after ``warmup`` unrecorded ones (random, seeded by ``seed``);
+    ``threads`` torch threads per process; ``port`` the rendezvous port (default: a free one);
+    ``timeout_s`` bounds the whole run; ``fail_rank`` makes that rank raise (tests) at ``fail_at``
+    (``"start"``; ``"run"``: connected, before the first image; ``"kill:I:S"``: SIGKILLs itself
+    before computing stage ``S`` of image ``I``). ``hub``: a folder that persists every finished
+    part and result, so that running again with the same hub resumes a killed run
+    (:class:`ResumeHub`; outputs in ``hub/img*/result.pt``). ``processors``: a node whose plan
+    shares name processors (HiDP) splits its parts over pinned processor workers
+    (:class:`~splitgym.executors.nodes.processor_runner.NodeProcessors`; per-processor compute seconds in
+    ``meta["processors"]``); ``False`` runs every part in the node process. Any failure
+    is one :class:`SplitgymError` line and no worker is left running (and with ``links="netns"``
+    no namespace is left either).
+    """
+    check_links(links, LINKS, "waits the plan's link time before each send")
+    check_images(images, warmup)
+    if not plan.volumes:
+        raise SplitgymError("volumes: this plan has no volumes; the distributed executor runs volume plans")
+    # check the plan here, in one line, before any process starts
+    graph = ModelGraph.from_module(build_model(plan.model.name, seed=0), tuple(plan.model.input),
+                                   name=plan.model.name)
+    plan.check(graph)
+    names = [d.name for d in plan.devices]
+    with contextlib.ExitStack() as stack:
+        extra: dict[str, Any] = {}
+        if links == "netns":  # fresh namespaces: any port is free there
+            caps = [d.bandwidth_mbps for d in plan.devices] + [plan.network.requester_mbps]
+            lan = stack.enter_context(ShapedLan(caps))
+            addr, port = lan.addr(0), port or 29500
+            extra = {"netns": [lan.ns(r) for r in range(len(caps))],
+                     "ifnames": [lan.ifname(r) for r in range(len(caps))]}
+        elif port is None:
+            port = free_port(addr)
+        else:
+            _check_port(addr, port)
+        if hub is not None:
+            ResumeHub(hub, plan.model_dump(mode="json"))  # a hub of another plan fails here, in one line
+            extra["hub"] = str(hub)
+        extra["processors"] = processors
+        return _launch(plan, graph, names, images, links, warmup, seed, threads, addr, port, timeout_s,
+                       start_method, fail_rank, fail_at, extra)
+
+
+def _launch(plan: Plan, graph: ModelGraph, names: list[str], images: int, links: str, warmup: int,
+            seed: int, threads: int, addr: str, port: int, timeout_s: float, start_method: str,
+            fail_rank: int | None, fail_at: str, extra: dict[str, Any]) -> ExecutionResult:
+    from splitgym.executors.volumes.volume_local import head_index
+
+    head = names[head_index(plan)] if graph.head is not None else None
+    with tempfile.TemporaryDirectory(prefix="splitgym-dist-") as tmpdir:
+        tmp = Path(tmpdir)
+        cfg = {"dir": tmpdir, "plan": plan.model_dump(mode="json"), "images": images, "warmup": warmup,
+               "seed": seed, "links": links, "threads": threads, "addr": addr, "port": port,
+               "timeout_s": timeout_s, "fail_rank": fail_rank, "fail_at": fail_at, **extra}
+        wall = launch(_work, cfg, len(names) + 1, timeout_s=timeout_s, start_method=start_method,
+                      timeout_message=f"distributed: the run took longer than {timeout_s:g} s "
+                                      f"(timeout_s); its {len(names) + 1} processes were stopped",
+                      failure=functools.partial(_failure, names),
+                      on_start=lambda pids: LAST_PIDS.__setitem__(slice(None), pids))
+        stats = [torch.load(tmp / f"stats-{r}.pt") for r in range(len(names) + 1)]
+
+    def mean(xs: list[float]) -> float:
+        return statistics.fmean(xs) if xs else 0.0
+
+    req = stats[-1]
+    per_proc = {n: {p: mean([img[p] for img in stats[k]["processor_s"]]) for p in stats[k]["processor_s"][0]}
+                for k, n in enumerate(names) if stats[k].get("processor_s")}
+    return ExecutionResult(
+        devices=names, links=links, latency_s=req["latency_s"],
+        compute_s={n: mean(stats[k]["compute_s"]) for k, n in enumerate(names)},
+        link_s={n: mean(stats[k]["link_s"]) for k, n in enumerate(names + [REQUESTER])},
+        send_s={n: mean(stats[k]["send_s"]) for k, n in enumerate(names + [REQUESTER])},
+        recv_wait_s={n: mean(stats[k]["recv_wait_s"]) for k, n in enumerate(names + [REQUESTER])},
+        bytes_sent={n: int(stats[k]["bytes_sent"]) for k, n in enumerate(names + [REQUESTER])},
+        head_device=head, max_abs_error=float(req["max_abs_error"]), ref_max_abs=float(req["ref_max_abs"]),
+        wall_s=wall, meta={"port": port, "threads": threads, "warmup": warmup, "start_method": start_method,
+                           "addr": addr, "resumed": req["resumed"], "skipped_images": req["skipped"],
+                           **({"processors": per_proc} if per_proc else {})},
+    )
+
+
+def run_local(plan: Plan, images: int = 1, links: str = "none", *, warmup: int = 1, seed: int = 1,
+              threads: int = 1) -> ExecutionResult:
+    """The same measurements with :class:`LocalExecutor` in this process: every part timed alone
+    (:meth:`LocalExecutor.run_timed`) and composed along the plan's schedule
+    (:func:`compose_latency`), with free links or the plan's (``"emulated"``); same images as
+    :func:`run_distributed` for the same ``seed``."""
+    from splitgym.executors.volumes.volume_local import LocalExecutor, compose_latency
+
+    if links == "netns":
+        raise SplitgymError("links: 'netns' needs the distributed backend (one process per device, each "
+                            "in its own network namespace)")
+    check_links(links, LINKS, "")
+    check_images(images, warmup)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        model = build_model(plan.model.name, seed=0)
+        graph = ModelGraph.from_module(model, tuple(plan.model.input), name=plan.model.name)
+        ex = LocalExecutor(plan, graph)
+        names = ex.names
+        link = network_transfer(plan) if links == "emulated" else None
+        t0 = time.perf_counter()
+        lat: list[float] = []
+        per: dict[str, list[list[float]]] = {n: [[], []] for n in names + [REQUESTER]}
+        sent: dict[str, int] = dict.fromkeys(names + [REQUESTER], 0)
+        err = ref_max = 0.0
+        for i, x in enumerate(_images(images + warmup, tuple(plan.model.input), seed)):
+            with torch.inference_mode():
+                ref = model(x)
+            y, times = ex.run_timed(x, repeats=1, warmup=0)
+            if i < warmup:
+                continue
+            lat.append(compose_latency(times, plan, link)["latency_s"])
+            err = max(err, (y.reshape(ref.shape) - ref).abs().max().item())
+            ref_max = max(ref_max, ref.abs().max().item())
+            pair: dict[tuple[int, str, str], float] = {}
+            for t in times["transfers"]:
+                key = (t["volume"], t["src"], t["dst"])
+                pair[key] = pair.get(key, 0.0) + t["bytes"]
+            for n in names + [REQUESTER]:
+                k = names.index(n) if n in names else None
+                c = float(times["compute_s"][:, k].sum()) if k is not None else 0.0
+                if times["head_device"] == n:
+                    c += float(times["head_s"])
+                per[n][0].append(c)
+                per[n][1].append(sum(link(s, d, b) for (_, s, d), b in pair.items() if s == n)
+                                 if link is not None else 0.0)
+                sent[n] = int(sum(b for (_, s, _), b in pair.items() if s == n))
+    finally:
+        torch.set_num_threads(before)
+
+    def mean(xs: list[float]) -> float:
+        return statistics.fmean(xs) if xs else 0.0
+
+    return ExecutionResult(
+        devices=names, links=links, latency_s=lat,
+        compute_s={n: mean(per[n][0]) for n in names},
+        link_s={n: mean(per[n][1]) for n in names + [REQUESTER]},
+        send_s=dict.fromkeys(names + [REQUESTER], 0.0),
+        recv_wait_s=dict.fromkeys(names + [REQUESTER], 0.0),
+        bytes_sent=sent, head_device=ex.head.device if ex.head is not None else None,
+        max_abs_error=err, ref_max_abs=ref_max, wall_s=time.perf_counter() - t0,
+        meta={"threads": threads, "warmup": warmup, "latency": "measured parts composed along the plan (compose_latency)"},
+    )
+
+
+# -- one rank under torchrun (several hosts) ------------------------------------------------------
+def _main(argv: list[str] | None = None) -> int:
+    """``python -m splitgym.executors.volumes.volume_distributed plan.json`` as one rank under ``torchrun``, which
+    sets ``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR`` and ``MASTER_PORT``: ranks ``0..N-1`` are the
+    plan's devices, rank ``N`` the requester, which prints the run's summary as one JSON line."""
+    import argparse
+    import json
+    import sys
+
+    from splitgym.costmodels.plan import load_plan
+
+    p = argparse.ArgumentParser(prog="python -m splitgym.executors.volumes.volume_distributed",
+                                description="One rank of a distributed run (start it with torchrun).")
+    p.add_argument("plan")
+    p.add_argument("--links", default="none", choices=["none", "emulated"])  # netns: one host only
+    p.add_argument("--images", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--timeout", type=float, default=300.0)
+    p.add_argument("--out", default="splitgym-distributed", help="folder for this host's stats and errors")
+    args = p.parse_args(argv)
+    try:
+        plan = load_plan(args.plan)
+        missing = [k for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT") if k not in os.environ]
+        if missing:
+            raise SplitgymError(f"environment: {', '.join(missing)} not set (start this with torchrun)")
+        rank, world, N = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), len(plan.devices)
+        if world != N + 1:
+            raise SplitgymError(f"WORLD_SIZE: the plan needs {N + 1} processes ({N} devices and the "
+                                f"requester), got {world}")
+        check_images(args.images, args.warmup)
+    except SplitgymError as exc:
+        print(f"splitgym distributed: error: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = {"dir": str(out), "plan": plan.model_dump(mode="json"), "images": args.images, "warmup": args.warmup,
+           "seed": args.seed, "links": args.links, "threads": args.threads, "addr": os.environ["MASTER_ADDR"],
+           "port": int(os.environ["MASTER_PORT"]), "timeout_s": args.timeout, "fail_rank": None,
+           "fail_at": "start"}
+    _guarded(rank, _work, cfg)  # on failure: error-<rank>.txt in --out and exit status 1
+    if rank == N:
+        st = torch.load(out / f"stats-{rank}.pt")
+        lat = st["latency_s"]
+        print(json.dumps({"latency_s": lat, "latency_mean_s": statistics.fmean(lat),
+                          "latency_median_s": statistics.median(lat), "ips": len(lat) / sum(lat),
+                          "max_abs_error": st["max_abs_error"], "ref_max_abs": st["ref_max_abs"],
+                          "stats": f"{out}/stats-<rank>.pt on each host"}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())
