@@ -194,125 +194,58 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     _emit(args, sc.to_json(), text + f"\n\n{sc.summary}")
 
 
-BACKENDS = ("local", "distributed")
+#: ``splitgym execute`` options and the runner keyword each becomes (only those given are passed,
+#: so a runner refuses what it does not take instead of ignoring it).
+_RUN_OPTIONS = {"images": "images", "links": "links", "warmup": "warmup", "threads": "threads", "port": "port",
+                "timeout": "timeout_s", "folder": "folder"}
 
 
 def cmd_execute(args: argparse.Namespace) -> None:
+    """Run a plan on ``RUNNERS[(plan.kind, backend)]`` and show what it measured."""
     from splitgym.costmodels.plan import load_plan
-    from splitgym.executors.volumes.volume_distributed import LINKS, run_distributed, run_local
+    from splitgym.executors.run import execute
 
-    if args.backend == "hub":
-        _execute_hub(args)
-        return
-    if args.backend not in BACKENDS:
-        raise SplitgymError(f"backend: unknown backend {args.backend!r} (known: {', '.join(BACKENDS)}, hub)")
-    if args.links not in LINKS:
-        raise SplitgymError(f"links: unknown link mode {args.links!r} (known: {', '.join(LINKS)})")
     plan = load_plan(args.plan)
     c = plan.model.input[0]
     if c != 3:
         raise SplitgymError(f"model.input: torchvision models take 3 channels, got {c}")
-    if plan.tiles and not plan.volumes:  # NPTP tile plans
-        _execute_tiles(args, plan)
-        return
-    if args.backend == "local":
-        if args.folder:
-            raise SplitgymError("folder: resuming needs the distributed or hub backend")
-        res = run_local(plan, args.images, args.links, warmup=args.warmup, threads=args.threads)
-    else:
-        res = run_distributed(plan, args.images, args.links, warmup=args.warmup, threads=args.threads,
-                              port=args.port, timeout_s=args.timeout, hub=args.folder)
-    data = {"plan": str(args.plan), "backend": args.backend, "model": plan.model.name,
-            "input": list(plan.model.input), **res.to_json()}
-    names = res.devices + ["requester"]
-    rows = [{"device": n + (" (head)" if n == res.head_device else ""),
-             "compute_ms": res.compute_s.get(n, 0.0) * 1e3, "link_ms": res.link_s.get(n, 0.0) * 1e3,
-             "send_ms": res.send_s.get(n, 0.0) * 1e3, "recv_wait_ms": res.recv_wait_s.get(n, 0.0) * 1e3,
-             "sent_KB": res.bytes_sent.get(n, 0) / 1024} for n in names]
-    text = (f"plan {args.plan}: {plan.method} on {plan.model.name} {list(plan.model.input)}, "
-            f"{len(res.devices)} devices, backend {args.backend}, links {args.links}, "
-            f"{len(res.latency_s)} images (+{args.warmup} warm-up)\n\n" + _table(rows, 2)
-            + f"\n\nlatency per image: mean {res.latency_mean_s * 1e3:.2f} ms, median "
-            f"{res.latency_median_s * 1e3:.2f} ms  ->  {res.ips:.2f} images/s"
-            f"\nmax abs error vs the unsplit model: {res.max_abs_error:.3g} (output max |y| {res.ref_max_abs:.3g})")
-    if res.meta.get("processors"):  # a HiDP plan's processor shares, on pinned workers per node
+    backend = args.backend or ("hub" if plan.kind == "neurons" else "local")
+    opts = {key: getattr(args, name) for name, key in _RUN_OPTIONS.items() if getattr(args, name) is not None}
+    run = execute(plan, backend, **opts)
+    data = {"plan": str(args.plan), "model": plan.model.name, "input": list(plan.model.input), **run.to_json()}
+    head = run.detail.get("head_device")
+    rows = [{"device": r["device"] + (" (head)" if r["device"] == head else ""), "compute_ms": r["compute_s"] * 1e3,
+             "transfer_ms": r["transfer_s"] * 1e3} for r in run.per_device()]
+    text = (f"plan {args.plan}: {plan.method} ({plan.kind}) on {plan.model.name} {list(plan.model.input)}, "
+            f"{len(plan.devices)} devices, backend {backend}, {len(run.latency_s)} images\n\n" + _table(rows, 2)
+            + f"\n\nlatency per image: mean {_mean_ms(run.latency_s)} ms, median {run.latency_median_s * 1e3:.2f} ms"
+            f"  ->  {run.ips:.2f} images/s; {run.bytes_moved / 1024:.1f} KB moved"
+            f"\nmax abs error vs the unsplit model: {run.max_abs_error:.3g} (output max |y| {run.ref_max_abs:.3g})")
+    text += _run_notes(run.detail)
+    _emit(args, data, text)
+
+
+def _mean_ms(xs: list[float]) -> str:
+    return f"{sum(xs) / len(xs) * 1e3:.2f}" if xs else "nan"
+
+
+def _run_notes(detail: dict[str, Any]) -> str:
+    """The lines only some runs have: processor shares, a resumed folder, tile halos."""
+    text = ""
+    procs = (detail.get("meta") or {}).get("processors")
+    if procs:  # a HiDP plan's processor shares, on pinned workers per node
         text += "\nprocessor compute per image: " + "; ".join(
-            f"{n}: " + ", ".join(f"{p} {t * 1e3:.2f} ms" for p, t in per.items())
-            for n, per in res.meta["processors"].items())
-    if args.folder:
-        text += (f"\nrun folder {args.folder}: {res.meta['skipped_images']} image(s) already done, resumed "
-                 f"{res.meta['resumed'] or 'none'} (image: last complete stage)")
-    _emit(args, data, text)
-
-
-def _execute_hub(args: argparse.Namespace) -> None:
-    """A hybrid (HyPS) plan through the manager / workers / hub runtime (executors/hub.py)."""
-    import torch
-
-    from splitgym.costmodels.graph import ModelGraph
-    from splitgym.costmodels.plan import load_plan
-    from splitgym.executors.neurons.hyps_hub import Hub, run_hyps
-
-    if not args.folder:
-        raise SplitgymError("folder: the hub backend needs --folder (its run folder; an existing one resumes)")
-    plan = load_plan(args.plan)
-    _, h, w = plan.model.input
-    g = ModelGraph.from_torchvision(plan.model.name, (h, w))
-    resume = "input" in Hub(args.folder).done()
-    x = None if resume else torch.randn(1, *plan.model.input, generator=torch.Generator().manual_seed(0))
-    res = run_hyps(plan, g, x, args.folder)
-    with torch.no_grad():
-        ref = g.gm(Hub(args.folder).get("input"))
-    err = float((res.output - ref).abs().max())
-    data = {"plan": str(args.plan), "backend": "hub", "folder": str(res.folder), "resumed": resume,
-            "computed": res.computed, "reused": res.reused, "seconds": res.seconds, "max_abs_error": err}
-    text = (f"plan {args.plan}: {plan.method} on {plan.model.name} {list(plan.model.input)}, hub run in "
-            f"{res.folder} ({'resumed' if resume else 'new'}): computed {len(res.computed)}, reused "
-            f"{len(res.reused)} feature maps in {res.seconds:.1f} s\nmax abs error vs the unsplit model: {err:.3g}")
-    _emit(args, data, text)
-
-
-def _execute_tiles(args: argparse.Namespace, plan: Any) -> None:
-    """A tile plan: measured per-device compute next to the tile cost model's prediction (local),
-    or a run with one gloo process per device (distributed); both check the output."""
-    import torch
-
-    from splitgym.costmodels.graph import ModelGraph
-    from splitgym.costmodels.tiles.tile_cost import score_tiles
-    from splitgym.executors.tiles.tile_runner import TileExecutor, run_tiles_distributed
-
-    if args.backend == "local" and args.links == "netns":
-        raise SplitgymError("links: 'netns' needs the distributed backend (one process per device, each "
-                            "in its own network namespace)")
-    if args.backend == "distributed":
-        res = run_tiles_distributed(plan, timeout_s=args.timeout, port=args.port, links=args.links,
-                                    images=args.images, warmup=args.warmup, threads=args.threads)
-        g = ModelGraph.from_torchvision(plan.model.name, tuple(plan.model.input[1:]))
-        sc = score_tiles(g, rects=plan)
-        _emit(args, res.to_json() | {"predicted_s": sc.end_to_end, "modelled_bytes": sc.total_bytes},
-              _table([{"device": n, "compute_ms": res.compute_s[n] * 1e3,
-                       "sent_KB": res.bytes_sent[n] / 1024} for n in res.devices], 2)
-              + f"\nlinks {args.links}: latency per image median {res.latency_median_s * 1e3:.2f} ms "
-              f"(tile cost model {sc.end_to_end * 1e3:.2f} ms); halo sent {sum(res.bytes_sent.values()) / 1024:.1f} KB "
-              f"(modelled {sc.total_bytes / 1024:.1f} KB)"
-              f"\nmax abs error: features {res.feature_error:.3g}, output {res.output_error:.3g}")
-        return
-    torch.set_num_threads(args.threads)
-    g = ModelGraph.from_torchvision(plan.model.name, tuple(plan.model.input[1:]))
-    ex = TileExecutor(plan, g)
-    x = torch.randn(1, *plan.model.input, generator=torch.Generator().manual_seed(1))
-    feats, out = ex.run(x)
-    with torch.inference_mode():
-        err = float((out - g.gm(x)).abs().max()) if out is not None else 0.0
-    measured = ex.run_timed(x, repeats=max(1, args.images))
-    sc = score_tiles(g, rects=plan)
-    rows = [{"device": n, "measured_ms": m * 1e3, "predicted_ms": p * 1e3, "halo_KB": b / 1024}
-            for n, m, p, b in zip(sc.devices, measured, sc.compute, sc.comm_bytes)]
-    data = {"plan": str(args.plan), "backend": "local", "max_abs_error": err, "per_device": rows,
-            "moved_bytes": sum(ex.moved_bytes), "modelled_bytes": sc.total_bytes}
-    _emit(args, data, _table(rows, 2) + f"\n(compute per device, predicted from the plan's boards)"
-          f"\nhalo moved {sum(ex.moved_bytes) / 1024:.1f} KB (modelled {sc.total_bytes / 1024:.1f} KB); "
-          f"max abs error vs the unsplit model {err:.3g}")
+            f"{n}: " + ", ".join(f"{p} {t * 1e3:.2f} ms" for p, t in per.items()) for n, per in procs.items())
+    meta = detail.get("meta") or {}
+    if meta.get("skipped_images") or meta.get("resumed"):
+        text += (f"\nrun folder: {meta['skipped_images']} image(s) already done, resumed "
+                 f"{meta.get('resumed') or 'none'} (image: last complete stage)")
+    if "resumed" in detail:  # the HyPS hub
+        text += (f"\nhub run in {detail['folder']} ({'resumed' if detail['resumed'] else 'new'}): computed "
+                 f"{len(detail['computed'])}, reused {len(detail['reused'])} feature maps in {detail['seconds']:.1f} s")
+    if "modelled_bytes" in detail:
+        text += f"\nhalo modelled {detail['modelled_bytes'] / 1024:.1f} KB"
+    return text
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -398,22 +331,22 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("plan", help="plan JSON file")
     sp.add_argument("--at", type=float, default=0.0, help="time (s) at which to sample a time-varying network")
 
-    sp = verb("execute", cmd_execute, "Run a volume plan for real: per-image latency, IPS, per-device times, "
-              "max abs error vs the unsplit model.")
+    sp = verb("execute", cmd_execute, "Run a plan for real: per-image latency, IPS, per-device times, max abs "
+              "error vs the unsplit model (each plan kind has its backends; a wrong one says which).")
     sp.add_argument("plan", help="plan JSON file")
-    sp.add_argument("--backend", default="local", help="local (one process, parts timed and composed) or "
-                    "distributed (one process per device over torch.distributed/gloo); hub runs a "
-                    "hybrid (HyPS) plan through its manager, workers and hub (needs --folder)")
-    sp.add_argument("--links", default="none", help="none (free / loopback), emulated (sleep the plan's link "
+    sp.add_argument("--backend", default=None, help="volumes, stages, nodes, tiles: local (one process, parts timed "
+                    "and composed; the default) or distributed (one process per device over torch.distributed/gloo); "
+                    "neurons (HyPS): hub (manager, workers and hub; the default; needs --folder)")
+    sp.add_argument("--links", default=None, help="none (free / loopback; default), emulated (sleep the plan's link "
                     "time before each send) or netns (distributed only, root: each device in its own network namespace, "
                     "links shaped by tc to the plan's bandwidth)")
-    sp.add_argument("--images", type=int, default=5, help="images to record (a stream: one at a time)")
-    sp.add_argument("--warmup", type=int, default=1, help="unrecorded images first")
-    sp.add_argument("--threads", type=int, default=1, help="torch threads per process")
+    sp.add_argument("--images", type=int, default=None, help="images to record (a stream: one at a time; default 5)")
+    sp.add_argument("--warmup", type=int, default=None, help="unrecorded images first (default 1; tiles 0)")
+    sp.add_argument("--threads", type=int, default=None, help="torch threads per process (default 1)")
     sp.add_argument("--port", type=int, default=None, help="rendezvous port (distributed; default a free one)")
-    sp.add_argument("--timeout", type=float, default=300.0, help="seconds before a distributed run is stopped")
+    sp.add_argument("--timeout", type=float, default=None, help="seconds before a distributed run is stopped (default 300)")
     sp.add_argument("--folder", default=None, help="a run folder where every finished part persists; an "
-                    "existing one resumes a killed run (distributed: volume plans; hub: hybrid/HyPS plans)")
+                    "existing one resumes a killed run (distributed: volume plans; hub: HyPS plans)")
 
     sp = verb("train", cmd_train, "Train a split policy (Hydra app: overrides like agent=td3 devices=DA episodes=500).")
     sp.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides, e.g. devices=DA network=bw50 -m seed=0,1")

@@ -186,7 +186,7 @@ def test_execute_distributed_emulated_links_is_exact_and_pays_the_links(tmp_path
                                  plan, network_transfer(plan))["latency_s"]
     assert links_only > 0.03
     assert min(data["latency_s"]) >= links_only
-    assert data["link_s"]["requester"] > 0 and data["link_s"]["nano-0"] > 0
+    assert data["detail"]["link_s"]["requester"] > 0 and data["detail"]["link_s"]["nano-0"] > 0
     assert not spawned_children()
 
 
@@ -197,7 +197,7 @@ def test_execute_local_prints_and_is_exact(tmp_path, capsys) -> None:
     data = json.loads(out)
     assert data["backend"] == "local" and len(data["latency_s"]) == 2
     assert_exact(data["max_abs_error"], data["ref_max_abs"])
-    assert data["link_s"]["requester"] > 0
+    assert data["detail"]["link_s"]["requester"] > 0
     code, out, err = _run_cli(capsys, "execute", str(path), "--backend", "local", "--images", "1")
     assert code == 0, err
     assert "latency per image: mean" in out and "images/s" in out and "max abs error" in out
@@ -208,9 +208,9 @@ def test_execute_local_prints_and_is_exact(tmp_path, capsys) -> None:
     (None, [], r"plan: no such file"),
     ("{not json", [], r"not valid JSON"),
     ('{"format": "splitgym.plan", "version": 7}', [], r"version"),
-    ("PLAN", ["--backend", "mpi"], r"backend: unknown backend 'mpi' \(known: local, distributed, hub\)"),
+    ("PLAN", ["--backend", "mpi"], r"backend: a 'volumes' plan has no backend 'mpi' \(it has: local, distributed\)"),
     ("PLAN", ["--links", "netns"], r"links: 'netns' needs the distributed backend"),
-    ("PLAN", ["--folder", "somewhere"], r"folder: resuming needs the distributed or hub backend"),
+    ("PLAN", ["--folder", "somewhere"], r"folder: the local backend of a 'volumes' plan takes no 'folder'"),
     ("PLAN", ["--links", "wifi"], r"links: unknown link mode 'wifi'"),
     ("PLAN", ["--images", "0"], r"images: need at least 1 image"),
 ])

@@ -85,7 +85,7 @@ def test_execute_distributed_runs_node_and_processor_shares(tmp_path, capsys) ->
     assert code == 0, err
     data = json.loads(out)
     assert data["max_abs_error"] <= 1e-4 * max(1.0, data["ref_max_abs"])
-    per = data["meta"]["processors"]
+    per = data["detail"]["meta"]["processors"]
     assert set(per) == {"pi5", "pi4"}
     assert all(set(p) == {"cpu", "gpu"} and all(t > 0 for t in p.values()) for p in per.values())
     assert not _left(before)  # ranks and their processor workers are gone

@@ -204,8 +204,10 @@ def test_cli_execute_hub_runs_and_resumes(tmp_path: Path, capsys: pytest.Capture
     capsys.readouterr()
     folder = tmp_path / "run"
     assert main(["execute", str(plan), "--backend", "hub", "--folder", str(folder), "--json"]) == 0
-    first = json.loads(capsys.readouterr().out)
-    assert not first["resumed"] and first["max_abs_error"] < 1e-4 and not first["reused"]
-    assert main(["execute", str(plan), "--backend", "hub", "--folder", str(folder), "--json"]) == 0
-    again = json.loads(capsys.readouterr().out)
+    data = json.loads(capsys.readouterr().out)
+    first = data["detail"]
+    assert data["kind"] == "neurons" and data["backend"] == "hub"
+    assert not first["resumed"] and data["max_abs_error"] < 1e-4 and not first["reused"]
+    assert main(["execute", str(plan), "--folder", str(folder), "--json"]) == 0  # hub: the neurons default
+    again = json.loads(capsys.readouterr().out)["detail"]
     assert again["resumed"] and again["computed"] == [] and set(first["computed"]) <= set(again["reused"])

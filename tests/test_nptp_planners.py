@@ -118,5 +118,6 @@ def test_cli_executes_a_tile_plan_exactly(tmp_path, capsys):
     capsys.readouterr()
     assert main(["execute", str(out), "--images", "1", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["max_abs_error"] < 1e-4 and data["moved_bytes"] == data["modelled_bytes"] > 0
-    assert all(r["measured_ms"] > 0 for r in data["per_device"])
+    assert data["kind"] == "tiles" and data["backend"] == "local"
+    assert data["max_abs_error"] < 1e-4 and data["bytes_moved"] == data["detail"]["modelled_bytes"] > 0
+    assert all(r["measured_ms"] > 0 for r in data["detail"]["per_device"])
