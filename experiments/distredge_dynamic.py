@@ -38,7 +38,7 @@ from splitgym.costmodels.volumes.volume_simulator import Simulator
 from splitgym.envs.distredge import DistrEdgeEnv
 from splitgym.envs.scenarios import get_scenario
 from splitgym.experiments.distredge_tables import MAX_EPISODES, METHOD, VARIANTS
-from splitgym.experiments.results_csv import write_csv
+from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
 
 REPLAN_MIN = (0, 20, 40)
 
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--retune", type=int, default=500, help="fine-tuning episodes at each re-plan")
     ap.add_argument("--variants", default="paper,ours", help=f"comma-separated from {sorted(VARIANTS)}")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default="experiments/results")
+    ap.add_argument("--out", default=RESULTS_DIR, help="results folder (default: %(default)s, under the working directory)")
     args = ap.parse_args(argv)
     variants = [v for v in args.variants.split(",") if v]
     bad = [v for v in variants if v not in VARIANTS]

@@ -39,7 +39,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from splitgym.experiments.results_csv import read_csv, write_csv
+from splitgym.experiments.results_csv import RESULTS_DIR, read_csv, write_csv
 
 # one entry per run: (devices, network, overrides)
 Rows = list[tuple[str, str, tuple[str, ...]]]
@@ -207,7 +207,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--model", default=None, help="override the model (e.g. vgg11 for a quick check)")
     ap.add_argument("--input", type=int, default=None, help="override the input size")
-    ap.add_argument("--out", default="experiments/results")
+    ap.add_argument("--out", default=RESULTS_DIR,
+                    help="results folder, and runs/ in it (default: %(default)s, under the working directory)")
     ap.add_argument("--only", default=None, help="comma-separated row names (e.g. DA_bw50,DB_bw300)")
     ap.add_argument("--collect", action="store_true", help="only collect the finished runs, launch nothing")
     ap.add_argument("--variants", default="paper,ours",

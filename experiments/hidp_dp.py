@@ -13,7 +13,8 @@ For each of the paper's models (224 x 224, InceptionV3 299) on the first m nodes
 * ``relax_ms``: ``solve`` again on the same DP, every cost memoised: the relaxations alone, where
   O(n*m) and O(n*m^2) differ.
 
-Both solvers must return the same latency (checked). Writes ``experiments/results/hidp_dp.csv``.
+Both solvers must return the same latency (checked). Writes ``hidp_dp.csv`` in ``--out`` (default
+``experiments/results`` under the working directory).
 Run it on a quiet machine (``flock /work/wt/quiet.lock``).
 """
 
@@ -32,9 +33,8 @@ from splitgym.agents.planners.nodes.hidp_local import LocalPartitioner
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.nodes.hidp_cost import HiDPScorer
 from splitgym.costmodels.nodes.node_cluster import NodeCluster
-from splitgym.experiments.results_csv import write_csv
+from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
 
-RESULTS = Path(__file__).resolve().parent / "results"
 SOLVERS = {"linear": GlobalDP.solve_linear, "quadratic": GlobalDP.solve}
 PAPER_MS = 15.0
 
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--models", default="vgg19,resnet152,efficientnet_b0,inception_v3")
     ap.add_argument("--nodes", default="2,3,5")
     ap.add_argument("--min-run-time", type=float, default=1.0, help="seconds per blocked_autorange")
-    ap.add_argument("--out", default=str(RESULTS))
+    ap.add_argument("--out", default=RESULTS_DIR, help="results folder (default: %(default)s, under the working directory)")
     a = ap.parse_args(argv)
     rows = run(a.models.split(","), [int(x) for x in a.nodes.split(",")], a.min_run_time)
     out = Path(a.out)

@@ -30,7 +30,7 @@ from splitgym.costmodels.nodes.node_cluster import Node, NodeCluster, make_node
 from splitgym.costmodels.nodes.node_processors import ProcessorSpec
 from splitgym.costmodels.profiles import DeviceProfile, UnitTable, load_or_measure
 from splitgym.executors.nodes.processor_runner import ProcessorPool, run_shares
-from splitgym.experiments.results_csv import write_csv
+from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
 
 
 def scaled(p: DeviceProfile, factor: float) -> DeviceProfile:
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="vgg11")
     ap.add_argument("--input", type=int, default=64)
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    ap.add_argument("--out", default=RESULTS_DIR, help="results folder (default: %(default)s, under the working directory)")
     ap.add_argument("--skip-distributed", action="store_true")
     args = ap.parse_args(argv)
     g = ModelGraph.from_torchvision(args.model, args.input)

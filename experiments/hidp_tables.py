@@ -2,6 +2,7 @@
 
     python -m splitgym.experiments.hidp_tables              # everything, CSV + PNG in experiments/results
     python -m splitgym.experiments.hidp_tables --quick      # two models, fewer leaders (a smoke run)
+    python -m splitgym.experiments.hidp_tables --gpu-efficiency 0.1   # sensitivity, in results/hidp_gpu_eff_0.1
 
 Every number is from :class:`HiDPScorer` on derived processor profiles (``processors.py``,
 ``nodes.py``), never from a board. Methods: ``hidp``, ``disnet``, ``omniboost``, ``modnn-hidp``
@@ -44,11 +45,11 @@ import numpy as np
 
 from splitgym.agents.planners import PLANNERS
 from splitgym.costmodels.graph import ModelGraph
-from splitgym.costmodels.nodes import node_processors as processors
 from splitgym.costmodels.nodes.hidp_cost import HiDPScorer, RequestResult
 from splitgym.costmodels.nodes.node_cluster import Availability, NodeCluster
+from splitgym.costmodels.nodes.node_processors import EFFICIENCY
 from splitgym.costmodels.plan import Plan
-from splitgym.experiments.results_csv import write_csv
+from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
 
 MODELS = ["efficientnet_b0", "inception_v3", "resnet152", "vgg19"]
 METHODS = ["hidp", "disnet", "omniboost", "modnn-hidp", "aofl-hidp"]
@@ -205,72 +206,60 @@ def _bars(ax: Any, table: dict[tuple, float], groups: Sequence[Any], label: str,
     ax.set_yscale("log")
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
-    ap.add_argument("--quick", action="store_true", help="two models, one leader, short streams")
-    ap.add_argument("--horizon", type=float, default=10.0, help="simulated seconds per mix")
-    ap.add_argument("--leader", default="nano", help="where the workload requests arrive")
-    ap.add_argument("--motivation-only", action="store_true", help="only HI Fig. 1: one TX2, P1 vs HiDP local")
-    ap.add_argument("--gpu-efficiency", type=float, default=None,
-                    help="sensitivity: the Jetson GPUs' fraction of peak (default processors.EFFICIENCY['gpu'])")
-    args = ap.parse_args(argv)
-    if args.gpu_efficiency is not None:  # a sensitivity run: every profile below is derived with it
-        processors.EFFICIENCY["gpu"] = args.gpu_efficiency
+def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out = Path(args.out)
-    if args.gpu_efficiency is not None:
-        out = out / f"hidp_gpu_eff_{args.gpu_efficiency:g}"
-    bench = Bench(NodeCluster.from_config("hidp-5"))
-    models = MODELS[:2] if args.quick else MODELS
-    all_leaders = bench.base.names
-    leaders_of = (lambda k: [args.leader] if args.leader in all_leaders[:k] else [all_leaders[0]]) if args.quick \
-        else (lambda k: all_leaders[:k])
-    claims = []
-    write_csv(out / "hidp_motivation.csv", motivation(bench, models))
-    if args.motivation_only:
-        return 0
+    return plt
 
-    # Fig. 5: latency and energy on five nodes
+
+def _save(fig: Any, path: Path) -> None:
+    plt = _pyplot()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def fig5_latency(bench: Bench, models: Sequence[str], leaders_of: Any, out: Path) -> list[dict[str, Any]]:
+    """Fig. 5: latency and energy on five nodes; returns the claims rows."""
     rows = single(bench, models, [5], leaders_of)
     write_csv(out / "hidp_latency_all.csv", rows)
     lat = mean_by(rows, ["model", "method"], "latency_ms")
     en = mean_by(rows, ["model", "method"], "energy_j")
     write_csv(out / "hidp_latency.csv", [{"model": m, "method": k, "latency_ms": lat[(m, k)], "energy_j": en[(m, k)]}
                                          for m in models for k in METHODS])
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    fig, axes = _pyplot().subplots(1, 2, figsize=(12, 4))
     _bars(axes[0], lat, models, "latency (ms, mean over leaders)")
     _bars(axes[1], en, models, "energy per inference (J)")
     axes[0].legend(fontsize=7)
     fig.suptitle("HiDP Fig. 5 on the cost model: 5 nodes, 80 Mbps (derived profiles)")
-    fig.tight_layout()
-    fig.savefig(out / "hidp_latency.png", dpi=120)
-    plt.close(fig)
+    _save(fig, out / "hidp_latency.png")
+    claims = []
     for key, table, lower in (("latency_fig5a", lat, True), ("energy_fig5b", en, True)):
         for meth in METHODS[1:]:
             g = float(np.mean([gain(table[(m, "hidp")], table[(m, meth)], lower) for m in models]))
             claims.append({"claim": key, "vs": meth, "ours_pct": g, "paper_pct": PAPER[key].get(meth, "")})
+    return claims
 
-    # Fig. 8: 2..5 nodes
+
+def fig8_nodes(bench: Bench, models: Sequence[str], leaders_of: Any, out: Path) -> list[dict[str, Any]]:
+    """Fig. 8: the latency on the first 2..5 nodes; returns the claims rows."""
     ks = [2, 3, 4, 5]
     nrows = single(bench, models, ks, leaders_of)
     write_csv(out / "hidp_nodes_all.csv", nrows)
     nl = mean_by(nrows, ["nodes", "model", "method"], "latency_ms")
     write_csv(out / "hidp_nodes.csv", [{"nodes": k, "model": m, "method": meth, "latency_ms": nl[(k, m, meth)]}
                                        for k in ks for m in models for meth in METHODS])
-    fig, axes = plt.subplots(1, len(models), figsize=(4 * len(models), 3.5))
+    fig, axes = _pyplot().subplots(1, len(models), figsize=(4 * len(models), 3.5))
     for ax, m in zip(np.atleast_1d(axes), models):
         _bars(ax, {(k, meth): nl[(k, m, meth)] for k in ks for meth in METHODS}, ks, "latency (ms)")
         ax.set_title(m)
         ax.set_xlabel("nodes")
     np.atleast_1d(axes)[0].legend(fontsize=6)
-    fig.tight_layout()
-    fig.savefig(out / "hidp_nodes.png", dpi=120)
-    plt.close(fig)
+    _save(fig, out / "hidp_nodes.png")
+    claims = []
     for meth in METHODS[1:]:
         g = float(np.mean([gain(nl[(k, m, "hidp")], nl[(k, m, meth)], True) for k in ks for m in models]))
         claims.append({"claim": "latency_fig8", "vs": meth, "ours_pct": g, "paper_pct": PAPER["latency_fig8"].get(meth, "")})
@@ -278,16 +267,17 @@ def main(argv: list[str] | None = None) -> int:
         best_other = [min(nl[(k, m, meth)] for meth in METHODS[1:]) / nl[(k, m, "hidp")] for m in models]
         claims.append({"claim": f"fig8_gap_{k}_nodes", "vs": "best baseline", "ours_pct": 100 * (float(np.mean(best_other)) - 1),
                        "paper_pct": "gap widens with fewer nodes"})
+    return claims
 
-    # Fig. 6: staggered workload
-    order = [m for m in ["efficientnet_b0", "inception_v3", "resnet152", "vgg19"] if m in bench.graphs or not args.quick]
-    order = order if not args.quick else models
+
+def fig6_staggered(bench: Bench, order: Sequence[str], leader: str, out: Path) -> list[dict[str, Any]]:
+    """Fig. 6: the staggered workload (a request every 0.5 s, in ``order``); returns the claims rows."""
     horizon6 = 5.0
     edges = np.arange(0, horizon6 + 1e-9, 0.1)
     srows, means = [], {}
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = _pyplot().subplots(figsize=(7, 4))
     for meth in LOAD_METHODS:
-        done = streams(bench, order, meth, args.leader, [0.5 * i for i in range(len(order))], horizon6, 1)
+        done = streams(bench, order, meth, leader, [0.5 * i for i in range(len(order))], horizon6, 1)
         series = gflops_series(bench, done, edges)
         means[meth] = float(series[edges[:-1] >= 0.5 * (len(order) - 1)].mean())
         for t, v in zip(edges[:-1], series):
@@ -295,35 +285,32 @@ def main(argv: list[str] | None = None) -> int:
         ax.plot(edges[:-1], series, label=f"{meth} (mean {means[meth]:.0f})")
     ax.set_xlabel("time (s)")
     ax.set_ylabel("GFLOP/s")
-    ax.set_title(f"Staggered workload, requests at {args.leader} (HiDP Fig. 6 on the cost model)")
+    ax.set_title(f"Staggered workload, requests at {leader} (HiDP Fig. 6 on the cost model)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out / "hidp_staggered.png", dpi=120)
-    plt.close(fig)
+    _save(fig, out / "hidp_staggered.png")
     write_csv(out / "hidp_staggered.csv", srows)
-    for ours in ("hidp", "hidp-avail"):
-        for meth in METHODS[1:]:
-            claims.append({"claim": f"gflops_fig6 ({ours})", "vs": meth, "ours_pct": gain(means[ours], means[meth], False),
-                           "paper_pct": PAPER["gflops_fig6"].get(meth, "")})
+    return [{"claim": f"gflops_fig6 ({ours})", "vs": meth, "ours_pct": gain(means[ours], means[meth], False),
+             "paper_pct": PAPER["gflops_fig6"].get(meth, "")}
+            for ours in ("hidp", "hidp-avail") for meth in METHODS[1:]]
 
-    # Fig. 7: throughput of mixes
-    mixes = MIXES if not args.quick else [tuple(models)]
-    horizon = 2.0 if args.quick else args.horizon
+
+def fig7_mixes(bench: Bench, mixes: Sequence[tuple[str, ...]], leader: str, horizon: float,
+               out: Path) -> list[dict[str, Any]]:
+    """Fig. 7: the throughput of model mixes over ``horizon`` seconds; returns the claims rows."""
     mrows, tput = [], {}
     for i, mix in enumerate(mixes, 1):
         for meth in LOAD_METHODS:
-            done = streams(bench, mix, meth, args.leader, [0.0] * len(mix), horizon, 2)
+            done = streams(bench, mix, meth, leader, [0.0] * len(mix), horizon, 2)
             n = sum(r.end <= horizon for _, r in done)
             tput[(f"Mix-{i}", meth)] = n * 100.0 / horizon
             mrows.append({"mix": f"Mix-{i}", "models": "+".join(mix), "method": meth,
                           "inferences_per_100s": n * 100.0 / horizon, "horizon_s": horizon})
     write_csv(out / "hidp_mixes.csv", mrows)
-    fig, ax = plt.subplots(figsize=(10, 4))
+    fig, ax = _pyplot().subplots(figsize=(10, 4))
     _bars(ax, tput, [f"Mix-{i}" for i in range(1, len(mixes) + 1)], "inferences per 100 s", LOAD_METHODS)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out / "hidp_mixes.png", dpi=120)
-    plt.close(fig)
+    _save(fig, out / "hidp_mixes.png")
+    claims = []
     for ours in ("hidp", "hidp-avail"):
         for meth in METHODS[1:]:
             gains = [gain(tput[(f"Mix-{i}", ours)], tput[(f"Mix-{i}", meth)], False) for i in range(1, len(mixes) + 1)]
@@ -331,13 +318,52 @@ def main(argv: list[str] | None = None) -> int:
                            "paper_pct": "56 (all)"})
             claims.append({"claim": f"throughput_fig7_max ({ours})", "vs": meth, "ours_pct": float(np.max(gains)),
                            "paper_pct": "150 (Mix-2)"})
+    return claims
 
-    # planner run time
-    write_csv(out / "hidp_planner_time.csv", [{"model": m, "method": meth, "plan_ms_mean": 1e3 * float(np.mean(
+
+def planner_times(bench: Bench, models: Sequence[str]) -> list[dict[str, Any]]:
+    """The planners' mean run time per model on five nodes (and the DP's own, where it has one)."""
+    return [{"model": m, "method": meth, "plan_ms_mean": 1e3 * float(np.mean(
         [s for (mm, me, _, k), s in bench.plan_s.items() if mm == m and me == meth and k == 5])),
         "dp_ms_mean": 1e3 * float(np.mean([p.meta["dp_seconds"] for (mm, me, _, k), p in bench.plans.items()
                                              if mm == m and me == meth and k == 5]))
-        if meth in ("hidp", "disnet") else ""} for m in models for meth in METHODS])
+        if meth in ("hidp", "disnet") else ""} for m in models for meth in METHODS]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default=RESULTS_DIR, help="results folder (default: %(default)s, under the working directory)")
+    ap.add_argument("--quick", action="store_true", help="two models, one leader, short streams")
+    ap.add_argument("--horizon", type=float, default=10.0, help="simulated seconds per mix")
+    ap.add_argument("--leader", default="nano", help="where the workload requests arrive")
+    ap.add_argument("--motivation-only", action="store_true", help="only HI Fig. 1: one TX2, P1 vs HiDP local")
+    ap.add_argument("--gpu-efficiency", type=float, default=None,
+                    help=f"sensitivity: the Jetson GPUs' fraction of peak (default {EFFICIENCY['gpu']}); "
+                         "results in OUT/hidp_gpu_eff_<value>/")
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    out = Path(args.out)
+    efficiency = None
+    if args.gpu_efficiency is not None:  # a sensitivity run: its nodes carry the figure, the table stays
+        efficiency = {"gpu": args.gpu_efficiency}
+        out = out / f"hidp_gpu_eff_{args.gpu_efficiency:g}"
+    bench = Bench(NodeCluster.from_config("hidp-5", efficiency=efficiency))
+    models = MODELS[:2] if args.quick else MODELS
+    all_leaders = bench.base.names
+    leaders_of = (lambda k: [args.leader] if args.leader in all_leaders[:k] else [all_leaders[0]]) if args.quick \
+        else (lambda k: all_leaders[:k])
+    write_csv(out / "hidp_motivation.csv", motivation(bench, models))
+    if args.motivation_only:
+        return 0
+    claims = fig5_latency(bench, models, leaders_of, out)
+    claims += fig8_nodes(bench, models, leaders_of, out)
+    claims += fig6_staggered(bench, models, args.leader, out)  # the paper's order: MODELS
+    mixes = [tuple(models)] if args.quick else MIXES
+    claims += fig7_mixes(bench, mixes, args.leader, 2.0 if args.quick else args.horizon, out)
+    write_csv(out / "hidp_planner_time.csv", planner_times(bench, models))
     write_csv(out / "hidp_claims.csv", claims)
     for c in claims:
         print(f"{c['claim']:34s} vs {c['vs']:14s} ours {c['ours_pct']:7.1f} %   paper {c['paper_pct']}")

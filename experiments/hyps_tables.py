@@ -15,8 +15,9 @@ executor on this CPU (one worker under the Pi's 240 MiB budget) for a few k: sec
 hub holding fc6's input to it holding fc6's output (parts' transfers, compute, persistence), the
 median of ``--repeats`` runs; on a CPU shared with other jobs, so read ratios, not values.
 
-Output: ``experiments/results/hyps_<table>.csv`` and ``.png``, and ``hyps_claims.csv``: the
-paper's claims next to ours (PAPERS-AUDIT A.4 H6, H7, H12).
+Output, in ``--out`` (default ``experiments/results`` under the working directory):
+``hyps_<table>.csv`` and ``.png``, and ``hyps_claims.csv``: the paper's claims next to ours
+(PAPERS-AUDIT A.4 H6, H7, H12); ``parts`` and ``cuts`` reuse a ``hyps_measured.csv`` found there.
 """
 
 from __future__ import annotations
@@ -36,9 +37,8 @@ from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.neurons.hyps_cost import score_hybrid
 from splitgym.costmodels.neurons.neuron_spans import equal_parts, layer_spans
 from splitgym.costmodels.plan import NeuronPart, NeuronSplit, Plan, Stage
-from splitgym.experiments.results_csv import write_csv
+from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
 
-RESULTS = Path(__file__).parent / "results"
 PARTS = [4, 5, 6, 8, 10, 12, 16, 20, 25, 32, 40, 50]
 MEASURED_PARTS = [4, 8, 16, 32, 50]
 
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("table", choices=["parts", "cuts", "measured", "all"])
     ap.add_argument("--repeats", type=int, default=3, help="runs per k for the measured table")
-    ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--out", type=Path, default=Path(RESULTS_DIR), help="results folder (default: %(default)s, under the working directory)")
     args = ap.parse_args(argv)
     graph, cluster = _setup()
     parts = table_parts(graph, cluster)

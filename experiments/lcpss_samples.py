@@ -21,7 +21,7 @@ from splitgym.costmodels.volumes.lcpss import LCPSS
 from splitgym.costmodels.volumes.partitions import from_starts
 from splitgym.costmodels.volumes.volume_simulator import Simulator
 from splitgym.envs.scenarios import get_scenario
-from splitgym.experiments.results_csv import write_csv
+from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
 
 SAMPLES = (10, 25, 50, 100, 200)
 
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeats", type=int, default=50)
     ap.add_argument("--probe", type=int, default=5000)
     ap.add_argument("--alpha", type=float, default=0.75)
-    ap.add_argument("--out", default="experiments/results")
+    ap.add_argument("--out", default=RESULTS_DIR, help="results folder (default: %(default)s, under the working directory)")
     args = ap.parse_args(argv)
     sc = get_scenario(args.scenario)
     graph, cluster = sc.graph(), sc.cluster()

@@ -31,9 +31,8 @@ from splitgym.agents.learned_admission import LearnedAdmission, run_scenario
 from splitgym.costmodels.stages.queue_policies import SCHEDULERS, get_scheduler
 from splitgym.costmodels.stages.queue_sim import QueueResult, QueueSim, QueueSystem
 from splitgym.envs.msmdi_scenarios import get_mdi_scenario
-from splitgym.experiments.results_csv import write_csv
+from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
 
-RESULTS = Path(__file__).parent / "results"
 SCENARIOS = ["ms-mdi-2", "ms-mdi-3", "ms-mdi-4", "ms-mdi-5"]
 #: PAPERS-AUDIT A.3: MS-MDI's improvement (%) over (AR-MDI, Local) per worker count; None: not given
 PAPER = {2: (16.0, 11.0), 3: (20.0, 32.0), 4: (None, None), 5: (29.0, 74.0)}
@@ -58,7 +57,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--learned", nargs="*", default=[], help="training run folders (export/policy.zip) to add")
     ap.add_argument("--image-s", nargs="*", type=float, default=[0.1, 0.2, 0.4, 0.8],
                     help="calibrations for the sensitivity table (none: skip it)")
-    ap.add_argument("--out", default=str(RESULTS))
+    ap.add_argument("--out", default=RESULTS_DIR, help="results folder (default: %(default)s, under the working directory)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     learned = []

@@ -12,7 +12,8 @@ Every row plans the same cluster twice, ``nptp-mpa`` (default budget: 4 rounds x
 and ``coedge-strips`` (the best penetrative strips on a 32-step grid, every device order), both
 scored by :mod:`splitgym.costmodels.tiles.tile_cost`, and reports the latency of each, the speed-up of NPTP
 over CoEdge, the halo bytes of each (the communication reduction, Fig. 5) and MPA's search time.
-Outputs: ``experiments/results/nptp_<table>.csv`` and ``.png``.
+Outputs: ``nptp_<table>.csv`` and ``.png`` in ``--out`` (default ``experiments/results`` under the
+working directory).
 
 Settings the paper does not give (PAPERS-AUDIT B.2 item 25), our choices: the three devices are
 ``conf/devices/nptp3.yaml`` (Xavier, TX2, Nano, derived profiles; activation-share caps 0.5 / 0.4
@@ -36,9 +37,8 @@ from splitgym.agents.planners import run_planner
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.tiles.tile_cost import TileCostModel, cluster_caps, plan_rects
-from splitgym.experiments.results_csv import write_csv
+from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
 
-RESULTS = Path(__file__).parent / "results"
 DEVICES = "nptp3"
 BANDWIDTHS_MBS = (0.1, 0.25, 0.5, 0.75, 1.0)
 SIZES = (224, 512, 1024, 2048, 4096)
@@ -109,29 +109,30 @@ def _plot(path: Path, rows: list[dict[str, Any]], x: str, series: str, xlabel: s
     plt.close(fig)
 
 
-def table_bandwidth(iterations: int) -> list[dict[str, Any]]:
+def table_bandwidth(iterations: int, *, out: Path) -> list[dict[str, Any]]:
     rows = []
     for m in MODELS_BW:
         for b in BANDWIDTHS_MBS:
             rows.append(compare(m, 224, b, iterations))
             print(_line(rows[-1]), flush=True)
-            write_csv(RESULTS / "nptp_bandwidth.csv", rows)  # after every row: a long run keeps its rows
-    _plot(RESULTS / "nptp_bandwidth.png", rows, "bandwidth_MBps", "model", "bandwidth (MB/s), 224x224")
+            write_csv(out / "nptp_bandwidth.csv", rows)  # after every row: a long run keeps its rows
+    _plot(out / "nptp_bandwidth.png", rows, "bandwidth_MBps", "model", "bandwidth (MB/s), 224x224")
     return rows
 
 
-def table_sizes(iterations: int) -> list[dict[str, Any]]:
+def table_sizes(iterations: int, *, out: Path) -> list[dict[str, Any]]:
     rows = []
     for m in MODELS_SIZE:
         for s in SIZES:
             rows.append(compare(m, s, SIZE_BW_MBS, iterations))
             print(_line(rows[-1]), flush=True)
-            write_csv(RESULTS / "nptp_sizes.csv", rows)
-    _plot(RESULTS / "nptp_sizes.png", rows, "size", "model", f"image size, {SIZE_BW_MBS} MB/s", log=True)
+            write_csv(out / "nptp_sizes.csv", rows)
+    _plot(out / "nptp_sizes.png", rows, "size", "model", f"image size, {SIZE_BW_MBS} MB/s", log=True)
     return rows
 
 
-def table_layers(model: str = "vgg16", size: int = 224, mbs: float = 0.5, iterations: int = 250) -> list[dict[str, Any]]:
+def table_layers(model: str = "vgg16", size: int = 224, mbs: float = 0.5, iterations: int = 250, *,
+                 out: Path) -> list[dict[str, Any]]:
     """Fig. 5: halo bytes at every unit for NPTP's and CoEdge's plans."""
     import matplotlib
 
@@ -147,7 +148,7 @@ def table_layers(model: str = "vgg16", size: int = 224, mbs: float = 0.5, iterat
     rows = [{"unit": u.index, "name": u.name, "kind": u.kind, "nptp_KB": float(x) / 1e3, "coedge_KB": float(y) / 1e3,
              "ratio": (float(y) / float(x)) if x else float("nan")}
             for u, x, y in zip(g.units, a.layer_bytes, b.layer_bytes)]
-    write_csv(RESULTS / "nptp_layers.csv", rows)
+    write_csv(out / "nptp_layers.csv", rows)
     fig, ax = plt.subplots(figsize=(9, 3.5))
     idx = range(len(rows))
     ax.bar([i - 0.2 for i in idx], [r["coedge_KB"] for r in rows], 0.4, label="CoEdge (strips)")
@@ -157,14 +158,14 @@ def table_layers(model: str = "vgg16", size: int = 224, mbs: float = 0.5, iterat
     ax.set_title(f"{model} {size}x{size}, {mbs} MB/s: halo per operator")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(RESULTS / "nptp_layers.png", dpi=120)
+    fig.savefig(out / "nptp_layers.png", dpi=120)
     plt.close(fig)
     print(f"layers: total NPTP {a.total_bytes / 1e6:.3f} MB, CoEdge {b.total_bytes / 1e6:.3f} MB, "
           f"reduction x{b.total_bytes / a.total_bytes:.2f}")
     return rows
 
 
-def table_gap(iterations: int) -> list[dict[str, Any]]:
+def table_gap(iterations: int, *, out: Path) -> list[dict[str, Any]]:
     """MPA against the exhaustive search over every partition of a coarse grid."""
     rows = []
     for model, size in (("vgg11", 224), ("vgg16", 224)):
@@ -179,7 +180,7 @@ def table_gap(iterations: int) -> list[dict[str, Any]]:
                          "exact_s": time.perf_counter() - t0, "mpa_ms": mpa.meta["latency_s"] * 1e3,
                          "mpa_s": mpa.meta["search_s"], "mpa_over_exact": mpa.meta["latency_s"] / ex.meta["latency_s"]})
             print(rows[-1], flush=True)
-    write_csv(RESULTS / "nptp_gap.csv", rows)
+    write_csv(out / "nptp_gap.csv", rows)
     return rows
 
 
@@ -207,15 +208,16 @@ def _curve(run: Path) -> list[tuple[int, float]]:
 
 
 def table_ppo(iterations: int, episodes: int = 5000, ddpg_episodes: int = 1500, model: str = "vgg16",
-              size: int = 1024, grid: int = 16, seed: int = 0, runs: Path = Path("runs")) -> list[dict[str, Any]]:
-    """PPO and DDPG trained on ``splitgym/NPTP-v0`` (``nptp3`` with its caps, 0.1-1 MB/s, VGG-16 at
+              size: int = 1024, grid: int = 16, seed: int = 0, runs: Path = Path("runs"), *, out: Path,
+              bandwidths: tuple[float, ...] = PPO_BANDWIDTHS_MBS) -> list[dict[str, Any]]:
+    """PPO and DDPG trained on ``splitgym/NPTP-v0`` (``nptp3`` with its caps, ``bandwidths`` MB/s, VGG-16 at
     ``size``), against MPA and the exhaustive optimum on a ``grid`` x ``grid`` grid (nptp-exact),
     all scored by the env's cost model (over a cap: the env's penalty). ``episodes_to_1pct``: the
     episodes after which the run's best was within 1% of its final best (convergence)."""
     from splitgym.envs.nptp import NPTPEnv
 
     rows, curves = [], {}
-    for mbs in PPO_BANDWIDTHS_MBS:
+    for mbs in bandwidths:
         env = NPTPEnv(model=model, input_size=size, devices=DEVICES, bandwidth_mbps=mbs * 8.0)
         refs: dict[str, Any] = {}
         for name, opts in (("nptp-mpa", {"iterations": iterations}), ("nptp-exact", {"grid": grid}),
@@ -247,8 +249,8 @@ def table_ppo(iterations: int, episodes: int = 5000, ddpg_episodes: int = 1500, 
             print({k: v for k, v in rows[-1].items() if k not in ("tiles", "run")}, flush=True)
         del env  # one VGG-16 cost model at a time (each holds GBs at 1024)
         gc.collect()
-    write_csv(RESULTS / "nptp_ppo.csv", rows)
-    _plot_ppo(RESULTS / "nptp_ppo.png", rows, curves)
+    write_csv(out / "nptp_ppo.csv", rows)
+    _plot_ppo(out / "nptp_ppo.png", rows, curves)
     return rows
 
 
@@ -275,7 +277,7 @@ def _plot_ppo(path: Path, rows: list[dict[str, Any]], curves: dict[tuple[str, fl
     plt.close(fig)
 
 
-def table_search_time(iterations: int, size: int = 4096, repeats: int = 3) -> list[dict[str, Any]]:
+def table_search_time(iterations: int, size: int = 4096, repeats: int = 3, *, out: Path) -> list[dict[str, Any]]:
     """MPA's search time (the median of ``repeats`` searches) at ``size`` on VGG-13/16, 0.5 MB/s."""
     rows = []
     for model in MODELS_SIZE:
@@ -287,7 +289,7 @@ def table_search_time(iterations: int, size: int = 4096, repeats: int = 3) -> li
                      "evaluations": plans[0].meta["evaluations"], "search_s_median": times[len(times) // 2],
                      "search_s_min": times[0], "search_s_max": times[-1], "latency_ms": plans[0].meta["latency_s"] * 1e3})
         print(rows[-1], flush=True)
-    write_csv(RESULTS / "nptp_search_time.csv", rows)
+    write_csv(out / "nptp_search_time.csv", rows)
     return rows
 
 
@@ -306,18 +308,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=int, default=1024, help="ppo: image size")
     p.add_argument("--grid", type=int, default=16, help="ppo: grid of the exhaustive search")
     p.add_argument("--runs", default="runs", help="ppo: folder of the training runs (finished ones are reused)")
+    p.add_argument("--out", default=RESULTS_DIR, help="results folder (default: %(default)s, under the working directory)")
     args = p.parse_args(argv)
+    out = Path(args.out)
     todo = ["bandwidth", "sizes", "layers", "gap"] if args.table == "all" else [args.table]
     for t in todo:
         if t == "layers":
-            table_layers(iterations=args.iterations)
+            table_layers(iterations=args.iterations, out=out)
         elif t == "ppo":
             table_ppo(args.iterations, args.episodes, args.ddpg_episodes, size=args.size, grid=args.grid,
-                      runs=Path(args.runs))
+                      runs=Path(args.runs), out=out)
         elif t == "search-time":
-            table_search_time(args.iterations)
+            table_search_time(args.iterations, out=out)
         else:
-            {"bandwidth": table_bandwidth, "sizes": table_sizes, "gap": table_gap}[t](args.iterations)
+            {"bandwidth": table_bandwidth, "sizes": table_sizes, "gap": table_gap}[t](args.iterations, out=out)
     return 0
 
 

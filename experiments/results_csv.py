@@ -6,7 +6,12 @@ import csv
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_csv", "read_csv"]
+__all__ = ["RESULTS_DIR", "write_csv", "read_csv"]
+
+#: every experiment script's ``--out`` default, relative to the working directory (the checkout,
+#: when run through ``make``): a folder next to the module would sit inside the installed package
+#: for a non-editable install, where results do not belong and may not be writable
+RESULTS_DIR = "experiments/results"
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:

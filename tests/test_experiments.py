@@ -1,4 +1,6 @@
-"""The DistrEdge experiment script, reduced: two rows of Table I on a small model, a few episodes."""
+"""The DistrEdge experiment script, reduced: two rows of Table I on a small model, a few episodes;
+and where every experiment script writes: its ``--out``, by default under the working directory,
+never inside the package."""
 
 from __future__ import annotations
 
@@ -83,3 +85,64 @@ def test_run_names_are_safe_in_hydra_overrides():
         for row in rows:
             name = run_name(*row)
             assert "=" not in name and "," not in name and " " not in name, name
+
+
+# -- where the scripts write ---------------------------------------------------------------------
+EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
+
+
+def _package_files() -> dict[str, int]:
+    """Every file under the installed ``splitgym.experiments`` package, with its mtime: a script
+    that wrote next to its module (inside a non-editable install) changes this."""
+    import splitgym.experiments
+
+    root = Path(splitgym.experiments.__file__).parent
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts}
+
+
+def _files(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
+
+
+def test_no_script_defaults_its_output_next_to_its_module():
+    """Output folders are arguments (default ``experiments/results`` under the working directory),
+    never ``Path(__file__).parent / "results"``. The predicted-vs-measured studies are excluded
+    while they are rewritten."""
+    scripts = [p for p in EXPERIMENTS.glob("*.py") if not p.name.startswith("predicted_vs_measured")]
+    assert scripts
+    assert [p.name for p in scripts if "Path(__file__)" in p.read_text()] == []
+
+
+def test_hidp_sensitivity_run_writes_under_out_and_leaves_the_efficiency_table(tmp_path: Path, monkeypatch):
+    """``--gpu-efficiency`` reaches the nodes as a parameter: the run writes only under ``--out``
+    (its own sub-folder), nothing in the package or the working directory, and the shared
+    ``EFFICIENCY`` table is the same afterwards (the script used to overwrite it)."""
+    from splitgym.costmodels.nodes.node_processors import EFFICIENCY
+    from splitgym.experiments import hidp_tables
+
+    cwd, out = tmp_path / "cwd", tmp_path / "out"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    table, before = dict(EFFICIENCY), _package_files()
+    assert hidp_tables.main(["--quick", "--motivation-only", "--gpu-efficiency", "0.1", "--out", str(out)]) == 0
+    assert _files(out) == {"hidp_gpu_eff_0.1/hidp_motivation.csv"}
+    assert _files(cwd) == set() and _package_files() == before
+    assert EFFICIENCY == table
+    rows = list(csv.DictReader((out / "hidp_gpu_eff_0.1" / "hidp_motivation.csv").open()))
+    assert [r["model"] for r in rows] == hidp_tables.MODELS[:2]
+    assert all(float(r["hidp_local_ms"]) <= float(r["p1_gpu_only_ms"]) for r in rows)
+
+
+def test_default_output_is_under_the_working_directory(tmp_path: Path, monkeypatch):
+    """Without ``--out`` a script writes to ``experiments/results`` under the working directory
+    (the checkout, through ``make``), not next to its module."""
+    from splitgym.experiments import msmdi_tables
+
+    monkeypatch.chdir(tmp_path)
+    before = _package_files()
+    msmdi_tables.main(["--scenarios", "ms-mdi-3-small", "--seeds", "1", "--networks", "bw100",
+                       "--weights", "params", "--image-s"])
+    assert _files(tmp_path) == {f"experiments/results/msmdi_{n}" for n in
+                                ("total.csv", "improvement.csv", "curves.csv")} | {"experiments/results/msmdi.png"}
+    assert _package_files() == before

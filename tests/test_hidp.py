@@ -74,6 +74,37 @@ def test_config_errors():
         make_node("a", "nano", 80).processor("npu")
 
 
+def test_gpu_efficiency_is_a_parameter_of_the_nodes(tiny):
+    """A sensitivity run's GPU efficiency travels with its nodes (no global to overwrite): the
+    Jetson GPUs slow by 0.1 / EFFICIENCY["gpu"], nothing else does, HiDP's latency rises, and the
+    table and a cluster built after it keep the default figures."""
+    from splitgym.costmodels.nodes.node_processors import EFFICIENCY
+
+    table = dict(EFFICIENCY)
+    base = synthetic_profile(tiny, [2e-5 * (i + 1) for i in range(tiny.num_units)], head=1e-4, fixed=1e-4)
+    nc = NodeCluster.from_config("hidp-5")
+    slow = NodeCluster.from_config("hidp-5", efficiency={"gpu": 0.1})
+    for n, m in zip(nc.nodes, slow.nodes):
+        for p, q in zip(n.processors, m.processors):
+            want = p.effective_gflops * (0.1 / EFFICIENCY["gpu"] if p.kind == "gpu" else 1.0)
+            assert q.effective_gflops == pytest.approx(want, rel=1e-12), (n.name, p.name)
+    assert any(p.kind == "gpu" for n in nc.nodes for p in n.processors)
+    sc, sc_slow = (HiDPScorer(tiny, c, processor_profiles(tiny, c, base)) for c in (nc, slow))
+    plan = PLANNERS["hidp"](tiny, nc.to_cluster(), nodes=nc, processor_profiles=sc.profiles)
+    plan_slow = PLANNERS["hidp"](tiny, slow.to_cluster(), nodes=slow, processor_profiles=sc_slow.profiles)
+    assert sc_slow.latency(plan) > sc.latency(plan)  # the same plan, slower GPUs
+    assert sc_slow.latency(plan_slow) > sc.latency(plan)  # the best plan on slower GPUs is slower
+    assert sc_slow.latency(plan_slow) <= sc_slow.latency(plan) * (1 + 1e-9)  # and re-planning helps
+    assert EFFICIENCY == table
+    again = NodeCluster.from_config("hidp-5")
+    assert [p.effective_gflops for n in again.nodes for p in n.processors] == \
+        [p.effective_gflops for n in nc.nodes for p in n.processors]
+    with pytest.raises(ConfigError, match="efficiency.tpu"):
+        NodeCluster.from_config("hidp-5", efficiency={"tpu": 0.1})
+    with pytest.raises(ConfigError, match="efficiency.gpu.*got 0"):
+        make_node("a", "nano", 80, efficiency={"gpu": 0.0})
+
+
 def test_processor_profiles_are_derived_and_scaled(tiny):
     nc = _nodes()
     profs = processor_profiles(tiny, nc, synthetic_profile(tiny, 1e-5))

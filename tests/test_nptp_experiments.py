@@ -18,7 +18,7 @@ def test_compare_row_is_consistent():
 
 
 @pytest.mark.slow
-def test_ppo_table_row_matches_its_exported_plan(tmp_path, monkeypatch):
+def test_ppo_table_row_matches_its_exported_plan(tmp_path):
     """One short PPO run through the Hydra app: the row's learned latency is its exported plan's,
     the ratios are the row's own, and the CSV and plot are written."""
     import csv
@@ -29,9 +29,8 @@ def test_ppo_table_row_matches_its_exported_plan(tmp_path, monkeypatch):
     from splitgym.envs.nptp import NPTPEnv
     from splitgym.experiments import nptp_tables as nt
 
-    monkeypatch.setattr(nt, "RESULTS", tmp_path)
-    monkeypatch.setattr(nt, "PPO_BANDWIDTHS_MBS", (0.5,))
-    rows = nt.table_ppo(30, episodes=64, ddpg_episodes=0, model="vgg11", size=64, grid=4, runs=tmp_path / "runs")
+    rows = nt.table_ppo(30, episodes=64, ddpg_episodes=0, model="vgg11", size=64, grid=4, runs=tmp_path / "runs",
+                        out=tmp_path, bandwidths=(0.5,))
     assert len(rows) == 1 and (tmp_path / "nptp_ppo.png").stat().st_size > 0
     r = rows[0]
     assert list(csv.DictReader(open(tmp_path / "nptp_ppo.csv")))[0]["algo"] == "ppo"

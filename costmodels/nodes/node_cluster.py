@@ -151,7 +151,9 @@ class NodeCluster:
 
     # -- building -----------------------------------------------------------------------------
     @classmethod
-    def from_config(cls, devices: str | Mapping[str, Any]) -> NodeCluster:
+    def from_config(cls, devices: str | Mapping[str, Any],
+                    efficiency: Mapping[str, float] | None = None) -> NodeCluster:
+        """``efficiency``: fractions of peak per processor kind over ``EFFICIENCY`` (sensitivity runs)."""
         cfg = load_conf("devices", devices) if isinstance(devices, str) else dict(devices)
         devs = cfg.get("devices") or []
         if not devs:
@@ -163,7 +165,7 @@ class NodeCluster:
                 raise ConfigError(f"devices.{i}: needs a name and a board, got {d}")
             steps = tuple((float(t), bool(ok)) for t, ok in (d.get("availability") or []))
             nodes.append(make_node(str(d["name"]), str(d["board"]),
-                                   float(d.get("network_mbps", default_mbps)), Availability(steps)))
+                                   float(d.get("network_mbps", default_mbps)), Availability(steps), efficiency))
         leader = str(cfg.get("leader", nodes[0].name))
         return cls(str(cfg.get("name", "custom")), nodes, leader, float(cfg.get("latency_ms", 2.0)) / 1e3)
 
@@ -178,10 +180,10 @@ class NodeCluster:
 
 
 def make_node(name: str, board: str, network_mbps: float,
-              availability: Availability | None = None) -> Node:
+              availability: Availability | None = None, efficiency: Mapping[str, float] | None = None) -> Node:
     if not network_mbps > 0:
         raise ConfigError(f"network_mbps: node {name} needs a rate > 0, got {network_mbps}")
-    bp = board_processors(board)
+    bp = board_processors(board, efficiency)
     return Node(name, board, bp.processors, bp.default, bp.idle_w, bp.intra_gbps, network_mbps,
                 availability or Availability())
 

@@ -13,7 +13,9 @@ Choices where the paper is silent (each stated once, used everywhere):
   (HI L189): fp32, not TensorRT fp16, so GPU peaks are the fp32 ones (half of the fp16 figures in
   ``boards.py``). Efficiency (fraction of peak reached) is one assumption per processor kind:
   ``EFFICIENCY`` below (Jetson GPUs under TF 0.3, CPUs 0.3 as in ``boards.py``, Pi GPUs through
-  an OpenGL delegate 0.15). With these, the TX2 GPU gets 87 % of the node's rate, near the
+  an OpenGL delegate 0.15); a sensitivity run passes its own figure per kind to
+  :func:`board_processors` (``efficiency=``), which stores it on the specs it returns, so the
+  table here stays the default and no run changes another's figures. With these, the TX2 GPU gets 87 % of the node's rate, near the
   paper's best split on TX2 (P7: 80 % GPU / 20 % CPU, HI L49).
 * **CPU FLOP/cycle/core (fp32 NEON):** Cortex-A57/A72 and Denver-2 8, Cortex-A76/A78 16
   (2 x 128-bit FMA pipes), as in ``boards.py``.
@@ -31,7 +33,8 @@ Choices where the paper is silent (each stated once, used everywhere):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 from splitgym.costmodels.errors import ConfigError
 
@@ -51,10 +54,13 @@ class ProcessorSpec:
     peak_gflops: float
     active_w: float
     source: str
+    #: fraction of peak reached; None: ``EFFICIENCY[kind]`` (set by a sensitivity run, so that it
+    #: travels with the spec instead of changing the module's table for everyone)
+    efficiency: float | None = None
 
     @property
     def effective_gflops(self) -> float:
-        return self.peak_gflops * EFFICIENCY[self.kind]
+        return self.peak_gflops * (EFFICIENCY[self.kind] if self.efficiency is None else self.efficiency)
 
 
 @dataclass(frozen=True)
@@ -104,9 +110,22 @@ PROCESSOR_BOARDS: dict[str, BoardProcessors] = {
 }
 
 
-def board_processors(board: str) -> BoardProcessors:
+def board_processors(board: str, efficiency: Mapping[str, float] | None = None) -> BoardProcessors:
+    """The figures of ``board``; ``efficiency`` overrides :data:`EFFICIENCY` per processor kind
+    (e.g. ``{"gpu": 0.1}``: the Jetson GPUs at 10 % of peak) on the specs returned, leaving the
+    shared table and :data:`PROCESSOR_BOARDS` as they are."""
     try:
-        return PROCESSOR_BOARDS[board]
+        bp = PROCESSOR_BOARDS[board]
     except KeyError:
         raise ConfigError(f"board: no processor-level figures for {board!r} "
                           f"(known: {', '.join(PROCESSOR_BOARDS)})") from None
+    if not efficiency:
+        return bp
+    for kind, value in efficiency.items():
+        if kind not in EFFICIENCY:
+            raise ConfigError(f"efficiency.{kind}: unknown processor kind (known: {', '.join(EFFICIENCY)})")
+        if not 0.0 < value <= 1.0:
+            raise ConfigError(f"efficiency.{kind}: a fraction of peak in (0, 1], got {value}")
+    procs = tuple(replace(p, efficiency=float(efficiency[p.kind])) if p.kind in efficiency else p
+                  for p in bp.processors)
+    return replace(bp, processors=procs)
