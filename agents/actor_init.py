@@ -1,7 +1,7 @@
 """Start a fresh actor at the centre of its action box (``agent.actor_init_scale``; ours).
 
 Why: with an action whose centre already means something (the share action's a = 0 is the
-classical linear-ratio split, agents/share_actions.py), a randomly initialised actor throws that
+classical linear-ratio split, costmodels/volumes/share_actions.py), a randomly initialised actor throws that
 away: its tanh outputs start anywhere in [-0.5, 0.5], i.e. device weights off by e^{+-2}, and DDPG
 spends its exploration budget finding its way back. Scaling the actor's last linear layer by a
 small factor (0.01) makes the first actions ~0, so exploration starts around the prior -- the

@@ -7,7 +7,7 @@ stores that raw (unsorted, clipped to [-1, 1]) action in the replay buffer; the 
 it, which is the paper's "we still utilize the original output action vector".
 
 ``per_episode=True`` (ours) draws the noise (and the eps coin) once per episode and adds the same
-vector at every volume. With the share action (agents/share_actions.py) a fresh draw per volume
+vector at every volume. With the share action (costmodels/volumes/share_actions.py) a fresh draw per volume
 moves rows between devices from one volume to the next, and the re-distribution that costs
 swamps the effect being explored (four Nanos: +10-80 ms around a 66 ms start at s^2 = 0.02); one
 draw per episode explores "the same ratio, perturbed", which is what the share prior varies.

@@ -62,7 +62,7 @@ class Scenario:
         return named_partition(self.partition, g, also=("lcpss", *PILOTS))
 
     def pilot(self, graph: ModelGraph | None = None) -> PilotResult | None:
-        """The partition pilot's choice where ``partition`` names one (agents/partition_pilot.py)."""
+        """The partition pilot's choice where ``partition`` names one (costmodels/volumes/partition_pilot.py)."""
         if self.partition not in PILOTS:
             return None
         return pilot_partition(graph or self.graph(), self.cluster(), **PILOTS[self.partition])

@@ -9,8 +9,8 @@
 
 Every row runs two DistrEdge variants (``--variants``): ``paper`` (Eq. 9 cut actions, LC-PSS at
 a = 0.75, DE's settings) and ``ours`` (``VARIANTS["ours"]``): actions around a linear-ratio split
-(``env.action=shares``, agents/share_actions.py), the partition and that split's centre chosen per
-cluster by the pilot's search (``env.partition=pilot-search``, agents/partition_pilot.py: LC-PSS
+(``env.action=shares``, costmodels/volumes/share_actions.py), the partition and that split's centre chosen per
+cluster by the pilot's search (``env.partition=pilot-search``, costmodels/volumes/partition_pilot.py: LC-PSS
 over a and the linear model's brute-force partition as seeds, whole-model and per-volume priors,
 then boundary moves), a fresh actor whose first actions are exactly that centre
 (``agent.actor_init_scale=0``) and which warms up around it (``agent.kwargs.warmup=actor``, 1200

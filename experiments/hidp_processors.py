@@ -10,7 +10,7 @@
   :func:`run_shares` runs the plan, checks the output against the unsplit model, and each part's
   measured wall time is written next to the prediction (``hidp_processors.csv``).
 * **Node level.** HiDP's plan for two nodes (Orin NX leader + Nano, derived profiles, 80 Mbps) runs
-  over ``distributed.py`` (one process per node, gloo), which executes the plan's node rows
+  over ``volume_distributed.py`` (one process per node, gloo), which executes the plan's node rows
   (volumes); the maximum absolute error against the unsplit model is printed.
 """
 
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         two = NodeCluster("two", [make_node("orin", "orin-nx", 80.0), make_node("nano", "nano", 80.0)], "nano", 2e-3)
         p2 = PLANNERS["hidp"](g, two.to_cluster(), nodes=two)
         r = run_distributed(p2, images=2, warmup=1)
-        print(f"node level over distributed.py ({p2.meta['states'][:4]}...): max abs error {r.max_abs_error:.2e}, "
+        print(f"node level over volume_distributed.py ({p2.meta['states'][:4]}...): max abs error {r.max_abs_error:.2e}, "
               f"measured latency {r.latency_mean_s * 1e3:.1f} ms on this machine")
     return 0
 

@@ -4,8 +4,8 @@
     python -m splitgym.experiments.hidp_tables --quick      # two models, fewer leaders (a smoke run)
     python -m splitgym.experiments.hidp_tables --gpu-efficiency 0.1   # sensitivity, in results/hidp_gpu_eff_0.1
 
-Every number is from :class:`HiDPScorer` on derived processor profiles (``processors.py``,
-``nodes.py``), never from a board. Methods: ``hidp``, ``disnet``, ``omniboost``, ``modnn-hidp``
+Every number is from :class:`HiDPScorer` on derived processor profiles (``node_processors.py``,
+``node_cluster.py``), never from a board. Methods: ``hidp``, ``disnet``, ``omniboost``, ``modnn-hidp``
 and ``aofl-hidp`` (DistrEdge's side: AOFL, see ``distredge_hidp.py``), planned once per (model,
 cluster, leader) and scored on the same model. Tables:
 

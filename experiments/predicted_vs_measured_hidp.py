@@ -19,7 +19,7 @@ to the planners as the board ``local-cpu`` (processors of kind ``board``).
   the network is modelled on both sides, as ``compose_latency`` does for volume plans.
 * **Predicted**: :class:`HiDPScorer` with the measured profile and the node's intra-node figures
   (``--intra-overhead-ms`` per hand-off, ``--intra-gbps``; the priors are HiDP's board
-  assumptions, ``processors.py``).
+  assumptions, ``node_processors.py``).
 * **Calibrated** (2-fold by plan, as the volume report): the profile refitted
   (:func:`calibrate`) on the per-processor compute seconds of half the plans, and the hand-off's
   overhead and rate fitted to that half's one-processor parts (:func:`fit_handoff`: their

@@ -5,6 +5,7 @@ runs the command line and the training entry point from outside the checkout."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -22,9 +23,13 @@ def _run(cmd: list[str], cwd: Path, **kw) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.slow
 def test_a_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
+    src = tmp_path / "src"  # the tracked files only: a build/ left in the checkout could leak stale modules
+    for f in _run(["git", "ls-files"], cwd=ROOT).stdout.split():
+        (src / f).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / f, src / f)
     wheels = tmp_path / "wheels"
     r = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels),
-              str(ROOT)], cwd=tmp_path)
+              str(src)], cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     (wheel,) = wheels.glob("splitgym-*.whl")
     venv = tmp_path / "venv"

@@ -3,7 +3,7 @@
 ``PLANNERS`` maps the names ``splitgym plan METHOD`` accepts to the functions; each lives in its
 own module and reads top to bottom (its docstring states the method and every choice made where
 the paper is silent). The DistrEdge baselines (DE Section V-B) plan with their own, simpler models
-(``linear.py``); ``offload`` and ``exact`` ask the simulator. Options are keyword arguments
+(``costmodels/volumes/linear_model.py``); ``offload`` and ``exact`` ask the simulator. Options are keyword arguments
 (``partition``, ``grid``, ``max_volumes``, ``profiles``, ...); :func:`run_planner` rejects one a
 planner does not take with one ``ConfigError`` line.
 """
@@ -54,12 +54,12 @@ PLANNERS: dict[str, Planner] = {
     "exact": plan_exact,
     "hyps": plan_hyps,
     "ar-mdi": plan_ar_mdi,
-    # NPTP: tile plans (costmodels/tiles.py)
+    # NPTP: tile plans (costmodels/tiles/tile_cost.py)
     "nptp-mpa": plan_nptp_mpa,
     "coedge-strips": plan_coedge_strips,
     "grid": plan_grid,
     "nptp-exact": plan_nptp_exact,
-    # HiDP: node rows, modes and processor shares (costmodels/hidp_score.py)
+    # HiDP: node rows, modes and processor shares (costmodels/nodes/hidp_cost.py)
     "hidp": plan_hidp,
     "disnet": plan_disnet,
     "modnn-hidp": plan_modnn_hidp,

@@ -9,7 +9,7 @@ HiDP's cost equations (HI Eq. 5-6, Theta = gamma * omega) cannot be evaluated as
   mode*, several nodes *data mode*. ``Plan.shares`` entries with ``volume = v`` divide a node's
   rows of volume v among its processors (consecutive row ranges in the listed order;
   ``volume = len(volumes)``: the processor that runs the head); without an entry the node's
-  default processor (``processors.py``: the GPU, TF's default) does all of it.
+  default processor (``node_processors.py``: the GPU, TF's default) does all of it.
 * **Compute.** Processor k of node j computes its row range of every unit of the volume, halo
   included (the row maths, :class:`traffic.SplitMaths`), at its derived profile's seconds.
 * **Intra-node transfer.** A node's data lives in its DRAM next to its default processor; any
@@ -21,7 +21,7 @@ HiDP's cost equations (HI Eq. 5-6, Theta = gamma * omega) cannot be evaluated as
 * **Inter-node transfer.** The leader holds the input. A node starts a volume once its previous
   part is done and every input row it lacks has arrived from the nodes holding the previous
   volume's output (``latency + 8 bytes / min(beta_a, beta_b)``; sends overlap each other and
-  compute; no contention, as in ``simulator.py``).
+  compute; no contention, as in ``volume_simulator.py``).
 * **Head and result.** The head runs on the node with the largest share of the last volume (ties
   to the first) or ``head_device``, after gathering every other node's rows; its result goes to
   the leader.

@@ -1,7 +1,7 @@
 """Nodes with processors: HiDP's two-level view of a cluster (HI L110-L126, PAPERS-AUDIT C.5.1).
 
 A :class:`Node` is an edge board with several processors (CPU clusters, GPU; figures in
-``processors.py``, derived), an intra-node transfer rate (HiDP's mu), its network rate (beta, Mbps)
+``node_processors.py``, derived), an intra-node transfer rate (HiDP's mu), its network rate (beta, Mbps)
 and an availability that can change over time (HiDP's alpha_j in {0, 1}, Eq. 4). A
 :class:`NodeCluster` is the nodes plus the *leader*, the node the request arrives at: it holds the
 input and wants the result (HI L146-L158), so unlike DistrEdge's requester it also computes.

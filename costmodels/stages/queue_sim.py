@@ -8,7 +8,7 @@ runs the whole model on the source; an MDI item runs the worker's stage of the c
 source (AR-MDI allocation, :mod:`mdi_allocation`) and its activation goes to the next worker of the
 chain, the final output back to the source. Compute delays per unit come from the device profiles
 (full-height latency of each unit, plus the head on the last stage); transfers from the links
-(:class:`Network`'s pair rule). The policy is an object (``agents/schedulers.py``): back-pressure
+(:class:`Network`'s pair rule). The policy is an object (``costmodels/stages/queue_policies.py``): back-pressure
 MS-MDI, AR-MDI, Local, or an external one (the Gymnasium env drives admission through
 :meth:`QueueSim.steps`).
 

@@ -16,7 +16,7 @@ the outputs concatenated in row order.
   the output (equal to the unsplit model's up to float reassociation) and, per (volume, node), the
   wall time of the parallel part, each processor's compute seconds and the *predicted* seconds of
   each processor's range from ``profile``.
-* :class:`NodeProcessors` does the same inside a node's process of ``distributed.py``: the node
+* :class:`NodeProcessors` does the same inside a node's process of ``volume_distributed.py``: the node
   rows go over torch.distributed as before, and each node splits its parts over its own pinned
   workers, so one distributed run executes both levels.
 
@@ -24,7 +24,7 @@ Workers die with the process that started them (Linux's parent-death signal, arm
 pool reports ready, and a poll of the parent as a fallback), so a node process that fails with
 ``os._exit`` or is killed leaves none behind. Every processor, the default one included, gets its
 input and returns its output through a queue: the hand-off HiDP's cost model charges only
-non-default processors (``hidp_score.py``).
+non-default processors (``hidp_cost.py``).
 """
 
 from __future__ import annotations
@@ -321,7 +321,7 @@ def run_shares(plan: Plan, graph: ModelGraph, x: torch.Tensor, pool: ProcessorPo
 
 
 class NodeProcessors:
-    """One node's processors inside its distributed worker (``distributed.py``).
+    """One node's processors inside its distributed worker (``volume_distributed.py``).
 
     The node process (its rank) keeps the node's memory: it receives the node's input rows over
     the network as before, then hands each processor the rows of its share (:func:`run_part`) on
