@@ -30,9 +30,9 @@ import platform
 import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from splitgym.costmodels.calibration import PartSample, calibrate
@@ -51,10 +51,9 @@ from splitgym.experiments.pvm_harness import (
     Calibrated,
     Measured,
     Study,
+    accuracy,
     execute,
-    mape,
     progress,
-    spearman,
 )
 
 __all__ = ["GPU", "CPU", "gpu_cluster", "measure_profiles", "exactness", "GpuStudy", "main"]
@@ -158,16 +157,13 @@ class GpuStudy(Study):
 
     def summarise(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         """One entry for all plans, with the exactness and what ran it."""
-        p, m, c = (np.array([r[k] for r in rows]) for k in ("predicted_ms", "measured_ms", "calibrated_ms"))
         gpu = torch.cuda.get_device_name(self.gpu) if self.gpu.startswith("cuda") else self.gpu
-        return {"plans": len(rows), "mape_pct": mape(p, m), "spearman": spearman(p, m),
-                "calibrated_mape_pct": mape(c, m), "calibrated_spearman": spearman(c, m),
-                "max_rel_error_vs_cpu": max(r["rel_error_vs_cpu"] for r in rows),
+        return {**accuracy(rows), "max_rel_error_vs_cpu": max(r["rel_error_vs_cpu"] for r in rows),
                 "gpu": gpu, "torch": torch.__version__, "cpu": platform.processor(),
                 "threads": self.threads, "cpus": self.cpus,
                 "models": list(dict.fromkeys(r["model"] for r in rows)), "size": self.size}
 
-    def report(self, res: dict[str, Any], out: Any) -> None:
+    def report(self, res: dict[str, Any], out: Path) -> None:
         s = res["summary"]
         print(f"{s['plans']} plans on {s['gpu']} + {s['cpus']} CPU device(s): MAPE {s['mape_pct']:.1f}% (rank corr "
               f"{s['spearman']:.2f}), calibrated {s['calibrated_mape_pct']:.1f}% ({s['calibrated_spearman']:.2f}); "

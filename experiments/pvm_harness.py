@@ -40,7 +40,7 @@ from splitgym.costmodels.profiles import DeviceProfile
 from splitgym.experiments.results_csv import write_csv
 
 __all__ = ["RESULTS", "BOARD", "Measured", "Study", "run_study", "write_study", "execute", "mape", "spearman",
-           "two_folds", "summarise", "plot", "progress", "backend_line", "local_cluster", "with_overhead",
+           "two_folds", "accuracy", "summarise", "plot", "progress", "backend_line", "local_cluster", "with_overhead",
            "fit_overhead", "torch_threads"]
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -68,18 +68,18 @@ def two_folds(methods: list[str]) -> list[set[str]]:
     return [set(methods[0::2]), set(methods[1::2])]
 
 
+def accuracy(rows: list[dict[str, Any]], also: dict[str, str] | None = None) -> dict[str, Any]:
+    """Plans, MAPE and rank correlation, before and after calibration; ``also`` adds the MAPE of
+    more columns (summary key -> row column)."""
+    p, m, c = (np.array([r[k] for r in rows]) for k in ("predicted_ms", "measured_ms", "calibrated_ms"))
+    out = {"plans": len(rows), "mape_pct": mape(p, m), "spearman": spearman(p, m),
+           "calibrated_mape_pct": mape(c, m), "calibrated_spearman": spearman(c, m)}
+    return out | {key: mape(np.array([r[col] for r in rows]), m) for key, col in (also or {}).items()}
+
+
 def summarise(rows: list[dict[str, Any]], also: dict[str, str] | None = None) -> dict[str, Any]:
-    """Per backend: plans, MAPE and rank correlation, before and after calibration; ``also`` adds
-    the MAPE of more columns (summary key -> row column)."""
-    summary: dict[str, Any] = {}
-    for backend in sorted({r["backend"] for r in rows}):
-        sel = [r for r in rows if r["backend"] == backend]
-        p, m, c = (np.array([r[k] for r in sel]) for k in ("predicted_ms", "measured_ms", "calibrated_ms"))
-        summary[backend] = {"plans": len(sel), "mape_pct": mape(p, m), "spearman": spearman(p, m),
-                            "calibrated_mape_pct": mape(c, m), "calibrated_spearman": spearman(c, m)}
-        for key, col in (also or {}).items():
-            summary[backend][key] = mape(np.array([r[col] for r in sel]), m)
-    return summary
+    """:func:`accuracy` per backend."""
+    return {b: accuracy([r for r in rows if r["backend"] == b], also) for b in sorted({r["backend"] for r in rows})}
 
 
 # -- what several kinds share -------------------------------------------------------------------
