@@ -149,7 +149,8 @@ class Measured:
 
 class Study:
     """A kind of plan in the predicted-vs-measured loop (see the module doc); subclasses are
-    dataclasses of their options and may keep run state (extra tables) on ``self``."""
+    dataclasses of their options and may keep run state (extra tables) on ``self``, so an
+    instance serves one run."""
 
     #: the output files' stem under ``--out``
     stem = "predicted_vs_measured"
@@ -174,6 +175,7 @@ class Study:
         raise NotImplementedError
 
     def measure(self, ctx: Any, item: Any) -> Measured:
+        """Run one item for real beside its prediction (and print its progress line)."""
         raise NotImplementedError
 
     def folds(self, samples: dict[str, list[Any]]) -> list[set[str]]:
