@@ -19,44 +19,45 @@ planner plans with what was measured. Then per plan:
 
 Calibration is 2-fold by plan, per board: each board's profile is refitted on one half's parts on
 that board and scored on the other half. Writes ``predicted_vs_measured_gpu.{csv,json}`` and prints
-one summary line. Needs a CUDA device; it exits with one line where there is none.
+one summary line (the loop is :mod:`.pvm_harness`'s; this module is the GPU cluster's plug-in). Needs a CUDA device; it exits with one line where there is none.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from splitgym.costmodels.calibration import PartSample, calibrate
 from splitgym.costmodels.cluster import Cluster, Device
 from splitgym.costmodels.graph import ModelGraph
-from splitgym.costmodels.models import build_model
 from splitgym.costmodels.network import Network
 from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.profiler import profile_model
 from splitgym.costmodels.profiles import DeviceProfile, cached_profile_path
 from splitgym.costmodels.volumes.volume_simulator import Simulator
-from splitgym.executors import LocalExecutor, compose_latency, network_transfer
+from splitgym.executors import LocalExecutor
 from splitgym.executors.volumes.volume_local import strict_fp32
-from splitgym.experiments.predicted_vs_measured import (
-    mape,
-    part_samples,
-    plans_for,
-    spearman,
-    two_folds,
+from splitgym.experiments.predicted_vs_measured import plans_for, time_parts
+from splitgym.experiments.pvm_harness import (
+    RESULTS,
+    Calibrated,
+    Measured,
+    Study,
+    accuracy,
+    execute,
+    progress,
 )
-from splitgym.experiments.results_csv import write_csv
 
-RESULTS = Path(__file__).resolve().parent / "results"
+__all__ = ["GPU", "CPU", "gpu_cluster", "measure_profiles", "exactness", "GpuStudy", "main"]
+
 GPU, CPU = "local-cuda", "local-cpu"
 
 
@@ -90,70 +91,86 @@ def exactness(plan: Plan, graph: ModelGraph, x: torch.Tensor, ref: torch.Tensor,
     return float((y.cpu() - ref).abs().max() / ref.abs().max())
 
 
-def measure(plan: Plan, graph: ModelGraph, x: torch.Tensor, repeats: int, gpu: str = "cuda:0"
-            ) -> tuple[float, dict[str, list[PartSample]], dict[str, float]]:
-    """Composed latency, the timed parts per board, and the seconds computed per board."""
-    _, times = LocalExecutor(plan, graph, {"gpu-0": gpu}).run_timed(x, repeats=repeats, warmup=2)
-    latency = compose_latency(times, plan, network_transfer(plan))["latency_s"]
-    board = {d.name: d.board for d in plan.devices}
-    parts: dict[str, list[PartSample]] = {GPU: [], CPU: []}
-    for device, p in part_samples(plan, times):
-        parts[board[device]].append(p)
-    busy = {b: sum(p.seconds for p in ps) for b, ps in parts.items()}
-    return float(latency), parts, busy
+@dataclass
+class _Model:
+    name: str
+    graph: ModelGraph
+    profiles: dict[str, DeviceProfile]
+    x: torch.Tensor
+    ref: torch.Tensor
 
 
-def run(models: list[str], size: int, cpus: int, n_random: int, repeats: int, threads: int,
-        gpu: str = "cuda:0", quick: bool = False) -> dict[str, Any]:
-    """Every plan's exactness, predicted and measured latency; ``gpu`` is the torch device of
-    ``gpu-0`` (``cpu`` runs the whole pipeline without a GPU, as the tests do); ``quick`` profiles
-    with one short pass."""
-    rows: list[dict[str, Any]] = []
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    cluster = gpu_cluster(cpus)
-    for name in models:
-        model = build_model(name, seed=0)
-        graph = ModelGraph.from_module(model, (3, size, size), name=name)
-        profiles = measure_profiles(graph, gpu, *((1, 0.002) if quick else ()))
-        x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(1))
+@dataclass
+class GpuStudy(Study):
+    """Volume plans on ``gpu-0`` (torch device ``gpu``; ``cpu`` runs the whole pipeline without a
+    GPU, as the tests do) and ``cpus`` CPU devices; ``quick`` profiles with one short pass."""
+
+    size: int = 224
+    cpus: int = 1
+    n_random: int = 4
+    repeats: int = 10
+    threads: int = 1
+    gpu: str = "cuda:0"
+    quick: bool = False
+
+    stem = "predicted_vs_measured_gpu"
+    figure = None
+
+    def __post_init__(self) -> None:
+        self.cluster = gpu_cluster(self.cpus)
+
+    def prepare(self, name: str, model: torch.nn.Module) -> _Model:
+        graph = ModelGraph.from_module(model, (3, self.size, self.size), name=name)
+        profiles = measure_profiles(graph, self.gpu, *((1, 0.002) if self.quick else ()))
+        x = torch.randn(1, 3, self.size, self.size, generator=torch.Generator().manual_seed(1))
         with torch.inference_mode():
             ref = graph.gm(x)
-        samples: dict[str, dict[str, list[PartSample]]] = {}
-        for plan in plans_for(graph, cluster, n_random):
-            with torch.inference_mode():
-                err = exactness(plan, graph, x, ref, gpu)
-                meas, parts, busy = measure(plan, graph, x, repeats, gpu)
-            samples[plan.method] = parts
-            pred = float(Simulator(graph, cluster, dict(profiles)).simulate(plan).latency)
-            rows.append({"model": name, "plan": plan.method, "predicted_ms": pred * 1e3, "measured_ms": meas * 1e3,
-                         "gpu_compute_ms": busy[GPU] * 1e3, "cpu_compute_ms": busy[CPU] * 1e3,
-                         "rel_error_vs_cpu": err, "_plan": plan})
-            print(f"{name:<14}{plan.method:<14}{pred * 1e3:9.2f} ms predicted {meas * 1e3:9.2f} ms measured  "
-                  f"gpu {busy[GPU] * 1e3:7.2f} ms cpu {busy[CPU] * 1e3:7.2f} ms  error {err:.1e}", flush=True)
-        for fold in two_folds(sorted(samples)):
-            fit = {b: [p for m in fold for p in samples[m][b]] for b in (GPU, CPU)}
-            cal = {b: calibrate(profiles[b], graph, fit[b]) if any(not p.is_head for p in fit[b]) else profiles[b]
-                   for b in (GPU, CPU)}
-            sim = Simulator(graph, cluster, cal)
-            for r in rows:
-                if r["model"] == name and r["plan"] not in fold:
-                    r["calibrated_ms"] = float(sim.simulate(r["_plan"]).latency) * 1e3
-    torch.set_num_threads(before)
-    for r in rows:
-        r.pop("_plan")
-        r["error_pct"] = (r["predicted_ms"] - r["measured_ms"]) / r["measured_ms"] * 100
-        r["calibrated_error_pct"] = (r["calibrated_ms"] - r["measured_ms"]) / r["measured_ms"] * 100
-    p, m, c = (np.array([r[k] for r in rows]) for k in ("predicted_ms", "measured_ms", "calibrated_ms"))
-    summary = {"plans": len(rows), "mape_pct": mape(p, m), "spearman": spearman(p, m),
-               "calibrated_mape_pct": mape(c, m), "calibrated_spearman": spearman(c, m),
-               "max_rel_error_vs_cpu": max(r["rel_error_vs_cpu"] for r in rows),
-               "gpu": torch.cuda.get_device_name(gpu) if gpu.startswith("cuda") else gpu, "torch": torch.__version__, "cpu": platform.processor(),
-               "threads": threads, "cpus": cpus, "models": models, "size": size}
-    return {"rows": rows, "summary": summary}
+        return _Model(name, graph, profiles, x, ref)
+
+    def items(self, ctx: _Model) -> list[Plan]:
+        return plans_for(ctx.graph, self.cluster, self.n_random)
+
+    def measure(self, ctx: _Model, plan: Plan) -> Measured:
+        """The split run's exactness, then every part timed on its device and composed."""
+        with torch.inference_mode():
+            err = exactness(plan, ctx.graph, ctx.x, ctx.ref, self.gpu)
+            meas, parts = time_parts(plan, ctx.graph, ctx.x, self.repeats, warmup=2, devices={"gpu-0": self.gpu})
+        board = {d.name: d.board for d in plan.devices}
+        samples = [(board[device], p) for device, p in parts]
+        busy = {b: sum(p.seconds for bb, p in samples if bb == b) for b in (GPU, CPU)}
+        pred = float(Simulator(ctx.graph, self.cluster, dict(ctx.profiles)).simulate(plan).latency)
+        row = {"model": ctx.name, "plan": plan.method, "predicted_ms": pred * 1e3, "measured_ms": meas * 1e3,
+               "gpu_compute_ms": busy[GPU] * 1e3, "cpu_compute_ms": busy[CPU] * 1e3, "rel_error_vs_cpu": err,
+               "_plan": plan}
+        progress(f"{ctx.name:<14}{plan.method:<14}", row, f"  gpu {busy[GPU] * 1e3:7.2f} ms cpu {busy[CPU] * 1e3:7.2f} ms"
+                 f"  error {err:.1e}", digits=2)
+        return Measured(plan.method, [row], samples)
+
+    def calibrate(self, ctx: _Model, fit: list[tuple[str, PartSample]], fold: set[str],
+                  rows: list[dict[str, Any]]) -> Calibrated:
+        """Each board's profile refitted on the fold's parts on that board (kept where it ran none)."""
+        per = {b: [p for bb, p in fit if bb == b] for b in (GPU, CPU)}
+        cal = {b: calibrate(ctx.profiles[b], ctx.graph, per[b]) if any(not p.is_head for p in per[b])
+               else ctx.profiles[b] for b in (GPU, CPU)}
+        sim = Simulator(ctx.graph, self.cluster, cal)
+        return lambda r, in_fold: {} if in_fold else {"calibrated_ms": float(sim.simulate(r["_plan"]).latency) * 1e3}
+
+    def summarise(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """One entry for all plans, with the exactness and what ran it."""
+        gpu = torch.cuda.get_device_name(self.gpu) if self.gpu.startswith("cuda") else self.gpu
+        return {**accuracy(rows), "max_rel_error_vs_cpu": max(r["rel_error_vs_cpu"] for r in rows),
+                "gpu": gpu, "torch": torch.__version__, "cpu": platform.processor(),
+                "threads": self.threads, "cpus": self.cpus,
+                "models": list(dict.fromkeys(r["model"] for r in rows)), "size": self.size}
+
+    def report(self, res: dict[str, Any], out: Path) -> None:
+        s = res["summary"]
+        print(f"{s['plans']} plans on {s['gpu']} + {s['cpus']} CPU device(s): MAPE {s['mape_pct']:.1f}% (rank corr "
+              f"{s['spearman']:.2f}), calibrated {s['calibrated_mape_pct']:.1f}% ({s['calibrated_spearman']:.2f}); "
+              f"max error vs the CPU model {s['max_rel_error_vs_cpu']:.1e}")
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default="vgg16,resnet18,mobilenet_v2")
     ap.add_argument("--size", type=int, default=224)
@@ -171,15 +188,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("predicted_vs_measured_gpu: no CUDA device here (torch.cuda.is_available() is False)")
     if "SPLITGYM_HOME" not in os.environ:  # measured profiles go to a fresh cache, not the user's
         os.environ["SPLITGYM_HOME"] = tempfile.mkdtemp(prefix="splitgym-gpu-")
-    res = run(a.models.split(","), a.size, a.cpus, a.random, a.repeats, a.threads, a.gpu, a.quick)
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_csv(out / "predicted_vs_measured_gpu.csv", res["rows"])
-    (out / "predicted_vs_measured_gpu.json").write_text(json.dumps(res["summary"], indent=1))
-    s = res["summary"]
-    print(f"{s['plans']} plans on {s['gpu']} + {s['cpus']} CPU device(s): MAPE {s['mape_pct']:.1f}% (rank corr "
-          f"{s['spearman']:.2f}), calibrated {s['calibrated_mape_pct']:.1f}% ({s['calibrated_spearman']:.2f}); "
-          f"max error vs the CPU model {s['max_rel_error_vs_cpu']:.1e}")
+    study = GpuStudy(a.size, a.cpus, a.random, a.repeats, a.threads, a.gpu, a.quick)
+    return execute(study, a.models.split(","), a.out)
 
 
 if __name__ == "__main__":

@@ -28,15 +28,17 @@ to the planners as the board ``local-cpu`` (processors of kind ``board``).
 Reported: MAPE and Spearman rank correlation before and after calibration, plus per part the
 three pieces of a node part's time (measured wall, slowest processor's compute, and the rest:
 hand-offs, merge and queueing) beside the model's. Writes
-``experiments/results/predicted_vs_measured_hidp.{csv,json,png}``. Run it on a quiet machine.
+``experiments/results/predicted_vs_measured_hidp.{csv,json,png}`` and ``_parts.csv`` (the loop
+is :mod:`.pvm_harness`'s; this module is the node kind's plug-in). Run it on a quiet machine.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import time
-from dataclasses import replace
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +49,6 @@ from splitgym.agents.planners import PLANNERS
 from splitgym.agents.planners.nodes.hidp_local import LocalPartitioner, build_plan
 from splitgym.costmodels.calibration import PartSample, calibrate
 from splitgym.costmodels.graph import ModelGraph
-from splitgym.costmodels.models import build_model
 from splitgym.costmodels.nodes.hidp_cost import HiDPScorer
 from splitgym.costmodels.nodes.node_cluster import Node, NodeCluster
 from splitgym.costmodels.nodes.node_processors import INTRA_OVERHEAD_S, ProcessorSpec
@@ -55,17 +56,20 @@ from splitgym.costmodels.plan import NodeShares, Plan, ProcessorShare
 from splitgym.costmodels.profiler import profile_model
 from splitgym.costmodels.profiles import DeviceProfile, load_or_measure
 from splitgym.executors.nodes.processor_runner import ProcessorPool, SharesResult, run_shares
-from splitgym.experiments.predicted_vs_measured import (
+from splitgym.experiments.pvm_harness import (
     BOARD,
     RESULTS,
+    Calibrated,
+    Measured,
+    Study,
+    backend_line,
+    execute,
     mape,
-    plot,
+    progress,
     summarise,
-    two_folds,
 )
-from splitgym.experiments.results_csv import write_csv
 
-__all__ = ["local_nodes", "MeasuredScorer", "fit_handoff", "random_plan", "run", "main"]
+__all__ = ["local_nodes", "MeasuredScorer", "fit_handoff", "random_plan", "NodeStudy", "main"]
 
 METHODS = ("hidp", "disnet", "modnn-hidp", "omniboost", "aofl-hidp")
 CORES = ("core0", "core1")
@@ -131,8 +135,8 @@ def random_plan(i: int, graph: ModelGraph, nodes: NodeCluster, profile: DevicePr
     return plan.evolve(shares=shares)
 
 
-def measure(plan: Plan, graph: ModelGraph, x: torch.Tensor, pool: ProcessorPool, repeats: int
-            ) -> tuple[dict[tuple[int, str], float], list[PartSample], SharesResult]:
+def time_shares(plan: Plan, graph: ModelGraph, x: torch.Tensor, pool: ProcessorPool, repeats: int
+                ) -> tuple[dict[tuple[int, str], float], list[PartSample], SharesResult]:
     """Median wall per (volume, node) over ``repeats`` runs (after one warm-up), and one calibration
     sample per processor range (its median compute seconds)."""
     regions: dict[Any, Any] = {}
@@ -195,83 +199,137 @@ def fit_handoff(parts: list[dict[str, Any]], prior_overhead_s: float, prior_gbps
     return o, float(gbps)
 
 
-def run(models: list[str], size: int, n_random: int, repeats: int, intra_gbps: float, overhead_s: float,
-        seed: int = 0, cached: bool = False, handoff_default: bool = True) -> dict[str, Any]:
-    rows: list[dict[str, Any]] = []
-    parts: list[dict[str, Any]] = []
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    nodes = local_nodes(intra_gbps=intra_gbps, overhead_s=overhead_s, handoff_default=handoff_default)
-    cluster = nodes.to_cluster()
-    rng = np.random.default_rng(seed)
-    for name in models:
-        model = build_model(name, seed=0)
+@dataclass
+class _Model:
+    name: str
+    model: torch.nn.Module
+    graph: ModelGraph
+    profile: DeviceProfile
+    plans: list[Plan]
+    x: torch.Tensor
+    ref: torch.Tensor
+    scorer: HiDPScorer
+    board_rule: HiDPScorer
+    pool: ProcessorPool | None = None
+
+
+@dataclass
+class NodeStudy(Study):
+    """HiDP's node plans on this machine's two nodes of two pinned cores (see the module doc);
+    ``cached``: the shipped or cached profile instead of measuring one; ``handoff_default``: the
+    default processor pays hand-offs too (as its worker does here)."""
+
+    size: int = 224
+    n_random: int = 3
+    repeats: int = 3
+    intra_gbps: float = 5.0
+    overhead_s: float = INTRA_OVERHEAD_S
+    seed: int = 0
+    cached: bool = False
+    handoff_default: bool = True
+    parts: list[dict[str, Any]] = field(default_factory=list)
+
+    stem = "predicted_vs_measured_hidp"
+    trailing = ("fitted_handoff_ms", "fitted_handoff_gbps")
+
+    def __post_init__(self) -> None:
+        self.nodes = local_nodes(intra_gbps=self.intra_gbps, overhead_s=self.overhead_s,
+                                 handoff_default=self.handoff_default)
+        self.cluster = self.nodes.to_cluster()
+        self.rng = np.random.default_rng(self.seed)  # one stream over all models' random plans
+
+    def prepare(self, name: str, model: torch.nn.Module) -> _Model:
+        size = self.size
         graph = ModelGraph.from_module(model, (3, size, size), name=name)
         t = time.perf_counter()
-        profile = load_or_measure(graph) if cached else profile_model(graph, progress=False)
-        print(f"{name:<14}{'cached profile' if cached else 'profiled'} in {time.perf_counter() - t:.1f} s "
+        profile = load_or_measure(graph) if self.cached else profile_model(graph, progress=False)
+        print(f"{name:<14}{'cached profile' if self.cached else 'profiled'} in {time.perf_counter() - t:.1f} s "
               f"({profile.meta.get('machine', {}).get('threads', 1)} thread(s))", flush=True)
         boards = {BOARD: profile}
-        plans = [PLANNERS[m](graph, cluster, nodes=nodes, profiles=boards) for m in METHODS]
-        plans += [random_plan(i, graph, nodes, profile, rng) for i in range(n_random)]
+        plans = [PLANNERS[m](graph, self.cluster, nodes=self.nodes, profiles=boards) for m in METHODS]
+        plans += [random_plan(i, graph, self.nodes, profile, self.rng) for i in range(self.n_random)]
         x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(1))
         with torch.inference_mode():
             ref = graph.gm(x)
-        samples: dict[str, list[PartSample]] = {}
-        scorer = HiDPScorer(graph, nodes, boards=boards)
         # the model before the fix: the default processor without hand-offs (as on the boards)
-        board_rule = HiDPScorer(graph, local_nodes(intra_gbps=intra_gbps, overhead_s=overhead_s,
+        board_rule = HiDPScorer(graph, local_nodes(intra_gbps=self.intra_gbps, overhead_s=self.overhead_s,
                                                    handoff_default=False), boards=boards)
-        with ProcessorPool(name, (3, size, size), cores=[0, 1], module=model) as pool:
-            for plan in plans:
-                t = time.perf_counter()
-                walls, samples[plan.method], last = measure(plan, graph, x, pool, repeats)
-                torch.testing.assert_close(last.output, ref, rtol=1e-4, atol=1e-4)
-                meas = MeasuredScorer(graph, nodes, profile, plan, walls).latency(plan)
-                rows.append({"model": name, "backend": "in-process", "plan": plan.method,
-                             "modes": "".join("m" if m == "model" else "d" for m in plan.modes or []),
-                             "local_splits": sum(len(s.shares) > 1 for s in plan.shares or []),
-                             "predicted_ms": scorer.latency(plan) * 1e3, "measured_ms": meas * 1e3,
-                             "predicted_no_default_handoff_ms": board_rule.latency(plan) * 1e3, "_plan": plan})
-                parts += part_rows(name, plan, last, walls, scorer)
-                print(f"{name:<14}{plan.method:<12}{rows[-1]['predicted_ms']:9.1f} ms predicted "
-                      f"{rows[-1]['measured_ms']:9.1f} ms measured ({time.perf_counter() - t:.1f} s)", flush=True)
-        for fold in two_folds(sorted(samples)):
-            cal = calibrate(profile, graph, [s for m in fold for s in samples[m]])
-            handoff, gbps = fit_handoff([p for p in parts if p["model"] == name and p["plan"] in fold],
-                                        overhead_s, intra_gbps)
-            sc = HiDPScorer(graph, with_handoff(nodes, handoff, gbps), boards={BOARD: cal})
-            for r in rows:
-                if r["model"] == name and r["plan"] not in fold:
-                    r["calibrated_ms"] = sc.latency(r["_plan"]) * 1e3
-                    r["fitted_handoff_ms"] = handoff * 1e3
-                    r["fitted_handoff_gbps"] = gbps
-    torch.set_num_threads(before)
-    for r in rows:
-        r.pop("_plan")
-        r["error_pct"] = (r["predicted_ms"] - r["measured_ms"]) / r["measured_ms"] * 100
-        r["calibrated_error_pct"] = (r["calibrated_ms"] - r["measured_ms"]) / r["measured_ms"] * 100
-        r["fitted_handoff_ms"] = r.pop("fitted_handoff_ms")
-        r["fitted_handoff_gbps"] = r.pop("fitted_handoff_gbps")
-    summary = summarise(rows)
-    sel = [r for r in rows if r["backend"] == "in-process"]
-    summary["in-process"]["mape_pct_no_default_handoff"] = mape(
-        np.array([r["predicted_no_default_handoff_ms"] for r in sel]), np.array([r["measured_ms"] for r in sel]))
-    ratio = np.array([p["measured_compute_ms"] / p["model_compute_ms"] for p in parts])
-    rest = np.array([[p["measured_rest_ms"], p["model_rest_ms"]] for p in parts])
-    split = np.array([p["processors"] > 1 for p in parts])
-    summary["parts"] = {"count": len(parts), "split_over_both_cores": int(split.sum()),
-                        "median_measured_rest_ms": float(np.median(rest[:, 0])),
-                        "median_model_rest_ms": float(np.median(rest[:, 1])),
-                        "median_measured_rest_ms_split": float(np.median(rest[split, 0])) if split.any() else None,
-                        "median_model_rest_ms_split": float(np.median(rest[split, 1])) if split.any() else None,
-                        "median_compute_ratio_split": float(np.median(ratio[split])) if split.any() else None,
-                        "median_compute_ratio_single": float(np.median(ratio[~split])) if (~split).any() else None,
-                        "intra_gbps": intra_gbps, "intra_overhead_ms": overhead_s * 1e3}
-    return {"rows": rows, "parts": parts, "summary": summary}
+        return _Model(name, model, graph, profile, plans, x, ref, HiDPScorer(graph, self.nodes, boards=boards),
+                      board_rule)
+
+    @contextlib.contextmanager
+    def session(self, ctx: _Model) -> Iterator[None]:
+        with ProcessorPool(ctx.name, (3, self.size, self.size), cores=[0, 1], module=ctx.model) as pool:
+            ctx.pool = pool
+            yield
+
+    def items(self, ctx: _Model) -> list[Plan]:
+        return ctx.plans
+
+    def measure(self, ctx: _Model, plan: Plan) -> Measured:
+        """The plan run over the pinned workers, its parts' walls placed on the scorer's schedule."""
+        assert ctx.pool is not None
+        t = time.perf_counter()
+        walls, samples, last = time_shares(plan, ctx.graph, ctx.x, ctx.pool, self.repeats)
+        torch.testing.assert_close(last.output, ctx.ref, rtol=1e-4, atol=1e-4)
+        meas = MeasuredScorer(ctx.graph, self.nodes, ctx.profile, plan, walls).latency(plan)
+        row = {"model": ctx.name, "backend": "in-process", "plan": plan.method,
+               "modes": "".join("m" if m == "model" else "d" for m in plan.modes or []),
+               "local_splits": sum(len(s.shares) > 1 for s in plan.shares or []),
+               "predicted_ms": ctx.scorer.latency(plan) * 1e3, "measured_ms": meas * 1e3,
+               "predicted_no_default_handoff_ms": ctx.board_rule.latency(plan) * 1e3, "_plan": plan}
+        self.parts += part_rows(ctx.name, plan, last, walls, ctx.scorer)
+        progress(f"{ctx.name:<14}{plan.method:<12}", row, f" ({time.perf_counter() - t:.1f} s)")
+        return Measured(plan.method, [row], samples)
+
+    def calibrate(self, ctx: _Model, fit: list[PartSample], fold: set[str], rows: list[dict[str, Any]]) -> Calibrated:
+        """The profile refitted on the fold's per-processor compute, the hand-off's overhead and
+        rate on the fold's one-processor parts."""
+        cal = calibrate(ctx.profile, ctx.graph, fit)
+        handoff, gbps = fit_handoff([p for p in self.parts if p["model"] == ctx.name and p["plan"] in fold],
+                                    self.overhead_s, self.intra_gbps)
+        sc = HiDPScorer(ctx.graph, with_handoff(self.nodes, handoff, gbps), boards={BOARD: cal})
+        return lambda r, in_fold: {} if in_fold else {
+            "calibrated_ms": sc.latency(r["_plan"]) * 1e3, "fitted_handoff_ms": handoff * 1e3,
+            "fitted_handoff_gbps": gbps}
+
+    def tables(self) -> dict[str, list[dict[str, Any]]]:
+        return {"parts": self.parts}
+
+    def summarise(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """Per backend, plus the board rule's MAPE and the node parts' pieces (see the module doc)."""
+        parts = self.parts
+        summary = summarise(rows)
+        sel = [r for r in rows if r["backend"] == "in-process"]
+        summary["in-process"]["mape_pct_no_default_handoff"] = mape(
+            np.array([r["predicted_no_default_handoff_ms"] for r in sel]), np.array([r["measured_ms"] for r in sel]))
+        ratio = np.array([p["measured_compute_ms"] / p["model_compute_ms"] for p in parts])
+        rest = np.array([[p["measured_rest_ms"], p["model_rest_ms"]] for p in parts])
+        split = np.array([p["processors"] > 1 for p in parts])
+        summary["parts"] = {"count": len(parts), "split_over_both_cores": int(split.sum()),
+                            "median_measured_rest_ms": float(np.median(rest[:, 0])),
+                            "median_model_rest_ms": float(np.median(rest[:, 1])),
+                            "median_measured_rest_ms_split": float(np.median(rest[split, 0])) if split.any() else None,
+                            "median_model_rest_ms_split": float(np.median(rest[split, 1])) if split.any() else None,
+                            "median_compute_ratio_split": float(np.median(ratio[split])) if split.any() else None,
+                            "median_compute_ratio_single": float(np.median(ratio[~split])) if (~split).any() else None,
+                            "intra_gbps": self.intra_gbps, "intra_overhead_ms": self.overhead_s * 1e3}
+        return summary
+
+    def report(self, res: dict[str, Any], out: Path) -> None:
+        for backend, s in res["summary"].items():
+            if backend != "parts":
+                print(backend_line(backend, s))
+        p = res["summary"]["parts"]
+        print(f"MAPE with the default processor free of hand-offs (the board rule): "
+              f"{res['summary']['in-process']['mape_pct_no_default_handoff']:.1f}%")
+        print(f"node parts: median measured hand-off+merge {p['median_measured_rest_ms']:.2f} ms, "
+              f"modelled {p['median_model_rest_ms']:.2f} ms; measured/modelled compute: split over both cores "
+              f"{p['median_compute_ratio_split']}, one core {p['median_compute_ratio_single']}")
+        print(f"wrote {out / (self.stem + '.csv')}, _parts.csv, .json and .png")
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default="vgg11,resnet18")
     ap.add_argument("--size", type=int, default=224)
@@ -288,26 +346,9 @@ def main(argv: list[str] | None = None) -> None:
     a = ap.parse_args(argv)
     if a.quick:
         a.models, a.size, a.random, a.repeats, a.cached = "vgg11", 64, 1, 1, True
-    res = run(a.models.split(","), a.size, a.random, a.repeats, a.intra_gbps, a.intra_overhead_ms / 1e3,
-              cached=a.cached, handoff_default=not a.no_default_handoff)
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_csv(out / "predicted_vs_measured_hidp.csv", res["rows"])
-    write_csv(out / "predicted_vs_measured_hidp_parts.csv", res["parts"])
-    (out / "predicted_vs_measured_hidp.json").write_text(json.dumps(res["summary"], indent=1))
-    plot(res["rows"], out / "predicted_vs_measured_hidp.png")
-    for backend, s in res["summary"].items():
-        if backend != "parts":
-            print(f"{backend:<22} {s['plans']:3d} plans  MAPE {s['mape_pct']:5.1f}% (rank corr {s['spearman']:.2f})"
-                  f"  calibrated MAPE {s['calibrated_mape_pct']:5.1f}% (rank corr {s['calibrated_spearman']:.2f})")
-    p = res["summary"]["parts"]
-    print(f"MAPE with the default processor free of hand-offs (the board rule): "
-          f"{res['summary']['in-process']['mape_pct_no_default_handoff']:.1f}%")
-    print(f"node parts: median measured hand-off+merge {p['median_measured_rest_ms']:.2f} ms, "
-          f"modelled {p['median_model_rest_ms']:.2f} ms; measured/modelled compute: split over both cores "
-          f"{p['median_compute_ratio_split']}, one core {p['median_compute_ratio_single']}")
-    print(f"wrote {out / 'predicted_vs_measured_hidp.csv'}, _parts.csv, .json and .png")
-
+    study = NodeStudy(a.size, a.random, a.repeats, a.intra_gbps, a.intra_overhead_ms / 1e3, cached=a.cached,
+                      handoff_default=not a.no_default_handoff)
+    return execute(study, a.models.split(","), a.out)
 
 if __name__ == "__main__":
     main()

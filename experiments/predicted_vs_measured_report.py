@@ -2,10 +2,10 @@
 
     python -m splitgym.experiments.predicted_vs_measured_report [--results experiments/results]
 
-Each kind of plan has its own measuring script, because each runs on its own executor:
-volume plans (:mod:`.predicted_vs_measured`: in-process and distributed over shaped links), tile
-plans (:mod:`.predicted_vs_measured_tiles`) and HiDP's processor shares
-(:mod:`.predicted_vs_measured_hidp`). They all write ``predicted_vs_measured[_<kind>].json`` with
+Each kind of plan has its own entry point, a plug-in of the one loop in :mod:`.pvm_harness`,
+because each runs on its own executor: volume plans (:mod:`.predicted_vs_measured`: in-process and
+distributed over shaped links), tile plans (:mod:`.predicted_vs_measured_tiles`) and HiDP's
+processor shares (:mod:`.predicted_vs_measured_hidp`). They all write ``predicted_vs_measured[_<kind>].json`` with
 one entry per backend (plans, MAPE and Spearman before and after the 2-fold calibration), and this
 script gathers whatever of them exists into ``predicted_vs_measured_summary.csv`` and prints it,
 so the cost model's accuracy on this machine reads as one table. Entries that are not a backend
@@ -19,9 +19,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from splitgym.experiments.pvm_harness import RESULTS
 from splitgym.experiments.results_csv import write_csv
 
-RESULTS = Path(__file__).resolve().parent / "results"
 COLUMNS = ("plans", "mape_pct", "spearman", "calibrated_mape_pct", "calibrated_spearman")
 
 

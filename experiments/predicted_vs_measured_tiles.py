@@ -3,8 +3,8 @@
     python -m splitgym.experiments.predicted_vs_measured_tiles [--models vgg11,vgg16]
         [--sizes 224,512] [--devices 3] [--random 2] [--distributed 2] [--links netns] [--quick]
 
-The tile counterpart of :mod:`.predicted_vs_measured` (whose helpers it imports: the local
-cluster, MAPE, Spearman, the overhead fit). For every model, the profile is measured once at the
+The tile counterpart of :mod:`.predicted_vs_measured` (sharing :mod:`.pvm_harness`'s helpers: the
+local cluster, MAPE, Spearman, the overhead fit). For every model, the profile is measured once at the
 smallest size (:func:`profile_model`, ``--threads`` torch threads, 1 by default) and used at every
 size: the tile cost model scales a profile by layer area (:mod:`costmodels.tiles`), so the larger
 sizes also test that scaling. Plans on ``--devices`` logical devices that are all this CPU (board
@@ -34,15 +34,17 @@ after (out of fold), and the MAPE on the fitting half itself (``fit_mape_pct``);
 parts the calibration fits, their MAPE on the fitting half before and after (``parts``: what the
 least squares minimises, so it must not get worse; a plan's latency, a maximum over devices of
 sums of parts, may, where the parts are small and noisy, as at 64x64). Writes
-``experiments/results/predicted_vs_measured_tiles.{csv,json,png}``. Run it on a quiet machine.
+``experiments/results/predicted_vs_measured_tiles.{csv,json,png}`` (the loop is
+:mod:`.pvm_harness`'s; this module is the tile kind's plug-in). Run it on a quiet machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
-import json
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +55,6 @@ from splitgym.agents.planners import run_planner
 from splitgym.costmodels.calibration import PartSample, calibrate, predict_parts
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.graph import ModelGraph
-from splitgym.costmodels.models import build_model
 from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.profiler import profile_model
 from splitgym.costmodels.profiles import DeviceProfile
@@ -61,16 +62,24 @@ from splitgym.costmodels.tiles.tile_cost import TileCostModel, plan_rects, tile_
 from splitgym.costmodels.tiles.tile_layouts import fraction_cuts, multilevel
 from splitgym.executors.netns import netns_available
 from splitgym.executors.tiles.tile_runner import TileExecutor, run_tiles_distributed
-from splitgym.experiments.predicted_vs_measured import (
+from splitgym.experiments.pvm_harness import (
     BOARD,
     RESULTS,
+    Calibrated,
+    Measured,
+    Study,
+    backend_line,
+    execute,
     fit_overhead,
     local_cluster,
     mape,
-    spearman,
+    progress,
+    summarise,
+    two_folds,
     with_overhead,
 )
-from splitgym.experiments.results_csv import write_csv
+
+__all__ = ["TileStudy", "tile_plans", "score", "predicted_end_to_end", "tile_parts", "main"]
 
 PLANNERS = ("nptp-mpa", "coedge-strips", "grid")
 
@@ -117,115 +126,126 @@ def tile_parts(ex: TileExecutor, ref: ModelGraph) -> list[PartSample]:
     return parts
 
 
-def run(models: list[str], sizes: list[int], devices: int, n_random: int, n_dist: int, links: str,
-        repeats: int, threads: int, mbps: float, profile_passes: int = 2, profile_s: float = 0.02) -> dict[str, Any]:
-    rows: list[dict[str, Any]] = []
-    part_errors: list[tuple[float, float]] = []  # per fold: part MAPE of the fitting half, before / after
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    for name in models:
-        model = build_model(name, seed=0)
-        ref = ModelGraph.from_module(model, (3, min(sizes), min(sizes)), name=name)
+@dataclass
+class _Model:
+    name: str
+    model: torch.nn.Module
+    ref: ModelGraph
+    profile: DeviceProfile
+    graphs: dict[int, ModelGraph] = field(default_factory=dict)
+
+
+@dataclass
+class TileStudy(Study):
+    """Tile plans on ``devices`` devices of this CPU at every size of ``sizes`` (profiled once at
+    the smallest: ``profile_passes`` passes of ``profile_s``), the first ``n_dist`` also distributed."""
+
+    sizes: list[int] = field(default_factory=lambda: [224, 512])
+    devices: int = 3
+    n_random: int = 2
+    n_dist: int = 2
+    links: str = "emulated"
+    repeats: int = 3
+    threads: int = 1
+    mbps: float = 50.0
+    profile_passes: int = 2
+    profile_s: float = 0.02
+    #: per fold: the part MAPE of the fitting half, before / after its calibration
+    part_errors: list[tuple[float, float]] = field(default_factory=list)
+
+    stem = "predicted_vs_measured_tiles"
+    trailing = ("max_abs_error", "fitted_overhead_ms")
+    figure = "log"
+    figure_title = "tile plans: "
+
+    def prepare(self, name: str, model: torch.nn.Module) -> _Model:
+        size = min(self.sizes)
+        ref = ModelGraph.from_module(model, (3, size, size), name=name)
         t = time.perf_counter()
-        profile = profile_model(ref, progress=False, passes=profile_passes, min_run_time=profile_s)
-        print(f"{name:<8}profiled at {min(sizes)} in {time.perf_counter() - t:.1f} s ({threads} thread(s))", flush=True)
-        samples: dict[str, list[PartSample]] = {}
-        graphs: dict[int, ModelGraph] = {}
-        for size in sizes:
-            graph = ref if size == min(sizes) else ModelGraph.from_module(model, (3, size, size), name=name)
-            graphs[size] = graph
+        profile = profile_model(ref, progress=False, passes=self.profile_passes, min_run_time=self.profile_s)
+        print(f"{name:<8}profiled at {size} in {time.perf_counter() - t:.1f} s ({self.threads} thread(s))", flush=True)
+        return _Model(name, model, ref, profile)
+
+    def items(self, ctx: _Model) -> Iterator[tuple[int, int, torch.Tensor, Plan]]:
+        for size in self.sizes:
+            graph = ctx.ref if size == min(self.sizes) else ModelGraph.from_module(ctx.model, (3, size, size),
+                                                                                   name=ctx.name)
+            ctx.graphs[size] = graph
             x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(1))
-            for k, plan in enumerate(tile_plans(graph, local_cluster(devices, mbps), profile, n_random)):
-                t = time.perf_counter()
-                ex = TileExecutor(plan, graph)
-                compute = np.array(ex.run_timed(x, repeats=repeats))
-                sc = score(plan, graph, profile)
-                samples.setdefault(plan.method, []).extend(tile_parts(ex, ref))
-                base = {"model": name, "size": size, "plan": plan.method, "devices": devices,
-                        "halo_MB": sc.total_bytes / 1e6, "_plan": plan, "_graph": graph}
-                rows.append(base | {"backend": "in-process", "predicted_ms": sc.latency * 1e3,
-                                    "measured_ms": float((compute + sc.comm_seconds).max()) * 1e3})
-                print(f"{name:<8}{size:>5} in-process  {plan.method:<14}{rows[-1]['predicted_ms']:9.1f} ms predicted "
-                      f"{rows[-1]['measured_ms']:9.1f} ms measured ({time.perf_counter() - t:.1f} s)", flush=True)
-                del ex  # its per-device copies of the model: the distributed workers need the memory
-                gc.collect()
-                if k < n_dist:
-                    res = run_tiles_distributed(plan, links=links, images=3, warmup=1, threads=threads, timeout_s=600)
-                    if sum(res.bytes_sent.values()) != int(sc.total_bytes):
-                        raise RuntimeError(f"{plan.method}: {sum(res.bytes_sent.values())} halo bytes sent, "
-                                           f"the cost model says {int(sc.total_bytes)}")
-                    rows.append(base | {"backend": f"distributed-{links}", "predicted_ms": sc.end_to_end * 1e3,
-                                        "measured_ms": res.latency_median_s * 1e3,
-                                        "max_abs_error": max(res.feature_error, res.output_error)})
-                    print(f"{name:<8}{size:>5} distributed {plan.method:<14}{rows[-1]['predicted_ms']:9.1f} ms "
-                          f"predicted {rows[-1]['measured_ms']:9.1f} ms measured (max abs error "
-                          f"{rows[-1]['max_abs_error']:.2g})", flush=True)
-        methods = list(samples)  # in plan order: the distributed plans (the first ones) fall in both folds
-        folds = [set(methods[0::2]), set(methods[1::2])]
-        for fold in folds:
-            fit = [p for m in fold for p in samples[m]]
-            cal = calibrate(profile, ref, fit)
-            secs = np.array([p.seconds for p in fit])
-            part_errors.append((mape(predict_parts(profile, ref, fit), secs), mape(predict_parts(cal, ref, fit), secs)))
-            mine = [r for r in rows if r["model"] == name]
-            for size, graph in graphs.items():
-                dist = [r for r in mine if r["size"] == size and r["backend"] != "in-process" and r["plan"] in fold]
-                overhead = fit_overhead(dist, graph, cal, predict=predicted_end_to_end)
-                for r in mine:
-                    if r["size"] != size:
-                        continue
-                    plan = r["_plan"]
-                    if r["backend"] != "in-process":
-                        plan = with_overhead(plan, overhead)
-                        if r["plan"] not in fold:
-                            r["fitted_overhead_ms"] = overhead * 1e3
-                    sc = score(plan, graph, cal)
-                    value = (sc.latency if r["backend"] == "in-process" else sc.end_to_end) * 1e3
-                    r["fit_calibrated_ms" if r["plan"] in fold else "calibrated_ms"] = value
-    torch.set_num_threads(before)
-    for r in rows:
-        r.pop("_plan")
-        r.pop("_graph")
-        r["error_pct"] = (r["predicted_ms"] - r["measured_ms"]) / r["measured_ms"] * 100
-        r["calibrated_error_pct"] = (r["calibrated_ms"] - r["measured_ms"]) / r["measured_ms"] * 100
-        r["max_abs_error"] = r.pop("max_abs_error", None)
-        r["fitted_overhead_ms"] = r.pop("fitted_overhead_ms", None)
-    summary: dict[str, Any] = {}
-    for backend in sorted({r["backend"] for r in rows}):
-        sel = [r for r in rows if r["backend"] == backend]
-        p, m, c, f = (np.array([r[k] for r in sel]) for k in ("predicted_ms", "measured_ms", "calibrated_ms",
-                                                               "fit_calibrated_ms"))
-        summary[backend] = {"plans": len(sel), "mape_pct": mape(p, m), "spearman": spearman(p, m),
-                            "calibrated_mape_pct": mape(c, m), "calibrated_spearman": spearman(c, m),
-                            "fit_mape_pct": mape(f, m)}
-    summary["parts"] = {"folds": len(part_errors), "fit_mape_pct": float(np.mean([b for b, _ in part_errors])),
-                        "fit_calibrated_mape_pct": float(np.mean([a for _, a in part_errors]))}
-    return {"rows": rows, "summary": summary}
+            for k, plan in enumerate(tile_plans(graph, local_cluster(self.devices, self.mbps), ctx.profile,
+                                                self.n_random)):
+                yield size, k, x, plan
 
+    def measure(self, ctx: _Model, item: tuple[int, int, torch.Tensor, Plan]) -> Measured:
+        """In-process: every unit's part timed alone, composed with the halo messages (Eq. 9);
+        for the first ``n_dist`` plans also distributed, its halo bytes checked against the model's."""
+        size, k, x, plan = item
+        graph = ctx.graphs[size]
+        t = time.perf_counter()
+        ex = TileExecutor(plan, graph)
+        compute = np.array(ex.run_timed(x, repeats=self.repeats))
+        sc = score(plan, graph, ctx.profile)
+        parts = tile_parts(ex, ctx.ref)
+        base = {"model": ctx.name, "size": size, "plan": plan.method, "devices": self.devices,
+                "halo_MB": sc.total_bytes / 1e6, "_plan": plan, "_graph": graph}
+        rows = [base | {"backend": "in-process", "predicted_ms": sc.latency * 1e3,
+                        "measured_ms": float((compute + sc.comm_seconds).max()) * 1e3}]
+        progress(f"{ctx.name:<8}{size:>5} in-process  {plan.method:<14}", rows[-1], f" ({time.perf_counter() - t:.1f} s)")
+        del ex  # its per-device copies of the model: the distributed workers need the memory
+        gc.collect()
+        if k < self.n_dist:
+            res = run_tiles_distributed(plan, links=self.links, images=3, warmup=1, threads=self.threads, timeout_s=600)
+            if sum(res.bytes_sent.values()) != int(sc.total_bytes):
+                raise RuntimeError(f"{plan.method}: {sum(res.bytes_sent.values())} halo bytes sent, "
+                                   f"the cost model says {int(sc.total_bytes)}")
+            rows.append(base | {"backend": f"distributed-{self.links}", "predicted_ms": sc.end_to_end * 1e3,
+                                "measured_ms": res.latency_median_s * 1e3,
+                                "max_abs_error": max(res.feature_error, res.output_error)})
+            progress(f"{ctx.name:<8}{size:>5} distributed {plan.method:<14}", rows[-1],
+                     f" (max abs error {rows[-1]['max_abs_error']:.2g})")
+        return Measured(plan.method, rows, parts)
 
-def plot(rows: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
+    def folds(self, samples: dict[str, list[Any]]) -> list[set[str]]:
+        """In plan order: the distributed plans (the first ones) fall in both folds."""
+        return two_folds(list(samples))
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    def calibrate(self, ctx: _Model, fit: list[PartSample], fold: set[str], rows: list[dict[str, Any]]) -> Calibrated:
+        """The profile refitted on the fold's unit parts; per size, one per-message overhead fitted
+        to the fold's distributed runs. The fold's own rows get ``fit_calibrated_ms``."""
+        cal = calibrate(ctx.profile, ctx.ref, fit)
+        secs = np.array([p.seconds for p in fit])
+        self.part_errors.append((mape(predict_parts(ctx.profile, ctx.ref, fit), secs),
+                                 mape(predict_parts(cal, ctx.ref, fit), secs)))
+        overhead = {size: fit_overhead([r for r in rows if r["size"] == size and r["backend"] != "in-process"
+                                        and r["plan"] in fold], graph, cal, predict=predicted_end_to_end)
+                    for size, graph in ctx.graphs.items()}
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.6), sharex=True, sharey=True)
-    lim = max(max(r["measured_ms"], r["predicted_ms"], r["calibrated_ms"]) for r in rows) * 1.1
-    lo = min(min(r["measured_ms"], r["predicted_ms"], r["calibrated_ms"]) for r in rows) / 1.1
-    for ax, key, title in zip(axes, ("predicted_ms", "calibrated_ms"), ("profile as measured", "calibrated (2-fold)")):
-        xs = np.geomspace(lo, lim, 50)
-        ax.fill_between(xs, 0.85 * xs, 1.15 * xs, color="0.9", label="±15%", zorder=0)
-        ax.plot(xs, xs, "k--", lw=0.8, zorder=1)
-        for backend in sorted({r["backend"] for r in rows}):
-            sel = [r for r in rows if r["backend"] == backend]
-            ax.scatter([r["measured_ms"] for r in sel], [r[key] for r in sel], s=18, zorder=3,
-                       marker="o" if backend == "in-process" else "^", label=backend)
-        ax.set(title=f"tile plans: {title}", xlabel="measured latency (ms)", ylabel="predicted latency (ms)",
-               xscale="log", yscale="log", xlim=(lo, lim), ylim=(lo, lim))
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+        def columns(r: dict[str, Any], in_fold: bool) -> dict[str, Any]:
+            plan, out = r["_plan"], {}
+            if r["backend"] != "in-process":
+                plan = with_overhead(plan, overhead[r["size"]])
+                if not in_fold:
+                    out["fitted_overhead_ms"] = overhead[r["size"]] * 1e3
+            sc = score(plan, ctx.graphs[r["size"]], cal)
+            value = (sc.latency if r["backend"] == "in-process" else sc.end_to_end) * 1e3
+            return out | {"fit_calibrated_ms" if in_fold else "calibrated_ms": value}
+        return columns
+
+    def summarise(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        summary = summarise(rows, also={"fit_mape_pct": "fit_calibrated_ms"})
+        summary["parts"] = {"folds": len(self.part_errors),
+                            "fit_mape_pct": float(np.mean([b for b, _ in self.part_errors])),
+                            "fit_calibrated_mape_pct": float(np.mean([a for _, a in self.part_errors]))}
+        return summary
+
+    def report(self, res: dict[str, Any], out: Path) -> None:
+        parts = res["summary"]["parts"]
+        print(f"unit parts of the fitting halves: MAPE {parts['fit_mape_pct']:.1f}% -> "
+              f"{parts['fit_calibrated_mape_pct']:.1f}% calibrated")
+        for backend, s in res["summary"].items():
+            if backend != "parts":
+                print(f"{backend_line(backend, s)}  on the fitting half {s['fit_mape_pct']:5.1f}%")
+        print(f"wrote {out / (self.stem + '.csv')} and .png")
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -246,25 +266,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if a.quick:
         a.models, a.sizes, a.random, a.distributed, a.repeats = "vgg11", "64", 2, 0, 5
     links = a.links or ("netns" if netns_available() is None else "emulated")
-    res = run(a.models.split(","), [int(s) for s in a.sizes.split(",")], a.devices, a.random, a.distributed,
-              links, a.repeats, a.threads, a.mbps, *((1, 0.005) if a.quick else (2, 0.02)))
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_csv(out / "predicted_vs_measured_tiles.csv", res["rows"])
-    (out / "predicted_vs_measured_tiles.json").write_text(json.dumps(res["summary"], indent=1))
-    plot(res["rows"], out / "predicted_vs_measured_tiles.png")
-    parts = res["summary"]["parts"]
-    print(f"unit parts of the fitting halves: MAPE {parts['fit_mape_pct']:.1f}% -> {parts['fit_calibrated_mape_pct']:.1f}% "
-          "calibrated")
-    for backend, s in res["summary"].items():
-        if backend == "parts":
-            continue
-        print(f"{backend:<22} {s['plans']:3d} plans  MAPE {s['mape_pct']:5.1f}% (rank corr {s['spearman']:.2f})"
-              f"  calibrated MAPE {s['calibrated_mape_pct']:5.1f}% (rank corr {s['calibrated_spearman']:.2f})"
-              f"  on the fitting half {s['fit_mape_pct']:5.1f}%")
-    print(f"wrote {out / 'predicted_vs_measured_tiles.csv'} and .png")
-    return res
-
+    study = TileStudy([int(s) for s in a.sizes.split(",")], a.devices, a.random, a.distributed, links, a.repeats,
+                      a.threads, a.mbps, *((1, 0.005) if a.quick else (2, 0.02)))
+    return execute(study, a.models.split(","), a.out)
 
 if __name__ == "__main__":
     main()

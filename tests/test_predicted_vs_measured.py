@@ -1,5 +1,6 @@
-"""The predicted-vs-measured report, reduced (vgg11 at 64, a few plans): it measures both
-backends, calibrates by 2-fold cross-validation and writes CSV, JSON and the plot."""
+"""The predicted-vs-measured loop (:mod:`pvm_harness`) on a toy kind, and the volume report, reduced
+(vgg11 at 64, a few plans): it measures both backends, calibrates by 2-fold cross-validation and
+writes CSV, JSON and the plot."""
 
 from __future__ import annotations
 
@@ -11,13 +12,51 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from splitgym.experiments.predicted_vs_measured import main, mape, spearman
+from splitgym.experiments import pvm_harness
+from splitgym.experiments.predicted_vs_measured import main
+from splitgym.experiments.pvm_harness import Measured, Study, execute, mape, spearman
 
 
 def test_rank_correlation_and_mape() -> None:
     a = np.array([1.0, 2.0, 3.0, 4.0])
     assert spearman(a, a * 10) == pytest.approx(1.0) and spearman(a, -a) == pytest.approx(-1.0)
     assert mape(np.array([110.0, 90.0]), np.array([100.0, 100.0])) == pytest.approx(10.0)
+
+
+class _Toy(Study):
+    """Four plans measured at 1..4 ms, predicted at 2 ms; a fold's calibration predicts its mean."""
+
+    stem = "toy"
+    trailing = ("fold_mean",)
+
+    def prepare(self, name, model):
+        return name
+
+    def items(self, ctx):
+        return ["d", "a", "c", "b"]
+
+    def measure(self, ctx, m):
+        row = {"model": ctx, "backend": "in-process", "plan": m, "predicted_ms": 2.0,
+               "measured_ms": 1.0 + "abcd".index(m), "_private": object()}
+        return Measured(m, [row], [row["measured_ms"]])
+
+    def calibrate(self, ctx, fit, fold, rows):
+        mean = sum(fit) / len(fit)
+        return lambda r, in_fold: {} if in_fold else {"fold_mean": mean, "calibrated_ms": mean}
+
+
+def test_harness_calibrates_each_half_on_the_other_and_writes_every_file(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(pvm_harness, "build_model", lambda name, seed: None)
+    res = execute(_Toy(), ["m"], tmp_path)
+    rows = list(csv.DictReader((tmp_path / "toy.csv").open()))
+    assert [r["plan"] for r in rows] == ["d", "a", "c", "b"]  # measured order
+    assert list(rows[0]) == ["model", "backend", "plan", "predicted_ms", "measured_ms", "calibrated_ms",
+                             "error_pct", "calibrated_error_pct", "fold_mean"]  # private keys dropped
+    # folds by sorted method: {a, c} (1, 3 ms: mean 2) predicts b and d; {b, d} (mean 3) a and c
+    assert {r["plan"]: float(r["calibrated_ms"]) for r in rows} == {"a": 3.0, "c": 3.0, "b": 2.0, "d": 2.0}
+    assert res["summary"]["in-process"]["plans"] == 4
+    assert json.loads((tmp_path / "toy.json").read_text()) == json.loads(json.dumps(res["summary"]))
+    assert (tmp_path / "toy.png").stat().st_size > 10_000
 
 
 @pytest.mark.slow
