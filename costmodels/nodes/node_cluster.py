@@ -3,8 +3,9 @@
 A :class:`Node` is an edge board with several processors (CPU clusters, GPU; figures in
 ``processors.py``, derived), an intra-node transfer rate (HiDP's mu), its network rate (beta, Mbps)
 and an availability that can change over time (HiDP's alpha_j in {0, 1}, Eq. 4). A
-:class:`NodeCluster` is the nodes plus the *leader*, the node the request arrives at: it holds the
-input and wants the result (HI L146-L158), so unlike DistrEdge's requester it also computes.
+:class:`NodeCluster` is a :class:`Cluster` (the boards on their network) refined by the nodes and the
+*leader*, the node the request arrives at: it holds the input and wants the result (HI L146-L158),
+so unlike DistrEdge's requester it also computes.
 
 Configs: ``conf/devices/hidp-*.yaml`` are ordinary device groups (``splitgym plan hidp --devices
 hidp-5`` works like any other group) with optional HiDP keys: ``leader``, ``network_mbps``,
