@@ -8,6 +8,7 @@ provider of compute.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.network import BandwidthTrace, Network
 
-__all__ = ["Device", "Cluster", "conf_dir", "load_conf", "list_conf"]
+__all__ = ["Device", "Cluster", "conf_dir", "load_conf", "list_conf", "plain_config", "REQUESTER"]
 
 REQUESTER = "requester"
 
@@ -84,17 +85,17 @@ class Cluster:
             raise ConfigError(f"device: unknown device {name!r} (cluster has {', '.join(self.names)})") from None
 
     @classmethod
-    def from_config(cls, devices: str | dict[str, Any] | DictConfig,
-                    network: str | float | dict[str, Any] | DictConfig) -> Cluster:
+    def from_config(cls, devices: str | Mapping[str, Any] | DictConfig,
+                    network: str | float | Mapping[str, Any] | DictConfig) -> Cluster:
         """Build from a device group and a network, each a config name, a path or a mapping;
         a number as ``network`` caps every device at that many Mbps."""
-        dev_cfg = load_conf("devices", devices) if isinstance(devices, str) else _plain(devices)
+        dev_cfg = load_conf("devices", devices) if isinstance(devices, str) else plain_config(devices)
         if isinstance(network, (int, float)):
             net_cfg: dict[str, Any] = {"name": f"bw{network:g}", "bandwidth_mbps": float(network)}
         elif isinstance(network, str):
             net_cfg = load_conf("network", network)
         else:
-            net_cfg = _plain(network)
+            net_cfg = plain_config(network)
         try:
             devs = [Device(str(d["name"]), str(d["board"]), _mb(d, "memory_mb"), _mb(d, "reserved_mb"))
                     for d in dev_cfg["devices"]]
@@ -115,7 +116,8 @@ def _mb(dev: dict[str, Any], key: str) -> float | None:
     return float(value)
 
 
-def _plain(cfg: Any) -> dict[str, Any]:
+def plain_config(cfg: Any) -> dict[str, Any]:
+    """A config mapping (a dict or Hydra's DictConfig, resolved) as a plain dict."""
     if isinstance(cfg, DictConfig):
         out = OmegaConf.to_container(cfg, resolve=True)
         assert isinstance(out, dict)

@@ -14,20 +14,32 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from splitgym.costmodels.errors import ConfigError
 
-__all__ = ["Link", "BandwidthTrace", "Network", "transfer_seconds"]
+__all__ = ["Link", "BandwidthTrace", "Network", "transfer_seconds", "link_seconds"]
+
+
+def _seconds(nbytes: Any, mbps: Any, latency_s: float, overhead_s: float) -> Any:
+    """The link-time formula, written once for every plan kind: floats and arrays alike."""
+    return latency_s + overhead_s + nbytes * 8.0 / (mbps * 1e6)
 
 
 def transfer_seconds(nbytes: np.ndarray | float, mbps: np.ndarray | float, latency_s: float = 0.0,
                      overhead_s: float = 0.0) -> np.ndarray:
     """Vectorised transfer time; zero bytes cost nothing."""
     nbytes = np.asarray(nbytes, dtype=float)
-    t = latency_s + overhead_s + nbytes * 8.0 / (np.asarray(mbps, dtype=float) * 1e6)
-    return np.where(nbytes > 0, t, 0.0)
+    return np.where(nbytes > 0, _seconds(nbytes, np.asarray(mbps, dtype=float), latency_s, overhead_s), 0.0)
+
+
+def link_seconds(nbytes: float, mbps: float, latency_s: float = 0.0, overhead_s: float = 0.0) -> float:
+    """:func:`transfer_seconds` of one message, as a float: the same formula without numpy's
+    per-call cost, for the event loops that price one transfer at a time (the queueing simulator,
+    the tile scorer, HiDP's programme)."""
+    return float(_seconds(nbytes, mbps, latency_s, overhead_s)) if nbytes > 0 else 0.0
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,7 @@ class DistrEdgeEnv(gym.Env[np.ndarray, np.ndarray]):
         if action not in ACTIONS:
             raise ValueError(f"action: must be one of {ACTIONS}, got {action!r}")
         self.action_mode = action
-        self.scenario = get_scenario(scenario)
+        self.scenario = get_scenario(scenario, Scenario)
         self.reward_mode = reward
         self.time_per_episode = time_per_episode
         self.graph = self.scenario.graph()

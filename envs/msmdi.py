@@ -11,8 +11,8 @@ from gymnasium import spaces
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.stages.queue_policies import SCHEDULERS, get_scheduler
 from splitgym.costmodels.stages.queue_sim import QueueResult, QueueSim
-from splitgym.envs.msmdi_scenarios import MDI_SCENARIOS, MDIScenario, get_mdi_scenario
-from splitgym.envs.scenarios import SCENARIOS
+from splitgym.envs.msmdi_scenarios import MDI_SCENARIOS, MDIScenario
+from splitgym.envs.scenarios import Scenario, get_scenario
 
 __all__ = ["MSMDIEnv", "REWARDS", "REFERENCES", "admission_obs"]
 
@@ -25,13 +25,13 @@ QUEUE_SCALE = 10.0
 def _scenario(scenario: str | MDIScenario, images: tuple[int, ...] | None) -> MDIScenario:
     """An MS-MDI scenario by name; a DistrEdge scenario name borrows its model, devices and network
     (first two devices as sources, the small scenario's rates and calibration)."""
-    if isinstance(scenario, str) and scenario not in MDI_SCENARIOS and scenario in SCENARIOS:
-        d = SCENARIOS[scenario]
+    found = get_scenario(scenario)
+    if isinstance(found, Scenario):
         base = MDI_SCENARIOS["ms-mdi-3-small"]
-        sc = MDIScenario(f"msmdi-{d.name}", model=d.model, input=d.input, devices=d.devices,
-                         network=d.network, images=base.images, image_s=base.image_s)
+        sc = MDIScenario(f"msmdi-{found.name}", model=found.model, input=found.input, devices=found.devices,
+                         network=found.network, images=base.images, image_s=base.image_s)
     else:
-        sc = get_mdi_scenario(scenario)
+        sc = get_scenario(found, MDIScenario)
     if images is not None:
         sc = MDIScenario(**{**sc.to_dict(), "images": tuple(int(i) for i in images),
                             "events": sc.events})

@@ -14,23 +14,36 @@ MobileNetV2 at 256x256, two sources with a = 5 and 10 images/s receiving 10K and
 * ``weight="params"`` is the paper's AR-MDI rule; ``"flops"`` is offered (experiments run both).
 
 Small scenarios (``*-small``: VGG-11 at 64x64, a few hundred images) keep tests and the env fast.
+
+The entries live in the one registry (:mod:`splitgym.envs.scenario_registry`) with DistrEdge's and
+NPTP's: ``MDI_SCENARIOS`` and :func:`get_mdi_scenario` are its MS-MDI part.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from splitgym.costmodels.cluster import Cluster
-from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.stages.queue_sim import QueueSystem, WorkerEvent
-from splitgym.envs.scenarios import cached_graph
+from splitgym.envs.scenario_registry import (
+    SCENARIOS,
+    ScenarioBase,
+    cached_graph,
+    get_scenario,
+    list_scenarios,
+    register_scenarios,
+)
 
 __all__ = ["MDIScenario", "MDI_SCENARIOS", "get_mdi_scenario", "list_mdi_scenarios"]
 
 
 @dataclass(frozen=True)
-class MDIScenario:
+class MDIScenario(ScenarioBase):
+    """A set-up of the queueing simulator, for the MS-MDI env and stage (``stages``) plans."""
+
+    ENV_IDS = ("splitgym/MSMDI-v0",)
+    KINDS = ("stages",)
+
     name: str
     model: str = "mobilenet_v2"
     input: int | None = 256
@@ -47,17 +60,6 @@ class MDIScenario:
     events: tuple[WorkerEvent, ...] = field(default=())
     version: int = 1
 
-    @property
-    def id(self) -> str:
-        return f"{self.name}@v{self.version}"
-
-    def cluster(self) -> Cluster:
-        try:
-            net: str | float = float(self.network)
-        except ValueError:
-            net = self.network
-        return Cluster.from_config(self.devices, net)
-
     def system(self, **overrides: Any) -> QueueSystem:
         """The simulator's description (``overrides`` replace scenario fields first)."""
         sc = replace(self, **overrides) if overrides else self
@@ -67,9 +69,6 @@ class MDIScenario:
                                       admit_per_slot=sc.admit_per_slot, events=list(sc.events),
                                       contention=sc.contention,  # type: ignore[arg-type]
                                       meta={"scenario": sc.id})
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _scenarios() -> list[MDIScenario]:
@@ -82,17 +81,16 @@ def _scenarios() -> list[MDIScenario]:
     return out
 
 
-MDI_SCENARIOS: dict[str, MDIScenario] = {s.name: s for s in _scenarios()}
+register_scenarios(*_scenarios())
+
+#: MS-MDI's part of the registry (a snapshot: its entries are registered once, above)
+MDI_SCENARIOS: dict[str, MDIScenario] = {n: sc for n, sc in SCENARIOS.items() if isinstance(sc, MDIScenario)}
 
 
 def list_mdi_scenarios() -> list[str]:
-    return sorted(MDI_SCENARIOS)
+    return list_scenarios(MDIScenario)
 
 
 def get_mdi_scenario(name: str | MDIScenario) -> MDIScenario:
-    if isinstance(name, MDIScenario):
-        return name
-    try:
-        return MDI_SCENARIOS[name]
-    except KeyError:
-        raise ConfigError(f"scenario: unknown MS-MDI scenario {name!r} (known: {', '.join(list_mdi_scenarios())})") from None
+    """The registry's lookup, for MS-MDI: a name of another kind is an error naming its envs."""
+    return get_scenario(name, MDIScenario)

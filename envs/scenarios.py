@@ -1,34 +1,44 @@
 """Scenarios: named, versioned, frozen descriptions of a problem an env or planner is built from.
 
 Like CompilerGym's benchmarks, a scenario is a value you can list and look up: a model and input
-size, a device group, a network, and how the model is partitioned into volumes. The registered
-ones are DistrEdge's Tables I-III on VGG-16; any other combination can be made with
-:class:`Scenario` directly or from a Hydra config.
+size, a device group, a network, and (here, for DistrEdge and NPTP) how the model is partitioned
+into volumes. The registered ones are DistrEdge's Tables I-III on VGG-16; any other combination
+can be made with :class:`Scenario` directly or from a Hydra config.
+
+This module is also the front of the one registry (:mod:`splitgym.envs.scenario_registry`): it
+imports every kind's scenarios (MS-MDI's from :mod:`splitgym.envs.msmdi_scenarios`), so
+:func:`get_scenario` and :func:`list_scenarios` from here cover every env and kind.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from functools import lru_cache
+from dataclasses import dataclass
 
-from splitgym.costmodels.cluster import Cluster
-from splitgym.costmodels.errors import ConfigError
+# MS-MDI's entries register on import: imported here so that the registry is complete
+import splitgym.envs.msmdi_scenarios  # noqa: F401
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.volumes.lcpss import lcpss_partition
 from splitgym.costmodels.volumes.partition_pilot import PILOTS, PilotResult, pilot_partition
 from splitgym.costmodels.volumes.partitions import Partition, named_partition
+from splitgym.envs.scenario_registry import (
+    SCENARIOS,
+    ScenarioBase,
+    cached_graph,
+    get_scenario,
+    list_scenarios,
+    register_scenarios,
+)
 
-__all__ = ["Scenario", "SCENARIOS", "get_scenario", "list_scenarios", "cached_graph"]
-
-
-@lru_cache(maxsize=16)
-def cached_graph(model: str, input_size: int | None) -> ModelGraph:
-    """One traced graph per (model, input) per process: envs are created often, tracing is not free."""
-    return ModelGraph.from_torchvision(model, input_size)
+__all__ = ["Scenario", "ScenarioBase", "SCENARIOS", "get_scenario", "list_scenarios", "cached_graph"]
 
 
 @dataclass(frozen=True)
-class Scenario:
+class Scenario(ScenarioBase):
+    """DistrEdge's problem (NPTP's env reads the model, devices and network of the same entries)."""
+
+    ENV_IDS = ("splitgym/DistrEdge-v0", "splitgym/NPTP-v0")
+    KINDS = ("volumes", "tiles")
+
     name: str
     model: str = "vgg16"
     input: int | None = None
@@ -37,20 +47,6 @@ class Scenario:
     partition: str = "lcpss"  # lcpss | lcpss-pilot | pilot-search | layers | single | stages | "0,4,9"
     alpha: float = 0.75  # LC-PSS's a when partition == "lcpss"
     version: int = 1
-
-    @property
-    def id(self) -> str:
-        return f"{self.name}@v{self.version}"
-
-    def graph(self) -> ModelGraph:
-        return cached_graph(self.model, self.input)
-
-    def cluster(self) -> Cluster:
-        try:
-            net: str | float = float(self.network)
-        except ValueError:
-            net = self.network
-        return Cluster.from_config(self.devices, net)
 
     def volumes(self, graph: ModelGraph | None = None, n_devices: int | None = None) -> Partition:
         g = graph or self.graph()
@@ -66,9 +62,6 @@ class Scenario:
         if self.partition not in PILOTS:
             return None
         return pilot_partition(graph or self.graph(), self.cluster(), **PILOTS[self.partition])
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
 
 
 def _distredge_scenarios() -> list[Scenario]:
@@ -88,17 +81,4 @@ def _distredge_scenarios() -> list[Scenario]:
     return out
 
 
-SCENARIOS: dict[str, Scenario] = {s.name: s for s in _distredge_scenarios()}
-
-
-def list_scenarios() -> list[str]:
-    return sorted(SCENARIOS)
-
-
-def get_scenario(name: str | Scenario) -> Scenario:
-    if isinstance(name, Scenario):
-        return name
-    try:
-        return SCENARIOS[name]
-    except KeyError:
-        raise ConfigError(f"scenario: unknown scenario {name!r} (known: {', '.join(list_scenarios())})") from None
+register_scenarios(*_distredge_scenarios())

@@ -274,10 +274,16 @@ def cmd_list(args: argparse.Namespace) -> None:
                  "memory_GB": b.memory_gb, "source": b.source[:70]} for b in BOARDS.values()]
         _emit(args, [vars(b) for b in BOARDS.values()], _table(rows, 1))
         return
-    from splitgym.envs.scenarios import list_scenarios
+    if what == "scenarios":  # the one registry: every env's and kind's scenarios, with what they are for
+        from splitgym.envs.scenarios import SCENARIOS, list_scenarios
 
+        scenarios = [SCENARIOS[n].summary() for n in list_scenarios()]
+        rows = [{"scenario": r["name"], "envs": ",".join(e.removeprefix("splitgym/") for e in r["envs"]),
+                 "kinds": ",".join(r["kinds"]), "model": r["model"], "input": str(r["input"] or "default"),
+                 "devices": r["devices"], "network": r["network"]} for r in scenarios]
+        _emit(args, scenarios, _table(rows))
+        return
     items = {"devices": lambda: list_conf("devices"), "networks": lambda: list_conf("network"),
-             "scenarios": list_scenarios,
              "planners": lambda: sorted(PLANNERS), "models": available_models}[what]()
     _emit(args, items, "\n".join(items))
 

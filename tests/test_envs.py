@@ -11,7 +11,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 from splitgym.agents.noise import EpsilonGaussianNoise
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.volumes.lcpss import LCPSS
-from splitgym.envs import ENV_IDS, get_scenario, list_scenarios
+from splitgym.envs import ENV_IDS, Scenario, get_scenario, list_scenarios
 from splitgym.envs.distredge import DistrEdgeEnv, map_action
 
 SMALL = "vgg11-DB-300-small"
@@ -27,11 +27,11 @@ def test_env_checkers(env_id: str, recwarn: pytest.WarningsRecorder):
 
 
 def test_every_scenario_is_listed_and_builds_a_cluster():
-    names = list_scenarios()
+    names = list_scenarios(Scenario)  # DistrEdge's (the registry also holds MS-MDI's)
     assert {"vgg16-DA-50", "vgg16-DB-300", "vgg16-DC-300", "vgg16-NA-nano", "vgg16-ND-xavier",
             "vgg16-LA", "vgg16-LD"} <= set(names)
     for name in names:
-        s = get_scenario(name)
+        s = get_scenario(name, Scenario)
         assert s.cluster().size == (16 if name[6:8] in ("LA", "LB", "LC", "LD") else 4)
     with pytest.raises(ConfigError, match="scenario"):
         get_scenario("nope")

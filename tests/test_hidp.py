@@ -244,6 +244,35 @@ def test_unavailable_node_gets_no_work(tiny):
     assert all(s.device != "tx2" for s in plan.shares)
 
 
+# -- a node cluster is a cluster ---------------------------------------------------------------------
+def test_node_cluster_is_the_board_level_cluster():
+    nc = _nodes()
+    assert isinstance(nc, Cluster)
+    plain = nc.to_cluster()
+    assert type(plain) is Cluster and plain.devices == nc.devices and plain.network == nc.network
+    assert [(d.name, d.board) for d in nc.devices] == [("orin", "orin-nx"), ("tx2", "tx2"), ("nano", "nano")]
+    assert nc.network.cap("requester") == nc.network.cap("nano") == 20.0  # with the leader, at its rate
+    assert nc.network.latency_s == nc.latency_s == 1e-3 and nc.network.overhead_s == 0.0
+    assert nc.size == 3 and nc.names == ["orin", "tx2", "nano"] and nc.index("tx2") == 1
+    assert NodeCluster.from_cluster(nc) is nc  # already the refinement: processors, availability kept
+    assert NodeCluster.from_cluster(nc, leader="orin").leader == "orin"
+    # a board-level round trip gives the same nodes
+    assert NodeCluster.from_cluster(plain, leader=nc.leader) == nc
+
+
+def test_a_planner_taking_a_cluster_takes_a_node_cluster(tiny):
+    nc = _nodes()
+    a, b = PLANNERS["hidp"](tiny, nc), PLANNERS["hidp"](tiny, nc.to_cluster(), nodes=nc)
+    assert (a.devices, a.network, a.volumes, a.shares) == (b.devices, b.network, b.volumes, b.shares)
+    assert PLANNERS["equal"](tiny, nc) == PLANNERS["equal"](tiny, nc.to_cluster())  # a board-level planner
+
+
+def test_node_cluster_from_a_group_and_a_network():
+    nc = NodeCluster.from_config("hidp-dynamic", 40.0)
+    assert [n.network_mbps for n in nc.nodes] == [40.0] * nc.size and nc.latency_s == 0.0
+    assert nc.available(30) == NodeCluster.from_config("hidp-dynamic").available(30)
+
+
 # -- planners and plans -----------------------------------------------------------------------------
 @pytest.mark.parametrize("method", ["hidp", "disnet", "modnn-hidp", "omniboost", "aofl-hidp"])
 def test_planners_give_valid_plans(tiny, method):

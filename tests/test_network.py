@@ -6,10 +6,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from torch import nn
 
 from splitgym.costmodels.cluster import REQUESTER, Cluster, list_conf, load_conf
 from splitgym.costmodels.errors import ConfigError
-from splitgym.costmodels.network import BandwidthTrace, Link, Network, transfer_seconds
+from splitgym.costmodels.graph import ModelGraph
+from splitgym.costmodels.network import (
+    BandwidthTrace,
+    Link,
+    Network,
+    link_seconds,
+    transfer_seconds,
+)
+from splitgym.costmodels.nodes.node_cluster import NodeCluster, make_node
+from splitgym.costmodels.stages.queue_sim import QueueSim, QueueSystem
+from splitgym.costmodels.tiles.tile_cost import TileCostModel
+
+from .helpers import synthetic_profile
 
 
 def _one_line(exc: pytest.ExceptionInfo[BaseException]) -> str:
@@ -311,3 +324,41 @@ def test_config_by_yaml_path(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         Cluster.from_config(str(tmp_path / "missing.yaml"), 10.0)
     assert "missing.yaml" in _one_line(info)
+
+
+# -- one link-time formula for every plan kind ----------------------------------------------------
+LINK_CASES = [(0.0, 100.0, 0.01, 0.02), (1.0, 8.0, 0.005, 0.002), (1e6, 80.0, 0.005, 0.0),
+              (3.7e5, 54.5, 0.0, 0.0), (2e7, 1000.0, 0.002, 0.001)]
+
+
+@pytest.mark.parametrize("nbytes,mbps,latency,overhead", LINK_CASES)
+def test_link_seconds_is_transfer_seconds_of_one_message(nbytes: float, mbps: float, latency: float,
+                                                         overhead: float) -> None:
+    want = float(transfer_seconds(nbytes, mbps, latency, overhead))
+    assert link_seconds(nbytes, mbps, latency, overhead) == want
+    assert Link(mbps, latency, overhead).seconds(nbytes) == want
+
+
+@pytest.mark.parametrize("nbytes,mbps,latency,overhead", LINK_CASES)
+def test_every_kind_prices_a_link_with_transfer_seconds(nbytes: float, mbps: float, latency: float,
+                                                        overhead: float) -> None:
+    """Tiles (NPTP), stages (MS-MDI's queueing simulator) and nodes (HiDP, no overhead) all give
+    network.transfer_seconds at the slower end's rate."""
+    fast = mbps * 3
+    want = float(transfer_seconds(nbytes, mbps, latency, overhead))
+    g = ModelGraph.from_module(nn.Sequential(nn.Conv2d(1, 1, 3, padding=1)), (1, 6, 6), name="one")
+    cluster = Cluster.from_config({"name": "t2", "devices": [{"name": "a", "board": "local-cpu"},
+                                                            {"name": "b", "board": "local-cpu"}]},
+                                  {"name": "n", "per_device_mbps": [fast, mbps], "latency_ms": latency * 1e3,
+                                   "overhead_ms": overhead * 1e3})
+    tiles = TileCostModel(g, cluster, profiles={"local-cpu": synthetic_profile(g, 1e-3)})
+    assert tiles.seconds(0, 1, nbytes) == want
+
+    net = Network({"w0": fast, "w1": mbps}, latency, overhead)
+    system = QueueSystem(["w0", "w1"], np.full((2, 1), 0.1), np.zeros(2), np.full(2, 1e5), np.ones(1),
+                         net, [0], [1.0], [1], contention="none")
+    assert QueueSim(system).xfer(0, 1, nbytes, 0.0) == want
+
+    nodes = NodeCluster("n2", [make_node("a", "nano", fast), make_node("b", "tx2", mbps)], "a", latency)
+    assert nodes.transfer_seconds(0, 1, nbytes) == float(transfer_seconds(nbytes, mbps, latency, 0.0))
+    assert nodes.transfer_seconds(1, 1, nbytes) == 0.0

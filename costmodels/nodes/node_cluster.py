@@ -3,8 +3,9 @@
 A :class:`Node` is an edge board with several processors (CPU clusters, GPU; figures in
 ``node_processors.py``, derived), an intra-node transfer rate (HiDP's mu), its network rate (beta, Mbps)
 and an availability that can change over time (HiDP's alpha_j in {0, 1}, Eq. 4). A
-:class:`NodeCluster` is the nodes plus the *leader*, the node the request arrives at: it holds the
-input and wants the result (HI L146-L158), so unlike DistrEdge's requester it also computes.
+:class:`NodeCluster` is a :class:`Cluster` (the boards on their network) refined by the nodes and the
+*leader*, the node the request arrives at: it holds the input and wants the result (HI L146-L158),
+so unlike DistrEdge's requester it also computes.
 
 Configs: ``conf/devices/hidp-*.yaml`` are ordinary device groups (``splitgym plan hidp --devices
 hidp-5`` works like any other group) with optional HiDP keys: ``leader``, ``network_mbps``,
@@ -24,10 +25,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from splitgym.costmodels.cluster import Cluster, Device, load_conf
+from omegaconf import DictConfig
+
+from splitgym.costmodels.cluster import REQUESTER, Cluster, Device, load_conf, plain_config
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.graph import ModelGraph
-from splitgym.costmodels.network import Network
+from splitgym.costmodels.network import Network, link_seconds
 from splitgym.costmodels.nodes.node_processors import (
     INTRA_OVERHEAD_S,
     PROCESSOR_BOARDS,
@@ -98,27 +101,28 @@ class Node:
         return 0.0 if nbytes <= 0 else self.intra_overhead_s + nbytes / (self.intra_gbps * 1e9)
 
 
-@dataclass
-class NodeCluster:
-    name: str
+@dataclass(init=False)
+class NodeCluster(Cluster):
+    """A :class:`Cluster` whose devices are HiDP nodes: it *is* the board-level cluster (one device
+    per node, each capped at the node's rate, the requester with the leader at the leader's rate,
+    the cluster's latency and no per-transfer overhead), so it goes wherever a cluster does (volume
+    planners, baselines, plans, executors), and it adds what HiDP's two levels need: the nodes'
+    processors, the leader and availability over time."""
+
     nodes: list[Node]
     leader: str
-    latency_s: float = 0.0
+    latency_s: float
 
-    def __post_init__(self) -> None:
-        names = self.names
+    def __init__(self, name: str, nodes: list[Node], leader: str, latency_s: float = 0.0) -> None:
+        names = [n.name for n in nodes]
         if not names or len(set(names)) != len(names):
             raise ConfigError(f"nodes: need unique node names, got {names}")
-        if self.leader not in names:
-            raise ConfigError(f"leader: {self.leader!r} is not a node ({', '.join(names)})")
-
-    @property
-    def names(self) -> list[str]:
-        return [n.name for n in self.nodes]
-
-    @property
-    def size(self) -> int:
-        return len(self.nodes)
+        if leader not in names:
+            raise ConfigError(f"leader: {leader!r} is not a node ({', '.join(names)})")
+        self.nodes, self.leader, self.latency_s = list(nodes), leader, latency_s
+        caps = {n.name: n.network_mbps for n in self.nodes}
+        caps[REQUESTER] = caps[leader]
+        super().__init__(name, [Device(n.name, n.board) for n in self.nodes], Network(caps, latency_s, 0.0))
 
     @property
     def leader_index(self) -> int:
@@ -133,46 +137,57 @@ class NodeCluster:
         return min(self.nodes[a].network_mbps, self.nodes[b].network_mbps)
 
     def transfer_seconds(self, a: int, b: int, nbytes: float) -> float:
-        if a == b or nbytes <= 0:
+        """One message from node ``a`` to node ``b`` (by index): the network's link time, none
+        within a node."""
+        if a == b:
             return 0.0
-        return self.latency_s + 8.0 * nbytes / (self.link_mbps(a, b) * 1e6)
+        return link_seconds(nbytes, self.link_mbps(a, b), self.network.latency_s, self.network.overhead_s)
 
     def subset(self, k: int) -> NodeCluster:
         """The first ``k`` nodes (the leader must be among them)."""
         return NodeCluster(f"{self.name}[:{k}]", self.nodes[:k], self.leader, self.latency_s)
 
     def to_cluster(self) -> Cluster:
-        """The board-level :class:`Cluster` (for volume plans, baselines and executors); the
-        requester sits with the leader, at the leader's rate."""
-        caps = {n.name: n.network_mbps for n in self.nodes}
-        caps["requester"] = self.nodes[self.leader_index].network_mbps
-        return Cluster(self.name, [Device(n.name, n.board) for n in self.nodes],
-                       Network(caps, self.latency_s, 0.0))
+        """The board-level view alone, as a plain :class:`Cluster` (same devices and network); a
+        node cluster already is one, this is for code that wants exactly that type."""
+        return Cluster(self.name, list(self.devices), self.network, self.requester)
 
     # -- building -----------------------------------------------------------------------------
     @classmethod
-    def from_config(cls, devices: str | Mapping[str, Any],
+    def from_config(cls, devices: str | Mapping[str, Any] | DictConfig,
+                    network: str | float | Mapping[str, Any] | DictConfig | None = None,
                     efficiency: Mapping[str, float] | None = None) -> NodeCluster:
-        """``efficiency``: fractions of peak per processor kind over ``EFFICIENCY`` (sensitivity runs)."""
-        cfg = load_conf("devices", devices) if isinstance(devices, str) else dict(devices)
+        """From a device group's HiDP keys (rates, leader, latency, availability). A ``network``
+        (as :meth:`Cluster.from_config` takes it) replaces the group's rates and latency by its
+        own caps and latency; leader and availability stay the group's. ``efficiency``: fractions
+        of peak per processor kind over ``EFFICIENCY`` (sensitivity runs)."""
+        cfg = load_conf("devices", devices) if isinstance(devices, str) else plain_config(devices)
         devs = cfg.get("devices") or []
         if not devs:
             raise ConfigError(f"devices: group {cfg.get('name', '?')} has no devices")
         default_mbps = float(cfg.get("network_mbps", 80.0))
+        latency_s = float(cfg.get("latency_ms", 2.0)) / 1e3
+        net = None if network is None else Cluster.from_config(cfg, network).network
         nodes = []
         for i, d in enumerate(devs):
             if "name" not in d or "board" not in d:
                 raise ConfigError(f"devices.{i}: needs a name and a board, got {d}")
             steps = tuple((float(t), bool(ok)) for t, ok in (d.get("availability") or []))
-            nodes.append(make_node(str(d["name"]), str(d["board"]),
-                                   float(d.get("network_mbps", default_mbps)), Availability(steps), efficiency))
+            mbps = float(d.get("network_mbps", default_mbps)) if net is None else net.cap(str(d["name"]))
+            nodes.append(make_node(str(d["name"]), str(d["board"]), mbps, Availability(steps), efficiency))
         leader = str(cfg.get("leader", nodes[0].name))
-        return cls(str(cfg.get("name", "custom")), nodes, leader, float(cfg.get("latency_ms", 2.0)) / 1e3)
+        return cls(str(cfg.get("name", "custom")), nodes, leader, latency_s if net is None else net.latency_s)
 
     @classmethod
     def from_cluster(cls, cluster: Cluster, leader: str | None = None) -> NodeCluster:
         """Nodes for a board-level cluster: processors from the board, rates from its network; a
-        board without processor figures becomes a node with one processor, the board itself."""
+        board without processor figures becomes a node with one processor, the board itself. A
+        node cluster is returned as it is (with ``leader`` as its leader, if given): its nodes,
+        availability and rates are already the refinement."""
+        if isinstance(cluster, NodeCluster):
+            if leader is None or leader == cluster.leader:
+                return cluster
+            return cls(cluster.name, cluster.nodes, leader, cluster.latency_s)
         net = cluster.network
         nodes = [make_node(d.name, d.board, net.cap(d.name)) if d.board in PROCESSOR_BOARDS
                  else board_node(d.name, d.board, net.cap(d.name)) for d in cluster.devices]

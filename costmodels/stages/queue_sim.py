@@ -57,7 +57,7 @@ import numpy as np
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.graph import ModelGraph
-from splitgym.costmodels.network import Network
+from splitgym.costmodels.network import Network, link_seconds
 from splitgym.costmodels.profiles import DeviceProfile, profile_for
 from splitgym.costmodels.stages.mdi_allocation import allocate, ring_order, unit_weights
 
@@ -369,7 +369,7 @@ class QueueSim:
         else:
             bw = min(self._caps[a], self._caps[b])
         self.bytes_sent += nbytes
-        dur = net.latency_s + net.overhead_s + nbytes * 8.0 / (bw * 1e6)
+        dur = link_seconds(nbytes, bw, net.latency_s, net.overhead_s)
         mode = self.sys.contention
         if mode == "none":
             return dur

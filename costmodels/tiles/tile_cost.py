@@ -59,6 +59,7 @@ import numpy as np
 from splitgym.costmodels.cluster import Cluster, load_conf
 from splitgym.costmodels.errors import ConfigError, PlanError
 from splitgym.costmodels.graph import DTYPE_BYTES, ModelGraph
+from splitgym.costmodels.network import link_seconds
 from splitgym.costmodels.plan import Plan, PlanDevice, PlanModel, PlanNetwork, Tile
 from splitgym.costmodels.profiles import (
     SHIPPED_PROFILES,
@@ -368,7 +369,7 @@ class TileCostModel:
         """One message's time on the link src -> dst (0 bytes: no message)."""
         if nbytes <= 0 or src == dst:
             return 0.0
-        return self.latency_s + self.overhead_s + nbytes * 8.0 / (self.bw[src, dst] * 1e6)
+        return link_seconds(nbytes, self.bw[src, dst], self.latency_s, self.overhead_s)
 
     def score(self, rects: Sequence[Region], head_device: str | None = None) -> TileScore:
         """Score one layout: ``rects[i]`` is device ``i``'s tile of the input image."""
