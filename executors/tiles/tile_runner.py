@@ -243,96 +243,26 @@ def _wait_until(t: float) -> None:
 
 
 def _tile_work(rank: int, cfg: dict[str, Any]) -> None:
+    """One process of a distributed tile run: device ``rank`` of the plan (the module doc). The
+    network namespace comes first, before any socket or thread exists."""
     if cfg["links"] == "netns":  # first, before any socket or thread exists
         enter_netns(cfg["netns"][rank])
         os.environ["GLOO_SOCKET_IFNAME"] = cfg["ifnames"][rank]
     import torch.distributed as dist
 
     torch.set_num_threads(cfg["threads"])
-    plan = Plan.model_validate(cfg["plan"])
-    model = build_model(plan.model.name, seed=0)
-    graph = ModelGraph.from_module(model, tuple(plan.model.input), name=plan.model.name)
-    rects = plan_rects(plan)
-    N = len(rects)
-    ex = exchanges(graph, rects)
-    segs = _segments(graph, ex, [rank])
-    head = cfg["head"]
-    gen = torch.Generator().manual_seed(cfg["seed"])
-    x = torch.randn(1, *plan.model.input, generator=gen)
-    _, h, w = graph.input_shape
-    # link time the worker waits itself: emulated, the whole modelled message time (receiver side:
-    # a message is complete no earlier than its link time after the receive was posted); netns,
-    # only the plan's latency and per-message overhead (the wire is shaped by tc)
-    fixed = plan.network.latency_ms / 1e3 + plan.network.overhead_ms / 1e3
-    if cfg["links"] == "emulated":
-        link = network_transfer(plan)
-        names = [d.name for d in plan.devices]
-        cost = lambda s, d, b: link(names[s], names[d], b)  # noqa: E731
-    elif cfg["links"] == "netns":
-        cost = lambda s, d, b: fixed  # noqa: E731
-    else:
-        cost = lambda s, d, b: 0.0  # noqa: E731
+    worker = _TileWorker(rank, cfg, dist)
     os.environ["MASTER_ADDR"], os.environ["MASTER_PORT"] = cfg["addr"], str(cfg["port"])
-    dist.init_process_group("gloo", init_method="env://", rank=rank, world_size=N,
+    dist.init_process_group("gloo", init_method="env://", rank=rank, world_size=worker.N,
                             timeout=datetime.timedelta(seconds=cfg["timeout_s"]))
-    last = graph.units[-1].out_shape
-    tag0 = graph.num_units * N * N
-    head_seg = SlicedSegment(graph, graph.num_units, graph.num_units) if graph.head else None
     compute: list[float] = []
     latency: list[float] = []
     sent = 0
     with torch.inference_mode():
         for img in range(cfg["warmup"] + cfg["images"]):
-            held = rects[rank]
-            block: torch.Tensor | None = _crop(x, Region(0, h, 0, w), held).contiguous()
-            compute_s, sent_img = 0.0, 0
-            dist.barrier()
-            t_start = time.perf_counter()
-            for step in ex:
-                works, inbox, link_s = [], [], 0.0
-                for src, dst, piece in step.recv:
-                    tag = step.unit * N * N + src * N + dst
-                    if src == rank:
-                        t = _crop(block, held, piece).contiguous()  # type: ignore[arg-type]
-                        sent_img += t.numel() * t.element_size()
-                        works.append(dist.isend(t, dst, tag=tag))
-                    elif dst == rank:
-                        c = graph.units[step.unit].in_shape[0]
-                        buf = torch.empty(1, c, piece.rows, piece.cols)
-                        works.append(dist.irecv(buf, src, tag=tag))
-                        inbox.append((piece, buf))
-                        link_s += cost(src, dst, buf.numel() * buf.element_size())
-                posted = time.perf_counter()
-                for wk in works:
-                    wk.wait()
-                _wait_until((posted if cfg["links"] == "emulated" else time.perf_counter()) + link_s)
-                t0 = time.perf_counter()
-                block = _unit_step(segs.get((step.unit, rank)), step, rank, held, block, inbox)  # type: ignore[arg-type]
-                compute_s += time.perf_counter() - t0
-                held = step.owned[rank]
-            # gather the last blocks on the head device (the sender waits the link's time first)
-            if rank != head:
-                if block is not None and not held.empty:
-                    blk = block.contiguous()
-                    time.sleep(cost(rank, head, blk.numel() * blk.element_size()))
-                    dist.send(blk, head, tag=tag0 + rank)
-            else:
-                pieces = [(held, block)] if block is not None and not held.empty else []
-                for src in range(N):
-                    r = ex[-1].owned[src]
-                    if src != rank and not r.empty:
-                        buf = torch.empty(1, last[0], r.rows, r.cols)
-                        dist.recv(buf, src, tag=tag0 + src)
-                        pieces.append((r, buf))
-                feats = assemble(Region(0, last[1], 0, last[2]), pieces, x)  # type: ignore[arg-type]
-                out = head_seg(feats) if head_seg is not None else feats
-                if img >= cfg["warmup"]:
-                    latency.append(time.perf_counter() - t_start)
-                if img == 0:
-                    ref = model(x)
-                    feat_err = float((feats - reference_features(graph, x)).abs().max())
-                    torch.save({"feature_error": feat_err, "output_error": float((out - ref).abs().max())},
-                               Path(cfg["dir"]) / "errors.pt")
+            compute_s, sent_img, latency_s = worker.image(img)
+            if latency_s is not None:
+                latency.append(latency_s)
             if img == 0:
                 sent = sent_img
             if img >= cfg["warmup"]:
@@ -341,6 +271,119 @@ def _tile_work(rank: int, cfg: dict[str, Any]) -> None:
                Path(cfg["dir"]) / f"stats-{rank}.pt")
     dist.barrier()
     dist.destroy_process_group()
+
+
+def _tile_link_cost(plan: Plan, links: str) -> Callable[[int, int, int], float]:
+    """The link time a worker waits itself (sender, receiver, bytes -> seconds): emulated, the
+    whole modelled message time (receiver side: a message is complete no earlier than its link
+    time after the receive was posted); netns, only the plan's latency and per-message overhead
+    (the wire is shaped by tc); none, nothing."""
+    fixed = plan.network.latency_ms / 1e3 + plan.network.overhead_ms / 1e3
+    if links == "emulated":
+        link = network_transfer(plan)
+        names = [d.name for d in plan.devices]
+        return lambda s, d, b: link(names[s], names[d], b)
+    if links == "netns":
+        return lambda s, d, b: fixed
+    return lambda s, d, b: 0.0
+
+
+class _TileWorker:
+    """One device's share of a distributed tile run: its tile at every unit, the halos it trades
+    with the others and, on the head device, the gather, the head and the error check."""
+
+    def __init__(self, rank: int, cfg: dict[str, Any], dist: Any) -> None:
+        self.rank, self.cfg, self.dist = rank, cfg, dist
+        plan = Plan.model_validate(cfg["plan"])
+        self.model = build_model(plan.model.name, seed=0)
+        self.graph = graph = ModelGraph.from_module(self.model, tuple(plan.model.input), name=plan.model.name)
+        self.rects = plan_rects(plan)
+        self.N = len(self.rects)
+        self.ex = exchanges(graph, self.rects)
+        self.segs = _segments(graph, self.ex, [rank])
+        self.head = cfg["head"]
+        gen = torch.Generator().manual_seed(cfg["seed"])
+        self.x = torch.randn(1, *plan.model.input, generator=gen)
+        self.cost = _tile_link_cost(plan, cfg["links"])
+        self.last = graph.units[-1].out_shape
+        self.tag0 = graph.num_units * self.N * self.N  # the gather's tags come after every halo's
+        self.head_seg = SlicedSegment(graph, graph.num_units, graph.num_units) if graph.head else None
+
+    def image(self, img: int) -> tuple[float, int, float | None]:
+        """Run image ``img`` from the start barrier: every unit of this tile, then the gather on
+        the head device. Returns (compute seconds, halo bytes sent, latency: recorded images on
+        the head device, else None)."""
+        _, h, w = self.graph.input_shape
+        held = self.rects[self.rank]
+        block: torch.Tensor | None = _crop(self.x, Region(0, h, 0, w), held).contiguous()
+        compute_s, sent_img = 0.0, 0
+        self.dist.barrier()
+        t_start = time.perf_counter()
+        for step in self.ex:
+            inbox, sent_step = self._halo(step, held, block)
+            sent_img += sent_step
+            t0 = time.perf_counter()
+            block = _unit_step(self.segs.get((step.unit, self.rank)), step, self.rank, held, block, inbox)  # type: ignore[arg-type]
+            compute_s += time.perf_counter() - t0
+            held = step.owned[self.rank]
+        # gather the last blocks on the head device (the sender waits the link's time first)
+        if self.rank != self.head:
+            self._send_to_head(held, block)
+            return compute_s, sent_img, None
+        return compute_s, sent_img, self._gather_on_head(img, held, block, t_start)
+
+    def _halo(self, step: Exchange, held: Region, block: torch.Tensor | None
+              ) -> tuple[list[tuple[Region, torch.Tensor]], int]:
+        """Trade the halos of unit ``step.unit``: send what others need of ``block``, receive what
+        this tile needs, and wait until the messages are done and their link time has passed.
+        Returns (the received pieces, the bytes sent)."""
+        N, rank = self.N, self.rank
+        works, inbox, link_s, sent = [], [], 0.0, 0
+        for src, dst, piece in step.recv:
+            tag = step.unit * N * N + src * N + dst
+            if src == rank:
+                t = _crop(block, held, piece).contiguous()  # type: ignore[arg-type]
+                sent += t.numel() * t.element_size()
+                works.append(self.dist.isend(t, dst, tag=tag))
+            elif dst == rank:
+                c = self.graph.units[step.unit].in_shape[0]
+                buf = torch.empty(1, c, piece.rows, piece.cols)
+                works.append(self.dist.irecv(buf, src, tag=tag))
+                inbox.append((piece, buf))
+                link_s += self.cost(src, dst, buf.numel() * buf.element_size())
+        posted = time.perf_counter()
+        for wk in works:
+            wk.wait()
+        _wait_until((posted if self.cfg["links"] == "emulated" else time.perf_counter()) + link_s)
+        return inbox, sent
+
+    def _send_to_head(self, held: Region, block: torch.Tensor | None) -> None:
+        """Send this tile's last block to the head device, once its link time has passed."""
+        if block is not None and not held.empty:
+            blk = block.contiguous()
+            time.sleep(self.cost(self.rank, self.head, blk.numel() * blk.element_size()))
+            self.dist.send(blk, self.head, tag=self.tag0 + self.rank)
+
+    def _gather_on_head(self, img: int, held: Region, block: torch.Tensor | None, t_start: float
+                        ) -> float | None:
+        """On the head device: assemble the feature map, run the head and, for the first image,
+        save the errors against the unsplit model. Returns the latency of a recorded image."""
+        pieces = [(held, block)] if block is not None and not held.empty else []
+        for src in range(self.N):
+            r = self.ex[-1].owned[src]
+            if src != self.rank and not r.empty:
+                buf = torch.empty(1, self.last[0], r.rows, r.cols)
+                self.dist.recv(buf, src, tag=self.tag0 + src)
+                pieces.append((r, buf))
+        feats = assemble(Region(0, self.last[1], 0, self.last[2]), pieces, self.x)  # type: ignore[arg-type]
+        out = self.head_seg(feats) if self.head_seg is not None else feats
+        latency = time.perf_counter() - t_start if img >= self.cfg["warmup"] else None
+        if img == 0:
+            ref = self.model(self.x)
+            feat_err = float((feats - reference_features(self.graph, self.x)).abs().max())
+            torch.save({"feature_error": feat_err, "output_error": float((out - ref).abs().max())},
+                       Path(self.cfg["dir"]) / "errors.pt")
+        return latency
 
 
 def run_tiles_distributed(plan: Plan, seed: int = 1, timeout_s: float = 120.0, port: int | None = None,

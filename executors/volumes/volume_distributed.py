@@ -47,6 +47,7 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -284,162 +285,214 @@ def _images(n: int, shape: tuple[int, ...], seed: int) -> list[torch.Tensor]:
 
 
 def _work(rank: int, cfg: dict[str, Any]) -> None:
+    """One process of a run: rank ``r < N`` is plan device ``r``, rank ``N`` the requester
+    (the module doc). The order matters: the network namespace before any socket or thread, the
+    hub read before the group forms, no teardown after a failure."""
     import torch.distributed as dist
 
     torch.set_num_threads(cfg["threads"])
     plan = Plan.model_validate(cfg["plan"])
     names = [d.name for d in plan.devices]
-    N = len(names)
-    me = names[rank] if rank < N else REQUESTER
-
-    def fault(at: str) -> None:
-        if cfg["fail_rank"] == rank and cfg["fail_at"] == at:
-            raise RuntimeError(f"injected failure in rank {rank} ({me}) at {at}")
-
+    me = names[rank] if rank < len(names) else REQUESTER
     if cfg["links"] == "netns":  # first, before any socket or thread exists
         enter_netns(cfg["netns"][rank])
         os.environ["GLOO_SOCKET_IFNAME"] = cfg["ifnames"][rank]
-    fault("start")
+    _fault(cfg, rank, me, "start")
     os.environ["MASTER_ADDR"] = cfg["addr"]
     os.environ["MASTER_PORT"] = str(cfg["port"])
-    model = build_model(plan.model.name, seed=0)
-    graph = ModelGraph.from_module(model, tuple(plan.model.input), name=plan.model.name)
-    images = _images(cfg["images"] + cfg["warmup"], tuple(plan.model.input), cfg["seed"])
-    refs: list[torch.Tensor] = []
-    if rank == N:
-        with torch.inference_mode():
-            refs = [model(x) for x in images]
-    result_shape = tuple(refs[0].shape) if refs else None
-    sched = schedule(plan, graph, batch=1, result_shape=result_shape)
-    S = len(sched)  # stages including the final receipt
-    link = network_transfer(plan) if cfg["links"] == "emulated" else None
-    if cfg["links"] == "netns":  # the wire is shaped; only the latency and I/O overhead are waited
+    worker = _RankWorker(rank, me, plan, cfg)
+    dist.init_process_group("gloo", init_method="env://", rank=rank, world_size=len(names) + 1,
+                            timeout=datetime.timedelta(seconds=cfg["timeout_s"]))
+    worker.run(dist)
+
+
+def _fault(cfg: dict[str, Any], rank: int, me: str, at: str) -> None:
+    """Raise where the run's test asked this rank to fail (``fail_rank``, ``fail_at``)."""
+    if cfg["fail_rank"] == rank and cfg["fail_at"] == at:
+        raise RuntimeError(f"injected failure in rank {rank} ({me}) at {at}")
+
+
+def _link_cost(plan: Plan, links: str) -> Callable[[str, str, int], float] | None:
+    """What a send waits before it goes (source, destination, bytes -> seconds): the plan's whole
+    link time when emulated; only its latency and I/O overhead over netns, whose wire is shaped;
+    None over free links."""
+    link = network_transfer(plan) if links == "emulated" else None
+    if links == "netns":  # the wire is shaped; only the latency and I/O overhead are waited
         fixed = plan.network.latency_ms / 1e3 + plan.network.overhead_ms / 1e3
         link = lambda src, dst, nbytes: fixed  # noqa: E731
-    rank_name = names + [REQUESTER]
-    # what this rank sends after stage s (consumers in stage s + 1); s = -1: the requester's image
+    return link
+
+
+def _sends_of(sched: list[list[Step]], rank: int) -> dict[int, list[tuple[Step, Piece]]]:
+    """What ``rank`` sends after stage ``s`` (its consumers are in stage ``s + 1``); ``s = -1``:
+    the requester's image."""
     sends: dict[int, list[tuple[Step, Piece]]] = {}
     for steps in sched:
         for st in steps:
             for pc in st.pieces:
                 if pc.src == rank and st.rank != rank:
                     sends.setdefault(st.stage - 1, []).append((st, pc))
-    mine = {st.stage: st for steps in sched for st in steps if st.rank == rank}
-    # with a hub: skip finished images, restart the others after their last complete stage (read
-    # before the group forms, so every rank sees the same hub; see resume.py)
-    hub = ResumeHub(cfg["hub"], cfg["plan"]) if cfg.get("hub") else None
-    stage_ranks = [[st.rank for st in steps] for steps in sched[:-1]]
-    start = {i: (hub.resume_stage(i, stage_ranks) if hub else -1) for i in range(len(images))
-             if hub is None or not hub.done(i)}
+    return sends
 
-    # a HiDP plan's processor shares: this node's pinned processor workers (processors.py)
-    procs = (NodeProcessors(plan, graph, me, timeout_s=cfg["timeout_s"], module=model)
-             if rank < N and cfg.get("processors", True) and NodeProcessors.wanted(plan, me) else None)
-    dist.init_process_group("gloo", init_method="env://", rank=rank, world_size=N + 1,
-                            timeout=datetime.timedelta(seconds=cfg["timeout_s"]))
-    sender = _Sender(dist)
-    stats = {"compute_s": [], "link_s": [], "send_s": [], "recv_wait_s": [], "bytes_sent": 0, "latency_s": [],
-             "max_abs_error": 0.0, "ref_max_abs": 0.0, "resumed": {}, "skipped": len(images) - len(start)}
 
-    def emit(after: int, y: torch.Tensor, lo: int, img: int) -> int:
+class _RankWorker:
+    """One rank's share of the run: its steps of the static schedule, what it sends after each,
+    the images still to run (a hub resumes a killed run) and the stats it writes for the launcher.
+    Built before the process group forms (so every rank reads the same hub); :meth:`run` after."""
+
+    def __init__(self, rank: int, me: str, plan: Plan, cfg: dict[str, Any]) -> None:
+        self.rank, self.me, self.cfg = rank, me, cfg
+        self.N = N = len(plan.devices)
+        model = build_model(plan.model.name, seed=0)
+        graph = ModelGraph.from_module(model, tuple(plan.model.input), name=plan.model.name)
+        self.images = _images(cfg["images"] + cfg["warmup"], tuple(plan.model.input), cfg["seed"])
+        self.refs: list[torch.Tensor] = []
+        if rank == N:
+            with torch.inference_mode():
+                self.refs = [model(x) for x in self.images]
+        result_shape = tuple(self.refs[0].shape) if self.refs else None
+        sched = schedule(plan, graph, batch=1, result_shape=result_shape)
+        self.S = len(sched)  # stages including the final receipt
+        self.link = _link_cost(plan, cfg["links"])
+        self.rank_name = [d.name for d in plan.devices] + [REQUESTER]
+        self.sends = _sends_of(sched, rank)
+        self.mine = {st.stage: st for steps in sched for st in steps if st.rank == rank}
+        # with a hub: skip finished images, restart the others after their last complete stage (read
+        # before the group forms, so every rank sees the same hub; see resume.py)
+        self.hub = ResumeHub(cfg["hub"], cfg["plan"]) if cfg.get("hub") else None
+        stage_ranks = [[st.rank for st in steps] for steps in sched[:-1]]
+        self.start = {i: (self.hub.resume_stage(i, stage_ranks) if self.hub else -1)
+                      for i in range(len(self.images)) if self.hub is None or not self.hub.done(i)}
+        # a HiDP plan's processor shares: this node's pinned processor workers (processors.py)
+        self.procs = (NodeProcessors(plan, graph, me, timeout_s=cfg["timeout_s"], module=model)
+                      if rank < N and cfg.get("processors", True) and NodeProcessors.wanted(plan, me) else None)
+        self.stats: dict[str, Any] = {
+            "compute_s": [], "link_s": [], "send_s": [], "recv_wait_s": [], "bytes_sent": 0, "latency_s": [],
+            "max_abs_error": 0.0, "ref_max_abs": 0.0, "resumed": {},
+            "skipped": len(self.images) - len(self.start)}
+
+    def run(self, dist: Any) -> None:
+        """Every image to run, then the stats; on a failure, no teardown: closing the connections
+        now would make the peers fail first and hide this, the root cause (the caller writes it
+        down and exits at once)."""
+        self.dist = dist
+        self.sender = _Sender(dist)
+        try:
+            _fault(self.cfg, self.rank, self.me, "run")  # the others are connected and blocked on this rank
+            with torch.inference_mode():
+                for img, first in self.start.items():
+                    self._image(img, first)
+            if self.procs is not None:
+                self.procs.close()
+            torch.save(self.stats, Path(self.cfg["dir"]) / f"stats-{self.rank}.pt")
+            dist.barrier()
+            self.sender.close()
+            dist.destroy_process_group()
+        except BaseException:
+            self.sender.closed = True
+            raise
+
+    def _image(self, img: int, first: int) -> None:
+        """Image ``img``, from stage ``first`` on (-1: from the start), and its stats."""
+        t0 = time.perf_counter()
+        if self.rank == self.N:
+            compute, wait, sent = self._request(img, first, t0)
+        else:
+            compute, wait, sent = self._parts(img, first)
+        link_s, send_s = self.sender.flush()
+        per_proc = self.procs.take() if self.procs is not None else {}
+        if img >= self.cfg["warmup"]:
+            self.stats["compute_s"].append(compute)
+            if per_proc:
+                self.stats.setdefault("processor_s", []).append(per_proc)
+            self.stats["link_s"].append(link_s)
+            self.stats["send_s"].append(send_s)
+            self.stats["recv_wait_s"].append(wait)
+            self.stats["bytes_sent"] = sent
+
+    def _request(self, img: int, first: int, t0: float) -> tuple[float, float, int]:
+        """The requester: send the image (unless resumed past it), wait for the result, check it
+        against the unsplit model; returns (compute, receive wait, bytes sent)."""
+        sent = 0
+        if first < 0:
+            sent += self._emit(-1, self.images[img], img)
+        else:
+            self.stats["resumed"][img] = first
+        t_send = time.perf_counter()
+        y = self._gather(self.mine[self.S - 1], img, None)
+        latency = time.perf_counter() - t0
+        wait = time.perf_counter() - t_send
+        if self.hub is not None:
+            self.hub.save_result(img, y)
+        if img >= self.cfg["warmup"]:
+            if first < 0:  # a resumed image's latency is not an image's latency
+                self.stats["latency_s"].append(latency)
+            ref = self.refs[img]
+            err = (y.reshape(ref.shape) - ref).abs().max().item()
+            self.stats["max_abs_error"] = max(self.stats["max_abs_error"], err)
+            self.stats["ref_max_abs"] = max(self.stats["ref_max_abs"], ref.abs().max().item())
+        return 0.0, wait, sent
+
+    def _parts(self, img: int, first: int) -> tuple[float, float, int]:
+        """A device: its part of every stage in turn (a resumed image sends its persisted part of
+        stage ``first`` on); returns (compute, receive wait, bytes sent)."""
+        compute = wait = 0.0
+        sent = 0
+        own: torch.Tensor | None = None
+        for s in range(self.S - 1):
+            st = self.mine.get(s)
+            if st is None or s < first:
+                own = None
+                continue
+            if s == first:  # persisted by the run that died: send it on
+                assert self.hub is not None
+                own = self.hub.load(img, s, self.rank)
+                sent += self._emit(s, own, img)
+                continue
+            if self.cfg["fail_rank"] == self.rank and self.cfg["fail_at"] == f"kill:{img}:{s}":
+                os.kill(os.getpid(), signal.SIGKILL)  # a real, abrupt death (tests)
+            tw = time.perf_counter()
+            inp = self._gather(st, img, own)
+            tc = time.perf_counter()
+            wait += tc - tw
+            if self.procs is not None and self.procs.handles(s):
+                own = self.procs.run(s, st.module, st.out_rows, inp)
+            else:
+                own = st.module(inp)
+            compute += time.perf_counter() - tc
+            if self.hub is not None:
+                self.hub.save_part(img, s, self.rank, own)
+            sent += self._emit(s, own, img)
+        return compute, wait, sent
+
+    def _emit(self, after: int, y: torch.Tensor, img: int) -> int:
+        """Queue the slices of ``y`` (this rank's output of stage ``after``) for their consumers;
+        returns the bytes queued."""
         nbytes = 0
-        for st, pc in sends.get(after, []):
+        for st, pc in self.sends.get(after, []):
             piece = (y[:, :, pc.r0:pc.r1, pc.c0:pc.c1] if y.dim() == 4 else y).contiguous()
             b = piece.numel() * piece.element_size()
             nbytes += b
-            cost = link(me, rank_name[st.rank], b) if link is not None else 0.0
-            sender.put(piece, st.rank, img * (S + 1) + st.stage, cost)
+            cost = self.link(self.me, self.rank_name[st.rank], b) if self.link is not None else 0.0
+            self.sender.put(piece, st.rank, img * (self.S + 1) + st.stage, cost)
         return nbytes
 
-    def gather(st: Step, img: int, own: torch.Tensor | None) -> torch.Tensor:
+    def _gather(self, st: Step, img: int, own: torch.Tensor | None) -> torch.Tensor:
+        """The input of step ``st``: its pieces, received or (``own``) already here, in row order."""
         bufs, works = [], []
         for pc in st.pieces:
-            if pc.src == rank:
+            if pc.src == self.rank:
                 assert own is not None
                 bufs.append(own[:, :, pc.r0:pc.r1, pc.c0:pc.c1])
             else:
                 buf = torch.empty(pc.shape)
-                works.append(dist.irecv(buf, src=pc.src, tag=img * (S + 1) + st.stage))
+                works.append(self.dist.irecv(buf, src=pc.src, tag=img * (self.S + 1) + st.stage))
                 bufs.append(buf)
         for w in works:
             w.wait()
         if not bufs:  # only padding is read
             return torch.empty(1, 0, 0, 0)
         return bufs[0] if len(bufs) == 1 else torch.cat(bufs, dim=2)
-
-    try:
-        fault("run")  # the others are connected and blocked on this rank
-        with torch.inference_mode():
-            for img, first in start.items():
-                x = images[img]
-                compute = wait = 0.0
-                sent = 0
-                t0 = time.perf_counter()
-                if rank == N:
-                    if first < 0:
-                        sent += emit(-1, x, 0, img)
-                    else:
-                        stats["resumed"][img] = first
-                    t_send = time.perf_counter()
-                    y = gather(mine[S - 1], img, None)
-                    latency = time.perf_counter() - t0
-                    wait += time.perf_counter() - t_send
-                    if hub is not None:
-                        hub.save_result(img, y)
-                    if img >= cfg["warmup"]:
-                        if first < 0:  # a resumed image's latency is not an image's latency
-                            stats["latency_s"].append(latency)
-                        ref = refs[img]
-                        err = (y.reshape(ref.shape) - ref).abs().max().item()
-                        stats["max_abs_error"] = max(stats["max_abs_error"], err)
-                        stats["ref_max_abs"] = max(stats["ref_max_abs"], ref.abs().max().item())
-                else:
-                    own: torch.Tensor | None = None
-                    for s in range(S - 1):
-                        st = mine.get(s)
-                        if st is None or s < first:
-                            own = None
-                            continue
-                        if s == first:  # persisted by the run that died: send it on
-                            assert hub is not None
-                            own = hub.load(img, s, rank)
-                            sent += emit(s, own, st.out_rows[0], img)
-                            continue
-                        if cfg["fail_rank"] == rank and cfg["fail_at"] == f"kill:{img}:{s}":
-                            os.kill(os.getpid(), signal.SIGKILL)  # a real, abrupt death (tests)
-                        tw = time.perf_counter()
-                        inp = gather(st, img, own)
-                        tc = time.perf_counter()
-                        wait += tc - tw
-                        if procs is not None and procs.handles(s):
-                            own = procs.run(s, st.module, st.out_rows, inp)
-                        else:
-                            own = st.module(inp)
-                        compute += time.perf_counter() - tc
-                        if hub is not None:
-                            hub.save_part(img, s, rank, own)
-                        sent += emit(s, own, st.out_rows[0], img)
-                link_s, send_s = sender.flush()
-                per_proc = procs.take() if procs is not None else {}
-                if img >= cfg["warmup"]:
-                    stats["compute_s"].append(compute)
-                    if per_proc:
-                        stats.setdefault("processor_s", []).append(per_proc)
-                    stats["link_s"].append(link_s)
-                    stats["send_s"].append(send_s)
-                    stats["recv_wait_s"].append(wait)
-                    stats["bytes_sent"] = sent
-        if procs is not None:
-            procs.close()
-        torch.save(stats, Path(cfg["dir"]) / f"stats-{rank}.pt")
-        dist.barrier()
-        sender.close()
-        dist.destroy_process_group()
-    except BaseException:
-        # no teardown here: closing the connections now would make the peers fail first and hide
-        # this, the root cause (the caller writes it down and exits at once)
-        sender.closed = True
-        raise
 
 
 # -- the launcher ----------------------------------------------------------------------------------

@@ -97,93 +97,30 @@ def pieces_that_fit(spans: list[Span], usable: int | None, cuts_allowed: set[int
 def plan_hyps(graph: ModelGraph, cluster: Cluster, threshold: int | None = None,
               parts: int | None = None, partitions: int | None = None,
               profiles: Mapping[str, DeviceProfile] | None = None) -> Plan:
+    """HyPS's plan for ``graph`` on ``cluster`` (the method and its choices: the module doc).
+
+    The four steps of the method read top to bottom here; each step's detail is in its helper."""
     spans = layer_spans(graph)
     memory = device_memory(cluster)
     budgets = [m.usable_bytes for m in memory.values() if m.usable_bytes is not None]
     usable = min(budgets) if budgets else None
-    if threshold is not None and threshold < 1:
-        raise ConfigError(f"threshold: expected a number of parameters >= 1, got {threshold}")
-    if parts is not None and parts < 1:
-        raise ConfigError(f"parts: expected >= 1 neuron parts, got {parts}")
-    if partitions is not None and partitions < 0:
-        raise ConfigError(f"partitions: expected >= 0 partitions, got {partitions}")
+    _check_counts(threshold, parts, partitions)
     thr = threshold if threshold is not None else (param_threshold(usable) if usable is not None else None)
 
     # 1. mandatory cut points: layers over the threshold, or that do not fit whole
-    mandatory: dict[int, int] = {}  # span index -> number of neuron parts
-    for s in spans:
-        over = thr is not None and s.params > thr
-        if not over and _fits([s], usable):
-            continue
-        if not s.splittable:
-            raise ConfigError(f"memory: layer {s.name} ({s.kind}, {s.params:,} parameters) exceeds the "
-                              f"device budget and cannot be neuron-split")
-        k = max(-(-s.params // thr) if thr else 1, fewest_parts(s, usable) if usable is not None else 1)
-        if parts is not None:
-            if parts < k:
-                raise ConfigError(f"parts: layer {s.name} needs at least {k} neuron parts to fit, got {parts}")
-            if parts > s.neurons:
-                raise ConfigError(f"parts: layer {s.name} has {s.neurons} neurons, got {parts}")
-            k = parts
-        mandatory[s.index] = k
+    mandatory = _mandatory_cuts(spans, thr, usable, parts)
 
     # 2. stretches between mandatory cuts (the head always starts one), cut at pools if needed
     pools = {s.index for s in spans if s.pool}
-    stretches: list[list[Span]] = []
-    current: list[Span] = []
-    for s in spans:
-        starts = s.index in mandatory or (s.unit is None and current and current[-1].unit is not None)
-        if starts and current:
-            stretches.append(current)
-            current = []
-        if s.index in mandatory:
-            stretches.append([s])
-        else:
-            current.append(s)
-    if current:
-        stretches.append(current)
-    pieces: list[list[Span]] = []
-    for st in stretches:
-        if st[0].index in mandatory:
-            pieces.append(st)
-            continue
-        got = pieces_that_fit(st, usable, pools)
-        if got is None:
-            raise ConfigError(f"memory: layers {st[0].name}..{st[-1].name} do not fit in "
-                              f"{(usable or 0) / 2**20:.1f} MiB with cuts at pooling layers only")
-        pieces.extend(got)
+    pieces = [piece for st in _stretches(spans, mandatory)
+              for piece in _cut_to_fit(st, mandatory, usable, pools)]
 
     # 3. optional cuts for the device count: the smallest pool output first
     want = cluster.size if partitions is None else partitions
-    while len(pieces) < want:
-        cands = [(p[i].out_bytes, -p[i].index, k, i) for k, p in enumerate(pieces)
-                 if p[0].index not in mandatory for i in range(len(p) - 1) if p[i].index in pools]
-        if not cands:
-            break
-        _, _, k, i = min(cands)
-        pieces[k:k + 1] = [pieces[k][: i + 1], pieces[k][i + 1:]]
+    pieces = _optional_cuts(pieces, mandatory, pools, want)
 
     # 4. devices in turn; the plan's fields
-    names = cluster.names
-    stages: list[Stage] = []
-    splits: list[NeuronSplit] = []
-    head_device = None
-    turn = 0
-    for p in pieces:
-        if p[0].index in mandatory:
-            s = p[0]
-            ranges = equal_parts(s.neurons, mandatory[s.index])
-            splits.append(NeuronSplit(layer=s.name, parts=[
-                NeuronPart(device=names[(turn + j) % len(names)], start=a, end=b)
-                for j, (a, b) in enumerate(ranges)]))
-        else:
-            dev = names[turn % len(names)]
-            units = [s.unit for s in p if s.unit is not None]
-            if units:
-                stages.append(Stage(device=dev, first=units[0], last=units[-1]))
-            if any(s.unit is None for s in p):
-                head_device = dev
-        turn += 1
+    stages, splits, head_device = _assign_devices(pieces, mandatory, cluster.names)
     net = cluster.network
     plan = Plan(
         kind="neurons",
@@ -206,3 +143,107 @@ def plan_hyps(graph: ModelGraph, cluster: Cluster, threshold: int | None = None,
     )
     score = score_hybrid(plan, graph, profiles=dict(profiles or {}), memory=memory)
     return plan.model_copy(update={"meta": {**plan.meta, "score": score.to_json()}})
+
+
+def _check_counts(threshold: int | None, parts: int | None, partitions: int | None) -> None:
+    """Reject impossible knobs in one line each, before any of them shapes a cut."""
+    if threshold is not None and threshold < 1:
+        raise ConfigError(f"threshold: expected a number of parameters >= 1, got {threshold}")
+    if parts is not None and parts < 1:
+        raise ConfigError(f"parts: expected >= 1 neuron parts, got {parts}")
+    if partitions is not None and partitions < 0:
+        raise ConfigError(f"partitions: expected >= 0 partitions, got {partitions}")
+
+
+def _mandatory_cuts(spans: list[Span], thr: int | None, usable: int | None, parts: int | None
+                    ) -> dict[int, int]:
+    """Step 1: span index -> number of neuron parts, for every layer over the threshold or too
+    big to fit whole; the fewest parts that fit unless ``parts`` forces a (feasible) number."""
+    mandatory: dict[int, int] = {}
+    for s in spans:
+        over = thr is not None and s.params > thr
+        if not over and _fits([s], usable):
+            continue
+        if not s.splittable:
+            raise ConfigError(f"memory: layer {s.name} ({s.kind}, {s.params:,} parameters) exceeds the "
+                              f"device budget and cannot be neuron-split")
+        k = max(-(-s.params // thr) if thr else 1, fewest_parts(s, usable) if usable is not None else 1)
+        if parts is not None:
+            if parts < k:
+                raise ConfigError(f"parts: layer {s.name} needs at least {k} neuron parts to fit, got {parts}")
+            if parts > s.neurons:
+                raise ConfigError(f"parts: layer {s.name} has {s.neurons} neurons, got {parts}")
+            k = parts
+        mandatory[s.index] = k
+    return mandatory
+
+
+def _stretches(spans: list[Span], mandatory: Mapping[int, int]) -> list[list[Span]]:
+    """Step 2a: the spans in runs cut at every mandatory layer (each alone in its run) and where
+    the head starts, since the Plan runs the head as a partition of its own."""
+    stretches: list[list[Span]] = []
+    current: list[Span] = []
+    for s in spans:
+        starts = s.index in mandatory or (s.unit is None and current and current[-1].unit is not None)
+        if starts and current:
+            stretches.append(current)
+            current = []
+        if s.index in mandatory:
+            stretches.append([s])
+        else:
+            current.append(s)
+    if current:
+        stretches.append(current)
+    return stretches
+
+
+def _cut_to_fit(stretch: list[Span], mandatory: Mapping[int, int], usable: int | None,
+                pools: set[int]) -> list[list[Span]]:
+    """Step 2b: a stretch as the pieces that fit (cut at pools only); a mandatory layer, which its
+    neuron split makes fit, stays whole."""
+    if stretch[0].index in mandatory:
+        return [stretch]
+    got = pieces_that_fit(stretch, usable, pools)
+    if got is None:
+        raise ConfigError(f"memory: layers {stretch[0].name}..{stretch[-1].name} do not fit in "
+                          f"{(usable or 0) / 2**20:.1f} MiB with cuts at pooling layers only")
+    return got
+
+
+def _optional_cuts(pieces: list[list[Span]], mandatory: Mapping[int, int], pools: set[int],
+                   want: int) -> list[list[Span]]:
+    """Step 3: cut at pools until there are ``want`` partitions, the smallest pool output first
+    (HY L200, L303), or no pool is left to cut at."""
+    pieces = list(pieces)
+    while len(pieces) < want:
+        cands = [(p[i].out_bytes, -p[i].index, k, i) for k, p in enumerate(pieces)
+                 if p[0].index not in mandatory for i in range(len(p) - 1) if p[i].index in pools]
+        if not cands:
+            break
+        _, _, k, i = min(cands)
+        pieces[k:k + 1] = [pieces[k][: i + 1], pieces[k][i + 1:]]
+    return pieces
+
+
+def _assign_devices(pieces: list[list[Span]], mandatory: Mapping[int, int], names: list[str]
+                    ) -> tuple[list[Stage], list[NeuronSplit], str | None]:
+    """Step 4: partition ``i`` on device ``i mod N`` and part ``j`` of a split layer on the next
+    devices in turn; returns the Plan's stages, neuron splits and head device."""
+    stages: list[Stage] = []
+    splits: list[NeuronSplit] = []
+    head_device = None
+    for turn, p in enumerate(pieces):
+        if p[0].index in mandatory:
+            s = p[0]
+            ranges = equal_parts(s.neurons, mandatory[s.index])
+            splits.append(NeuronSplit(layer=s.name, parts=[
+                NeuronPart(device=names[(turn + j) % len(names)], start=a, end=b)
+                for j, (a, b) in enumerate(ranges)]))
+        else:
+            dev = names[turn % len(names)]
+            units = [s.unit for s in p if s.unit is not None]
+            if units:
+                stages.append(Stage(device=dev, first=units[0], last=units[-1]))
+            if any(s.unit is None for s in p):
+                head_device = dev
+    return stages, splits, head_device
