@@ -70,7 +70,8 @@ bench: $(STAMP)
 	$(PY) -m splitgym.experiments.bench_simulator
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check costmodels agents envs executors experiments tests
+	$(VENV)/bin/ruff check costmodels agents envs executors experiments tests setup.py
+	$(VENV)/bin/ruff format --check costmodels agents envs executors experiments tests setup.py
 
 clean:
 	rm -rf runs .pytest_cache .hypothesis

@@ -37,13 +37,13 @@ from splitgym.costmodels.models import build_model
 from splitgym.costmodels.network import Network
 from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.profiles import DeviceProfile
-from splitgym.experiments.results_csv import write_csv
+from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
 
 __all__ = ["RESULTS", "BOARD", "Measured", "Study", "run_study", "write_study", "execute", "mape", "spearman",
            "two_folds", "accuracy", "summarise", "plot", "progress", "backend_line", "local_cluster", "with_overhead",
            "fit_overhead", "torch_threads"]
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(RESULTS_DIR)  # under the working directory (the checkout under make), never the package
 BOARD = "local-cpu"
 
 #: A fold's calibration: the columns it gives a row (``in_fold``: the row's plan was fitted on).

@@ -136,3 +136,13 @@ def test_validators_find_an_inexact_or_slow_run(plans):
     assert [p.field for p in far] == ["latency_s"] and "from the predicted" in far[0].message
     run.max_abs_error = 1.0 + 10 * run.ref_max_abs
     assert [p.field for p in validate_run(run)] == ["max_abs_error"]
+
+
+def test_a_sensitivity_runs_node_plan_is_scored_on_its_own_figures(graph):
+    """A plan made on nodes with an overridden GPU efficiency records it, and is scored on it."""
+    slow = NodeCluster.from_config("hidp-2", "hidp80", efficiency={"gpu-gl": 0.1})  # the Pis' GPUs
+    plan = PLANNERS["hidp"](graph, slow)
+    assert plan.meta["efficiency"] == {"gpu-gl": 0.1}
+    assert score_plan(plan, graph).latency_s == pytest.approx(plan.meta["predicted_latency_s"], rel=1e-9)
+    plain = plan.evolve(meta={k: v for k, v in plan.meta.items() if k != "efficiency"})
+    assert score_plan(plain, graph).latency_s < score_plan(plan, graph).latency_s

@@ -178,8 +178,15 @@ class NodeCluster(Cluster):
         leader = str(cfg.get("leader", nodes[0].name))
         return cls(str(cfg.get("name", "custom")), nodes, leader, latency_s if net is None else net.latency_s)
 
+    @property
+    def efficiency(self) -> dict[str, float]:
+        """The processor kinds whose fraction of peak was overridden (a sensitivity run), so that
+        plans can record it and be scored again on the same figures."""
+        return {p.kind: p.efficiency for n in self.nodes for p in n.processors if p.efficiency is not None}
+
     @classmethod
-    def from_cluster(cls, cluster: Cluster, leader: str | None = None) -> NodeCluster:
+    def from_cluster(cls, cluster: Cluster, leader: str | None = None,
+                     efficiency: Mapping[str, float] | None = None) -> NodeCluster:
         """Nodes for a board-level cluster: processors from the board, rates from its network; a
         board without processor figures becomes a node with one processor, the board itself. A
         node cluster is returned as it is (with ``leader`` as its leader, if given): its nodes,
@@ -189,7 +196,7 @@ class NodeCluster(Cluster):
                 return cluster
             return cls(cluster.name, cluster.nodes, leader, cluster.latency_s)
         net = cluster.network
-        nodes = [make_node(d.name, d.board, net.cap(d.name)) if d.board in PROCESSOR_BOARDS
+        nodes = [make_node(d.name, d.board, net.cap(d.name), efficiency=efficiency) if d.board in PROCESSOR_BOARDS
                  else board_node(d.name, d.board, net.cap(d.name)) for d in cluster.devices]
         return cls(cluster.name, nodes, leader or nodes[0].name, net.latency_s)
 

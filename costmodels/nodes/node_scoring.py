@@ -20,8 +20,10 @@ __all__ = ["score_nodes", "plan_nodes"]
 
 
 def plan_nodes(plan: Plan) -> NodeCluster:
-    """The plan's nodes: its devices with their boards' processors, the leader from ``meta``."""
-    return NodeCluster.from_cluster(plan.cluster(), leader=plan.meta.get("leader"))
+    """The plan's nodes: its devices with their boards' processors, the leader and any overridden
+    processor efficiency (a sensitivity run's) from ``meta``."""
+    return NodeCluster.from_cluster(plan.cluster(), leader=plan.meta.get("leader"),
+                                    efficiency=plan.meta.get("efficiency"))
 
 
 @register_scorer("nodes")

@@ -45,7 +45,7 @@ def plan_aofl_hidp(graph: ModelGraph, cluster: Cluster, nodes: str | NodeCluster
     part = from_starts(starts, graph.num_units)
     return Plan.from_volumes("aofl-hidp", graph, cluster, part, [splits[v] for v in part], kind="nodes", meta={
         "partition": ",".join(map(str, starts)), "model_latency_s": cost, "max_volumes": max_volumes,
-        "leader": nc.leader, "local": "default", "cluster": nc.name})
+        "leader": nc.leader, "local": "default", "cluster": nc.name, **({"efficiency": nc.efficiency} if nc.efficiency else {})})
 
 
 def min_sum_partition(tau: np.ndarray, max_volumes: int) -> tuple[list[int], float]:

@@ -121,5 +121,7 @@ def build_plan(method: str, graph: ModelGraph, nodes: NodeCluster, volumes: list
         else:
             stages.append(Stage(device=dev, first=first, last=last))
     info = {"leader": nodes.leader, "local": local.local, "cluster": nodes.name, **(meta or {})}
+    if nodes.efficiency:  # scored again on the same processor figures (node_scoring.plan_nodes)
+        info["efficiency"] = nodes.efficiency
     return base.evolve(kind="nodes", shares=shares, modes=modes, stages=stages or None,
                        head_device=nodes.names[h], meta=info)
