@@ -29,16 +29,18 @@ class DistrEdgeDDPG(DDPG):
     """DDPG whose critic has its own learning rate (``critic_learning_rate``) and whose warm-up
     acts uniformly (SB3) or with the noisy actor (``warmup="actor"``)."""
 
-    def __init__(self, *args: Any, critic_learning_rate: float | None = None, warmup: str = "uniform",
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, critic_learning_rate: float | None = None, warmup: str = "uniform", **kwargs: Any
+    ) -> None:
         if warmup not in ("uniform", "actor"):
             raise ConfigError(f"agent.kwargs.warmup: must be 'uniform' or 'actor', got {warmup!r}")
         self.critic_learning_rate = critic_learning_rate
         self.warmup = warmup
         super().__init__(*args, **kwargs)
 
-    def _sample_action(self, learning_starts: int, action_noise: ActionNoise | None = None,
-                       n_envs: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    def _sample_action(
+        self, learning_starts: int, action_noise: ActionNoise | None = None, n_envs: int = 1
+    ) -> tuple[np.ndarray, np.ndarray]:
         return super()._sample_action(0 if self.warmup == "actor" else learning_starts, action_noise, n_envs)
 
     def _update_learning_rate(self, optimizers: list[th.optim.Optimizer] | th.optim.Optimizer) -> None:

@@ -25,8 +25,9 @@ __all__ = ["BestPlanCallback", "ResumableCheckpoint"]
 
 
 class BestPlanCallback(BaseCallback):
-    def __init__(self, out_dir: str | Path, describe: Callable[[Any], dict[str, float]] | None = None,
-                 verbose: int = 0) -> None:
+    def __init__(
+        self, out_dir: str | Path, describe: Callable[[Any], dict[str, float]] | None = None, verbose: int = 0
+    ) -> None:
         super().__init__(verbose)
         self.out_dir = Path(out_dir)
         self.describe = describe
@@ -66,10 +67,13 @@ class BestPlanCallback(BaseCallback):
 
     # -- persistence (used by checkpoints and export) -------------------------------------------
     def state(self) -> dict[str, Any]:
-        return {"best_latency": self.best_latency, "best_episode": self.best_episode,
-                "episodes": self.episodes,
-                "best_decision": None if self.best_decision is None else self.best_decision.tolist(),
-                "latencies": self.latencies}
+        return {
+            "best_latency": self.best_latency,
+            "best_episode": self.best_episode,
+            "episodes": self.episodes,
+            "best_decision": None if self.best_decision is None else self.best_decision.tolist(),
+            "latencies": self.latencies,
+        }
 
     def load_state(self, state: dict[str, Any], policy_state: dict[str, Any] | None) -> None:
         self.best_latency = float(state["best_latency"])
@@ -118,6 +122,9 @@ def save_checkpoint(model, folder: Path, best: BestPlanCallback) -> None:
         (folder / "replay_buffer.tmp.pkl").replace(folder / "replay_buffer.pkl")
     best.save_best(folder)
     noise = getattr(model, "action_noise", None)
-    meta = {"num_timesteps": model.num_timesteps, "episodes": best.episodes,
-            "noise_episode": getattr(noise, "episode", None)}
+    meta = {
+        "num_timesteps": model.num_timesteps,
+        "episodes": best.episodes,
+        "noise_episode": getattr(noise, "episode", None),
+    }
     (folder / "progress.json").write_text(json.dumps(meta))

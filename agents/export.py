@@ -99,8 +99,11 @@ def reference_latencies(env: DistrEdgeEnv) -> dict[str, float]:
     for k in range(N):
         cuts = np.array([[0] * (k + 1) + [H] * (N - k)])
         offload.append(float(sim.score(whole, cuts)))
-    return {"equal": float(sim.score(env.partition, equal)), "offload": min(offload),
-            "offload_device": env.cluster.names[int(np.argmin(offload))]}
+    return {
+        "equal": float(sim.score(env.partition, equal)),
+        "offload": min(offload),
+        "offload_device": env.cluster.names[int(np.argmin(offload))],
+    }
 
 
 def classical_latencies(env: DistrEdgeEnv) -> dict[str, float]:
@@ -108,8 +111,7 @@ def classical_latencies(env: DistrEdgeEnv) -> dict[str, float]:
     same simulator."""
     from splitgym.agents.planners import VOLUME_PLANNERS, run_planner
 
-    return {name: env.sim.simulate(run_planner(name, env.graph, env.cluster)).latency
-            for name in VOLUME_PLANNERS}
+    return {name: env.sim.simulate(run_planner(name, env.graph, env.cluster)).latency for name in VOLUME_PLANNERS}
 
 
 def _pilot(env: DistrEdgeEnv) -> dict[str, Any]:
@@ -117,17 +119,34 @@ def _pilot(env: DistrEdgeEnv) -> dict[str, Any]:
     p = env.pilot
     if p is None:
         return {}
-    return {"pilot": {"latency_ms": p.latency * 1e3, "prior": p.prior, "source": p.source, "alpha": p.alpha,
-                      "moves": p.moves, "priced": p.priced}}
+    return {
+        "pilot": {
+            "latency_ms": p.latency * 1e3,
+            "prior": p.prior,
+            "source": p.source,
+            "alpha": p.alpha,
+            "moves": p.moves,
+            "priced": p.priced,
+        }
+    }
 
 
-def write_summary(path: str | Path, env: DistrEdgeEnv, learned_latency: float,
-                  actor_latency: float | None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def write_summary(
+    path: str | Path,
+    env: DistrEdgeEnv,
+    learned_latency: float,
+    actor_latency: float | None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     ref = reference_latencies(env)
     classical = classical_latencies(env)
     best_name = min(classical, key=classical.get)
-    rows = {"learned_plan": learned_latency, "actor_deterministic": actor_latency,
-            "equal": ref["equal"], "offload": ref["offload"]}
+    rows = {
+        "learned_plan": learned_latency,
+        "actor_deterministic": actor_latency,
+        "equal": ref["equal"],
+        "offload": ref["offload"],
+    }
     summary = {
         "scenario": env.scenario.to_dict(),
         "partition": [list(p) for p in env.partition],

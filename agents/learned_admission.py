@@ -28,7 +28,9 @@ def policy_path(run: str | Path) -> Path:
     for cand in (p, p / "export" / "policy.zip", p / "policy.zip"):
         if cand.is_file():
             return cand
-    raise ConfigError(f"learned: no policy.zip at {p} (searched {p}, {p / 'export' / 'policy.zip'}, {p / 'policy.zip'})")
+    raise ConfigError(
+        f"learned: no policy.zip at {p} (searched {p}, {p / 'export' / 'policy.zip'}, {p / 'policy.zip'})"
+    )
 
 
 class LearnedAdmission:
@@ -55,9 +57,11 @@ class LearnedAdmission:
         want = 2 * S + N * S + 3 * N + 1
         got = int(self.model.observation_space.shape[0])
         if got != want or int(self.model.action_space.nvec.size) != S:
-            raise ConfigError(f"learned: the policy observes {got} values and decides for "
-                              f"{self.model.action_space.nvec.size} sources; this ring has {N} workers and {S} "
-                              f"sources ({want} values): train on a scenario of that size")
+            raise ConfigError(
+                f"learned: the policy observes {got} values and decides for "
+                f"{self.model.action_space.nvec.size} sources; this ring has {N} workers and {S} "
+                f"sources ({want} values): train on a scenario of that size"
+            )
 
     def admit(self, sim: Any, s: int) -> bool:
         key = (sim.t, getattr(sim, "decision", None))

@@ -30,8 +30,15 @@ __all__ = ["EpsilonGaussianNoise"]
 
 
 class EpsilonGaussianNoise(ActionNoise):
-    def __init__(self, size: int, variance: float = 0.1, decay: float = 1 / 250, seed: int | None = None,
-                 per_episode: bool = False, anchor_every: int = 0) -> None:
+    def __init__(
+        self,
+        size: int,
+        variance: float = 0.1,
+        decay: float = 1 / 250,
+        seed: int | None = None,
+        per_episode: bool = False,
+        anchor_every: int = 0,
+    ) -> None:
         super().__init__()
         if variance < 0 or decay < 0:
             raise ValueError(f"variance/decay: must be >= 0, got {variance}/{decay}")

@@ -2,8 +2,9 @@
 splitgym.agents.train``.
 
 Fixed steps (rl-zoo's exp_manager): read the config -> build the env (``cfg.env.id`` picks the
-:class:`~splitgym.agents.tasks.TrainTask`: DistrEdge, NPTP, MS-MDI, ...) -> make the algorithm (or resume it from the run folder's checkpoint) -> callbacks -> learn (a Ctrl-C still
-saves) -> checkpoint and export. The run folder holds the resolved config, the command line,
+:class:`~splitgym.agents.tasks.TrainTask`: DistrEdge, NPTP, MS-MDI, ...) -> make the algorithm
+(or resume it from the run folder's checkpoint) -> callbacks -> learn (a Ctrl-C still saves) ->
+checkpoint and export. The run folder holds the resolved config, the command line,
 TensorBoard logs (``tb/``), checkpoints (``checkpoints/``) and the export (``export/``: the task's
 best plan, exported policy and ``summary.json``).
 """
@@ -42,9 +43,14 @@ def action_noise(cfg: DictConfig, n_actions: int, seed: int) -> EpsilonGaussianN
         return None
     if cfg.agent.noise.kind != "epsilon_gaussian":
         raise ConfigError(f"agent.noise.kind: unknown noise {cfg.agent.noise.kind!r} (known: epsilon_gaussian)")
-    return EpsilonGaussianNoise(n_actions, float(cfg.agent.noise.variance), float(cfg.agent.noise.decay), seed,
-                                per_episode=bool(cfg.agent.noise.get("per_episode", False)),
-                                anchor_every=int(cfg.agent.noise.get("anchor_every", 0)))
+    return EpsilonGaussianNoise(
+        n_actions,
+        float(cfg.agent.noise.variance),
+        float(cfg.agent.noise.decay),
+        seed,
+        per_episode=bool(cfg.agent.noise.get("per_episode", False)),
+        anchor_every=int(cfg.agent.noise.get("anchor_every", 0)),
+    )
 
 
 class _Timed:
@@ -117,8 +123,9 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         raise ConfigError(f"resume: no checkpoint in {ckpt} (set hydra.run.dir to the run to resume)")
     else:
         extra = {"action_noise": noise} if noise is not None else {}
-        model = Algo(cfg.agent.policy, env, seed=int(cfg.seed), device=cfg.device, verbose=int(cfg.verbose),
-                     **extra, **kwargs)
+        model = Algo(
+            cfg.agent.policy, env, seed=int(cfg.seed), device=cfg.device, verbose=int(cfg.verbose), **extra, **kwargs
+        )
         if cfg.agent.get("actor_init_scale") is not None:
             scale_actor_output(model, float(cfg.agent.actor_init_scale))
         reset = True
@@ -133,19 +140,34 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     try:
         with _interruptible():
             if remaining:
-                model.learn(remaining, callback=[best, checkpoint], log_interval=int(cfg.log_interval),
-                            reset_num_timesteps=reset, progress_bar=False)
+                model.learn(
+                    remaining,
+                    callback=[best, checkpoint],
+                    log_interval=int(cfg.log_interval),
+                    reset_num_timesteps=reset,
+                    progress_bar=False,
+                )
     except KeyboardInterrupt:
         interrupted = True
     wall = time.perf_counter() - t0
     save_checkpoint(model, ckpt, best)
     if best.best_policy_state is not None:  # Alg. 2's Actor*: export the best policy, not the last
         model.policy.load_state_dict(best.best_policy_state)
-    return task.export(model, env, best, run_dir / "export", extra={
-        "algo": algo_name, "episodes": best.episodes, "interrupted": interrupted,
-        "wall_s": wall, "env_s": env_step.seconds, "update_s": model_train.seconds,
-        "best_episode": best.best_episode,
-    })
+    return task.export(
+        model,
+        env,
+        best,
+        run_dir / "export",
+        extra={
+            "algo": algo_name,
+            "episodes": best.episodes,
+            "interrupted": interrupted,
+            "wall_s": wall,
+            "env_s": env_step.seconds,
+            "update_s": model_train.seconds,
+            "best_episode": best.best_episode,
+        },
+    )
 
 
 @hydra.main(version_base="1.3", config_path="pkg://splitgym.conf", config_name="train")

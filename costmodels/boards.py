@@ -42,29 +42,73 @@ class Board:
 BOARDS: dict[str, Board] = {
     b.name: b
     for b in [
-        Board("pi3", "cpu", 38.4, 1.0,
-              "Raspberry Pi 3B: 4x Cortex-A53 @ 1.2 GHz (HY L260), NEON fp32 8 FLOP/cycle/core "
-              "-> 4*1.2*8 = 38.4 GFLOPS", 4.0),
-        Board("pi3b+", "cpu", 44.8, 1.0,
-              "Raspberry Pi 3B+: 4x Cortex-A53 @ 1.4 GHz, 1 GB (HY L260) -> 4*1.4*8 = 44.8 GFLOPS",
-              5.0),
-        Board("pi4", "cpu", 48.0, 4.0,
-              "Raspberry Pi 4B: 4x Cortex-A72 @ 1.5 GHz, 8 FLOP/cycle/core -> 48 GFLOPS; 4 GB "
-              "(HI L183)", 6.0),
-        Board("pi5", "cpu", 153.6, 4.0,
-              "Raspberry Pi 5: 4x Cortex-A76 @ 2.4 GHz, 16 FLOP/cycle/core (2x128-bit FMA) -> "
-              "153.6 GFLOPS; 4 GB (HI L182)", 8.0),
-        Board("nano", "gpu", 472.0, 4.0,
-              "Jetson Nano: 128-core Maxwell @ 921.6 MHz, 472 GFLOPS FP16 (NVIDIA spec); 4 GB",
-              10.0),
-        Board("tx2", "gpu", 1330.0, 8.0,
-              "Jetson TX2: 256-core Pascal @ 1.3 GHz, 1.33 TFLOPS FP16 (NVIDIA spec); 8 GB", 15.0),
-        Board("xavier", "gpu", 2820.0, 16.0,
-              "Jetson AGX Xavier: 512-core Volta @ 1.377 GHz -> 512*1.377*4 = 2.82 TFLOPS FP16 on "
-              "CUDA cores (tensor cores not counted); 16 GB", 30.0),
-        Board("orin-nx", "gpu", 3760.0, 8.0,
-              "Jetson Orin NX: 1024-core Ampere (HI L179) @ 918 MHz -> 1024*0.918*4 = 3.76 TFLOPS "
-              "FP16 on CUDA cores; 8 GB", 25.0),
+        Board(
+            "pi3",
+            "cpu",
+            38.4,
+            1.0,
+            "Raspberry Pi 3B: 4x Cortex-A53 @ 1.2 GHz (HY L260), NEON fp32 8 FLOP/cycle/core -> 4*1.2*8 = 38.4 GFLOPS",
+            4.0,
+        ),
+        Board(
+            "pi3b+",
+            "cpu",
+            44.8,
+            1.0,
+            "Raspberry Pi 3B+: 4x Cortex-A53 @ 1.4 GHz, 1 GB (HY L260) -> 4*1.4*8 = 44.8 GFLOPS",
+            5.0,
+        ),
+        Board(
+            "pi4",
+            "cpu",
+            48.0,
+            4.0,
+            "Raspberry Pi 4B: 4x Cortex-A72 @ 1.5 GHz, 8 FLOP/cycle/core -> 48 GFLOPS; 4 GB (HI L183)",
+            6.0,
+        ),
+        Board(
+            "pi5",
+            "cpu",
+            153.6,
+            4.0,
+            "Raspberry Pi 5: 4x Cortex-A76 @ 2.4 GHz, 16 FLOP/cycle/core (2x128-bit FMA) -> "
+            "153.6 GFLOPS; 4 GB (HI L182)",
+            8.0,
+        ),
+        Board(
+            "nano",
+            "gpu",
+            472.0,
+            4.0,
+            "Jetson Nano: 128-core Maxwell @ 921.6 MHz, 472 GFLOPS FP16 (NVIDIA spec); 4 GB",
+            10.0,
+        ),
+        Board(
+            "tx2",
+            "gpu",
+            1330.0,
+            8.0,
+            "Jetson TX2: 256-core Pascal @ 1.3 GHz, 1.33 TFLOPS FP16 (NVIDIA spec); 8 GB",
+            15.0,
+        ),
+        Board(
+            "xavier",
+            "gpu",
+            2820.0,
+            16.0,
+            "Jetson AGX Xavier: 512-core Volta @ 1.377 GHz -> 512*1.377*4 = 2.82 TFLOPS FP16 on "
+            "CUDA cores (tensor cores not counted); 16 GB",
+            30.0,
+        ),
+        Board(
+            "orin-nx",
+            "gpu",
+            3760.0,
+            8.0,
+            "Jetson Orin NX: 1024-core Ampere (HI L179) @ 918 MHz -> 1024*0.918*4 = 3.76 TFLOPS "
+            "FP16 on CUDA cores; 8 GB",
+            25.0,
+        ),
     ]
 }
 

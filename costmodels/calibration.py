@@ -78,8 +78,9 @@ def predict_parts(profile: DeviceProfile, graph: ModelGraph, parts: Sequence[Par
     return np.array([profile.head_seconds if p.is_head else next(it) for p in parts])
 
 
-def calibrate(profile: DeviceProfile, graph: ModelGraph, parts: Sequence[PartSample],
-              ridge: float = 0.05) -> DeviceProfile:
+def calibrate(
+    profile: DeviceProfile, graph: ModelGraph, parts: Sequence[PartSample], ridge: float = 0.05
+) -> DeviceProfile:
     """A profile refitted to measured ``parts`` (see the module docstring)."""
     profile.check(graph)
     body = [p for p in parts if not p.is_head and p.rows[1] > p.rows[0]]
@@ -108,8 +109,15 @@ def calibrate(profile: DeviceProfile, graph: ModelGraph, parts: Sequence[PartSam
         s = np.asarray(t.seconds, dtype=float) * scale[u] + offset[u]
         units.append(UnitTable(t.name, list(t.heights), list(t.widths), s.tolist()))
     head = statistics.median(heads) if heads else profile.head_seconds
-    meta = {**profile.meta, "calibrated_from": profile.name, "calibration_parts": len(body),
-            "calibration_scale": scale.tolist(), "calibration_offset_s": offset.tolist(),
-            "calibration_head_samples": len(heads), "calibration_ridge": ridge}
-    return dataclasses.replace(profile, name=f"{profile.name}+calibrated", kind="fitted", units=units,
-                               head_seconds=float(head), meta=meta)
+    meta = {
+        **profile.meta,
+        "calibrated_from": profile.name,
+        "calibration_parts": len(body),
+        "calibration_scale": scale.tolist(),
+        "calibration_offset_s": offset.tolist(),
+        "calibration_head_samples": len(heads),
+        "calibration_ridge": ridge,
+    }
+    return dataclasses.replace(
+        profile, name=f"{profile.name}+calibrated", kind="fitted", units=units, head_seconds=float(head), meta=meta
+    )

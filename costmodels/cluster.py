@@ -68,7 +68,10 @@ class Cluster:
             raise ConfigError("devices: a cluster needs at least one device")
         dup = {n for n in names if names.count(n) > 1}
         if dup or self.requester in names:
-            raise ConfigError(f"devices: names must be unique and not {self.requester!r}, got duplicates {sorted(dup) or [self.requester]}")
+            raise ConfigError(
+                f"devices: names must be unique and not {self.requester!r}, "
+                f"got duplicates {sorted(dup) or [self.requester]}"
+            )
 
     @property
     def names(self) -> list[str]:
@@ -85,8 +88,9 @@ class Cluster:
             raise ConfigError(f"device: unknown device {name!r} (cluster has {', '.join(self.names)})") from None
 
     @classmethod
-    def from_config(cls, devices: str | Mapping[str, Any] | DictConfig,
-                    network: str | float | Mapping[str, Any] | DictConfig) -> Cluster:
+    def from_config(
+        cls, devices: str | Mapping[str, Any] | DictConfig, network: str | float | Mapping[str, Any] | DictConfig
+    ) -> Cluster:
         """Build from a device group and a network, each a config name, a path or a mapping;
         a number as ``network`` caps every device at that many Mbps."""
         dev_cfg = load_conf("devices", devices) if isinstance(devices, str) else plain_config(devices)
@@ -97,8 +101,10 @@ class Cluster:
         else:
             net_cfg = plain_config(network)
         try:
-            devs = [Device(str(d["name"]), str(d["board"]), _mb(d, "memory_mb"), _mb(d, "reserved_mb"))
-                    for d in dev_cfg["devices"]]
+            devs = [
+                Device(str(d["name"]), str(d["board"]), _mb(d, "memory_mb"), _mb(d, "reserved_mb"))
+                for d in dev_cfg["devices"]
+            ]
         except (KeyError, TypeError) as exc:
             raise ConfigError(f"devices: each device needs a name and a board ({exc})") from None
         if not devs:
@@ -148,11 +154,16 @@ def _network(cfg: dict[str, Any], names: list[str]) -> Network:
         else:  # seeded random walks: one shared trace, or one per device (seed, seed+1, ...)
             seed = int(tr.get("seed", 0))
             per_device = bool(tr.get("per_device", False))
-            traces = {n: BandwidthTrace.synthetic(seed + (i if per_device else 0),
-                                                  float(tr.get("duration_s", 3600)),
-                                                  float(tr.get("step_s", 60)),
-                                                  float(tr.get("low_mbps", 20)), float(tr.get("high_mbps", 300)))
-                      for i, n in enumerate(targets)}
+            traces = {
+                n: BandwidthTrace.synthetic(
+                    seed + (i if per_device else 0),
+                    float(tr.get("duration_s", 3600)),
+                    float(tr.get("step_s", 60)),
+                    float(tr.get("low_mbps", 20)),
+                    float(tr.get("high_mbps", 300)),
+                )
+                for i, n in enumerate(targets)
+            }
     return Network(
         caps_mbps=caps,
         latency_s=float(cfg.get("latency_ms", 0.0) or 0.0) / 1e3,

@@ -268,16 +268,14 @@ class ModelGraph:
         self._build()
 
     @classmethod
-    def from_torchvision(cls, name: str, input_size: int | tuple[int, int] | None = None,
-                         seed: int = 0) -> ModelGraph:
+    def from_torchvision(cls, name: str, input_size: int | tuple[int, int] | None = None, seed: int = 0) -> ModelGraph:
         """Trace a randomly initialised torchvision model at a square or (H, W) input size."""
         size = input_size if input_size is not None else DEFAULT_INPUT.get(name, 224)
         h, w = (size, size) if isinstance(size, int) else size
         return cls(name, build_model(name, seed=seed), (3, int(h), int(w)))
 
     @classmethod
-    def from_module(cls, module: nn.Module, input_shape: tuple[int, int, int],
-                    name: str = "custom") -> ModelGraph:
+    def from_module(cls, module: nn.Module, input_shape: tuple[int, int, int], name: str = "custom") -> ModelGraph:
         return cls(name, module, input_shape)
 
     # -- construction -------------------------------------------------------------------------
@@ -285,9 +283,7 @@ class ModelGraph:
         graph_nodes = list(self.gm.graph.nodes)
         placeholders = [n for n in graph_nodes if n.op == "placeholder"]
         if len(placeholders) != 1:
-            raise UnsupportedModelError(
-                f"model {self.name}: expected one input, found {len(placeholders)}"
-            )
+            raise UnsupportedModelError(f"model {self.name}: expected one input, found {len(placeholders)}")
         self.input_node: Node = placeholders[0]
         body = [n for n in graph_nodes if n.op not in ("placeholder", "output")]
         self.ops: dict[Node, NodeOp] = {n: classify(n, self.gm) for n in body}
@@ -309,8 +305,9 @@ class ModelGraph:
         if with_window:
             head_start = with_window[-1] + 1
         else:  # element-wise layers only: they are the units, up to the first global op
-            head_start = next((i for i, seg in enumerate(merged)
-                               if any(self.ops[n].kind is OpKind.FULL for n in seg)), len(merged))
+            head_start = next(
+                (i for i, seg in enumerate(merged) if any(self.ops[n].kind is OpKind.FULL for n in seg)), len(merged)
+            )
         for i, seg in enumerate(merged[:head_start]):
             if any(len(_shape(n)) != 4 for n in seg):
                 head_start = i
@@ -333,7 +330,7 @@ class ModelGraph:
         self.head_nodes: list[Node] = head_nodes
         self.head: Head | None = None
         if head_nodes:
-            hl = self.layers[-len(head_nodes):]
+            hl = self.layers[-len(head_nodes) :]
             self.head = Head(
                 layers=tuple(layer.name for layer in hl),
                 in_shape=_shape(prev)[1:],
@@ -358,8 +355,7 @@ class ModelGraph:
                 tags.append("residual")
             if "concat" in kinds:
                 tags.append("inception")
-            if any(isinstance(self.ops[n].module, nn.Conv2d) and self.ops[n].module.groups > 1
-                   for n in seg):
+            if any(isinstance(self.ops[n].module, nn.Conv2d) and self.ops[n].module.groups > 1 for n in seg):
                 tags.append("depthwise")
             if fulls:
                 tags.append("se" if "mul" in kinds else "global")
@@ -427,8 +423,7 @@ class ModelGraph:
     def flops(self) -> int:
         return sum(layer.flops for layer in self.layers)
 
-    def volume_input_range(self, first: int, last: int, a: int, b: int,
-                           axis: int = 0) -> list[tuple[int, int]]:
+    def volume_input_range(self, first: int, last: int, a: int, b: int, axis: int = 0) -> list[tuple[int, int]]:
         """Output ranges each unit first..last must compute so that unit ``last`` yields
         ``[a, b)``, followed by the input range of unit ``first``: ``last - first + 2`` pairs,
         from the last unit back to the volume input."""
@@ -447,27 +442,39 @@ class ModelGraph:
             "flops": self.flops,
             "units": [
                 {
-                    "index": u.index, "name": u.name, "kind": u.kind, "tags": list(u.tags),
-                    "in_shape": list(u.in_shape), "out_shape": list(u.out_shape),
-                    "kernel": u.kernel, "stride": u.stride, "params": u.params,
-                    "flops": u.flops, "out_bytes": u.out_bytes, "layers": list(u.layers),
+                    "index": u.index,
+                    "name": u.name,
+                    "kind": u.kind,
+                    "tags": list(u.tags),
+                    "in_shape": list(u.in_shape),
+                    "out_shape": list(u.out_shape),
+                    "kernel": u.kernel,
+                    "stride": u.stride,
+                    "params": u.params,
+                    "flops": u.flops,
+                    "out_bytes": u.out_bytes,
+                    "layers": list(u.layers),
                 }
                 for u in self.units
             ],
-            "head": None if self.head is None else {
-                "layers": list(self.head.layers), "in_shape": list(self.head.in_shape),
-                "out_shape": list(self.head.out_shape), "params": self.head.params,
+            "head": None
+            if self.head is None
+            else {
+                "layers": list(self.head.layers),
+                "in_shape": list(self.head.in_shape),
+                "out_shape": list(self.head.out_shape),
+                "params": self.head.params,
                 "flops": self.head.flops,
             },
             "layers": [
-                {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(layer).items()}
-                for layer in self.layers
+                {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(layer).items()} for layer in self.layers
             ],
         }
 
 
-def graph_on(graph: ModelGraph, device: torch.device | str,
-             cache: dict[torch.device, ModelGraph] | None = None) -> ModelGraph:
+def graph_on(
+    graph: ModelGraph, device: torch.device | str, cache: dict[torch.device, ModelGraph] | None = None
+) -> ModelGraph:
     """``graph`` with its modules on ``device``: the graph itself on cpu (no copy), else a shallow
     copy whose ops hold copies of the modules moved there (the traced nodes are shared).
 

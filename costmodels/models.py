@@ -34,9 +34,7 @@ def available_models() -> list[str]:
 def build_model(name: str, seed: int = 0) -> nn.Module:
     """A torchvision classifier in eval mode with seeded random weights."""
     if name not in available_models():
-        raise UnsupportedModelError(
-            f"model: unknown torchvision model {name!r} (try vgg16, resnet50, mobilenet_v2)"
-        )
+        raise UnsupportedModelError(f"model: unknown torchvision model {name!r} (try vgg16, resnet50, mobilenet_v2)")
     torch.manual_seed(seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -28,8 +28,9 @@ def _seconds(nbytes: Any, mbps: Any, latency_s: float, overhead_s: float) -> Any
     return latency_s + overhead_s + nbytes * 8.0 / (mbps * 1e6)
 
 
-def transfer_seconds(nbytes: np.ndarray | float, mbps: np.ndarray | float, latency_s: float = 0.0,
-                     overhead_s: float = 0.0) -> np.ndarray:
+def transfer_seconds(
+    nbytes: np.ndarray | float, mbps: np.ndarray | float, latency_s: float = 0.0, overhead_s: float = 0.0
+) -> np.ndarray:
     """Vectorised transfer time; zero bytes cost nothing."""
     nbytes = np.asarray(nbytes, dtype=float)
     return np.where(nbytes > 0, _seconds(nbytes, np.asarray(mbps, dtype=float), latency_s, overhead_s), 0.0)
@@ -105,8 +106,9 @@ class BandwidthTrace:
             raise ConfigError(f"trace {path}: expected columns time_s,{column} with numbers ({exc})") from None
 
     @classmethod
-    def synthetic(cls, seed: int, duration_s: float = 3600.0, step_s: float = 60.0,
-                  low: float = 20.0, high: float = 300.0) -> BandwidthTrace:
+    def synthetic(
+        cls, seed: int, duration_s: float = 3600.0, step_s: float = 60.0, low: float = 20.0, high: float = 300.0
+    ) -> BandwidthTrace:
         """A random-walk trace (DistrEdge's synthetic traces, Section V-F, are not published)."""
         rng = np.random.default_rng(seed)
         n = int(duration_s // step_s)

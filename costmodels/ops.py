@@ -111,9 +111,7 @@ _POINTWISE_METHODS = {"relu", "relu_", "sigmoid", "add", "add_", "mul", "mul_", 
 
 
 def _is_stochastic_depth(fn: Any) -> bool:
-    return getattr(fn, "__name__", "") == "stochastic_depth" and "torchvision" in getattr(
-        fn, "__module__", ""
-    )
+    return getattr(fn, "__name__", "") == "stochastic_depth" and "torchvision" in getattr(fn, "__module__", "")
 
 
 def _conv_window(m: nn.Conv2d) -> Window | None:
@@ -201,8 +199,13 @@ def classify(node: Node, root: GraphModule) -> NodeOp:
     return NodeOp(OpKind.FULL, node.op)
 
 
-def run_window(w: Window, node_fn: Callable[..., torch.Tensor] | None, module: nn.Module | None,
-               x: torch.Tensor, pads: tuple[int, int, int, int]) -> torch.Tensor:
+def run_window(
+    w: Window,
+    node_fn: Callable[..., torch.Tensor] | None,
+    module: nn.Module | None,
+    x: torch.Tensor,
+    pads: tuple[int, int, int, int],
+) -> torch.Tensor:
     """Apply a window op to an input slice, padding only the given sides.
 
     ``pads`` is (top, bottom, left, right): the true-border padding this slice needs. The op then
@@ -212,8 +215,7 @@ def run_window(w: Window, node_fn: Callable[..., torch.Tensor] | None, module: n
     if w.op == "conv":
         assert isinstance(module, nn.Conv2d)
         if top == bottom and left == right:
-            return F.conv2d(x, module.weight, module.bias, w.stride, (top, left), w.dilation,
-                            module.groups)
+            return F.conv2d(x, module.weight, module.bias, w.stride, (top, left), w.dilation, module.groups)
         x = F.pad(x, (left, right, top, bottom))
         return F.conv2d(x, module.weight, module.bias, w.stride, 0, w.dilation, module.groups)
     if w.op == "maxpool":
@@ -227,8 +229,7 @@ def run_window(w: Window, node_fn: Callable[..., torch.Tensor] | None, module: n
         out = F.avg_pool2d(x, w.kernel, w.stride, 0)
         return out if w.divisor_override is None else out * (k / w.divisor_override)
     xp = F.pad(x, (left, right, top, bottom))
-    inside_pad = all(p <= lim for p, lim in zip(pads, (w.pad_lo[0], w.pad_hi[0], w.pad_lo[1],
-                                                        w.pad_hi[1])))
+    inside_pad = all(p <= lim for p, lim in zip(pads, (w.pad_lo[0], w.pad_hi[0], w.pad_lo[1], w.pad_hi[1])))
     if w.divisor_override is None and w.count_include_pad and inside_pad:
         return F.avg_pool2d(xp, w.kernel, w.stride, 0)
     sums = F.avg_pool2d(xp, w.kernel, w.stride, 0) * k
@@ -237,8 +238,7 @@ def run_window(w: Window, node_fn: Callable[..., torch.Tensor] | None, module: n
     h, wd = x.shape[-2:]
     mask = torch.ones((1, 1, h, wd), dtype=x.dtype, device=x.device)
     # padding inside [-p, H+p) counts when count_include_pad; overhang beyond it never does
-    pad_in = [min(p, lim) for p, lim in zip(pads, (w.pad_lo[0], w.pad_hi[0], w.pad_lo[1],
-                                                    w.pad_hi[1]))]
+    pad_in = [min(p, lim) for p, lim in zip(pads, (w.pad_lo[0], w.pad_hi[0], w.pad_lo[1], w.pad_hi[1]))]
     fill = 1.0 if w.count_include_pad else 0.0
     mask = F.pad(mask, (pad_in[2], pad_in[3], pad_in[0], pad_in[1]), value=fill)
     mask = F.pad(mask, (left - pad_in[2], right - pad_in[3], top - pad_in[0], bottom - pad_in[1]))

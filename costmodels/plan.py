@@ -27,8 +27,20 @@ from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.jsonfile import read_json
 from splitgym.costmodels.network import Network
 
-__all__ = ["Plan", "Volume", "Tile", "Stage", "NeuronSplit", "NodeShares", "Problem", "load_plan",
-           "PLAN_VERSION", "PlanKind", "KINDS", "infer_kind"]
+__all__ = [
+    "Plan",
+    "Volume",
+    "Tile",
+    "Stage",
+    "NeuronSplit",
+    "NodeShares",
+    "Problem",
+    "load_plan",
+    "PLAN_VERSION",
+    "PlanKind",
+    "KINDS",
+    "infer_kind",
+]
 
 #: 2: ``kind`` is explicit (version 1 files load: their kind is inferred once, on load).
 PLAN_VERSION = 2
@@ -59,6 +71,8 @@ def infer_kind(doc: dict[str, Any]) -> str:
     if {"shares", "modes"} & has or "leader" in (doc.get("meta") or {}):
         return "nodes"
     return "stages" if "stages" in has else "volumes"
+
+
 NonNegInt = Field(ge=0)
 
 
@@ -195,14 +209,18 @@ class Plan(_Strict):
             raise ValueError(f"devices: names must be unique and not {REQUESTER!r}, got {names}")
         for i, v in enumerate(self.volumes):
             if len(v.rows) != len(names) + 1:
-                raise ValueError(f"volumes.{i}.rows: needs {len(names) + 1} cut points for "
-                                 f"{len(names)} devices, got {v.rows}")
+                raise ValueError(
+                    f"volumes.{i}.rows: needs {len(names) + 1} cut points for {len(names)} devices, got {v.rows}"
+                )
         known = set(names)
         refs = [("head_device", self.head_device)] if self.head_device else []
         refs += [(f"tiles.{i}.device", t.device) for i, t in enumerate(self.tiles or [])]
         refs += [(f"stages.{i}.device", s.device) for i, s in enumerate(self.stages or [])]
-        refs += [(f"neuron_splits.{i}.parts.{j}.device", p.device)
-                 for i, ns in enumerate(self.neuron_splits or []) for j, p in enumerate(ns.parts)]
+        refs += [
+            (f"neuron_splits.{i}.parts.{j}.device", p.device)
+            for i, ns in enumerate(self.neuron_splits or [])
+            for j, p in enumerate(ns.parts)
+        ]
         refs += [(f"shares.{i}.device", s.device) for i, s in enumerate(self.shares or [])]
         if self.modes is not None and len(self.modes) != len(self.volumes):
             raise ValueError(f"modes: one per volume ({len(self.volumes)}), got {len(self.modes)}")
@@ -213,9 +231,16 @@ class Plan(_Strict):
 
     # -- building -----------------------------------------------------------------------------
     @classmethod
-    def from_volumes(cls, method: str, graph: ModelGraph, cluster: Cluster,
-                     partition: list[tuple[int, int]], cuts: np.ndarray | list[list[int]],
-                     kind: PlanKind = "volumes", **extra: Any) -> Plan:
+    def from_volumes(
+        cls,
+        method: str,
+        graph: ModelGraph,
+        cluster: Cluster,
+        partition: list[tuple[int, int]],
+        cuts: np.ndarray | list[list[int]],
+        kind: PlanKind = "volumes",
+        **extra: Any,
+    ) -> Plan:
         """A volume plan from a partition (``(first, last)`` per volume) and cut points
         (one row of N+1 per volume); ``kind`` ``nodes`` or ``stages`` for the refinements."""
         net = cluster.network
@@ -223,12 +248,16 @@ class Plan(_Strict):
             kind=kind,
             method=method,
             model=PlanModel(name=graph.name, input=graph.input_shape),
-            devices=[PlanDevice(name=d.name, board=d.board, bandwidth_mbps=net.cap(d.name))
-                     for d in cluster.devices],
-            network=PlanNetwork(requester_mbps=net.cap(cluster.requester),
-                                latency_ms=net.latency_s * 1e3, overhead_ms=net.overhead_s * 1e3),
-            volumes=[Volume(first=f, last=l, rows=[int(x) for x in c])
-                     for (f, l), c in zip(partition, np.asarray(cuts).tolist())],
+            devices=[PlanDevice(name=d.name, board=d.board, bandwidth_mbps=net.cap(d.name)) for d in cluster.devices],
+            network=PlanNetwork(
+                requester_mbps=net.cap(cluster.requester),
+                latency_ms=net.latency_s * 1e3,
+                overhead_ms=net.overhead_s * 1e3,
+            ),
+            volumes=[
+                Volume(first=f, last=l, rows=[int(x) for x in c])
+                for (f, l), c in zip(partition, np.asarray(cuts).tolist())
+            ],
             **extra,
         )
 
@@ -254,25 +283,44 @@ class Plan(_Strict):
         if self.model.name != graph.name:
             out.append(Problem("model.name", self.model.name, f"plan is for {self.model.name}, graph is {graph.name}"))
         if tuple(self.model.input) != tuple(graph.input_shape):
-            out.append(Problem("model.input", list(self.model.input),
-                               f"model {graph.name} was traced at {list(graph.input_shape)}"))
+            out.append(
+                Problem(
+                    "model.input", list(self.model.input), f"model {graph.name} was traced at {list(graph.input_shape)}"
+                )
+            )
         if not (self.volumes or self.tiles or self.stages or self.neuron_splits or self.shares):
-            out.append(Problem("volumes", [], "the plan decides nothing (no volumes, tiles, stages, neuron splits or shares)"))
+            out.append(
+                Problem("volumes", [], "the plan decides nothing (no volumes, tiles, stages, neuron splits or shares)")
+            )
         if self.volumes:
             n_before = len(out)
             expect = 0
             for i, v in enumerate(self.volumes):
                 if v.first != expect:
-                    out.append(Problem(f"volumes.{i}.first", v.first, f"expected {expect}: volumes must cover units in order"))
+                    out.append(
+                        Problem(f"volumes.{i}.first", v.first, f"expected {expect}: volumes must cover units in order")
+                    )
                 if v.last >= graph.num_units:
                     out.append(Problem(f"volumes.{i}.last", v.last, f"model has units 0..{graph.num_units - 1}"))
                     break
                 h = graph.units[v.last].height
                 if v.rows[-1] != h:
-                    out.append(Problem(f"volumes.{i}.rows", v.rows, f"must end at the height {h} of unit {v.last} ({graph.units[v.last].name})"))
+                    out.append(
+                        Problem(
+                            f"volumes.{i}.rows",
+                            v.rows,
+                            f"must end at the height {h} of unit {v.last} ({graph.units[v.last].name})",
+                        )
+                    )
                 expect = v.last + 1
             if expect != graph.num_units and len(out) == n_before:
-                out.append(Problem("volumes", len(self.volumes), f"cover units 0..{expect - 1}, the model has 0..{graph.num_units - 1}"))
+                out.append(
+                    Problem(
+                        "volumes",
+                        len(self.volumes),
+                        f"cover units 0..{expect - 1}, the model has 0..{graph.num_units - 1}",
+                    )
+                )
         if self.tiles is not None:
             _, h, w = graph.input_shape
             grid = np.zeros((h, w), dtype=np.int32)
@@ -280,14 +328,16 @@ class Plan(_Strict):
                 if t.rows[1] > h or t.cols[1] > w:
                     out.append(Problem(f"tiles.{i}", [list(t.rows), list(t.cols)], f"outside the {h}x{w} image"))
                     continue
-                grid[t.rows[0]:t.rows[1], t.cols[0]:t.cols[1]] += 1
+                grid[t.rows[0] : t.rows[1], t.cols[0] : t.cols[1]] += 1
             if not (grid == 1).all() and not any(p.field.startswith("tiles.") for p in out):
                 bad = "overlap" if (grid > 1).any() else "gap"
                 r, c = np.argwhere(grid != 1)[0]
                 out.append(Problem("tiles", f"pixel ({r}, {c})", f"tiles must cover the image exactly once ({bad})"))
         for i, s in enumerate(self.stages or []):
             if not s.first <= s.last < graph.num_units:
-                out.append(Problem(f"stages.{i}", [s.first, s.last], f"units must satisfy first <= last < {graph.num_units}"))
+                out.append(
+                    Problem(f"stages.{i}", [s.first, s.last], f"units must satisfy first <= last < {graph.num_units}")
+                )
         return out
 
     def check(self, graph: ModelGraph) -> None:

@@ -95,8 +95,16 @@ def profile_model(
         torch.set_num_threads(before)
 
 
-def _measure(graph: ModelGraph, device: str, granularity: int | None, widths: Sequence[float] | None,
-             min_run_time: float, name: str, progress: bool, passes: int) -> DeviceProfile:
+def _measure(
+    graph: ModelGraph,
+    device: str,
+    granularity: int | None,
+    widths: Sequence[float] | None,
+    min_run_time: float,
+    name: str,
+    progress: bool,
+    passes: int,
+) -> DeviceProfile:
     if passes < 1:
         raise ProfileError(f"passes: must be >= 1, got {passes}")
     try:
@@ -114,8 +122,7 @@ def _measure(graph: ModelGraph, device: str, granularity: int | None, widths: Se
         cols = sorted({max(1, round(f * w)) for f in fractions})
         plans.append((u, height_grid(h, g), cols))
     total = passes * (sum(len(hs) * len(ws) for _, hs, ws in plans) + (1 if graph.head else 0))
-    bar = tqdm(total=total, desc=f"profiling {graph.name} on {device}", disable=not progress,
-               unit="pt", leave=False)
+    bar = tqdm(total=total, desc=f"profiling {graph.name} on {device}", disable=not progress, unit="pt", leave=False)
     tables: list[UnitTable] = []
     head_seconds = float("inf") if graph.head is not None else 0.0
     grids = [[[float("inf")] * len(ws) for _ in hs] for _, hs, ws in plans]
@@ -155,7 +162,6 @@ def _measure(graph: ModelGraph, device: str, granularity: int | None, widths: Se
             "granularity": granularity if granularity is not None else "H//12",
             "min_run_time_s": min_run_time,
             "passes": passes,
-            "method": "torch.utils.benchmark blocked_autorange median, lowest over passes; "
-                      "interior band of h rows",
+            "method": "torch.utils.benchmark blocked_autorange median, lowest over passes; interior band of h rows",
         },
     )

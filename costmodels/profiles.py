@@ -59,8 +59,9 @@ class UnitTable:
         else:
             stack = np.stack(by_rows, axis=-1)
             cols = np.broadcast_to(np.asarray(cols, dtype=float), rows.shape)
-            out = np.array([np.interp(c, self.widths, line) for c, line in
-                            zip(cols.ravel(), stack.reshape(-1, len(self.widths)))]).reshape(rows.shape)
+            out = np.array(
+                [np.interp(c, self.widths, line) for c, line in zip(cols.ravel(), stack.reshape(-1, len(self.widths)))]
+            ).reshape(rows.shape)
         # below the smallest measured height, scale down linearly to zero at zero rows
         small = rows < self.heights[0]
         out = np.where(small, out * rows / max(self.heights[0], 1), out)
@@ -89,9 +90,7 @@ class DeviceProfile:
                 f"not {graph.name} {list(graph.input_shape)}"
             )
         if len(self.units) != graph.num_units:
-            raise ProfileError(
-                f"profile {self.name}: has {len(self.units)} units, model has {graph.num_units}"
-            )
+            raise ProfileError(f"profile {self.name}: has {len(self.units)} units, model has {graph.num_units}")
 
     def unit_latency(self, unit: int, rows: np.ndarray | int, cols: np.ndarray | int | None = None) -> np.ndarray:
         """Seconds for unit ``unit`` to produce ``rows`` output rows (x ``cols`` columns)."""
@@ -105,7 +104,7 @@ class DeviceProfile:
         t = np.zeros((graph.num_units, hmax + 1))
         for i, u in enumerate(graph.units):
             t[i, : u.height + 1] = self.unit_latency(i, np.arange(u.height + 1))
-            t[i, u.height + 1:] = t[i, u.height]
+            t[i, u.height + 1 :] = t[i, u.height]
         return t
 
     def total_seconds(self) -> float:
@@ -133,8 +132,9 @@ class DeviceProfile:
             fit = np.maximum(fit, 1e-9)
             units.append(UnitTable(u.name, u.heights, u.widths[-1:], [[float(v)] for v in fit]))
         meta = dict(self.meta, fitted=method, fitted_from=self.name)
-        return DeviceProfile(self.name + f"+{method}", self.board, "fitted", self.model,
-                             self.input_shape, units, self.head_seconds, meta)
+        return DeviceProfile(
+            self.name + f"+{method}", self.board, "fitted", self.model, self.input_shape, units, self.head_seconds, meta
+        )
 
     def mape_against(self, other: DeviceProfile) -> float:
         """Mean absolute percentage error of ``other`` on this profile's measured points."""
@@ -169,14 +169,27 @@ class DeviceProfile:
     @classmethod
     def from_json(cls, data: dict[str, Any], where: str = "profile") -> DeviceProfile:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise ProfileError(f"{where}: format: expected {FORMAT!r}, got {data.get('format') if isinstance(data, dict) else type(data).__name__!r}")
+            raise ProfileError(
+                f"{where}: format: expected {FORMAT!r}, "
+                f"got {data.get('format') if isinstance(data, dict) else type(data).__name__!r}"
+            )
         if data.get("version") != PROFILE_VERSION:
             raise ProfileError(f"{where}: version: expected {PROFILE_VERSION}, got {data.get('version')!r}")
         try:
-            units = [UnitTable(u["name"], list(u["heights"]), list(u["widths"]),
-                               [list(map(float, r)) for r in u["seconds"]]) for u in data["units"]]
-            return cls(data["name"], data["board"], data["kind"], data["model"],
-                       tuple(data["input"]), units, float(data["head_seconds"]), data.get("meta", {}))
+            units = [
+                UnitTable(u["name"], list(u["heights"]), list(u["widths"]), [list(map(float, r)) for r in u["seconds"]])
+                for u in data["units"]
+            ]
+            return cls(
+                data["name"],
+                data["board"],
+                data["kind"],
+                data["model"],
+                tuple(data["input"]),
+                units,
+                float(data["head_seconds"]),
+                data.get("meta", {}),
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise ProfileError(f"{where}: malformed profile ({type(exc).__name__}: {exc})") from exc
 
@@ -185,8 +198,13 @@ class DeviceProfile:
         return cls.from_json(read_json(path, "profile", ProfileError), where=f"profile {path}")
 
 
-def derive(base: DeviceProfile, board_name: str, graph: ModelGraph, name: str | None = None,
-           shape: Literal["linear", "table"] = "linear") -> DeviceProfile:
+def derive(
+    base: DeviceProfile,
+    board_name: str,
+    graph: ModelGraph,
+    name: str | None = None,
+    shape: Literal["linear", "table"] = "linear",
+) -> DeviceProfile:
     """Scale a measured profile to a board by the ratio of effective compute rates.
 
     factor = (local effective FLOP/s on this model) / (board peak x efficiency). The per-unit
@@ -200,8 +218,7 @@ def derive(base: DeviceProfile, board_name: str, graph: ModelGraph, name: str | 
     src = base.fitted("linear") if shape == "linear" else base
     local_rate = graph.flops / max(src.total_seconds(), 1e-12)
     factor = local_rate / (b.effective_gflops * 1e9)
-    units = [UnitTable(u.name, u.heights, u.widths, [[s * factor for s in r] for r in u.seconds])
-             for u in src.units]
+    units = [UnitTable(u.name, u.heights, u.widths, [[s * factor for s in r] for r in u.seconds]) for u in src.units]
     meta = {
         "version": PROFILE_VERSION,
         "derived_from": base.name,
@@ -215,8 +232,9 @@ def derive(base: DeviceProfile, board_name: str, graph: ModelGraph, name: str | 
         "source": b.source,
         "label": "derived (not measured on the board)",
     }
-    return DeviceProfile(name or board_name, board_name, "derived", base.model, base.input_shape,
-                         units, src.head_seconds * factor, meta)
+    return DeviceProfile(
+        name or board_name, board_name, "derived", base.model, base.input_shape, units, src.head_seconds * factor, meta
+    )
 
 
 def profile_dir() -> Path:

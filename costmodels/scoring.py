@@ -41,13 +41,22 @@ class Score:
     summary: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "method": self.method, "latency_s": self.latency_s, "ips": self.ips,
-                "energy_j": self.energy_j, "per_device": self.per_device, "detail": self.detail}
+        return {
+            "kind": self.kind,
+            "method": self.method,
+            "latency_s": self.latency_s,
+            "ips": self.ips,
+            "energy_j": self.energy_j,
+            "per_device": self.per_device,
+            "detail": self.detail,
+        }
 
     def rows(self) -> list[dict[str, Any]]:
         """The per-device table with seconds shown as milliseconds (what the CLI prints)."""
-        return [{(k[:-2] + "_ms" if k.endswith("_s") else k): (v * 1e3 if k.endswith("_s") else v)
-                 for k, v in r.items()} for r in self.per_device]
+        return [
+            {(k[:-2] + "_ms" if k.endswith("_s") else k): (v * 1e3 if k.endswith("_s") else v) for k, v in r.items()}
+            for r in self.per_device
+        ]
 
 
 class Scorer(Protocol):

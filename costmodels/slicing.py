@@ -49,6 +49,7 @@ class Region(NamedTuple):
 
     def hull(self, other: Region) -> Region:
         """Axis by axis: an empty range (rows read only padding) yields to a non-empty one."""
+
         def axis(a0: int, a1: int, b0: int, b1: int) -> tuple[int, int]:
             if a1 <= a0:
                 return (b0, b1) if b1 > b0 else (a0, a1)
@@ -118,8 +119,9 @@ class SlicedSegment(nn.Module):
     ``last = graph.num_units`` includes the head (which needs the full input).
     """
 
-    def __init__(self, graph: ModelGraph, first: int, last: int, out: Region | None = None,
-                 name: str | None = None) -> None:
+    def __init__(
+        self, graph: ModelGraph, first: int, last: int, out: Region | None = None, name: str | None = None
+    ) -> None:
         super().__init__()
         self.graph = graph
         self.first, self.last = first, last
@@ -128,8 +130,7 @@ class SlicedSegment(nn.Module):
         full_out = _full(self.nodes[-1])
         out = full_out if out is None else out
         if not out.empty and (out.r0 < 0 or out.c0 < 0 or out.r1 > full_out.r1 or out.c1 > full_out.c1):
-            raise PlanError(f"region: {tuple(out)} outside the output {tuple(full_out)} of "
-                            f"{self.stage_name}")
+            raise PlanError(f"region: {tuple(out)} outside the output {tuple(full_out)} of {self.stage_name}")
         self.out_region = out
         self.need = needed_regions(graph, self.inp, self.nodes, out) if not out.empty else {}
         self.in_region: Region = self.need.get(self.inp, EMPTY)
@@ -179,8 +180,7 @@ class SlicedSegment(nn.Module):
         held = self._held(src)
         _, _, h, wd = _shape(src)
         lo = [r.r0 * w.stride[0] - w.pad_lo[0], r.c0 * w.stride[1] - w.pad_lo[1]]
-        hi = [(r.r1 - 1) * w.stride[0] - w.pad_lo[0] + w.span(0),
-              (r.c1 - 1) * w.stride[1] - w.pad_lo[1] + w.span(1)]
+        hi = [(r.r1 - 1) * w.stride[0] - w.pad_lo[0] + w.span(0), (r.c1 - 1) * w.stride[1] - w.pad_lo[1] + w.span(1)]
         pads, cut = [], []
         for ax, (size, off) in enumerate(((h, held.r0), (wd, held.c0))):
             # the real rows [s, e) inside the tensor; the window's other rows are border padding
@@ -220,7 +220,7 @@ class SlicedSegment(nn.Module):
         vals = {}
         for src, cut in (st.cuts or {}).items():
             v = env[src]
-            vals[src] = v if cut is None else v[:, :, cut[0]:cut[1], cut[2]:cut[3]]
+            vals[src] = v if cut is None else v[:, :, cut[0] : cut[1], cut[2] : cut[3]]
         args = map_arg(n.args, lambda a: vals[a])
         kwargs = map_arg(n.kwargs, lambda a: vals[a])
         if n.op == "call_module":

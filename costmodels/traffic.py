@@ -37,8 +37,9 @@ class SplitMaths:
             out.append((a, b))
         return out
 
-    def received_bytes(self, first: int, in_lo: np.ndarray, in_hi: np.ndarray,
-                       prev_cuts: np.ndarray | None) -> np.ndarray:
+    def received_bytes(
+        self, first: int, in_lo: np.ndarray, in_hi: np.ndarray, prev_cuts: np.ndarray | None
+    ) -> np.ndarray:
         """(B, N, M) bytes part k needs from source m: the requester (M = 1) for the first volume,
         else the N parts of the previous volume (a part's own rows are free)."""
         B, N = in_lo.shape

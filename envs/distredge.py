@@ -72,7 +72,8 @@ class DistrEdgeEnv(gym.Env[np.ndarray, np.ndarray]):
 
     ## Arguments
     ``scenario``: a registered name (``splitgym.envs.list_scenarios()``) or a :class:`Scenario`;
-    ``reward``: one of ``REWARDS``; ``action``: one of ``ACTIONS``; ``time_per_episode``: seconds the clock advances per episode
+    ``reward``: one of ``REWARDS``; ``action``: one of ``ACTIONS``; ``time_per_episode``: seconds the
+    clock advances per episode
     (None: the image's latency); ``partition``: override the scenario's partition
     (list of ``(first, last)``).
 
@@ -82,9 +83,14 @@ class DistrEdgeEnv(gym.Env[np.ndarray, np.ndarray]):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, scenario: str | Scenario = "vgg16-DB-300", reward: str = "paper",
-                 time_per_episode: float | None = None,
-                 partition: list[tuple[int, int]] | None = None, action: str = "cuts") -> None:
+    def __init__(
+        self,
+        scenario: str | Scenario = "vgg16-DB-300",
+        reward: str = "paper",
+        time_per_episode: float | None = None,
+        partition: list[tuple[int, int]] | None = None,
+        action: str = "cuts",
+    ) -> None:
         if reward not in REWARDS:
             raise ValueError(f"reward: must be one of {REWARDS}, got {reward!r}")
         if action not in ACTIONS:
@@ -102,10 +108,19 @@ class DistrEdgeEnv(gym.Env[np.ndarray, np.ndarray]):
         default = pilot.partition if pilot else self.scenario.volumes(self.graph, self.cluster.size)
         self.N = self.cluster.size
         units = self.graph.units
-        self._conf_max = np.array([max(u.height for u in units), max(u.out_shape[0] for u in units),
-                                   max(u.kernel for u in units), max(u.stride for u in units)], dtype=np.float64)
-        self._set_partition(partition or default, None if action != "shares" else
-                            pilot.centre if pilot else prior_shares(self.graph, self.cluster))
+        self._conf_max = np.array(
+            [
+                max(u.height for u in units),
+                max(u.out_shape[0] for u in units),
+                max(u.kernel for u in units),
+                max(u.stride for u in units),
+            ],
+            dtype=np.float64,
+        )
+        self._set_partition(
+            partition or default,
+            None if action != "shares" else pilot.centre if pilot else prior_shares(self.graph, self.cluster),
+        )
         n_act = self.N if action == "shares" else self.N - 1
         self.action_space = spaces.Box(-1.0, 1.0, (n_act,), dtype=np.float32)
         self.observation_space = spaces.Box(0.0, OBS_HIGH, (self.N + 4,), dtype=np.float32)
@@ -118,8 +133,10 @@ class DistrEdgeEnv(gym.Env[np.ndarray, np.ndarray]):
         self.partition = [tuple(p) for p in partition]
         self.L = len(self.partition)
         self._last = [self.graph.units[last] for _, last in self.partition]
-        self._conf = np.array([[u.height, u.out_shape[0], u.kernel, u.stride] for u in self._last],
-                              dtype=np.float64) / self._conf_max
+        self._conf = (
+            np.array([[u.height, u.out_shape[0], u.kernel, u.stride] for u in self._last], dtype=np.float64)
+            / self._conf_max
+        )
         equal = np.stack([equal_cuts(u.height, self.N) for u in self._last])
         self.T_equal = float(self.sim.score(self.partition, equal))
         self.T_scale = self.T_equal
@@ -131,8 +148,10 @@ class DistrEdgeEnv(gym.Env[np.ndarray, np.ndarray]):
         Why: a re-plan on a changed network (DE Section V-F) with a centre from the old one would
         start the agent from a split priced for links that are gone. Between episodes only."""
         if self.action_mode != "shares" or self.scenario.partition not in PILOTS:
-            raise ValueError(f"repilot: needs action='shares' and a pilot partition ({', '.join(PILOTS)}), got "
-                             f"{self.action_mode!r} and {self.scenario.partition!r}")
+            raise ValueError(
+                f"repilot: needs action='shares' and a pilot partition ({', '.join(PILOTS)}), got "
+                f"{self.action_mode!r} and {self.scenario.partition!r}"
+            )
         self.pilot = pilot_partition(self.graph, cluster, **PILOTS[self.scenario.partition])
         self._set_partition(self.pilot.partition, self.pilot.centre)
         self._reset_episode()
@@ -168,8 +187,14 @@ class DistrEdgeEnv(gym.Env[np.ndarray, np.ndarray]):
         self.last_cuts = np.stack(self.cuts)
         self.last_latency = latency
         self.clock += latency if self.time_per_episode is None else self.time_per_episode
-        info.update(latency=latency, ips=1.0 / latency, cuts=self.last_cuts.tolist(), decision=self.last_cuts,
-                    equal_latency=self.T_equal, clock=self.clock)
+        info.update(
+            latency=latency,
+            ips=1.0 / latency,
+            cuts=self.last_cuts.tolist(),
+            decision=self.last_cuts,
+            equal_latency=self.T_equal,
+            clock=self.clock,
+        )
         return self._obs(final=True), self._reward(latency), True, False, info
 
     def decode(self, action: np.ndarray, volume: int) -> np.ndarray:
@@ -186,8 +211,14 @@ class DistrEdgeEnv(gym.Env[np.ndarray, np.ndarray]):
         cuts = self.last_cuts if cuts is None else np.asarray(cuts)
         if cuts is None:
             raise RuntimeError("plan: no episode has finished yet")
-        return Plan.from_volumes(method, self.graph, self.cluster, self.partition, cuts,
-                                 meta={"scenario": self.scenario.to_dict(), "cluster": self.cluster.name})
+        return Plan.from_volumes(
+            method,
+            self.graph,
+            self.cluster,
+            self.partition,
+            cuts,
+            meta={"scenario": self.scenario.to_dict(), "cluster": self.cluster.name},
+        )
 
     def breakdown(self, cuts: np.ndarray | None = None) -> Breakdown:
         return self.sim.simulate(self.plan(cuts))

@@ -28,13 +28,19 @@ def _scenario(scenario: str | MDIScenario, images: tuple[int, ...] | None) -> MD
     found = get_scenario(scenario)
     if isinstance(found, Scenario):
         base = MDI_SCENARIOS["ms-mdi-3-small"]
-        sc = MDIScenario(f"msmdi-{found.name}", model=found.model, input=found.input, devices=found.devices,
-                         network=found.network, images=base.images, image_s=base.image_s)
+        sc = MDIScenario(
+            f"msmdi-{found.name}",
+            model=found.model,
+            input=found.input,
+            devices=found.devices,
+            network=found.network,
+            images=base.images,
+            image_s=base.image_s,
+        )
     else:
         sc = get_scenario(found, MDIScenario)
     if images is not None:
-        sc = MDIScenario(**{**sc.to_dict(), "images": tuple(int(i) for i in images),
-                            "events": sc.events})
+        sc = MDIScenario(**{**sc.to_dict(), "images": tuple(int(i) for i in images), "events": sc.events})
     return sc
 
 
@@ -88,8 +94,13 @@ class MSMDIEnv(gym.Env[np.ndarray, np.ndarray]):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, scenario: str | MDIScenario = "ms-mdi-3-small", images: tuple[int, ...] | None = None,
-                 reward: str = "backlog", service: str = "ms-mdi") -> None:
+    def __init__(
+        self,
+        scenario: str | MDIScenario = "ms-mdi-3-small",
+        images: tuple[int, ...] | None = None,
+        reward: str = "backlog",
+        service: str = "ms-mdi",
+    ) -> None:
         if reward not in REWARDS:
             raise ConfigError(f"reward: must be one of {REWARDS}, got {reward!r}")
         self.scenario = _scenario(scenario, images)
@@ -137,8 +148,11 @@ class MSMDIEnv(gym.Env[np.ndarray, np.ndarray]):
             assert res is not None
             if self.reward_mode == "makespan":
                 r = -res.makespan_s * self.N / (self.total * self.ref_s)
-            info.update(latency=res.makespan_s, decision=self.local_fractions(res),
-                        mean_sojourn_s=float(np.mean(res.done - res.arrive)))
+            info.update(
+                latency=res.makespan_s,
+                decision=self.local_fractions(res),
+                mean_sojourn_s=float(np.mean(res.done - res.arrive)),
+            )
         return self._obs(), float(r), self._done, False, info
 
     # -- references -------------------------------------------------------------------------------
@@ -152,8 +166,9 @@ class MSMDIEnv(gym.Env[np.ndarray, np.ndarray]):
         return np.array([int(sched.admit(self.sim, s)) for s in range(self.S)], dtype=np.int64)
 
     def local_fractions(self, res: QueueResult) -> list[float]:
-        return [float((res.path[res.source == s] == 0).mean()) if (res.source == s).any() else 0.0
-                for s in range(self.S)]
+        return [
+            float((res.path[res.source == s] == 0).mean()) if (res.source == s).any() else 0.0 for s in range(self.S)
+        ]
 
     def __getstate__(self) -> dict[str, Any]:
         """Picklable (SB3 saves objects that refer to the env): the running episode is dropped."""
@@ -180,6 +195,13 @@ def admission_obs(sim: Any, ref_s: float, total: int) -> np.ndarray:
     worker's view of the real ring): queue lengths, busy/alive flags, delays, admitted fraction."""
     q = [len(d) for d in sim.qlocal] + [len(d) for row in sim.qmdi for d in row] + [len(d) for d in sim.reservoir]
     speed = [sim.full[n] * sim.factor[n] / ref_s for n in range(sim.N)]
-    obs = np.concatenate([np.asarray(q, dtype=np.float64) / QUEUE_SCALE, np.asarray(sim.busy, dtype=np.float64),
-                          np.asarray(sim.alive, dtype=np.float64), speed, [sim.n_admitted / total]])
+    obs = np.concatenate(
+        [
+            np.asarray(q, dtype=np.float64) / QUEUE_SCALE,
+            np.asarray(sim.busy, dtype=np.float64),
+            np.asarray(sim.alive, dtype=np.float64),
+            speed,
+            [sim.n_admitted / total],
+        ]
+    )
     return np.clip(obs, 0.0, OBS_HIGH).astype(np.float32)

@@ -64,20 +64,33 @@ class MDIScenario(ScenarioBase):
         """The simulator's description (``overrides`` replace scenario fields first)."""
         sc = replace(self, **overrides) if overrides else self
         g = cached_graph(sc.model, sc.input)
-        return QueueSystem.from_graph(g, sc.cluster(), list(sc.sources), list(sc.rates), list(sc.images),
-                                      image_s=sc.image_s, weight=sc.weight, slot_s=sc.slot_s,
-                                      admit_per_slot=sc.admit_per_slot, events=list(sc.events),
-                                      contention=sc.contention,  # type: ignore[arg-type]
-                                      meta={"scenario": sc.id})
+        return QueueSystem.from_graph(
+            g,
+            sc.cluster(),
+            list(sc.sources),
+            list(sc.rates),
+            list(sc.images),
+            image_s=sc.image_s,
+            weight=sc.weight,
+            slot_s=sc.slot_s,
+            admit_per_slot=sc.admit_per_slot,
+            events=list(sc.events),
+            contention=sc.contention,  # type: ignore[arg-type]
+            meta={"scenario": sc.id},
+        )
 
 
 def _scenarios() -> list[MDIScenario]:
     out = [MDIScenario(f"ms-mdi-{n}", devices=f"tx2x{n}") for n in (2, 3, 4, 5)]
-    out.append(MDIScenario("ms-mdi-3-small", model="vgg11", input=64, devices="tx2x3",
-                           images=(100, 200), image_s=0.2))
-    out.append(MDIScenario("ms-mdi-3-dynamic", devices="tx2x3", images=(2_000, 6_000),
-                           events=(WorkerEvent(200.0, 2, "leave"), WorkerEvent(400.0, 2, "join"),
-                                   WorkerEvent(600.0, 1, "delay", 2.0))))
+    out.append(MDIScenario("ms-mdi-3-small", model="vgg11", input=64, devices="tx2x3", images=(100, 200), image_s=0.2))
+    out.append(
+        MDIScenario(
+            "ms-mdi-3-dynamic",
+            devices="tx2x3",
+            images=(2_000, 6_000),
+            events=(WorkerEvent(200.0, 2, "leave"), WorkerEvent(400.0, 2, "join"), WorkerEvent(600.0, 1, "delay", 2.0)),
+        )
+    )
     return out
 
 

@@ -83,9 +83,17 @@ class NPTPEnv(gym.Env[np.ndarray, np.ndarray]):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, scenario: str | Scenario | None = None, model: str = "vgg16",
-                 input_size: int | None = None, devices: str = "nptp3", bandwidth_mbps: float | None = 4.0,
-                 network: str | None = None, caps: str = "auto", reward: str = "relative") -> None:
+    def __init__(
+        self,
+        scenario: str | Scenario | None = None,
+        model: str = "vgg16",
+        input_size: int | None = None,
+        devices: str = "nptp3",
+        bandwidth_mbps: float | None = 4.0,
+        network: str | None = None,
+        caps: str = "auto",
+        reward: str = "relative",
+    ) -> None:
         if reward not in REWARDS:
             raise ValueError(f"reward: must be one of {REWARDS}, got {reward!r}")
         if scenario is not None:
@@ -102,8 +110,7 @@ class NPTPEnv(gym.Env[np.ndarray, np.ndarray]):
             raise ValueError(f"devices: NPTP needs at least 2 devices, got {self.N}")
         _, self.H, self.W = self.graph.input_shape
         self.caps = cluster_caps(self.cluster, caps)
-        self.model = TileCostModel(self.graph, self.cluster, memory_mb=self.caps.mb,
-                                   activation_share=self.caps.share)
+        self.model = TileCostModel(self.graph, self.cluster, memory_mb=self.caps.mb, activation_share=self.caps.share)
         self.T_ref = self.model.score(equal_strips(self.H, self.W, self.N)).latency
         full = np.array([self.model.full_seconds(d) for d in range(self.N)])
         caps_mbps = np.array([self.cluster.network.cap(n) for n in self.cluster.names])
@@ -137,9 +144,15 @@ class NPTPEnv(gym.Env[np.ndarray, np.ndarray]):
         s = self.score(decision)
         latency = self.penalised(s)
         self.last_decision = decision
-        info = {"step": self.k, "latency": latency, "model_latency": s.latency, "feasible": s.feasible,
-                "decision": decision.tolist(), "tiles": [list(r) for r in s.rects],
-                "reference_latency": self.T_ref}
+        info = {
+            "step": self.k,
+            "latency": latency,
+            "model_latency": s.latency,
+            "feasible": s.feasible,
+            "decision": decision.tolist(),
+            "tiles": [list(r) for r in s.rects],
+            "reference_latency": self.T_ref,
+        }
         reward = self.T_ref / latency if self.reward_mode == "relative" else -latency * 1e3
         return self._obs(), float(reward), True, False, info
 
@@ -158,8 +171,16 @@ class NPTPEnv(gym.Env[np.ndarray, np.ndarray]):
         if decision is None:
             raise RuntimeError("plan: no episode has finished yet")
         s = self.score(decision)
-        return tile_plan(method, self.graph, self.cluster, s.rects, caps=self.caps, latency_s=s.latency,
-                         feasible=s.feasible, decision=np.asarray(decision).tolist())
+        return tile_plan(
+            method,
+            self.graph,
+            self.cluster,
+            s.rects,
+            caps=self.caps,
+            latency_s=s.latency,
+            feasible=s.feasible,
+            decision=np.asarray(decision).tolist(),
+        )
 
     # -- internals ------------------------------------------------------------------------------
     def _reset_episode(self) -> None:

@@ -24,8 +24,7 @@ from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.graph import ModelGraph
 
-__all__ = ["ScenarioBase", "SCENARIOS", "register_scenarios", "get_scenario", "list_scenarios",
-           "cached_graph"]
+__all__ = ["ScenarioBase", "SCENARIOS", "register_scenarios", "get_scenario", "list_scenarios", "cached_graph"]
 
 S = TypeVar("S", bound="ScenarioBase")
 
@@ -72,9 +71,16 @@ class ScenarioBase:
 
     def summary(self) -> dict[str, Any]:
         """The row ``splitgym list scenarios`` shows: which envs and kinds, and the shared part."""
-        return {"name": self.name, "version": self.version, "envs": list(self.ENV_IDS),
-                "kinds": list(self.KINDS), "model": self.model, "input": self.input,
-                "devices": self.devices, "network": self.network}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "envs": list(self.ENV_IDS),
+            "kinds": list(self.KINDS),
+            "model": self.model,
+            "input": self.input,
+            "devices": self.devices,
+            "network": self.network,
+        }
 
 
 SCENARIOS: dict[str, ScenarioBase] = {}
@@ -84,8 +90,9 @@ def register_scenarios(*scenarios: ScenarioBase) -> None:
     """Add entries; a name already taken (by any kind) is an error, so names stay unique."""
     for sc in scenarios:
         if sc.name in SCENARIOS and SCENARIOS[sc.name] != sc:
-            raise ConfigError(f"scenario: name {sc.name!r} is already registered "
-                              f"(for {', '.join(SCENARIOS[sc.name].ENV_IDS)})")
+            raise ConfigError(
+                f"scenario: name {sc.name!r} is already registered (for {', '.join(SCENARIOS[sc.name].ENV_IDS)})"
+            )
         SCENARIOS[sc.name] = sc
 
 
@@ -105,6 +112,8 @@ def get_scenario(name: str | ScenarioBase, of: type[ScenarioBase] = ScenarioBase
     if sc is None:
         raise ConfigError(f"scenario: unknown scenario {name!r} (known: {', '.join(list_scenarios(of))})")
     if not isinstance(sc, of):
-        raise ConfigError(f"scenario: {sc.name!r} is for {', '.join(sc.ENV_IDS)}, not {', '.join(of.ENV_IDS)} "
-                          f"(known: {', '.join(list_scenarios(of))})")
+        raise ConfigError(
+            f"scenario: {sc.name!r} is for {', '.join(sc.ENV_IDS)}, not {', '.join(of.ENV_IDS)} "
+            f"(known: {', '.join(list_scenarios(of))})"
+        )
     return sc

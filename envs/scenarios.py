@@ -76,8 +76,9 @@ def _distredge_scenarios() -> list[Scenario]:
         out.append(Scenario(f"vgg16-{group}", devices=group, network=group))
     out.append(Scenario("vgg16-dynamic-nano", devices="all-nano", network="dynamic"))  # Section V-F
     out.append(Scenario("vgg16-local4", devices="local4", network="bw300"))
-    out.append(Scenario("vgg11-DB-300-small", model="vgg11", input=64, devices="DB", network="bw300",
-                        partition="stages"))
+    out.append(
+        Scenario("vgg11-DB-300-small", model="vgg11", input=64, devices="DB", network="bw300", partition="stages")
+    )
     return out
 
 

@@ -56,9 +56,17 @@ def worker_errors(folder: str | Path) -> list[WorkerError]:
     return sorted(errors)
 
 
-def launch(work: Work, cfg: dict[str, Any], nprocs: int, *, timeout_s: float, timeout_message: str,
-           failure: Callable[[BaseException, list[WorkerError], list[int | None]], str],
-           start_method: str = "spawn", on_start: Callable[[list[int]], None] | None = None) -> float:
+def launch(
+    work: Work,
+    cfg: dict[str, Any],
+    nprocs: int,
+    *,
+    timeout_s: float,
+    timeout_message: str,
+    failure: Callable[[BaseException, list[WorkerError], list[int | None]], str],
+    start_method: str = "spawn",
+    on_start: Callable[[list[int]], None] | None = None,
+) -> float:
     """Run ``work(rank, cfg)`` in ``nprocs`` processes (``cfg["dir"]`` is the run folder); returns
     the wall seconds. A run past ``timeout_s`` raises ``SplitgymError(timeout_message)``; a failed
     worker raises ``SplitgymError(failure(exc, worker_errors, exit_codes))``."""

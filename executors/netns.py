@@ -56,7 +56,6 @@ def netns_available() -> str | None:
     return None
 
 
-
 def check_links(links: str, known: tuple[str, ...], emulated: str) -> None:
     """The link-mode check every multi-process executor makes before a process starts: a known
     mode, and for ``"netns"`` a machine that can make namespaces (``emulated`` says, in the
@@ -65,6 +64,7 @@ def check_links(links: str, known: tuple[str, ...], emulated: str) -> None:
         raise SplitgymError(f"links: unknown link mode {links!r} (known: {', '.join(known)})")
     if links == "netns" and (why := netns_available()):
         raise SplitgymError(f"{why}; use --links emulated ({emulated})")
+
 
 def _ip(*args: str, ns: str | None = None) -> None:
     cmd = (["ip", "netns", "exec", ns] if ns else []) + list(args)
@@ -146,8 +146,22 @@ class ShapedLan:
 
     def _shape(self, dev: str, ns: str, cap: float) -> None:
         burst = max(16_000, int(cap * 1e6 / 8 * 1e-3))
-        _ip("tc", "qdisc", "add", "dev", dev, "root", "tbf", "rate", f"{cap:g}mbit",
-            "burst", str(burst), "limit", str(8_000_000), ns=ns)
+        _ip(
+            "tc",
+            "qdisc",
+            "add",
+            "dev",
+            dev,
+            "root",
+            "tbf",
+            "rate",
+            f"{cap:g}mbit",
+            "burst",
+            str(burst),
+            "limit",
+            str(8_000_000),
+            ns=ns,
+        )
 
     def _build(self) -> None:
         br = self.bridge_ns

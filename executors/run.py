@@ -22,8 +22,20 @@ from typing import Any
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.plan import KINDS, Plan, Problem
 
-__all__ = ["Run", "Runner", "RUNNERS", "RUNNER_MODULES", "register_runner", "backends", "get_runner",
-           "runner_options", "execute", "check_exact", "check_near", "validate_run"]
+__all__ = [
+    "Run",
+    "Runner",
+    "RUNNERS",
+    "RUNNER_MODULES",
+    "register_runner",
+    "backends",
+    "get_runner",
+    "runner_options",
+    "execute",
+    "check_exact",
+    "check_near",
+    "validate_run",
+]
 
 
 @dataclass
@@ -52,14 +64,25 @@ class Run:
 
     def per_device(self) -> list[dict[str, Any]]:
         names = list(dict.fromkeys([*self.compute_s, *self.transfer_s]))
-        return [{"device": n, "compute_s": self.compute_s.get(n, 0.0), "transfer_s": self.transfer_s.get(n, 0.0)}
-                for n in names]
+        return [
+            {"device": n, "compute_s": self.compute_s.get(n, 0.0), "transfer_s": self.transfer_s.get(n, 0.0)}
+            for n in names
+        ]
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "backend": self.backend, "method": self.method, "latency_s": self.latency_s,
-                "latency_median_s": self.latency_median_s, "ips": self.ips, "per_device": self.per_device(),
-                "bytes_moved": self.bytes_moved, "max_abs_error": self.max_abs_error,
-                "ref_max_abs": self.ref_max_abs, "detail": self.detail}
+        return {
+            "kind": self.kind,
+            "backend": self.backend,
+            "method": self.method,
+            "latency_s": self.latency_s,
+            "latency_median_s": self.latency_median_s,
+            "ips": self.ips,
+            "per_device": self.per_device(),
+            "bytes_moved": self.bytes_moved,
+            "max_abs_error": self.max_abs_error,
+            "ref_max_abs": self.ref_max_abs,
+            "detail": self.detail,
+        }
 
 
 Runner = Callable[..., Run]
@@ -106,8 +129,10 @@ def execute(plan: Plan, backend: str = "local", **options: Any) -> Run:
     takes = runner_options(plan.kind, backend)
     unknown = [k for k in options if k not in takes]
     if unknown:
-        raise ConfigError(f"{unknown[0]}: the {backend} backend of a {plan.kind!r} plan takes no {unknown[0]!r} "
-                          f"(it takes: {', '.join(takes) or 'nothing'})")
+        raise ConfigError(
+            f"{unknown[0]}: the {backend} backend of a {plan.kind!r} plan takes no {unknown[0]!r} "
+            f"(it takes: {', '.join(takes) or 'nothing'})"
+        )
     return fn(plan, **options)
 
 
@@ -116,7 +141,13 @@ def check_exact(run: Run, rtol: float = 1e-4) -> list[Problem]:
     """The split output equals the unsplit model's (to ``rtol`` of its largest value, at least 1)."""
     bound = rtol * max(1.0, run.ref_max_abs)
     if not run.max_abs_error <= bound:
-        return [Problem("max_abs_error", run.max_abs_error, f"the split output differs from the unsplit model by more than {bound:.3g}")]
+        return [
+            Problem(
+                "max_abs_error",
+                run.max_abs_error,
+                f"the split output differs from the unsplit model by more than {bound:.3g}",
+            )
+        ]
     return []
 
 
@@ -127,11 +158,18 @@ def check_near(run: Run, predicted_s: float, tolerance: float = 0.5) -> list[Pro
         return [Problem("latency_s", measured, f"no latency to compare with the prediction {predicted_s:.4g} s")]
     err = abs(measured - predicted_s) / predicted_s
     if err > tolerance:
-        return [Problem("latency_s", round(measured, 6), f"{err:.0%} from the predicted {predicted_s:.4g} s (tolerance {tolerance:.0%})")]
+        return [
+            Problem(
+                "latency_s",
+                round(measured, 6),
+                f"{err:.0%} from the predicted {predicted_s:.4g} s (tolerance {tolerance:.0%})",
+            )
+        ]
     return []
 
 
-def validate_run(run: Run, predicted_s: float | None = None, rtol: float = 1e-4,
-                 tolerance: float = 0.5) -> list[Problem]:
+def validate_run(
+    run: Run, predicted_s: float | None = None, rtol: float = 1e-4, tolerance: float = 0.5
+) -> list[Problem]:
     """Every problem of a run: exactness, and nearness to ``predicted_s`` when one is given."""
     return check_exact(run, rtol) + ([] if predicted_s is None else check_near(run, predicted_s, tolerance))

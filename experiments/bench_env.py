@@ -56,11 +56,20 @@ def main() -> None:
 
     t_env, t_sim = median(run_env), median(run_sim)
     steps = args.episodes * env.L
-    print(json.dumps({
-        "scenario": args.scenario, "volumes": env.L, "devices": env.N, "episodes": args.episodes,
-        "env_step_us": t_env / steps * 1e6, "simulator_step_us": t_sim / steps * 1e6,
-        "ratio": t_env / t_sim,
-    }, indent=1))
+    print(
+        json.dumps(
+            {
+                "scenario": args.scenario,
+                "volumes": env.L,
+                "devices": env.N,
+                "episodes": args.episodes,
+                "env_step_us": t_env / steps * 1e6,
+                "simulator_step_us": t_sim / steps * 1e6,
+                "ratio": t_env / t_sim,
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

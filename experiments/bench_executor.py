@@ -37,8 +37,10 @@ from splitgym.executors import LocalExecutor
 def mac_ratio(graph: ModelGraph, plan: Plan) -> float:
     """Operations of all parts (halo included) + head, over the unsplit model's."""
     maths = SplitMaths(graph)
-    split = sum(float(maths.operations(first, last, maths.ranges(first, last, plan.cuts[v][None]))[0])
-                for v, (first, last) in enumerate(plan.partition))
+    split = sum(
+        float(maths.operations(first, last, maths.ranges(first, last, plan.cuts[v][None]))[0])
+        for v, (first, last) in enumerate(plan.partition)
+    )
     head = graph.head.flops if graph.head else 0
     return (split + head) / (sum(u.flops for u in graph.units) + head)
 
@@ -53,9 +55,13 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--model", default="vgg16")
     ap.add_argument("--size", type=int, default=224)
     ap.add_argument("--devices", default="DB")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="intra-op threads (1: on a shared CPU more threads measure the other "
-                         "load: oneDNN's threads wait at every barrier for a stolen core)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="intra-op threads (1: on a shared CPU more threads measure the other "
+        "load: oneDNN's threads wait at every barrier for a stolen core)",
+    )
     ap.add_argument("--min-run-time", type=float, default=3.0, help="seconds per measurement")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -73,8 +79,12 @@ def main(argv: list[str] | None = None) -> dict:
         cuts = np.stack([equal_cuts(graph.units[last].height, cluster.size) for _, last in part])
         return Plan.from_volumes("equal", graph, cluster, part, cuts, meta={"partition": partition})
 
-    results: dict = {"model": args.model, "input": list(graph.input_shape), "threads": args.threads,
-                     "devices": cluster.names}
+    results: dict = {
+        "model": args.model,
+        "input": list(graph.input_shape),
+        "threads": args.threads,
+        "devices": cluster.names,
+    }
     executors = {}
     for key, partition in (("a_single", "single"), ("b_stages", "stages")):
         plan = plan_for(partition)
@@ -99,11 +109,15 @@ def main(argv: list[str] | None = None) -> dict:
         }
     a, b = results["a_single"], results["b_stages"]
     print(json.dumps(results, indent=1))
-    print(f"(a) single volume, 4-way: measured {a['measured_s'] * 1e3:.1f} ms, unsplit {base * 1e3:.1f} ms, "
-          f"MAC ratio {a['mac_ratio']:.3f}, overhead {a['overhead']:.3f} (target <= 1.1)")
-    print(f"(b) stages, 4-way: measured {b['measured_s'] * 1e3:.1f} ms, measured/unsplit "
-          f"{b['measured_over_unsplit']:.3f} (target <= 1.3; MAC ratio {b['mac_ratio']:.3f}, "
-          f"overhead {b['overhead']:.3f})")
+    print(
+        f"(a) single volume, 4-way: measured {a['measured_s'] * 1e3:.1f} ms, unsplit {base * 1e3:.1f} ms, "
+        f"MAC ratio {a['mac_ratio']:.3f}, overhead {a['overhead']:.3f} (target <= 1.1)"
+    )
+    print(
+        f"(b) stages, 4-way: measured {b['measured_s'] * 1e3:.1f} ms, measured/unsplit "
+        f"{b['measured_over_unsplit']:.3f} (target <= 1.3; MAC ratio {b['mac_ratio']:.3f}, "
+        f"overhead {b['overhead']:.3f})"
+    )
     return results
 
 

@@ -73,11 +73,16 @@ def main() -> None:
     planners = []
     for name in (*VOLUME_PLANNERS, "exact"):
         secs, plan = _median_time(lambda name=name: run_planner(name, g, cluster), args.repeats)
-        planners.append({
-            "planner": name, "plan_s": secs, "latency_ms": sim.simulate(plan).latency * 1e3,
-            "volumes": len(plan.volumes), "candidates": plan.meta.get("candidates", ""),
-            "search_s_last_run": plan.meta.get("search_s", ""),
-        })
+        planners.append(
+            {
+                "planner": name,
+                "plan_s": secs,
+                "latency_ms": sim.simulate(plan).latency * 1e3,
+                "volumes": len(plan.volumes),
+                "candidates": plan.meta.get("candidates", ""),
+                "search_s_last_run": plan.meta.get("search_s", ""),
+            }
+        )
 
     exact = []
     for n in range(2, cluster.size + 1):
@@ -87,22 +92,46 @@ def main() -> None:
             for grid in EXACT_GRIDS:
                 heights = [g.units[last].height for _, last in part]
                 cands = count_candidates(heights, n, grid)
-                row: dict[str, Any] = {"devices": n, "volumes": len(part), "partition": partition,
-                                       "grid": grid, "candidates": cands}
+                row: dict[str, Any] = {
+                    "devices": n,
+                    "volumes": len(part),
+                    "partition": partition,
+                    "grid": grid,
+                    "candidates": cands,
+                }
                 if cands > args.max_candidates:
                     exact.append({**row, "search_s": "skipped", "plans_per_s": "", "latency_ms": ""})
                     continue
                 reps = args.repeats if cands <= 100_000 else 1
                 secs, plan = _median_time(
                     lambda sub=sub, partition=partition, grid=grid: run_planner(
-                        "exact", g, sub, partition=partition, grid=grid,
-                        max_candidates=args.max_candidates), reps)
-                exact.append({**row, "search_s": secs, "plans_per_s": cands / plan.meta["search_s"],
-                              "latency_ms": plan.meta["latency_s"] * 1e3})
+                        "exact", g, sub, partition=partition, grid=grid, max_candidates=args.max_candidates
+                    ),
+                    reps,
+                )
+                exact.append(
+                    {
+                        **row,
+                        "search_s": secs,
+                        "plans_per_s": cands / plan.meta["search_s"],
+                        "latency_ms": plan.meta["latency_s"] * 1e3,
+                    }
+                )
 
     if args.json:
-        print(json.dumps({"model": g.name, "devices": cluster.name, "bandwidth_mbps": args.bandwidth,
-                          "repeats": args.repeats, "planners": planners, "exact": exact}, indent=1))
+        print(
+            json.dumps(
+                {
+                    "model": g.name,
+                    "devices": cluster.name,
+                    "bandwidth_mbps": args.bandwidth,
+                    "repeats": args.repeats,
+                    "planners": planners,
+                    "exact": exact,
+                },
+                indent=1,
+            )
+        )
         return
     print(f"{g.name} on {cluster.name} at {args.bandwidth:g} Mbps; median of {args.repeats} runs\n")
     print(_table(planners))

@@ -36,11 +36,19 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             res = sim.run(get_scheduler(name))
             times.append(time.perf_counter() - t)
         assert res is not None and sim is not None
-        rows[name] = {"wall_s": round(statistics.median(times), 3), "events": sim._seq,
-                      "events_per_s": round(sim._seq / statistics.median(times)),
-                      "total_time_s": round(res.makespan_s, 1)}
-    out = {"scenario": sc.id, "workers": system.N, "images": sum(system.images),
-           "weight": system.meta["weight"], "policies": rows}
+        rows[name] = {
+            "wall_s": round(statistics.median(times), 3),
+            "events": sim._seq,
+            "events_per_s": round(sim._seq / statistics.median(times)),
+            "total_time_s": round(res.makespan_s, 1),
+        }
+    out = {
+        "scenario": sc.id,
+        "workers": system.N,
+        "images": sum(system.images),
+        "weight": system.meta["weight"],
+        "policies": rows,
+    }
     print(json.dumps(out, indent=1))
     return out
 

@@ -61,9 +61,16 @@ def main() -> None:
     single = _median_time(lambda: sim.score(part, one), args.repeats)
     batched = _median_time(lambda: sim.score(part, batch), args.repeats)
     out = {
-        "model": g.name, "devices": cluster.name, "n_devices": cluster.size, "partition": args.partition,
-        "volumes": len(part), "units": g.num_units, "batch": args.batch, "repeats": args.repeats,
-        "single_plan_us": single * 1e6, "batched_per_plan_us": batched / args.batch * 1e6,
+        "model": g.name,
+        "devices": cluster.name,
+        "n_devices": cluster.size,
+        "partition": args.partition,
+        "volumes": len(part),
+        "units": g.num_units,
+        "batch": args.batch,
+        "repeats": args.repeats,
+        "single_plan_us": single * 1e6,
+        "batched_per_plan_us": batched / args.batch * 1e6,
         "plans_per_second_batched": args.batch / batched,
     }
     print(json.dumps(out, indent=1))

@@ -75,14 +75,31 @@ def _graph(model: str, size: int | None):
 def cmd_graph(args: argparse.Namespace) -> None:
     g = _graph(args.model, args.input)
     s = g.summary()
-    rows = [{"#": u["index"], "unit": u["name"], "kind": u["kind"] + (f"[{','.join(u['tags'])}]" if u["tags"] else ""),
-             "in": u["in_shape"], "out": u["out_shape"], "F": u["kernel"], "S": u["stride"],
-             "params": u["params"], "GFLOPs": u["flops"] / 1e9, "out_KB": u["out_bytes"] / 1024}
-            for u in s["units"]]
+    rows = [
+        {
+            "#": u["index"],
+            "unit": u["name"],
+            "kind": u["kind"] + (f"[{','.join(u['tags'])}]" if u["tags"] else ""),
+            "in": u["in_shape"],
+            "out": u["out_shape"],
+            "F": u["kernel"],
+            "S": u["stride"],
+            "params": u["params"],
+            "GFLOPs": u["flops"] / 1e9,
+            "out_KB": u["out_bytes"] / 1024,
+        }
+        for u in s["units"]
+    ]
     head = s["head"]
-    text = _table(rows) + (
-        f"\nhead: {' -> '.join(head['layers'])}  params {head['params']:,}  GFLOPs {head['flops'] / 1e9:.3f}"
-        if head else "\nhead: none") + f"\ntotal: {s['params']:,} params, {s['flops'] / 1e9:.2f} GFLOPs, input {s['input']}"
+    text = (
+        _table(rows)
+        + (
+            f"\nhead: {' -> '.join(head['layers'])}  params {head['params']:,}  GFLOPs {head['flops'] / 1e9:.3f}"
+            if head
+            else "\nhead: none"
+        )
+        + f"\ntotal: {s['params']:,} params, {s['flops'] / 1e9:.2f} GFLOPs, input {s['input']}"
+    )
     _emit(args, s, text)
 
 
@@ -96,22 +113,45 @@ def cmd_profile(args: argparse.Namespace) -> None:
         base = load_or_measure(g, "cpu", progress=not args.quiet)
         prof = derive(base, args.board, g)
     else:
-        prof = profile_model(g, device=args.device, granularity=args.granularity,
-                             widths=args.widths, min_run_time=args.min_run_time,
-                             name=f"local-{args.device.split(':')[0]}", progress=not args.quiet,
-                             threads=args.threads)
+        prof = profile_model(
+            g,
+            device=args.device,
+            granularity=args.granularity,
+            widths=args.widths,
+            min_run_time=args.min_run_time,
+            name=f"local-{args.device.split(':')[0]}",
+            progress=not args.quiet,
+            threads=args.threads,
+        )
     cost = time.perf_counter() - t0
     out = Path(args.output) if args.output else cached_profile_path(prof.board, g)
     prof.save(out)
     lin = prof.fitted("linear")
-    rows = [{"#": i, "unit": u.name, "points": len(u.heights), "full_ms": u.at([u.heights[-1]])[0] * 1e3,
-             "1row_ms": u.at([1])[0] * 1e3} for i, u in enumerate(prof.units)]
-    summary = {"file": str(out), "kind": prof.kind, "board": prof.board, "total_s": prof.total_seconds(),
-               "head_s": prof.head_seconds, "profiling_s": cost, "linear_fit_mape_pct": prof.mape_against(lin),
-               "meta": prof.meta}
-    text = (_table(rows) + f"\nhead {prof.head_seconds * 1e3:.2f} ms; whole model {prof.total_seconds() * 1e3:.1f} ms"
-            f" ({prof.kind}); linear fit MAPE {summary['linear_fit_mape_pct']:.1f}%\n"
-            f"took {cost:.1f} s; wrote {out}")
+    rows = [
+        {
+            "#": i,
+            "unit": u.name,
+            "points": len(u.heights),
+            "full_ms": u.at([u.heights[-1]])[0] * 1e3,
+            "1row_ms": u.at([1])[0] * 1e3,
+        }
+        for i, u in enumerate(prof.units)
+    ]
+    summary = {
+        "file": str(out),
+        "kind": prof.kind,
+        "board": prof.board,
+        "total_s": prof.total_seconds(),
+        "head_s": prof.head_seconds,
+        "profiling_s": cost,
+        "linear_fit_mape_pct": prof.mape_against(lin),
+        "meta": prof.meta,
+    }
+    text = (
+        _table(rows) + f"\nhead {prof.head_seconds * 1e3:.2f} ms; whole model {prof.total_seconds() * 1e3:.1f} ms"
+        f" ({prof.kind}); linear fit MAPE {summary['linear_fit_mape_pct']:.1f}%\n"
+        f"took {cost:.1f} s; wrote {out}"
+    )
     _emit(args, summary, text)
 
 
@@ -147,8 +187,10 @@ def cmd_plan(args: argparse.Namespace) -> None:
     from splitgym.agents.planners import PLANNERS, run_planner
 
     if args.list or not args.method:
-        rows = [{"method": k, "about": (v.__module__ and sys.modules[v.__module__].__doc__ or "").strip().splitlines()[0]}
-                for k, v in sorted(PLANNERS.items())]
+        rows = [
+            {"method": k, "about": (v.__module__ and sys.modules[v.__module__].__doc__ or "").strip().splitlines()[0]}
+            for k, v in sorted(PLANNERS.items())
+        ]
         _emit(args, [r["method"] for r in rows], _table(rows))
         return
     opts: dict[str, Any] = {"partition": args.partition} if args.partition else {}
@@ -158,19 +200,30 @@ def cmd_plan(args: argparse.Namespace) -> None:
     plan = run_planner(args.method, g, cluster, **opts)
     if args.output:
         plan.save(args.output)
-    vols = [{"volume": i, "units": f"{v.first}..{v.last}", "rows": ",".join(map(str, v.rows))}
-            for i, v in enumerate(plan.volumes)]
-    stages = [{"stage": i, "device": st.device, "units": f"{st.first}..{st.last}"} for i, st in enumerate(plan.stages or [])]
+    vols = [
+        {"volume": i, "units": f"{v.first}..{v.last}", "rows": ",".join(map(str, v.rows))}
+        for i, v in enumerate(plan.volumes)
+    ]
+    stages = [
+        {"stage": i, "device": st.device, "units": f"{st.first}..{st.last}"} for i, st in enumerate(plan.stages or [])
+    ]
     if not vols and plan.neuron_splits:  # a hybrid plan (HyPS): partitions in sequence
         vols = [{"stage": f"units {s.first}..{s.last}", "device": s.device} for s in plan.stages or []]
-        vols += [{"stage": f"{n.layer} neurons {p.start}..{p.end}", "device": p.device}
-                 for n in plan.neuron_splits or [] for p in n.parts]
+        vols += [
+            {"stage": f"{n.layer} neurons {p.start}..{p.end}", "device": p.device}
+            for n in plan.neuron_splits or []
+            for p in n.parts
+        ]
         vols += [{"stage": "head", "device": plan.head_device}] if plan.head_device else []
         stages = []
-    text = _table(vols) + (f"\n\n{_table(stages)}" if stages else "") + (f"\nwrote {args.output}" if args.output else "")
+    text = (
+        _table(vols) + (f"\n\n{_table(stages)}" if stages else "") + (f"\nwrote {args.output}" if args.output else "")
+    )
     if plan.tiles:  # NPTP tile plans
-        rows = [{"device": t.device, "rows": f"{t.rows[0]}..{t.rows[1]}", "cols": f"{t.cols[0]}..{t.cols[1]}"}
-                for t in plan.tiles]
+        rows = [
+            {"device": t.device, "rows": f"{t.rows[0]}..{t.rows[1]}", "cols": f"{t.cols[0]}..{t.cols[1]}"}
+            for t in plan.tiles
+        ]
         text = _table(rows) + (f"\nwrote {args.output}" if args.output else "")
     _emit(args, json.loads(plan.model_dump_json(exclude_none=True)), text)
 
@@ -187,8 +240,10 @@ def cmd_simulate(args: argparse.Namespace) -> None:
         raise SplitgymError(f"model.input: torchvision models take 3 channels, got {c}")
     g = ModelGraph.from_torchvision(plan.model.name, (h, w))
     sc = score_plan(plan, g, at=args.at)
-    text = (f"plan {args.plan}: {plan.method} on {plan.model.name} {list(plan.model.input)}, "
-            f"{len(plan.devices)} devices, kind {plan.kind}\n\n" + _table(sc.rows(), 2))
+    text = (
+        f"plan {args.plan}: {plan.method} on {plan.model.name} {list(plan.model.input)}, "
+        f"{len(plan.devices)} devices, kind {plan.kind}\n\n" + _table(sc.rows(), 2)
+    )
     for title, rows in sc.tables:
         text += f"\n\n{title}\n" + _table(rows, 2)
     _emit(args, sc.to_json(), text + f"\n\n{sc.summary}")
@@ -196,8 +251,15 @@ def cmd_simulate(args: argparse.Namespace) -> None:
 
 #: ``splitgym execute`` options and the runner keyword each becomes (only those given are passed,
 #: so a runner refuses what it does not take instead of ignoring it).
-_RUN_OPTIONS = {"images": "images", "links": "links", "warmup": "warmup", "threads": "threads", "port": "port",
-                "timeout": "timeout_s", "folder": "folder"}
+_RUN_OPTIONS = {
+    "images": "images",
+    "links": "links",
+    "warmup": "warmup",
+    "threads": "threads",
+    "port": "port",
+    "timeout": "timeout_s",
+    "folder": "folder",
+}
 
 
 def cmd_execute(args: argparse.Namespace) -> None:
@@ -214,13 +276,22 @@ def cmd_execute(args: argparse.Namespace) -> None:
     run = execute(plan, backend, **opts)
     data = {"plan": str(args.plan), "model": plan.model.name, "input": list(plan.model.input), **run.to_json()}
     head = run.detail.get("head_device")
-    rows = [{"device": r["device"] + (" (head)" if r["device"] == head else ""), "compute_ms": r["compute_s"] * 1e3,
-             "transfer_ms": r["transfer_s"] * 1e3} for r in run.per_device()]
-    text = (f"plan {args.plan}: {plan.method} ({plan.kind}) on {plan.model.name} {list(plan.model.input)}, "
-            f"{len(plan.devices)} devices, backend {backend}, {len(run.latency_s)} images\n\n" + _table(rows, 2)
-            + f"\n\nlatency per image: mean {_mean_ms(run.latency_s)} ms, median {run.latency_median_s * 1e3:.2f} ms"
-            f"  ->  {run.ips:.2f} images/s; {run.bytes_moved / 1024:.1f} KB moved"
-            f"\nmax abs error vs the unsplit model: {run.max_abs_error:.3g} (output max |y| {run.ref_max_abs:.3g})")
+    rows = [
+        {
+            "device": r["device"] + (" (head)" if r["device"] == head else ""),
+            "compute_ms": r["compute_s"] * 1e3,
+            "transfer_ms": r["transfer_s"] * 1e3,
+        }
+        for r in run.per_device()
+    ]
+    text = (
+        f"plan {args.plan}: {plan.method} ({plan.kind}) on {plan.model.name} {list(plan.model.input)}, "
+        f"{len(plan.devices)} devices, backend {backend}, {len(run.latency_s)} images\n\n"
+        + _table(rows, 2)
+        + f"\n\nlatency per image: mean {_mean_ms(run.latency_s)} ms, median {run.latency_median_s * 1e3:.2f} ms"
+        f"  ->  {run.ips:.2f} images/s; {run.bytes_moved / 1024:.1f} KB moved"
+        f"\nmax abs error vs the unsplit model: {run.max_abs_error:.3g} (output max |y| {run.ref_max_abs:.3g})"
+    )
     text += _run_notes(run.detail)
     _emit(args, data, text)
 
@@ -235,14 +306,19 @@ def _run_notes(detail: dict[str, Any]) -> str:
     procs = (detail.get("meta") or {}).get("processors")
     if procs:  # a HiDP plan's processor shares, on pinned workers per node
         text += "\nprocessor compute per image: " + "; ".join(
-            f"{n}: " + ", ".join(f"{p} {t * 1e3:.2f} ms" for p, t in per.items()) for n, per in procs.items())
+            f"{n}: " + ", ".join(f"{p} {t * 1e3:.2f} ms" for p, t in per.items()) for n, per in procs.items()
+        )
     meta = detail.get("meta") or {}
     if meta.get("skipped_images") or meta.get("resumed"):
-        text += (f"\nrun folder: {meta['skipped_images']} image(s) already done, resumed "
-                 f"{meta.get('resumed') or 'none'} (image: last complete stage)")
+        text += (
+            f"\nrun folder: {meta['skipped_images']} image(s) already done, resumed "
+            f"{meta.get('resumed') or 'none'} (image: last complete stage)"
+        )
     if "resumed" in detail:  # the HyPS hub
-        text += (f"\nhub run in {detail['folder']} ({'resumed' if detail['resumed'] else 'new'}): computed "
-                 f"{len(detail['computed'])}, reused {len(detail['reused'])} feature maps in {detail['seconds']:.1f} s")
+        text += (
+            f"\nhub run in {detail['folder']} ({'resumed' if detail['resumed'] else 'new'}): computed "
+            f"{len(detail['computed'])}, reused {len(detail['reused'])} feature maps in {detail['seconds']:.1f} s"
+        )
     if "modelled_bytes" in detail:
         text += f"\nhalo modelled {detail['modelled_bytes'] / 1024:.1f} KB"
     return text
@@ -270,21 +346,42 @@ def cmd_list(args: argparse.Namespace) -> None:
 
     what = args.what
     if what == "boards":
-        rows = [{"board": b.name, "processor": b.processor, "peak_GFLOPS": b.peak_gflops,
-                 "memory_GB": b.memory_gb, "source": b.source[:70]} for b in BOARDS.values()]
+        rows = [
+            {
+                "board": b.name,
+                "processor": b.processor,
+                "peak_GFLOPS": b.peak_gflops,
+                "memory_GB": b.memory_gb,
+                "source": b.source[:70],
+            }
+            for b in BOARDS.values()
+        ]
         _emit(args, [vars(b) for b in BOARDS.values()], _table(rows, 1))
         return
     if what == "scenarios":  # the one registry: every env's and kind's scenarios, with what they are for
         from splitgym.envs.scenarios import SCENARIOS, list_scenarios
 
         scenarios = [SCENARIOS[n].summary() for n in list_scenarios()]
-        rows = [{"scenario": r["name"], "envs": ",".join(e.removeprefix("splitgym/") for e in r["envs"]),
-                 "kinds": ",".join(r["kinds"]), "model": r["model"], "input": str(r["input"] or "default"),
-                 "devices": r["devices"], "network": r["network"]} for r in scenarios]
+        rows = [
+            {
+                "scenario": r["name"],
+                "envs": ",".join(e.removeprefix("splitgym/") for e in r["envs"]),
+                "kinds": ",".join(r["kinds"]),
+                "model": r["model"],
+                "input": str(r["input"] or "default"),
+                "devices": r["devices"],
+                "network": r["network"],
+            }
+            for r in scenarios
+        ]
         _emit(args, scenarios, _table(rows))
         return
-    items = {"devices": lambda: list_conf("devices"), "networks": lambda: list_conf("network"),
-             "planners": lambda: sorted(PLANNERS), "models": available_models}[what]()
+    items = {
+        "devices": lambda: list_conf("devices"),
+        "networks": lambda: list_conf("network"),
+        "planners": lambda: sorted(PLANNERS),
+        "models": available_models,
+    }[what]()
     _emit(args, items, "\n".join(items))
 
 
@@ -304,7 +401,9 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("model", help="torchvision model name (vgg16, resnet50, ...)")
         else:
             sp.add_argument("--model", default="vgg16", help="torchvision model name (default vgg16)")
-        sp.add_argument("--input", type=int, default=None, help="input height=width (default 224; 299 for inception_v3)")
+        sp.add_argument(
+            "--input", type=int, default=None, help="input height=width (default 224; 299 for inception_v3)"
+        )
 
     sp = verb("graph", cmd_graph, "Show a model's traced units (layers/blocks) and head.")
     model_args(sp, positional=True)
@@ -312,12 +411,22 @@ def build_parser() -> argparse.ArgumentParser:
     sp = verb("profile", cmd_profile, "Measure per-unit latency vs output height here, or derive a board's profile.")
     model_args(sp)
     sp.add_argument("--device", default="cpu", help="torch device to measure (cpu, cuda, cuda:1)")
-    sp.add_argument("--board", default=None, help="derive this board's profile from the local one instead (nano, tx2, ...)")
-    sp.add_argument("--granularity", type=int, default=None, help="rows between measured heights (default H//12; 1 = the paper's)")
-    sp.add_argument("--widths", type=float, nargs="*", default=None, help="width fractions to measure as tiles, e.g. 0.25 0.5 1")
+    sp.add_argument(
+        "--board", default=None, help="derive this board's profile from the local one instead (nano, tx2, ...)"
+    )
+    sp.add_argument(
+        "--granularity", type=int, default=None, help="rows between measured heights (default H//12; 1 = the paper's)"
+    )
+    sp.add_argument(
+        "--widths", type=float, nargs="*", default=None, help="width fractions to measure as tiles, e.g. 0.25 0.5 1"
+    )
     sp.add_argument("--min-run-time", type=float, default=0.02, help="seconds of timing per point")
-    sp.add_argument("--threads", type=int, default=1,
-                    help="torch CPU threads while measuring (default 1, as the executors run: --threads 1)")
+    sp.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads while measuring (default 1, as the executors run: --threads 1)",
+    )
     sp.add_argument("-o", "--output", default=None, help="profile file to write (default: the cache)")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -325,37 +434,66 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("method", nargs="?", help="planner name")
     sp.add_argument("--list", action="store_true", help="list the planners")
     model_args(sp)
-    sp.add_argument("--devices", default="DB", help="device group (conf/devices: DA, DB, DC, LA.., local4) or a YAML path")
+    sp.add_argument(
+        "--devices", default="DB", help="device group (conf/devices: DA, DB, DC, LA.., local4) or a YAML path"
+    )
     sp.add_argument("--bandwidth", type=float, default=None, help="cap every device at this many Mbps")
-    sp.add_argument("--network", default=None, help="network config (conf/network: bw300, NA..ND, LA..LD) or a YAML path")
+    sp.add_argument(
+        "--network", default=None, help="network config (conf/network: bw300, NA..ND, LA..LD) or a YAML path"
+    )
     sp.add_argument("--partition", default=None, help="layers | single | stages | unit indices like 0,4,9")
-    sp.add_argument("--set", action="append", default=None, metavar="KEY=VALUE",
-                    help="pass an option to the planner, e.g. --set grid=4 --set max_volumes=6 (repeatable)")
+    sp.add_argument(
+        "--set",
+        action="append",
+        default=None,
+        metavar="KEY=VALUE",
+        help="pass an option to the planner, e.g. --set grid=4 --set max_volumes=6 (repeatable)",
+    )
     sp.add_argument("-o", "--output", default=None, help="write the plan JSON here")
 
     sp = verb("simulate", cmd_simulate, "Score a plan: per-device compute, transfers, latency, IPS.")
     sp.add_argument("plan", help="plan JSON file")
     sp.add_argument("--at", type=float, default=0.0, help="time (s) at which to sample a time-varying network")
 
-    sp = verb("execute", cmd_execute, "Run a plan for real: per-image latency, IPS, per-device times, max abs "
-              "error vs the unsplit model (each plan kind has its backends; a wrong one says which).")
+    sp = verb(
+        "execute",
+        cmd_execute,
+        "Run a plan for real: per-image latency, IPS, per-device times, max abs "
+        "error vs the unsplit model (each plan kind has its backends; a wrong one says which).",
+    )
     sp.add_argument("plan", help="plan JSON file")
-    sp.add_argument("--backend", default=None, help="volumes, stages, nodes, tiles: local (one process, parts timed "
-                    "and composed; the default) or distributed (one process per device over torch.distributed/gloo); "
-                    "neurons (HyPS): hub (manager, workers and hub; the default; needs --folder)")
-    sp.add_argument("--links", default=None, help="none (free / loopback; default), emulated (sleep the plan's link "
-                    "time before each send) or netns (distributed only, root: each device in its own network namespace, "
-                    "links shaped by tc to the plan's bandwidth)")
+    sp.add_argument(
+        "--backend",
+        default=None,
+        help="volumes, stages, nodes, tiles: local (one process, parts timed "
+        "and composed; the default) or distributed (one process per device over torch.distributed/gloo); "
+        "neurons (HyPS): hub (manager, workers and hub; the default; needs --folder)",
+    )
+    sp.add_argument(
+        "--links",
+        default=None,
+        help="none (free / loopback; default), emulated (sleep the plan's link "
+        "time before each send) or netns (distributed only, root: each device in its own network namespace, "
+        "links shaped by tc to the plan's bandwidth)",
+    )
     sp.add_argument("--images", type=int, default=None, help="images to record (a stream: one at a time; default 5)")
     sp.add_argument("--warmup", type=int, default=None, help="unrecorded images first (default 1; tiles 0)")
     sp.add_argument("--threads", type=int, default=None, help="torch threads per process (default 1)")
     sp.add_argument("--port", type=int, default=None, help="rendezvous port (distributed; default a free one)")
-    sp.add_argument("--timeout", type=float, default=None, help="seconds before a distributed run is stopped (default 300)")
-    sp.add_argument("--folder", default=None, help="a run folder where every finished part persists; an "
-                    "existing one resumes a killed run (distributed: volume plans; hub: HyPS plans)")
+    sp.add_argument(
+        "--timeout", type=float, default=None, help="seconds before a distributed run is stopped (default 300)"
+    )
+    sp.add_argument(
+        "--folder",
+        default=None,
+        help="a run folder where every finished part persists; an "
+        "existing one resumes a killed run (distributed: volume plans; hub: HyPS plans)",
+    )
 
     sp = verb("train", cmd_train, "Train a split policy (Hydra app: overrides like agent=td3 devices=DA episodes=500).")
-    sp.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides, e.g. devices=DA network=bw50 -m seed=0,1")
+    sp.add_argument(
+        "overrides", nargs=argparse.REMAINDER, help="Hydra overrides, e.g. devices=DA network=bw50 -m seed=0,1"
+    )
 
     sp = verb("evaluate", cmd_evaluate, "Re-simulate a run's exported plan and run its exported actor.")
     sp.add_argument("run", help="a run folder (runs/train/<date>) or a folder of runs (the latest is used)")

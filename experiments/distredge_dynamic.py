@@ -50,8 +50,9 @@ def frozen(cluster: Cluster, t: float) -> Cluster:
     return Cluster(cluster.name, cluster.devices, Network(caps, net.latency_s, net.overhead_s))
 
 
-def train_segment(model, env: DistrEdgeEnv, clock: float, episodes: int, noise: EpsilonGaussianNoise,
-                  first: bool) -> tuple[np.ndarray, float]:
+def train_segment(
+    model, env: DistrEdgeEnv, clock: float, episodes: int, noise: EpsilonGaussianNoise, first: bool
+) -> tuple[np.ndarray, float]:
     """(Re-)tune on the network at ``clock``; returns the best cuts found and the seconds it took."""
     env.clock, env.time_per_episode = clock, 0.0
     env.sim.set_time(clock)
@@ -73,16 +74,22 @@ class Tuner:
 
     def __init__(self, variant: str, scenario: str, seed: int) -> None:
         self.variant = variant
-        cfg = OmegaConf.create({"agent": OmegaConf.load(conf_dir() / "agent" / "ddpg.yaml"),
-                                "env": {"action": "cuts", "partition": None}})
+        cfg = OmegaConf.create(
+            {"agent": OmegaConf.load(conf_dir() / "agent" / "ddpg.yaml"), "env": {"action": "cuts", "partition": None}}
+        )
         cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(VARIANTS[variant])))
         sc = get_scenario(scenario)
         if cfg.env.partition:
             sc = dataclasses.replace(sc, partition=str(cfg.env.partition))
         self.env = DistrEdgeEnv(sc, action=str(cfg.env.action))
         self.noise = action_noise(cfg, self.env.action_space.shape[0], seed)
-        self.model = ALGOS["ddpg"](cfg.agent.policy, self.env, seed=seed, action_noise=self.noise,
-                                   **OmegaConf.to_container(cfg.agent.kwargs, resolve=True))
+        self.model = ALGOS["ddpg"](
+            cfg.agent.policy,
+            self.env,
+            seed=seed,
+            action_noise=self.noise,
+            **OmegaConf.to_container(cfg.agent.kwargs, resolve=True),
+        )
         self.init_scale = cfg.agent.get("actor_init_scale")
         self._init_actor()
 
@@ -112,7 +119,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--retune", type=int, default=500, help="fine-tuning episodes at each re-plan")
     ap.add_argument("--variants", default="paper,ours", help=f"comma-separated from {sorted(VARIANTS)}")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default=RESULTS_DIR, help="results folder (default: %(default)s, under the working directory)")
+    ap.add_argument(
+        "--out", default=RESULTS_DIR, help="results folder (default: %(default)s, under the working directory)"
+    )
     args = ap.parse_args(argv)
     variants = [v for v in args.variants.split(",") if v]
     bad = [v for v in variants if v not in VARIANTS]
@@ -143,14 +152,23 @@ def main(argv: list[str] | None = None) -> None:
         sim.set_time(t)
         bw = float(np.mean([cluster.network.cap(n, t) for n in cluster.names]))
         for method, plan in plans.items():
-            rows.append({"minute": minute, "mean_mbps": bw, "method": method,
-                         "latency_ms": sim.score(plan.partition, plan.cuts) * 1e3})
+            rows.append(
+                {
+                    "minute": minute,
+                    "mean_mbps": bw,
+                    "method": method,
+                    "latency_ms": sim.score(plan.partition, plan.cuts) * 1e3,
+                }
+            )
 
     out = Path(args.out)
     write_csv(out / "dynamic.csv", rows)
     mean = {m: float(np.mean([r["latency_ms"] for r in rows if r["method"] == m])) for m in plans}
-    summary = {"mean_latency_ms": mean, "replans": timing,
-               **{f"{m}_over_{b}": mean[m] / mean[b] for m in tuners for b in ("aofl", "coedge")}}
+    summary = {
+        "mean_latency_ms": mean,
+        "replans": timing,
+        **{f"{m}_over_{b}": mean[m] / mean[b] for m in tuners for b in ("aofl", "coedge")},
+    }
     (out / "dynamic_summary.json").write_text(json.dumps(summary, indent=1))
     plot(rows, out / "dynamic.png")
     print(json.dumps(summary, indent=1))

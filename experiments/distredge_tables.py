@@ -50,17 +50,30 @@ TABLES: dict[str, Rows] = {
     "table1": [(d, f"bw{b}", ()) for d in ("DA", "DB", "DC") for b in (50, 300)],
     "table2": [(f"all-{board}", n, ()) for board in ("nano", "xavier") for n in ("NA", "NB", "NC", "ND")],
     "table3": [(g, g, ("agent.noise.variance=1.0",)) for g in ("LA", "LB", "LC", "LD")],
-    "alpha": [(d, n, (f"env.alpha={a}",) + (("agent.noise.variance=1.0",) if d == "LB" else ()))
-              for d, n in ENVS_ALPHA for a in (0.0, 0.25, 0.5, 0.75, 1.0)],
-    "models": [(d, n, (f"model={m}",)) for m in ("resnet50", "inception_v3") for d, n in (("DB", "bw50"), ("all-nano", "NA"))],
+    "alpha": [
+        (d, n, (f"env.alpha={a}",) + (("agent.noise.variance=1.0",) if d == "LB" else ()))
+        for d, n in ENVS_ALPHA
+        for a in (0.0, 0.25, 0.5, 0.75, 1.0)
+    ],
+    "models": [
+        (d, n, (f"model={m}",)) for m in ("resnet50", "inception_v3") for d, n in (("DB", "bw50"), ("all-nano", "NA"))
+    ],
 }
 
 
 VARIANTS: dict[str, tuple[str, ...]] = {
     "paper": (),
-    "ours": ("env.action=shares", "env.partition=pilot-search", "agent.actor_init_scale=0",
-             "agent.kwargs.warmup=actor", "agent.kwargs.learning_starts=1200", "agent.noise.variance=0.02",
-             "agent.noise.per_episode=true", "agent.noise.decay=0.001", "agent.noise.anchor_every=10"),
+    "ours": (
+        "env.action=shares",
+        "env.partition=pilot-search",
+        "agent.actor_init_scale=0",
+        "agent.kwargs.warmup=actor",
+        "agent.kwargs.learning_starts=1200",
+        "agent.noise.variance=0.02",
+        "agent.noise.per_episode=true",
+        "agent.noise.decay=0.001",
+        "agent.noise.anchor_every=10",
+    ),
 }
 MAX_EPISODES = {"ours": 1000}  # a variant's own budget (at most ``--episodes``)
 METHOD = {"paper": "distredge", "ours": "distredge-ours"}
@@ -76,9 +89,16 @@ def run_dir(out: Path, table: str, name: str, variant: str) -> Path:
     return out / "runs" / (table if variant == "paper" else f"{table}-{variant}") / name
 
 
-def launch(table: str, out: Path, episodes: int, seed: int, extra: list[str],
-           only: set[str] | None = None, run_missing: bool = True,
-           variants: tuple[str, ...] = ("paper",)) -> list[tuple[str, Path]]:
+def launch(
+    table: str,
+    out: Path,
+    episodes: int,
+    seed: int,
+    extra: list[str],
+    only: set[str] | None = None,
+    run_missing: bool = True,
+    variants: tuple[str, ...] = ("paper",),
+) -> list[tuple[str, Path]]:
     """Run every missing row of ``table`` (or the rows named in ``only``) in every variant;
     returns ``(variant, run folder)`` pairs (only the finished ones when ``run_missing`` is off)."""
     runs = []
@@ -94,8 +114,18 @@ def launch(table: str, out: Path, episodes: int, seed: int, extra: list[str],
         if not run_missing:
             continue
         runs.append((variant, run))
-        cmd = [sys.executable, "-m", "splitgym.agents.train", f"devices={devices}", f"network={network}",
-               f"episodes={min(episodes, MAX_EPISODES.get(variant, episodes))}", f"seed={seed}", f"hydra.run.dir={run}", *overrides, *extra]
+        cmd = [
+            sys.executable,
+            "-m",
+            "splitgym.agents.train",
+            f"devices={devices}",
+            f"network={network}",
+            f"episodes={min(episodes, MAX_EPISODES.get(variant, episodes))}",
+            f"seed={seed}",
+            f"hydra.run.dir={run}",
+            *overrides,
+            *extra,
+        ]
         print(" ".join(cmd[2:]), flush=True)
         res = subprocess.run(cmd, capture_output=True, text=True)
         if res.returncode != 0:
@@ -112,8 +142,14 @@ def _start_ms(summary: dict[str, Any]) -> float:
     from splitgym.envs.scenarios import Scenario
 
     sc = summary["scenario"]
-    scenario = Scenario(name="start", model=sc["model"], input=sc.get("input"), devices=sc["devices"],
-                        network=sc["network"], partition=sc["partition"])
+    scenario = Scenario(
+        name="start",
+        model=sc["model"],
+        input=sc.get("input"),
+        devices=sc["devices"],
+        network=sc["network"],
+        partition=sc["partition"],
+    )
     return scenario.pilot().latency * 1e3
 
 
@@ -125,19 +161,43 @@ def collect(table: str, runs: list[tuple[str, Path]]) -> list[dict[str, Any]]:
     for variant, run in runs:
         s = json.loads((run / "export" / "summary.json").read_text())
         sc = s["scenario"]
-        key = {"table": table, "run": run.name, "model": sc["model"], "devices": sc["devices"],
-               "network": sc["network"], "alpha": sc["alpha"]}
-        rows.append({**key, "method": METHOD[variant], "latency_ms": s["latency_ms"]["learned_plan"],
-                     "ips": s["ips"]["learned_plan"], "episodes": s["episodes"], "best_episode": s.get("best_episode"),
-                     "actor_latency_ms": s["latency_ms"]["actor_deterministic"],
-                     "start_latency_ms": _start_ms(s) if variant == "ours" else None,
-                     "partition": "|".join(f"{a}-{b}" for a, b in s["partition"])})
+        key = {
+            "table": table,
+            "run": run.name,
+            "model": sc["model"],
+            "devices": sc["devices"],
+            "network": sc["network"],
+            "alpha": sc["alpha"],
+        }
+        rows.append(
+            {
+                **key,
+                "method": METHOD[variant],
+                "latency_ms": s["latency_ms"]["learned_plan"],
+                "ips": s["ips"]["learned_plan"],
+                "episodes": s["episodes"],
+                "best_episode": s.get("best_episode"),
+                "actor_latency_ms": s["latency_ms"]["actor_deterministic"],
+                "start_latency_ms": _start_ms(s) if variant == "ours" else None,
+                "partition": "|".join(f"{a}-{b}" for a, b in s["partition"]),
+            }
+        )
         if run.name not in done:
             done.add(run.name)
             for method, ms in s["classical_latency_ms"].items():
-                rows.append({**key, "method": method, "latency_ms": ms, "ips": 1e3 / ms, "episodes": None,
-                             "best_episode": None, "actor_latency_ms": None, "start_latency_ms": None,
-                             "partition": ""})
+                rows.append(
+                    {
+                        **key,
+                        "method": method,
+                        "latency_ms": ms,
+                        "ips": 1e3 / ms,
+                        "episodes": None,
+                        "best_episode": None,
+                        "actor_latency_ms": None,
+                        "start_latency_ms": None,
+                        "partition": "",
+                    }
+                )
     return rows
 
 
@@ -147,8 +207,7 @@ def merge(old: list[dict[str, Any]], new: list[dict[str, Any]], variants: tuple[
     re-runs one variant and keeps the other's rows (whose training runs may be gone)."""
     runs = {r["run"] for r in new}
     now = {METHOD[v] for v in variants}
-    kept = [r for r in old if r["run"] not in runs
-            or (r["method"].startswith("distredge") and r["method"] not in now)]
+    kept = [r for r in old if r["run"] not in runs or (r["method"].startswith("distredge") and r["method"] not in now)]
     order = {run: i for i, run in enumerate(dict.fromkeys([r["run"] for r in old] + [r["run"] for r in new]))}
     rank = {m: i for i, m in enumerate(METHOD.values())}
     merged = kept + new
@@ -164,9 +223,16 @@ def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         best = max(base, key=base.get)
         for variant, method in METHOD.items():
             if method in mine:
-                out.append({"run": run, "variant": variant, "distredge_ips": mine[method], "best_baseline": best,
-                            "over_best_baseline": mine[method] / base[best],
-                            "over_aofl": mine[method] / base["aofl"]})
+                out.append(
+                    {
+                        "run": run,
+                        "variant": variant,
+                        "distredge_ips": mine[method],
+                        "best_baseline": best,
+                        "over_best_baseline": mine[method] / base[best],
+                        "over_aofl": mine[method] / base["aofl"],
+                    }
+                )
     return out
 
 
@@ -207,12 +273,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--model", default=None, help="override the model (e.g. vgg11 for a quick check)")
     ap.add_argument("--input", type=int, default=None, help="override the input size")
-    ap.add_argument("--out", default=RESULTS_DIR,
-                    help="results folder, and runs/ in it (default: %(default)s, under the working directory)")
+    ap.add_argument(
+        "--out",
+        default=RESULTS_DIR,
+        help="results folder, and runs/ in it (default: %(default)s, under the working directory)",
+    )
     ap.add_argument("--only", default=None, help="comma-separated row names (e.g. DA_bw50,DB_bw300)")
     ap.add_argument("--collect", action="store_true", help="only collect the finished runs, launch nothing")
-    ap.add_argument("--variants", default="paper,ours",
-                    help=f"DistrEdge variants, comma-separated from {sorted(VARIANTS)} (the a table: paper only)")
+    ap.add_argument(
+        "--variants",
+        default="paper,ours",
+        help=f"DistrEdge variants, comma-separated from {sorted(VARIANTS)} (the a table: paper only)",
+    )
     args = ap.parse_args(argv)
     extra = ([f"model={args.model}"] if args.model else []) + ([f"model.input={args.input}"] if args.input else [])
     out = Path(args.out)
@@ -223,15 +295,19 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"--variants: unknown {bad[0]!r} (known: {', '.join(VARIANTS)})")
     if args.table == "alpha":
         variants = ("paper",)
-    runs = launch(args.table, out, args.episodes, args.seed, extra, only, run_missing=not args.collect,
-                  variants=variants)
+    runs = launch(
+        args.table, out, args.episodes, args.seed, extra, only, run_missing=not args.collect, variants=variants
+    )
     if not runs:
         raise SystemExit(f"--only: no row of {args.table} is named {args.only!r}")
     rows = merge(read_csv(out / f"{args.table}.csv"), collect(args.table, runs), variants)
     write(args.table, rows, out)
     for r in ratios(rows):
-        print(f"{r['run']:<28} {r['variant']:<6} DistrEdge {r['distredge_ips']:7.2f} IPS  x{r['over_best_baseline']:.2f} over "
-              f"{r['best_baseline']}, x{r['over_aofl']:.2f} over AOFL")
+        print(
+            f"{r['run']:<28} {r['variant']:<6} DistrEdge {r['distredge_ips']:7.2f} IPS  "
+            f"x{r['over_best_baseline']:.2f} over "
+            f"{r['best_baseline']}, x{r['over_aofl']:.2f} over AOFL"
+        )
 
 
 if __name__ == "__main__":

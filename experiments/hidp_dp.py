@@ -65,8 +65,11 @@ def run(models: list[str], node_counts: list[int], min_run_time: float) -> list[
                 raise AssertionError(f"{name} on {m} nodes: the solvers disagree: {got}")
             for s, t in got.items():
                 rows.append({"model": name, "units": g.num_units, "nodes": m, "solver": s, **t, "paper_ms": PAPER_MS})
-                print(f"{name:<16}n={g.num_units:3d} m={m} {s:<10} cold {t['cold_ms']:8.2f} ms  "
-                      f"relaxations {t['relax_ms']:7.3f} ms", flush=True)
+                print(
+                    f"{name:<16}n={g.num_units:3d} m={m} {s:<10} cold {t['cold_ms']:8.2f} ms  "
+                    f"relaxations {t['relax_ms']:7.3f} ms",
+                    flush=True,
+                )
     return rows
 
 
@@ -75,7 +78,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--models", default="vgg19,resnet152,efficientnet_b0,inception_v3")
     ap.add_argument("--nodes", default="2,3,5")
     ap.add_argument("--min-run-time", type=float, default=1.0, help="seconds per blocked_autorange")
-    ap.add_argument("--out", default=RESULTS_DIR, help="results folder (default: %(default)s, under the working directory)")
+    ap.add_argument(
+        "--out", default=RESULTS_DIR, help="results folder (default: %(default)s, under the working directory)"
+    )
     a = ap.parse_args(argv)
     rows = run(a.models.split(","), [int(x) for x in a.nodes.split(",")], a.min_run_time)
     out = Path(a.out)

@@ -42,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="vgg11")
     ap.add_argument("--input", type=int, default=64)
-    ap.add_argument("--out", default=RESULTS_DIR, help="results folder (default: %(default)s, under the working directory)")
+    ap.add_argument(
+        "--out", default=RESULTS_DIR, help="results folder (default: %(default)s, under the working directory)"
+    )
     ap.add_argument("--skip-distributed", action="store_true")
     args = ap.parse_args(argv)
     g = ModelGraph.from_torchvision(args.model, args.input)
@@ -67,10 +69,14 @@ def main(argv: list[str] | None = None) -> int:
     write_csv(Path(args.out) / "hidp_processors.csv", rows)
     split = [p for p in res.parts if len([r for r in p.proc_rows if r[1] > r[0]]) > 1]
     meas, pred = sum(p.wall_s for p in res.parts), sum(p.predicted_wall_s for p in res.parts)
-    print(f"{g.name} {list(g.input_shape)}: {len(res.parts)} parts, {len(split)} split over both cores; "
-          f"output matches the unsplit model")
-    print(f"sum of part wall times: measured {meas * 1e3:.1f} ms, predicted {pred * 1e3:.1f} ms "
-          f"(scorer latency {sc.latency(plan) * 1e3:.1f} ms, profile threads {threads})")
+    print(
+        f"{g.name} {list(g.input_shape)}: {len(res.parts)} parts, {len(split)} split over both cores; "
+        f"output matches the unsplit model"
+    )
+    print(
+        f"sum of part wall times: measured {meas * 1e3:.1f} ms, predicted {pred * 1e3:.1f} ms "
+        f"(scorer latency {sc.latency(plan) * 1e3:.1f} ms, profile threads {threads})"
+    )
     ratio = [p.wall_s / p.predicted_wall_s for p in res.parts if p.predicted_wall_s > 0]
     print(f"measured/predicted per part: median {np.median(ratio):.2f}, min {min(ratio):.2f}, max {max(ratio):.2f}")
     if not args.skip_distributed:
@@ -79,8 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         two = NodeCluster("two", [make_node("orin", "orin-nx", 80.0), make_node("nano", "nano", 80.0)], "nano", 2e-3)
         p2 = PLANNERS["hidp"](g, two.to_cluster(), nodes=two)
         r = run_distributed(p2, images=2, warmup=1)
-        print(f"node level over volume_distributed.py ({p2.meta['states'][:4]}...): max abs error {r.max_abs_error:.2e}, "
-              f"measured latency {r.latency_mean_s * 1e3:.1f} ms on this machine")
+        print(
+            f"node level over volume_distributed.py ({p2.meta['states'][:4]}...): max abs error {r.max_abs_error:.2e}, "
+            f"measured latency {r.latency_mean_s * 1e3:.1f} ms on this machine"
+        )
     return 0
 
 

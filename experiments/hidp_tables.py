@@ -54,10 +54,16 @@ from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
 MODELS = ["efficientnet_b0", "inception_v3", "resnet152", "vgg19"]
 METHODS = ["hidp", "disnet", "omniboost", "modnn-hidp", "aofl-hidp"]
 LOAD_METHODS = ["hidp-avail"] + METHODS  # the workloads also run HiDP with availability re-planning
-MIXES = [("efficientnet_b0", "inception_v3"), ("efficientnet_b0", "resnet152"),
-         ("inception_v3", "vgg19"), ("resnet152", "vgg19"),
-         ("efficientnet_b0", "inception_v3", "resnet152"), ("efficientnet_b0", "inception_v3", "vgg19"),
-         ("efficientnet_b0", "resnet152", "vgg19"), ("inception_v3", "resnet152", "vgg19")]
+MIXES = [
+    ("efficientnet_b0", "inception_v3"),
+    ("efficientnet_b0", "resnet152"),
+    ("inception_v3", "vgg19"),
+    ("resnet152", "vgg19"),
+    ("efficientnet_b0", "inception_v3", "resnet152"),
+    ("efficientnet_b0", "inception_v3", "vgg19"),
+    ("efficientnet_b0", "resnet152", "vgg19"),
+    ("inception_v3", "resnet152", "vgg19"),
+]
 PAPER = {  # PAPERS-AUDIT A.5: HiDP's average reduction (latency, energy) / gain (GFLOP/s) vs each
     "latency_fig5a": {"disnet": 37, "omniboost": 44, "modnn-hidp": 56},
     "energy_fig5b": {"disnet": 33, "omniboost": 48, "modnn-hidp": 58},
@@ -107,10 +113,18 @@ def single(bench: Bench, models: Sequence[str], ks: Sequence[int], leaders_of: A
                 for method in METHODS:
                     plan = bench.plan(model, method, leader, k)
                     res = sc.schedule(plan)
-                    rows.append({"nodes": k, "model": model, "leader": leader, "method": method,
-                                 "latency_ms": res.latency * 1e3, "energy_j": sc.energy(res),
-                                 "data_volumes": sum(m == "data" for m in plan.modes or []),
-                                 "plan_s": bench.plan_s[(model, method, leader, k)]})
+                    rows.append(
+                        {
+                            "nodes": k,
+                            "model": model,
+                            "leader": leader,
+                            "method": method,
+                            "latency_ms": res.latency * 1e3,
+                            "energy_j": sc.energy(res),
+                            "data_volumes": sum(m == "data" for m in plan.modes or []),
+                            "plan_s": bench.plan_s[(model, method, leader, k)],
+                        }
+                    )
     return rows
 
 
@@ -124,22 +138,30 @@ def mean_by(rows: list[dict[str, Any]], keys: Sequence[str], value: str) -> dict
 def busy_mask(nc: NodeCluster, free: dict, t: float) -> tuple[bool, ...]:
     """HiDP's availability vector (Eq. 4) read off the processor timelines: a node whose every
     processor is still busy at ``t`` is unavailable (the leader never is)."""
-    return tuple(j == nc.leader_index or any(free.get((j, p.name), 0.0) <= t for p in n.processors)
-                 for j, n in enumerate(nc.nodes))
+    return tuple(
+        j == nc.leader_index or any(free.get((j, p.name), 0.0) <= t for p in n.processors)
+        for j, n in enumerate(nc.nodes)
+    )
 
 
 def avail_plan(bench: Bench, model: str, nc: NodeCluster, mask: tuple[bool, ...]) -> Plan:
     key = (model, "hidp-avail", nc.leader, mask)
     if key not in bench.plans:
-        nodes = [replace(n, availability=Availability(() if ok else ((0.0, False),)))
-                 for n, ok in zip(nc.nodes, mask)]
+        nodes = [replace(n, availability=Availability(() if ok else ((0.0, False),))) for n, ok in zip(nc.nodes, mask)]
         sub = NodeCluster(nc.name, nodes, nc.leader, nc.latency_s)
         bench.plans[key] = PLANNERS["hidp"](bench.graph(model), sub.to_cluster(), nodes=sub)  # type: ignore[index]
     return bench.plans[key]  # type: ignore[index]
 
 
-def streams(bench: Bench, models: Sequence[str], method: str, leader: str, starts: Sequence[float],
-            horizon: float, inflight: int) -> list[tuple[str, RequestResult]]:
+def streams(
+    bench: Bench,
+    models: Sequence[str],
+    method: str,
+    leader: str,
+    starts: Sequence[float],
+    horizon: float,
+    inflight: int,
+) -> list[tuple[str, RequestResult]]:
     """Closed-loop request streams sharing the processors (first come, first served).
     ``hidp-avail``: HiDP re-planned at every request for the nodes available then."""
     nc = bench.cluster(bench.base.size, leader)
@@ -185,10 +207,17 @@ def motivation(bench: Bench, models: Sequence[str], board: str = "tx2") -> list[
         sc = HiDPScorer(g, nc)
         p1 = sc.latency(PLANNERS["disnet"](g, nc.to_cluster(), nodes=nc))
         plan = PLANNERS["hidp"](g, nc.to_cluster(), nodes=nc)
-        rows.append({"board": board, "model": m, "p1_gpu_only_ms": p1 * 1e3, "hidp_local_ms": sc.latency(plan) * 1e3,
-                     "reduction_pct": 100 * (1 - sc.latency(plan) / p1),
-                     "paper_pct": {"inception_v3": 65, "resnet152": 40, "vgg19": 25, "efficientnet_b0": 75}.get(m, ""),
-                     "data_mode_parts": sum(s.mode == "data" for s in plan.shares or [])})
+        rows.append(
+            {
+                "board": board,
+                "model": m,
+                "p1_gpu_only_ms": p1 * 1e3,
+                "hidp_local_ms": sc.latency(plan) * 1e3,
+                "reduction_pct": 100 * (1 - sc.latency(plan) / p1),
+                "paper_pct": {"inception_v3": 65, "resnet152": 40, "vgg19": 25, "efficientnet_b0": 75}.get(m, ""),
+                "data_mode_parts": sum(s.mode == "data" for s in plan.shares or []),
+            }
+        )
     return rows
 
 
@@ -196,8 +225,9 @@ def gain(ours: float, theirs: float, lower_is_better: bool) -> float:
     return 100 * (1 - ours / theirs) if lower_is_better else 100 * (ours / theirs - 1)
 
 
-def _bars(ax: Any, table: dict[tuple, float], groups: Sequence[Any], label: str,
-          methods: Sequence[str] = METHODS) -> None:
+def _bars(
+    ax: Any, table: dict[tuple, float], groups: Sequence[Any], label: str, methods: Sequence[str] = METHODS
+) -> None:
     w = 0.8 / len(methods)
     for i, meth in enumerate(methods):
         ax.bar(np.arange(len(groups)) + i * w, [table[(g, meth)] for g in groups], w, label=meth)
@@ -228,8 +258,10 @@ def fig5_latency(bench: Bench, models: Sequence[str], leaders_of: Any, out: Path
     write_csv(out / "hidp_latency_all.csv", rows)
     lat = mean_by(rows, ["model", "method"], "latency_ms")
     en = mean_by(rows, ["model", "method"], "energy_j")
-    write_csv(out / "hidp_latency.csv", [{"model": m, "method": k, "latency_ms": lat[(m, k)], "energy_j": en[(m, k)]}
-                                         for m in models for k in METHODS])
+    write_csv(
+        out / "hidp_latency.csv",
+        [{"model": m, "method": k, "latency_ms": lat[(m, k)], "energy_j": en[(m, k)]} for m in models for k in METHODS],
+    )
     fig, axes = _pyplot().subplots(1, 2, figsize=(12, 4))
     _bars(axes[0], lat, models, "latency (ms, mean over leaders)")
     _bars(axes[1], en, models, "energy per inference (J)")
@@ -250,8 +282,15 @@ def fig8_nodes(bench: Bench, models: Sequence[str], leaders_of: Any, out: Path) 
     nrows = single(bench, models, ks, leaders_of)
     write_csv(out / "hidp_nodes_all.csv", nrows)
     nl = mean_by(nrows, ["nodes", "model", "method"], "latency_ms")
-    write_csv(out / "hidp_nodes.csv", [{"nodes": k, "model": m, "method": meth, "latency_ms": nl[(k, m, meth)]}
-                                       for k in ks for m in models for meth in METHODS])
+    write_csv(
+        out / "hidp_nodes.csv",
+        [
+            {"nodes": k, "model": m, "method": meth, "latency_ms": nl[(k, m, meth)]}
+            for k in ks
+            for m in models
+            for meth in METHODS
+        ],
+    )
     fig, axes = _pyplot().subplots(1, len(models), figsize=(4 * len(models), 3.5))
     for ax, m in zip(np.atleast_1d(axes), models):
         _bars(ax, {(k, meth): nl[(k, m, meth)] for k in ks for meth in METHODS}, ks, "latency (ms)")
@@ -262,11 +301,19 @@ def fig8_nodes(bench: Bench, models: Sequence[str], leaders_of: Any, out: Path) 
     claims = []
     for meth in METHODS[1:]:
         g = float(np.mean([gain(nl[(k, m, "hidp")], nl[(k, m, meth)], True) for k in ks for m in models]))
-        claims.append({"claim": "latency_fig8", "vs": meth, "ours_pct": g, "paper_pct": PAPER["latency_fig8"].get(meth, "")})
+        claims.append(
+            {"claim": "latency_fig8", "vs": meth, "ours_pct": g, "paper_pct": PAPER["latency_fig8"].get(meth, "")}
+        )
     for k in ks:
         best_other = [min(nl[(k, m, meth)] for meth in METHODS[1:]) / nl[(k, m, "hidp")] for m in models]
-        claims.append({"claim": f"fig8_gap_{k}_nodes", "vs": "best baseline", "ours_pct": 100 * (float(np.mean(best_other)) - 1),
-                       "paper_pct": "gap widens with fewer nodes"})
+        claims.append(
+            {
+                "claim": f"fig8_gap_{k}_nodes",
+                "vs": "best baseline",
+                "ours_pct": 100 * (float(np.mean(best_other)) - 1),
+                "paper_pct": "gap widens with fewer nodes",
+            }
+        )
     return claims
 
 
@@ -289,13 +336,21 @@ def fig6_staggered(bench: Bench, order: Sequence[str], leader: str, out: Path) -
     ax.legend(fontsize=7)
     _save(fig, out / "hidp_staggered.png")
     write_csv(out / "hidp_staggered.csv", srows)
-    return [{"claim": f"gflops_fig6 ({ours})", "vs": meth, "ours_pct": gain(means[ours], means[meth], False),
-             "paper_pct": PAPER["gflops_fig6"].get(meth, "")}
-            for ours in ("hidp", "hidp-avail") for meth in METHODS[1:]]
+    return [
+        {
+            "claim": f"gflops_fig6 ({ours})",
+            "vs": meth,
+            "ours_pct": gain(means[ours], means[meth], False),
+            "paper_pct": PAPER["gflops_fig6"].get(meth, ""),
+        }
+        for ours in ("hidp", "hidp-avail")
+        for meth in METHODS[1:]
+    ]
 
 
-def fig7_mixes(bench: Bench, mixes: Sequence[tuple[str, ...]], leader: str, horizon: float,
-               out: Path) -> list[dict[str, Any]]:
+def fig7_mixes(
+    bench: Bench, mixes: Sequence[tuple[str, ...]], leader: str, horizon: float, out: Path
+) -> list[dict[str, Any]]:
     """Fig. 7: the throughput of model mixes over ``horizon`` seconds; returns the claims rows."""
     mrows, tput = [], {}
     for i, mix in enumerate(mixes, 1):
@@ -303,8 +358,15 @@ def fig7_mixes(bench: Bench, mixes: Sequence[tuple[str, ...]], leader: str, hori
             done = streams(bench, mix, meth, leader, [0.0] * len(mix), horizon, 2)
             n = sum(r.end <= horizon for _, r in done)
             tput[(f"Mix-{i}", meth)] = n * 100.0 / horizon
-            mrows.append({"mix": f"Mix-{i}", "models": "+".join(mix), "method": meth,
-                          "inferences_per_100s": n * 100.0 / horizon, "horizon_s": horizon})
+            mrows.append(
+                {
+                    "mix": f"Mix-{i}",
+                    "models": "+".join(mix),
+                    "method": meth,
+                    "inferences_per_100s": n * 100.0 / horizon,
+                    "horizon_s": horizon,
+                }
+            )
     write_csv(out / "hidp_mixes.csv", mrows)
     fig, ax = _pyplot().subplots(figsize=(10, 4))
     _bars(ax, tput, [f"Mix-{i}" for i in range(1, len(mixes) + 1)], "inferences per 100 s", LOAD_METHODS)
@@ -314,32 +376,67 @@ def fig7_mixes(bench: Bench, mixes: Sequence[tuple[str, ...]], leader: str, hori
     for ours in ("hidp", "hidp-avail"):
         for meth in METHODS[1:]:
             gains = [gain(tput[(f"Mix-{i}", ours)], tput[(f"Mix-{i}", meth)], False) for i in range(1, len(mixes) + 1)]
-            claims.append({"claim": f"throughput_fig7_mean ({ours})", "vs": meth, "ours_pct": float(np.mean(gains)),
-                           "paper_pct": "56 (all)"})
-            claims.append({"claim": f"throughput_fig7_max ({ours})", "vs": meth, "ours_pct": float(np.max(gains)),
-                           "paper_pct": "150 (Mix-2)"})
+            claims.append(
+                {
+                    "claim": f"throughput_fig7_mean ({ours})",
+                    "vs": meth,
+                    "ours_pct": float(np.mean(gains)),
+                    "paper_pct": "56 (all)",
+                }
+            )
+            claims.append(
+                {
+                    "claim": f"throughput_fig7_max ({ours})",
+                    "vs": meth,
+                    "ours_pct": float(np.max(gains)),
+                    "paper_pct": "150 (Mix-2)",
+                }
+            )
     return claims
 
 
 def planner_times(bench: Bench, models: Sequence[str]) -> list[dict[str, Any]]:
     """The planners' mean run time per model on five nodes (and the DP's own, where it has one)."""
-    return [{"model": m, "method": meth, "plan_ms_mean": 1e3 * float(np.mean(
-        [s for (mm, me, _, k), s in bench.plan_s.items() if mm == m and me == meth and k == 5])),
-        "dp_ms_mean": 1e3 * float(np.mean([p.meta["dp_seconds"] for (mm, me, _, k), p in bench.plans.items()
-                                             if mm == m and me == meth and k == 5]))
-        if meth in ("hidp", "disnet") else ""} for m in models for meth in METHODS]
+    return [
+        {
+            "model": m,
+            "method": meth,
+            "plan_ms_mean": 1e3
+            * float(np.mean([s for (mm, me, _, k), s in bench.plan_s.items() if mm == m and me == meth and k == 5])),
+            "dp_ms_mean": 1e3
+            * float(
+                np.mean(
+                    [
+                        p.meta["dp_seconds"]
+                        for (mm, me, _, k), p in bench.plans.items()
+                        if mm == m and me == meth and k == 5
+                    ]
+                )
+            )
+            if meth in ("hidp", "disnet")
+            else "",
+        }
+        for m in models
+        for meth in METHODS
+    ]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default=RESULTS_DIR, help="results folder (default: %(default)s, under the working directory)")
+    ap.add_argument(
+        "--out", default=RESULTS_DIR, help="results folder (default: %(default)s, under the working directory)"
+    )
     ap.add_argument("--quick", action="store_true", help="two models, one leader, short streams")
     ap.add_argument("--horizon", type=float, default=10.0, help="simulated seconds per mix")
     ap.add_argument("--leader", default="nano", help="where the workload requests arrive")
     ap.add_argument("--motivation-only", action="store_true", help="only HI Fig. 1: one TX2, P1 vs HiDP local")
-    ap.add_argument("--gpu-efficiency", type=float, default=None,
-                    help=f"sensitivity: the Jetson GPUs' fraction of peak (default {EFFICIENCY['gpu']}); "
-                         "results in OUT/hidp_gpu_eff_<value>/")
+    ap.add_argument(
+        "--gpu-efficiency",
+        type=float,
+        default=None,
+        help=f"sensitivity: the Jetson GPUs' fraction of peak (default {EFFICIENCY['gpu']}); "
+        "results in OUT/hidp_gpu_eff_<value>/",
+    )
     return ap.parse_args(argv)
 
 
@@ -353,8 +450,11 @@ def main(argv: list[str] | None = None) -> int:
     bench = Bench(NodeCluster.from_config("hidp-5", efficiency=efficiency))
     models = MODELS[:2] if args.quick else MODELS
     all_leaders = bench.base.names
-    leaders_of = (lambda k: [args.leader] if args.leader in all_leaders[:k] else [all_leaders[0]]) if args.quick \
+    leaders_of = (
+        (lambda k: [args.leader] if args.leader in all_leaders[:k] else [all_leaders[0]])
+        if args.quick
         else (lambda k: all_leaders[:k])
+    )
     write_csv(out / "hidp_motivation.csv", motivation(bench, models))
     if args.motivation_only:
         return 0

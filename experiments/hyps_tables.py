@@ -53,11 +53,18 @@ def table_parts(graph: ModelGraph, cluster: Cluster) -> list[dict[str, Any]]:
         plan = run_planner("hyps", graph, cluster, parts=k, partitions=0)
         s = score_hybrid(plan, graph)
         fc6 = next(p for p in s.partitions if p["kind"] == "neurons")
-        rows.append({"parts": k, "time_s": s.latency_s, "compute_s": s.compute_s,
-                     "communication_s": s.communication_s, "fc6_time_s": fc6["end_s"] - fc6["start_s"],
-                     "fc6_communication_s": fc6["communication_s"],
-                     "peak_memory_mb": max(d["peak_memory_mb"] for d in s.to_json()["per_device"]),
-                     "fits": s.fits})
+        rows.append(
+            {
+                "parts": k,
+                "time_s": s.latency_s,
+                "compute_s": s.compute_s,
+                "communication_s": s.communication_s,
+                "fc6_time_s": fc6["end_s"] - fc6["start_s"],
+                "fc6_communication_s": fc6["communication_s"],
+                "peak_memory_mb": max(d["peak_memory_mb"] for d in s.to_json()["per_device"]),
+                "fits": s.fits,
+            }
+        )
     return rows
 
 
@@ -67,8 +74,9 @@ def _layout_plan(base: Plan, graph: ModelGraph, ends: list[int]) -> Plan:
     firsts = [0] + [e + 1 for e in ends[:-1]]
     stages = [Stage(device=dev, first=f, last=e) for f, e in zip(firsts, ends)]
     fc6 = next(s for s in layer_spans(graph) if s.name == "classifier_0")
-    split = NeuronSplit(layer=fc6.name, parts=[NeuronPart(device=dev, start=a, end=b)
-                                               for a, b in equal_parts(fc6.neurons, 4)])
+    split = NeuronSplit(
+        layer=fc6.name, parts=[NeuronPart(device=dev, start=a, end=b) for a, b in equal_parts(fc6.neurons, 4)]
+    )
     return base.evolve(stages=stages, neuron_splits=[split], head_device=dev)
 
 
@@ -83,11 +91,20 @@ def table_cuts(graph: ModelGraph, cluster: Cluster) -> list[dict[str, Any]]:
         spans = layer_spans(graph)
         for p in s.partitions:
             out_layer = spans[p["spans"][1]]
-            rows.append({"layout": name, "partition": p["partition"] + 1, "ends_at": out_layer.name,
-                         "ends_kind": out_layer.kind, "bytes_out": p["bytes_out"],
-                         "output_transfer_s": p["out_s"], "communication_s": p["communication_s"],
-                         "compute_s": p["compute_s"],
-                         "total_time_s": s.latency_s, "total_communication_s": s.communication_s})
+            rows.append(
+                {
+                    "layout": name,
+                    "partition": p["partition"] + 1,
+                    "ends_at": out_layer.name,
+                    "ends_kind": out_layer.kind,
+                    "bytes_out": p["bytes_out"],
+                    "output_transfer_s": p["out_s"],
+                    "communication_s": p["communication_s"],
+                    "compute_s": p["compute_s"],
+                    "total_time_s": s.latency_s,
+                    "total_communication_s": s.communication_s,
+                }
+            )
     return rows
 
 
@@ -107,8 +124,14 @@ def table_measured(graph: ModelGraph, cluster: Cluster, repeats: int) -> list[di
                 when = {e["key"]: e["time"] for e in entries}
                 split_p = next(e["partition"] for e in entries if ".part" in e["key"])
                 times.append(when[f"p{split_p}"] - when[f"p{split_p - 1}"])
-        rows.append({"parts": k, "fc6_measured_s": statistics.median(times), "repeats": repeats,
-                     "machine": "this CPU (shared), 1 worker, 240 MiB budget"})
+        rows.append(
+            {
+                "parts": k,
+                "fc6_measured_s": statistics.median(times),
+                "repeats": repeats,
+                "machine": "this CPU (shared), 1 worker, 240 MiB budget",
+            }
+        )
     return rows
 
 
@@ -120,19 +143,29 @@ def claims(parts: list[dict[str, Any]], cuts: list[dict[str, Any]]) -> list[dict
     best_comm = min(parts, key=lambda r: r["communication_s"])["parts"]
     return [
         {"claim": "time roughly flat up to 8 parts (H6)", "paper": "flat", "ours": f"T(8)/T(4) = {flat8:.3f}"},
-        {"claim": "time at 50 parts vs 4 parts (H6)", "paper": "2x",
-         "ours": f"{by_k[50]['time_s'] / by_k[4]['time_s']:.3f}x"},
+        {
+            "claim": "time at 50 parts vs 4 parts (H6)",
+            "paper": "2x",
+            "ours": f"{by_k[50]['time_s'] / by_k[4]['time_s']:.3f}x",
+        },
         {"claim": "communication lowest at (H7)", "paper": "4 parts", "ours": f"{best_comm} parts"},
-        {"claim": "partition 1 communication, conv end vs pool end (H12)", "paper": "2x",
-         "ours": f"{conv1['output_transfer_s'] / pool1['output_transfer_s']:.2f}x output transfer, "
-                 f"{conv1['communication_s'] / pool1['communication_s']:.2f}x with its input"},
-        {"claim": "fewest fc6 parts on a 1 GB Pi (H5)", "paper": "4",
-         "ours": str(min(r["parts"] for r in parts if r["fits"]))},
+        {
+            "claim": "partition 1 communication, conv end vs pool end (H12)",
+            "paper": "2x",
+            "ours": f"{conv1['output_transfer_s'] / pool1['output_transfer_s']:.2f}x output transfer, "
+            f"{conv1['communication_s'] / pool1['communication_s']:.2f}x with its input",
+        },
+        {
+            "claim": "fewest fc6 parts on a 1 GB Pi (H5)",
+            "paper": "4",
+            "ours": str(min(r["parts"] for r in parts if r["fits"])),
+        },
     ]
 
 
-def plot(parts: list[dict[str, Any]], cuts: list[dict[str, Any]], measured: list[dict[str, Any]] | None,
-         out: Path) -> None:
+def plot(
+    parts: list[dict[str, Any]], cuts: list[dict[str, Any]], measured: list[dict[str, Any]] | None, out: Path
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -140,21 +173,35 @@ def plot(parts: list[dict[str, Any]], cuts: list[dict[str, Any]], measured: list
 
     fig, ax = plt.subplots(1, 3, figsize=(15, 4))
     k = [r["parts"] for r in parts]
-    for key, label in (("time_s", "inference time"), ("compute_s", "computation"),
-                       ("communication_s", "communication")):
+    for key, label in (
+        ("time_s", "inference time"),
+        ("compute_s", "computation"),
+        ("communication_s", "communication"),
+    ):
         ax[0].plot(k, [r[key] for r in parts], marker="o", label=label)
-    ax[0].set(xlabel="fc6 neuron parts", ylabel="seconds (derived Pi 3B+, model)",
-              title="VGG-16 on one Pi 3B+: time vs fc6 parts")
+    ax[0].set(
+        xlabel="fc6 neuron parts",
+        ylabel="seconds (derived Pi 3B+, model)",
+        title="VGG-16 on one Pi 3B+: time vs fc6 parts",
+    )
     ax[0].legend()
     for name, marker in (("conv", "s"), ("pool", "o")):
         rs = [r for r in cuts if r["layout"] == name]
-        ax[1].plot([r["partition"] for r in rs], [r["output_transfer_s"] * 1e3 for r in rs], marker=marker,
-                   label=f"partitions end at {name}")
+        ax[1].plot(
+            [r["partition"] for r in rs],
+            [r["output_transfer_s"] * 1e3 for r in rs],
+            marker=marker,
+            label=f"partitions end at {name}",
+        )
     ax[1].set(xlabel="partition", ylabel="output transfer to the hub (ms)", title="Partition ends: conv vs pool")
     ax[1].legend()
     if measured:
-        ax[2].plot([r["parts"] for r in measured], [r["fc6_measured_s"] for r in measured], marker="o",
-                   label="measured (hub executor, this CPU)")
+        ax[2].plot(
+            [r["parts"] for r in measured],
+            [r["fc6_measured_s"] for r in measured],
+            marker="o",
+            label="measured (hub executor, this CPU)",
+        )
         ax[2].set(xlabel="fc6 neuron parts", ylabel="fc6 partition seconds", title="fc6 run for real")
         ax[2].legend()
     else:
@@ -168,7 +215,12 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("table", choices=["parts", "cuts", "measured", "all"])
     ap.add_argument("--repeats", type=int, default=3, help="runs per k for the measured table")
-    ap.add_argument("--out", type=Path, default=Path(RESULTS_DIR), help="results folder (default: %(default)s, under the working directory)")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=Path(RESULTS_DIR),
+        help="results folder (default: %(default)s, under the working directory)",
+    )
     args = ap.parse_args(argv)
     graph, cluster = _setup()
     parts = table_parts(graph, cluster)
@@ -183,13 +235,23 @@ def main(argv: list[str] | None = None) -> None:
         import csv
 
         with (args.out / "hyps_measured.csv").open() as f:
-            measured = [{k: (float(v) if k == "fc6_measured_s" else int(v) if k in ("parts", "repeats") else v)
-                         for k, v in r.items()} for r in csv.DictReader(f)]
+            measured = [
+                {
+                    k: (float(v) if k == "fc6_measured_s" else int(v) if k in ("parts", "repeats") else v)
+                    for k, v in r.items()
+                }
+                for r in csv.DictReader(f)
+            ]
     rows = claims(parts, cuts)
     if measured:
         m = {r["parts"]: r["fc6_measured_s"] for r in measured}
-        rows.append({"claim": "fc6 measured for real, 50 vs 4 parts (this CPU)", "paper": "2x (whole inference)",
-                     "ours": f"{m[max(m)] / m[min(m)]:.2f}x (fc6 partition)"})
+        rows.append(
+            {
+                "claim": "fc6 measured for real, 50 vs 4 parts (this CPU)",
+                "paper": "2x (whole inference)",
+                "ours": f"{m[max(m)] / m[min(m)]:.2f}x (fc6 partition)",
+            }
+        )
     write_csv(args.out / "hyps_claims.csv", rows)
     plot(parts, cuts, measured, args.out / "hyps.png")
     for r in rows:

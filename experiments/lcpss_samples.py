@@ -43,7 +43,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeats", type=int, default=50)
     ap.add_argument("--probe", type=int, default=5000)
     ap.add_argument("--alpha", type=float, default=0.75)
-    ap.add_argument("--out", default=RESULTS_DIR, help="results folder (default: %(default)s, under the working directory)")
+    ap.add_argument(
+        "--out", default=RESULTS_DIR, help="results folder (default: %(default)s, under the working directory)"
+    )
     args = ap.parse_args(argv)
     sc = get_scenario(args.scenario)
     graph, cluster = sc.graph(), sc.cluster()
@@ -60,9 +62,17 @@ def main(argv: list[str] | None = None) -> None:
             found.append(key)
         ips = np.array([1.0 / cache[k] for k in found])
         modal, count = Counter(found).most_common(1)[0]
-        rows.append({"samples": samples, "repeats": args.repeats, "distinct_partitions": len(set(found)),
-                     "modal_partition": "|".join(map(str, modal)), "modal_share": count / args.repeats,
-                     "proxy_ips_mean": float(ips.mean()), "proxy_ips_std": float(ips.std())})
+        rows.append(
+            {
+                "samples": samples,
+                "repeats": args.repeats,
+                "distinct_partitions": len(set(found)),
+                "modal_partition": "|".join(map(str, modal)),
+                "modal_share": count / args.repeats,
+                "proxy_ips_mean": float(ips.mean()),
+                "proxy_ips_std": float(ips.std()),
+            }
+        )
         print(rows[-1], flush=True)
     out = Path(args.out)
     write_csv(out / "lcpss_samples.csv", rows)
@@ -72,8 +82,13 @@ def main(argv: list[str] | None = None) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.errorbar([r["samples"] for r in rows], [r["proxy_ips_mean"] for r in rows],
-                yerr=[r["proxy_ips_std"] for r in rows], marker="o", capsize=3)
+    ax.errorbar(
+        [r["samples"] for r in rows],
+        [r["proxy_ips_mean"] for r in rows],
+        yerr=[r["proxy_ips_std"] for r in rows],
+        marker="o",
+        capsize=3,
+    )
     ax.set_xscale("log")
     ax.set_xlabel("|R_s| (random split decisions per score)")
     ax.set_ylabel("proxy IPS of the partition found")

@@ -26,8 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sources", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--rates", type=float, nargs="+", default=[100.0, 200.0])
     ap.add_argument("--images", type=int, nargs="+", default=[20, 40])
-    ap.add_argument("--policies", nargs="+", default=["ms-mdi", "ar-mdi", "local"],
-                    choices=[*SCHEDULERS, "learned"])
+    ap.add_argument("--policies", nargs="+", default=["ms-mdi", "ar-mdi", "local"], choices=[*SCHEDULERS, "learned"])
     ap.add_argument("--learned", default=None, help="training run folder of the learned policy")
     ap.add_argument("--mode", default="live", choices=MODES)
     ap.add_argument("--seed", type=int, default=0)
@@ -36,11 +35,29 @@ def main(argv: list[str] | None = None) -> None:
     graph, system = local_system(args.model, args.input, args.workers, args.sources, args.rates, args.images)
     loader = LearnedAdmission.load
     for p in args.policies:
-        r = run_mdi_ring(graph, system, p, seed=args.seed, mode=args.mode, learned=args.learned,
-                         loader=loader, timeout_s=args.timeout)
+        r = run_mdi_ring(
+            graph,
+            system,
+            p,
+            seed=args.seed,
+            mode=args.mode,
+            learned=args.learned,
+            loader=loader,
+            timeout_s=args.timeout,
+        )
         bad = r.check(sim_policy(p, args.learned, system, loader))
-        print(json.dumps({"model": args.model, "input": args.input, "workers": args.workers,
-                          "images": sum(args.images), **r.to_json(), "decisions_not_the_policys": len(bad)}))
+        print(
+            json.dumps(
+                {
+                    "model": args.model,
+                    "input": args.input,
+                    "workers": args.workers,
+                    "images": sum(args.images),
+                    **r.to_json(),
+                    "decisions_not_the_policys": len(bad),
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

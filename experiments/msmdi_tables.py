@@ -55,9 +55,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--scenarios", nargs="+", default=SCENARIOS)
     ap.add_argument("--networks", nargs="+", default=["bw100", "bw50"])
     ap.add_argument("--learned", nargs="*", default=[], help="training run folders (export/policy.zip) to add")
-    ap.add_argument("--image-s", nargs="*", type=float, default=[0.1, 0.2, 0.4, 0.8],
-                    help="calibrations for the sensitivity table (none: skip it)")
-    ap.add_argument("--out", default=RESULTS_DIR, help="results folder (default: %(default)s, under the working directory)")
+    ap.add_argument(
+        "--image-s",
+        nargs="*",
+        type=float,
+        default=[0.1, 0.2, 0.4, 0.8],
+        help="calibrations for the sensitivity table (none: skip it)",
+    )
+    ap.add_argument(
+        "--out", default=RESULTS_DIR, help="results folder (default: %(default)s, under the working directory)"
+    )
     args = ap.parse_args(argv)
     out = Path(args.out)
     learned = []
@@ -76,32 +83,58 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for pname, pol in policies.items():
             res = [run(system, pol, s) for s in range(args.seeds)]
             mean[pname] = float(np.mean([r.makespan_s for r in res]))
-            totals.append({"scenario": name, "workers": system.N, "network": net, "weight": weight, "policy": pname,
-                           "total_time_s": round(mean[pname], 2),
-                           "per_image_s": round(mean[pname] / res[0].images, 5),
-                           "mean_sojourn_s": round(float(np.mean([np.mean(r.done - r.arrive) for r in res])), 2),
-                           "local_fraction": round(float(np.mean([(r.path == 0).mean() for r in res])), 4),
-                           "seeds": args.seeds})
+            totals.append(
+                {
+                    "scenario": name,
+                    "workers": system.N,
+                    "network": net,
+                    "weight": weight,
+                    "policy": pname,
+                    "total_time_s": round(mean[pname], 2),
+                    "per_image_s": round(mean[pname] / res[0].images, 5),
+                    "mean_sojourn_s": round(float(np.mean([np.mean(r.done - r.arrive) for r in res])), 2),
+                    "local_fraction": round(float(np.mean([(r.path == 0).mean() for r in res])), 4),
+                    "seeds": args.seeds,
+                }
+            )
             if weight == "params" and system.N <= 3 and net == args.networks[0]:
-                curves += [{"scenario": name, "policy": pname, "images": n, "time_s": round(t, 2)}
-                           for n, t in curve(res[0])]
+                curves += [
+                    {"scenario": name, "policy": pname, "images": n, "time_s": round(t, 2)} for n, t in curve(res[0])
+                ]
         pa, pl = PAPER.get(system.N, (None, None))
-        improv.append({"scenario": name, "workers": system.N, "network": net, "weight": weight,
-                       "ms_vs_ar_mdi_pct": round(100 * (mean["ar-mdi"] - mean["ms-mdi"]) / mean["ar-mdi"], 1),
-                       "ms_vs_local_pct": round(100 * (mean["local"] - mean["ms-mdi"]) / mean["local"], 1),
-                       "paper_vs_ar_mdi_pct": pa, "paper_vs_local_pct": pl,
-                       "mw_vs_ar_mdi_pct": round(100 * (mean["ar-mdi"] - mean["ms-mdi-mw"]) / mean["ar-mdi"], 1),
-                       "order": " < ".join(sorted(mean, key=mean.get)),
-                       **({"learned_vs_ms_pct": round(100 * (mean["ms-mdi"] - mean["learned"]) / mean["ms-mdi"], 1)}
-                          if "learned" in mean else {})})
+        improv.append(
+            {
+                "scenario": name,
+                "workers": system.N,
+                "network": net,
+                "weight": weight,
+                "ms_vs_ar_mdi_pct": round(100 * (mean["ar-mdi"] - mean["ms-mdi"]) / mean["ar-mdi"], 1),
+                "ms_vs_local_pct": round(100 * (mean["local"] - mean["ms-mdi"]) / mean["local"], 1),
+                "paper_vs_ar_mdi_pct": pa,
+                "paper_vs_local_pct": pl,
+                "mw_vs_ar_mdi_pct": round(100 * (mean["ar-mdi"] - mean["ms-mdi-mw"]) / mean["ar-mdi"], 1),
+                "order": " < ".join(sorted(mean, key=mean.get)),
+                **(
+                    {"learned_vs_ms_pct": round(100 * (mean["ms-mdi"] - mean["learned"]) / mean["ms-mdi"], 1)}
+                    if "learned" in mean
+                    else {}
+                ),
+            }
+        )
         print(json.dumps(improv[-1]))
     sens = []
     for image_s in args.image_s:
         for name in ("ms-mdi-2", "ms-mdi-3", "ms-mdi-5"):
             system = get_mdi_scenario(name).system(image_s=image_s)
             mean = {p: run(system, get_scheduler(p), 0).makespan_s for p in SCHEDULERS}
-            sens.append({"image_s": image_s, "scenario": name, **{p: round(v, 1) for p, v in mean.items()},
-                         "order": " < ".join(sorted(mean, key=mean.get))})
+            sens.append(
+                {
+                    "image_s": image_s,
+                    "scenario": name,
+                    **{p: round(v, 1) for p, v in mean.items()},
+                    "order": " < ".join(sorted(mean, key=mean.get)),
+                }
+            )
     write_csv(out / "msmdi_total.csv", totals)
     keys = list(dict.fromkeys(k for r in improv for k in r))
     write_csv(out / "msmdi_improvement.csv", [{k: r.get(k) for k in keys} for r in improv])
@@ -131,10 +164,14 @@ def plot(totals: list[dict[str, Any]], curves: list[dict[str, Any]], path: Path)
     ax = axes[2]
     for weight, style in (("params", "-"), ("flops", "--")):
         for pol in dict.fromkeys(r["policy"] for r in totals):
-            pts = sorted((r["workers"], r["per_image_s"]) for r in totals if r["weight"] == weight and r["policy"] == pol)
+            pts = sorted(
+                (r["workers"], r["per_image_s"]) for r in totals if r["weight"] == weight and r["policy"] == pol
+            )
             if pts:
                 ax.plot([p[0] for p in pts], [p[1] * 1e3 for p in pts], style, marker="o", label=f"{pol} ({weight})")
-    ax.set(title=f"per-image time vs workers (Fig. 3c, {totals[0]['network']})", xlabel="workers", ylabel="ms per image")
+    ax.set(
+        title=f"per-image time vs workers (Fig. 3c, {totals[0]['network']})", xlabel="workers", ylabel="ms per image"
+    )
     ax.legend(fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -71,15 +71,21 @@ def compare(model: str, size: int, mbs: float, iterations: int = 250, grid: int 
     coedge = run_planner("coedge-strips", g, cl, grid=grid, profiles=profiles)
     a, b = cost.score(plan_rects(nptp)), cost.score(plan_rects(coedge))
     return {
-        "model": model, "size": size, "bandwidth_MBps": mbs,
-        "nptp_ms": a.latency * 1e3, "coedge_ms": b.latency * 1e3,
+        "model": model,
+        "size": size,
+        "bandwidth_MBps": mbs,
+        "nptp_ms": a.latency * 1e3,
+        "coedge_ms": b.latency * 1e3,
         "speedup": b.latency / a.latency,
-        "nptp_MB": a.total_bytes / 1e6, "coedge_MB": b.total_bytes / 1e6,
+        "nptp_MB": a.total_bytes / 1e6,
+        "coedge_MB": b.total_bytes / 1e6,
         "comm_reduction": b.total_bytes / a.total_bytes if a.total_bytes else float("inf"),
-        "nptp_feasible": a.feasible, "coedge_feasible": b.feasible,
+        "nptp_feasible": a.feasible,
+        "coedge_feasible": b.feasible,
         "nptp_tiles": ";".join(f"{t.device}:{t.rows[0]}-{t.rows[1]}x{t.cols[0]}-{t.cols[1]}" for t in nptp.tiles or []),
         "coedge_tiles": ";".join(f"{t.device}:{t.rows[0]}-{t.rows[1]}" for t in coedge.tiles or []),
-        "mpa_search_s": nptp.meta["search_s"], "mpa_evaluations": nptp.meta["evaluations"],
+        "mpa_search_s": nptp.meta["search_s"],
+        "mpa_evaluations": nptp.meta["evaluations"],
         "coedge_search_s": coedge.meta["search_s"],
     }
 
@@ -131,8 +137,9 @@ def table_sizes(iterations: int, *, out: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def table_layers(model: str = "vgg16", size: int = 224, mbs: float = 0.5, iterations: int = 250, *,
-                 out: Path) -> list[dict[str, Any]]:
+def table_layers(
+    model: str = "vgg16", size: int = 224, mbs: float = 0.5, iterations: int = 250, *, out: Path
+) -> list[dict[str, Any]]:
     """Fig. 5: halo bytes at every unit for NPTP's and CoEdge's plans."""
     import matplotlib
 
@@ -145,9 +152,17 @@ def table_layers(model: str = "vgg16", size: int = 224, mbs: float = 0.5, iterat
     cost = TileCostModel(g, cl, memory_mb=caps.mb, activation_share=caps.share)
     a = cost.score(plan_rects(run_planner("nptp-mpa", g, cl, iterations=iterations)))
     b = cost.score(plan_rects(run_planner("coedge-strips", g, cl)))
-    rows = [{"unit": u.index, "name": u.name, "kind": u.kind, "nptp_KB": float(x) / 1e3, "coedge_KB": float(y) / 1e3,
-             "ratio": (float(y) / float(x)) if x else float("nan")}
-            for u, x, y in zip(g.units, a.layer_bytes, b.layer_bytes)]
+    rows = [
+        {
+            "unit": u.index,
+            "name": u.name,
+            "kind": u.kind,
+            "nptp_KB": float(x) / 1e3,
+            "coedge_KB": float(y) / 1e3,
+            "ratio": (float(y) / float(x)) if x else float("nan"),
+        }
+        for u, x, y in zip(g.units, a.layer_bytes, b.layer_bytes)
+    ]
     write_csv(out / "nptp_layers.csv", rows)
     fig, ax = plt.subplots(figsize=(9, 3.5))
     idx = range(len(rows))
@@ -160,8 +175,10 @@ def table_layers(model: str = "vgg16", size: int = 224, mbs: float = 0.5, iterat
     fig.tight_layout()
     fig.savefig(out / "nptp_layers.png", dpi=120)
     plt.close(fig)
-    print(f"layers: total NPTP {a.total_bytes / 1e6:.3f} MB, CoEdge {b.total_bytes / 1e6:.3f} MB, "
-          f"reduction x{b.total_bytes / a.total_bytes:.2f}")
+    print(
+        f"layers: total NPTP {a.total_bytes / 1e6:.3f} MB, CoEdge {b.total_bytes / 1e6:.3f} MB, "
+        f"reduction x{b.total_bytes / a.total_bytes:.2f}"
+    )
     return rows
 
 
@@ -175,10 +192,20 @@ def table_gap(iterations: int, *, out: Path) -> list[dict[str, Any]]:
         for grid in (8, 16):
             t0 = time.perf_counter()
             ex = run_planner("nptp-exact", g, cl, grid=grid)
-            rows.append({"model": model, "size": size, "bandwidth_MBps": 0.5, "grid": grid,
-                         "exact_ms": ex.meta["latency_s"] * 1e3, "exact_candidates": ex.meta["candidates"],
-                         "exact_s": time.perf_counter() - t0, "mpa_ms": mpa.meta["latency_s"] * 1e3,
-                         "mpa_s": mpa.meta["search_s"], "mpa_over_exact": mpa.meta["latency_s"] / ex.meta["latency_s"]})
+            rows.append(
+                {
+                    "model": model,
+                    "size": size,
+                    "bandwidth_MBps": 0.5,
+                    "grid": grid,
+                    "exact_ms": ex.meta["latency_s"] * 1e3,
+                    "exact_candidates": ex.meta["candidates"],
+                    "exact_s": time.perf_counter() - t0,
+                    "mpa_ms": mpa.meta["latency_s"] * 1e3,
+                    "mpa_s": mpa.meta["search_s"],
+                    "mpa_over_exact": mpa.meta["latency_s"] / ex.meta["latency_s"],
+                }
+            )
             print(rows[-1], flush=True)
     write_csv(out / "nptp_gap.csv", rows)
     return rows
@@ -192,9 +219,21 @@ def _train(algo: str, model: str, size: int, mbs: float, episodes: int, seed: in
     ``export/summary.json``) is reused."""
     summary = run / "export" / "summary.json"
     if not summary.exists():
-        cmd = [sys.executable, "-m", "splitgym.agents.train", "env=nptp", f"agent={algo}", f"model={model}",
-               f"model.input=[{size},{size}]", f"env.bandwidth_mbps={mbs * 8.0:g}", f"episodes={episodes}",
-               f"seed={seed}", "log_interval=1", "checkpoint_every=100000", f"hydra.run.dir={run}"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "splitgym.agents.train",
+            "env=nptp",
+            f"agent={algo}",
+            f"model={model}",
+            f"model.input=[{size},{size}]",
+            f"env.bandwidth_mbps={mbs * 8.0:g}",
+            f"episodes={episodes}",
+            f"seed={seed}",
+            "log_interval=1",
+            "checkpoint_every=100000",
+            f"hydra.run.dir={run}",
+        ]
         print(" ".join(cmd[1:]), flush=True)
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     return json.loads(summary.read_text())
@@ -207,9 +246,19 @@ def _curve(run: Path) -> list[tuple[int, float]]:
     return [(int(float(r["charts/episodes"])), 1e3 / float(r["charts/best_ips"])) for r in rows]
 
 
-def table_ppo(iterations: int, episodes: int = 5000, ddpg_episodes: int = 1500, model: str = "vgg16",
-              size: int = 1024, grid: int = 16, seed: int = 0, runs: Path = Path("runs"), *, out: Path,
-              bandwidths: tuple[float, ...] = PPO_BANDWIDTHS_MBS) -> list[dict[str, Any]]:
+def table_ppo(
+    iterations: int,
+    episodes: int = 5000,
+    ddpg_episodes: int = 1500,
+    model: str = "vgg16",
+    size: int = 1024,
+    grid: int = 16,
+    seed: int = 0,
+    runs: Path = Path("runs"),
+    *,
+    out: Path,
+    bandwidths: tuple[float, ...] = PPO_BANDWIDTHS_MBS,
+) -> list[dict[str, Any]]:
     """PPO and DDPG trained on ``splitgym/NPTP-v0`` (``nptp3`` with its caps, ``bandwidths`` MB/s, VGG-16 at
     ``size``), against MPA and the exhaustive optimum on a ``grid`` x ``grid`` grid (nptp-exact),
     all scored by the env's cost model (over a cap: the env's penalty). ``episodes_to_1pct``: the
@@ -220,8 +269,11 @@ def table_ppo(iterations: int, episodes: int = 5000, ddpg_episodes: int = 1500, 
     for mbs in bandwidths:
         env = NPTPEnv(model=model, input_size=size, devices=DEVICES, bandwidth_mbps=mbs * 8.0)
         refs: dict[str, Any] = {}
-        for name, opts in (("nptp-mpa", {"iterations": iterations}), ("nptp-exact", {"grid": grid}),
-                           ("coedge-strips", {"grid": 32})):
+        for name, opts in (
+            ("nptp-mpa", {"iterations": iterations}),
+            ("nptp-exact", {"grid": grid}),
+            ("coedge-strips", {"grid": 32}),
+        ):
             t0 = time.perf_counter()
             plan = run_planner(name, env.graph, env.cluster, **opts)
             refs[name] = (env.penalised(env.model.score(plan_rects(plan))) * 1e3, time.perf_counter() - t0)
@@ -234,18 +286,33 @@ def table_ppo(iterations: int, episodes: int = 5000, ddpg_episodes: int = 1500, 
             final = summ["latency_ms"]
             conv = next((e for e, b in curve if b <= 1.01 * final), curve[-1][0] if curve else 0)
             curves[(algo, mbs)] = curve
-            rows.append({
-                "model": model, "size": size, "bandwidth_MBps": mbs, "algo": algo, "episodes": summ["episodes"],
-                "train_s": summ["wall_s"], "learned_ms": final, "feasible": summ["feasible"],
-                "episodes_to_1pct": conv, "mpa_ms": refs["nptp-mpa"][0], "mpa_s": refs["nptp-mpa"][1],
-                "exact_ms": refs["nptp-exact"][0], "exact_s": refs["nptp-exact"][1], "exact_grid": grid,
-                "coedge_ms": refs["coedge-strips"][0],
-                "learned_over_mpa": final / refs["nptp-mpa"][0], "learned_over_exact": final / refs["nptp-exact"][0],
-                "mpa_over_exact": refs["nptp-mpa"][0] / refs["nptp-exact"][0],
-                "tiles": ";".join(f"{t['device']}:{t['rows'][0]}-{t['rows'][1]}x{t['cols'][0]}-{t['cols'][1]}"
-                                  for t in summ["tiles"]),
-                "run": str(run),
-            })
+            rows.append(
+                {
+                    "model": model,
+                    "size": size,
+                    "bandwidth_MBps": mbs,
+                    "algo": algo,
+                    "episodes": summ["episodes"],
+                    "train_s": summ["wall_s"],
+                    "learned_ms": final,
+                    "feasible": summ["feasible"],
+                    "episodes_to_1pct": conv,
+                    "mpa_ms": refs["nptp-mpa"][0],
+                    "mpa_s": refs["nptp-mpa"][1],
+                    "exact_ms": refs["nptp-exact"][0],
+                    "exact_s": refs["nptp-exact"][1],
+                    "exact_grid": grid,
+                    "coedge_ms": refs["coedge-strips"][0],
+                    "learned_over_mpa": final / refs["nptp-mpa"][0],
+                    "learned_over_exact": final / refs["nptp-exact"][0],
+                    "mpa_over_exact": refs["nptp-mpa"][0] / refs["nptp-exact"][0],
+                    "tiles": ";".join(
+                        f"{t['device']}:{t['rows'][0]}-{t['rows'][1]}x{t['cols'][0]}-{t['cols'][1]}"
+                        for t in summ["tiles"]
+                    ),
+                    "run": str(run),
+                }
+            )
             print({k: v for k, v in rows[-1].items() if k not in ("tiles", "run")}, flush=True)
         del env  # one VGG-16 cost model at a time (each holds GBs at 1024)
         gc.collect()
@@ -268,9 +335,16 @@ def _plot_ppo(path: Path, rows: list[dict[str, Any]], curves: dict[tuple[str, fl
             c = curves.get((r["algo"], mbs), [])
             ax.plot([e for e, _ in c], [b / r["exact_ms"] for _, b in c], label=f"{r['algo']} (best so far)")
         ax.axhline(sel[0]["mpa_ms"] / sel[0]["exact_ms"], color="k", ls="--", lw=0.9, label="MPA")
-        ax.axhline(1.0, color="0.5", ls=":", lw=0.9, label=f"grid optimum ({sel[0]['exact_grid']}x{sel[0]['exact_grid']})")
-        ax.set(title=f"{sel[0]['model']} {sel[0]['size']}, {mbs:g} MB/s", xlabel="episodes",
-               ylabel="latency / grid optimum", xscale="log", ylim=(0.9, 1.6))
+        ax.axhline(
+            1.0, color="0.5", ls=":", lw=0.9, label=f"grid optimum ({sel[0]['exact_grid']}x{sel[0]['exact_grid']})"
+        )
+        ax.set(
+            title=f"{sel[0]['model']} {sel[0]['size']}, {mbs:g} MB/s",
+            xlabel="episodes",
+            ylabel="latency / grid optimum",
+            xscale="log",
+            ylim=(0.9, 1.6),
+        )
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -285,18 +359,30 @@ def table_search_time(iterations: int, size: int = 4096, repeats: int = 3, *, ou
         cl = Cluster.from_config(DEVICES, SIZE_BW_MBS * 8.0)
         plans = [run_planner("nptp-mpa", g, cl, iterations=iterations) for _ in range(repeats)]
         times = sorted(p.meta["search_s"] for p in plans)
-        rows.append({"model": model, "size": size, "bandwidth_MBps": SIZE_BW_MBS, "iterations": 4 * iterations,
-                     "evaluations": plans[0].meta["evaluations"], "search_s_median": times[len(times) // 2],
-                     "search_s_min": times[0], "search_s_max": times[-1], "latency_ms": plans[0].meta["latency_s"] * 1e3})
+        rows.append(
+            {
+                "model": model,
+                "size": size,
+                "bandwidth_MBps": SIZE_BW_MBS,
+                "iterations": 4 * iterations,
+                "evaluations": plans[0].meta["evaluations"],
+                "search_s_median": times[len(times) // 2],
+                "search_s_min": times[0],
+                "search_s_max": times[-1],
+                "latency_ms": plans[0].meta["latency_s"] * 1e3,
+            }
+        )
         print(rows[-1], flush=True)
     write_csv(out / "nptp_search_time.csv", rows)
     return rows
 
 
 def _line(r: dict[str, Any]) -> str:
-    return (f"{r['model']:>6} {r['size']:>5} {r['bandwidth_MBps']:>5} MB/s  NPTP {r['nptp_ms']:9.1f} ms  "
-            f"CoEdge {r['coedge_ms']:9.1f} ms  x{r['speedup']:.2f}  bytes x{r['comm_reduction']:.2f}  "
-            f"MPA {r['mpa_search_s']:.1f} s  feasible {r['nptp_feasible']}/{r['coedge_feasible']}")
+    return (
+        f"{r['model']:>6} {r['size']:>5} {r['bandwidth_MBps']:>5} MB/s  NPTP {r['nptp_ms']:9.1f} ms  "
+        f"CoEdge {r['coedge_ms']:9.1f} ms  x{r['speedup']:.2f}  bytes x{r['comm_reduction']:.2f}  "
+        f"MPA {r['mpa_search_s']:.1f} s  feasible {r['nptp_feasible']}/{r['coedge_feasible']}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -308,7 +394,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=int, default=1024, help="ppo: image size")
     p.add_argument("--grid", type=int, default=16, help="ppo: grid of the exhaustive search")
     p.add_argument("--runs", default="runs", help="ppo: folder of the training runs (finished ones are reused)")
-    p.add_argument("--out", default=RESULTS_DIR, help="results folder (default: %(default)s, under the working directory)")
+    p.add_argument(
+        "--out", default=RESULTS_DIR, help="results folder (default: %(default)s, under the working directory)"
+    )
     args = p.parse_args(argv)
     out = Path(args.out)
     todo = ["bandwidth", "sizes", "layers", "gap"] if args.table == "all" else [args.table]
@@ -316,8 +404,15 @@ def main(argv: list[str] | None = None) -> int:
         if t == "layers":
             table_layers(iterations=args.iterations, out=out)
         elif t == "ppo":
-            table_ppo(args.iterations, args.episodes, args.ddpg_episodes, size=args.size, grid=args.grid,
-                      runs=Path(args.runs), out=out)
+            table_ppo(
+                args.iterations,
+                args.episodes,
+                args.ddpg_episodes,
+                size=args.size,
+                grid=args.grid,
+                runs=Path(args.runs),
+                out=out,
+            )
         elif t == "search-time":
             table_search_time(args.iterations, out=out)
         else:

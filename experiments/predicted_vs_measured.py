@@ -101,8 +101,9 @@ def part_samples(plan: Plan, times: dict[str, Any]) -> list[tuple[str, PartSampl
     return parts
 
 
-def time_parts(plan: Plan, graph: ModelGraph, x: torch.Tensor, repeats: int, warmup: int = 1,
-               devices: dict[str, str] | None = None) -> tuple[float, list[tuple[str, PartSample]]]:
+def time_parts(
+    plan: Plan, graph: ModelGraph, x: torch.Tensor, repeats: int, warmup: int = 1, devices: dict[str, str] | None = None
+) -> tuple[float, list[tuple[str, PartSample]]]:
     """Every part timed alone (``devices``: torch device per plan device, CPU by default) and the
     latency composed along the plan with its links, as the simulator composes the profile's times."""
     _, times = LocalExecutor(plan, graph, devices).run_timed(x, repeats=repeats, warmup=warmup)
@@ -144,7 +145,7 @@ class VolumeStudy(Study):
     def items(self, ctx: _Model) -> Iterator[tuple[str, int, Plan]]:
         for plan in plans_for(ctx.graph, local_cluster(self.devices), self.n_random):
             yield "in-process", self.devices, plan
-        for plan in plans_for(ctx.graph, local_cluster(2), self.n_random)[:self.n_dist]:
+        for plan in plans_for(ctx.graph, local_cluster(2), self.n_random)[: self.n_dist]:
             yield "distributed", 2, plan
 
     def measure(self, ctx: _Model, item: tuple[str, int, Plan]) -> Measured:
@@ -154,13 +155,20 @@ class VolumeStudy(Study):
             t = time.perf_counter()
             with torch.inference_mode():
                 meas, parts = time_parts(plan, ctx.graph, ctx.x, self.repeats)
-            row |= {"predicted_ms": predicted(plan, ctx.graph, ctx.profile) * 1e3, "measured_ms": meas * 1e3,
-                    "_plan": plan}
+            row |= {
+                "predicted_ms": predicted(plan, ctx.graph, ctx.profile) * 1e3,
+                "measured_ms": meas * 1e3,
+                "_plan": plan,
+            }
             progress(f"{ctx.name:<14}in-process  {plan.method:<14}", row, f" ({time.perf_counter() - t:.1f} s)")
             return Measured(plan.method, [row], [p for _, p in parts])
         res = run_distributed(plan, images=3, links=self.links, warmup=1, threads=self.threads, timeout_s=600)
-        row |= {"backend": f"distributed-{self.links}", "predicted_ms": predicted(plan, ctx.graph, ctx.profile) * 1e3,
-                "measured_ms": res.latency_median_s * 1e3, "_plan": plan}
+        row |= {
+            "backend": f"distributed-{self.links}",
+            "predicted_ms": predicted(plan, ctx.graph, ctx.profile) * 1e3,
+            "measured_ms": res.latency_median_s * 1e3,
+            "_plan": plan,
+        }
         progress(f"{ctx.name:<14}distributed {plan.method:<14}", row, f" (max abs error {res.max_abs_error:.2g})")
         return Measured(plan.method, [row])
 
@@ -168,16 +176,20 @@ class VolumeStudy(Study):
         """The profile refitted on the fold's in-process parts; for the distributed backend, plus
         one per-transfer overhead fitted to the fold's distributed runs."""
         cal = calibrate(ctx.profile, ctx.graph, fit)
-        overhead = fit_overhead([r for r in rows if r["backend"] != "in-process" and r["plan"] in fold],
-                                ctx.graph, cal, predicted)
+        overhead = fit_overhead(
+            [r for r in rows if r["backend"] != "in-process" and r["plan"] in fold], ctx.graph, cal, predicted
+        )
 
         def columns(r: dict[str, Any], in_fold: bool) -> dict[str, Any]:
             if in_fold:
                 return {}
             if r["backend"] == "in-process":
                 return {"calibrated_ms": predicted(r["_plan"], ctx.graph, cal) * 1e3}
-            return {"fitted_overhead_ms": overhead * 1e3,
-                    "calibrated_ms": predicted(with_overhead(r["_plan"], overhead), ctx.graph, cal) * 1e3}
+            return {
+                "fitted_overhead_ms": overhead * 1e3,
+                "calibrated_ms": predicted(with_overhead(r["_plan"], overhead), ctx.graph, cal) * 1e3,
+            }
+
         return columns
 
 

@@ -19,7 +19,8 @@ planner plans with what was measured. Then per plan:
 
 Calibration is 2-fold by plan, per board: each board's profile is refitted on one half's parts on
 that board and scored on the other half. Writes ``predicted_vs_measured_gpu.{csv,json}`` and prints
-one summary line (the loop is :mod:`.pvm_harness`'s; this module is the GPU cluster's plug-in). Needs a CUDA device; it exits with one line where there is none.
+one summary line (the loop is :mod:`.pvm_harness`'s; this module is the GPU cluster's plug-in). Needs a
+CUDA device; it exits with one line where there is none.
 """
 
 from __future__ import annotations
@@ -67,15 +68,15 @@ def gpu_cluster(cpus: int, mbps: float = 300.0, latency_ms: float = 1.0) -> Clus
     return Cluster(f"gpu1-cpu{cpus}", devices, Network(caps, latency_ms / 1e3, 0.0))
 
 
-def measure_profiles(graph: ModelGraph, gpu: str = "cuda:0", passes: int = 2,
-                     min_run_time: float = 0.02) -> dict[str, DeviceProfile]:
+def measure_profiles(
+    graph: ModelGraph, gpu: str = "cuda:0", passes: int = 2, min_run_time: float = 0.02
+) -> dict[str, DeviceProfile]:
     """Both boards' profiles, measured now and cached where the planners'
     :func:`~splitgym.costmodels.profiles.load_or_measure` finds them."""
     out = {}
     for board, device in ((GPU, gpu), (CPU, "cpu")):
         t = time.perf_counter()
-        prof = profile_model(graph, device=device, name=board, progress=False, passes=passes,
-                             min_run_time=min_run_time)
+        prof = profile_model(graph, device=device, name=board, progress=False, passes=passes, min_run_time=min_run_time)
         path = cached_profile_path(board, graph)
         path.parent.mkdir(parents=True, exist_ok=True)
         prof.save(path)
@@ -139,35 +140,58 @@ class GpuStudy(Study):
         samples = [(board[device], p) for device, p in parts]
         busy = {b: sum(p.seconds for bb, p in samples if bb == b) for b in (GPU, CPU)}
         pred = float(Simulator(ctx.graph, self.cluster, dict(ctx.profiles)).simulate(plan).latency)
-        row = {"model": ctx.name, "plan": plan.method, "predicted_ms": pred * 1e3, "measured_ms": meas * 1e3,
-               "gpu_compute_ms": busy[GPU] * 1e3, "cpu_compute_ms": busy[CPU] * 1e3, "rel_error_vs_cpu": err,
-               "_plan": plan}
-        progress(f"{ctx.name:<14}{plan.method:<14}", row, f"  gpu {busy[GPU] * 1e3:7.2f} ms cpu {busy[CPU] * 1e3:7.2f} ms"
-                 f"  error {err:.1e}", digits=2)
+        row = {
+            "model": ctx.name,
+            "plan": plan.method,
+            "predicted_ms": pred * 1e3,
+            "measured_ms": meas * 1e3,
+            "gpu_compute_ms": busy[GPU] * 1e3,
+            "cpu_compute_ms": busy[CPU] * 1e3,
+            "rel_error_vs_cpu": err,
+            "_plan": plan,
+        }
+        progress(
+            f"{ctx.name:<14}{plan.method:<14}",
+            row,
+            f"  gpu {busy[GPU] * 1e3:7.2f} ms cpu {busy[CPU] * 1e3:7.2f} ms  error {err:.1e}",
+            digits=2,
+        )
         return Measured(plan.method, [row], samples)
 
-    def calibrate(self, ctx: _Model, fit: list[tuple[str, PartSample]], fold: set[str],
-                  rows: list[dict[str, Any]]) -> Calibrated:
+    def calibrate(
+        self, ctx: _Model, fit: list[tuple[str, PartSample]], fold: set[str], rows: list[dict[str, Any]]
+    ) -> Calibrated:
         """Each board's profile refitted on the fold's parts on that board (kept where it ran none)."""
         per = {b: [p for bb, p in fit if bb == b] for b in (GPU, CPU)}
-        cal = {b: calibrate(ctx.profiles[b], ctx.graph, per[b]) if any(not p.is_head for p in per[b])
-               else ctx.profiles[b] for b in (GPU, CPU)}
+        cal = {
+            b: calibrate(ctx.profiles[b], ctx.graph, per[b]) if any(not p.is_head for p in per[b]) else ctx.profiles[b]
+            for b in (GPU, CPU)
+        }
         sim = Simulator(ctx.graph, self.cluster, cal)
         return lambda r, in_fold: {} if in_fold else {"calibrated_ms": float(sim.simulate(r["_plan"]).latency) * 1e3}
 
     def summarise(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         """One entry for all plans, with the exactness and what ran it."""
         gpu = torch.cuda.get_device_name(self.gpu) if self.gpu.startswith("cuda") else self.gpu
-        return {**accuracy(rows), "max_rel_error_vs_cpu": max(r["rel_error_vs_cpu"] for r in rows),
-                "gpu": gpu, "torch": torch.__version__, "cpu": platform.processor(),
-                "threads": self.threads, "cpus": self.cpus,
-                "models": list(dict.fromkeys(r["model"] for r in rows)), "size": self.size}
+        return {
+            **accuracy(rows),
+            "max_rel_error_vs_cpu": max(r["rel_error_vs_cpu"] for r in rows),
+            "gpu": gpu,
+            "torch": torch.__version__,
+            "cpu": platform.processor(),
+            "threads": self.threads,
+            "cpus": self.cpus,
+            "models": list(dict.fromkeys(r["model"] for r in rows)),
+            "size": self.size,
+        }
 
     def report(self, res: dict[str, Any], out: Path) -> None:
         s = res["summary"]
-        print(f"{s['plans']} plans on {s['gpu']} + {s['cpus']} CPU device(s): MAPE {s['mape_pct']:.1f}% (rank corr "
-              f"{s['spearman']:.2f}), calibrated {s['calibrated_mape_pct']:.1f}% ({s['calibrated_spearman']:.2f}); "
-              f"max error vs the CPU model {s['max_rel_error_vs_cpu']:.1e}")
+        print(
+            f"{s['plans']} plans on {s['gpu']} + {s['cpus']} CPU device(s): MAPE {s['mape_pct']:.1f}% (rank corr "
+            f"{s['spearman']:.2f}), calibrated {s['calibrated_mape_pct']:.1f}% ({s['calibrated_spearman']:.2f}); "
+            f"max error vs the CPU model {s['max_rel_error_vs_cpu']:.1e}"
+        )
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -75,42 +75,77 @@ METHODS = ("hidp", "disnet", "modnn-hidp", "omniboost", "aofl-hidp")
 CORES = ("core0", "core1")
 
 
-def local_nodes(n: int = 2, intra_gbps: float = 5.0, overhead_s: float = INTRA_OVERHEAD_S,
-                mbps: float = 300.0, latency_ms: float = 1.0, handoff_default: bool = True) -> NodeCluster:
+def local_nodes(
+    n: int = 2,
+    intra_gbps: float = 5.0,
+    overhead_s: float = INTRA_OVERHEAD_S,
+    mbps: float = 300.0,
+    latency_ms: float = 1.0,
+    handoff_default: bool = True,
+) -> NodeCluster:
     """``n`` nodes whose processors are this CPU's cores (kind ``board``: the ``local-cpu`` profile);
     every processor, ``core0`` (the default) included, is a worker the node process hands rows to."""
     procs = tuple(ProcessorSpec(c, "board", 0.0, 0.0, "this machine: one pinned core") for c in CORES)
-    nodes = [Node(f"n{k}", BOARD, procs, CORES[0], 0.0, intra_gbps, mbps, intra_overhead_s=overhead_s,
-                  default_handoff=handoff_default) for k in range(n)]
+    nodes = [
+        Node(
+            f"n{k}",
+            BOARD,
+            procs,
+            CORES[0],
+            0.0,
+            intra_gbps,
+            mbps,
+            intra_overhead_s=overhead_s,
+            default_handoff=handoff_default,
+        )
+        for k in range(n)
+    ]
     return NodeCluster(f"local{n}x{len(CORES)}", nodes, nodes[0].name, latency_ms / 1e3)
 
 
 def with_handoff(nodes: NodeCluster, overhead_s: float, gbps: float) -> NodeCluster:
-    return NodeCluster(nodes.name, [replace(n, intra_overhead_s=overhead_s, intra_gbps=gbps) for n in nodes.nodes],
-                       nodes.leader, nodes.latency_s)
+    return NodeCluster(
+        nodes.name,
+        [replace(n, intra_overhead_s=overhead_s, intra_gbps=gbps) for n in nodes.nodes],
+        nodes.leader,
+        nodes.latency_s,
+    )
 
 
 class MeasuredScorer(HiDPScorer):
     """``hidp_score``'s schedule with every node part (and the head) taking its measured wall time:
     measured compute, hand-offs and merges, modelled network."""
 
-    def __init__(self, graph: ModelGraph, nodes: NodeCluster, profile: DeviceProfile, plan: Plan,
-                 walls: dict[tuple[int, str], float]) -> None:
+    def __init__(
+        self,
+        graph: ModelGraph,
+        nodes: NodeCluster,
+        profile: DeviceProfile,
+        plan: Plan,
+        walls: dict[tuple[int, str], float],
+    ) -> None:
         super().__init__(graph, nodes, boards={BOARD: profile})
-        self.walls = {(plan.volumes[v].first if v < len(plan.volumes) else -1,
-                       plan.volumes[v].last if v < len(plan.volumes) else -1, nodes.names.index(n)): w
-                      for (v, n), w in walls.items()}
+        self.walls = {
+            (
+                plan.volumes[v].first if v < len(plan.volumes) else -1,
+                plan.volumes[v].last if v < len(plan.volumes) else -1,
+                nodes.names.index(n),
+            ): w
+            for (v, n), w in walls.items()
+        }
 
-    def part_detail(self, j: int, first: int, last: int, a: int, b: int, procs: list[str],
-                    fractions: list[float]) -> list[tuple[str, float, float, float]]:
+    def part_detail(
+        self, j: int, first: int, last: int, a: int, b: int, procs: list[str], fractions: list[float]
+    ) -> list[tuple[str, float, float, float]]:
         return [(procs[0], 0.0, self.walls[(first, last, j)], 0.0)]
 
     def head_detail(self, j: int, proc: str) -> tuple[float, float, float]:
         return 0.0, self.walls[(-1, -1, j)], 0.0
 
 
-def random_plan(i: int, graph: ModelGraph, nodes: NodeCluster, profile: DeviceProfile,
-                rng: np.random.Generator) -> Plan:
+def random_plan(
+    i: int, graph: ModelGraph, nodes: NodeCluster, profile: DeviceProfile, rng: np.random.Generator
+) -> Plan:
     """Random modes, node rows and processor fractions (per unit; a model-mode unit on a random node)."""
     sc = HiDPScorer(graph, nodes, boards={BOARD: profile})
     cuts = []
@@ -118,32 +153,41 @@ def random_plan(i: int, graph: ModelGraph, nodes: NodeCluster, profile: DevicePr
         h, m = u.height, nodes.size
         if rng.random() < 0.5:  # model mode
             c = np.zeros(m + 1, dtype=np.int64)
-            c[int(rng.integers(m)) + 1:] = h
+            c[int(rng.integers(m)) + 1 :] = h
         else:
             c = np.array([0, *sorted(rng.integers(0, h + 1, m - 1).tolist()), h])
         cuts.append(c)
-    plan = build_plan(f"random-{i}", graph, nodes, [(u, u) for u in range(graph.num_units)], cuts,
-                      LocalPartitioner(sc, "default"))
+    plan = build_plan(
+        f"random-{i}", graph, nodes, [(u, u) for u in range(graph.num_units)], cuts, LocalPartitioner(sc, "default")
+    )
     shares = []
     for s in plan.shares or []:
         if s.volume < len(plan.volumes) and rng.random() < 0.7:  # local data mode, random fractions
             f = rng.uniform(0.15, 0.85)
-            s = NodeShares(device=s.device, volume=s.volume, mode="data",
-                           shares=[ProcessorShare(processor=CORES[0], share=round(f, 4)),
-                                   ProcessorShare(processor=CORES[1], share=round(1 - f, 4))])
+            s = NodeShares(
+                device=s.device,
+                volume=s.volume,
+                mode="data",
+                shares=[
+                    ProcessorShare(processor=CORES[0], share=round(f, 4)),
+                    ProcessorShare(processor=CORES[1], share=round(1 - f, 4)),
+                ],
+            )
         shares.append(s)
     return plan.evolve(shares=shares)
 
 
-def time_shares(plan: Plan, graph: ModelGraph, x: torch.Tensor, pool: ProcessorPool, repeats: int
-                ) -> tuple[dict[tuple[int, str], float], list[PartSample], SharesResult]:
+def time_shares(
+    plan: Plan, graph: ModelGraph, x: torch.Tensor, pool: ProcessorPool, repeats: int
+) -> tuple[dict[tuple[int, str], float], list[PartSample], SharesResult]:
     """Median wall per (volume, node) over ``repeats`` runs (after one warm-up), and one calibration
     sample per processor range (its median compute seconds)."""
     regions: dict[Any, Any] = {}
     run_shares(plan, graph, x, pool, regions=regions)  # warm-up: every worker builds its slices
     runs = [run_shares(plan, graph, x, pool, regions=regions) for _ in range(repeats)]
-    walls = {(p.volume, p.node): float(np.median([r.parts[i].wall_s for r in runs]))
-             for i, p in enumerate(runs[0].parts)}
+    walls = {
+        (p.volume, p.node): float(np.median([r.parts[i].wall_s for r in runs])) for i, p in enumerate(runs[0].parts)
+    }
     samples = []
     for i, p in enumerate(runs[0].parts):
         busy = [rr for rr in p.proc_rows if rr[1] > rr[0]]
@@ -155,8 +199,9 @@ def time_shares(plan: Plan, graph: ModelGraph, x: torch.Tensor, pool: ProcessorP
     return walls, samples, runs[-1]
 
 
-def part_rows(model: str, plan: Plan, res: SharesResult, walls: dict[tuple[int, str], float],
-              scorer: HiDPScorer) -> list[dict[str, Any]]:
+def part_rows(
+    model: str, plan: Plan, res: SharesResult, walls: dict[tuple[int, str], float], scorer: HiDPScorer
+) -> list[dict[str, Any]]:
     """Per node part: measured wall / slowest compute / the rest, next to the model's pieces."""
     out = []
     names = scorer.nodes.names
@@ -166,19 +211,36 @@ def part_rows(model: str, plan: Plan, res: SharesResult, walls: dict[tuple[int, 
         p = replace(p, processors=procs)
         if p.volume < len(plan.volumes):
             vol = plan.volumes[p.volume]
-            detail = scorer.part_detail(j, vol.first, vol.last, p.rows[0], p.rows[1], p.processors,
-                                        [1.0] * len(p.processors) if len(p.processors) == 1 else
-                                        [float(b - a) for a, b in p.proc_rows])
+            detail = scorer.part_detail(
+                j,
+                vol.first,
+                vol.last,
+                p.rows[0],
+                p.rows[1],
+                p.processors,
+                [1.0] * len(p.processors) if len(p.processors) == 1 else [float(b - a) for a, b in p.proc_rows],
+            )
         else:
             detail = [(p.processors[0], *scorer.head_detail(j, p.processors[0]))]
         wall = walls[(p.volume, p.node)]
         comp = max(p.compute_s)
         m_comp = max(c for _, _, c, _ in detail)
         m_total = max(i + c + o for _, i, c, o in detail)
-        out.append({"model": model, "plan": plan.method, "volume": p.volume, "node": p.node,
-                    "processors": len(p.compute_s), "measured_wall_ms": wall * 1e3, "measured_compute_ms": comp * 1e3,
-                    "measured_rest_ms": (wall - comp) * 1e3, "model_total_ms": m_total * 1e3,
-                    "model_compute_ms": m_comp * 1e3, "model_rest_ms": (m_total - m_comp) * 1e3})
+        out.append(
+            {
+                "model": model,
+                "plan": plan.method,
+                "volume": p.volume,
+                "node": p.node,
+                "processors": len(p.compute_s),
+                "measured_wall_ms": wall * 1e3,
+                "measured_compute_ms": comp * 1e3,
+                "measured_rest_ms": (wall - comp) * 1e3,
+                "model_total_ms": m_total * 1e3,
+                "model_compute_ms": m_comp * 1e3,
+                "model_rest_ms": (m_total - m_comp) * 1e3,
+            }
+        )
     return out
 
 
@@ -233,8 +295,9 @@ class NodeStudy(Study):
     trailing = ("fitted_handoff_ms", "fitted_handoff_gbps")
 
     def __post_init__(self) -> None:
-        self.nodes = local_nodes(intra_gbps=self.intra_gbps, overhead_s=self.overhead_s,
-                                 handoff_default=self.handoff_default)
+        self.nodes = local_nodes(
+            intra_gbps=self.intra_gbps, overhead_s=self.overhead_s, handoff_default=self.handoff_default
+        )
         self.cluster = self.nodes.to_cluster()
         self.rng = np.random.default_rng(self.seed)  # one stream over all models' random plans
 
@@ -243,8 +306,11 @@ class NodeStudy(Study):
         graph = ModelGraph.from_module(model, (3, size, size), name=name)
         t = time.perf_counter()
         profile = load_or_measure(graph) if self.cached else profile_model(graph, progress=False)
-        print(f"{name:<14}{'cached profile' if self.cached else 'profiled'} in {time.perf_counter() - t:.1f} s "
-              f"({profile.meta.get('machine', {}).get('threads', 1)} thread(s))", flush=True)
+        print(
+            f"{name:<14}{'cached profile' if self.cached else 'profiled'} in {time.perf_counter() - t:.1f} s "
+            f"({profile.meta.get('machine', {}).get('threads', 1)} thread(s))",
+            flush=True,
+        )
         boards = {BOARD: profile}
         plans = [PLANNERS[m](graph, self.cluster, nodes=self.nodes, profiles=boards) for m in METHODS]
         plans += [random_plan(i, graph, self.nodes, profile, self.rng) for i in range(self.n_random)]
@@ -252,10 +318,14 @@ class NodeStudy(Study):
         with torch.inference_mode():
             ref = graph.gm(x)
         # the model before the fix: the default processor without hand-offs (as on the boards)
-        board_rule = HiDPScorer(graph, local_nodes(intra_gbps=self.intra_gbps, overhead_s=self.overhead_s,
-                                                   handoff_default=False), boards=boards)
-        return _Model(name, model, graph, profile, plans, x, ref, HiDPScorer(graph, self.nodes, boards=boards),
-                      board_rule)
+        board_rule = HiDPScorer(
+            graph,
+            local_nodes(intra_gbps=self.intra_gbps, overhead_s=self.overhead_s, handoff_default=False),
+            boards=boards,
+        )
+        return _Model(
+            name, model, graph, profile, plans, x, ref, HiDPScorer(graph, self.nodes, boards=boards), board_rule
+        )
 
     @contextlib.contextmanager
     def session(self, ctx: _Model) -> Iterator[None]:
@@ -273,11 +343,17 @@ class NodeStudy(Study):
         walls, samples, last = time_shares(plan, ctx.graph, ctx.x, ctx.pool, self.repeats)
         torch.testing.assert_close(last.output, ctx.ref, rtol=1e-4, atol=1e-4)
         meas = MeasuredScorer(ctx.graph, self.nodes, ctx.profile, plan, walls).latency(plan)
-        row = {"model": ctx.name, "backend": "in-process", "plan": plan.method,
-               "modes": "".join("m" if m == "model" else "d" for m in plan.modes or []),
-               "local_splits": sum(len(s.shares) > 1 for s in plan.shares or []),
-               "predicted_ms": ctx.scorer.latency(plan) * 1e3, "measured_ms": meas * 1e3,
-               "predicted_no_default_handoff_ms": ctx.board_rule.latency(plan) * 1e3, "_plan": plan}
+        row = {
+            "model": ctx.name,
+            "backend": "in-process",
+            "plan": plan.method,
+            "modes": "".join("m" if m == "model" else "d" for m in plan.modes or []),
+            "local_splits": sum(len(s.shares) > 1 for s in plan.shares or []),
+            "predicted_ms": ctx.scorer.latency(plan) * 1e3,
+            "measured_ms": meas * 1e3,
+            "predicted_no_default_handoff_ms": ctx.board_rule.latency(plan) * 1e3,
+            "_plan": plan,
+        }
         self.parts += part_rows(ctx.name, plan, last, walls, ctx.scorer)
         progress(f"{ctx.name:<14}{plan.method:<12}", row, f" ({time.perf_counter() - t:.1f} s)")
         return Measured(plan.method, [row], samples)
@@ -286,12 +362,19 @@ class NodeStudy(Study):
         """The profile refitted on the fold's per-processor compute, the hand-off's overhead and
         rate on the fold's one-processor parts."""
         cal = calibrate(ctx.profile, ctx.graph, fit)
-        handoff, gbps = fit_handoff([p for p in self.parts if p["model"] == ctx.name and p["plan"] in fold],
-                                    self.overhead_s, self.intra_gbps)
+        handoff, gbps = fit_handoff(
+            [p for p in self.parts if p["model"] == ctx.name and p["plan"] in fold], self.overhead_s, self.intra_gbps
+        )
         sc = HiDPScorer(ctx.graph, with_handoff(self.nodes, handoff, gbps), boards={BOARD: cal})
-        return lambda r, in_fold: {} if in_fold else {
-            "calibrated_ms": sc.latency(r["_plan"]) * 1e3, "fitted_handoff_ms": handoff * 1e3,
-            "fitted_handoff_gbps": gbps}
+        return lambda r, in_fold: (
+            {}
+            if in_fold
+            else {
+                "calibrated_ms": sc.latency(r["_plan"]) * 1e3,
+                "fitted_handoff_ms": handoff * 1e3,
+                "fitted_handoff_gbps": gbps,
+            }
+        )
 
     def tables(self) -> dict[str, list[dict[str, Any]]]:
         return {"parts": self.parts}
@@ -302,18 +385,23 @@ class NodeStudy(Study):
         summary = summarise(rows)
         sel = [r for r in rows if r["backend"] == "in-process"]
         summary["in-process"]["mape_pct_no_default_handoff"] = mape(
-            np.array([r["predicted_no_default_handoff_ms"] for r in sel]), np.array([r["measured_ms"] for r in sel]))
+            np.array([r["predicted_no_default_handoff_ms"] for r in sel]), np.array([r["measured_ms"] for r in sel])
+        )
         ratio = np.array([p["measured_compute_ms"] / p["model_compute_ms"] for p in parts])
         rest = np.array([[p["measured_rest_ms"], p["model_rest_ms"]] for p in parts])
         split = np.array([p["processors"] > 1 for p in parts])
-        summary["parts"] = {"count": len(parts), "split_over_both_cores": int(split.sum()),
-                            "median_measured_rest_ms": float(np.median(rest[:, 0])),
-                            "median_model_rest_ms": float(np.median(rest[:, 1])),
-                            "median_measured_rest_ms_split": float(np.median(rest[split, 0])) if split.any() else None,
-                            "median_model_rest_ms_split": float(np.median(rest[split, 1])) if split.any() else None,
-                            "median_compute_ratio_split": float(np.median(ratio[split])) if split.any() else None,
-                            "median_compute_ratio_single": float(np.median(ratio[~split])) if (~split).any() else None,
-                            "intra_gbps": self.intra_gbps, "intra_overhead_ms": self.overhead_s * 1e3}
+        summary["parts"] = {
+            "count": len(parts),
+            "split_over_both_cores": int(split.sum()),
+            "median_measured_rest_ms": float(np.median(rest[:, 0])),
+            "median_model_rest_ms": float(np.median(rest[:, 1])),
+            "median_measured_rest_ms_split": float(np.median(rest[split, 0])) if split.any() else None,
+            "median_model_rest_ms_split": float(np.median(rest[split, 1])) if split.any() else None,
+            "median_compute_ratio_split": float(np.median(ratio[split])) if split.any() else None,
+            "median_compute_ratio_single": float(np.median(ratio[~split])) if (~split).any() else None,
+            "intra_gbps": self.intra_gbps,
+            "intra_overhead_ms": self.overhead_s * 1e3,
+        }
         return summary
 
     def report(self, res: dict[str, Any], out: Path) -> None:
@@ -321,11 +409,15 @@ class NodeStudy(Study):
             if backend != "parts":
                 print(backend_line(backend, s))
         p = res["summary"]["parts"]
-        print(f"MAPE with the default processor free of hand-offs (the board rule): "
-              f"{res['summary']['in-process']['mape_pct_no_default_handoff']:.1f}%")
-        print(f"node parts: median measured hand-off+merge {p['median_measured_rest_ms']:.2f} ms, "
-              f"modelled {p['median_model_rest_ms']:.2f} ms; measured/modelled compute: split over both cores "
-              f"{p['median_compute_ratio_split']}, one core {p['median_compute_ratio_single']}")
+        print(
+            f"MAPE with the default processor free of hand-offs (the board rule): "
+            f"{res['summary']['in-process']['mape_pct_no_default_handoff']:.1f}%"
+        )
+        print(
+            f"node parts: median measured hand-off+merge {p['median_measured_rest_ms']:.2f} ms, "
+            f"modelled {p['median_model_rest_ms']:.2f} ms; measured/modelled compute: split over both cores "
+            f"{p['median_compute_ratio_split']}, one core {p['median_compute_ratio_single']}"
+        )
         print(f"wrote {out / (self.stem + '.csv')}, _parts.csv, .json and .png")
 
 
@@ -336,19 +428,34 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--random", type=int, default=3, help="random two-level plans per model")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--intra-gbps", type=float, default=5.0, help="modelled hand-off rate (GB/s)")
-    ap.add_argument("--intra-overhead-ms", type=float, default=INTRA_OVERHEAD_S * 1e3,
-                    help="modelled seconds per hand-off before calibration")
+    ap.add_argument(
+        "--intra-overhead-ms",
+        type=float,
+        default=INTRA_OVERHEAD_S * 1e3,
+        help="modelled seconds per hand-off before calibration",
+    )
     ap.add_argument("--cached", action="store_true", help="the shipped or cached profile instead of measuring")
-    ap.add_argument("--no-default-handoff", action="store_true",
-                    help="model the default processor without hand-offs (as on the boards; the model before the fix)")
+    ap.add_argument(
+        "--no-default-handoff",
+        action="store_true",
+        help="model the default processor without hand-offs (as on the boards; the model before the fix)",
+    )
     ap.add_argument("--quick", action="store_true", help="vgg11 at 64, cached profile, 1 random plan, 1 repeat")
     ap.add_argument("--out", default=str(RESULTS))
     a = ap.parse_args(argv)
     if a.quick:
         a.models, a.size, a.random, a.repeats, a.cached = "vgg11", 64, 1, 1, True
-    study = NodeStudy(a.size, a.random, a.repeats, a.intra_gbps, a.intra_overhead_ms / 1e3, cached=a.cached,
-                      handoff_default=not a.no_default_handoff)
+    study = NodeStudy(
+        a.size,
+        a.random,
+        a.repeats,
+        a.intra_gbps,
+        a.intra_overhead_ms / 1e3,
+        cached=a.cached,
+        handoff_default=not a.no_default_handoff,
+    )
     return execute(study, a.models.split(","), a.out)
+
 
 if __name__ == "__main__":
     main()

@@ -47,8 +47,10 @@ def main(argv: list[str] | None = None) -> None:
     write_csv(results / "predicted_vs_measured_summary.csv", rows)
     print(f"{'plans':<10} {'backend':<18} {'n':>3} {'MAPE %':>7} {'rho':>5} {'calib. MAPE %':>13} {'rho':>5}")
     for r in rows:
-        print(f"{r['plans_kind']:<10} {r['backend']:<18} {r['plans']:>3} {r['mape_pct']:7.1f} {r['spearman']:5.2f} "
-              f"{r['calibrated_mape_pct']:13.1f} {r['calibrated_spearman']:5.2f}")
+        print(
+            f"{r['plans_kind']:<10} {r['backend']:<18} {r['plans']:>3} {r['mape_pct']:7.1f} {r['spearman']:5.2f} "
+            f"{r['calibrated_mape_pct']:13.1f} {r['calibrated_spearman']:5.2f}"
+        )
 
 
 if __name__ == "__main__":

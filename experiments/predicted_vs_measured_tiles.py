@@ -87,15 +87,18 @@ PLANNERS = ("nptp-mpa", "coedge-strips", "grid")
 def tile_plans(graph: ModelGraph, cluster: Cluster, profile: DeviceProfile, n_random: int, seed: int = 0) -> list[Plan]:
     """The planners' tile plans and ``n_random`` random MPA layouts (seeded)."""
     prof = {BOARD: profile}
-    out = [run_planner("nptp-mpa", graph, cluster, profiles=prof, iterations=100),
-           run_planner("coedge-strips", graph, cluster, profiles=prof, grid=16),
-           run_planner("grid", graph, cluster, profiles=prof)]
+    out = [
+        run_planner("nptp-mpa", graph, cluster, profiles=prof, iterations=100),
+        run_planner("coedge-strips", graph, cluster, profiles=prof, grid=16),
+        run_planner("grid", graph, cluster, profiles=prof),
+    ]
     _, h, w = graph.input_shape
     rng = np.random.default_rng(seed)
     n = cluster.size - 1
     for i in range(n_random):
-        cuts = fraction_cuts(h, w, rng.integers(0, 2, n).tolist(), rng.integers(0, 2, n).tolist(),
-                             rng.uniform(0.15, 0.6, n).tolist())
+        cuts = fraction_cuts(
+            h, w, rng.integers(0, 2, n).tolist(), rng.integers(0, 2, n).tolist(), rng.uniform(0.15, 0.6, n).tolist()
+        )
         out.append(tile_plan(f"random-{i}", graph, cluster, multilevel(h, w, cuts)))
     return out
 
@@ -168,12 +171,16 @@ class TileStudy(Study):
 
     def items(self, ctx: _Model) -> Iterator[tuple[int, int, torch.Tensor, Plan]]:
         for size in self.sizes:
-            graph = ctx.ref if size == min(self.sizes) else ModelGraph.from_module(ctx.model, (3, size, size),
-                                                                                   name=ctx.name)
+            graph = (
+                ctx.ref
+                if size == min(self.sizes)
+                else ModelGraph.from_module(ctx.model, (3, size, size), name=ctx.name)
+            )
             ctx.graphs[size] = graph
             x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(1))
-            for k, plan in enumerate(tile_plans(graph, local_cluster(self.devices, self.mbps), ctx.profile,
-                                                self.n_random)):
+            for k, plan in enumerate(
+                tile_plans(graph, local_cluster(self.devices, self.mbps), ctx.profile, self.n_random)
+            ):
                 yield size, k, x, plan
 
     def measure(self, ctx: _Model, item: tuple[int, int, torch.Tensor, Plan]) -> Measured:
@@ -186,23 +193,49 @@ class TileStudy(Study):
         compute = np.array(ex.run_timed(x, repeats=self.repeats))
         sc = score(plan, graph, ctx.profile)
         parts = tile_parts(ex, ctx.ref)
-        base = {"model": ctx.name, "size": size, "plan": plan.method, "devices": self.devices,
-                "halo_MB": sc.total_bytes / 1e6, "_plan": plan, "_graph": graph}
-        rows = [base | {"backend": "in-process", "predicted_ms": sc.latency * 1e3,
-                        "measured_ms": float((compute + sc.comm_seconds).max()) * 1e3}]
-        progress(f"{ctx.name:<8}{size:>5} in-process  {plan.method:<14}", rows[-1], f" ({time.perf_counter() - t:.1f} s)")
+        base = {
+            "model": ctx.name,
+            "size": size,
+            "plan": plan.method,
+            "devices": self.devices,
+            "halo_MB": sc.total_bytes / 1e6,
+            "_plan": plan,
+            "_graph": graph,
+        }
+        rows = [
+            base
+            | {
+                "backend": "in-process",
+                "predicted_ms": sc.latency * 1e3,
+                "measured_ms": float((compute + sc.comm_seconds).max()) * 1e3,
+            }
+        ]
+        progress(
+            f"{ctx.name:<8}{size:>5} in-process  {plan.method:<14}", rows[-1], f" ({time.perf_counter() - t:.1f} s)"
+        )
         del ex  # its per-device copies of the model: the distributed workers need the memory
         gc.collect()
         if k < self.n_dist:
             res = run_tiles_distributed(plan, links=self.links, images=3, warmup=1, threads=self.threads, timeout_s=600)
             if sum(res.bytes_sent.values()) != int(sc.total_bytes):
-                raise RuntimeError(f"{plan.method}: {sum(res.bytes_sent.values())} halo bytes sent, "
-                                   f"the cost model says {int(sc.total_bytes)}")
-            rows.append(base | {"backend": f"distributed-{self.links}", "predicted_ms": sc.end_to_end * 1e3,
-                                "measured_ms": res.latency_median_s * 1e3,
-                                "max_abs_error": max(res.feature_error, res.output_error)})
-            progress(f"{ctx.name:<8}{size:>5} distributed {plan.method:<14}", rows[-1],
-                     f" (max abs error {rows[-1]['max_abs_error']:.2g})")
+                raise RuntimeError(
+                    f"{plan.method}: {sum(res.bytes_sent.values())} halo bytes sent, "
+                    f"the cost model says {int(sc.total_bytes)}"
+                )
+            rows.append(
+                base
+                | {
+                    "backend": f"distributed-{self.links}",
+                    "predicted_ms": sc.end_to_end * 1e3,
+                    "measured_ms": res.latency_median_s * 1e3,
+                    "max_abs_error": max(res.feature_error, res.output_error),
+                }
+            )
+            progress(
+                f"{ctx.name:<8}{size:>5} distributed {plan.method:<14}",
+                rows[-1],
+                f" (max abs error {rows[-1]['max_abs_error']:.2g})",
+            )
         return Measured(plan.method, rows, parts)
 
     def folds(self, samples: dict[str, list[Any]]) -> list[set[str]]:
@@ -214,11 +247,18 @@ class TileStudy(Study):
         to the fold's distributed runs. The fold's own rows get ``fit_calibrated_ms``."""
         cal = calibrate(ctx.profile, ctx.ref, fit)
         secs = np.array([p.seconds for p in fit])
-        self.part_errors.append((mape(predict_parts(ctx.profile, ctx.ref, fit), secs),
-                                 mape(predict_parts(cal, ctx.ref, fit), secs)))
-        overhead = {size: fit_overhead([r for r in rows if r["size"] == size and r["backend"] != "in-process"
-                                        and r["plan"] in fold], graph, cal, predict=predicted_end_to_end)
-                    for size, graph in ctx.graphs.items()}
+        self.part_errors.append(
+            (mape(predict_parts(ctx.profile, ctx.ref, fit), secs), mape(predict_parts(cal, ctx.ref, fit), secs))
+        )
+        overhead = {
+            size: fit_overhead(
+                [r for r in rows if r["size"] == size and r["backend"] != "in-process" and r["plan"] in fold],
+                graph,
+                cal,
+                predict=predicted_end_to_end,
+            )
+            for size, graph in ctx.graphs.items()
+        }
 
         def columns(r: dict[str, Any], in_fold: bool) -> dict[str, Any]:
             plan, out = r["_plan"], {}
@@ -229,19 +269,24 @@ class TileStudy(Study):
             sc = score(plan, ctx.graphs[r["size"]], cal)
             value = (sc.latency if r["backend"] == "in-process" else sc.end_to_end) * 1e3
             return out | {"fit_calibrated_ms" if in_fold else "calibrated_ms": value}
+
         return columns
 
     def summarise(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         summary = summarise(rows, also={"fit_mape_pct": "fit_calibrated_ms"})
-        summary["parts"] = {"folds": len(self.part_errors),
-                            "fit_mape_pct": float(np.mean([b for b, _ in self.part_errors])),
-                            "fit_calibrated_mape_pct": float(np.mean([a for _, a in self.part_errors]))}
+        summary["parts"] = {
+            "folds": len(self.part_errors),
+            "fit_mape_pct": float(np.mean([b for b, _ in self.part_errors])),
+            "fit_calibrated_mape_pct": float(np.mean([a for _, a in self.part_errors])),
+        }
         return summary
 
     def report(self, res: dict[str, Any], out: Path) -> None:
         parts = res["summary"]["parts"]
-        print(f"unit parts of the fitting halves: MAPE {parts['fit_mape_pct']:.1f}% -> "
-              f"{parts['fit_calibrated_mape_pct']:.1f}% calibrated")
+        print(
+            f"unit parts of the fitting halves: MAPE {parts['fit_mape_pct']:.1f}% -> "
+            f"{parts['fit_calibrated_mape_pct']:.1f}% calibrated"
+        )
         for backend, s in res["summary"].items():
             if backend != "parts":
                 print(f"{backend_line(backend, s)}  on the fitting half {s['fit_mape_pct']:5.1f}%")
@@ -259,16 +304,30 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--mbps", type=float, default=50.0, help="every device's link cap")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (profiler and executors)")
-    ap.add_argument("--quick", action="store_true", help="vgg11 at 64, 2 random layouts, in-process only, a "
-                    "one-pass profile (the test's run; the distributed backend has its own tests)")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="vgg11 at 64, 2 random layouts, in-process only, a "
+        "one-pass profile (the test's run; the distributed backend has its own tests)",
+    )
     ap.add_argument("--out", default=str(RESULTS))
     a = ap.parse_args(argv)
     if a.quick:
         a.models, a.sizes, a.random, a.distributed, a.repeats = "vgg11", "64", 2, 0, 5
     links = a.links or ("netns" if netns_available() is None else "emulated")
-    study = TileStudy([int(s) for s in a.sizes.split(",")], a.devices, a.random, a.distributed, links, a.repeats,
-                      a.threads, a.mbps, *((1, 0.005) if a.quick else (2, 0.02)))
+    study = TileStudy(
+        [int(s) for s in a.sizes.split(",")],
+        a.devices,
+        a.random,
+        a.distributed,
+        links,
+        a.repeats,
+        a.threads,
+        a.mbps,
+        *((1, 0.005) if a.quick else (2, 0.02)),
+    )
     return execute(study, a.models.split(","), a.out)
+
 
 if __name__ == "__main__":
     main()

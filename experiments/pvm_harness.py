@@ -39,9 +39,27 @@ from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.profiles import DeviceProfile
 from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
 
-__all__ = ["RESULTS", "BOARD", "Measured", "Study", "run_study", "write_study", "execute", "mape", "spearman",
-           "two_folds", "accuracy", "summarise", "plot", "progress", "backend_line", "local_cluster", "with_overhead",
-           "fit_overhead", "torch_threads"]
+__all__ = [
+    "RESULTS",
+    "BOARD",
+    "Measured",
+    "Study",
+    "run_study",
+    "write_study",
+    "execute",
+    "mape",
+    "spearman",
+    "two_folds",
+    "accuracy",
+    "summarise",
+    "plot",
+    "progress",
+    "backend_line",
+    "local_cluster",
+    "with_overhead",
+    "fit_overhead",
+    "torch_threads",
+]
 
 RESULTS = Path(RESULTS_DIR)  # under the working directory (the checkout under make), never the package
 BOARD = "local-cpu"
@@ -51,6 +69,7 @@ Calibrated = Callable[[dict[str, Any], bool], dict[str, Any]]
 
 
 # -- metrics ------------------------------------------------------------------------------------
+
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
     """Rank correlation (NaN with fewer than 3 values): does the model order plans as measured?"""
@@ -72,8 +91,13 @@ def accuracy(rows: list[dict[str, Any]], also: dict[str, str] | None = None) -> 
     """Plans, MAPE and rank correlation, before and after calibration; ``also`` adds the MAPE of
     more columns (summary key -> row column)."""
     p, m, c = (np.array([r[k] for r in rows]) for k in ("predicted_ms", "measured_ms", "calibrated_ms"))
-    out = {"plans": len(rows), "mape_pct": mape(p, m), "spearman": spearman(p, m),
-           "calibrated_mape_pct": mape(c, m), "calibrated_spearman": spearman(c, m)}
+    out = {
+        "plans": len(rows),
+        "mape_pct": mape(p, m),
+        "spearman": spearman(p, m),
+        "calibrated_mape_pct": mape(c, m),
+        "calibrated_spearman": spearman(c, m),
+    }
     return out | {key: mape(np.array([r[col] for r in rows]), m) for key, col in (also or {}).items()}
 
 
@@ -83,6 +107,7 @@ def summarise(rows: list[dict[str, Any]], also: dict[str, str] | None = None) ->
 
 
 # -- what several kinds share -------------------------------------------------------------------
+
 
 def local_cluster(n: int, mbps: float = 300.0, latency_ms: float = 1.0) -> Cluster:
     """``n`` logical devices that are all this CPU (board ``local-cpu``), every link ``mbps``."""
@@ -97,8 +122,12 @@ def with_overhead(plan: Plan, seconds: float) -> Plan:
     return plan.model_copy(update={"network": net})
 
 
-def fit_overhead(rows: list[dict[str, Any]], graph: ModelGraph, profile: DeviceProfile,
-                 predict: Callable[[Plan, ModelGraph, DeviceProfile], float]) -> float:
+def fit_overhead(
+    rows: list[dict[str, Any]],
+    graph: ModelGraph,
+    profile: DeviceProfile,
+    predict: Callable[[Plan, ModelGraph, DeviceProfile], float],
+) -> float:
     """The per-transfer overhead (s) that best explains measured distributed latencies (least
     squares on relative errors over a 0-50 ms grid): what processes, gloo and the loopback add
     to every message beyond the link model. 0 without distributed rows. ``predict(plan, graph,
@@ -107,8 +136,10 @@ def fit_overhead(rows: list[dict[str, Any]], graph: ModelGraph, profile: DeviceP
         return 0.0
     grid = np.linspace(0.0, 0.05, 101)
     meas = np.array([r["measured_ms"] / 1e3 for r in rows])
-    err = [np.sum(((np.array([predict(with_overhead(r["_plan"], g), graph, profile) for r in rows]) - meas)
-                   / meas) ** 2) for g in grid]
+    err = [
+        np.sum(((np.array([predict(with_overhead(r["_plan"], g), graph, profile) for r in rows]) - meas) / meas) ** 2)
+        for g in grid
+    ]
     return float(grid[int(np.argmin(err))])
 
 
@@ -125,17 +156,22 @@ def torch_threads(n: int) -> Iterator[None]:
 
 def progress(label: str, row: dict[str, Any], note: str = "", digits: int = 1) -> None:
     """One measured row as it comes: ``label``, predicted and measured ms, ``note``."""
-    print(f"{label}{row['predicted_ms']:9.{digits}f} ms predicted {row['measured_ms']:9.{digits}f} ms measured"
-          f"{note}", flush=True)
+    print(
+        f"{label}{row['predicted_ms']:9.{digits}f} ms predicted {row['measured_ms']:9.{digits}f} ms measured{note}",
+        flush=True,
+    )
 
 
 def backend_line(backend: str, s: dict[str, Any]) -> str:
     """A backend's summary as printed at the end of a study."""
-    return (f"{backend:<22} {s['plans']:3d} plans  MAPE {s['mape_pct']:5.1f}% (rank corr {s['spearman']:.2f})"
-            f"  calibrated MAPE {s['calibrated_mape_pct']:5.1f}% (rank corr {s['calibrated_spearman']:.2f})")
+    return (
+        f"{backend:<22} {s['plans']:3d} plans  MAPE {s['mape_pct']:5.1f}% (rank corr {s['spearman']:.2f})"
+        f"  calibrated MAPE {s['calibrated_mape_pct']:5.1f}% (rank corr {s['calibrated_spearman']:.2f})"
+    )
 
 
 # -- the loop -----------------------------------------------------------------------------------
+
 
 @dataclass
 class Measured:
@@ -270,10 +306,22 @@ def plot(rows: list[dict[str, Any]], path: Path, log: bool = False, title: str =
         ax.plot(xs, xs, "k--", lw=0.8, zorder=1)
         for backend in backends:
             sel = [r for r in rows if r["backend"] == backend]
-            ax.scatter([r["measured_ms"] for r in sel], [r[key] for r in sel], s=18, zorder=3,
-                       marker="o" if backend == "in-process" else "^", label=backend)
-        ax.set(title=title + what, xlabel="measured latency (ms)", ylabel="predicted latency (ms)", **scale,
-               xlim=(lo, hi), ylim=(lo, hi))
+            ax.scatter(
+                [r["measured_ms"] for r in sel],
+                [r[key] for r in sel],
+                s=18,
+                zorder=3,
+                marker="o" if backend == "in-process" else "^",
+                label=backend,
+            )
+        ax.set(
+            title=title + what,
+            xlabel="measured latency (ms)",
+            ylabel="predicted latency (ms)",
+            **scale,
+            xlim=(lo, hi),
+            ylim=(lo, hi),
+        )
         ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

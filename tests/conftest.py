@@ -25,8 +25,6 @@ def vgg16() -> ModelGraph:
     return ModelGraph.from_torchvision("vgg16")
 
 
-
-
 @pytest.fixture(scope="module")
 def one_thread():
     """Many small convolutions: on a shared CPU one thread is faster than waiting at barriers."""

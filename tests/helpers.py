@@ -12,8 +12,13 @@ from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.profiles import DeviceProfile, UnitTable
 
 
-def synthetic_profile(graph: ModelGraph, seconds_per_row: float | list[float], head: float = 0.0,
-                      name: str = "local-cpu", fixed: float = 0.0) -> DeviceProfile:
+def synthetic_profile(
+    graph: ModelGraph,
+    seconds_per_row: float | list[float],
+    head: float = 0.0,
+    name: str = "local-cpu",
+    fixed: float = 0.0,
+) -> DeviceProfile:
     """A profile whose unit u takes ``fixed + rows * seconds_per_row[u]`` seconds (exact, linear):
     lets tests compute expected latencies by hand."""
     per = seconds_per_row if isinstance(seconds_per_row, list) else [seconds_per_row] * graph.num_units
@@ -21,8 +26,7 @@ def synthetic_profile(graph: ModelGraph, seconds_per_row: float | list[float], h
     for u, s in zip(graph.units, per):
         hs = list(range(1, u.height + 1))
         units.append(UnitTable(u.name, hs, [u.out_shape[2]], [[fixed + h * s] for h in hs]))
-    return DeviceProfile(name, name, "measured", graph.name, graph.input_shape, units, head,
-                         {"synthetic": True})
+    return DeviceProfile(name, name, "measured", graph.name, graph.input_shape, units, head, {"synthetic": True})
 
 
 def random_cuts(rng: np.random.Generator, height: int, n: int) -> np.ndarray:

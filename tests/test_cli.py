@@ -56,8 +56,7 @@ def _trace_each_model_once():
 def plan_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``splitgym plan equal --model vgg16 --devices DB --bandwidth 300 -o .../plan.json``."""
     path = tmp_path_factory.mktemp("cli") / "tmp" / "plan.json"
-    assert main(["plan", "equal", "--model", "vgg16", "--devices", "DB", "--bandwidth", "300",
-                 "-o", str(path)]) == 0
+    assert main(["plan", "equal", "--model", "vgg16", "--devices", "DB", "--bandwidth", "300", "-o", str(path)]) == 0
     return path
 
 
@@ -181,8 +180,9 @@ def test_unknown_planner(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_bandwidth_and_network_together(capsys: pytest.CaptureFixture[str]) -> None:
-    line = assert_one_error_line(*run(capsys, "plan", "equal", "--devices", "DB", "--bandwidth", "300",
-                                      "--network", "NA"))
+    line = assert_one_error_line(
+        *run(capsys, "plan", "equal", "--devices", "DB", "--bandwidth", "300", "--network", "NA")
+    )
     assert "--bandwidth" in line and "--network" in line
 
 

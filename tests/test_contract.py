@@ -27,20 +27,29 @@ from splitgym.experiments.cli import main
 
 #: Per planner: its kind, and the cluster and options it is planned with (vgg11 at 64 px).
 SETUPS: dict[str, tuple[str, str, str | float, dict[str, Any]]] = {
-    **{m: ("volumes", "DB", 300.0, {}) for m in
-       ("equal", "coedge", "modnn", "mednn", "deepthings", "deeperthings", "aofl", "offload", "exact")},
+    **{
+        m: ("volumes", "DB", 300.0, {})
+        for m in ("equal", "coedge", "modnn", "mednn", "deepthings", "deeperthings", "aofl", "offload", "exact")
+    },
     "ar-mdi": ("stages", "tx2x3", 300.0, {}),
     "nptp-mpa": ("tiles", "nptp3", 4.0, {"iterations": 30, "rounds": 1}),
     "coedge-strips": ("tiles", "nptp3", 4.0, {"grid": 4}),
     "grid": ("tiles", "nptp3", 4.0, {}),
     "nptp-exact": ("tiles", "nptp3", 4.0, {}),
     "hyps": ("neurons", "pi3b-4", 300.0, {"threshold": 1000000}),
-    **{m: ("nodes", "hidp-2", "hidp80", {"nodes": "hidp-2"}) for m in
-       ("hidp", "disnet", "modnn-hidp", "omniboost", "aofl-hidp")},
+    **{
+        m: ("nodes", "hidp-2", "hidp80", {"nodes": "hidp-2"})
+        for m in ("hidp", "disnet", "modnn-hidp", "omniboost", "aofl-hidp")
+    },
 }
 #: The meta key where a planner records its scorer's figure for its own plan, per kind.
-OWN_PREDICTION = {"volumes": ("simulated_latency_s", "latency_s"), "stages": ("simulated_latency_s",),
-                  "tiles": ("latency_s",), "nodes": ("predicted_latency_s",), "neurons": ("score",)}
+OWN_PREDICTION = {
+    "volumes": ("simulated_latency_s", "latency_s"),
+    "stages": ("simulated_latency_s",),
+    "tiles": ("latency_s",),
+    "nodes": ("predicted_latency_s",),
+    "neurons": ("score",),
+}
 MODEL, SIZE = "vgg11", 64
 
 
@@ -123,7 +132,8 @@ def test_execute_names_a_kinds_backends_in_one_line(plans, tmp_path, capsys):
     assert main(["execute", str(path), "--backend", "local"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.splitlines() == [
-        "splitgym execute: error: backend: a 'neurons' plan has no backend 'local' (it has: hub)"]
+        "splitgym execute: error: backend: a 'neurons' plan has no backend 'local' (it has: hub)"
+    ]
     path = plans["grid"].save(tmp_path / "grid.json")
     assert main(["execute", str(path), "--folder", str(tmp_path / "f")]) == 2
     assert "folder: the local backend of a 'tiles' plan takes no 'folder'" in capsys.readouterr().err

@@ -28,8 +28,15 @@ def test_env_checkers(env_id: str, recwarn: pytest.WarningsRecorder):
 
 def test_every_scenario_is_listed_and_builds_a_cluster():
     names = list_scenarios(Scenario)  # DistrEdge's (the registry also holds MS-MDI's)
-    assert {"vgg16-DA-50", "vgg16-DB-300", "vgg16-DC-300", "vgg16-NA-nano", "vgg16-ND-xavier",
-            "vgg16-LA", "vgg16-LD"} <= set(names)
+    assert {
+        "vgg16-DA-50",
+        "vgg16-DB-300",
+        "vgg16-DC-300",
+        "vgg16-NA-nano",
+        "vgg16-ND-xavier",
+        "vgg16-LA",
+        "vgg16-LD",
+    } <= set(names)
     for name in names:
         s = get_scenario(name, Scenario)
         assert s.cluster().size == (16 if name[6:8] in ("LA", "LB", "LC", "LD") else 4)
@@ -65,8 +72,10 @@ def test_episode_matches_simulator_and_exports_a_plan():
 
 
 def test_reward_variants_and_bad_input():
-    for mode, check in [("relative", lambda r, i: r == pytest.approx(i["equal_latency"] / i["latency"])),
-                        ("neg_ms", lambda r, i: r == pytest.approx(-i["latency"] * 1e3))]:
+    for mode, check in [
+        ("relative", lambda r, i: r == pytest.approx(i["equal_latency"] / i["latency"])),
+        ("neg_ms", lambda r, i: r == pytest.approx(-i["latency"] * 1e3)),
+    ]:
         env = DistrEdgeEnv(SMALL, reward=mode)
         env.reset()
         done = False

@@ -149,8 +149,9 @@ def test_busy_port_and_bad_links_fail_in_one_line_before_starting() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,n,partition", [("vgg11", 3, "single"), ("resnet18", 2, "stages"),
-                                              ("resnet18", 3, "stages")])
+@pytest.mark.parametrize(
+    "name,n,partition", [("vgg11", 3, "single"), ("resnet18", 2, "stages"), ("resnet18", 3, "stages")]
+)
 def test_distributed_more_devices_and_residual_blocks_are_exact(name: str, n: int, partition: str) -> None:
     res = dx.run_distributed(equal_plan(name, n, partition), images=2, timeout_s=300)
     assert_exact(res.max_abs_error, res.ref_max_abs)
@@ -173,8 +174,9 @@ def test_execute_distributed_emulated_links_is_exact_and_pays_the_links(tmp_path
     # slow links (20 Mbps, 5 ms): the link time dominates the compute
     plan = uneven_plan(2, mbps=20.0, latency_ms=5.0, overhead_ms=1.0)
     path = plan.save(tmp_path / "plan.json")
-    code, out, err = _run_cli(capsys, "execute", str(path), "--backend", "distributed", "--links", "emulated",
-                              "--images", "2", "--json")
+    code, out, err = _run_cli(
+        capsys, "execute", str(path), "--backend", "distributed", "--links", "emulated", "--images", "2", "--json"
+    )
     assert code == 0, err
     data = json.loads(out)
     assert_exact(data["max_abs_error"], data["ref_max_abs"])
@@ -182,8 +184,9 @@ def test_execute_distributed_emulated_links_is_exact_and_pays_the_links(tmp_path
     # the plan's links alone (zero compute), composed along its schedule: a lower bound
     g = graph("vgg11")
     _, times = LocalExecutor(plan, g).run_timed(torch.zeros(1, 3, SIZE, SIZE), warmup=0)
-    links_only = compose_latency(dict(times, compute_s=np.zeros_like(times["compute_s"]), head_s=0.0),
-                                 plan, network_transfer(plan))["latency_s"]
+    links_only = compose_latency(
+        dict(times, compute_s=np.zeros_like(times["compute_s"]), head_s=0.0), plan, network_transfer(plan)
+    )["latency_s"]
     assert links_only > 0.03
     assert min(data["latency_s"]) >= links_only
     assert data["detail"]["link_s"]["requester"] > 0 and data["detail"]["link_s"]["nano-0"] > 0
@@ -204,16 +207,23 @@ def test_execute_local_prints_and_is_exact(tmp_path, capsys) -> None:
     assert "nano-0" in out and "xavier-0 (head)" in out
 
 
-@pytest.mark.parametrize("content,args,pattern", [
-    (None, [], r"plan: no such file"),
-    ("{not json", [], r"not valid JSON"),
-    ('{"format": "splitgym.plan", "version": 7}', [], r"version"),
-    ("PLAN", ["--backend", "mpi"], r"backend: a 'volumes' plan has no backend 'mpi' \(it has: local, distributed\)"),
-    ("PLAN", ["--links", "netns"], r"links: 'netns' needs the distributed backend"),
-    ("PLAN", ["--folder", "somewhere"], r"folder: the local backend of a 'volumes' plan takes no 'folder'"),
-    ("PLAN", ["--links", "wifi"], r"links: unknown link mode 'wifi'"),
-    ("PLAN", ["--images", "0"], r"images: need at least 1 image"),
-])
+@pytest.mark.parametrize(
+    "content,args,pattern",
+    [
+        (None, [], r"plan: no such file"),
+        ("{not json", [], r"not valid JSON"),
+        ('{"format": "splitgym.plan", "version": 7}', [], r"version"),
+        (
+            "PLAN",
+            ["--backend", "mpi"],
+            r"backend: a 'volumes' plan has no backend 'mpi' \(it has: local, distributed\)",
+        ),
+        ("PLAN", ["--links", "netns"], r"links: 'netns' needs the distributed backend"),
+        ("PLAN", ["--folder", "somewhere"], r"folder: the local backend of a 'volumes' plan takes no 'folder'"),
+        ("PLAN", ["--links", "wifi"], r"links: unknown link mode 'wifi'"),
+        ("PLAN", ["--images", "0"], r"images: need at least 1 image"),
+    ],
+)
 def test_execute_rejects_bad_input_in_one_line(tmp_path, capsys, content, args, pattern) -> None:
     path = tmp_path / "plan.json"
     if content == "PLAN":

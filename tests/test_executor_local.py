@@ -25,15 +25,22 @@ from splitgym.executors.volumes.volume_local import strict_fp32
 from .helpers import random_cuts, synthetic_profile
 
 # small inputs keep the whole file fast
-MODELS = {"vgg16": 64, "resnet18": 64, "resnet50": 64, "mobilenet_v2": 64, "inception_v3": 139,
-          "efficientnet_b0": 96}
-PLANS = [("equal", {"partition": "layers"}), ("equal", {"partition": "single"}),
-         ("equal", {"partition": "stages"}), ("coedge", {}), ("modnn", {}), ("mednn", {}),
-         ("deepthings", {}), ("deeperthings", {}), ("aofl", {"max_volumes": 4}), ("offload", {}),
-         ("ar-mdi", {})]
+MODELS = {"vgg16": 64, "resnet18": 64, "resnet50": 64, "mobilenet_v2": 64, "inception_v3": 139, "efficientnet_b0": 96}
+PLANS = [
+    ("equal", {"partition": "layers"}),
+    ("equal", {"partition": "single"}),
+    ("equal", {"partition": "stages"}),
+    ("coedge", {}),
+    ("modnn", {}),
+    ("mednn", {}),
+    ("deepthings", {}),
+    ("deeperthings", {}),
+    ("aofl", {"max_volumes": 4}),
+    ("offload", {}),
+    ("ar-mdi", {}),
+]
 # HiDP-style planners (their costs: tests/test_hidp.py); their node rows are checked exact on two models
-HIDP_PLANS = [("hidp", {}), ("disnet", {}), ("modnn-hidp", {}), ("omniboost", {"iterations": 200}),
-              ("aofl-hidp", {})]
+HIDP_PLANS = [("hidp", {}), ("disnet", {}), ("modnn-hidp", {}), ("omniboost", {"iterations": 200}), ("aofl-hidp", {})]
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -82,8 +89,7 @@ FAST_CASES = [(n, m, o) for n in MODELS for m, o in PLANS if not (m == "aofl" an
 FAST_CASES += [(n, m, o) for n in ("vgg16", "inception_v3") for m, o in HIDP_PLANS]
 
 
-@pytest.mark.parametrize("name,method,options", FAST_CASES,
-                         ids=[f"{n}-{m}-{_case_id(o)}" for n, m, o in FAST_CASES])
+@pytest.mark.parametrize("name,method,options", FAST_CASES, ids=[f"{n}-{m}-{_case_id(o)}" for n, m, o in FAST_CASES])
 def test_planner_plans_are_exact(name: str, method: str, options: dict) -> None:
     g, x, ref, _ = setup(name)
     plan = plan_for(method, options, name)
@@ -121,7 +127,8 @@ def test_random_cuts_and_empty_parts_are_exact(name: str) -> None:
         plan = Plan.from_volumes("random", g, cluster(), part, cuts)
         stages = build_stages(plan, g)
         assert [[p.empty for p in s] for s in stages[:-1]] == [
-            [r1 <= r0 for r0, r1 in zip(c[:-1], c[1:], strict=True)] for c in cuts]
+            [r1 <= r0 for r0, r1 in zip(c[:-1], c[1:], strict=True)] for c in cuts
+        ]
         assert_exact(LocalExecutor(plan, g).run(x), ref)
 
 
@@ -175,12 +182,15 @@ def test_plan_without_volumes_fails() -> None:
         build_stages(plan.model_copy(update={"volumes": [], "stages": []}), g)
 
 
-@pytest.mark.parametrize("devices,pattern", [
-    ({"nano-0": f"cuda:{torch.cuda.device_count() + 3}"}, r"^device: cuda:\d+ is not available"),
-    ({"nano-0": "tpu:0"}, r"^device: "),
-    ({"nano-0": "banana"}, r"^device: 'banana' .* is not a torch device"),
-    ({"phone": "cpu"}, r"^devices: unknown plan device 'phone'"),
-])
+@pytest.mark.parametrize(
+    "devices,pattern",
+    [
+        ({"nano-0": f"cuda:{torch.cuda.device_count() + 3}"}, r"^device: cuda:\d+ is not available"),
+        ({"nano-0": "tpu:0"}, r"^device: "),
+        ({"nano-0": "banana"}, r"^device: 'banana' .* is not a torch device"),
+        ({"phone": "cpu"}, r"^devices: unknown plan device 'phone'"),
+    ],
+)
 def test_bad_torch_device_fails_in_one_line(devices: dict, pattern: str) -> None:
     g, _, _, _ = setup("vgg16")
     plan = run_planner("equal", g, cluster(), partition="single")

@@ -23,8 +23,10 @@ from splitgym.executors.volumes import volume_distributed as dx
 
 from .test_executor_distributed import uneven_plan
 
-pytestmark = [pytest.mark.netns,
-              pytest.mark.skipif(netns.netns_available() is not None, reason="needs root and iproute2")]
+pytestmark = [
+    pytest.mark.netns,
+    pytest.mark.skipif(netns.netns_available() is not None, reason="needs root and iproute2"),
+]
 
 MB = 2_000_000
 

@@ -21,8 +21,7 @@ IMAGES = 3
 def test_a_killed_worker_resumes_from_the_hub_and_loses_nothing(tmp_path) -> None:
     plan, hub_dir = uneven_plan(2), tmp_path / "hub"
     with pytest.raises(SplitgymError, match=r"worker rank 1 \(xavier-0\) was killed by SIGKILL"):
-        dx.run_distributed(plan, images=IMAGES, warmup=0, hub=hub_dir, fail_rank=1, fail_at="kill:1:2",
-                           timeout_s=300)
+        dx.run_distributed(plan, images=IMAGES, warmup=0, hub=hub_dir, fail_rank=1, fail_at="kill:1:2", timeout_s=300)
     assert not spawned_children()
     hub = ResumeHub(hub_dir, plan.model_dump(mode="json"))
     assert hub.done(0) and not hub.done(1) and not hub.done(2)
@@ -30,7 +29,7 @@ def test_a_killed_worker_resumes_from_the_hub_and_loses_nothing(tmp_path) -> Non
 
     res = dx.run_distributed(plan, images=IMAGES, warmup=0, hub=hub_dir, timeout_s=300)
     assert res.meta["skipped_images"] == 1
-    (img, stage), = res.meta["resumed"].items()
+    ((img, stage),) = res.meta["resumed"].items()
     assert img == 1 and stage >= 1  # rank 1 died before stage 2: stages 0 and 1 were persisted
 
     after = Counter(hub.computed())

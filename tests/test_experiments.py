@@ -21,14 +21,25 @@ def test_tables_define_the_papers_groups():
 
 
 def test_reduced_table1_writes_csv_png_and_ratios(tmp_path: Path):
-    main(["table1", "--episodes", "8", "--model", "vgg11", "--input", "64", "--out", str(tmp_path),
-          "--only", "DB_bw300"])
+    main(
+        ["table1", "--episodes", "8", "--model", "vgg11", "--input", "64", "--out", str(tmp_path), "--only", "DB_bw300"]
+    )
     rows = list(csv.DictReader((tmp_path / "table1.csv").open()))
     runs = {r["run"] for r in rows}
     assert runs == {"DB_bw300"}
     methods = {r["method"] for r in rows}
-    assert {"distredge", "distredge-ours", "equal", "coedge", "modnn", "mednn", "deepthings", "deeperthings", "aofl",
-            "offload"} <= methods
+    assert {
+        "distredge",
+        "distredge-ours",
+        "equal",
+        "coedge",
+        "modnn",
+        "mednn",
+        "deepthings",
+        "deeperthings",
+        "aofl",
+        "offload",
+    } <= methods
     for r in rows:
         assert float(r["ips"]) > 0 and abs(float(r["ips"]) * float(r["latency_ms"]) - 1e3) < 1e-6
     ratios = list(csv.DictReader((tmp_path / "table1_ratios.csv").open()))
@@ -62,8 +73,10 @@ def test_reduced_dynamic_experiment(tmp_path: Path):
     assert len(rows) == 41 * 4 and len({r["mean_mbps"] for r in rows}) > 5  # the links change
     summary = json.loads((tmp_path / "dynamic_summary.json").read_text())
     assert [r["minute"] for r in summary["replans"]] == [0, 20, 40]
-    assert all(r["distredge_tune_s"] > 0 and r["distredge-ours_tune_s"] > 0 and r["aofl_search_s"] > 0
-               for r in summary["replans"])
+    assert all(
+        r["distredge_tune_s"] > 0 and r["distredge-ours_tune_s"] > 0 and r["aofl_search_s"] > 0
+        for r in summary["replans"]
+    )
     assert summary["distredge-ours_over_aofl"] > 0
     assert (tmp_path / "dynamic.png").exists()
 
@@ -97,8 +110,11 @@ def _package_files() -> dict[str, int]:
     import splitgym.experiments
 
     root = Path(splitgym.experiments.__file__).parent
-    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*")
-            if p.is_file() and "__pycache__" not in p.parts}
+    return {
+        str(p.relative_to(root)): p.stat().st_mtime_ns
+        for p in root.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
 
 
 def _files(folder: Path) -> set[str]:
@@ -140,8 +156,10 @@ def test_default_output_is_under_the_working_directory(tmp_path: Path, monkeypat
 
     monkeypatch.chdir(tmp_path)
     before = _package_files()
-    msmdi_tables.main(["--scenarios", "ms-mdi-3-small", "--seeds", "1", "--networks", "bw100",
-                       "--weights", "params", "--image-s"])
-    assert _files(tmp_path) == {f"experiments/results/msmdi_{n}" for n in
-                                ("total.csv", "improvement.csv", "curves.csv")} | {"experiments/results/msmdi.png"}
+    msmdi_tables.main(
+        ["--scenarios", "ms-mdi-3-small", "--seeds", "1", "--networks", "bw100", "--weights", "params", "--image-s"]
+    )
+    assert _files(tmp_path) == {
+        f"experiments/results/msmdi_{n}" for n in ("total.csv", "improvement.csv", "curves.csv")
+    } | {"experiments/results/msmdi.png"}
     assert _package_files() == before

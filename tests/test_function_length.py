@@ -48,7 +48,9 @@ def test_no_function_is_longer_than_80_lines():
 def test_the_length_check_counts_def_to_last_line(tmp_path):
     probe = tmp_path / "probe.py"
     body = "".join(f"    x{i} = {i}\n" for i in range(80))
-    probe.write_text(f"def long():\n{body}\n\ndef short():\n    return 1\n\n"
-                     f"class C:\n    def method(self):\n{body.replace('    ', '        ')}")
+    probe.write_text(
+        f"def long():\n{body}\n\ndef short():\n    return 1\n\n"
+        f"class C:\n    def method(self):\n{body.replace('    ', '        ')}"
+    )
     assert _too_long(probe) == [f"{probe}:long (81 lines)", f"{probe}:C.method (81 lines)"]
     assert _too_long(probe, limit=81) == []

@@ -20,8 +20,7 @@ from splitgym.executors import LocalExecutor
 from splitgym.executors.volumes.volume_local import strict_fp32
 from splitgym.experiments.predicted_vs_measured_gpu import CPU, GPU, gpu_cluster
 
-pytestmark = [pytest.mark.gpu,
-              pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +32,7 @@ def measured(graph: ModelGraph) -> dict[str, DeviceProfile]:
     """Both boards' profiles, quickly, cached where the planners look (SPLITGYM_HOME: conftest)."""
     out = {}
     for board, device in ((GPU, "cuda:0"), (CPU, "cpu")):
-        out[board] = profile_model(graph, device=device, name=board, progress=False, passes=1,
-                                   min_run_time=0.005)
+        out[board] = profile_model(graph, device=device, name=board, progress=False, passes=1, min_run_time=0.005)
         path = cached_profile_path(board, graph)
         path.parent.mkdir(parents=True, exist_ok=True)
         out[board].save(path)
@@ -49,8 +47,9 @@ def profiles(graph):
 def test_profiling_on_the_gpu_leaves_the_graph_on_the_cpu(graph):
     profile_model(graph, device="cuda:0", name=GPU, progress=False, passes=1, min_run_time=0.001)
     assert all(p.device.type == "cpu" for p in graph.gm.parameters())
-    assert all(p.device.type == "cpu" for op in graph.ops.values() if op.module is not None
-               for p in op.module.parameters())
+    assert all(
+        p.device.type == "cpu" for op in graph.ops.values() if op.module is not None for p in op.module.parameters()
+    )
 
 
 def test_the_gpu_profile_is_measured_on_the_gpu_and_drives_the_simulator(graph, profiles):

@@ -40,8 +40,6 @@ def make(name: str, size: int) -> tuple[nn.Module, ModelGraph]:
     return model, ModelGraph(name, model, (3, size, size))
 
 
-
-
 def assert_exact(out: torch.Tensor, ref: torch.Tensor) -> None:
     assert out.shape == ref.shape
     atol = 1e-5 * max(1.0, float(ref.abs().max()))
@@ -54,8 +52,7 @@ def parts(n: int, k: int) -> list[tuple[int, int]]:
     return list(zip(cuts, cuts[1:], strict=False))
 
 
-def grid_split(graph: ModelGraph, values: dict, first: int, last: int, rows: int,
-               cols: int) -> torch.Tensor:
+def grid_split(graph: ModelGraph, values: dict, first: int, last: int, rows: int, cols: int) -> torch.Tensor:
     """Run units first..last as a rows x cols grid of sliced parts and stitch the outputs."""
     full_in = values[graph.input_node if first == 0 else graph.unit_nodes[first - 1][-1]]
     _, h, w = graph.units[last].out_shape
@@ -66,7 +63,7 @@ def grid_split(graph: ModelGraph, values: dict, first: int, last: int, rows: int
             seg = SlicedSegment(graph, first, last, Region(a, b, c0, c1))
             r = seg.in_region
             with torch.no_grad():
-                row.append(seg(full_in[:, :, r.r0:r.r1, r.c0:r.c1]))
+                row.append(seg(full_in[:, :, r.r0 : r.r1, r.c0 : r.c1]))
         out_rows.append(torch.cat(row, dim=3))
     return torch.cat(out_rows, dim=2)
 
@@ -112,8 +109,7 @@ def _check_vgg_units(graph: ModelGraph, convs: int) -> None:
     for u in graph.units:
         assert u.tags == ()
         assert (u.kernel, u.stride) == ((3, 1) if u.kind == "conv" else (2, 2))
-    assert [layer.kind for layer in graph.layers if layer.split == "window"] == [
-        u.kind for u in graph.units]
+    assert [layer.kind for layer in graph.layers if layer.split == "window"] == [u.kind for u in graph.units]
     # the classifier is the head: 3 linear layers, never split
     assert [layer.kind for layer in graph.layers if layer.unit == -1].count("linear") == 3
     assert all(layer.split == "full" for layer in graph.layers if layer.kind == "linear")
@@ -131,10 +127,41 @@ def test_vgg16_units_in_order(vgg16_224):
     assert graph.num_units == 18
     c, p = "conv", "maxpool"
     assert [u.kind for u in graph.units] == [c, c, p, c, c, p, c, c, c, p, c, c, c, p, c, c, c, p]
-    assert [u.height for u in graph.units] == [224, 224, 112, 112, 112, 56, 56, 56, 56, 28,
-                                               28, 28, 28, 14, 14, 14, 14, 7]
+    assert [u.height for u in graph.units] == [
+        224,
+        224,
+        112,
+        112,
+        112,
+        56,
+        56,
+        56,
+        56,
+        28,
+        28,
+        28,
+        28,
+        14,
+        14,
+        14,
+        14,
+        7,
+    ]
     assert [u.out_shape[0] for u in graph.units if u.kind == "conv"] == [
-        64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512]
+        64,
+        64,
+        128,
+        128,
+        256,
+        256,
+        256,
+        512,
+        512,
+        512,
+        512,
+        512,
+        512,
+    ]
     assert graph.units[0].name == "features.0" and graph.unit("features.0") is graph.units[0]
     check_chain(graph)
 
@@ -188,8 +215,11 @@ BLOCK_MODELS = {
     # Mixed_5b .. Mixed_7c
     "inception_v3": (139, {"inception"}, {("block", ("inception",)): 11}),
     # 16 MBConv blocks, each with squeeze-and-excitation; 9 with a skip connection
-    "efficientnet_b0": (64, {"residual", "depthwise", "se"},
-                        {("block", ("residual", "depthwise", "se")): 9, ("block", ("se",)): 7}),
+    "efficientnet_b0": (
+        64,
+        {"residual", "depthwise", "se"},
+        {("block", ("residual", "depthwise", "se")): 9, ("block", ("se",)): 7},
+    ),
 }
 
 
@@ -271,8 +301,18 @@ def test_inception_v3_sizes(size, final):
     assert graph.num_units == 18
     assert Counter(u.kind for u in graph.units) == {"block": 11, "conv": 5, "maxpool": 2}
     assert [u.name for u in graph.units if u.kind == "block"] == [
-        "Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d",
-        "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c"]
+        "Mixed_5b",
+        "Mixed_5c",
+        "Mixed_5d",
+        "Mixed_6a",
+        "Mixed_6b",
+        "Mixed_6c",
+        "Mixed_6d",
+        "Mixed_6e",
+        "Mixed_7a",
+        "Mixed_7b",
+        "Mixed_7c",
+    ]
     assert graph.units[-1].out_shape == (2048, final, final)
     assert graph.head is not None and graph.head.out_shape == (1000,)
     check_chain(graph)
@@ -303,12 +343,15 @@ def test_untraceable_model_is_unsupported():
     assert "branchy" in msg
 
 
-@pytest.mark.parametrize("build", [
-    pytest.param(lambda: ModelGraph.from_torchvision("vgg16", 16), id="vgg16@16"),
-    pytest.param(lambda: ModelGraph.from_torchvision("inception_v3", 64), id="inception_v3@64"),
-    pytest.param(lambda: ModelGraph.from_module(nn.Conv2d(3, 4, 3), (3, 2, 16)), id="conv@2x16"),
-    pytest.param(lambda: ModelGraph.from_module(nn.Conv2d(3, 4, 3), (3, 0, 16)), id="zero"),
-])
+@pytest.mark.parametrize(
+    "build",
+    [
+        pytest.param(lambda: ModelGraph.from_torchvision("vgg16", 16), id="vgg16@16"),
+        pytest.param(lambda: ModelGraph.from_torchvision("inception_v3", 64), id="inception_v3@64"),
+        pytest.param(lambda: ModelGraph.from_module(nn.Conv2d(3, 4, 3), (3, 2, 16)), id="conv@2x16"),
+        pytest.param(lambda: ModelGraph.from_module(nn.Conv2d(3, 4, 3), (3, 0, 16)), id="zero"),
+    ],
+)
 def test_too_small_input_is_unsupported(build):
     with pytest.raises(UnsupportedModelError) as info:
         build()
@@ -454,4 +497,4 @@ def test_global_op_between_windows_is_a_unit_not_the_head():
         for a, b in [(0, 4), (4, 10)]:
             seg = SlicedSegment(graph, 0, 2, Region(a, b, 0, 10))
             r = seg.in_region
-            torch.testing.assert_close(seg(x[:, :, r.r0:r.r1, r.c0:r.c1]), ref[:, :, a:b])
+            torch.testing.assert_close(seg(x[:, :, r.r0 : r.r1, r.c0 : r.c1]), ref[:, :, a:b])

@@ -28,9 +28,19 @@ from .helpers import synthetic_profile
 
 def _tiny() -> ModelGraph:
     torch.manual_seed(0)
-    m = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(),
-                      nn.MaxPool2d(2), nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1),
-                      nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
+    m = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(8, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(16, 16, 3, padding=1),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(16, 10),
+    )
     return ModelGraph.from_module(m, (3, 32, 32), name="tiny")
 
 
@@ -97,8 +107,9 @@ def test_gpu_efficiency_is_a_parameter_of_the_nodes(tiny):
     assert sc_slow.latency(plan_slow) <= sc_slow.latency(plan) * (1 + 1e-9)  # and re-planning helps
     assert EFFICIENCY == table
     again = NodeCluster.from_config("hidp-5")
-    assert [p.effective_gflops for n in again.nodes for p in n.processors] == \
-        [p.effective_gflops for n in nc.nodes for p in n.processors]
+    assert [p.effective_gflops for n in again.nodes for p in n.processors] == [
+        p.effective_gflops for n in nc.nodes for p in n.processors
+    ]
     with pytest.raises(ConfigError, match="efficiency.tpu"):
         NodeCluster.from_config("hidp-5", efficiency={"tpu": 0.1})
     with pytest.raises(ConfigError, match="efficiency.gpu.*got 0"):
@@ -173,8 +184,7 @@ def test_dp_is_optimal_against_exhaustive_search(tiny, local):
 
 
 @settings(max_examples=8, deadline=None)
-@given(st.sampled_from(["orin", "tx2", "nano"]),
-       st.tuples(*[st.sampled_from([5.0, 20.0, 80.0, 400.0])] * 3))
+@given(st.sampled_from(["orin", "tx2", "nano"]), st.tuples(*[st.sampled_from([5.0, 20.0, 80.0, 400.0])] * 3))
 def test_dp_optimal_for_any_leader_and_rates(leader, mbps):
     g = _tiny()
     sc = _scorer(g, _nodes(leader, mbps))
@@ -184,14 +194,19 @@ def test_dp_optimal_for_any_leader_and_rates(leader, mbps):
     # the scorer lets nodes run ahead of the DP's per-unit barrier: never slower
     from splitgym.agents.planners.nodes.hidp_local import build_plan
 
-    plan = build_plan("hidp", g, sc.nodes, [(u, u) for u in range(g.num_units)],
-                      [dp.cuts(u, s) for u, s in enumerate(seq)], dp.local)
+    plan = build_plan(
+        "hidp", g, sc.nodes, [(u, u) for u in range(g.num_units)], [dp.cuts(u, s) for u, s in enumerate(seq)], dp.local
+    )
     assert sc.latency(plan) <= best + 1e-12
 
 
 @settings(max_examples=12, deadline=None)
-@given(st.sampled_from(["orin", "tx2", "nano"]), st.tuples(*[st.sampled_from([5.0, 20.0, 80.0, 400.0])] * 3),
-       st.sampled_from(["hidp", "default"]), st.booleans())
+@given(
+    st.sampled_from(["orin", "tx2", "nano"]),
+    st.tuples(*[st.sampled_from([5.0, 20.0, 80.0, 400.0])] * 3),
+    st.sampled_from(["hidp", "default"]),
+    st.booleans(),
+)
 def test_linear_dp_reaches_the_exhaustive_optimum(leader, mbps, local, tx2_gone):
     """The O(n*m) relaxation (ranked rates, prefix/suffix minima) loses nothing: equal to
     exhaustive search and to the O(n*m^2) solver, with heterogeneous rates and a missing node."""
@@ -214,8 +229,13 @@ def test_linear_dp_reaches_the_exhaustive_optimum(leader, mbps, local, tx2_gone)
 
 def test_linear_dp_on_five_nodes_equals_the_quadratic_one():
     g = ModelGraph.from_torchvision("vgg11", 64)
-    boards = [("orin", "orin-nx", 300.0), ("tx2", "tx2", 80.0), ("nano", "nano", 20.0), ("pi5", "pi5", 80.0),
-              ("pi4", "pi4", 150.0)]
+    boards = [
+        ("orin", "orin-nx", 300.0),
+        ("tx2", "tx2", 80.0),
+        ("nano", "nano", 20.0),
+        ("pi5", "pi5", 80.0),
+        ("pi4", "pi4", 150.0),
+    ]
     nc = NodeCluster("five", [make_node(n, b, r) for n, b, r in boards], "pi4", 2e-3)
     sc = _scorer(g, nc)
     dp = GlobalDP(sc, LocalPartitioner(sc, "hidp"))
@@ -335,4 +355,5 @@ def test_dp_timing_writes_both_solvers(tmp_path):
     assert {r["solver"] for r in rows} == {"linear", "quadratic"} and {r["nodes"] for r in rows} == {"2"}
     assert all(math.isfinite(float(r[k])) and float(r[k]) > 0 for r in rows for k in ("cold_ms", "relax_ms"))
     assert rows[0]["latency_ms"] == rows[1]["latency_ms"] or math.isclose(
-        float(rows[0]["latency_ms"]), float(rows[1]["latency_ms"]), rel_tol=1e-9)
+        float(rows[0]["latency_ms"]), float(rows[1]["latency_ms"]), rel_tol=1e-9
+    )

@@ -38,8 +38,10 @@ def two_level_plan(model: str) -> Plan:
     g = ModelGraph.from_torchvision(model, 64)
     nc = NodeCluster.from_config("hidp-2")
     sc = HiDPScorer(g, nc)
-    cuts = [np.array([0, u.height // 2, u.height]) if i % 2 == 0 else np.array([0, 0, u.height])
-            for i, u in enumerate(g.units)]
+    cuts = [
+        np.array([0, u.height // 2, u.height]) if i % 2 == 0 else np.array([0, 0, u.height])
+        for i, u in enumerate(g.units)
+    ]
     plan = build_plan("two-level", g, nc, [(u, u) for u in range(g.num_units)], cuts, _Split(sc, "hidp"))
     assert set(plan.modes) == {"model", "data"}
     assert all(len(s.shares) == 2 for s in plan.shares if s.volume < len(plan.volumes))

@@ -32,8 +32,7 @@ FC6_PARAMS = 25088 * 4096 + 4096
 
 
 def pis(n: int, memory_mb: float = 1024, reserved_mb: float = 784, bandwidth: float = 100) -> Cluster:
-    devs = [{"name": f"pi-{i}", "board": "pi3b+", "memory_mb": memory_mb, "reserved_mb": reserved_mb}
-            for i in range(n)]
+    devs = [{"name": f"pi-{i}", "board": "pi3b+", "memory_mb": memory_mb, "reserved_mb": reserved_mb} for i in range(n)]
     return Cluster.from_config({"name": f"pis{n}", "devices": devs}, bandwidth)
 
 
@@ -140,8 +139,7 @@ def test_neuron_split_cost_shares_compute_and_broadcasts_input(vgg16: ModelGraph
     prof = profile_for("pi3b+", vgg16)
     link = Link(100.0, latency_s=0.001)
     fc6 = spans[18]
-    costs = {k: neuron_split_cost(fc6, equal_parts(4096, k), vgg16, [prof] * k, [link] * k)
-             for k in (4, 8, 50)}
+    costs = {k: neuron_split_cost(fc6, equal_parts(4096, k), vgg16, [prof] * k, [link] * k) for k in (4, 8, 50)}
     whole = prof.head_seconds * fc6.flops / vgg16.head.flops
     for k, c in costs.items():
         assert sum(c.compute_s) == pytest.approx(whole)
@@ -186,15 +184,30 @@ def test_bad_hybrid_plans_are_one_line_errors(vgg16: ModelGraph) -> None:
 
 def test_cli_plan_hyps(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
     out = tmp_path / "hyps.json"
-    assert main(["plan", "hyps", "--model", "vgg11", "--input", "64", "--devices", "pi3b-4",
-                 "--set", "threshold=1000000", "-o", str(out)]) == 0
+    assert (
+        main(
+            [
+                "plan",
+                "hyps",
+                "--model",
+                "vgg11",
+                "--input",
+                "64",
+                "--devices",
+                "pi3b-4",
+                "--set",
+                "threshold=1000000",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "classifier_0 neurons" in text and out.exists()
     assert main(["simulate", str(out), "--json"]) == 0
     sc = json.loads(capsys.readouterr().out)["detail"]
     assert sc["fits"] and sc["latency_s"] > 0 and any(p["kind"] == "neurons" for p in sc["partitions"])
-    rc = main(["plan", "hyps", "--model", "vgg11", "--input", "64", "--devices", "pi3b-4",
-               "--set", "parts=0"])
+    rc = main(["plan", "hyps", "--model", "vgg11", "--input", "64", "--devices", "pi3b-4", "--set", "parts=0"])
     err = capsys.readouterr().err
-    assert rc == 2 and err.strip().splitlines() == [
-        "splitgym plan: error: parts: expected >= 1 neuron parts, got 0"]
+    assert rc == 2 and err.strip().splitlines() == ["splitgym plan: error: parts: expected >= 1 neuron parts, got 0"]

@@ -32,11 +32,16 @@ class Tiny(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.features = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                                      nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
-                                      nn.MaxPool2d(2))
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(16 * 8 * 8, 2048), nn.ReLU(),
-                                        nn.Linear(2048, 10))
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(8, 16, 3, padding=1),
+            nn.BatchNorm2d(16),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        )
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(16 * 8 * 8, 2048), nn.ReLU(), nn.Linear(2048, 10))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
@@ -55,8 +60,9 @@ def tiny() -> tuple[nn.Module, ModelGraph]:
 def tiny_plan(graph: ModelGraph, n: int) -> Plan:
     devs = [{"name": f"d{i}", "board": "local-cpu", "memory_mb": 64, "reserved_mb": 60} for i in range(n)]
     cluster = Cluster.from_config({"name": f"tiny{n}", "devices": devs}, 100)
-    return run_planner("hyps", graph, cluster, partitions=0,
-                       profiles={"local-cpu": synthetic_profile(graph, 1e-4, head=1e-3)})
+    return run_planner(
+        "hyps", graph, cluster, partitions=0, profiles={"local-cpu": synthetic_profile(graph, 1e-4, head=1e-3)}
+    )
 
 
 @pytest.mark.parametrize("layer", [nn.Linear(32, 24), nn.Conv2d(6, 10, 3, padding=1)])
@@ -78,10 +84,16 @@ def test_neuron_parts_concatenate_to_the_layer(layer: nn.Module) -> None:
 
 
 @settings(max_examples=25, deadline=None)
-@given(conv=st.booleans(), c_in=st.integers(1, 8), n=st.integers(1, 12), cuts=st.lists(st.floats(0, 1), max_size=4),
-       seed=st.integers(0, 2**16))
-def test_any_neuron_ranges_concatenate_to_the_layer(conv: bool, c_in: int, n: int, cuts: list[float],
-                                                    seed: int) -> None:
+@given(
+    conv=st.booleans(),
+    c_in=st.integers(1, 8),
+    n=st.integers(1, 12),
+    cuts=st.lists(st.floats(0, 1), max_size=4),
+    seed=st.integers(0, 2**16),
+)
+def test_any_neuron_ranges_concatenate_to_the_layer(
+    conv: bool, c_in: int, n: int, cuts: list[float], seed: int
+) -> None:
     torch.manual_seed(seed)
     layer = nn.Conv2d(c_in, n, 3, stride=2, padding=1) if conv else nn.Linear(c_in, n)
     x = torch.randn(1, c_in, 7, 5) if conv else torch.randn(3, c_in)
@@ -106,9 +118,15 @@ def test_partitions_and_split_spans_equal_the_model(tiny) -> None:
                 y = partition_module(g, spans, i, i)(y)
     torch.testing.assert_close(y, ref)
     whole = partition_module(g, spans, 1, 3)
-    assert set(whole.state_dict()) == {"features.3.weight", "features.3.bias", "features.4.weight",
-                                       "features.4.bias", "features.4.running_mean",
-                                       "features.4.running_var", "features.4.num_batches_tracked"}
+    assert set(whole.state_dict()) == {
+        "features.3.weight",
+        "features.3.bias",
+        "features.4.weight",
+        "features.4.bias",
+        "features.4.running_mean",
+        "features.4.running_var",
+        "features.4.num_batches_tracked",
+    }
 
 
 def _sent(folder: Path) -> list[dict]:
@@ -139,8 +157,11 @@ def test_the_unsplit_layer_fails_cleanly_on_its_budget(tiny, tmp_path: Path) -> 
     plan = tiny_plan(g, 1)
     (ns,) = plan.neuron_splits
     whole = ns.model_copy(update={"parts": [ns.parts[0].model_copy(update={"end": 2048})]})
-    with pytest.raises(MemoryBudgetError, match=r"^device d0: layer classifier_1 does not fit in its "
-                                                r"memory budget of 4 MiB \(its 8.0 MiB of weights: MemoryError\)$"):
+    with pytest.raises(
+        MemoryBudgetError,
+        match=r"^device d0: layer classifier_1 does not fit in its "
+        r"memory budget of 4 MiB \(its 8.0 MiB of weights: MemoryError\)$",
+    ):
         run_hyps(plan.model_copy(update={"neuron_splits": [whole]}), g, torch.randn(1, 3, 32, 32), tmp_path)
 
 
@@ -199,8 +220,25 @@ def test_cli_execute_hub_runs_and_resumes(tmp_path: Path, capsys: pytest.Capture
     from splitgym.experiments.cli import main
 
     plan = tmp_path / "plan.json"
-    assert main(["plan", "hyps", "--model", "vgg11", "--input", "64", "--devices", "pi3b-1",
-                 "--set", "threshold=2000000", "-o", str(plan)]) == 0  # convs split too
+    assert (
+        main(
+            [
+                "plan",
+                "hyps",
+                "--model",
+                "vgg11",
+                "--input",
+                "64",
+                "--devices",
+                "pi3b-1",
+                "--set",
+                "threshold=2000000",
+                "-o",
+                str(plan),
+            ]
+        )
+        == 0
+    )  # convs split too
     capsys.readouterr()
     folder = tmp_path / "run"
     assert main(["execute", str(plan), "--backend", "hub", "--folder", str(folder), "--json"]) == 0

@@ -37,8 +37,7 @@ def _imported(path: Path) -> set[str]:
 def _upward(path: Path) -> list[str]:
     top = path.relative_to(ROOT).parts[0]
     rank = LAYERS.index(top) if top in LAYERS else -1
-    return sorted(m for m in _imported(path)
-                  if m.split(".")[1] in LAYERS and LAYERS.index(m.split(".")[1]) > rank)
+    return sorted(m for m in _imported(path) if m.split(".")[1] in LAYERS and LAYERS.index(m.split(".")[1]) > rank)
 
 
 @pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(ROOT)))
@@ -68,6 +67,5 @@ def test_every_package_folder_is_packaged():
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)  # not __main__: setup() does not run
     found = set(mod.packages())
-    folders = {"splitgym." + ".".join(p.parent.relative_to(ROOT).parts)
-               for p in _modules() if p.name == "__init__.py"}
+    folders = {"splitgym." + ".".join(p.parent.relative_to(ROOT).parts) for p in _modules() if p.name == "__init__.py"}
     assert folders <= found and "splitgym.costmodels.volumes" in found

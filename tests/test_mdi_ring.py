@@ -70,14 +70,20 @@ def test_live_ring_with_the_learned_admission(small, tmp_path):
     graph, system = small
     env = MSMDIEnv(MDIScenario("t2", model="vgg11", input=64, devices="tx2x2", images=(4, 6)))
     PPO("MlpPolicy", env, n_steps=32, batch_size=32, seed=0, device="cpu").save(tmp_path / "policy.zip")
-    r = run_mdi_ring(graph, system, "learned", seed=0, timeout_s=240, learned=tmp_path / "policy.zip", loader=LearnedAdmission.load)
+    r = run_mdi_ring(
+        graph, system, "learned", seed=0, timeout_s=240, learned=tmp_path / "policy.zip", loader=LearnedAdmission.load
+    )
     assert r.max_abs_error <= 1e-4 * max(1.0, r.ref_max_abs)
     pol = LearnedAdmission.load(tmp_path / "policy.zip", float(np.mean(system.full_s())), sum(system.images))
     assert r.check(pol) == [] and any(d["kind"] == "admit" for d in r.decisions)
     assert_complete(r, system, graph.num_units)
     with pytest.raises(ConfigError, match="learned"):
-        run_mdi_ring(*local_system("vgg11", 64, 3, [0, 1], [10.0, 10.0], [1, 1]), "learned",
-                     learned=tmp_path / "policy.zip", loader=LearnedAdmission.load)
+        run_mdi_ring(
+            *local_system("vgg11", 64, 3, [0, 1], [10.0, 10.0], [1, 1]),
+            "learned",
+            learned=tmp_path / "policy.zip",
+            loader=LearnedAdmission.load,
+        )
 
 
 def test_view_mirrors_the_simulator(ring3):
@@ -93,8 +99,13 @@ def test_view_mirrors_the_simulator(ring3):
             v = RingView(layout, n)
             for m in range(sim.N):
                 s_m = sim.src_of[m]
-                v.rows[m] = [len(sim.qlocal[s_m]) if s_m >= 0 else 0, len(sim.reservoir[s_m]) if s_m >= 0 else 0,
-                             int(sim.busy[m]), 0, *[len(q) for q in sim.qmdi[m]]]
+                v.rows[m] = [
+                    len(sim.qlocal[s_m]) if s_m >= 0 else 0,
+                    len(sim.reservoir[s_m]) if s_m >= 0 else 0,
+                    int(sim.busy[m]),
+                    0,
+                    *[len(q) for q in sim.qmdi[m]],
+                ]
             v.heads = [(q[0], sim.adm[q[0]]) if q else None for q in sim.qmdi[n]]
             for pol in (BackPressure(), get_scheduler("ar-mdi"), Local()):
                 assert pol.serve(v, n) == pol.serve(sim, n)

@@ -83,7 +83,8 @@ def test_makespan_reward_is_sparse():
         _, r, done, _, info = env.step(env.reference_action("ms-mdi"))
         rewards.append(r)
     assert all(r == 0 for r in rewards[:-1]) and rewards[-1] == pytest.approx(
-        -info["latency"] * env.N / (env.total * env.ref_s))
+        -info["latency"] * env.N / (env.total * env.ref_s)
+    )
 
 
 def test_evaluate_policies_uses_the_same_seeds():
@@ -95,9 +96,19 @@ def test_evaluate_policies_uses_the_same_seeds():
 
 def test_train_smoke_ppo(tmp_path: Path):
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "splitgym.agents.train", "env=msmdi", "agent=ppo", "episodes=3",
-           "env.images=[10,20]", "env.eval_episodes=1", "agent.kwargs.n_steps=32", "agent.kwargs.batch_size=16",
-           f"hydra.run.dir={run}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "splitgym.agents.train",
+        "env=msmdi",
+        "agent=ppo",
+        "episodes=3",
+        "env.images=[10,20]",
+        "env.eval_episodes=1",
+        "agent.kwargs.n_steps=32",
+        "agent.kwargs.batch_size=16",
+        f"hydra.run.dir={run}",
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=os.environ.copy())
     assert res.returncode == 0, res.stderr[-2000:]
     summary = json.loads((run / "export" / "summary.json").read_text())

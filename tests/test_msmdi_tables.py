@@ -10,8 +10,21 @@ from splitgym.experiments import msmdi_tables
 
 
 def test_tables_on_a_small_scenario(tmp_path):
-    out = msmdi_tables.main(["--scenarios", "ms-mdi-3-small", "--seeds", "1", "--networks", "bw100",
-                             "--weights", "params", "--image-s", "--out", str(tmp_path)])
+    out = msmdi_tables.main(
+        [
+            "--scenarios",
+            "ms-mdi-3-small",
+            "--seeds",
+            "1",
+            "--networks",
+            "bw100",
+            "--weights",
+            "params",
+            "--image-s",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     for name in ("msmdi_total.csv", "msmdi_improvement.csv", "msmdi_curves.csv", "msmdi.png"):
         assert (tmp_path / name).exists(), name
     rows = list(csv.DictReader((tmp_path / "msmdi_total.csv").open()))
@@ -36,10 +49,25 @@ def test_tables_add_a_learned_policy_of_the_same_devices(tmp_path):
     (run / "export").mkdir(parents=True)
     PPO("MlpPolicy", env, n_steps=32, batch_size=32, seed=0, device="cpu").save(run / "export" / "policy.zip")
     (run / "export" / "summary.json").write_text(json.dumps({"scenario": env.scenario.to_dict() | {"events": []}}))
-    out = msmdi_tables.main(["--scenarios", "ms-mdi-3-small", "--seeds", "1", "--networks", "bw100",
-                             "--weights", "params", "--image-s", "--out", str(tmp_path / "res"),
-                             "--learned", str(run)])
+    out = msmdi_tables.main(
+        [
+            "--scenarios",
+            "ms-mdi-3-small",
+            "--seeds",
+            "1",
+            "--networks",
+            "bw100",
+            "--weights",
+            "params",
+            "--image-s",
+            "--out",
+            str(tmp_path / "res"),
+            "--learned",
+            str(run),
+        ]
+    )
     t = {r["policy"]: r for r in out["totals"]}
     assert "learned" in t and 0.0 <= t["learned"]["local_fraction"] <= 1.0
     assert out["improvement"][0]["learned_vs_ms_pct"] == pytest.approx(
-        100 * (t["ms-mdi"]["total_time_s"] - t["learned"]["total_time_s"]) / t["ms-mdi"]["total_time_s"], abs=0.1)
+        100 * (t["ms-mdi"]["total_time_s"] - t["learned"]["total_time_s"]) / t["ms-mdi"]["total_time_s"], abs=0.1
+    )

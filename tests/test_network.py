@@ -132,8 +132,10 @@ def test_trace_loops_with_its_period() -> None:
     assert tr.at(42.0) == 50.0
 
 
-@pytest.mark.parametrize("times, mbps", [((), ()), ((0.0, 1.0), (5.0,)), ((0.0,), (0.0,)),
-                                         ((1.0, 2.0), (5.0, 5.0)), ((0.0, 2.0, 1.0), (5.0, 5.0, 5.0))])
+@pytest.mark.parametrize(
+    "times, mbps",
+    [((), ()), ((0.0, 1.0), (5.0,)), ((0.0,), (0.0,)), ((1.0, 2.0), (5.0, 5.0)), ((0.0, 2.0, 1.0), (5.0, 5.0, 5.0))],
+)
 def test_trace_validation(times: tuple[float, ...], mbps: tuple[float, ...]) -> None:
     with pytest.raises(ConfigError) as info:
         BandwidthTrace(times, mbps)
@@ -202,12 +204,18 @@ def test_synthetic_trace_respects_narrow_bounds() -> None:
 
 # -- Cluster.from_config: DistrEdge Tables I-III ----------------------------------------------------
 CYCLE = ["pi3", "nano", "tx2", "xavier"]
-TABLE_I = {"DA": ["tx2", "tx2", "nano", "nano"], "DB": ["xavier", "xavier", "nano", "nano"],
-           "DC": ["xavier", "tx2", "nano", "pi3"]}
-TABLE_II = {"NA": [50, 50, 200, 200], "NB": [100, 100, 200, 200], "NC": [200, 200, 300, 300],
-            "ND": [50, 100, 200, 300]}
-TABLE_III = {"LA": (["nano"] * 4, [300, 200, 100, 50]), "LB": (CYCLE, [300, 200, 100, 50]),
-             "LC": (CYCLE, [200, 200, 200, 200]), "LD": (CYCLE, [50, 100, 200, 300])}
+TABLE_I = {
+    "DA": ["tx2", "tx2", "nano", "nano"],
+    "DB": ["xavier", "xavier", "nano", "nano"],
+    "DC": ["xavier", "tx2", "nano", "pi3"],
+}
+TABLE_II = {"NA": [50, 50, 200, 200], "NB": [100, 100, 200, 200], "NC": [200, 200, 300, 300], "ND": [50, 100, 200, 300]}
+TABLE_III = {
+    "LA": (["nano"] * 4, [300, 200, 100, 50]),
+    "LB": (CYCLE, [300, 200, 100, 50]),
+    "LC": (CYCLE, [200, 200, 200, 200]),
+    "LD": (CYCLE, [50, 100, 200, 300]),
+}
 
 CASES: list[tuple[str, str | float, list[str], list[float], float]] = []
 for _g, _boards in TABLE_I.items():
@@ -225,10 +233,10 @@ for _g in ("hidp-5", "hidp-dynamic"):  # HiDP's boards (HI Table II) at 80 Mbps
 CASES.append(("hidp-2", "hidp80", ["pi5", "pi4"], [80.0] * 2, 80.0))  # run for real: test_hidp_distributed.py
 
 
-@pytest.mark.parametrize("group, network, boards, caps, requester", CASES,
-                         ids=[f"{c[0]}-{c[1]}" for c in CASES])
-def test_distredge_groups(group: str, network: str | float, boards: list[str], caps: list[float],
-                          requester: float) -> None:
+@pytest.mark.parametrize("group, network, boards, caps, requester", CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES])
+def test_distredge_groups(
+    group: str, network: str | float, boards: list[str], caps: list[float], requester: float
+) -> None:
     cluster = Cluster.from_config(group, network)
     assert cluster.name == group
     assert cluster.size == len(boards)
@@ -241,7 +249,12 @@ def test_distredge_groups(group: str, network: str | float, boards: list[str], c
 
 def test_every_device_group_file_is_covered() -> None:
     tested = {c[0] for c in CASES}
-    assert set(list_conf("devices")) == tested | {"local4", "pi3b-1", "pi3b-4", "nptp3"}  # pi3b-*: test_hyps.py; nptp3: test_tiles.py
+    assert set(list_conf("devices")) == tested | {
+        "local4",
+        "pi3b-1",
+        "pi3b-4",
+        "nptp3",
+    }  # pi3b-*: test_hyps.py; nptp3: test_tiles.py
     assert {"NA", "NB", "NC", "ND", "LA", "LB", "LC", "LD", "bw50", "bw300"} <= set(list_conf("network"))
 
 
@@ -261,9 +274,10 @@ def test_lb_names_in_the_group_file_match_the_paper() -> None:
 
 
 def test_network_from_a_mapping_with_latency_and_overhead() -> None:
-    cluster = Cluster.from_config({"name": "pair", "devices": [{"name": "a", "board": "nano"},
-                                                              {"name": "b", "board": "tx2"}]},
-                                  {"per_device_mbps": [10, 20], "latency_ms": 4, "overhead_ms": 1})
+    cluster = Cluster.from_config(
+        {"name": "pair", "devices": [{"name": "a", "board": "nano"}, {"name": "b", "board": "tx2"}]},
+        {"per_device_mbps": [10, 20], "latency_ms": 4, "overhead_ms": 1},
+    )
     assert cluster.name == "pair"
     assert cluster.network.latency_s == pytest.approx(0.004)
     assert cluster.network.overhead_s == pytest.approx(0.001)
@@ -287,18 +301,21 @@ def test_network_with_a_synthetic_trace_on_every_device() -> None:
     assert cluster.network.cap("tx2-0", 95.0) == expected.at(95.0)
 
 
-@pytest.mark.parametrize("devices, network, needle", [
-    ("DZ", 300.0, "'DZ'"),
-    ("DB", "NQ", "'NQ'"),
-    ("DB", "LA", "16 values for 4 devices"),
-    ("LA", "NA", "4 values for 16 devices"),
-    ("DB", {"name": "empty"}, "empty"),
-    ({"devices": [{"name": "a"}]}, 100.0, "board"),
-    ({"devices": [{"name": "a", "board": "nano"}, {"name": "a", "board": "tx2"}]}, 100.0, "['a']"),
-    ({"devices": [{"name": "requester", "board": "nano"}]}, 100.0, "requester"),
-    ({"devices": []}, 100.0, "at least one"),
-    ("DB", 0.0, "cap > 0"),
-])
+@pytest.mark.parametrize(
+    "devices, network, needle",
+    [
+        ("DZ", 300.0, "'DZ'"),
+        ("DB", "NQ", "'NQ'"),
+        ("DB", "LA", "16 values for 4 devices"),
+        ("LA", "NA", "4 values for 16 devices"),
+        ("DB", {"name": "empty"}, "empty"),
+        ({"devices": [{"name": "a"}]}, 100.0, "board"),
+        ({"devices": [{"name": "a", "board": "nano"}, {"name": "a", "board": "tx2"}]}, 100.0, "['a']"),
+        ({"devices": [{"name": "requester", "board": "nano"}]}, 100.0, "requester"),
+        ({"devices": []}, 100.0, "at least one"),
+        ("DB", 0.0, "cap > 0"),
+    ],
+)
 def test_config_errors_are_one_line(devices: object, network: object, needle: str) -> None:
     with pytest.raises(ConfigError) as info:
         Cluster.from_config(devices, network)  # type: ignore[arg-type]
@@ -327,36 +344,53 @@ def test_config_by_yaml_path(tmp_path: Path) -> None:
 
 
 # -- one link-time formula for every plan kind ----------------------------------------------------
-LINK_CASES = [(0.0, 100.0, 0.01, 0.02), (1.0, 8.0, 0.005, 0.002), (1e6, 80.0, 0.005, 0.0),
-              (3.7e5, 54.5, 0.0, 0.0), (2e7, 1000.0, 0.002, 0.001)]
+LINK_CASES = [
+    (0.0, 100.0, 0.01, 0.02),
+    (1.0, 8.0, 0.005, 0.002),
+    (1e6, 80.0, 0.005, 0.0),
+    (3.7e5, 54.5, 0.0, 0.0),
+    (2e7, 1000.0, 0.002, 0.001),
+]
 
 
 @pytest.mark.parametrize("nbytes,mbps,latency,overhead", LINK_CASES)
-def test_link_seconds_is_transfer_seconds_of_one_message(nbytes: float, mbps: float, latency: float,
-                                                         overhead: float) -> None:
+def test_link_seconds_is_transfer_seconds_of_one_message(
+    nbytes: float, mbps: float, latency: float, overhead: float
+) -> None:
     want = float(transfer_seconds(nbytes, mbps, latency, overhead))
     assert link_seconds(nbytes, mbps, latency, overhead) == want
     assert Link(mbps, latency, overhead).seconds(nbytes) == want
 
 
 @pytest.mark.parametrize("nbytes,mbps,latency,overhead", LINK_CASES)
-def test_every_kind_prices_a_link_with_transfer_seconds(nbytes: float, mbps: float, latency: float,
-                                                        overhead: float) -> None:
+def test_every_kind_prices_a_link_with_transfer_seconds(
+    nbytes: float, mbps: float, latency: float, overhead: float
+) -> None:
     """Tiles (NPTP), stages (MS-MDI's queueing simulator) and nodes (HiDP, no overhead) all give
     network.transfer_seconds at the slower end's rate."""
     fast = mbps * 3
     want = float(transfer_seconds(nbytes, mbps, latency, overhead))
     g = ModelGraph.from_module(nn.Sequential(nn.Conv2d(1, 1, 3, padding=1)), (1, 6, 6), name="one")
-    cluster = Cluster.from_config({"name": "t2", "devices": [{"name": "a", "board": "local-cpu"},
-                                                            {"name": "b", "board": "local-cpu"}]},
-                                  {"name": "n", "per_device_mbps": [fast, mbps], "latency_ms": latency * 1e3,
-                                   "overhead_ms": overhead * 1e3})
+    cluster = Cluster.from_config(
+        {"name": "t2", "devices": [{"name": "a", "board": "local-cpu"}, {"name": "b", "board": "local-cpu"}]},
+        {"name": "n", "per_device_mbps": [fast, mbps], "latency_ms": latency * 1e3, "overhead_ms": overhead * 1e3},
+    )
     tiles = TileCostModel(g, cluster, profiles={"local-cpu": synthetic_profile(g, 1e-3)})
     assert tiles.seconds(0, 1, nbytes) == want
 
     net = Network({"w0": fast, "w1": mbps}, latency, overhead)
-    system = QueueSystem(["w0", "w1"], np.full((2, 1), 0.1), np.zeros(2), np.full(2, 1e5), np.ones(1),
-                         net, [0], [1.0], [1], contention="none")
+    system = QueueSystem(
+        ["w0", "w1"],
+        np.full((2, 1), 0.1),
+        np.zeros(2),
+        np.full(2, 1e5),
+        np.ones(1),
+        net,
+        [0],
+        [1.0],
+        [1],
+        contention="none",
+    )
     assert QueueSim(system).xfer(0, 1, nbytes, 0.0) == want
 
     nodes = NodeCluster("n2", [make_node("a", "nano", fast), make_node("b", "tx2", mbps)], "a", latency)

@@ -39,7 +39,10 @@ def test_decode_gives_one_nonempty_tile_per_device():
         assert all(not r.empty for r in rects)
     # a T: device 0 gets the top third (rows), device 1 the left half of the rest
     assert decode(np.array([[-1, -1, -1 / 3], [1, -1, 0.0]]), 60, 60) == [
-        (0, 20, 0, 60), (20, 60, 0, 30), (20, 60, 30, 60)]
+        (0, 20, 0, 60),
+        (20, 60, 0, 30),
+        (20, 60, 30, 60),
+    ]
 
 
 def test_episode_scores_like_the_cost_model_and_exports_a_plan(env):

@@ -29,8 +29,17 @@ def test_ppo_table_row_matches_its_exported_plan(tmp_path):
     from splitgym.envs.nptp import NPTPEnv
     from splitgym.experiments import nptp_tables as nt
 
-    rows = nt.table_ppo(30, episodes=64, ddpg_episodes=0, model="vgg11", size=64, grid=4, runs=tmp_path / "runs",
-                        out=tmp_path, bandwidths=(0.5,))
+    rows = nt.table_ppo(
+        30,
+        episodes=64,
+        ddpg_episodes=0,
+        model="vgg11",
+        size=64,
+        grid=4,
+        runs=tmp_path / "runs",
+        out=tmp_path,
+        bandwidths=(0.5,),
+    )
     assert len(rows) == 1 and (tmp_path / "nptp_ppo.png").stat().st_size > 0
     r = rows[0]
     assert list(csv.DictReader(open(tmp_path / "nptp_ppo.csv")))[0]["algo"] == "ppo"

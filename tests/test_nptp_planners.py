@@ -101,8 +101,29 @@ def test_bad_options_are_one_line(g64, c3):
 
 def test_cli_plans_and_simulates_a_tile_plan(tmp_path, capsys):
     out = tmp_path / "p.json"
-    assert main(["plan", "nptp-mpa", "--model", "vgg11", "--input", "64", "--devices", "nptp3",
-                 "--bandwidth", "4", "--set", "iterations=30", "--set", "rounds=1", "-o", str(out)]) == 0
+    assert (
+        main(
+            [
+                "plan",
+                "nptp-mpa",
+                "--model",
+                "vgg11",
+                "--input",
+                "64",
+                "--devices",
+                "nptp3",
+                "--bandwidth",
+                "4",
+                "--set",
+                "iterations=30",
+                "--set",
+                "rounds=1",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert "xavier-0" in capsys.readouterr().out
     assert main(["simulate", str(out), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
@@ -113,8 +134,27 @@ def test_cli_plans_and_simulates_a_tile_plan(tmp_path, capsys):
 
 def test_cli_executes_a_tile_plan_exactly(tmp_path, capsys):
     out = tmp_path / "p.json"
-    assert main(["plan", "coedge-strips", "--model", "vgg11", "--input", "64", "--devices", "nptp3",
-                 "--bandwidth", "4", "--set", "grid=4", "-o", str(out)]) == 0
+    assert (
+        main(
+            [
+                "plan",
+                "coedge-strips",
+                "--model",
+                "vgg11",
+                "--input",
+                "64",
+                "--devices",
+                "nptp3",
+                "--bandwidth",
+                "4",
+                "--set",
+                "grid=4",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["execute", str(out), "--images", "1", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)

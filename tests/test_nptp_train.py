@@ -31,9 +31,19 @@ def test_train_ppo_on_nptp_smoke(tmp_path, capsys):
 
     run = tmp_path / "run"
     with initialize_config_module(version_base="1.3", config_module="splitgym.conf"):
-        cfg = compose(config_name="train", overrides=[
-            "env=nptp", "agent=ppo", "episodes=50", "agent.kwargs.n_steps=64", "model=vgg11",
-            "model.input=64", "env.mpa_iterations=40", "env.strips_grid=8"])
+        cfg = compose(
+            config_name="train",
+            overrides=[
+                "env=nptp",
+                "agent=ppo",
+                "episodes=50",
+                "agent.kwargs.n_steps=64",
+                "model=vgg11",
+                "model.input=64",
+                "env.mpa_iterations=40",
+                "env.strips_grid=8",
+            ],
+        )
     summary = train(cfg, run)
     TASKS[cfg.env.id].report(summary, run)
     assert "coedge-strips" in capsys.readouterr().out
@@ -50,9 +60,19 @@ def test_train_ppo_on_nptp_smoke(tmp_path, capsys):
 @pytest.mark.slow
 def test_splitgym_train_env_nptp_command(tmp_path):
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "splitgym.agents.train", "env=nptp", "agent=ppo", "episodes=50",
-           "model=vgg11", "model.input=64", "env.mpa_iterations=40", "env.strips_grid=8",
-           f"hydra.run.dir={run}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "splitgym.agents.train",
+        "env=nptp",
+        "agent=ppo",
+        "episodes=50",
+        "model=vgg11",
+        "model.input=64",
+        "env.mpa_iterations=40",
+        "env.strips_grid=8",
+        f"hydra.run.dir={run}",
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=os.environ.copy())
     assert res.returncode == 0, res.stderr[-2000:]
     assert (run / "export" / "plan.json").exists() and "learned" in res.stdout

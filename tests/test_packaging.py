@@ -28,26 +28,33 @@ def test_a_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
         (src / f).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / f, src / f)
     wheels = tmp_path / "wheels"
-    r = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels),
-              str(src)], cwd=tmp_path)
+    r = _run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(src)],
+        cwd=tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     (wheel,) = wheels.glob("splitgym-*.whl")
     venv = tmp_path / "venv"
     assert _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=tmp_path).returncode == 0
     py = venv / "bin" / "python"
-    site = Path(_run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                     cwd=tmp_path).stdout.strip())
+    site = Path(
+        _run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=tmp_path).stdout.strip()
+    )
     (site / "_borrowed.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")  # torch & co., not splitgym
     r = _run([str(py), "-m", "pip", "install", "--no-deps", "-q", str(wheel)], cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     work = tmp_path / "elsewhere"
     work.mkdir()
-    where = _run([str(py), "-c", "import splitgym.costmodels as c, splitgym.agents.train; print(c.__path__[0])"], cwd=work)
+    where = _run(
+        [str(py), "-c", "import splitgym.costmodels as c, splitgym.agents.train; print(c.__path__[0])"], cwd=work
+    )
     assert where.returncode == 0, where.stderr
     assert where.stdout.strip().startswith(str(site)), where.stdout  # the installed copy, not the checkout
     cli = venv / "bin" / "splitgym"
     assert _run([str(cli), "--help"], cwd=work).returncode == 0
-    r = _run([str(cli), "plan", "equal", "--model", "vgg11", "--input", "64", "--devices", "DB", "-o", "p.json"], cwd=work)
+    r = _run(
+        [str(cli), "plan", "equal", "--model", "vgg11", "--input", "64", "--devices", "DB", "-o", "p.json"], cwd=work
+    )
     assert r.returncode == 0 and (work / "p.json").exists(), r.stderr
     r = _run([str(cli), "simulate", "p.json", "--json"], cwd=work)
     assert r.returncode == 0 and '"kind": "volumes"' in r.stdout, r.stderr

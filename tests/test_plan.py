@@ -155,24 +155,40 @@ BAD_DOCS = {
     "too many cut points": (_rows([0, 40, 80, 120, 160, 224]), ["volumes.0.rows", "[0, 40, 80, 120, 160, 224]"]),
     "unknown head_device": (_set("head_device", "ghost"), ["head_device", "'ghost'"]),
     "unknown tile device": (
-        lambda d: d.update(kind="tiles", volumes=[], tiles=[{"device": "xavier-0", "rows": [0, 112], "cols": [0, 224]},
-                                                             {"device": "ghost", "rows": [112, 224], "cols": [0, 224]}]),
-        ["tiles.1.device", "'ghost'"]),
+        lambda d: d.update(
+            kind="tiles",
+            volumes=[],
+            tiles=[
+                {"device": "xavier-0", "rows": [0, 112], "cols": [0, 224]},
+                {"device": "ghost", "rows": [112, 224], "cols": [0, 224]},
+            ],
+        ),
+        ["tiles.1.device", "'ghost'"],
+    ),
     "unknown stage device": (
-        lambda d: d.update(kind="stages") or _set("stages", [{"device": "nano-1", "first": 0, "last": 8},
-                        {"device": "phantom", "first": 9, "last": 17}])(d),
-        ["stages.1.device", "'phantom'"]),
+        lambda d: (
+            d.update(kind="stages")
+            or _set(
+                "stages", [{"device": "nano-1", "first": 0, "last": 8}, {"device": "phantom", "first": 9, "last": 17}]
+            )(d)
+        ),
+        ["stages.1.device", "'phantom'"],
+    ),
     "a kind's field missing": (_set("kind", "tiles"), ["kind", "'tiles' plan has no 'volumes'"]),
-    "a field of another kind": (_set("shares", [{"device": "nano-0", "shares": [{"processor": "gpu", "share": 1}]}]),
-                                ["kind", "'volumes' plan has no 'shares'"]),
+    "a field of another kind": (
+        _set("shares", [{"device": "nano-0", "shares": [{"processor": "gpu", "share": 1}]}]),
+        ["kind", "'volumes' plan has no 'shares'"],
+    ),
     "unknown kind": (_set("kind", "pixels"), ["kind", "pixels"]),
     "duplicate device names": (_dup, ["device", "['xavier-0', 'xavier-1', 'xavier-0', 'nano-1']"]),
     "device named requester": (_requester_device, ["device", "['requester', 'xavier-1', 'nano-0', 'nano-1']"]),
     "zero bandwidth": (_zero_bandwidth, ["devices.1.bandwidth_mbps", "0"]),
     "unknown field": (_set("colour", "blue"), ["colour", "blue"]),
     "last before first": (lambda d: d["volumes"][3].update(first=3, last=2), ["volumes.3", "last", "first"]),
-    "tile with empty rows": (_set("tiles", [{"device": "nano-0", "rows": [50, 50], "cols": [0, 224]}]),
-                             ["tiles.0", "rows"]),
+    "tile with empty rows": (
+        _set("tiles", [{"device": "nano-0", "rows": [50, 50], "cols": [0, 224]}]),
+        ["tiles.0", "rows"],
+    ),
 }
 
 
@@ -286,9 +302,15 @@ def _tiles(doc: dict[str, Any], tiles: list[dict[str, Any]]) -> dict[str, Any]:
 def test_exact_tiling_is_accepted(doc: dict[str, Any], vgg16: ModelGraph) -> None:
     assert _problems(_tiles(doc, copy.deepcopy(T_LAYOUT)), vgg16) == []
     # a 2x2 grid, tiles in any order, is exact too
-    grid = [{"device": d, "rows": r, "cols": c} for d, r, c in [
-        ("nano-1", [112, 224], [112, 224]), ("xavier-0", [0, 112], [0, 112]),
-        ("xavier-1", [0, 112], [112, 224]), ("nano-0", [112, 224], [0, 112])]]
+    grid = [
+        {"device": d, "rows": r, "cols": c}
+        for d, r, c in [
+            ("nano-1", [112, 224], [112, 224]),
+            ("xavier-0", [0, 112], [0, 112]),
+            ("xavier-1", [0, 112], [112, 224]),
+            ("nano-0", [112, 224], [0, 112]),
+        ]
+    ]
     assert _problems(_tiles(doc, grid), vgg16) == []
 
 
@@ -327,8 +349,13 @@ def test_tile_below_the_image(doc: dict[str, Any], vgg16: ModelGraph) -> None:
 
 # -- from_volumes / cluster() ---------------------------------------------------------------------
 def test_from_volumes_and_cluster_reconstruct_the_cluster(vgg16: ModelGraph) -> None:
-    net = {"name": "mixed", "per_device_mbps": [50, 100, 200, 300], "requester_mbps": 150,
-           "latency_ms": 2.0, "overhead_ms": 0.5}
+    net = {
+        "name": "mixed",
+        "per_device_mbps": [50, 100, 200, 300],
+        "requester_mbps": 150,
+        "latency_ms": 2.0,
+        "overhead_ms": 0.5,
+    }
     cluster = Cluster.from_config("DC", net)
     part = named_partition("stages", vgg16)
     cuts = [[0, 1, 2, 3, vgg16.units[last].height] for _, last in part]
@@ -336,7 +363,11 @@ def test_from_volumes_and_cluster_reconstruct_the_cluster(vgg16: ModelGraph) -> 
 
     assert plan.method == "hand"
     assert [(d.name, d.board, d.bandwidth_mbps) for d in plan.devices] == [
-        ("xavier-0", "xavier", 50.0), ("tx2-0", "tx2", 100.0), ("nano-0", "nano", 200.0), ("pi3-0", "pi3", 300.0)]
+        ("xavier-0", "xavier", 50.0),
+        ("tx2-0", "tx2", 100.0),
+        ("nano-0", "nano", 200.0),
+        ("pi3-0", "pi3", 300.0),
+    ]
     assert plan.network.requester_mbps == 150.0
     assert plan.network.latency_ms == pytest.approx(2.0)
     assert plan.network.overhead_ms == pytest.approx(0.5)

@@ -42,9 +42,15 @@ def small_graph() -> ModelGraph:
     """conv(6 rows) -> conv(6) -> maxpool(3) -> conv(3) -> head: 4 units."""
     torch.manual_seed(0)
     m = nn.Sequential(
-        nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(),
-        nn.MaxPool2d(2), nn.Conv2d(4, 4, 3, padding=1),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3),
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(4, 4, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(4, 4, 3, padding=1),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(4, 3),
     )
     return ModelGraph.from_module(m, (1, 6, 6), name="small")
 
@@ -205,8 +211,7 @@ def test_brute_force_equals_dynamic_programming(max_volumes):
     assert sum(tau[first, last] for first, last in part) == pytest.approx(cost, rel=1e-12)
 
 
-def test_aofl_partition_beats_deeperthings_on_its_own_model(vgg16: ModelGraph, db: Cluster,
-                                                             db_sim: Simulator):
+def test_aofl_partition_beats_deeperthings_on_its_own_model(vgg16: ModelGraph, db: Cluster, db_sim: Simulator):
     plan = run_planner("aofl", vgg16, db)
     assert plan.meta["candidates"] == 2 ** (vgg16.num_units - 1)
     model = LinearModel.build(vgg16, db)
@@ -278,7 +283,7 @@ def test_no_planner_beats_the_exact_optimum(small):
 def test_exact_on_vgg16_grid_beats_on_grid_heuristics(vgg16: ModelGraph, db: Cluster, db_sim: Simulator):
     # two volumes, cuts on multiples of H/4: 35 cut vectors per volume for 4 devices
     exact = run_planner("exact", vgg16, db, partition="0,10", grid=4)
-    assert exact.meta["candidates"] == 35 ** 2 == count_candidates([28, 7], 4, 4)
+    assert exact.meta["candidates"] == 35**2 == count_candidates([28, 7], 4, 4)
     latency = db_sim.simulate(exact).latency
     assert latency == pytest.approx(exact.meta["latency_s"], rel=1e-12)
     table = {tuple(c) for c in grid_cuts(28, 4, 4)}
@@ -295,8 +300,23 @@ def test_exact_refuses_a_search_too_large(vgg16: ModelGraph, db: Cluster):
 
 
 def test_cli_set_passes_options(capsys):
-    rc = cli.main(["plan", "exact", "--model", "vgg16", "--devices", "DB", "--bandwidth", "300",
-                   "--partition", "0,10", "--set", "grid=2", "--json"])
+    rc = cli.main(
+        [
+            "plan",
+            "exact",
+            "--model",
+            "vgg16",
+            "--devices",
+            "DB",
+            "--bandwidth",
+            "300",
+            "--partition",
+            "0,10",
+            "--set",
+            "grid=2",
+            "--json",
+        ]
+    )
     assert rc == 0
     plan = json.loads(capsys.readouterr().out)
     assert plan["meta"]["grid"] == 2 and len(plan["volumes"]) == 2

@@ -36,8 +36,14 @@ class _Toy(Study):
         return ["d", "a", "c", "b"]
 
     def measure(self, ctx, m):
-        row = {"model": ctx, "backend": "in-process", "plan": m, "predicted_ms": 2.0,
-               "measured_ms": 1.0 + "abcd".index(m), "_private": object()}
+        row = {
+            "model": ctx,
+            "backend": "in-process",
+            "plan": m,
+            "predicted_ms": 2.0,
+            "measured_ms": 1.0 + "abcd".index(m),
+            "_private": object(),
+        }
         return Measured(m, [row], [row["measured_ms"]])
 
     def calibrate(self, ctx, fit, fold, rows):
@@ -50,8 +56,17 @@ def test_harness_calibrates_each_half_on_the_other_and_writes_every_file(tmp_pat
     res = execute(_Toy(), ["m"], tmp_path)
     rows = list(csv.DictReader((tmp_path / "toy.csv").open()))
     assert [r["plan"] for r in rows] == ["d", "a", "c", "b"]  # measured order
-    assert list(rows[0]) == ["model", "backend", "plan", "predicted_ms", "measured_ms", "calibrated_ms",
-                             "error_pct", "calibrated_error_pct", "fold_mean"]  # private keys dropped
+    assert list(rows[0]) == [
+        "model",
+        "backend",
+        "plan",
+        "predicted_ms",
+        "measured_ms",
+        "calibrated_ms",
+        "error_pct",
+        "calibrated_error_pct",
+        "fold_mean",
+    ]  # private keys dropped
     # folds by sorted method: {a, c} (1, 3 ms: mean 2) predicts b and d; {b, d} (mean 3) a and c
     assert {r["plan"]: float(r["calibrated_ms"]) for r in rows} == {"a": 3.0, "c": 3.0, "b": 2.0, "d": 2.0}
     assert res["summary"]["in-process"]["plans"] == 4
@@ -81,10 +96,13 @@ def test_report_gathers_every_kind_of_plan(tmp_path: Path) -> None:
     entry = {"plans": 4, "mape_pct": 20.0, "spearman": 0.8, "calibrated_mape_pct": 5.0, "calibrated_spearman": 0.9}
     (tmp_path / "predicted_vs_measured.json").write_text(json.dumps({"in-process": entry}))
     (tmp_path / "predicted_vs_measured_tiles.json").write_text(
-        json.dumps({"distributed-netns": {**entry, "plans": 2}, "parts": {"folds": 4}}))
+        json.dumps({"distributed-netns": {**entry, "plans": 2}, "parts": {"folds": 4}})
+    )
     report(["--results", str(tmp_path)])
     rows = list(csv.DictReader((tmp_path / "predicted_vs_measured_summary.csv").open()))
     assert [(r["plans_kind"], r["backend"], r["plans"]) for r in rows] == [
-        ("volumes", "in-process", "4"), ("tiles", "distributed-netns", "2")]
+        ("volumes", "in-process", "4"),
+        ("tiles", "distributed-netns", "2"),
+    ]
     with pytest.raises(SystemExit, match="--results"):
         report(["--results", str(tmp_path / "empty")])

@@ -39,8 +39,11 @@ def test_measured_parts_equal_to_the_model_compose_to_the_models_latency(method:
     """Walls equal to the scorer's own part times (hand-offs included) give the scorer's latency."""
     g, prof, nodes = _setup()
     sc = HiDPScorer(g, nodes, boards={BOARD: prof})
-    plan = (random_plan(0, g, nodes, prof, np.random.default_rng(3)) if method == "random" else
-            PLANNERS[method](g, nodes.to_cluster(), nodes=nodes, profiles={BOARD: prof}))
+    plan = (
+        random_plan(0, g, nodes, prof, np.random.default_rng(3))
+        if method == "random"
+        else PLANNERS[method](g, nodes.to_cluster(), nodes=nodes, profiles={BOARD: prof})
+    )
     shares = {(s.volume, s.device): s for s in plan.shares or []}
     walls = {}
     for v, vol in enumerate(plan.volumes):
@@ -48,10 +51,13 @@ def test_measured_parts_equal_to_the_model_compose_to_the_models_latency(method:
             a, b = vol.rows[j], vol.rows[j + 1]
             if b > a:
                 s = shares[(v, n)]
-                walls[(v, n)] = sc.part_seconds(j, vol.first, vol.last, a, b, [p.processor for p in s.shares],
-                                                [p.share for p in s.shares])
+                walls[(v, n)] = sc.part_seconds(
+                    j, vol.first, vol.last, a, b, [p.processor for p in s.shares], [p.share for p in s.shares]
+                )
     h = plan.head_device
-    walls[(len(plan.volumes), h)] = sum(sc.head_detail(nodes.names.index(h), shares[(len(plan.volumes), h)].shares[0].processor))
+    walls[(len(plan.volumes), h)] = sum(
+        sc.head_detail(nodes.names.index(h), shares[(len(plan.volumes), h)].shares[0].processor)
+    )
     assert MeasuredScorer(g, nodes, prof, plan, walls).latency(plan) == pytest.approx(sc.latency(plan), rel=1e-9)
 
 
@@ -61,8 +67,13 @@ def test_hand_off_fit_recovers_overhead_and_rate() -> None:
     rng = np.random.default_rng(0)
     parts = []
     for gb in rng.uniform(1e-4, 2e-2, 12):
-        parts.append({"processors": 1, "model_rest_ms": (2 * 0.3e-3 + gb / 5.0) * 1e3,
-                      "measured_rest_ms": (2 * 1e-3 + gb / 2.0) * 1e3})
+        parts.append(
+            {
+                "processors": 1,
+                "model_rest_ms": (2 * 0.3e-3 + gb / 5.0) * 1e3,
+                "measured_rest_ms": (2 * 1e-3 + gb / 2.0) * 1e3,
+            }
+        )
     o, gbps = fit_handoff(parts, 0.3e-3, 5.0)
     assert o == pytest.approx(1e-3, rel=1e-6) and gbps == pytest.approx(2.0, rel=1e-6)
     assert fit_handoff(parts[:2], 0.3e-3, 5.0) == (0.3e-3, 5.0)  # too few parts: the priors

@@ -36,8 +36,13 @@ def local(vgg16: ModelGraph) -> DeviceProfile:
 def tiny() -> ModelGraph:
     torch.manual_seed(0)
     m = nn.Sequential(
-        nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1), nn.MaxPool2d(2),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2),
+        nn.Conv2d(3, 4, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(4, 4, 3, padding=1),
+        nn.MaxPool2d(2),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(4, 2),
     )
     return ModelGraph.from_module(m, (3, 16, 16), name="tiny")
 
@@ -153,15 +158,17 @@ def test_load_malformed_json(tmp_path: Path) -> None:
     assert "not valid JSON" in _one_line(info)
 
 
-@pytest.mark.parametrize("key, value, needles", [
-    ("version", 2, ["version", "2"]),
-    ("version", None, ["version", "None"]),
-    ("format", "splitgym.plan", ["format", "splitgym.plan"]),
-    ("units", 5, ["malformed"]),
-    ("head_seconds", "slow", ["malformed", "slow"]),
-])
-def test_load_wrong_documents(vgg16: ModelGraph, tmp_path: Path, key: str, value: object,
-                              needles: list[str]) -> None:
+@pytest.mark.parametrize(
+    "key, value, needles",
+    [
+        ("version", 2, ["version", "2"]),
+        ("version", None, ["version", "None"]),
+        ("format", "splitgym.plan", ["format", "splitgym.plan"]),
+        ("units", 5, ["malformed"]),
+        ("head_seconds", "slow", ["malformed", "slow"]),
+    ],
+)
+def test_load_wrong_documents(vgg16: ModelGraph, tmp_path: Path, key: str, value: object, needles: list[str]) -> None:
     data = _valid(vgg16)
     data[key] = value
     with pytest.raises(ProfileError) as info:
@@ -362,11 +369,16 @@ def test_profile_on_a_bad_device(tiny: ModelGraph, device: str) -> None:
     assert msg.startswith("device:") and repr(device) in msg
 
 
-@pytest.mark.parametrize("kwargs, needle", [({"granularity": 0}, "granularity"),
-                                            ({"granularity": -2}, "granularity"),
-                                            ({"widths": [0.0, 1.0]}, "widths"),
-                                            ({"widths": [1.5]}, "widths"),
-                                            ({"threads": 0}, "threads")])
+@pytest.mark.parametrize(
+    "kwargs, needle",
+    [
+        ({"granularity": 0}, "granularity"),
+        ({"granularity": -2}, "granularity"),
+        ({"widths": [0.0, 1.0]}, "widths"),
+        ({"widths": [1.5]}, "widths"),
+        ({"threads": 0}, "threads"),
+    ],
+)
 def test_profile_rejects_bad_options(tiny: ModelGraph, kwargs: dict, needle: str) -> None:
     with pytest.raises(ProfileError) as info:
         profile_model(tiny, min_run_time=0.001, progress=False, **kwargs)

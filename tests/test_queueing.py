@@ -27,14 +27,32 @@ from splitgym.envs.msmdi_scenarios import get_mdi_scenario
 from splitgym.experiments import cli
 
 
-def system(N: int = 3, sources: tuple[int, ...] = (0, 1), rates=(5.0, 10.0), images=(20, 30),
-           U: int = 4, speeds=None, mbps: float = 100.0, **kw) -> QueueSystem:
+def system(
+    N: int = 3,
+    sources: tuple[int, ...] = (0, 1),
+    rates=(5.0, 10.0),
+    images=(20, 30),
+    U: int = 4,
+    speeds=None,
+    mbps: float = 100.0,
+    **kw,
+) -> QueueSystem:
     """A synthetic system: U units of 0.1 s each on a speed-1 worker, 100 KB activations."""
     speeds = speeds or [1.0] * N
     unit_s = np.array([[0.1 / s] * U for s in speeds])
     names = [f"w{i}" for i in range(N)]
-    return QueueSystem(names, unit_s, np.zeros(N), np.full(U + 1, 1e5), np.ones(U),
-                       Network({n: mbps for n in names}), list(sources), list(rates), list(images), **kw)
+    return QueueSystem(
+        names,
+        unit_s,
+        np.zeros(N),
+        np.full(U + 1, 1e5),
+        np.ones(U),
+        Network({n: mbps for n in names}),
+        list(sources),
+        list(rates),
+        list(images),
+        **kw,
+    )
 
 
 def check_conservation(sim: QueueSim, res) -> None:
@@ -57,8 +75,13 @@ def test_every_image_finishes_exactly_once(policy: str):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(N=st.integers(1, 4), data=st.data(), slot=st.sampled_from([0.0, 1e-3, 0.05]),
-       policy=st.sampled_from(sorted(SCHEDULERS)), seed=st.integers(0, 1000))
+@given(
+    N=st.integers(1, 4),
+    data=st.data(),
+    slot=st.sampled_from([0.0, 1e-3, 0.05]),
+    policy=st.sampled_from(sorted(SCHEDULERS)),
+    seed=st.integers(0, 1000),
+)
 def test_conservation_random_systems_with_joins_and_leaves(N, data, slot, policy, seed):
     S = data.draw(st.integers(1, N))
     sources = tuple(data.draw(st.permutations(range(N)))[:S])
@@ -71,10 +94,17 @@ def test_conservation_random_systems_with_joins_and_leaves(N, data, slot, policy
         else:
             kind, w = "delay", data.draw(st.integers(0, N - 1))
         events.append(WorkerEvent(data.draw(st.floats(0, 3)), w, kind, data.draw(st.floats(0.5, 3))))
-    sys_ = system(N, sources, [data.draw(st.floats(1, 50)) for _ in sources],
-                  [data.draw(st.integers(0, 15)) for _ in sources],
-                  U=data.draw(st.integers(1, 5)), speeds=[data.draw(st.floats(0.5, 4)) for _ in range(N)],
-                  slot_s=slot, admit_per_slot=data.draw(st.integers(1, 3)), events=events)
+    sys_ = system(
+        N,
+        sources,
+        [data.draw(st.floats(1, 50)) for _ in sources],
+        [data.draw(st.integers(0, 15)) for _ in sources],
+        U=data.draw(st.integers(1, 5)),
+        speeds=[data.draw(st.floats(0.5, 4)) for _ in range(N)],
+        slot_s=slot,
+        admit_per_slot=data.draw(st.integers(1, 3)),
+        events=events,
+    )
     sim = QueueSim(sys_, seed=seed)
     check_conservation(sim, sim.run(get_scheduler(policy)))
 
@@ -108,15 +138,15 @@ def test_back_pressure_rule_on_hand_built_queues():
     bp = BackPressure()
     # source 0's chain with equal speeds and 4 units: w0 units 0 (+1?), w1, w2
     assert [n for n, _, _ in sim.stages[0]] == [0, 1, 2] and sim.succ[0][0] == 1 and sim.succ[0][2] == -1
-    sim.qlocal[0].extend([0, 1, 2])                 # q_l^0 = 3
-    sim.qmdi[0][0].extend([3, 4, 5, 6, 7])          # q_0^0 = 5
-    sim.qmdi[1][0].extend([8])                      # q_1^0 = 1: differential 4 > 3
+    sim.qlocal[0].extend([0, 1, 2])  # q_l^0 = 3
+    sim.qmdi[0][0].extend([3, 4, 5, 6, 7])  # q_0^0 = 5
+    sim.qmdi[1][0].extend([8])  # q_1^0 = 1: differential 4 > 3
     assert bp.serve(sim, 0) == 0
-    sim.qmdi[1][0].extend([9, 10])                  # differential 2 < 3: local wins
+    sim.qmdi[1][0].extend([9, 10])  # differential 2 < 3: local wins
     assert bp.serve(sim, 0) == LOCAL
     # helper w2 (not a source): q_l = -M, it serves MDI work when its differential is positive
     assert bp.serve(sim, 2) == IDLE
-    sim.qmdi[2][0].append(11)                       # last stage: downstream is the sink (0)
+    sim.qmdi[2][0].append(11)  # last stage: downstream is the sink (0)
     assert bp.serve(sim, 2) == 0
     assert BackPressure(literal_exit=True).serve(sim, 2) == IDLE  # literal: compares with q_0^0 = 5
     # admission to the smaller of q_l^0 (3) and q_0^0 (5): local; with q_l larger: MDI
@@ -163,7 +193,10 @@ def test_allocation_is_proportional_to_speed_and_covers_the_model():
 
 
 @settings(max_examples=50, deadline=None)
-@given(w=st.lists(st.floats(0.0, 1e6), min_size=1, max_size=30), speeds=st.lists(st.floats(0.01, 100), min_size=1, max_size=6))
+@given(
+    w=st.lists(st.floats(0.0, 1e6), min_size=1, max_size=30),
+    speeds=st.lists(st.floats(0.01, 100), min_size=1, max_size=6),
+)
 def test_allocation_ranges_are_contiguous(w, speeds):
     w = np.array(w) + 1.0
     ranges = allocate(w, speeds)
@@ -193,8 +226,24 @@ def test_ar_mdi_planner_stages_and_cli(tmp_path, capsys):
     assert plan.meta["shares"]["xavier-0"] > plan.meta["shares"]["nano-0"]
     assert [(v.first, v.last) for v in plan.volumes] == [(s.first, s.last) for s in st_]
     out = tmp_path / "p.json"
-    assert cli.main(["plan", "ar-mdi", "--model", "vgg11", "--input", "64", "--devices", "tx2x3",
-                     "--bandwidth", "100", "--set", "weight=flops", "-o", str(out)]) in (0, None)
+    assert cli.main(
+        [
+            "plan",
+            "ar-mdi",
+            "--model",
+            "vgg11",
+            "--input",
+            "64",
+            "--devices",
+            "tx2x3",
+            "--bandwidth",
+            "100",
+            "--set",
+            "weight=flops",
+            "-o",
+            str(out),
+        ]
+    ) in (0, None)
     data = json.loads(out.read_text())
     assert data["method"] == "ar-mdi" and [s["device"] for s in data["stages"]][0] == "tx2-0"
     assert "stage" in capsys.readouterr().out
@@ -220,7 +269,8 @@ def test_shared_medium_serialises_transfers():
     assert free.makespan_s <= sender.makespan_s <= shared.makespan_s + 1e-9
     # Local sends nothing, so contention cannot change it
     assert QueueSim(system(**kw, contention="shared"), seed=4).run(Local()).makespan_s == pytest.approx(
-        QueueSim(system(**kw), seed=4).run(Local()).makespan_s)
+        QueueSim(system(**kw), seed=4).run(Local()).makespan_s
+    )
     with pytest.raises(ConfigError, match="contention"):
         system(contention="wifi")
 
@@ -232,8 +282,8 @@ def test_max_weight_weighs_queues_by_service_time():
     mw = MaxWeight()
     # source 0 runs 2 of 4 units for MDI (0.2 s) and 4 for local (0.4 s)
     assert sim.stage_seconds(0, 0) == pytest.approx(0.2) and sim.full_seconds(0) == pytest.approx(0.4)
-    sim.qlocal[0].extend([0, 1, 2])      # 3 / 0.4 = 7.5 per second
-    sim.qmdi[0][0].extend([3, 4])        # (2 - 0) / 0.2 = 10 per second: MDI wins by rate
+    sim.qlocal[0].extend([0, 1, 2])  # 3 / 0.4 = 7.5 per second
+    sim.qmdi[0][0].extend([3, 4])  # (2 - 0) / 0.2 = 10 per second: MDI wins by rate
     assert mw.serve(sim, 0) == 0 and BackPressure().serve(sim, 0) == LOCAL  # counts: 3 > 2
     # admission: local (3+1)*0.4 = 1.6 s vs MDI (2+1)*0.2 + (0+1)*0.2 = 0.8 s
     assert mw.admit(sim, 0) is False

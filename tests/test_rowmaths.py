@@ -32,11 +32,8 @@ pytestmark = [pytest.mark.filterwarnings("ignore:Using padding='same'"), pytest.
 
 SETTINGS = dict(
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
-                           HealthCheck.data_too_large],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
 )
-
-
 
 
 # ---------------------------------------------------------------------------------------------
@@ -144,8 +141,7 @@ def block_spec(draw, c: int) -> tuple:
             k1 = draw(st.integers(1, 5), label=f"pair k_a_{axis}")
             p1 = draw(st.integers(0, k1), label=f"pair p_a_{axis}")
             # same 2p - k: floor((H + 2p - k) / s) + 1 agrees for every H and stride s
-            options = [(k2, p2) for k2 in range(1, 6) for p2 in range(0, k2 + 1)
-                       if 2 * p2 - k2 == 2 * p1 - k1]
+            options = [(k2, p2) for k2 in range(1, 6) for p2 in range(0, k2 + 1) if 2 * p2 - k2 == 2 * p1 - k1]
             k2, p2 = draw(st.sampled_from(options), label=f"pair b_{axis}")
             ka.append(k1)
             pa.append(p1)
@@ -153,8 +149,17 @@ def block_spec(draw, c: int) -> tuple:
             pb.append(p2)
         stride = tuple(draw(st.integers(1, 3), label=f"pair stride_{axis}") for axis in "hw")
         pre = tuple(draw(st.lists(same_spec(c), max_size=1), label="before conv b"))
-        return ("pair", c, tuple(ka), tuple(pa), tuple(kb), tuple(pb), stride,
-                draw(st.sampled_from(["add", "cat"])), pre)
+        return (
+            "pair",
+            c,
+            tuple(ka),
+            tuple(pa),
+            tuple(kb),
+            tuple(pb),
+            stride,
+            draw(st.sampled_from(["add", "cat"])),
+            pre,
+        )
     other = draw(st.sampled_from(["maxpool", "avgpool", "conv1"]))
     return ("cat_strided", c, other, draw(st.booleans()))
 
@@ -232,8 +237,7 @@ def _layer(spec: tuple) -> nn.Module:
         return Residual(b, a) if how == "add" else Concat(a, b, True)
     if kind == "cat_strided":
         _, c, other, kw = spec
-        b = {"maxpool": nn.MaxPool2d(3, 2, 1), "avgpool": nn.AvgPool2d(3, 2, 1),
-             "conv1": nn.Conv2d(c, c, 1, 2)}[other]
+        b = {"maxpool": nn.MaxPool2d(3, 2, 1), "avgpool": nn.AvgPool2d(3, 2, 1), "conv1": nn.Conv2d(c, c, 1, 2)}[other]
         return Concat(nn.Conv2d(c, c, 3, 2, 1), b, kw)
     raise AssertionError(spec)
 
@@ -251,8 +255,6 @@ def build(spec: tuple) -> tuple[nn.Module, torch.Tensor, ModelGraph]:
         assume(False)
     assume(y.shape[-1] >= 1 and y.shape[-2] >= 1)
     return model, x, ModelGraph.from_module(model, tuple(x.shape[1:]))
-
-
 
 
 def unit_input(graph: ModelGraph, values: dict, first: int) -> torch.Tensor:
@@ -281,14 +283,15 @@ def assert_exact(out: torch.Tensor, ref: torch.Tensor) -> None:
     torch.testing.assert_close(out, ref, rtol=1e-4, atol=atol)
 
 
-def run_region(graph: ModelGraph, values: dict, first: int, last: int,
-               region: Region) -> tuple[torch.Tensor, torch.Tensor, SlicedSegment]:
+def run_region(
+    graph: ModelGraph, values: dict, first: int, last: int, region: Region
+) -> tuple[torch.Tensor, torch.Tensor, SlicedSegment]:
     seg = SlicedSegment(graph, first, last, region)
     full_in = unit_input(graph, values, first)
     r = seg.in_region
     with torch.no_grad():
-        out = seg(full_in[:, :, r.r0:r.r1, r.c0:r.c1])
-    ref = unit_output(graph, values, last)[:, :, region.r0:region.r1, region.c0:region.c1]
+        out = seg(full_in[:, :, r.r0 : r.r1, r.c0 : r.c1])
+    ref = unit_output(graph, values, last)[:, :, region.r0 : region.r1, region.c0 : region.c1]
     return out, ref, seg
 
 
@@ -338,8 +341,7 @@ def test_sliced_segment_equals_region_of_unsplit_output(spec, data):
     values = intermediates(graph, x)
     # the traced module itself is the model
     with torch.no_grad():
-        assert_exact(values[next(n for n in graph.gm.graph.nodes if n.op == "output")
-                            .args[0]], model(x))
+        assert_exact(values[next(n for n in graph.gm.graph.nodes if n.op == "output").args[0]], model(x))
     first, last = draw_volume(data, graph)
     _, h, w = graph.units[last].out_shape
     (a, b), (c0, c1) = draw_range(data, h, "rows"), draw_range(data, w, "cols")
@@ -361,17 +363,17 @@ def test_row_parts_of_a_volume_stitch_to_the_unsplit_output(spec, data):
     values = intermediates(graph, x)
     first, last = draw_volume(data, graph)
     _, h, w = graph.units[last].out_shape
-    rcuts = sorted(set(data.draw(st.lists(st.integers(1, h - 1), max_size=3), label="row cuts")
-                       if h > 1 else []))
-    ccuts = sorted(set(data.draw(st.lists(st.integers(1, w - 1), max_size=2), label="col cuts")
-                       if w > 1 else []))
+    rcuts = sorted(set(data.draw(st.lists(st.integers(1, h - 1), max_size=3), label="row cuts") if h > 1 else []))
+    ccuts = sorted(set(data.draw(st.lists(st.integers(1, w - 1), max_size=2), label="col cuts") if w > 1 else []))
     rows = list(zip([0, *rcuts], [*rcuts, h], strict=False))
     cols = list(zip([0, *ccuts], [*ccuts, w], strict=False))
-    stitched = torch.cat([
-        torch.cat([run_region(graph, values, first, last, Region(a, b, c0, c1))[0]
-                   for c0, c1 in cols], dim=3)
-        for a, b in rows
-    ], dim=2)
+    stitched = torch.cat(
+        [
+            torch.cat([run_region(graph, values, first, last, Region(a, b, c0, c1))[0] for c0, c1 in cols], dim=3)
+            for a, b in rows
+        ],
+        dim=2,
+    )
     assert_exact(stitched, unit_output(graph, values, last))
 
 
@@ -383,8 +385,13 @@ def pair_model_spec(draw) -> tuple:
     for _ in range(draw(st.integers(1, 2), label="blocks")):
         layers.append(draw(block_spec(c).filter(lambda b: b[0] == "pair"), label="pair"))
         c = _out_channels(layers[-1], c)
-    return (layers[0][1], draw(st.integers(6, 20)), draw(st.integers(6, 20)), tuple(layers),
-            draw(st.integers(0, 2**16), label="seed"))
+    return (
+        layers[0][1],
+        draw(st.integers(6, 20)),
+        draw(st.integers(6, 20)),
+        tuple(layers),
+        draw(st.integers(0, 2**16), label="seed"),
+    )
 
 
 def covers(outer: tuple[int, int], inner: tuple[int, int]) -> bool:
@@ -432,8 +439,9 @@ def test_vectorised_unit_map_equals_scalar_range(src, data):
     axis = data.draw(st.integers(0, 1), label="axis")
     m = graph.units[u].row_map if axis == 0 else graph.units[u].col_map
     n = out_size(graph, u, axis)
-    pairs = data.draw(st.lists(st.tuples(st.integers(0, n), st.integers(0, n)), min_size=1,
-                               max_size=40), label="ranges")  # includes empty and reversed
+    pairs = data.draw(
+        st.lists(st.tuples(st.integers(0, n), st.integers(0, n)), min_size=1, max_size=40), label="ranges"
+    )  # includes empty and reversed
     a = np.array([p[0] for p in pairs])
     b = np.array([p[1] for p in pairs])
     start, end = m(a, b)
@@ -520,8 +528,7 @@ def test_consecutive_parts_cover_what_the_whole_needs(src, data):
     first, last = draw_volume(data, graph)
     axis = data.draw(st.integers(0, 1), label="axis")
     a, b = draw_range(data, out_size(graph, last, axis), "whole")
-    cuts = sorted(set(data.draw(st.lists(st.integers(a + 1, b - 1), max_size=4), label="cuts")
-                      if b - a > 1 else []))
+    cuts = sorted(set(data.draw(st.lists(st.integers(a + 1, b - 1), max_size=4), label="cuts") if b - a > 1 else []))
     parts = list(zip([a, *cuts], [*cuts, b], strict=False))
     whole = graph.volume_input_range(first, last, a, b, axis)[-1]
     needs = [graph.volume_input_range(first, last, p, q, axis)[-1] for p, q in parts]
@@ -543,8 +550,7 @@ def test_consecutive_parts_cover_what_the_whole_needs(src, data):
 @pytest.fixture(scope="module")
 def vgg_pair():
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(3, 8, 3, 1, 1), nn.ReLU(), nn.Conv2d(8, 8, 3, 1, 1),
-                          nn.ReLU()).eval()
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, 1, 1), nn.ReLU(), nn.Conv2d(8, 8, 3, 1, 1), nn.ReLU()).eval()
     graph = ModelGraph.from_module(model, (3, 32, 32))
     return model, graph
 
@@ -633,9 +639,14 @@ def test_bottom_rows_entirely_in_conv_padding():
     assert_exact(out, ref)
 
 
-@pytest.mark.parametrize("pad,region", [((1, 0), Region(0, 1, 1, 3)),   # rows: only padding
-                                        ((0, 1), Region(1, 3, 0, 1))],  # cols: only padding
-                         ids=["rows", "cols"])
+@pytest.mark.parametrize(
+    "pad,region",
+    [
+        ((1, 0), Region(0, 1, 1, 3)),  # rows: only padding
+        ((0, 1), Region(1, 3, 0, 1)),
+    ],  # cols: only padding
+    ids=["rows", "cols"],
+)
 def test_padding_only_part_at_the_segment_input(pad, region):
     """The segment's own input is needed along one axis only: it gets a 0-row (or 0-column)
     slice of the input region's columns (rows), which the window must cut at those offsets."""
@@ -689,8 +700,9 @@ def test_unit_map_of_a_path_through_padding_only_rows():
     (conv1x1/p1) needs nothing either. The part is exact and reads nothing; the composed path map
     (an upper bound: it does not see the empty range in between) may claim row 0, never more."""
     torch.manual_seed(0)
-    block = Residual(nn.Conv2d(1, 1, 1, padding=1),
-                     nn.Sequential(nn.Conv2d(1, 1, 3, padding=1), nn.Conv2d(1, 1, 1, padding=1)))
+    block = Residual(
+        nn.Conv2d(1, 1, 1, padding=1), nn.Sequential(nn.Conv2d(1, 1, 3, padding=1), nn.Conv2d(1, 1, 1, padding=1))
+    )
     graph = ModelGraph.from_module(nn.Sequential(block).eval(), (1, 8, 8))
     assert graph.num_units == 1
     values = intermediates(graph, torch.randn(1, 1, 8, 8))

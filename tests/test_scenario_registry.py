@@ -20,8 +20,15 @@ from splitgym.envs.msmdi_scenarios import MDI_SCENARIOS, get_mdi_scenario, list_
 from splitgym.envs.scenario_registry import register_scenarios
 from splitgym.experiments.cli import main
 
-DISTREDGE = ["vgg16-DA-50", "vgg16-DB-300", "vgg16-NA-nano", "vgg16-LD", "vgg16-dynamic-nano",
-             "vgg16-local4", "vgg11-DB-300-small"]
+DISTREDGE = [
+    "vgg16-DA-50",
+    "vgg16-DB-300",
+    "vgg16-NA-nano",
+    "vgg16-LD",
+    "vgg16-dynamic-nano",
+    "vgg16-local4",
+    "vgg11-DB-300-small",
+]
 MSMDI = ["ms-mdi-2", "ms-mdi-3", "ms-mdi-4", "ms-mdi-5", "ms-mdi-3-small", "ms-mdi-3-dynamic"]
 
 

@@ -23,8 +23,11 @@ SMALL = "vgg11-DB-300-small"
 
 
 @settings(max_examples=60, deadline=None)
-@given(caps=st.lists(st.floats(0.1, 10.0), min_size=2, max_size=6),  # one prior row for every volume
-       heights=st.lists(st.integers(0, 300), min_size=1, max_size=4), seed=st.integers(0, 10**6))
+@given(
+    caps=st.lists(st.floats(0.1, 10.0), min_size=2, max_size=6),  # one prior row for every volume
+    heights=st.lists(st.integers(0, 300), min_size=1, max_size=4),
+    seed=st.integers(0, 10**6),
+)
 def test_share_cuts_are_ordered_cover_every_row_and_zero_is_proportional(caps, heights, seed):
     caps = np.array(caps)
     rng = np.random.default_rng(seed)
@@ -86,16 +89,20 @@ def test_pilot_picks_the_fastest_candidate_and_beats_its_own_start():
     assert res.latency == min(lats) and len(res.candidates) == 5
     assert tuple(map(tuple, res.partition)) in {p for _, p, _ in res.candidates}
     # the sampled decisions include a = 0, so the pilot's best is no slower than the prior split on it
-    start = share_cuts(np.zeros((1, cluster.size)), prior_shares(graph, cluster),
-                       [graph.units[last].height for _, last in res.partition])
+    start = share_cuts(
+        np.zeros((1, cluster.size)),
+        prior_shares(graph, cluster),
+        [graph.units[last].height for _, last in res.partition],
+    )
     assert res.latency <= Simulator(graph, cluster).score(res.partition, start)[0] + 1e-12
     # the centre decodes, at a = 0, to the pilot's best decision
     heights = [graph.units[last].height for _, last in res.partition]
     centred = share_cuts(np.zeros((1, cluster.size)), res.centre, heights)
     assert Simulator(graph, cluster).score(res.partition, centred)[0] == pytest.approx(res.latency, rel=1e-12)
     # the scenario hook trains on the pilot's partition, and the share env starts at its best decision
-    pilot = Scenario(name="p", model=sc.model, input=sc.input, devices=sc.devices, network=sc.network,
-                     partition="lcpss-pilot")
+    pilot = Scenario(
+        name="p", model=sc.model, input=sc.input, devices=sc.devices, network=sc.network, partition="lcpss-pilot"
+    )
     assert pilot.volumes() == pilot_partition(graph, cluster).partition
     env = DistrEdgeEnv(pilot, action="shares")
     env.reset(seed=0)
@@ -127,8 +134,9 @@ def test_pilot_search_widens_the_pilot_and_stops_at_a_local_optimum():
     assert Simulator(graph, cluster).score(wide.partition, centred)[0] == pytest.approx(wide.latency, rel=1e-12)
     # the env trains on that partition and starts at that decision; a partition given explicitly
     # keeps the whole model's prior instead
-    pilot = Scenario(name="p", model=sc.model, input=sc.input, devices=sc.devices, network=sc.network,
-                     partition="pilot-search")
+    pilot = Scenario(
+        name="p", model=sc.model, input=sc.input, devices=sc.devices, network=sc.network, partition="pilot-search"
+    )
     env = DistrEdgeEnv(pilot, action="shares")
     assert env.partition == pilot_partition(graph, cluster, **SEARCH).partition == pilot.volumes()
     fixed = DistrEdgeEnv(pilot, action="shares", partition=[(0, graph.num_units - 1)])
@@ -141,8 +149,11 @@ def test_pilot_search_widens_the_pilot_and_stops_at_a_local_optimum():
     assert env.repilot(cluster).partition == pilot.volumes()
     with pytest.raises(ValueError, match="repilot"):
         DistrEdgeEnv(SMALL).repilot(cluster)
-    with pytest.raises(ConfigError, match=r"^partition: unknown partition 'pilot-serch' \(known: lcpss, lcpss-pilot, "
-                       r"pilot-search, "):
+    with pytest.raises(
+        ConfigError,
+        match=r"^partition: unknown partition 'pilot-serch' \(known: lcpss, lcpss-pilot, "
+        r"pilot-search, ",
+    ):
         Scenario(name="typo", partition="pilot-serch").volumes()
     with pytest.raises(ValueError, match="priors"):
         pilot_partition(graph, cluster, priors=("bogus",))
@@ -221,12 +232,14 @@ def test_a_zeroed_actor_plays_the_pilots_decision_in_its_first_and_anchor_episod
     from splitgym.agents.noise import EpsilonGaussianNoise
 
     sc = get_scenario(SMALL)
-    pilot = Scenario(name="p", model=sc.model, input=sc.input, devices=sc.devices, network=sc.network,
-                     partition="pilot-search")
+    pilot = Scenario(
+        name="p", model=sc.model, input=sc.input, devices=sc.devices, network=sc.network, partition="pilot-search"
+    )
     env = DistrEdgeEnv(pilot, action="shares")
     noise = EpsilonGaussianNoise(env.N, variance=0.3, decay=0.0, seed=0, per_episode=True, anchor_every=3)
-    model = DistrEdgeDDPG("MlpPolicy", env, seed=0, device="cpu", learning_starts=10_000, warmup="actor",
-                          action_noise=noise)
+    model = DistrEdgeDDPG(
+        "MlpPolicy", env, seed=0, device="cpu", learning_starts=10_000, warmup="actor", action_noise=noise
+    )
     scale_actor_output(model, 0.0)
     best = BestPlanCallback(tmp_path)
     model.learn(7 * env.L, callback=best, progress_bar=False)

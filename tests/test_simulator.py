@@ -22,8 +22,12 @@ from .helpers import random_cuts, synthetic_profile
 def tiny_graph() -> ModelGraph:
     torch.manual_seed(0)
     m = nn.Sequential(
-        nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.Conv2d(2, 2, 3, padding=1),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2, 3),
+        nn.Conv2d(1, 2, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(2, 2, 3, padding=1),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(2, 3),
     )
     return ModelGraph.from_module(m, (1, 8, 8), name="tiny")
 
@@ -94,8 +98,7 @@ def db_sim(vgg16: ModelGraph) -> Simulator:
 def test_batched_scores_equal_individual_simulations(vgg16: ModelGraph, db_sim: Simulator):
     rng = np.random.default_rng(1)
     part = named_partition("stages", vgg16)
-    batch = np.stack([np.stack([random_cuts(rng, vgg16.units[l].height, 4) for _, l in part])
-                      for _ in range(25)])
+    batch = np.stack([np.stack([random_cuts(rng, vgg16.units[l].height, 4) for _, l in part]) for _ in range(25)])
     scores = db_sim.score(part, batch)
     for b in range(len(batch)):
         plan = Plan.from_volumes("r", vgg16, db_sim.cluster, part, batch[b])
@@ -105,8 +108,7 @@ def test_batched_scores_equal_individual_simulations(vgg16: ModelGraph, db_sim: 
 def test_more_bandwidth_never_slower(vgg16: ModelGraph):
     rng = np.random.default_rng(2)
     part = named_partition("stages", vgg16)
-    batch = np.stack([np.stack([random_cuts(rng, vgg16.units[l].height, 4) for _, l in part])
-                      for _ in range(50)])
+    batch = np.stack([np.stack([random_cuts(rng, vgg16.units[l].height, 4) for _, l in part]) for _ in range(50)])
     slow = Simulator(vgg16, Cluster.from_config("DB", 50)).score(part, batch)
     fast = Simulator(vgg16, Cluster.from_config("DB", 300)).score(part, batch)
     assert (fast <= slow + 1e-12).all() and (fast < slow).any()

@@ -29,8 +29,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _cluster(n: int) -> Cluster:
-    return Cluster.from_config({"name": f"c{n}", "devices": [{"name": f"d{i}", "board": "local-cpu"}
-                                                              for i in range(n)]}, 4.0)
+    return Cluster.from_config(
+        {"name": f"c{n}", "devices": [{"name": f"d{i}", "board": "local-cpu"} for i in range(n)]}, 4.0
+    )
 
 
 def _check(graph: ModelGraph, rects: list[Region], seed: int = 0) -> TileExecutor:

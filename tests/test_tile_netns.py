@@ -19,8 +19,10 @@ from splitgym.costmodels.tiles.tile_layouts import t_layout
 from splitgym.executors import netns
 from splitgym.executors.tiles.tile_runner import run_tiles_distributed
 
-pytestmark = [pytest.mark.netns,
-              pytest.mark.skipif(netns.netns_available() is not None, reason="needs root and iproute2")]
+pytestmark = [
+    pytest.mark.netns,
+    pytest.mark.skipif(netns.netns_available() is not None, reason="needs root and iproute2"),
+]
 
 
 def _ours() -> list[str]:
@@ -31,8 +33,9 @@ def _ours() -> list[str]:
 def test_tile_plan_over_netns_is_exact_and_pays_the_wire_time() -> None:
     g = ModelGraph.from_torchvision("vgg11", 64)
     mbps = 20.0
-    cluster = Cluster.from_config({"name": "c3", "devices": [{"name": f"d{i}", "board": "local-cpu"}
-                                                             for i in range(3)]}, mbps)
+    cluster = Cluster.from_config(
+        {"name": "c3", "devices": [{"name": f"d{i}", "board": "local-cpu"} for i in range(3)]}, mbps
+    )
     plan = tile_plan("test", g, cluster, t_layout(64, 64, 21, 30))
     res = run_tiles_distributed(plan, links="netns", images=2, warmup=1, timeout_s=240)
     assert res.links == "netns" and len(res.latency_s) == 2
@@ -51,11 +54,11 @@ def test_tile_plan_over_netns_is_exact_and_pays_the_wire_time() -> None:
 def test_tile_netns_without_root_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(netns.os, "geteuid", lambda: 1000)
     g = ModelGraph.from_torchvision("vgg11", 64)
-    cluster = Cluster.from_config({"name": "c2", "devices": [{"name": f"d{i}", "board": "local-cpu"}
-                                                             for i in range(2)]}, 20.0)
+    cluster = Cluster.from_config(
+        {"name": "c2", "devices": [{"name": f"d{i}", "board": "local-cpu"} for i in range(2)]}, 20.0
+    )
     plan = tile_plan("test", g, cluster, [Region(0, 32, 0, 64), Region(32, 64, 0, 64)])
     with pytest.raises(SplitgymError, match=r"^links: 'netns' needs root .*use --links emulated"):
         run_tiles_distributed(plan, links="netns")
     with pytest.raises(SplitgymError, match=r"^links: unknown link mode 'x'"):
         run_tiles_distributed(plan, links="x")
-

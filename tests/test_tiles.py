@@ -46,7 +46,8 @@ SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, Heal
 def cluster3(mbps: float = 8.0, latency_ms: float = 0.0, board: str = "local-cpu") -> Cluster:
     return Cluster.from_config(
         {"name": "t3", "devices": [{"name": f"d{i}", "board": board} for i in range(3)]},
-        {"name": "n", "bandwidth_mbps": mbps, "latency_ms": latency_ms})
+        {"name": "n", "bandwidth_mbps": mbps, "latency_ms": latency_ms},
+    )
 
 
 def fig2_graph() -> ModelGraph:
@@ -57,9 +58,14 @@ def fig2_graph() -> ModelGraph:
 def small_graph() -> ModelGraph:
     """Strides, dilation, odd kernels and pools: boundaries that do not stay aligned."""
     m = nn.Sequential(
-        nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(4, 5, 5, stride=2, padding=2), nn.ReLU(),
-        nn.Conv2d(5, 4, 3, padding=2, dilation=2), nn.ReLU(), nn.MaxPool2d(3, stride=2, padding=1),
+        nn.Conv2d(3, 4, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(4, 5, 5, stride=2, padding=2),
+        nn.ReLU(),
+        nn.Conv2d(5, 4, 3, padding=2, dilation=2),
+        nn.ReLU(),
+        nn.MaxPool2d(3, stride=2, padding=1),
         nn.Conv2d(4, 3, 1),
     )
     return ModelGraph.from_module(m, (3, 37, 29), name="small")
@@ -74,11 +80,18 @@ def test_layout_builders_and_fig2_shapes():
     assert strips(6, 6, [2, 2, 2]) == [Region(0, 2, 0, 6), Region(2, 4, 0, 6), Region(4, 6, 0, 6)]
     assert equal_strips(7, 5, 3, COLS) == [Region(0, 7, 0, 2), Region(0, 7, 2, 3), Region(0, 7, 3, 5)]
     assert t_layout(6, 6, 3, 3) == [Region(0, 3, 0, 6), Region(3, 6, 0, 3), Region(3, 6, 3, 6)]
-    assert grid(4, 4, [0, 2, 4], [0, 1, 4]) == [Region(0, 2, 0, 1), Region(0, 2, 1, 4),
-                                                Region(2, 4, 0, 1), Region(2, 4, 1, 4)]
+    assert grid(4, 4, [0, 2, 4], [0, 1, 4]) == [
+        Region(0, 2, 0, 1),
+        Region(0, 2, 1, 4),
+        Region(2, 4, 0, 1),
+        Region(2, 4, 1, 4),
+    ]
     # taken from the end: device 1 at the bottom, device 2 on the right of what is left
     assert multilevel(6, 6, [Cut(ROWS, 2, 1), Cut(COLS, 1, 1)]) == [
-        Region(4, 6, 0, 6), Region(0, 4, 5, 6), Region(0, 4, 0, 5)]
+        Region(4, 6, 0, 6),
+        Region(0, 4, 5, 6),
+        Region(0, 4, 0, 5),
+    ]
     assert shared_boundary(Region(0, 3, 0, 6), Region(3, 6, 0, 3)) == 3
     assert shared_boundary(Region(0, 3, 0, 3), Region(3, 6, 3, 6)) == 0  # corner only
 
@@ -106,8 +119,7 @@ def _cuts(h: int, w: int, raw: list[tuple[int, float, int]]) -> list[Cut]:
 
 
 @settings(max_examples=80, **SETTINGS)
-@given(h=st.integers(1, 40), w=st.integers(1, 40), raw=cut_lists,
-       hl=st.integers(1, 40), wl=st.integers(1, 40))
+@given(h=st.integers(1, 40), w=st.integers(1, 40), raw=cut_lists, hl=st.integers(1, 40), wl=st.integers(1, 40))
 def test_multilevel_layouts_partition_the_image_and_every_layer(h, w, raw, hl, wl):
     rects = multilevel(h, w, _cuts(h, w, raw))
     assert len(rects) == len(raw) + 1
@@ -209,7 +221,8 @@ def test_compute_scales_with_area_across_image_sizes():
     cl = Cluster.from_config({"name": "one", "devices": [{"name": "a", "board": "local-cpu"}]}, 8.0)
     s64 = TileCostModel(g64, cl).score([Region(0, 64, 0, 64)])
     s128 = TileCostModel(g128, cl, profiles={"local-cpu": TileCostModel(g64, cl).profiles[0]}).score(
-        [Region(0, 128, 0, 128)])
+        [Region(0, 128, 0, 128)]
+    )
     assert s128.compute[0] == pytest.approx(4 * s64.compute[0])
 
 

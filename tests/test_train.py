@@ -24,8 +24,13 @@ TRAIN = [sys.executable, "-m", "splitgym.agents.train"]
 
 
 def _run(run_dir: Path, *overrides: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([*TRAIN, "experiment=smoke", f"hydra.run.dir={run_dir}", *overrides],
-                          capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
+    return subprocess.run(
+        [*TRAIN, "experiment=smoke", f"hydra.run.dir={run_dir}", *overrides],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=os.environ.copy(),
+    )
 
 
 def test_configs_compose_for_every_agent_and_group():
@@ -63,8 +68,16 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_smoke_run_writes_everything(smoke_run: Path):
-    for name in ("config.yaml", "command.txt", "checkpoints/model.zip", "checkpoints/replay_buffer.pkl",
-                 "checkpoints/best.json", "export/plan.json", "export/actor.pt2", "export/summary.json"):
+    for name in (
+        "config.yaml",
+        "command.txt",
+        "checkpoints/model.zip",
+        "checkpoints/replay_buffer.pkl",
+        "checkpoints/best.json",
+        "export/plan.json",
+        "export/actor.pt2",
+        "export/summary.json",
+    ):
         assert (smoke_run / name).exists(), name
     assert list((smoke_run / "tb").glob("events.out.tfevents.*")), "no TensorBoard events"
     header = (smoke_run / "tb" / "progress.csv").read_text().splitlines()[0]
@@ -114,8 +127,11 @@ def test_resume_continues_from_checkpoint(tmp_path: Path):
 @pytest.mark.slow
 def test_killed_run_resumes(tmp_path: Path):
     run = tmp_path / "killed"
-    proc = subprocess.Popen([*TRAIN, "experiment=smoke", f"hydra.run.dir={run}", "episodes=3000",
-                             "checkpoint_every=50"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*TRAIN, "experiment=smoke", f"hydra.run.dir={run}", "episodes=3000", "checkpoint_every=50"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     progress = run / "checkpoints" / "progress.json"
     deadline = time.time() + 240
     while time.time() < deadline and not (progress.exists() and json.loads(progress.read_text())["episodes"] >= 100):
@@ -133,8 +149,16 @@ def test_killed_run_resumes(tmp_path: Path):
 @pytest.mark.parametrize("launcher", ["basic", "joblib"])
 def test_multirun_over_seeds(tmp_path: Path, launcher: str):
     # through the console command, as a user types it
-    cmd = [str(Path(sys.executable).parent / "splitgym"), "train", "-m", "experiment=smoke", "seed=0,1",
-           "episodes=10", f"hydra/launcher={launcher}", f"hydra.sweep.dir={tmp_path}"]
+    cmd = [
+        str(Path(sys.executable).parent / "splitgym"),
+        "train",
+        "-m",
+        "experiment=smoke",
+        "seed=0,1",
+        "episodes=10",
+        f"hydra/launcher={launcher}",
+        f"hydra.sweep.dir={tmp_path}",
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     assert len(list(tmp_path.glob("*/export/plan.json"))) == 2
@@ -145,8 +169,12 @@ def test_ddpg_quality_bar_on_db_300(tmp_path: Path):
     """Issue quality bar: on DB at 300 Mbps (VGG-16, Xavier x2 + Nano x2, derived) the trained
     plan is at least as fast as the equal split and within 10% of the best classical plan."""
     run = tmp_path / "db300"
-    res = subprocess.run([*TRAIN, f"hydra.run.dir={run}", "devices=DB", "network=bw300", "seed=0"],
-                         capture_output=True, text=True, timeout=900)
+    res = subprocess.run(
+        [*TRAIN, f"hydra.run.dir={run}", "devices=DB", "network=bw300", "seed=0"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     s = json.loads((run / "export" / "summary.json").read_text())
     learned = s["ips"]["learned_plan"]
@@ -165,8 +193,12 @@ def test_ours_variant_beats_every_classical_planner_on_nanos_nc(tmp_path: Path):
     from splitgym.experiments.distredge_tables import VARIANTS
 
     run = tmp_path / "nc"
-    res = subprocess.run([*TRAIN, f"hydra.run.dir={run}", "devices=all-nano", "network=NC", "seed=0",
-                          "episodes=600", *VARIANTS["ours"]], capture_output=True, text=True, timeout=900)
+    res = subprocess.run(
+        [*TRAIN, f"hydra.run.dir={run}", "devices=all-nano", "network=NC", "seed=0", "episodes=600", *VARIANTS["ours"]],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     s = json.loads((run / "export" / "summary.json").read_text())
     assert s["latency_ms"]["learned_plan"] <= min(s["classical_latency_ms"].values())
@@ -182,8 +214,9 @@ def test_ddpg_within_5_percent_of_the_exact_optimum_on_a_small_case(tmp_path: Pa
     from splitgym.costmodels.cluster import Cluster
     from splitgym.costmodels.graph import ModelGraph
 
-    exact = plan_exact(ModelGraph.from_torchvision("vgg11", 64), Cluster.from_config("DB", "bw300"),
-                       partition="0,7", grid=0)
+    exact = plan_exact(
+        ModelGraph.from_torchvision("vgg11", 64), Cluster.from_config("DB", "bw300"), partition="0,7", grid=0
+    )
     assert exact.meta["candidates"] == 1650
     run = tmp_path / "small"
     assert _run(run, "episodes=600", 'env.partition="0,7"').returncode == 0
@@ -201,9 +234,13 @@ def test_ctrl_c_saves_and_exports(tmp_path: Path, sig: int):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     run = tmp_path / "interrupted"
-    proc = subprocess.Popen([*TRAIN, "experiment=smoke", f"hydra.run.dir={run}", "episodes=5000",
-                             "checkpoint_every=50"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=ignore_sigint)
+    proc = subprocess.Popen(
+        [*TRAIN, "experiment=smoke", f"hydra.run.dir={run}", "episodes=5000", "checkpoint_every=50"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=ignore_sigint,
+    )
     progress = run / "checkpoints" / "progress.json"
     deadline = time.time() + 240
     while time.time() < deadline and not progress.exists():

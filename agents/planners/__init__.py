@@ -70,8 +70,16 @@ PLANNERS: dict[str, Planner] = {
 #: The methods DistrEdge compares (DE Section V-B): each writes a volume plan for any cluster, so
 #: training summaries, benchmarks and the predicted-vs-measured report run all of them. ``exact``
 #: is left out (exhaustive: small cases only); other papers' planners write other plan kinds.
-VOLUME_PLANNERS: tuple[str, ...] = ("equal", "coedge", "modnn", "mednn", "deepthings", "deeperthings",
-                                    "aofl", "offload")
+VOLUME_PLANNERS: tuple[str, ...] = (
+    "equal",
+    "coedge",
+    "modnn",
+    "mednn",
+    "deepthings",
+    "deeperthings",
+    "aofl",
+    "offload",
+)
 
 
 def get_planner(name: str) -> Planner:
@@ -87,8 +95,13 @@ def planner_options(name: str) -> list[str]:
     return [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
 
 
-_KINDS: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "str": (str,),
-                                       "Mapping": (Mapping,), "None": (type(None),)}
+_KINDS: dict[str, tuple[type, ...]] = {
+    "int": (int,),
+    "float": (int, float),
+    "str": (str,),
+    "Mapping": (Mapping,),
+    "None": (type(None),),
+}
 
 
 def _coerce(planner: str, key: str, value: object, annotation: str) -> object:
@@ -108,8 +121,9 @@ def run_planner(name: str, graph: ModelGraph, cluster: Cluster, **options: objec
     takes = planner_options(name)
     unknown = [k for k in options if k not in takes]
     if unknown:
-        raise ConfigError(f"options: planner {name!r} takes no option {unknown[0]!r} "
-                          f"(it takes: {', '.join(takes) or 'none'})")
+        raise ConfigError(
+            f"options: planner {name!r} takes no option {unknown[0]!r} (it takes: {', '.join(takes) or 'none'})"
+        )
     params = inspect.signature(fn).parameters
     checked = {k: _coerce(name, k, v, str(params[k].annotation)) for k, v in options.items()}
     return fn(graph, cluster, **checked)

@@ -51,8 +51,7 @@ class TrainTask(ABC):
         return None
 
     @abstractmethod
-    def export(self, model: Any, env: gym.Env, best: Any, out: Path,
-               extra: dict[str, Any]) -> dict[str, Any]:
+    def export(self, model: Any, env: gym.Env, best: Any, out: Path, extra: dict[str, Any]) -> dict[str, Any]:
         """Write the run's ``export/`` folder (best plan, policy, ``summary.json``) and return the
         summary. It must hold ``objective``: the number a Hydra sweep maximises."""
 

@@ -46,8 +46,12 @@ class DistrEdgeTask(TrainTask):
     env_id = "splitgym/DistrEdge-v0"
 
     def make_env(self, cfg: DictConfig) -> DistrEdgeEnv:
-        return DistrEdgeEnv(scenario_from_config(cfg), reward=cfg.env.reward,
-                            time_per_episode=cfg.env.time_per_episode, action=cfg.env.get("action", "cuts"))
+        return DistrEdgeEnv(
+            scenario_from_config(cfg),
+            reward=cfg.env.reward,
+            time_per_episode=cfg.env.time_per_episode,
+            action=cfg.env.get("action", "cuts"),
+        )
 
     def episode_steps(self, env: DistrEdgeEnv) -> int:
         return env.L
@@ -62,10 +66,10 @@ class DistrEdgeTask(TrainTask):
                 out[f"{row['device']}_finish_ms"] = row["finish_s"] * 1e3
                 out[f"{row['device']}_compute_ms"] = row["compute_s"] * 1e3
             return out
+
         return per_device
 
-    def export(self, model: Any, env: DistrEdgeEnv, best: Any, out: Path,
-               extra: dict[str, Any]) -> dict[str, Any]:
+    def export(self, model: Any, env: DistrEdgeEnv, best: Any, out: Path, extra: dict[str, Any]) -> dict[str, Any]:
         """Best plan, exported actor (the best policy, Alg. 2's Actor*), summary."""
         out.mkdir(parents=True, exist_ok=True)
         actor_path = export_actor(model.policy, env, out / "actor.pt2")
@@ -76,10 +80,12 @@ class DistrEdgeTask(TrainTask):
         if actor["latency"] < learned:  # the greedy actor found better than any noisy episode
             learned, cuts = actor["latency"], np.asarray(actor["cuts"])
         env.plan(cuts, method=f"distredge-{extra['algo']}").save(out / "plan.json")
-        (out / "obs_scale.json").write_text(json.dumps({"scale": env.obs_scale.tolist(),
-                                                        "state": ["T_prev_s"] * env.N + ["H", "C", "F", "S"]}))
-        return write_summary(out / "summary.json", env, learned, actor["latency"],
-                             {**extra, "objective": 1.0 / learned})  # the learned plan's IPS
+        (out / "obs_scale.json").write_text(
+            json.dumps({"scale": env.obs_scale.tolist(), "state": ["T_prev_s"] * env.N + ["H", "C", "F", "S"]})
+        )
+        return write_summary(
+            out / "summary.json", env, learned, actor["latency"], {**extra, "objective": 1.0 / learned}
+        )  # the learned plan's IPS
 
     def report(self, summary: dict[str, Any], run_dir: Path) -> None:
         lat, ips = summary["latency_ms"], summary["ips"]
@@ -88,12 +94,16 @@ class DistrEdgeTask(TrainTask):
         for k in ("learned_plan", "actor_deterministic", "equal", "offload"):
             if lat.get(k) is not None:
                 print(f"{k:<22}{lat[k]:>12.2f}{ips[k]:>10.2f}")
-        print(f"best classical plan: {summary['best_classical']} "
-              f"{summary['classical_latency_ms'][summary['best_classical']]:.2f} ms "
-              f"(learned x{summary['speedup_vs_best_classical']:.2f})")
-        print(f"speed-up vs equal x{summary['speedup_vs_equal']:.2f}, vs offload ({summary['offload_device']}) "
-              f"x{summary['speedup_vs_offload']:.2f}; {summary['episodes']} episodes in {summary['wall_s']:.1f} s "
-              f"(env {summary['env_s']:.1f} s, updates {summary['update_s']:.1f} s)")
+        print(
+            f"best classical plan: {summary['best_classical']} "
+            f"{summary['classical_latency_ms'][summary['best_classical']]:.2f} ms "
+            f"(learned x{summary['speedup_vs_best_classical']:.2f})"
+        )
+        print(
+            f"speed-up vs equal x{summary['speedup_vs_equal']:.2f}, vs offload ({summary['offload_device']}) "
+            f"x{summary['speedup_vs_offload']:.2f}; {summary['episodes']} episodes in {summary['wall_s']:.1f} s "
+            f"(env {summary['env_s']:.1f} s, updates {summary['update_s']:.1f} s)"
+        )
         print(f"tensorboard --logdir {run_dir / 'tb'}")
 
     def evaluate(self, run: Path, cfg: DictConfig) -> dict[str, Any]:
@@ -107,8 +117,12 @@ class DistrEdgeTask(TrainTask):
         graph = ModelGraph.from_torchvision(plan.model.name, (h, w))
         plan.check(graph)
         simulated = Simulator(graph, plan.cluster()).simulate(plan)
-        env = DistrEdgeEnv(scenario_from_config(cfg), reward=cfg.env.reward,
-                           partition=[tuple(p) for p in plan.partition], action=cfg.env.get("action", "cuts"))
+        env = DistrEdgeEnv(
+            scenario_from_config(cfg),
+            reward=cfg.env.reward,
+            partition=[tuple(p) for p in plan.partition],
+            action=cfg.env.get("action", "cuts"),
+        )
         try:
             actor = rollout(env, exported_policy(run / "export" / "actor.pt2"))
         except (RuntimeError, ValueError) as exc:
@@ -122,8 +136,10 @@ class DistrEdgeTask(TrainTask):
             "offload": {"latency_ms": ref["offload"] * 1e3, "ips": 1 / ref["offload"], "device": ref["offload_device"]},
             "per_device": simulated.per_device(),
         }
-        res["rows"] = [{"plan": k, "latency_ms": res[k]["latency_ms"], "IPS": res[k]["ips"]}
-                       for k in ("plan", "actor", "equal", "offload")]
+        res["rows"] = [
+            {"plan": k, "latency_ms": res[k]["latency_ms"], "IPS": res[k]["ips"]}
+            for k in ("plan", "actor", "equal", "offload")
+        ]
         res["title"] = f"run {run} ({plan.method}); offload device: {ref['offload_device']}"
         return res
 

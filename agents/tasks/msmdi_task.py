@@ -53,8 +53,12 @@ def evaluate_policies(cfg_env: dict[str, Any], model: Any | None, seeds: list[in
 
 def env_kwargs(cfg: DictConfig) -> dict[str, Any]:
     images = cfg.env.get("images")
-    return {"scenario": str(cfg.env.scenario), "reward": str(cfg.env.reward), "service": str(cfg.env.service),
-            "images": None if images is None else tuple(int(i) for i in images)}
+    return {
+        "scenario": str(cfg.env.scenario),
+        "reward": str(cfg.env.reward),
+        "service": str(cfg.env.service),
+        "images": None if images is None else tuple(int(i) for i in images),
+    }
 
 
 class MSMDITask(TrainTask):
@@ -78,7 +82,9 @@ class MSMDITask(TrainTask):
         summary = {
             **{k: v for k, v in extra.items() if isinstance(v, (int, float, str, bool))},
             "scenario": env.scenario.to_dict() | {"events": [vars(e) for e in env.scenario.events]},
-            "eval_seeds": seeds, "results": res, "best_reference": best_ref,
+            "eval_seeds": seeds,
+            "results": res,
+            "best_reference": best_ref,
             "learned_vs_best_reference": res[best_ref]["total_time_s"] / res["learned"]["total_time_s"],
             "objective": 1.0 / res["learned"]["total_time_s"],
         }
@@ -90,8 +96,10 @@ class MSMDITask(TrainTask):
         print(f"{'policy':<10}{'total_s':>10}{'sojourn_s':>11}{'return':>10}")
         for name, r in summary["results"].items():
             print(f"{name:<10}{r['total_time_s']:>10.2f}{r['mean_sojourn_s']:>11.2f}{r['return']:>10.3f}")
-        print(f"learned / best reference ({summary['best_reference']}): "
-              f"x{summary['learned_vs_best_reference']:.3f} faster; {summary.get('episodes', '?')} episodes")
+        print(
+            f"learned / best reference ({summary['best_reference']}): "
+            f"x{summary['learned_vs_best_reference']:.3f} faster; {summary.get('episodes', '?')} episodes"
+        )
 
 
 register_task(MSMDITask())

@@ -26,10 +26,15 @@ def _env(cfg: DictConfig) -> NPTPEnv:
     e = cfg.env
     devices = str(e.devices) if e.get("devices") else str(cfg.devices.name)
     bw = e.get("bandwidth_mbps")
-    return NPTPEnv(model=str(cfg.model.name), input_size=cfg.model.input, devices=devices,
-                   bandwidth_mbps=None if bw is None else float(bw),
-                   network=None if bw is not None else str(cfg.network.name),
-                   caps=str(e.get("caps", "auto")), reward=str(e.get("reward", "relative")))
+    return NPTPEnv(
+        model=str(cfg.model.name),
+        input_size=cfg.model.input,
+        devices=devices,
+        bandwidth_mbps=None if bw is None else float(bw),
+        network=None if bw is not None else str(cfg.network.name),
+        caps=str(e.get("caps", "auto")),
+        reward=str(e.get("reward", "relative")),
+    )
 
 
 class NPTPTask(TrainTask):
@@ -66,9 +71,13 @@ class NPTPTask(TrainTask):
         ref_ms = {k: env.penalised(score_tiles(env.graph, rects=p)) * 1e3 for k, p in refs.items()}
         ref_ms["equal-strips"] = env.penalised(env.model.score(equal_strips(env.H, env.W, env.N))) * 1e3
         summary = {
-            **extra, "objective": 1.0 / latency, "latency_ms": latency * 1e3,
-            "greedy_latency_ms": greedy[0] * 1e3, "feasible": bool(plan.meta["feasible"]),
-            "tiles": [t.model_dump() for t in plan.tiles or []], "reference_latency_ms": ref_ms,
+            **extra,
+            "objective": 1.0 / latency,
+            "latency_ms": latency * 1e3,
+            "greedy_latency_ms": greedy[0] * 1e3,
+            "feasible": bool(plan.meta["feasible"]),
+            "tiles": [t.model_dump() for t in plan.tiles or []],
+            "reference_latency_ms": ref_ms,
             "speedup_vs_coedge_strips": ref_ms["coedge-strips"] / (latency * 1e3),
             "speedup_vs_mpa": ref_ms["nptp-mpa"] / (latency * 1e3),
         }
@@ -82,8 +91,10 @@ class NPTPTask(TrainTask):
         print(f"{'greedy policy':<18}{summary['greedy_latency_ms']:>12.2f}")
         for k, v in summary["reference_latency_ms"].items():
             print(f"{k:<18}{v:>12.2f}")
-        print(f"learned vs best strips (CoEdge) x{summary['speedup_vs_coedge_strips']:.2f}, vs MPA "
-              f"x{summary['speedup_vs_mpa']:.2f}; {summary['episodes']} episodes in {summary['wall_s']:.1f} s")
+        print(
+            f"learned vs best strips (CoEdge) x{summary['speedup_vs_coedge_strips']:.2f}, vs MPA "
+            f"x{summary['speedup_vs_mpa']:.2f}; {summary['episodes']} episodes in {summary['wall_s']:.1f} s"
+        )
 
     def evaluate(self, run: Path, cfg: DictConfig) -> dict[str, Any]:
         """Re-score the exported tile plan from its JSON alone."""
@@ -93,10 +104,14 @@ class NPTPTask(TrainTask):
         plan = load_plan(path)
         env = _env(cfg)
         s = score_tiles(env.graph, rects=plan)
-        return {"run": str(run), "plan": {"method": plan.method, "latency_ms": s.latency * 1e3, "ips": 1 / s.latency},
-                "feasible": s.feasible, "per_device": s.to_json()["per_device"],
-                "rows": [{"plan": plan.method, "latency_ms": s.latency * 1e3, "IPS": 1 / s.latency}],
-                "title": f"run {run} ({plan.method})"}
+        return {
+            "run": str(run),
+            "plan": {"method": plan.method, "latency_ms": s.latency * 1e3, "ips": 1 / s.latency},
+            "feasible": s.feasible,
+            "per_device": s.to_json()["per_device"],
+            "rows": [{"plan": plan.method, "latency_ms": s.latency * 1e3, "IPS": 1 / s.latency}],
+            "title": f"run {run} ({plan.method})",
+        }
 
 
 register_task(NPTPTask())

@@ -55,26 +55,30 @@ def _neuron_partition(i: int, span: Span, ns_index: int, plan: Plan) -> Partitio
     expect = 0
     for j, p in enumerate(ns.parts):
         if p.start != expect or p.end <= p.start:
-            raise PlanError(f"neuron_splits.{ns_index}.parts.{j}: expected neurons [{expect}, end > "
-                            f"{expect}) so parts are contiguous and non-empty (got [{p.start}, {p.end}))")
+            raise PlanError(
+                f"neuron_splits.{ns_index}.parts.{j}: expected neurons [{expect}, end > "
+                f"{expect}) so parts are contiguous and non-empty (got [{p.start}, {p.end}))"
+            )
         expect = p.end
     if expect != span.neurons:
-        raise PlanError(f"neuron_splits.{ns_index}.parts: end at {expect}, layer {span.name} has "
-                        f"{span.neurons} neurons")
+        raise PlanError(
+            f"neuron_splits.{ns_index}.parts: end at {expect}, layer {span.name} has {span.neurons} neurons"
+        )
     parts = tuple(Part(p.device, p.start, p.end) for p in ns.parts)
     return Partition(i, span.index, span.index, parts, True)
 
 
-def hybrid_partitions(plan: Plan, graph: ModelGraph, spans: list[Span] | None = None
-                      ) -> list[Partition]:
+def hybrid_partitions(plan: Plan, graph: ModelGraph, spans: list[Span] | None = None) -> list[Partition]:
     """The partitions of a hybrid plan, in execution order (see the module docstring)."""
     spans = layer_spans(graph) if spans is None else spans
     split_at: dict[int, int] = {}
     for k, ns in enumerate(plan.neuron_splits or []):
         s = span_by_layer(spans, ns.layer)
         if not s.splittable:
-            raise PlanError(f"neuron_splits.{k}.layer: layer {ns.layer} ({s.kind}) cannot be "
-                            "neuron-split (it needs one conv or linear layer with element-wise ops only)")
+            raise PlanError(
+                f"neuron_splits.{k}.layer: layer {ns.layer} ({s.kind}) cannot be "
+                "neuron-split (it needs one conv or linear layer with element-wise ops only)"
+            )
         if s.index in split_at:
             raise PlanError(f"neuron_splits.{k}.layer: layer {ns.layer} is split twice")
         split_at[s.index] = k
@@ -83,8 +87,10 @@ def hybrid_partitions(plan: Plan, graph: ModelGraph, spans: list[Span] | None = 
     after = 0
     for k, st in enumerate(plan.stages or []):
         if st.first < after or st.last < st.first or st.last >= graph.num_units:
-            raise PlanError(f"stages.{k}: expected units in order from {after} to at most "
-                            f"{graph.num_units - 1}, got {st.first}..{st.last}")
+            raise PlanError(
+                f"stages.{k}: expected units in order from {after} to at most "
+                f"{graph.num_units - 1}, got {st.first}..{st.last}"
+            )
         for u in range(st.first, st.last + 1):
             if u in split_units:
                 raise PlanError(f"stages.{k}: unit {u} is neuron-split and also in a stage")
@@ -98,8 +104,9 @@ def hybrid_partitions(plan: Plan, graph: ModelGraph, spans: list[Span] | None = 
             continue
         if s.unit is not None:
             if s.unit not in stage_of:
-                raise PlanError(f"stages: unit {s.unit} ({graph.units[s.unit].name}) is in no stage "
-                                "and not neuron-split")
+                raise PlanError(
+                    f"stages: unit {s.unit} ({graph.units[s.unit].name}) is in no stage and not neuron-split"
+                )
             key, dev = ("stage", stage_of[s.unit][0]), stage_of[s.unit][1]
         else:
             if plan.head_device is None:

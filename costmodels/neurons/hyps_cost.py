@@ -65,9 +65,14 @@ class HybridScore:
             "compute_s": self.compute_s,
             "communication_s": self.communication_s,
             "fits": self.fits,
-            "per_device": [{"device": d, "peak_memory_mb": self.peak_bytes[d] / 2**20,
-                            "usable_mb": None if self.usable_bytes[d] is None else self.usable_bytes[d] / 2**20}
-                           for d in self.devices],
+            "per_device": [
+                {
+                    "device": d,
+                    "peak_memory_mb": self.peak_bytes[d] / 2**20,
+                    "usable_mb": None if self.usable_bytes[d] is None else self.usable_bytes[d] / 2**20,
+                }
+                for d in self.devices
+            ],
             "partitions": self.partitions,
         }
 
@@ -75,15 +80,19 @@ class HybridScore:
 def plan_memory(plan: Plan) -> dict[str, DeviceMemory]:
     """The memory budgets a HyPS plan records in ``meta["memory"]`` (unlimited when absent)."""
     mem = plan.meta.get("memory", {})
-    return {d.name: DeviceMemory(d.name, mem.get(d.name, {}).get("total_bytes"),
-                                 mem.get(d.name, {}).get("reserved_bytes", 0))
-            for d in plan.devices}
+    return {
+        d.name: DeviceMemory(
+            d.name, mem.get(d.name, {}).get("total_bytes"), mem.get(d.name, {}).get("reserved_bytes", 0)
+        )
+        for d in plan.devices
+    }
 
 
-def _whole(p: Partition, spans: list[Span], graph: ModelGraph, prof: DeviceProfile,
-           net: Network, hub: str) -> tuple[float, float, float, float, int, int]:
+def _whole(
+    p: Partition, spans: list[Span], graph: ModelGraph, prof: DeviceProfile, net: Network, hub: str
+) -> tuple[float, float, float, float, int, int]:
     dev = p.parts[0].device
-    members = spans[p.first:p.last + 1]
+    members = spans[p.first : p.last + 1]
     link = net.link(hub, dev)
     back = net.link(dev, hub)
     comp = sum(span_seconds(s, graph, prof) for s in members)
@@ -93,8 +102,12 @@ def _whole(p: Partition, spans: list[Span], graph: ModelGraph, prof: DeviceProfi
     return comp, link.seconds(b_in), back.seconds(b_out), peak, b_in, b_out
 
 
-def score_hybrid(plan: Plan, graph: ModelGraph, profiles: dict[str, DeviceProfile] | None = None,
-                 memory: dict[str, DeviceMemory] | None = None) -> HybridScore:
+def score_hybrid(
+    plan: Plan,
+    graph: ModelGraph,
+    profiles: dict[str, DeviceProfile] | None = None,
+    memory: dict[str, DeviceMemory] | None = None,
+) -> HybridScore:
     """Score ``plan`` on ``graph`` with per-board ``profiles`` (derived when missing)."""
     plan.check(graph)
     spans = layer_spans(graph)
@@ -114,17 +127,33 @@ def score_hybrid(plan: Plan, graph: ModelGraph, profiles: dict[str, DeviceProfil
             compute += c
             comm += s_in + s_out
             peak[p.parts[0].device] = max(peak[p.parts[0].device], pk)
-            rows.append({"partition": p.index, "kind": "layers", "spans": [p.first, p.last],
-                         "layers": [s.name for s in spans[p.first:p.last + 1]],
-                         "device": p.parts[0].device, "start_s": t, "compute_s": c,
-                         "communication_s": s_in + s_out, "in_s": s_in, "out_s": s_out,
-                         "bytes_in": b_in, "bytes_out": b_out, "device_compute_s": {p.parts[0].device: c},
-                         "peak_memory_mb": pk / 2**20})
+            rows.append(
+                {
+                    "partition": p.index,
+                    "kind": "layers",
+                    "spans": [p.first, p.last],
+                    "layers": [s.name for s in spans[p.first : p.last + 1]],
+                    "device": p.parts[0].device,
+                    "start_s": t,
+                    "compute_s": c,
+                    "communication_s": s_in + s_out,
+                    "in_s": s_in,
+                    "out_s": s_out,
+                    "bytes_in": b_in,
+                    "bytes_out": b_out,
+                    "device_compute_s": {p.parts[0].device: c},
+                    "peak_memory_mb": pk / 2**20,
+                }
+            )
         else:
             span = spans[p.first]
-            cost = neuron_split_cost(span, [(q.start, q.end) for q in p.parts], graph,
-                                     [prof[q.device] for q in p.parts],
-                                     [net.link(hub, q.device) for q in p.parts])
+            cost = neuron_split_cost(
+                span,
+                [(q.start, q.end) for q in p.parts],
+                graph,
+                [prof[q.device] for q in p.parts],
+                [net.link(hub, q.device) for q in p.parts],
+            )
             back = [net.link(q.device, hub).seconds(b) for q, b in zip(p.parts, cost.bytes_out)]
             busy: dict[str, float] = {}
             own: dict[str, float] = {}
@@ -135,15 +164,33 @@ def score_hybrid(plan: Plan, graph: ModelGraph, profiles: dict[str, DeviceProfil
             dur = max(busy.values())
             compute += cost.compute_total_s
             comm += sum(cost.send_s) + sum(back)
-            rows.append({"partition": p.index, "kind": "neurons", "spans": [p.first, p.first],
-                         "layers": [span.name], "parts": len(p.parts), "devices": p.devices,
-                         "start_s": t, "compute_s": cost.compute_total_s,
-                         "communication_s": sum(cost.send_s) + sum(back),
-                         "in_s": sum(cost.send_s), "out_s": sum(back),
-                         "bytes_in": sum(cost.bytes_in), "bytes_out": sum(cost.bytes_out), "device_compute_s": own,
-                         "peak_memory_mb": max(cost.peak_bytes) / 2**20})
+            rows.append(
+                {
+                    "partition": p.index,
+                    "kind": "neurons",
+                    "spans": [p.first, p.first],
+                    "layers": [span.name],
+                    "parts": len(p.parts),
+                    "devices": p.devices,
+                    "start_s": t,
+                    "compute_s": cost.compute_total_s,
+                    "communication_s": sum(cost.send_s) + sum(back),
+                    "in_s": sum(cost.send_s),
+                    "out_s": sum(back),
+                    "bytes_in": sum(cost.bytes_in),
+                    "bytes_out": sum(cost.bytes_out),
+                    "device_compute_s": own,
+                    "peak_memory_mb": max(cost.peak_bytes) / 2**20,
+                }
+            )
         t += dur
         rows[-1]["end_s"] = t
-    return HybridScore(t, compute, comm, rows, peak,
-                       {d: memory[d].usable_bytes if d in memory else None for d in cluster.names},
-                       cluster.names)
+    return HybridScore(
+        t,
+        compute,
+        comm,
+        rows,
+        peak,
+        {d: memory[d].usable_bytes if d in memory else None for d in cluster.names},
+        cluster.names,
+    )

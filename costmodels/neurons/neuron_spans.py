@@ -54,9 +54,21 @@ from splitgym.costmodels.network import Link
 from splitgym.costmodels.ops import OpKind
 from splitgym.costmodels.profiles import DeviceProfile
 
-__all__ = ["Span", "layer_spans", "span_by_layer", "WEIGHT_COPIES", "DeviceMemory",
-           "device_memory", "partition_bytes", "param_threshold", "fewest_parts", "equal_parts",
-           "span_seconds", "NeuronCost", "neuron_split_cost"]
+__all__ = [
+    "Span",
+    "layer_spans",
+    "span_by_layer",
+    "WEIGHT_COPIES",
+    "DeviceMemory",
+    "device_memory",
+    "partition_bytes",
+    "param_threshold",
+    "fewest_parts",
+    "equal_parts",
+    "span_seconds",
+    "NeuronCost",
+    "neuron_split_cost",
+]
 
 #: Copies of a partition's weights alive while it loads (message + tensors), see the docstring.
 WEIGHT_COPIES = 2
@@ -116,13 +128,14 @@ def _splittable(graph: ModelGraph, nodes: list[Node]) -> tuple[bool, Node | None
     m = _module(graph, main[0])
     if isinstance(m, nn.Conv2d) and m.groups != 1:
         return False, main[0]
-    after = nodes[nodes.index(main[0]) + 1:]
+    after = nodes[nodes.index(main[0]) + 1 :]
     for n in after:
         op = graph.ops[n]
         mod = op.module
         elementwise = op.kind is OpKind.POINTWISE and len([a for a in n.all_input_nodes]) == 1
-        if not elementwise or (mod is not None and _has_params(graph, n)
-                               and not isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d))):
+        if not elementwise or (
+            mod is not None and _has_params(graph, n) and not isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d))
+        ):
             return False, main[0]
     before = nodes[: nodes.index(main[0])]
     if any(_has_params(graph, n) for n in before):
@@ -130,8 +143,9 @@ def _splittable(graph: ModelGraph, nodes: list[Node]) -> tuple[bool, Node | None
     return True, main[0]
 
 
-def _span(graph: ModelGraph, index: int, nodes: list[Node], inp: Node, unit: int | None,
-          by_name: dict[str, Layer]) -> Span:
+def _span(
+    graph: ModelGraph, index: int, nodes: list[Node], inp: Node, unit: int | None, by_name: dict[str, Layer]
+) -> Span:
     ok, main = _splittable(graph, nodes)
     kind = graph.ops[main].layer_kind if main is not None else graph.ops[nodes[0]].layer_kind
     if unit is not None:
@@ -183,8 +197,10 @@ def span_by_layer(spans: list[Span], layer: str) -> Span:
         if s.name == layer:
             return s
     names = [s.name for s in spans if s.splittable]
-    raise PlanError(f"neuron_splits.layer: no layer {layer!r} in the model (splittable: "
-                    f"{', '.join(names[:6])}{', ...' if len(names) > 6 else ''})")
+    raise PlanError(
+        f"neuron_splits.layer: no layer {layer!r} in the model (splittable: "
+        f"{', '.join(names[:6])}{', ...' if len(names) > 6 else ''})"
+    )
 
 
 # -- memory -----------------------------------------------------------------------------------
@@ -215,10 +231,12 @@ def device_memory(cluster: Cluster) -> dict[str, DeviceMemory]:
             total_mb = BOARDS[d.board].memory_gb * 1024
         reserved_mb = getattr(d, "reserved_mb", None) or 0.0
         if total_mb is not None and not 0 <= reserved_mb < total_mb:
-            raise ConfigError(f"devices.{d.name}.reserved_mb: must be in [0, memory_mb={total_mb:g}), "
-                              f"got {reserved_mb:g}")
-        out[d.name] = DeviceMemory(d.name, None if total_mb is None else int(total_mb * 2**20),
-                                   int(reserved_mb * 2**20))
+            raise ConfigError(
+                f"devices.{d.name}.reserved_mb: must be in [0, memory_mb={total_mb:g}), got {reserved_mb:g}"
+            )
+        out[d.name] = DeviceMemory(
+            d.name, None if total_mb is None else int(total_mb * 2**20), int(reserved_mb * 2**20)
+        )
     return out
 
 
@@ -256,7 +274,8 @@ def fewest_parts(span: Span, usable_bytes: int) -> int:
             return k
     raise ConfigError(
         f"memory: layer {span.name} does not fit in {usable_bytes / 2**20:.1f} MiB even split into "
-        f"{span.neurons} parts (its input alone is {span.in_bytes / 2**20:.1f} MiB)")
+        f"{span.neurons} parts (its input alone is {span.in_bytes / 2**20:.1f} MiB)"
+    )
 
 
 # -- time -------------------------------------------------------------------------------------
@@ -288,13 +307,16 @@ class NeuronCost:
         return sum(self.compute_s)
 
 
-def neuron_split_cost(span: Span, parts: list[tuple[int, int]], graph: ModelGraph,
-                      profiles: list[DeviceProfile], links: list[Link]) -> NeuronCost:
+def neuron_split_cost(
+    span: Span, parts: list[tuple[int, int]], graph: ModelGraph, profiles: list[DeviceProfile], links: list[Link]
+) -> NeuronCost:
     """Compute, communication and memory of each part ``(start, end)`` of ``span``; part ``i``
     runs with ``profiles[i]`` and talks to the hub over ``links[i]``."""
     if not span.splittable:
-        raise PlanError(f"neuron_splits.layer: layer {span.name} ({span.kind}) cannot be neuron-split "
-                        "(it needs one conv or linear layer with element-wise ops only)")
+        raise PlanError(
+            f"neuron_splits.layer: layer {span.name} ({span.kind}) cannot be neuron-split "
+            "(it needs one conv or linear layer with element-wise ops only)"
+        )
     comp, send, ret, b_in, b_out, peak = [], [], [], [], [], []
     for (a, b), prof, link in zip(parts, profiles, links, strict=True):
         share = (b - a) / span.neurons

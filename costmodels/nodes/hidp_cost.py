@@ -103,9 +103,13 @@ def node_split(plan: Plan, nodes: NodeCluster) -> dict[tuple[int, int], tuple[li
 class HiDPScorer:
     """Per (model, node cluster): processor tables, then plans scored at both levels."""
 
-    def __init__(self, graph: ModelGraph, nodes: NodeCluster,
-                 profiles: Mapping[tuple[str, str], DeviceProfile] | None = None,
-                 boards: Mapping[str, DeviceProfile] | None = None) -> None:
+    def __init__(
+        self,
+        graph: ModelGraph,
+        nodes: NodeCluster,
+        profiles: Mapping[tuple[str, str], DeviceProfile] | None = None,
+        boards: Mapping[str, DeviceProfile] | None = None,
+    ) -> None:
         self.graph = graph
         self.nodes = nodes
         self.split = SplitMaths(graph)
@@ -119,8 +123,9 @@ class HiDPScorer:
     def unit_seconds(self, j: int, proc: str, u: int, rows: int) -> float:
         return float(self.table[(self.nodes.names[j], proc)][u, max(0, min(rows, self.H[u]))])
 
-    def part_detail(self, j: int, first: int, last: int, a: int, b: int, procs: list[str],
-                    fractions: list[float]) -> list[tuple[str, float, float, float]]:
+    def part_detail(
+        self, j: int, first: int, last: int, a: int, b: int, procs: list[str], fractions: list[float]
+    ) -> list[tuple[str, float, float, float]]:
         """Per processor with rows: ``(processor, intra_in_s, compute_s, intra_out_s)`` for node j
         computing rows ``[a, b)`` of the volume's last unit, split by ``fractions``."""
         node = self.nodes.nodes[j]
@@ -131,8 +136,10 @@ class HiDPScorer:
         for i, proc in enumerate(procs):
             if cuts[0, i + 1] <= cuts[0, i]:
                 continue
-            comp = sum(self.unit_seconds(j, proc, u, int(hi[0, i] - lo[0, i]))
-                       for (lo, hi), u in zip(ranges, range(last, first - 1, -1)))
+            comp = sum(
+                self.unit_seconds(j, proc, u, int(hi[0, i] - lo[0, i]))
+                for (lo, hi), u in zip(ranges, range(last, first - 1, -1))
+            )
             if not node.pays_handoff(proc):
                 out.append((proc, 0.0, comp, 0.0))
                 continue
@@ -142,11 +149,11 @@ class HiDPScorer:
             out.append((proc, t_in, comp, t_out))
         return out
 
-    def part_seconds(self, j: int, first: int, last: int, a: int, b: int, procs: list[str],
-                     fractions: list[float]) -> float:
+    def part_seconds(
+        self, j: int, first: int, last: int, a: int, b: int, procs: list[str], fractions: list[float]
+    ) -> float:
         """Node j's time for its rows of a volume with this local partition (idle processors)."""
-        return max((i + c + o for _, i, c, o in self.part_detail(j, first, last, a, b, procs, fractions)),
-                   default=0.0)
+        return max((i + c + o for _, i, c, o in self.part_detail(j, first, last, a, b, procs, fractions)), default=0.0)
 
     def head_seconds(self, j: int, proc: str) -> float:
         return float(self.head_s[(self.nodes.names[j], proc)])
@@ -166,10 +173,13 @@ class HiDPScorer:
         if not plan.volumes:
             raise PlanError("volumes: a HiDP-style plan needs volumes (node rows)")
         if [d.name for d in plan.devices] != self.nodes.names:
-            raise PlanError(f"devices: plan devices {[d.name for d in plan.devices]} differ from the nodes {self.nodes.names}")
+            raise PlanError(
+                f"devices: plan devices {[d.name for d in plan.devices]} differ from the nodes {self.nodes.names}"
+            )
 
-    def schedule(self, plan: Plan, t0: float = 0.0, free: dict[tuple[int, str], float] | None = None,
-                 checked: bool = False) -> RequestResult:
+    def schedule(
+        self, plan: Plan, t0: float = 0.0, free: dict[tuple[int, str], float] | None = None, checked: bool = False
+    ) -> RequestResult:
         """Place one request arriving at ``t0`` on processor timelines ``free`` (updated)."""
         if not checked:
             self.check(plan)
@@ -192,8 +202,14 @@ class HiDPScorer:
                 a, b = int(cuts[0, j]), int(cuts[0, j + 1])
                 if b <= a:
                     continue
-                arrive = max((ready[m] + nodes.transfer_seconds(src, j, nbytes[j, m])
-                              for m, src in enumerate(srcs) if nbytes[j, m] > 0), default=t0)
+                arrive = max(
+                    (
+                        ready[m] + nodes.transfer_seconds(src, j, nbytes[j, m])
+                        for m, src in enumerate(srcs)
+                        if nbytes[j, m] > 0
+                    ),
+                    default=t0,
+                )
                 start = max(T[j], arrive)
                 procs, fr = local.get((v, j), ([nodes.nodes[j].default], [1.0]))
                 done = start
@@ -208,8 +224,14 @@ class HiDPScorer:
         last = plan.volumes[-1]
         share = np.diff(np.asarray(last.rows))
         h = nodes.names.index(plan.head_device) if plan.head_device else int(np.argmax(share))
-        gather = max((T[m] + nodes.transfer_seconds(m, h, float(share[m]) * self.split.row_bytes[-1])
-                      for m in range(N) if share[m] > 0), default=t0)
+        gather = max(
+            (
+                T[m] + nodes.transfer_seconds(m, h, float(share[m]) * self.split.row_bytes[-1])
+                for m in range(N)
+                if share[m] > 0
+            ),
+            default=t0,
+        )
         start = max(T[h], gather)
         if self.graph.head is not None:
             hp = local.get((len(plan.volumes), h), ([nodes.nodes[h].default], [1.0]))[0][0]
@@ -227,14 +249,16 @@ class HiDPScorer:
     def latency(self, plan: Plan) -> float:
         return self.schedule(plan).latency
 
-    def energy(self, result: RequestResult | list[RequestResult], span: float | None = None,
-               at: float = 0.0) -> float:
+    def energy(self, result: RequestResult | list[RequestResult], span: float | None = None, at: float = 0.0) -> float:
         """Joules: active power of every task plus idle power of the available nodes over ``span``
         (default: from the first start to the last end)."""
         results = result if isinstance(result, list) else [result]
         if span is None:
             span = max(r.end for r in results) - min(r.start for r in results)
-        active = sum(self.nodes.nodes[t.node].processor(t.processor).active_w * (t.end - t.start)
-                     for r in results for t in r.tasks)
+        active = sum(
+            self.nodes.nodes[t.node].processor(t.processor).active_w * (t.end - t.start)
+            for r in results
+            for t in r.tasks
+        )
         idle = sum(n.idle_w for n, ok in zip(self.nodes.nodes, self.nodes.available(at)) if ok)
         return float(active + idle * span)

@@ -49,7 +49,6 @@ from splitgym.costmodels.profiles import (
 __all__ = ["Availability", "Node", "NodeCluster", "processor_profiles", "local_base"]
 
 
-
 @dataclass(frozen=True)
 class Availability:
     """Piecewise-constant availability: ``steps`` are ``(t_s, available)``, sorted; available
@@ -88,8 +87,10 @@ class Node:
         for p in self.processors:
             if p.name == name:
                 return p
-        raise ConfigError(f"processor: node {self.name} has no processor {name!r} "
-                          f"(it has {', '.join(p.name for p in self.processors)})")
+        raise ConfigError(
+            f"processor: node {self.name} has no processor {name!r} "
+            f"(it has {', '.join(p.name for p in self.processors)})"
+        )
 
     @property
     def rate_gflops(self) -> float:
@@ -154,9 +155,12 @@ class NodeCluster(Cluster):
 
     # -- building -----------------------------------------------------------------------------
     @classmethod
-    def from_config(cls, devices: str | Mapping[str, Any] | DictConfig,
-                    network: str | float | Mapping[str, Any] | DictConfig | None = None,
-                    efficiency: Mapping[str, float] | None = None) -> NodeCluster:
+    def from_config(
+        cls,
+        devices: str | Mapping[str, Any] | DictConfig,
+        network: str | float | Mapping[str, Any] | DictConfig | None = None,
+        efficiency: Mapping[str, float] | None = None,
+    ) -> NodeCluster:
         """From a device group's HiDP keys (rates, leader, latency, availability). A ``network``
         (as :meth:`Cluster.from_config` takes it) replaces the group's rates and latency by its
         own caps and latency; leader and availability stay the group's. ``efficiency``: fractions
@@ -185,8 +189,9 @@ class NodeCluster(Cluster):
         return {p.kind: p.efficiency for n in self.nodes for p in n.processors if p.efficiency is not None}
 
     @classmethod
-    def from_cluster(cls, cluster: Cluster, leader: str | None = None,
-                     efficiency: Mapping[str, float] | None = None) -> NodeCluster:
+    def from_cluster(
+        cls, cluster: Cluster, leader: str | None = None, efficiency: Mapping[str, float] | None = None
+    ) -> NodeCluster:
         """Nodes for a board-level cluster: processors from the board, rates from its network; a
         board without processor figures becomes a node with one processor, the board itself. A
         node cluster is returned as it is (with ``leader`` as its leader, if given): its nodes,
@@ -196,18 +201,28 @@ class NodeCluster(Cluster):
                 return cluster
             return cls(cluster.name, cluster.nodes, leader, cluster.latency_s)
         net = cluster.network
-        nodes = [make_node(d.name, d.board, net.cap(d.name), efficiency=efficiency) if d.board in PROCESSOR_BOARDS
-                 else board_node(d.name, d.board, net.cap(d.name)) for d in cluster.devices]
+        nodes = [
+            make_node(d.name, d.board, net.cap(d.name), efficiency=efficiency)
+            if d.board in PROCESSOR_BOARDS
+            else board_node(d.name, d.board, net.cap(d.name))
+            for d in cluster.devices
+        ]
         return cls(cluster.name, nodes, leader or nodes[0].name, net.latency_s)
 
 
-def make_node(name: str, board: str, network_mbps: float,
-              availability: Availability | None = None, efficiency: Mapping[str, float] | None = None) -> Node:
+def make_node(
+    name: str,
+    board: str,
+    network_mbps: float,
+    availability: Availability | None = None,
+    efficiency: Mapping[str, float] | None = None,
+) -> Node:
     if not network_mbps > 0:
         raise ConfigError(f"network_mbps: node {name} needs a rate > 0, got {network_mbps}")
     bp = board_processors(board, efficiency)
-    return Node(name, board, bp.processors, bp.default, bp.idle_w, bp.intra_gbps, network_mbps,
-                availability or Availability())
+    return Node(
+        name, board, bp.processors, bp.default, bp.idle_w, bp.intra_gbps, network_mbps, availability or Availability()
+    )
 
 
 def board_node(name: str, board: str, network_mbps: float) -> Node:
@@ -252,13 +267,17 @@ def local_base(graph: ModelGraph) -> DeviceProfile:
         return prof
     ref = "resnet50" if graph.name.startswith("resnet") else "vgg19"
     rate = _reference_rate(ref)
-    units = [UnitTable(u.name, [1, u.height], [u.out_shape[2]],
-                       [[u.flops / u.height / rate], [u.flops / rate]]) for u in graph.units]
+    units = [
+        UnitTable(u.name, [1, u.height], [u.out_shape[2]], [[u.flops / u.height / rate], [u.flops / rate]])
+        for u in graph.units
+    ]
     head = (graph.head.flops if graph.head else 0) / rate
-    meta = {"version": PROFILE_VERSION, "label": f"FLOP-scaled from {ref}'s measured local rate "
-            f"({rate / 1e9:.2f} GFLOP/s); not measured", "reference": ref}
-    return DeviceProfile("local-cpu-flops", "local-cpu", "derived", graph.name, graph.input_shape,
-                         units, head, meta)
+    meta = {
+        "version": PROFILE_VERSION,
+        "label": f"FLOP-scaled from {ref}'s measured local rate ({rate / 1e9:.2f} GFLOP/s); not measured",
+        "reference": ref,
+    }
+    return DeviceProfile("local-cpu-flops", "local-cpu", "derived", graph.name, graph.input_shape, units, head, meta)
 
 
 def processor_profile(base: DeviceProfile, graph: ModelGraph, node: Node, proc: ProcessorSpec) -> DeviceProfile:
@@ -266,18 +285,36 @@ def processor_profile(base: DeviceProfile, graph: ModelGraph, node: Node, proc: 
     src = base.fitted("linear") if base.kind == "measured" else base
     local_rate = graph.flops / max(src.total_seconds(), 1e-12)
     factor = local_rate / (proc.effective_gflops * 1e9)
-    units = [UnitTable(u.name, u.heights, u.widths, [[s * factor for s in r] for r in u.seconds])
-             for u in src.units]
-    meta = {"derived_from": base.name, "node": node.name, "board": node.board,
-            "processor": proc.name, "peak_gflops": proc.peak_gflops,
-            "effective_gflops": proc.effective_gflops, "scale_factor": factor, "source": proc.source,
-            "label": "derived (processor-level, not measured on the board)"}
-    return DeviceProfile(f"{node.board}/{proc.name}", node.board, "derived", base.model,
-                         base.input_shape, units, src.head_seconds * factor, meta)
+    units = [UnitTable(u.name, u.heights, u.widths, [[s * factor for s in r] for r in u.seconds]) for u in src.units]
+    meta = {
+        "derived_from": base.name,
+        "node": node.name,
+        "board": node.board,
+        "processor": proc.name,
+        "peak_gflops": proc.peak_gflops,
+        "effective_gflops": proc.effective_gflops,
+        "scale_factor": factor,
+        "source": proc.source,
+        "label": "derived (processor-level, not measured on the board)",
+    }
+    return DeviceProfile(
+        f"{node.board}/{proc.name}",
+        node.board,
+        "derived",
+        base.model,
+        base.input_shape,
+        units,
+        src.head_seconds * factor,
+        meta,
+    )
 
 
-def processor_profiles(graph: ModelGraph, nodes: NodeCluster, base: DeviceProfile | None = None,
-                       boards: Mapping[str, DeviceProfile] | None = None) -> dict[tuple[str, str], DeviceProfile]:
+def processor_profiles(
+    graph: ModelGraph,
+    nodes: NodeCluster,
+    base: DeviceProfile | None = None,
+    boards: Mapping[str, DeviceProfile] | None = None,
+) -> dict[tuple[str, str], DeviceProfile]:
     """One derived profile per (node, processor); a whole-board processor gets ``boards[board]``
     or the board's own profile (:func:`profiles.profile_for`)."""
     cache = dict(boards or {})
@@ -290,4 +327,3 @@ def processor_profiles(graph: ModelGraph, nodes: NodeCluster, base: DeviceProfil
                 base = base or local_base(graph)
                 out[(n.name, p.name)] = processor_profile(base, graph, n, p)
     return out
-

@@ -22,8 +22,9 @@ __all__ = ["score_nodes", "plan_nodes"]
 def plan_nodes(plan: Plan) -> NodeCluster:
     """The plan's nodes: its devices with their boards' processors, the leader and any overridden
     processor efficiency (a sensitivity run's) from ``meta``."""
-    return NodeCluster.from_cluster(plan.cluster(), leader=plan.meta.get("leader"),
-                                    efficiency=plan.meta.get("efficiency"))
+    return NodeCluster.from_cluster(
+        plan.cluster(), leader=plan.meta.get("leader"), efficiency=plan.meta.get("efficiency")
+    )
 
 
 @register_scorer("nodes")
@@ -36,15 +37,48 @@ def score_nodes(plan: Plan, graph: ModelGraph, *, at: float = 0.0) -> Score:
     procs: list[dict[str, Any]] = []
     for j, name in enumerate(nodes.names):
         mine = [t for t in res.tasks if t.node == j]
-        per.append({"device": name, "compute_s": sum(t.end - t.start for t in mine),
-                    "finish_s": max((t.end for t in mine), default=0.0) - res.start})
+        per.append(
+            {
+                "device": name,
+                "compute_s": sum(t.end - t.start for t in mine),
+                "finish_s": max((t.end for t in mine), default=0.0) - res.start,
+            }
+        )
         for p in sorted({t.processor for t in mine}):
-            procs.append({"node": name, "processor": p,
-                          "compute_ms": sum(t.end - t.start for t in mine if t.processor == p) * 1e3})
-    detail = {"latency_s": res.latency, "energy_j": energy, "leader": nodes.leader,
-              "tasks": [{"node": nodes.names[t.node], "processor": t.processor, "volume": t.volume,
-                         "start_s": t.start, "end_s": t.end} for t in res.tasks]}
-    summary = (f"leader {nodes.leader}; end-to-end latency {res.latency * 1e3:.2f} ms  ->  "
-               f"{1.0 / res.latency:.2f} images/s; energy {energy:.3f} J per request")
-    return Score(plan.kind, plan.method, float(res.latency), per, ips=1.0 / res.latency, energy_j=energy,
-                 detail=detail, tables=[("compute per processor", procs)], summary=summary)
+            procs.append(
+                {
+                    "node": name,
+                    "processor": p,
+                    "compute_ms": sum(t.end - t.start for t in mine if t.processor == p) * 1e3,
+                }
+            )
+    detail = {
+        "latency_s": res.latency,
+        "energy_j": energy,
+        "leader": nodes.leader,
+        "tasks": [
+            {
+                "node": nodes.names[t.node],
+                "processor": t.processor,
+                "volume": t.volume,
+                "start_s": t.start,
+                "end_s": t.end,
+            }
+            for t in res.tasks
+        ],
+    }
+    summary = (
+        f"leader {nodes.leader}; end-to-end latency {res.latency * 1e3:.2f} ms  ->  "
+        f"{1.0 / res.latency:.2f} images/s; energy {energy:.3f} J per request"
+    )
+    return Score(
+        plan.kind,
+        plan.method,
+        float(res.latency),
+        per,
+        ips=1.0 / res.latency,
+        energy_j=energy,
+        detail=detail,
+        tables=[("compute per processor", procs)],
+        summary=summary,
+    )

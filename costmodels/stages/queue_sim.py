@@ -61,8 +61,7 @@ from splitgym.costmodels.network import Network, link_seconds
 from splitgym.costmodels.profiles import DeviceProfile, profile_for
 from splitgym.costmodels.stages.mdi_allocation import allocate, ring_order, unit_weights
 
-__all__ = ["IDLE", "LOCAL", "WorkerEvent", "QueueSystem", "QueueSim", "QueueResult", "Policy",
-           "poisson_arrivals"]
+__all__ = ["IDLE", "LOCAL", "WorkerEvent", "QueueSystem", "QueueSim", "QueueResult", "Policy", "poisson_arrivals"]
 
 #: Service choices besides "serve MDI queue of source s" (s >= 0).
 IDLE = -1
@@ -181,30 +180,58 @@ class QueueSystem:
         return self.unit_s.sum(axis=1) + self.head_s
 
     @classmethod
-    def from_graph(cls, graph: ModelGraph, cluster: Cluster, sources: Sequence[int | str],
-                   rates: Sequence[float], images: Sequence[int],
-                   profiles: Mapping[str, DeviceProfile] | None = None, image_s: float | None = None,
-                   weight: str = "params", **kwargs: Any) -> QueueSystem:
+    def from_graph(
+        cls,
+        graph: ModelGraph,
+        cluster: Cluster,
+        sources: Sequence[int | str],
+        rates: Sequence[float],
+        images: Sequence[int],
+        profiles: Mapping[str, DeviceProfile] | None = None,
+        image_s: float | None = None,
+        weight: str = "params",
+        **kwargs: Any,
+    ) -> QueueSystem:
         """Per-unit delays from the boards' profiles (measured or derived), links from the
         cluster's network; ``sources`` by worker index or device name."""
         cache = dict(profiles or {})
         profs = [profile_for(d.board, graph, cache) for d in cluster.devices]
-        unit_s = np.stack([np.array([float(p.unit_latency(i, u.height)) for i, u in enumerate(graph.units)])
-                           for p in profs])
+        unit_s = np.stack(
+            [np.array([float(p.unit_latency(i, u.height)) for i, u in enumerate(graph.units)]) for p in profs]
+        )
         head_s = np.array([p.head_seconds if graph.head is not None else 0.0 for p in profs])
         scale = 1.0
         if image_s is not None:
             if not image_s > 0:
                 raise ConfigError(f"image_s: must be > 0 seconds, got {image_s}")
             scale = image_s / float(unit_s[0].sum() + head_s[0])
-        in_bytes = np.array([u.in_shape[0] * u.in_shape[1] * u.in_shape[2] * 4 for u in graph.units]
-                            + [graph.head.out_bytes if graph.head else graph.units[-1].out_bytes], dtype=float)
+        in_bytes = np.array(
+            [u.in_shape[0] * u.in_shape[1] * u.in_shape[2] * 4 for u in graph.units]
+            + [graph.head.out_bytes if graph.head else graph.units[-1].out_bytes],
+            dtype=float,
+        )
         src = [cluster.index(s) if isinstance(s, str) else int(s) for s in sources]
-        meta = {"model": graph.name, "input": list(graph.input_shape), "boards": [d.board for d in cluster.devices],
-                "compute_scale": scale, "weight": weight, "cluster": cluster.name}
-        return cls(cluster.names, unit_s * scale, head_s * scale, in_bytes, unit_weights(graph, weight),
-                   cluster.network, src, [float(r) for r in rates], [int(i) for i in images],
-                   meta=meta | dict(kwargs.pop("meta", {})), **kwargs)
+        meta = {
+            "model": graph.name,
+            "input": list(graph.input_shape),
+            "boards": [d.board for d in cluster.devices],
+            "compute_scale": scale,
+            "weight": weight,
+            "cluster": cluster.name,
+        }
+        return cls(
+            cluster.names,
+            unit_s * scale,
+            head_s * scale,
+            in_bytes,
+            unit_weights(graph, weight),
+            cluster.network,
+            src,
+            [float(r) for r in rates],
+            [int(i) for i in images],
+            meta=meta | dict(kwargs.pop("meta", {})),
+            **kwargs,
+        )
 
 
 @dataclass
@@ -544,8 +571,10 @@ class QueueSim:
             if self._heap:
                 cand = min(cand, self._heap[0][0])
             if cand == math.inf:
-                raise RuntimeError(f"policy {policy.name}: deadlock at t={t:.3f}s, {self.total - self.n_done} "
-                                   f"images unfinished and every worker idle")
+                raise RuntimeError(
+                    f"policy {policy.name}: deadlock at t={t:.3f}s, {self.total - self.n_done} "
+                    f"images unfinished and every worker idle"
+                )
             if slot > 0:
                 k_slot = max(k_slot + 1, math.ceil(cand / slot - 1e-9))
                 t = k_slot * slot
@@ -564,7 +593,15 @@ class QueueSim:
     def result(self, name: str) -> QueueResult:
         done = np.array(self.done_t)
         return QueueResult(
-            policy=name, makespan_s=float(np.nanmax(done)) if done.size else 0.0,
-            arrive=self.arr.copy(), admit=np.array(self.adm), done=done, source=np.array(self.src),
-            path=np.array(self.path), restarts=self.restarts, busy_s=np.array(self.busy_s),
-            bytes_sent=self.bytes_sent, backlog_area=self.area)
+            policy=name,
+            makespan_s=float(np.nanmax(done)) if done.size else 0.0,
+            arrive=self.arr.copy(),
+            admit=np.array(self.adm),
+            done=done,
+            source=np.array(self.src),
+            path=np.array(self.path),
+            restarts=self.restarts,
+            busy_s=np.array(self.busy_s),
+            bytes_sent=self.bytes_sent,
+            backlog_area=self.area,
+        )

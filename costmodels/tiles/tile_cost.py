@@ -71,8 +71,21 @@ from splitgym.costmodels.profiles import (
 from splitgym.costmodels.slicing import Region
 from splitgym.costmodels.tiles.tile_layouts import layer_rects
 
-__all__ = ["TileCostModel", "TileScore", "Exchange", "exchanges", "score_tiles", "tile_plan",
-           "plan_rects", "memory_caps", "cluster_caps", "MemoryCaps", "NO_CAPS", "intersect", "Counting"]
+__all__ = [
+    "TileCostModel",
+    "TileScore",
+    "Exchange",
+    "exchanges",
+    "score_tiles",
+    "tile_plan",
+    "plan_rects",
+    "memory_caps",
+    "cluster_caps",
+    "MemoryCaps",
+    "NO_CAPS",
+    "intersect",
+    "Counting",
+]
 
 Counting = Literal["exact", "edges"]
 
@@ -163,8 +176,10 @@ class TileScore:
     @property
     def overflow(self) -> float:
         """Bytes over the cap, summed over devices (0: feasible)."""
-        return float(np.maximum(0.0, self.peak_memory - self.memory_cap).sum()
-                     + np.maximum(0.0, self.activation - self.activation_cap).sum())
+        return float(
+            np.maximum(0.0, self.peak_memory - self.memory_cap).sum()
+            + np.maximum(0.0, self.activation - self.activation_cap).sum()
+        )
 
     @property
     def feasible(self) -> bool:
@@ -187,15 +202,29 @@ class TileScore:
             "total_bytes": self.total_bytes,
             "layer_bytes": self.layer_bytes.tolist(),
             "per_device": [
-                {"device": n, "tile": list(r), "compute_s": float(c), "comm_s": float(s),
-                 "recv_bytes": float(b), "peak_memory_mb": float(m / 2**20),
-                 "memory_cap_mb": (None if not np.isfinite(cap) else float(cap / 2**20)),
-                 "activation_mb": float(a / 2**20),
-                 "activation_cap_mb": (None if not np.isfinite(ac) else float(ac / 2**20)),
-                 "total_s": float(c + s)}
+                {
+                    "device": n,
+                    "tile": list(r),
+                    "compute_s": float(c),
+                    "comm_s": float(s),
+                    "recv_bytes": float(b),
+                    "peak_memory_mb": float(m / 2**20),
+                    "memory_cap_mb": (None if not np.isfinite(cap) else float(cap / 2**20)),
+                    "activation_mb": float(a / 2**20),
+                    "activation_cap_mb": (None if not np.isfinite(ac) else float(ac / 2**20)),
+                    "total_s": float(c + s),
+                }
                 for n, r, c, s, b, m, cap, a, ac in zip(
-                    self.devices, self.rects, self.compute, self.comm_seconds, self.comm_bytes,
-                    self.peak_memory, self.memory_cap, self.activation, self.activation_cap)
+                    self.devices,
+                    self.rects,
+                    self.compute,
+                    self.comm_seconds,
+                    self.comm_bytes,
+                    self.peak_memory,
+                    self.memory_cap,
+                    self.activation,
+                    self.activation_cap,
+                )
             ],
         }
 
@@ -213,8 +242,13 @@ class _UnitRate:
     @classmethod
     def build(cls, table: UnitTable, h: int, w: int) -> _UnitRate:
         h_ref, w_ref = table.heights[-1], table.widths[-1]
-        return cls(np.asarray(table.heights, dtype=float), np.asarray(table.seconds, dtype=float)[:, -1],
-                   float(h_ref), h * w / (h_ref * w_ref), float(h * w))
+        return cls(
+            np.asarray(table.heights, dtype=float),
+            np.asarray(table.seconds, dtype=float)[:, -1],
+            float(h_ref),
+            h * w / (h_ref * w_ref),
+            float(h * w),
+        )
 
     def __call__(self, elems: int) -> float:
         if elems <= 0:
@@ -230,8 +264,9 @@ def _has_profile(graph: ModelGraph, board: str) -> bool:
     return (profile_dir() / fname).exists() or (SHIPPED_PROFILES / fname).exists()
 
 
-def _reference_profile(board: str, graph: ModelGraph, cache: dict[str, DeviceProfile],
-                       ref: dict[tuple[int, ...], ModelGraph]) -> DeviceProfile:
+def _reference_profile(
+    board: str, graph: ModelGraph, cache: dict[str, DeviceProfile], ref: dict[tuple[int, ...], ModelGraph]
+) -> DeviceProfile:
     """The board's profile for ``graph``'s model: a given one, else at the graph's size when the
     local one exists (shipped or cached), else at the model's default size; a derived board is
     derived on the graph its local-cpu profile was measured for."""
@@ -248,13 +283,14 @@ def _reference_profile(board: str, graph: ModelGraph, cache: dict[str, DevicePro
             on = _graph_at(graph, None, ref)
         prof = profile_for(board, on, cache)
     if prof.model != graph.name or len(prof.units) != graph.num_units:
-        raise ConfigError(f"profiles: {prof.name} is for {prof.model} with {len(prof.units)} units, "
-                          f"not {graph.name} with {graph.num_units}")
+        raise ConfigError(
+            f"profiles: {prof.name} is for {prof.model} with {len(prof.units)} units, "
+            f"not {graph.name} with {graph.num_units}"
+        )
     return prof
 
 
-def _graph_at(graph: ModelGraph, shape: tuple[int, ...] | None,
-              ref: dict[tuple[int, ...], ModelGraph]) -> ModelGraph:
+def _graph_at(graph: ModelGraph, shape: tuple[int, ...] | None, ref: dict[tuple[int, ...], ModelGraph]) -> ModelGraph:
     """``graph``'s model at another input shape (None: its default size), traced once."""
     if shape is not None and tuple(shape) == tuple(graph.input_shape):
         return graph
@@ -290,8 +326,10 @@ def cluster_caps(cluster: Cluster, caps: str | None = "auto") -> MemoryCaps:
             found = memory_caps(cluster.name)
         except ConfigError:
             return NO_CAPS
-        return MemoryCaps({k: v for k, v in found.mb.items() if k in cluster.names},
-                          {k: v for k, v in found.share.items() if k in cluster.names})
+        return MemoryCaps(
+            {k: v for k, v in found.mb.items() if k in cluster.names},
+            {k: v for k, v in found.share.items() if k in cluster.names},
+        )
     found = memory_caps(caps)
     unknown = [k for k in [*found.mb, *found.share] if k not in cluster.names]
     if unknown:
@@ -327,10 +365,15 @@ class TileCostModel:
         counting: ``"exact"`` or ``"edges"`` (see the module docstring).
     """
 
-    def __init__(self, graph: ModelGraph, cluster: Cluster,
-                 profiles: Mapping[str, DeviceProfile] | None = None,
-                 memory_mb: Mapping[str, float] | None = None, counting: Counting = "exact",
-                 activation_share: Mapping[str, float] | None = None) -> None:
+    def __init__(
+        self,
+        graph: ModelGraph,
+        cluster: Cluster,
+        profiles: Mapping[str, DeviceProfile] | None = None,
+        memory_mb: Mapping[str, float] | None = None,
+        counting: Counting = "exact",
+        activation_share: Mapping[str, float] | None = None,
+    ) -> None:
         if counting not in ("exact", "edges"):
             raise ConfigError(f"counting: must be 'exact' or 'edges', got {counting!r}")
         self.graph = graph
@@ -346,14 +389,19 @@ class TileCostModel:
                 raise ConfigError(f"{key}: unknown device {unknown[0]!r} (cluster has {', '.join(self.names)})")
         self.caps = MemoryCaps(caps, shares)
         self.cap_bytes = np.array([caps.get(n, np.inf) * 2**20 for n in self.names])
-        full_act = max((u.in_shape[0] * u.in_shape[1] * u.in_shape[2] + u.out_shape[0] * u.out_shape[1]
-                        * u.out_shape[2]) * DTYPE_BYTES for u in graph.units)
+        full_act = max(
+            (u.in_shape[0] * u.in_shape[1] * u.in_shape[2] + u.out_shape[0] * u.out_shape[1] * u.out_shape[2])
+            * DTYPE_BYTES
+            for u in graph.units
+        )
         self.activation_cap = np.array([shares.get(n, np.inf) * full_act for n in self.names])
         cache = dict(profiles or {})
         ref: dict[tuple[int, ...], ModelGraph] = {}
         self.profiles = [_reference_profile(d.board, graph, cache, ref) for d in cluster.devices]
-        self.rates = [[_UnitRate.build(p.units[u.index], u.out_shape[1], u.out_shape[2]) for u in graph.units]
-                      for p in self.profiles]
+        self.rates = [
+            [_UnitRate.build(p.units[u.index], u.out_shape[1], u.out_shape[2]) for u in graph.units]
+            for p in self.profiles
+        ]
         self.head_seconds = np.array([p.head_seconds for p in self.profiles])
         self.weight_bytes = float(sum(u.params for u in graph.units) * DTYPE_BYTES)
         self.head_bytes = float((graph.head.params if graph.head else 0) * DTYPE_BYTES)
@@ -420,12 +468,22 @@ class TileCostModel:
             peak[h] += self.head_bytes + g.units[-1].out_bytes
         head_s = float(self.head_seconds[h]) if g.head is not None else 0.0
         return TileScore(
-            devices=list(self.names), rects=rects, latency=latency, compute=compute,
-            comm_seconds=comm_s, comm_bytes=comm_b, layer_elements=layer_el, peak_memory=peak,
-            memory_cap=self.cap_bytes.copy(), activation=act, activation_cap=self.activation_cap.copy(),
+            devices=list(self.names),
+            rects=rects,
+            latency=latency,
+            compute=compute,
+            comm_seconds=comm_s,
+            comm_bytes=comm_b,
+            layer_elements=layer_el,
+            peak_memory=peak,
+            memory_cap=self.cap_bytes.copy(),
+            activation=act,
+            activation_cap=self.activation_cap.copy(),
             head_device=self.names[h],
-            gather_seconds=float(ready - total[h]), head_seconds=head_s,
-            end_to_end=float(ready + head_s), messages=messages,
+            gather_seconds=float(ready - total[h]),
+            head_seconds=head_s,
+            end_to_end=float(ready + head_s),
+            messages=messages,
         )
 
 
@@ -444,8 +502,15 @@ def plan_rects(plan: Plan) -> list[Region]:
     return [by[d.name] for d in plan.devices]
 
 
-def tile_plan(method: str, graph: ModelGraph, cluster: Cluster, rects: Sequence[Region],
-              head_device: str | None = None, caps: MemoryCaps = NO_CAPS, **meta: Any) -> Plan:
+def tile_plan(
+    method: str,
+    graph: ModelGraph,
+    cluster: Cluster,
+    rects: Sequence[Region],
+    head_device: str | None = None,
+    caps: MemoryCaps = NO_CAPS,
+    **meta: Any,
+) -> Plan:
     """A tile plan, one non-empty rectangle per device of ``cluster`` (in its order)."""
     net = cluster.network
     m = dict(meta)
@@ -458,19 +523,24 @@ def tile_plan(method: str, graph: ModelGraph, cluster: Cluster, rects: Sequence[
         method=method,
         model=PlanModel(name=graph.name, input=graph.input_shape),
         devices=[PlanDevice(name=d.name, board=d.board, bandwidth_mbps=net.cap(d.name)) for d in cluster.devices],
-        network=PlanNetwork(requester_mbps=net.cap(cluster.requester), latency_ms=net.latency_s * 1e3,
-                            overhead_ms=net.overhead_s * 1e3),
-        tiles=[Tile(device=d.name, rows=(r.r0, r.r1), cols=(r.c0, r.c1))
-               for d, r in zip(cluster.devices, rects)],
+        network=PlanNetwork(
+            requester_mbps=net.cap(cluster.requester), latency_ms=net.latency_s * 1e3, overhead_ms=net.overhead_s * 1e3
+        ),
+        tiles=[Tile(device=d.name, rows=(r.r0, r.r1), cols=(r.c0, r.c1)) for d, r in zip(cluster.devices, rects)],
         head_device=head_device,
         meta=m,
     )
 
 
-def score_tiles(graph: ModelGraph, cluster: Cluster | None = None, rects: Sequence[Region] | Plan | None = None,
-                profiles: Mapping[str, DeviceProfile] | None = None,
-                memory_mb: Mapping[str, float] | None = None, counting: Counting = "exact",
-                model: TileCostModel | None = None) -> TileScore:
+def score_tiles(
+    graph: ModelGraph,
+    cluster: Cluster | None = None,
+    rects: Sequence[Region] | Plan | None = None,
+    profiles: Mapping[str, DeviceProfile] | None = None,
+    memory_mb: Mapping[str, float] | None = None,
+    counting: Counting = "exact",
+    model: TileCostModel | None = None,
+) -> TileScore:
     """Score a layout or a tile plan (its cluster, caps and head device come with it)."""
     head, share = None, None
     if isinstance(rects, Plan):
@@ -485,4 +555,3 @@ def score_tiles(graph: ModelGraph, cluster: Cluster | None = None, rects: Sequen
         raise ConfigError("score_tiles: needs a plan, or a cluster and rectangles")
     model = model or TileCostModel(graph, cluster, profiles, memory_mb, counting, share)  # type: ignore[arg-type]
     return model.score(rects, head)
-

@@ -29,8 +29,22 @@ import numpy as np
 from splitgym.costmodels.errors import PlanError
 from splitgym.costmodels.slicing import Region
 
-__all__ = ["Cut", "strips", "equal_strips", "grid", "t_layout", "multilevel", "layer_rects",
-           "is_partition", "all_partitions", "fraction_cuts", "scale_rects", "shared_boundary", "ROWS", "COLS"]
+__all__ = [
+    "Cut",
+    "strips",
+    "equal_strips",
+    "grid",
+    "t_layout",
+    "multilevel",
+    "layer_rects",
+    "is_partition",
+    "all_partitions",
+    "fraction_cuts",
+    "scale_rects",
+    "shared_boundary",
+    "ROWS",
+    "COLS",
+]
 
 ROWS, COLS = 0, 1  # the axis a cut runs across: ROWS = a horizontal cut (pieces stacked by height)
 
@@ -72,8 +86,9 @@ def grid(h: int, w: int, row_edges: Sequence[int], col_edges: Sequence[int]) -> 
     for name, edges, total in (("row_edges", row_edges, h), ("col_edges", col_edges, w)):
         if edges[0] != 0 or edges[-1] != total or any(b < a for a, b in zip(edges, edges[1:])):
             raise PlanError(f"grid.{name}: must rise from 0 to {total}, got {list(edges)}")
-    return [Region(r0, r1, c0, c1) for r0, r1 in zip(row_edges, row_edges[1:])
-            for c0, c1 in zip(col_edges, col_edges[1:])]
+    return [
+        Region(r0, r1, c0, c1) for r0, r1 in zip(row_edges, row_edges[1:]) for c0, c1 in zip(col_edges, col_edges[1:])
+    ]
 
 
 def t_layout(h: int, w: int, top: int, left: int) -> list[Region]:
@@ -106,8 +121,7 @@ def multilevel(h: int, w: int, cuts: Sequence[Cut]) -> list[Region]:
     return out
 
 
-def fraction_cuts(h: int, w: int, axes: Sequence[int], sides: Sequence[int],
-                  fracs: Sequence[float]) -> list[Cut]:
+def fraction_cuts(h: int, w: int, axes: Sequence[int], sides: Sequence[int], fracs: Sequence[float]) -> list[Cut]:
     """MPA's decisions as cuts: step ``k`` takes ``fracs[k]`` of the remainder's extent along
     ``axes[k]`` from side ``sides[k]``. Each piece gets at least one row/column and leaves at
     least one for every later device where the extent allows; where the chosen axis has fewer
@@ -150,12 +164,13 @@ def is_partition(h: int, w: int, rects: Sequence[Region]) -> bool:
         if r.r0 < 0 or r.c0 < 0 or r.r1 > h or r.c1 > w:
             return False
         if not r.empty:
-            g[r.r0:r.r1, r.c0:r.c1] += 1
+            g[r.r0 : r.r1, r.c0 : r.c1] += 1
     return bool((g == 1).all())
 
 
 def scale_rects(rects: Sequence[Region], g_rows: int, g_cols: int, h: int, w: int) -> list[Region]:
     """Rectangles on a coarse ``g_rows x g_cols`` grid to pixels: edge ``k`` -> ``round(k*h/g)``."""
+
     def rr(k: int) -> int:
         return int(round(k * h / g_rows))
 

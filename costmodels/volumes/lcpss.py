@@ -112,7 +112,8 @@ class LCPSS:
             self.history.append((list(current), best))
 
 
-def lcpss_partition(graph: ModelGraph, n_devices: int, alpha: float = 0.75, samples: int = 100,
-                    seed: int = 0) -> Partition:
+def lcpss_partition(
+    graph: ModelGraph, n_devices: int, alpha: float = 0.75, samples: int = 100, seed: int = 0
+) -> Partition:
     """The LC-PSS partition as ``(first, last)`` volumes."""
     return from_starts(LCPSS(graph, n_devices, alpha, samples, seed).search(), graph.num_units)

@@ -38,7 +38,8 @@ from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.profiles import DeviceProfile, profile_for
 
-__all__ = ["equal_cuts",
+__all__ = [
+    "equal_cuts",
     "device_profiles",
     "capability",
     "largest_remainder",
@@ -49,8 +50,9 @@ __all__ = ["equal_cuts",
 ]
 
 
-def device_profiles(graph: ModelGraph, cluster: Cluster,
-                    profiles: Mapping[str, DeviceProfile] | None = None) -> list[DeviceProfile]:
+def device_profiles(
+    graph: ModelGraph, cluster: Cluster, profiles: Mapping[str, DeviceProfile] | None = None
+) -> list[DeviceProfile]:
     """One profile per device, as the simulator builds them: ``profiles`` (by board name) first,
     then measured (local-*) or derived boards."""
     cache = dict(profiles or {})
@@ -145,8 +147,9 @@ class LinearModel:
     mbps_out: np.ndarray
 
     @classmethod
-    def build(cls, graph: ModelGraph, cluster: Cluster,
-              profiles: Mapping[str, DeviceProfile] | None = None) -> LinearModel:
+    def build(
+        cls, graph: ModelGraph, cluster: Cluster, profiles: Mapping[str, DeviceProfile] | None = None
+    ) -> LinearModel:
         profs = device_profiles(graph, cluster, profiles)
         net = cluster.network
         req = cluster.requester
@@ -204,8 +207,7 @@ class LinearModel:
     def plan_seconds(self, partition: list[tuple[int, int]], cuts: np.ndarray) -> float:
         """Model end-to-end time of a plan: volumes run in lock step (each waits for its slowest
         part), then the finish."""
-        vols = sum(self.volume_seconds(first, last, c)
-                   for (first, last), c in zip(partition, cuts, strict=True))
+        vols = sum(self.volume_seconds(first, last, c) for (first, last), c in zip(partition, cuts, strict=True))
         return float(vols + self.finish_seconds(np.asarray(cuts)[-1]))
 
 

@@ -81,8 +81,9 @@ class PilotResult:
 class _Pricer:
     """Best sampled share decision per (partition, prior), cached: the pilot's one cost."""
 
-    def __init__(self, graph: ModelGraph, cluster: Cluster, priors: tuple[str, ...], samples: int,
-                 spread: float, seed: int) -> None:
+    def __init__(
+        self, graph: ModelGraph, cluster: Cluster, priors: tuple[str, ...], samples: int, spread: float, seed: int
+    ) -> None:
         unknown = [p for p in priors if p not in PRIORS]
         if not priors or unknown:
             raise ValueError(f"priors: each must be one of {PRIORS}, got {list(priors)}")
@@ -91,8 +92,9 @@ class _Pricer:
         self.whole = prior_shares(graph, cluster)
         self.linear = LinearModel.build(graph, cluster) if "volume" in priors else None
         rng = np.random.default_rng(seed)
-        self.actions = np.concatenate([np.zeros((1, cluster.size)),
-                                       rng.normal(0.0, spread, (samples - 1, cluster.size))])
+        self.actions = np.concatenate(
+            [np.zeros((1, cluster.size)), rng.normal(0.0, spread, (samples - 1, cluster.size))]
+        )
         self.cache: dict[Starts, tuple[float, str, np.ndarray]] = {}
 
     def volume_prior(self, part: Partition) -> np.ndarray:
@@ -111,8 +113,11 @@ class _Pricer:
             heights = [self.graph.units[last].height for _, last in part]
             best: tuple[float, str, np.ndarray] | None = None
             for kind in self.priors:
-                prior = np.broadcast_to(self.whole, (len(part), self.cluster.size)) if kind == "whole" \
+                prior = (
+                    np.broadcast_to(self.whole, (len(part), self.cluster.size))
+                    if kind == "whole"
                     else self.volume_prior(part)
+                )
                 lat = self.sim.score(part, share_cuts(self.actions, prior, heights))
                 k = int(lat.argmin())
                 if best is None or lat[k] < best[0]:
@@ -130,9 +135,17 @@ def _linear_seed(graph: ModelGraph, cluster: Cluster) -> Starts:
     return tuple([0] + [i for i in range(1, U) if mask >> (i - 1) & 1])
 
 
-def pilot_partition(graph: ModelGraph, cluster: Cluster, alphas: tuple[float, ...] = ALPHAS,
-                    samples: int = 256, spread: float = 0.5, seed: int = 0, linear_seed: bool = False,
-                    priors: tuple[str, ...] = ("whole",), max_moves: int = 0) -> PilotResult:
+def pilot_partition(
+    graph: ModelGraph,
+    cluster: Cluster,
+    alphas: tuple[float, ...] = ALPHAS,
+    samples: int = 256,
+    spread: float = 0.5,
+    seed: int = 0,
+    linear_seed: bool = False,
+    priors: tuple[str, ...] = ("whole",),
+    max_moves: int = 0,
+) -> PilotResult:
     """The fastest partition (by its best sampled share decision) among the LC-PSS partitions over
     ``alphas`` and, with ``linear_seed``, the linear model's optimum; then up to ``max_moves``
     improving boundary toggles from it. The defaults are ``lcpss-pilot``; :data:`SEARCH` the rest."""
@@ -164,5 +177,6 @@ def pilot_partition(graph: ModelGraph, cluster: Cluster, alphas: tuple[float, ..
         cur, lat, moves = best, price(best)[0], moves + 1
     _, prior, centre = price(cur)
     alpha = None if source == "linear" else -neg_a
-    return PilotResult(alpha, from_starts(list(cur), U), lat, tuple(rows), centre, prior, source, moves,
-                       len(price.cache))
+    return PilotResult(
+        alpha, from_starts(list(cur), U), lat, tuple(rows), centre, prior, source, moves, len(price.cache)
+    )

@@ -26,8 +26,7 @@ def price_volumes(model: LinearModel, num_units: int) -> tuple[np.ndarray, dict[
     return tau, cuts
 
 
-def search_partitions(tau: np.ndarray, max_volumes: int | None = None,
-                      chunk: int = 1 << 17) -> tuple[int, float, int]:
+def search_partitions(tau: np.ndarray, max_volumes: int | None = None, chunk: int = 1 << 17) -> tuple[int, float, int]:
     """Brute force over every partition of ``U`` units: ``(best mask, its cost, candidates)``.
 
     The cost of a partition is the sum of ``tau`` over its volumes; mask bit ``i-1`` set means a

@@ -52,6 +52,8 @@ def named_partition(name: str, graph: ModelGraph, also: tuple[str, ...] = ()) ->
     try:
         starts = [int(x) for x in name.split(",") if x.strip()]
     except ValueError:
-        raise ConfigError(f"partition: unknown partition {name!r} (known: {', '.join([*also, *PARTITIONS])}, "
-                          "or unit indices like 0,3,7)") from None
+        raise ConfigError(
+            f"partition: unknown partition {name!r} (known: {', '.join([*also, *PARTITIONS])}, "
+            "or unit indices like 0,3,7)"
+        ) from None
     return from_starts(starts, graph.num_units)

@@ -46,8 +46,9 @@ def prior_shares(graph: ModelGraph, cluster: Cluster, floor: float = PRIOR_FLOOR
     return np.maximum(rows, floor * height / cluster.size)
 
 
-def share_cuts(actions: np.ndarray, prior: np.ndarray, heights: np.ndarray | list[int],
-               share_range: float = SHARE_RANGE) -> np.ndarray:
+def share_cuts(
+    actions: np.ndarray, prior: np.ndarray, heights: np.ndarray | list[int], share_range: float = SHARE_RANGE
+) -> np.ndarray:
     """Cut points of a batch of share actions.
 
     Args:

@@ -16,13 +16,25 @@ __all__ = ["score_volumes", "breakdown_score"]
 
 
 def breakdown_score(plan: Plan, bd: Breakdown) -> Score:
-    acc: list[dict[str, Any]] = [{"volume": i, "units": f"{f}..{l}", **{d: bd.T[i, k] * 1e3 for k, d in enumerate(bd.devices)}}
-                                 for i, (f, l) in enumerate(bd.volumes)]
-    summary = (f"head on {bd.head_device}: starts {bd.head_start * 1e3:.2f} ms, runs {bd.head_seconds * 1e3:.2f} ms,"
-               f" result back {bd.result_seconds * 1e3:.2f} ms"
-               f"\nend-to-end latency {bd.latency * 1e3:.2f} ms  ->  {bd.ips:.2f} images/s")
-    return Score(plan.kind, plan.method, float(bd.latency), bd.per_device(), ips=bd.ips, detail=bd.to_json(),
-                 tables=[("accumulated latency after each volume (ms)", acc)], summary=summary)
+    acc: list[dict[str, Any]] = [
+        {"volume": i, "units": f"{f}..{l}", **{d: bd.T[i, k] * 1e3 for k, d in enumerate(bd.devices)}}
+        for i, (f, l) in enumerate(bd.volumes)
+    ]
+    summary = (
+        f"head on {bd.head_device}: starts {bd.head_start * 1e3:.2f} ms, runs {bd.head_seconds * 1e3:.2f} ms,"
+        f" result back {bd.result_seconds * 1e3:.2f} ms"
+        f"\nend-to-end latency {bd.latency * 1e3:.2f} ms  ->  {bd.ips:.2f} images/s"
+    )
+    return Score(
+        plan.kind,
+        plan.method,
+        float(bd.latency),
+        bd.per_device(),
+        ips=bd.ips,
+        detail=bd.to_json(),
+        tables=[("accumulated latency after each volume (ms)", acc)],
+        summary=summary,
+    )
 
 
 @register_scorer("volumes")

@@ -82,14 +82,18 @@ class Breakdown:
         for k, name in enumerate(self.devices):
             recv = sum(t["seconds"] for t in self.transfers if t["dst"] == name)
             sent = sum(t["bytes"] for t in self.transfers if t["src"] == name)
-            out.append({
-                "device": name,
-                "compute_s": float(self.compute[:, k].sum() + (self.head_seconds if name == self.head_device else 0.0)),
-                "recv_s": float(recv),
-                "sent_bytes": float(sent),
-                "finish_s": float(self.T[-1, k]),
-                "peak_memory_mb": float(self.peak_memory[k] / 2**20),
-            })
+            out.append(
+                {
+                    "device": name,
+                    "compute_s": float(
+                        self.compute[:, k].sum() + (self.head_seconds if name == self.head_device else 0.0)
+                    ),
+                    "recv_s": float(recv),
+                    "sent_bytes": float(sent),
+                    "finish_s": float(self.T[-1, k]),
+                    "peak_memory_mb": float(self.peak_memory[k] / 2**20),
+                }
+            )
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -102,8 +106,12 @@ class Breakdown:
             "compute_s": self.compute.tolist(),
             "halo_rows": self.halo_rows.tolist(),
             "transfers": self.transfers,
-            "head": {"device": self.head_device, "start_s": self.head_start,
-                     "compute_s": self.head_seconds, "result_s": self.result_seconds},
+            "head": {
+                "device": self.head_device,
+                "start_s": self.head_start,
+                "compute_s": self.head_seconds,
+                "result_s": self.result_seconds,
+            },
             "per_device": self.per_device(),
         }
 
@@ -117,8 +125,9 @@ class Simulator:
         at: time (s) at which a time-varying network is sampled.
     """
 
-    def __init__(self, graph: ModelGraph, cluster: Cluster,
-                 profiles: dict[str, DeviceProfile] | None = None, at: float = 0.0) -> None:
+    def __init__(
+        self, graph: ModelGraph, cluster: Cluster, profiles: dict[str, DeviceProfile] | None = None, at: float = 0.0
+    ) -> None:
         self.graph = graph
         self.cluster = cluster
         cache = dict(profiles or {})
@@ -145,8 +154,9 @@ class Simulator:
         self.overhead_s = self.cluster.network.overhead_s
 
     # -- the vectorised core ------------------------------------------------------------------
-    def advance(self, first: int, last: int, cuts: np.ndarray, T_prev: np.ndarray,
-                prev_cuts: np.ndarray | None) -> VolumeStep:
+    def advance(
+        self, first: int, last: int, cuts: np.ndarray, T_prev: np.ndarray, prev_cuts: np.ndarray | None
+    ) -> VolumeStep:
         """Advance a batch by one volume (units ``first..last``).
 
         Args:
@@ -173,8 +183,9 @@ class Simulator:
         T = np.where(nonempty, np.maximum(T_prev, arrival) + compute, T_prev)
         return VolumeStep(T, compute, nbytes, secs, a, b, ranges)
 
-    def finish(self, last_cuts: np.ndarray, T: np.ndarray, head_device: int | None = None
-               ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def finish(
+        self, last_cuts: np.ndarray, T: np.ndarray, head_device: int | None = None
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """End-to-end latency after the last volume: gather at the head, run it, return."""
         B = T.shape[0]
         nbytes = self.split.gather_bytes(last_cuts)
@@ -190,11 +201,9 @@ class Simulator:
         start = np.maximum(T[np.arange(B), h], arrive)
         result = transfer_seconds(np.full(B, self.result_bytes), self.bw[h, req], self.latency_s, self.overhead_s)
         end = start + self.head_lat[h] + result
-        return end, {"head": h, "head_start": start, "result": result, "gather_bytes": nbytes,
-                     "gather_s": secs}
+        return end, {"head": h, "head_start": start, "result": result, "gather_bytes": nbytes, "gather_s": secs}
 
-    def score(self, partition: list[tuple[int, int]], cuts: np.ndarray,
-              head_device: int | None = None) -> np.ndarray:
+    def score(self, partition: list[tuple[int, int]], cuts: np.ndarray, head_device: int | None = None) -> np.ndarray:
         """End-to-end latency (s) of a batch of split decisions for one partition.
 
         ``cuts`` is (B, V, N+1) (or (V, N+1) for one plan); returns (B,) (or a scalar).
@@ -236,8 +245,15 @@ class Simulator:
                 for j, m in enumerate(srcs):
                     nb = float(st.recv_bytes[0, k, j])
                     if nb > 0:
-                        transfers.append({"volume": v, "src": all_names[m], "dst": names[k],
-                                          "bytes": nb, "seconds": float(st.recv_seconds[0, k, j])})
+                        transfers.append(
+                            {
+                                "volume": v,
+                                "src": all_names[m],
+                                "dst": names[k],
+                                "bytes": nb,
+                                "seconds": float(st.recv_seconds[0, k, j]),
+                            }
+                        )
             # halo: rows computed beyond each unit's height, summed over the volume's units
             units = range(l, f - 1, -1)
             rows = [(hi - lo)[0] for lo, hi in st.ranges]  # per unit output, then the volume input
@@ -258,10 +274,24 @@ class Simulator:
             for m in range(self.N):
                 nb = float(info["gather_bytes"][0, m])
                 if nb > 0:
-                    transfers.append({"volume": len(plan.volumes), "src": names[m], "dst": head_name,
-                                      "bytes": nb, "seconds": float(info["gather_s"][0, m])})
-            transfers.append({"volume": len(plan.volumes), "src": head_name, "dst": self.cluster.requester,
-                              "bytes": self.result_bytes, "seconds": float(info["result"][0])})
+                    transfers.append(
+                        {
+                            "volume": len(plan.volumes),
+                            "src": names[m],
+                            "dst": head_name,
+                            "bytes": nb,
+                            "seconds": float(info["gather_s"][0, m]),
+                        }
+                    )
+            transfers.append(
+                {
+                    "volume": len(plan.volumes),
+                    "src": head_name,
+                    "dst": self.cluster.requester,
+                    "bytes": self.result_bytes,
+                    "seconds": float(info["result"][0]),
+                }
+            )
         return Breakdown(
             devices=names,
             volumes=plan.partition,

@@ -153,8 +153,12 @@ class _Workers:
     def conn(self, device: str) -> Connection:
         if device not in self.procs:
             mine, theirs = self.ctx.Pipe()
-            p = self.ctx.Process(target=worker_main, args=(theirs, device, self.budgets.get(device), self.delay_s),
-                                 name=f"hyps-worker-{device}", daemon=True)
+            p = self.ctx.Process(
+                target=worker_main,
+                args=(theirs, device, self.budgets.get(device), self.delay_s),
+                name=f"hyps-worker-{device}",
+                daemon=True,
+            )
             p.start()
             theirs.close()
             self.procs[device], self.conns[device] = p, mine
@@ -185,8 +189,10 @@ def _send_job(w: _Workers, device: str, job: dict[str, Any], module: torch.nn.Mo
     try:
         _send(w, device, job, module, x)
     except (EOFError, OSError):
-        raise WorkerLost(f"device {device}: worker (pid {w.procs[device].pid}) died during {job['key']}; "
-                         f"run again on {w.hub.folder} to resume") from None
+        raise WorkerLost(
+            f"device {device}: worker (pid {w.procs[device].pid}) died during {job['key']}; "
+            f"run again on {w.hub.folder} to resume"
+        ) from None
 
 
 def _send(w: _Workers, device: str, job: dict[str, Any], module: torch.nn.Module, x: torch.Tensor) -> None:
@@ -197,10 +203,25 @@ def _send(w: _Workers, device: str, job: dict[str, Any], module: torch.nn.Module
         n = v.numel() * v.element_size()
         wmeta.append((k, str(v.dtype).removeprefix("torch."), list(v.shape), off, n))
         off += n
-    conn.send({**job, "structure": structure_only(module), "weights": wmeta, "wbytes": off,
-               "x": (str(x.dtype).removeprefix("torch."), list(x.shape))})
-    w.hub.log("sent.jsonl", {"device": device, "key": job["key"], "weights": [m[0] for m in wmeta],
-                             "weight_shapes": [m[2] for m in wmeta], "input_shape": list(x.shape)})
+    conn.send(
+        {
+            **job,
+            "structure": structure_only(module),
+            "weights": wmeta,
+            "wbytes": off,
+            "x": (str(x.dtype).removeprefix("torch."), list(x.shape)),
+        }
+    )
+    w.hub.log(
+        "sent.jsonl",
+        {
+            "device": device,
+            "key": job["key"],
+            "weights": [m[0] for m in wmeta],
+            "weight_shapes": [m[2] for m in wmeta],
+            "input_shape": list(x.shape),
+        },
+    )
     reply = conn.recv()
     if reply.get("error"):
         raise MemoryBudgetError(reply["error"])
@@ -223,15 +244,23 @@ def _collect(w: _Workers, busy: dict[str, dict[str, Any]]) -> tuple[str, dict[st
             buf = bytearray(reply["nbytes"])
             w.conns[d].recv_bytes_into(buf)
         except (EOFError, OSError):
-            raise WorkerLost(f"device {d}: worker (pid {w.procs[d].pid}) died during {busy[d]['key']}; "
-                             f"run again on {w.hub.folder} to resume") from None
+            raise WorkerLost(
+                f"device {d}: worker (pid {w.procs[d].pid}) died during {busy[d]['key']}; "
+                f"run again on {w.hub.folder} to resume"
+            ) from None
         out = torch.frombuffer(buf, dtype=getattr(torch, reply["dtype"])).reshape(reply["shape"])
         return d, busy.pop(d), out
     raise AssertionError("wait returned nothing")
 
 
-def run_hyps(plan: Plan, graph: ModelGraph, x: torch.Tensor | None, folder: str | Path,
-             budgets_mb: dict[str, float | None] | None = None, delay_s: float = 0.0) -> HubResult:
+def run_hyps(
+    plan: Plan,
+    graph: ModelGraph,
+    x: torch.Tensor | None,
+    folder: str | Path,
+    budgets_mb: dict[str, float | None] | None = None,
+    delay_s: float = 0.0,
+) -> HubResult:
     """Run a hybrid plan (one image) through the manager, its workers and the hub in ``folder``;
     on a folder holding a finished or interrupted run, resume it (``x`` may then be None).
 
@@ -283,8 +312,13 @@ def run_hyps(plan: Plan, graph: ModelGraph, x: torch.Tensor | None, folder: str 
                         continue
                     mod = partition_module(graph, spans, first, p.last, (q.start, q.end) if p.neuron else None)
                     layers = f"{spans[first].name}" + (f"..{spans[p.last].name}" if p.last > first else "")
-                    jobs.append((q.device, {"key": pk, "layers": layers, "neurons": [q.start, q.end]
-                                            if p.neuron else None}, mod))
+                    jobs.append(
+                        (
+                            q.device,
+                            {"key": pk, "layers": layers, "neurons": [q.start, q.end] if p.neuron else None},
+                            mod,
+                        )
+                    )
                 busy: dict[str, dict[str, Any]] = {}
                 while jobs or busy:
                     for job in [jb for jb in jobs if jb[0] not in busy]:
@@ -304,5 +338,6 @@ def run_hyps(plan: Plan, graph: ModelGraph, x: torch.Tensor | None, folder: str 
         out = hub.get(prev)
     finally:
         workers.stop()
-    return HubResult(out, hub.folder, computed, reused, {d: q.pid for d, q in workers.procs.items()},
-                     time.perf_counter() - t0)
+    return HubResult(
+        out, hub.folder, computed, reused, {d: q.pid for d, q in workers.procs.items()}, time.perf_counter() - t0
+    )

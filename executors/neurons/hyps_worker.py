@@ -64,8 +64,10 @@ def _warm_up() -> None:
 
 
 def _too_big(exc: BaseException) -> bool:
-    return isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and any(
-        w in str(exc).lower() for w in ("can't allocate memory", "out of memory", "not enough memory")))
+    return isinstance(exc, MemoryError) or (
+        isinstance(exc, RuntimeError)
+        and any(w in str(exc).lower() for w in ("can't allocate memory", "out of memory", "not enough memory"))
+    )
 
 
 def worker_main(conn: Connection, device: str, budget: int | None, delay_s: float = 0.0) -> None:
@@ -79,8 +81,12 @@ def worker_main(conn: Connection, device: str, budget: int | None, delay_s: floa
     shown = "unlimited" if budget is None else f"{budget / 2**20:.0f} MiB"
 
     def refuse(job: dict[str, Any], what: str, exc: BaseException) -> None:
-        conn.send({"error": f"device {device}: layer {job['layers']} does not fit in its memory budget "
-                            f"of {shown} ({what}: {type(exc).__name__})"})
+        conn.send(
+            {
+                "error": f"device {device}: layer {job['layers']} does not fit in its memory budget "
+                f"of {shown} ({what}: {type(exc).__name__})"
+            }
+        )
 
     while True:
         try:
@@ -105,8 +111,10 @@ def worker_main(conn: Connection, device: str, budget: int | None, delay_s: floa
         state = module = x = y = raw = out = None
         try:
             raw = torch.frombuffer(wbuf, dtype=torch.uint8) if job["wbytes"] else torch.empty(0, dtype=torch.uint8)
-            state = {name: raw[off:off + n].view(getattr(torch, dtype)).reshape(shape)
-                     for name, dtype, shape, off, n in views}
+            state = {
+                name: raw[off : off + n].view(getattr(torch, dtype)).reshape(shape)
+                for name, dtype, shape, off, n in views
+            }
             module = job["structure"]
             module.load_state_dict(state, assign=True, strict=True)
             x = torch.frombuffer(xbuf, dtype=getattr(torch, dtype_x)).reshape(shape_x)
@@ -115,8 +123,7 @@ def worker_main(conn: Connection, device: str, budget: int | None, delay_s: floa
             with torch.no_grad():
                 y = module(x).contiguous()
             out = y.view(-1).view(torch.uint8).numpy()
-            conn.send({"dtype": str(y.dtype).removeprefix("torch."), "shape": list(y.shape),
-                       "nbytes": int(out.nbytes)})
+            conn.send({"dtype": str(y.dtype).removeprefix("torch."), "shape": list(y.shape), "nbytes": int(out.nbytes)})
             conn.send_bytes(out)
         except BaseException as exc:  # noqa: BLE001 - memory errors become one line; others re-raise
             if not _too_big(exc):

@@ -35,7 +35,9 @@ def slice_layer(module: nn.Module, start: int, end: int) -> nn.Module:
         n = module.out_features
     elif isinstance(module, nn.Conv2d):
         if module.groups != 1:
-            raise PlanError(f"neuron split: grouped convolution (groups={module.groups}) cannot be split by output channels")
+            raise PlanError(
+                f"neuron split: grouped convolution (groups={module.groups}) cannot be split by output channels"
+            )
         n = module.out_channels
     elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
         n = module.num_features
@@ -47,25 +49,33 @@ def slice_layer(module: nn.Module, start: int, end: int) -> nn.Module:
         if isinstance(module, nn.Linear):
             out: nn.Module = nn.Linear(module.in_features, end - start, bias=module.bias is not None)
         elif isinstance(module, nn.Conv2d):
-            out = nn.Conv2d(module.in_channels, end - start, module.kernel_size, module.stride,
-                            module.padding, module.dilation, 1, module.bias is not None,
-                            module.padding_mode)
+            out = nn.Conv2d(
+                module.in_channels,
+                end - start,
+                module.kernel_size,
+                module.stride,
+                module.padding,
+                module.dilation,
+                1,
+                module.bias is not None,
+                module.padding_mode,
+            )
         else:
-            out = type(module)(end - start, module.eps, module.momentum, module.affine,
-                               module.track_running_stats)
+            out = type(module)(end - start, module.eps, module.momentum, module.affine, module.track_running_stats)
     state = {k: (v[start:end] if v.dim() >= 1 else v).clone() for k, v in module.state_dict().items()}
     out.load_state_dict(state, assign=True)
     return out.train(module.training)
 
 
 def _nodes(graph: ModelGraph, spans: list[Span], first: int, last: int) -> tuple[Node, list[Node]]:
-    nodes = [graph.node_by_name[n] for s in spans[first:last + 1] for n in s.nodes]
+    nodes = [graph.node_by_name[n] for s in spans[first : last + 1] for n in s.nodes]
     prev = spans[first - 1].nodes[-1] if first > 0 else None
     return (graph.input_node if prev is None else graph.node_by_name[prev]), nodes
 
 
-def partition_module(graph: ModelGraph, spans: list[Span], first: int, last: int,
-                     neurons: tuple[int, int] | None = None) -> GraphModule:
+def partition_module(
+    graph: ModelGraph, spans: list[Span], first: int, last: int, neurons: tuple[int, int] | None = None
+) -> GraphModule:
     """Spans ``first..last`` as a module of their own (one span's neurons when ``neurons``)."""
     if not 0 <= first <= last < len(spans):
         raise PlanError(f"partition: spans {first}..{last} outside 0..{len(spans) - 1}")

@@ -28,8 +28,23 @@ def run_neurons_hub(plan: Plan, folder: str | Path | None = None) -> Run:
     with torch.no_grad():
         ref = g.gm(Hub(folder).get("input"))
     err = float((res.output - ref).abs().max())
-    detail = {"folder": str(res.folder), "resumed": resume, "computed": res.computed, "reused": res.reused,
-              "seconds": res.seconds}
+    detail = {
+        "folder": str(res.folder),
+        "resumed": resume,
+        "computed": res.computed,
+        "reused": res.reused,
+        "seconds": res.seconds,
+    }
     names = [d.name for d in plan.devices]
-    return Run(plan.kind, "hub", plan.method, [res.seconds] if not resume else [], dict.fromkeys(names, 0.0),
-               dict.fromkeys(names, 0.0), 0, err, float(ref.abs().max()), detail)
+    return Run(
+        plan.kind,
+        "hub",
+        plan.method,
+        [res.seconds] if not resume else [],
+        dict.fromkeys(names, 0.0),
+        dict.fromkeys(names, 0.0),
+        0,
+        err,
+        float(ref.abs().max()),
+        detail,
+    )

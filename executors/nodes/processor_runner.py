@@ -57,8 +57,16 @@ from splitgym.executors.volumes.volume_local import head_index
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 _READY = "__ready__"
 
-__all__ = ["ProcessorPool", "run_shares", "run_part", "worker_map", "PartRun", "PartTiming", "SharesResult",
-           "NodeProcessors"]
+__all__ = [
+    "ProcessorPool",
+    "run_shares",
+    "run_part",
+    "worker_map",
+    "PartRun",
+    "PartTiming",
+    "SharesResult",
+    "NodeProcessors",
+]
 
 
 def _die_with(parent: int) -> None:
@@ -70,8 +78,15 @@ def _die_with(parent: int) -> None:
         os._exit(0)
 
 
-def _worker(core: int, name: str, shape: tuple[int, int, int], tasks: Any, results: Any,
-            module: torch.nn.Module | None = None, parent: int | None = None) -> None:
+def _worker(
+    core: int,
+    name: str,
+    shape: tuple[int, int, int],
+    tasks: Any,
+    results: Any,
+    module: torch.nn.Module | None = None,
+    parent: int | None = None,
+) -> None:
     parent = os.getppid() if parent is None else parent
     _die_with(parent)
     os.sched_setaffinity(0, {core})
@@ -104,8 +119,14 @@ class ProcessorPool:
     builds ``model`` with seed 0, or receives ``module`` (its weights through shared memory, which
     saves every worker the random initialisation)."""
 
-    def __init__(self, model: str, input_shape: tuple[int, int, int], cores: list[int] | None = None,
-                 timeout_s: float = 120.0, module: torch.nn.Module | None = None) -> None:
+    def __init__(
+        self,
+        model: str,
+        input_shape: tuple[int, int, int],
+        cores: list[int] | None = None,
+        timeout_s: float = 120.0,
+        module: torch.nn.Module | None = None,
+    ) -> None:
         allowed = sorted(os.sched_getaffinity(0))
         self.cores = list(allowed[:2] if cores is None else cores)
         bad = [c for c in self.cores if c not in allowed]
@@ -114,9 +135,12 @@ class ProcessorPool:
         ctx = mp.get_context("spawn")
         self.results = ctx.Queue()
         self.tasks = [ctx.Queue() for _ in self.cores]
-        self.procs = [ctx.Process(target=_worker, args=(c, model, tuple(input_shape), q, self.results, module, os.getpid()),
-                                  daemon=True)
-                      for c, q in zip(self.cores, self.tasks)]
+        self.procs = [
+            ctx.Process(
+                target=_worker, args=(c, model, tuple(input_shape), q, self.results, module, os.getpid()), daemon=True
+            )
+            for c, q in zip(self.cores, self.tasks)
+        ]
         self.timeout_s = timeout_s
         for p in self.procs:
             p.start()
@@ -135,12 +159,16 @@ class ProcessorPool:
             dead = [(c, p.exitcode) for c, p in zip(self.cores, self.procs) if p.exitcode is not None]
             if dead or time.monotonic() > deadline:
                 self.close()
-                why = f"the worker on core {dead[0][0]} exited with {dead[0][1]}" if dead else \
-                    f"not ready within {self.timeout_s:g} s"
+                why = (
+                    f"the worker on core {dead[0][0]} exited with {dead[0][1]}"
+                    if dead
+                    else f"not ready within {self.timeout_s:g} s"
+                )
                 raise RuntimeError(f"processor pool: {why} while starting")
 
-    def submit(self, worker: int, tag: Any, first: int, last: int, rows: tuple[int, int], width: int,
-               x: torch.Tensor) -> None:
+    def submit(
+        self, worker: int, tag: Any, first: int, last: int, rows: tuple[int, int], width: int, x: torch.Tensor
+    ) -> None:
         self.tasks[worker].put((tag, first, last, rows[0], rows[1], width, x))
 
     def collect(self, n: int) -> dict[Any, tuple[torch.Tensor, float, list[int]]]:
@@ -191,10 +219,18 @@ class SharesResult:
     parts: list[PartTiming] = field(default_factory=list)
 
     def to_rows(self) -> list[dict[str, Any]]:
-        return [{"volume": p.volume, "node": p.node, "rows": f"{p.rows[0]}-{p.rows[1]}",
-                 "processors": "+".join(p.processors), "wall_ms": p.wall_s * 1e3,
-                 "compute_ms": "+".join(f"{c * 1e3:.2f}" for c in p.compute_s),
-                 "predicted_ms": p.predicted_wall_s * 1e3} for p in self.parts]
+        return [
+            {
+                "volume": p.volume,
+                "node": p.node,
+                "rows": f"{p.rows[0]}-{p.rows[1]}",
+                "processors": "+".join(p.processors),
+                "wall_ms": p.wall_s * 1e3,
+                "compute_ms": "+".join(f"{c * 1e3:.2f}" for c in p.compute_s),
+                "predicted_ms": p.predicted_wall_s * 1e3,
+            }
+            for p in self.parts
+        ]
 
 
 def _take(held: list[tuple[int, torch.Tensor]], want: Region) -> torch.Tensor:
@@ -202,7 +238,7 @@ def _take(held: list[tuple[int, torch.Tensor]], want: Region) -> torch.Tensor:
     for lo, slab in held:
         a, b = max(want.r0, lo), min(want.r1, lo + slab.shape[2])
         if b > a:
-            pieces.append(slab[:, :, a - lo:b - lo, want.c0:want.c1])
+            pieces.append(slab[:, :, a - lo : b - lo, want.c0 : want.c1])
     if not pieces:
         ref = held[0][1]
         return ref.new_empty((ref.shape[0], ref.shape[1], want.rows, want.cols))
@@ -213,8 +249,9 @@ def worker_map(plan: Plan, node: str, workers: int) -> dict[str, int]:
     """Processor name -> pool worker for one node: the processors its shares name, sorted, the
     i-th on worker ``i % workers``, so a processor keeps its worker (its core) in every volume,
     whether it runs a part alone (local model mode) or a range of it (data mode)."""
-    names = sorted({p.processor for s in plan.shares or [] if s.device == node and s.volume is not None
-                    for p in s.shares})
+    names = sorted(
+        {p.processor for s in plan.shares or [] if s.device == node and s.volume is not None for p in s.shares}
+    )
     return {p: i % workers for i, p in enumerate(names)}
 
 
@@ -229,10 +266,18 @@ class PartRun:
     wall_s: float
 
 
-def run_part(pool: ProcessorPool, graph: ModelGraph, first: int, last: int, rows: tuple[int, int],
-             processors: list[str], fractions: list[float], take: Callable[[Region], torch.Tensor],
-             worker: Callable[[int, str], int], regions: dict[tuple[int, int, int, int], Region] | None = None
-             ) -> PartRun:
+def run_part(
+    pool: ProcessorPool,
+    graph: ModelGraph,
+    first: int,
+    last: int,
+    rows: tuple[int, int],
+    processors: list[str],
+    fractions: list[float],
+    take: Callable[[Region], torch.Tensor],
+    worker: Callable[[int, str], int],
+    regions: dict[tuple[int, int, int, int], Region] | None = None,
+) -> PartRun:
     """Rows ``[a, b)`` of units ``first..last`` split by ``fractions`` (:func:`local_cuts`), each
     processor's range computed on its pool worker at once (``worker(i, processor)``), fed the input
     rows it needs by ``take(region)``, and the ranges merged in row order. ``first`` =
@@ -261,9 +306,15 @@ def run_part(pool: ProcessorPool, graph: ModelGraph, first: int, last: int, rows
     return PartRun(out, proc_rows, [got[i][2] for i in busy], [got[i][1] for i in busy], time.perf_counter() - t0)
 
 
-def run_shares(plan: Plan, graph: ModelGraph, x: torch.Tensor, pool: ProcessorPool,
-               profile: DeviceProfile | None = None, cores: dict[str, int] | None = None,
-               regions: dict[tuple[int, int, int, int], Region] | None = None) -> SharesResult:
+def run_shares(
+    plan: Plan,
+    graph: ModelGraph,
+    x: torch.Tensor,
+    pool: ProcessorPool,
+    profile: DeviceProfile | None = None,
+    cores: dict[str, int] | None = None,
+    regions: dict[tuple[int, int, int, int], Region] | None = None,
+) -> SharesResult:
     """Run ``plan`` with every node's processor shares in parallel on ``pool`` (see module doc);
     the head is the last part (``volume = len(plan.volumes)``)."""
     plan.check(graph)
@@ -279,14 +330,19 @@ def run_shares(plan: Plan, graph: ModelGraph, x: torch.Tensor, pool: ProcessorPo
             if cores and proc in cores:
                 return cores[proc] % len(pool.cores)
             return workers[node].get(proc, i % len(pool.cores))
+
         return pick
 
     def predict(first: int, last: int, r0: int, r1: int) -> float:
         if profile is None or r1 <= r0:
             return float("nan")
         rng = maths.ranges(first, last, np.array([[r0, r1]]))
-        return float(sum(profile.unit_latency(u, int(hi[0, 0] - lo[0, 0]))
-                         for (lo, hi), u in zip(rng, range(last, first - 1, -1))))
+        return float(
+            sum(
+                profile.unit_latency(u, int(hi[0, 0] - lo[0, 0]))
+                for (lo, hi), u in zip(rng, range(last, first - 1, -1))
+            )
+        )
 
     for v, vol in enumerate(plan.volumes):
         out: list[tuple[int, torch.Tensor]] = []
@@ -297,12 +353,32 @@ def run_shares(plan: Plan, graph: ModelGraph, x: torch.Tensor, pool: ProcessorPo
             s = shares.get((v, name))
             procs = [p.processor for p in s.shares] if s else ["default"]
             fr = [p.share for p in s.shares] if s else [1.0]
-            run = run_part(pool, graph, vol.first, vol.last, (a, b), procs, fr,
-                           functools.partial(_take, held), worker_of(name), regions)
+            run = run_part(
+                pool,
+                graph,
+                vol.first,
+                vol.last,
+                (a, b),
+                procs,
+                fr,
+                functools.partial(_take, held),
+                worker_of(name),
+                regions,
+            )
             out.append((a, run.output))
-            res.parts.append(PartTiming(v, name, (a, b), procs, run.proc_rows, run.cores, run.wall_s,
-                                        run.compute_s, [predict(vol.first, vol.last, r0, r1)
-                                                        for r0, r1 in run.proc_rows if r1 > r0]))
+            res.parts.append(
+                PartTiming(
+                    v,
+                    name,
+                    (a, b),
+                    procs,
+                    run.proc_rows,
+                    run.cores,
+                    run.wall_s,
+                    run.compute_s,
+                    [predict(vol.first, vol.last, r0, r1) for r0, r1 in run.proc_rows if r1 > r0],
+                )
+            )
         held = sorted(out, key=lambda t: t[0])
     full = _take(held, Region(0, graph.units[-1].height, 0, graph.units[-1].out_shape[2]))
     if graph.head is None:
@@ -311,12 +387,14 @@ def run_shares(plan: Plan, graph: ModelGraph, x: torch.Tensor, pool: ProcessorPo
     h = names[head_index(plan)]
     s = shares.get((len(plan.volumes), h))
     procs = [s.shares[0].processor] if s else ["default"]
-    run = run_part(pool, graph, graph.num_units, graph.num_units, (0, 1), procs, [1.0], lambda r: full,
-                   worker_of(h), regions)
+    run = run_part(
+        pool, graph, graph.num_units, graph.num_units, (0, 1), procs, [1.0], lambda r: full, worker_of(h), regions
+    )
     res.output = run.output
     head_s = profile.head_seconds if profile is not None else float("nan")
-    res.parts.append(PartTiming(len(plan.volumes), h, (0, 1), procs, run.proc_rows, run.cores, run.wall_s,
-                                run.compute_s, [head_s]))
+    res.parts.append(
+        PartTiming(len(plan.volumes), h, (0, 1), procs, run.proc_rows, run.cores, run.wall_s, run.compute_s, [head_s])
+    )
     return res
 
 
@@ -332,16 +410,30 @@ class NodeProcessors:
     node process dies.
     """
 
-    def __init__(self, plan: Plan, graph: ModelGraph, node: str, cores: list[int] | None = None,
-                 timeout_s: float = 120.0, module: torch.nn.Module | None = None) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        graph: ModelGraph,
+        node: str,
+        cores: list[int] | None = None,
+        timeout_s: float = 120.0,
+        module: torch.nn.Module | None = None,
+    ) -> None:
         self.graph = graph
-        self.shares = {s.volume: ([p.processor for p in s.shares], [p.share for p in s.shares])
-                       for s in plan.shares or [] if s.device == node and s.volume is not None}
+        self.shares = {
+            s.volume: ([p.processor for p in s.shares], [p.share for p in s.shares])
+            for s in plan.shares or []
+            if s.device == node and s.volume is not None
+        }
         allowed = sorted(os.sched_getaffinity(0)) if cores is None else list(cores)
         self.workers = worker_map(plan, node, 1 << 30)  # one worker per processor
-        self.pool = ProcessorPool(plan.model.name, tuple(plan.model.input),
-                                  cores=[allowed[i % len(allowed)] for i in range(len(self.workers))],
-                                  timeout_s=timeout_s, module=module)
+        self.pool = ProcessorPool(
+            plan.model.name,
+            tuple(plan.model.input),
+            cores=[allowed[i % len(allowed)] for i in range(len(self.workers))],
+            timeout_s=timeout_s,
+            module=module,
+        )
         self.compute_s = dict.fromkeys(self.workers, 0.0)
         self.regions: dict[tuple[int, int, int, int], Region] = {}
 
@@ -357,8 +449,18 @@ class NodeProcessors:
         """The node's part of ``stage`` (``segment`` is the whole part, ``inp`` its input region)."""
         procs, fr = self.shares[stage]
         lo = segment.in_region.r0
-        run = run_part(self.pool, self.graph, segment.first, segment.last, rows, procs, fr,
-                       lambda r: _take([(lo, inp)], r), lambda i, p: self.workers[p], self.regions)
+        run = run_part(
+            self.pool,
+            self.graph,
+            segment.first,
+            segment.last,
+            rows,
+            procs,
+            fr,
+            lambda r: _take([(lo, inp)], r),
+            lambda i, p: self.workers[p],
+            self.regions,
+        )
         busy = [p for p, (r0, r1) in zip(procs, run.proc_rows) if r1 > r0]
         for p, c in zip(busy, run.compute_s):
             self.compute_s[p] += c

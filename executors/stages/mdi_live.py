@@ -92,8 +92,9 @@ def make_policy(cfg: dict[str, Any]) -> Any:
     return pol
 
 
-def _receiver(inbox: queue.Queue, peers: int, H: int, in_shape: list[tuple[int, ...]],
-              out_shape: tuple[int, ...]) -> None:
+def _receiver(
+    inbox: queue.Queue, peers: int, H: int, in_shape: list[tuple[int, ...]], out_shape: tuple[int, ...]
+) -> None:
     import torch.distributed as dist
 
     fins = 0
@@ -166,8 +167,16 @@ class _Worker:
                 if p != self.rank:
                     self.send(p, STATE)
 
-    def send(self, dst: int, kind: int, item: int = -1, source: int = -1, unit: int = -1, adm: float = 0.0,
-             body: torch.Tensor | None = None) -> None:
+    def send(
+        self,
+        dst: int,
+        kind: int,
+        item: int = -1,
+        source: int = -1,
+        unit: int = -1,
+        adm: float = 0.0,
+        body: torch.Tensor | None = None,
+    ) -> None:
         import torch.distributed as dist
 
         h = torch.tensor([kind, item, source, unit, int(round(adm * 1e6)), *self.row()], dtype=torch.int64)
@@ -263,8 +272,18 @@ class _Worker:
         t1 = time.monotonic()
         self.compute_s += t1 - t0
         self.busy = False
-        self.services.append({"worker": self.rank, "item": k, "source": s, "first": first, "last": last,
-                              "local": c == LOCAL, "t0": t0 - start, "t1": t1 - start})
+        self.services.append(
+            {
+                "worker": self.rank,
+                "item": k,
+                "source": s,
+                "first": first,
+                "last": last,
+                "local": c == LOCAL,
+                "t0": t0 - start,
+                "t1": t1 - start,
+            }
+        )
         now = t1 - start
         if last == self.U - 1:
             home = self.L.sources[s]
@@ -286,8 +305,13 @@ class _Worker:
 
         cfg = self.cfg
         H = HDR + len(ROW) + self.S
-        dist.init_process_group("gloo", init_method="env://", rank=self.rank, world_size=self.N,
-                                timeout=datetime.timedelta(seconds=cfg["timeout_s"]))
+        dist.init_process_group(
+            "gloo",
+            init_method="env://",
+            rank=self.rank,
+            world_size=self.N,
+            timeout=datetime.timedelta(seconds=cfg["timeout_s"]),
+        )
         inbox: queue.Queue = queue.Queue()
         rx = threading.Thread(target=_receiver, args=(inbox, self.N - 1, H, self.in_shape, self.out_shape), daemon=True)
         t0 = torch.tensor([time.monotonic() + 0.5], dtype=torch.float64)
@@ -325,9 +349,16 @@ class _Worker:
                 ref = self.model(image(cfg["seed"], k, self.shape))
                 err = max(err, float((y.reshape(ref.shape) - ref).abs().max()))
                 ref_max = max(ref_max, float(ref.abs().max()))
-        out = {"done": self.done_t, "compute_s": self.compute_s, "max_abs_error": err, "ref_max_abs": ref_max,
-               "returned": sorted(self.results), "decisions": self.decisions, "services": self.services,
-               "messages": self.messages}
+        out = {
+            "done": self.done_t,
+            "compute_s": self.compute_s,
+            "max_abs_error": err,
+            "ref_max_abs": ref_max,
+            "returned": sorted(self.results),
+            "decisions": self.decisions,
+            "services": self.services,
+            "messages": self.messages,
+        }
         dist.barrier()
         dist.destroy_process_group()
         return out

@@ -50,7 +50,16 @@ from splitgym.executors.stages.mdi_live import image as _image
 from splitgym.executors.stages.mdi_live import work_live
 from splitgym.executors.stages.mdi_view import RingLayout, check_decisions
 
-__all__ = ["PolicyLoader", "sim_policy", "RingTask", "ring_tasks", "local_system", "run_mdi_ring", "RingResult", "MODES"]
+__all__ = [
+    "PolicyLoader",
+    "sim_policy",
+    "RingTask",
+    "ring_tasks",
+    "local_system",
+    "run_mdi_ring",
+    "RingResult",
+    "MODES",
+]
 
 MODES = ("live", "replay")
 #: ``(run or policy.zip, mean full-model seconds, total images) -> policy``: how a learned policy is built.
@@ -91,13 +100,25 @@ def ring_tasks(system: QueueSystem, policy: Policy, seed: int = 0) -> tuple[Queu
     return res, [[task for _, task in sorted(lst, key=lambda p: (p[0], p[1].item))] for lst in tasks]
 
 
-def local_system(model: str, input_size: int, workers: int, sources: list[int], rates: list[float],
-                 images: list[int], mbps: float = 10_000.0, **kwargs: Any) -> tuple[ModelGraph, QueueSystem]:
+def local_system(
+    model: str,
+    input_size: int,
+    workers: int,
+    sources: list[int],
+    rates: list[float],
+    images: list[int],
+    mbps: float = 10_000.0,
+    **kwargs: Any,
+) -> tuple[ModelGraph, QueueSystem]:
     """A ring of ``workers`` copies of this machine (board ``local-cpu``, measured profile)."""
     graph = ModelGraph.from_torchvision(model, input_size)
-    cluster = Cluster.from_config({"name": f"local-cpu-x{workers}",
-                                   "devices": [{"name": f"cpu-{i}", "board": "local-cpu"} for i in range(workers)]},
-                                  mbps)
+    cluster = Cluster.from_config(
+        {
+            "name": f"local-cpu-x{workers}",
+            "devices": [{"name": f"cpu-{i}", "board": "local-cpu"} for i in range(workers)],
+        },
+        mbps,
+    )
     return graph, QueueSystem.from_graph(graph, cluster, sources, rates, images, **kwargs)
 
 
@@ -130,12 +151,21 @@ class RingResult:
         return float(self.simulated_done_s.max())
 
     def to_json(self) -> dict[str, Any]:
-        return {"measured_total_s": self.measured_total_s, "simulated_total_s": self.simulated_total_s,
-                "ratio_measured_to_simulated": self.measured_total_s / self.simulated_total_s,
-                "median_abs_diff_s": float(np.median(np.abs(self.measured_done_s - self.simulated_done_s))),
-                "max_abs_error": self.max_abs_error, "ref_max_abs": self.ref_max_abs,
-                "compute_s": self.compute_s, "wall_s": self.wall_s, "mode": self.mode, "policy": self.policy,
-                "decisions": len(self.decisions), "services": len(self.services), "messages": self.messages}
+        return {
+            "measured_total_s": self.measured_total_s,
+            "simulated_total_s": self.simulated_total_s,
+            "ratio_measured_to_simulated": self.measured_total_s / self.simulated_total_s,
+            "median_abs_diff_s": float(np.median(np.abs(self.measured_done_s - self.simulated_done_s))),
+            "max_abs_error": self.max_abs_error,
+            "ref_max_abs": self.ref_max_abs,
+            "compute_s": self.compute_s,
+            "wall_s": self.wall_s,
+            "mode": self.mode,
+            "policy": self.policy,
+            "decisions": len(self.decisions),
+            "services": len(self.services),
+            "messages": self.messages,
+        }
 
     def check(self, policy: Any) -> list[str]:
         """Live runs: the logged decisions the policy does not give for their logged view."""
@@ -161,8 +191,13 @@ def _work_replay(rank: int, cfg: dict[str, Any]) -> None:
     in_shape = [(1, *graph.units[u].in_shape) for u in range(U)]
     out_shape = (1, *graph.head.out_shape) if graph.head is not None else (1, *graph.units[-1].out_shape)
     arrive = cfg["arrive"]
-    dist.init_process_group("gloo", init_method="env://", rank=rank, world_size=cfg["N"],
-                            timeout=datetime.timedelta(seconds=cfg["timeout_s"]))
+    dist.init_process_group(
+        "gloo",
+        init_method="env://",
+        rank=rank,
+        world_size=cfg["N"],
+        timeout=datetime.timedelta(seconds=cfg["timeout_s"]),
+    )
     t0 = torch.tensor([time.monotonic() + 0.5], dtype=torch.float64)
     dist.broadcast(t0, src=0)  # one start for everyone (the monotonic clock is machine-wide)
     start = float(t0.item())
@@ -208,8 +243,9 @@ def _work_replay(rank: int, cfg: dict[str, Any]) -> None:
             ref = model(_image(cfg["seed"], k, shape))
             err = max(err, float((y.reshape(ref.shape) - ref).abs().max()))
             ref_max = max(ref_max, float(ref.abs().max()))
-    Path(cfg["dir"], f"rank-{rank}.json").write_text(json.dumps(
-        {"done": done, "compute_s": compute, "max_abs_error": err, "ref_max_abs": ref_max}))
+    Path(cfg["dir"], f"rank-{rank}.json").write_text(
+        json.dumps({"done": done, "compute_s": compute, "max_abs_error": err, "ref_max_abs": ref_max})
+    )
     dist.barrier()
     dist.destroy_process_group()
 
@@ -218,8 +254,9 @@ def _policy_name(policy: Policy | str) -> str:
     return policy if isinstance(policy, str) else policy.name
 
 
-def sim_policy(policy: Policy | str, learned: str | Path | None, system: QueueSystem,
-               loader: PolicyLoader | None = None) -> Any:
+def sim_policy(
+    policy: Policy | str, learned: str | Path | None, system: QueueSystem, loader: PolicyLoader | None = None
+) -> Any:
     """The policy object for a name: a rule scheduler, or ``"learned"`` built by ``loader`` (the
     caller's: executors sit below agents, so the SB3 side is passed in, never imported here)."""
     if not isinstance(policy, str):
@@ -228,17 +265,27 @@ def sim_policy(policy: Policy | str, learned: str | Path | None, system: QueueSy
         if learned is None:
             raise ConfigError("learned: the learned policy needs a training run (learned=RUN)")
         if loader is None:
-            raise ConfigError("loader: the learned policy needs a loader, e.g. "
-                              "splitgym.agents.learned_admission.LearnedAdmission.load")
+            raise ConfigError(
+                "loader: the learned policy needs a loader, e.g. "
+                "splitgym.agents.learned_admission.LearnedAdmission.load"
+            )
         pol = loader(learned, float(np.mean(system.full_s())), sum(system.images))
         pol.check_dims(system.N, len(system.sources))
         return pol
     return get_scheduler(policy)
 
 
-def run_mdi_ring(graph: ModelGraph, system: QueueSystem, policy: Policy | str, seed: int = 0,
-                 threads: int = 1, timeout_s: float = 120.0, mode: str = "live",
-                 learned: str | Path | None = None, loader: PolicyLoader | None = None) -> RingResult:
+def run_mdi_ring(
+    graph: ModelGraph,
+    system: QueueSystem,
+    policy: Policy | str,
+    seed: int = 0,
+    threads: int = 1,
+    timeout_s: float = 120.0,
+    mode: str = "live",
+    learned: str | Path | None = None,
+    loader: PolicyLoader | None = None,
+) -> RingResult:
     """Run the ring for real with ``policy`` (a scheduler name, ``"learned"`` with ``learned`` a
     training run loaded by ``loader``, or a policy object whose ``name`` is one of those); the
     simulator runs the same policy on the same arrivals for the comparison."""
@@ -258,27 +305,55 @@ def run_mdi_ring(graph: ModelGraph, system: QueueSystem, policy: Policy | str, s
     for k, s in enumerate(sim_res.source.tolist()):
         homes[system.sources[s]].append(k)
     with tempfile.TemporaryDirectory(prefix="splitgym-mdi-") as tmp:
-        cfg: dict[str, Any] = {"dir": tmp, "port": free_port(), "model": graph.name, "input": list(graph.input_shape),
-                               "N": system.N, "arrive": sim_res.arrive.tolist(), "homes": homes, "seed": seed,
-                               "threads": threads, "timeout_s": timeout_s}
+        cfg: dict[str, Any] = {
+            "dir": tmp,
+            "port": free_port(),
+            "model": graph.name,
+            "input": list(graph.input_shape),
+            "N": system.N,
+            "arrive": sim_res.arrive.tolist(),
+            "homes": homes,
+            "seed": seed,
+            "threads": threads,
+            "timeout_s": timeout_s,
+        }
         if mode == "replay":
             cfg["tasks"] = [[list(vars(t).values()) for t in lst] for lst in tasks]
             work = _work_replay
         else:
-            cfg.update(layout=layout.to_json(), policy=name, offset=[0, *np.cumsum(system.images).tolist()],
-                       learned=None if learned is None else str(learned), loader=loader, ref_s=float(np.mean(system.full_s())),
-                       total=int(sum(system.images)))
+            cfg.update(
+                layout=layout.to_json(),
+                policy=name,
+                offset=[0, *np.cumsum(system.images).tolist()],
+                learned=None if learned is None else str(learned),
+                loader=loader,
+                ref_s=float(np.mean(system.full_s())),
+                total=int(sum(system.images)),
+            )
             work = work_live
-        wall = launch(work, cfg, system.N, timeout_s=timeout_s,
-                      timeout_message=f"mdi ring: the run took longer than {timeout_s:g} s (timeout_s)",
-                      failure=lambda exc, errors, codes: f"mdi ring: {errors[0][2] if errors else 'a worker process died'}")
+        wall = launch(
+            work,
+            cfg,
+            system.N,
+            timeout_s=timeout_s,
+            timeout_message=f"mdi ring: the run took longer than {timeout_s:g} s (timeout_s)",
+            failure=lambda exc, errors, codes: f"mdi ring: {errors[0][2] if errors else 'a worker process died'}",
+        )
         ranks = [json.loads(Path(tmp, f"rank-{r}.json").read_text()) for r in range(system.N)]
     measured = np.full(sim_res.images, np.nan)
     for r in ranks:
         for k, v in r["done"].items():
             measured[int(k)] = v
-    res = RingResult(measured, sim_res.done.copy(), max(r["max_abs_error"] for r in ranks),
-                     max(r["ref_max_abs"] for r in ranks), [r["compute_s"] for r in ranks], wall, mode, name)
+    res = RingResult(
+        measured,
+        sim_res.done.copy(),
+        max(r["max_abs_error"] for r in ranks),
+        max(r["ref_max_abs"] for r in ranks),
+        [r["compute_s"] for r in ranks],
+        wall,
+        mode,
+        name,
+    )
     if mode == "live":
         res.layout = layout
         res.decisions = [d for r in ranks for d in r["decisions"]]

@@ -56,11 +56,19 @@ class RingLayout:
 
     @classmethod
     def from_sim(cls, sim: QueueSim) -> RingLayout:
-        return cls(sim.N, sim.U, list(sim.sys.sources), [list(o) for o in sim.owner],
-                   [list(e) for e in sim.stage_end], [list(s) for s in sim.succ],
-                   [[tuple(x) for x in st] for st in sim.stages], list(sim.full),  # type: ignore[misc]
-                   [[sim.stage_seconds(s, n) for n in range(sim.N)] for s in range(sim.S)],
-                   sim.sys.slot_s, sim.sys.admit_per_slot)
+        return cls(
+            sim.N,
+            sim.U,
+            list(sim.sys.sources),
+            [list(o) for o in sim.owner],
+            [list(e) for e in sim.stage_end],
+            [list(s) for s in sim.succ],
+            [[tuple(x) for x in st] for st in sim.stages],
+            list(sim.full),  # type: ignore[misc]
+            [[sim.stage_seconds(s, n) for n in range(sim.N)] for s in range(sim.S)],
+            sim.sys.slot_s,
+            sim.sys.admit_per_slot,
+        )
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,8 +128,13 @@ class RingView:
     @property
     def qmdi(self) -> list[list[QueueLen]]:
         k = len(ROW)
-        return [[QueueLen(self.rows[n][k + s], self.heads[s][0] if n == self.me and self.heads[s] else None)
-                 for s in range(self.S)] for n in range(self.N)]
+        return [
+            [
+                QueueLen(self.rows[n][k + s], self.heads[s][0] if n == self.me and self.heads[s] else None)
+                for s in range(self.S)
+            ]
+            for n in range(self.N)
+        ]
 
     @property
     def adm(self) -> dict[int, float]:
@@ -143,8 +156,12 @@ class RingView:
 
     # -- records --------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
-        return {"t": self.t, "decision": self.decision, "rows": [list(r) for r in self.rows],
-                "heads": [list(h) if h is not None else None for h in self.heads]}
+        return {
+            "t": self.t,
+            "decision": self.decision,
+            "rows": [list(r) for r in self.rows],
+            "heads": [list(h) if h is not None else None for h in self.heads],
+        }
 
     @classmethod
     def from_snapshot(cls, layout: RingLayout, me: int, snap: dict[str, Any]) -> RingView:
@@ -167,6 +184,8 @@ def check_decisions(layout: RingLayout, policy: Any, log: list[dict[str, Any]]) 
         else:
             again = int(policy.serve(view, int(e["worker"])))
         if again != int(e["choice"]):
-            bad.append(f"decision {i} ({e['kind']} by worker {e['worker']} at {e['view']['t']:.4f} s): "
-                       f"logged {e['choice']}, the policy gives {again}")
+            bad.append(
+                f"decision {i} ({e['kind']} by worker {e['worker']} at {e['view']['t']:.4f} s): "
+                f"logged {e['choice']}, the policy gives {again}"
+            )
     return bad

@@ -62,7 +62,7 @@ __all__ = ["TileExecutor", "run_tiles_distributed", "TileRunResult", "assemble",
 
 def _crop(t: torch.Tensor, held: Region, want: Region) -> torch.Tensor:
     """The part ``want`` of a tensor holding region ``held``."""
-    return t[:, :, want.r0 - held.r0:want.r1 - held.r0, want.c0 - held.c0:want.c1 - held.c0]
+    return t[:, :, want.r0 - held.r0 : want.r1 - held.r0, want.c0 - held.c0 : want.c1 - held.c0]
 
 
 def assemble(want: Region, pieces: list[tuple[Region, torch.Tensor]], like: torch.Tensor) -> torch.Tensor:
@@ -73,7 +73,7 @@ def assemble(want: Region, pieces: list[tuple[Region, torch.Tensor]], like: torc
     for r, t in pieces:
         if tuple(t.shape[-2:]) != (r.rows, r.cols):
             raise PlanError(f"halo: piece {tuple(r)} arrived with shape {list(t.shape)}")
-        out[:, :, r.r0 - want.r0:r.r1 - want.r0, r.c0 - want.c0:r.c1 - want.c0] = t
+        out[:, :, r.r0 - want.r0 : r.r1 - want.r0, r.c0 - want.c0 : r.c1 - want.c0] = t
         covered += r.rows * r.cols
     if covered != want.rows * want.cols:
         raise PlanError(f"halo: pieces cover {covered} of the {want.rows * want.cols} cells of {tuple(want)}")
@@ -114,8 +114,14 @@ def _segments(graph: ModelGraph, ex: list[Exchange], devices: list[int]) -> dict
     return segs
 
 
-def _unit_step(seg: SlicedSegment | None, x: Exchange, d: int, held: Region, own: torch.Tensor,
-               received: list[tuple[Region, torch.Tensor]]) -> torch.Tensor | None:
+def _unit_step(
+    seg: SlicedSegment | None,
+    x: Exchange,
+    d: int,
+    held: Region,
+    own: torch.Tensor,
+    received: list[tuple[Region, torch.Tensor]],
+) -> torch.Tensor | None:
     """Device ``d`` runs unit ``x.unit`` on its own block plus the halo it received."""
     if seg is None:
         return None
@@ -157,19 +163,22 @@ class TileExecutor:
                 t = _crop(blocks[src], held[src], piece).clone()  # type: ignore[arg-type]
                 self.moved_bytes[step.unit] += t.numel() * t.element_size()
                 inbox[dst].append((piece, t))
-            blocks = [_unit_step(self.segs.get((step.unit, d)), step, d, held[d], blocks[d], inbox[d])  # type: ignore[arg-type]
-                      for d in range(self.N)]
+            blocks = [
+                _unit_step(self.segs.get((step.unit, d)), step, d, held[d], blocks[d], inbox[d])  # type: ignore[arg-type]
+                for d in range(self.N)
+            ]
             held = step.owned
         return self._finish(x, held, blocks)
 
-    def _finish(self, x: torch.Tensor, held: list[Region], blocks: list[torch.Tensor | None]
-                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _finish(
+        self, x: torch.Tensor, held: list[Region], blocks: list[torch.Tensor | None]
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         last = self.graph.units[-1].out_shape
-        feats = assemble(Region(0, last[1], 0, last[2]),
-                         [(r, b) for r, b in zip(held, blocks) if b is not None and not r.empty], x)
+        feats = assemble(
+            Region(0, last[1], 0, last[2]), [(r, b) for r, b in zip(held, blocks) if b is not None and not r.empty], x
+        )
         out = self.head(feats) if self.head is not None else None
         return feats, out
-
 
     @torch.inference_mode()
     def run_timed(self, x: torch.Tensor, repeats: int = 3) -> list[float]:
@@ -253,8 +262,13 @@ def _tile_work(rank: int, cfg: dict[str, Any]) -> None:
     torch.set_num_threads(cfg["threads"])
     worker = _TileWorker(rank, cfg, dist)
     os.environ["MASTER_ADDR"], os.environ["MASTER_PORT"] = cfg["addr"], str(cfg["port"])
-    dist.init_process_group("gloo", init_method="env://", rank=rank, world_size=worker.N,
-                            timeout=datetime.timedelta(seconds=cfg["timeout_s"]))
+    dist.init_process_group(
+        "gloo",
+        init_method="env://",
+        rank=rank,
+        world_size=worker.N,
+        timeout=datetime.timedelta(seconds=cfg["timeout_s"]),
+    )
     compute: list[float] = []
     latency: list[float] = []
     sent = 0
@@ -267,8 +281,10 @@ def _tile_work(rank: int, cfg: dict[str, Any]) -> None:
                 sent = sent_img
             if img >= cfg["warmup"]:
                 compute.append(compute_s)
-    torch.save({"compute_s": statistics.fmean(compute), "bytes_sent": sent, "latency_s": latency},
-               Path(cfg["dir"]) / f"stats-{rank}.pt")
+    torch.save(
+        {"compute_s": statistics.fmean(compute), "bytes_sent": sent, "latency_s": latency},
+        Path(cfg["dir"]) / f"stats-{rank}.pt",
+    )
     dist.barrier()
     dist.destroy_process_group()
 
@@ -332,8 +348,9 @@ class _TileWorker:
             return compute_s, sent_img, None
         return compute_s, sent_img, self._gather_on_head(img, held, block, t_start)
 
-    def _halo(self, step: Exchange, held: Region, block: torch.Tensor | None
-              ) -> tuple[list[tuple[Region, torch.Tensor]], int]:
+    def _halo(
+        self, step: Exchange, held: Region, block: torch.Tensor | None
+    ) -> tuple[list[tuple[Region, torch.Tensor]], int]:
         """Trade the halos of unit ``step.unit``: send what others need of ``block``, receive what
         this tile needs, and wait until the messages are done and their link time has passed.
         Returns (the received pieces, the bytes sent)."""
@@ -364,8 +381,7 @@ class _TileWorker:
             time.sleep(self.cost(self.rank, self.head, blk.numel() * blk.element_size()))
             self.dist.send(blk, self.head, tag=self.tag0 + self.rank)
 
-    def _gather_on_head(self, img: int, held: Region, block: torch.Tensor | None, t_start: float
-                        ) -> float | None:
+    def _gather_on_head(self, img: int, held: Region, block: torch.Tensor | None, t_start: float) -> float | None:
         """On the head device: assemble the feature map, run the head and, for the first image,
         save the errors against the unsplit model. Returns the latency of a recorded image."""
         pieces = [(held, block)] if block is not None and not held.empty else []
@@ -381,14 +397,25 @@ class _TileWorker:
         if img == 0:
             ref = self.model(self.x)
             feat_err = float((feats - reference_features(self.graph, self.x)).abs().max())
-            torch.save({"feature_error": feat_err, "output_error": float((out - ref).abs().max())},
-                       Path(self.cfg["dir"]) / "errors.pt")
+            torch.save(
+                {"feature_error": feat_err, "output_error": float((out - ref).abs().max())},
+                Path(self.cfg["dir"]) / "errors.pt",
+            )
         return latency
 
 
-def run_tiles_distributed(plan: Plan, seed: int = 1, timeout_s: float = 120.0, port: int | None = None,
-                          on_start: Callable[[list[int]], None] | None = None, *, links: str = "none",
-                          images: int = 1, warmup: int = 0, threads: int = 1) -> TileRunResult:
+def run_tiles_distributed(
+    plan: Plan,
+    seed: int = 1,
+    timeout_s: float = 120.0,
+    port: int | None = None,
+    on_start: Callable[[list[int]], None] | None = None,
+    *,
+    links: str = "none",
+    images: int = 1,
+    warmup: int = 0,
+    threads: int = 1,
+) -> TileRunResult:
     """Run a tile plan with one process per device (gloo on this machine); see the module doc.
 
     ``links``: ``"none"`` (loopback, free), ``"emulated"`` (each receive completes no earlier than
@@ -401,30 +428,56 @@ def run_tiles_distributed(plan: Plan, seed: int = 1, timeout_s: float = 120.0, p
 
     check_links(links, TILE_LINKS, "waits the plan's link time for each message")
     check_images(images, warmup)
-    graph = ModelGraph.from_module(build_model(plan.model.name, seed=0), tuple(plan.model.input),
-                                   name=plan.model.name)
+    graph = ModelGraph.from_module(build_model(plan.model.name, seed=0), tuple(plan.model.input), name=plan.model.name)
     plan.check(graph)
     names = [d.name for d in plan.devices]
     head_name = score_tiles(graph, rects=plan).head_device
     with contextlib.ExitStack() as stack:
         tmpdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="splitgym-tiles-"))
-        cfg = {"dir": tmpdir, "plan": plan.model_dump(mode="json"), "seed": seed, "timeout_s": timeout_s,
-               "addr": "127.0.0.1", "port": port or free_port(), "head": names.index(head_name),
-               "links": links, "images": images, "warmup": warmup, "threads": threads}
+        cfg = {
+            "dir": tmpdir,
+            "plan": plan.model_dump(mode="json"),
+            "seed": seed,
+            "timeout_s": timeout_s,
+            "addr": "127.0.0.1",
+            "port": port or free_port(),
+            "head": names.index(head_name),
+            "links": links,
+            "images": images,
+            "warmup": warmup,
+            "threads": threads,
+        }
         if links == "netns":  # fresh namespaces: any port is free there
             lan = stack.enter_context(ShapedLan([d.bandwidth_mbps for d in plan.devices]))
-            cfg |= {"addr": lan.addr(0), "port": port or 29500,
-                    "netns": [lan.ns(r) for r in range(len(names))],
-                    "ifnames": [lan.ifname(r) for r in range(len(names))]}
-        wall = launch(_tile_work, cfg, len(names), timeout_s=timeout_s, on_start=on_start,
-                      timeout_message=f"distributed: the tile run took longer than {timeout_s:g} s (timeout_s)",
-                      failure=lambda exc, errors, codes: (f"distributed: error-{errors[0][1]}: {errors[0][2]}" if errors
-                                                          else "distributed: worker: a worker died without a message"))
+            cfg |= {
+                "addr": lan.addr(0),
+                "port": port or 29500,
+                "netns": [lan.ns(r) for r in range(len(names))],
+                "ifnames": [lan.ifname(r) for r in range(len(names))],
+            }
+        wall = launch(
+            _tile_work,
+            cfg,
+            len(names),
+            timeout_s=timeout_s,
+            on_start=on_start,
+            timeout_message=f"distributed: the tile run took longer than {timeout_s:g} s (timeout_s)",
+            failure=lambda exc, errors, codes: (
+                f"distributed: error-{errors[0][1]}: {errors[0][2]}"
+                if errors
+                else "distributed: worker: a worker died without a message"
+            ),
+        )
         stats = [torch.load(Path(tmpdir) / f"stats-{r}.pt") for r in range(len(names))]
         errors = torch.load(Path(tmpdir) / "errors.pt")
     return TileRunResult(
-        devices=names, head_device=head_name,
+        devices=names,
+        head_device=head_name,
         compute_s={n: float(s["compute_s"]) for n, s in zip(names, stats)},
         bytes_sent={n: int(s["bytes_sent"]) for n, s in zip(names, stats)},
-        feature_error=errors["feature_error"], output_error=errors["output_error"], wall_s=wall,
-        links=links, latency_s=list(stats[names.index(head_name)]["latency_s"]))
+        feature_error=errors["feature_error"],
+        output_error=errors["output_error"],
+        wall_s=wall,
+        links=links,
+        latency_s=list(stats[names.index(head_name)]["latency_s"]),
+    )

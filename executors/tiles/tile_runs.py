@@ -33,20 +33,52 @@ def run_tiles_local(plan: Plan, images: int = 5, threads: int = 1) -> Run:
     measured = ex.run_timed(x, repeats=max(1, images))
     names = [d.name for d in plan.devices]
     sc = score_tiles(g, rects=plan)
-    detail = {"per_device": [{"device": n, "measured_ms": m * 1e3, "predicted_ms": p * 1e3, "halo_KB": b / 1024}
-                             for n, m, p, b in zip(sc.devices, measured, sc.compute, sc.comm_bytes)],
-              "moved_bytes": int(sum(ex.moved_bytes)), "modelled_bytes": int(sc.total_bytes)}
-    return Run(plan.kind, "local", plan.method, [max(measured)], dict(zip(names, measured)),
-               dict.fromkeys(names, 0.0), int(sum(ex.moved_bytes)), err, float(ref.abs().max()), detail)
+    detail = {
+        "per_device": [
+            {"device": n, "measured_ms": m * 1e3, "predicted_ms": p * 1e3, "halo_KB": b / 1024}
+            for n, m, p, b in zip(sc.devices, measured, sc.compute, sc.comm_bytes)
+        ],
+        "moved_bytes": int(sum(ex.moved_bytes)),
+        "modelled_bytes": int(sc.total_bytes),
+    }
+    return Run(
+        plan.kind,
+        "local",
+        plan.method,
+        [max(measured)],
+        dict(zip(names, measured)),
+        dict.fromkeys(names, 0.0),
+        int(sum(ex.moved_bytes)),
+        err,
+        float(ref.abs().max()),
+        detail,
+    )
 
 
 @register_runner("tiles", "distributed")
-def run_tiles(plan: Plan, images: int = 5, links: str = "none", warmup: int = 0, threads: int = 1,
-              port: int | None = None, timeout_s: float = 300.0) -> Run:
-    res = run_tiles_distributed(plan, timeout_s=timeout_s, port=port, links=links, images=images,
-                                warmup=warmup, threads=threads)
+def run_tiles(
+    plan: Plan,
+    images: int = 5,
+    links: str = "none",
+    warmup: int = 0,
+    threads: int = 1,
+    port: int | None = None,
+    timeout_s: float = 300.0,
+) -> Run:
+    res = run_tiles_distributed(
+        plan, timeout_s=timeout_s, port=port, links=links, images=images, warmup=warmup, threads=threads
+    )
     sc = score_tiles(_graph(plan), rects=plan)
     detail = res.to_json() | {"predicted_s": sc.end_to_end, "modelled_bytes": int(sc.total_bytes)}
-    return Run(plan.kind, "distributed", plan.method, list(res.latency_s), dict(res.compute_s),
-               dict.fromkeys(res.devices, 0.0), int(sum(res.bytes_sent.values())),
-               max(res.feature_error, res.output_error), 0.0, detail)
+    return Run(
+        plan.kind,
+        "distributed",
+        plan.method,
+        list(res.latency_s),
+        dict(res.compute_s),
+        dict.fromkeys(res.devices, 0.0),
+        int(sum(res.bytes_sent.values())),
+        max(res.feature_error, res.output_error),
+        0.0,
+        detail,
+    )

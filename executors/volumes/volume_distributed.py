@@ -66,8 +66,18 @@ from splitgym.executors.nodes.processor_runner import NodeProcessors
 from splitgym.executors.resume import ResumeHub
 from splitgym.executors.volumes.volume_local import build_stages, network_transfer
 
-__all__ = ["run_distributed", "run_local", "ExecutionResult", "DistributedResult", "schedule", "Step", "Piece", "LINKS", "free_port",
-           "LAST_PIDS"]
+__all__ = [
+    "run_distributed",
+    "run_local",
+    "ExecutionResult",
+    "DistributedResult",
+    "schedule",
+    "Step",
+    "Piece",
+    "LINKS",
+    "free_port",
+    "LAST_PIDS",
+]
 
 LINKS = ("none", "emulated", "netns")
 
@@ -101,8 +111,9 @@ class Step:
     module: Any = None
 
 
-def schedule(plan: Plan, graph: ModelGraph, batch: int = 1, result_shape: tuple[int, ...] | None = None
-             ) -> list[list[Step]]:
+def schedule(
+    plan: Plan, graph: ModelGraph, batch: int = 1, result_shape: tuple[int, ...] | None = None
+) -> list[list[Step]]:
     """Per stage (volumes, then the head when the model has one, then the requester's receipt of the
     result) the steps that run in it. Ranks: plan device ``k`` is ``k``, the requester ``N``."""
     names = [d.name for d in plan.devices]
@@ -301,8 +312,13 @@ def _work(rank: int, cfg: dict[str, Any]) -> None:
     os.environ["MASTER_ADDR"] = cfg["addr"]
     os.environ["MASTER_PORT"] = str(cfg["port"])
     worker = _RankWorker(rank, me, plan, cfg)
-    dist.init_process_group("gloo", init_method="env://", rank=rank, world_size=len(names) + 1,
-                            timeout=datetime.timedelta(seconds=cfg["timeout_s"]))
+    dist.init_process_group(
+        "gloo",
+        init_method="env://",
+        rank=rank,
+        world_size=len(names) + 1,
+        timeout=datetime.timedelta(seconds=cfg["timeout_s"]),
+    )
     worker.run(dist)
 
 
@@ -361,15 +377,29 @@ class _RankWorker:
         # before the group forms, so every rank sees the same hub; see resume.py)
         self.hub = ResumeHub(cfg["hub"], cfg["plan"]) if cfg.get("hub") else None
         stage_ranks = [[st.rank for st in steps] for steps in sched[:-1]]
-        self.start = {i: (self.hub.resume_stage(i, stage_ranks) if self.hub else -1)
-                      for i in range(len(self.images)) if self.hub is None or not self.hub.done(i)}
+        self.start = {
+            i: (self.hub.resume_stage(i, stage_ranks) if self.hub else -1)
+            for i in range(len(self.images))
+            if self.hub is None or not self.hub.done(i)
+        }
         # a HiDP plan's processor shares: this node's pinned processor workers (processors.py)
-        self.procs = (NodeProcessors(plan, graph, me, timeout_s=cfg["timeout_s"], module=model)
-                      if rank < N and cfg.get("processors", True) and NodeProcessors.wanted(plan, me) else None)
+        self.procs = (
+            NodeProcessors(plan, graph, me, timeout_s=cfg["timeout_s"], module=model)
+            if rank < N and cfg.get("processors", True) and NodeProcessors.wanted(plan, me)
+            else None
+        )
         self.stats: dict[str, Any] = {
-            "compute_s": [], "link_s": [], "send_s": [], "recv_wait_s": [], "bytes_sent": 0, "latency_s": [],
-            "max_abs_error": 0.0, "ref_max_abs": 0.0, "resumed": {},
-            "skipped": len(self.images) - len(self.start)}
+            "compute_s": [],
+            "link_s": [],
+            "send_s": [],
+            "recv_wait_s": [],
+            "bytes_sent": 0,
+            "latency_s": [],
+            "max_abs_error": 0.0,
+            "ref_max_abs": 0.0,
+            "resumed": {},
+            "skipped": len(self.images) - len(self.start),
+        }
 
     def run(self, dist: Any) -> None:
         """Every image to run, then the stats; on a failure, no teardown: closing the connections
@@ -470,7 +500,7 @@ class _RankWorker:
         returns the bytes queued."""
         nbytes = 0
         for st, pc in self.sends.get(after, []):
-            piece = (y[:, :, pc.r0:pc.r1, pc.c0:pc.c1] if y.dim() == 4 else y).contiguous()
+            piece = (y[:, :, pc.r0 : pc.r1, pc.c0 : pc.c1] if y.dim() == 4 else y).contiguous()
             b = piece.numel() * piece.element_size()
             nbytes += b
             cost = self.link(self.me, self.rank_name[st.rank], b) if self.link is not None else 0.0
@@ -483,7 +513,7 @@ class _RankWorker:
         for pc in st.pieces:
             if pc.src == self.rank:
                 assert own is not None
-                bufs.append(own[:, :, pc.r0:pc.r1, pc.c0:pc.c1])
+                bufs.append(own[:, :, pc.r0 : pc.r1, pc.c0 : pc.c1])
             else:
                 buf = torch.empty(pc.shape)
                 works.append(self.dist.irecv(buf, src=pc.src, tag=img * (self.S + 1) + st.stage))
@@ -501,8 +531,10 @@ def _check_port(addr: str, port: int) -> None:
         try:
             s.bind((addr, port))
         except OSError as exc:
-            raise SplitgymError(f"port: {addr}:{port} is not free for the rendezvous ({exc.strerror}); "
-                                "pick another or leave it out to get a free one") from None
+            raise SplitgymError(
+                f"port: {addr}:{port} is not free for the rendezvous ({exc.strerror}); "
+                "pick another or leave it out to get a free one"
+            ) from None
 
 
 def _failure(names: list[str], exc: BaseException, errors: list[WorkerError], exitcodes: list[int | None]) -> str:
@@ -521,10 +553,23 @@ def _failure(names: list[str], exc: BaseException, errors: list[WorkerError], ex
     return f"distributed: {where} died" + (f" with exit code {code}" if code is not None else "")
 
 
-def run_distributed(plan: Plan, images: int = 1, links: str = "none", *, warmup: int = 1, seed: int = 1,
-                    threads: int = 1, addr: str = "127.0.0.1", port: int | None = None,
-                    timeout_s: float = 120.0, start_method: str = "spawn", hub: str | Path | None = None,
-                    fail_rank: int | None = None, fail_at: str = "start", processors: bool = True) -> ExecutionResult:
+def run_distributed(
+    plan: Plan,
+    images: int = 1,
+    links: str = "none",
+    *,
+    warmup: int = 1,
+    seed: int = 1,
+    threads: int = 1,
+    addr: str = "127.0.0.1",
+    port: int | None = None,
+    timeout_s: float = 120.0,
+    start_method: str = "spawn",
+    hub: str | Path | None = None,
+    fail_rank: int | None = None,
+    fail_at: str = "start",
+    processors: bool = True,
+) -> ExecutionResult:
     """Run ``plan`` with one process per device and one for the requester (see the module doc).
 
     ``images`` recorded images after ``warmup`` unrecorded ones (random, seeded by ``seed``);
@@ -545,8 +590,7 @@ def run_distributed(plan: Plan, images: int = 1, links: str = "none", *, warmup:
     if not plan.volumes:
         raise SplitgymError("volumes: this plan has no volumes; the distributed executor runs volume plans")
     # check the plan here, in one line, before any process starts
-    graph = ModelGraph.from_module(build_model(plan.model.name, seed=0), tuple(plan.model.input),
-                                   name=plan.model.name)
+    graph = ModelGraph.from_module(build_model(plan.model.name, seed=0), tuple(plan.model.input), name=plan.model.name)
     plan.check(graph)
     names = [d.name for d in plan.devices]
     with contextlib.ExitStack() as stack:
@@ -555,8 +599,10 @@ def run_distributed(plan: Plan, images: int = 1, links: str = "none", *, warmup:
             caps = [d.bandwidth_mbps for d in plan.devices] + [plan.network.requester_mbps]
             lan = stack.enter_context(ShapedLan(caps))
             addr, port = lan.addr(0), port or 29500
-            extra = {"netns": [lan.ns(r) for r in range(len(caps))],
-                     "ifnames": [lan.ifname(r) for r in range(len(caps))]}
+            extra = {
+                "netns": [lan.ns(r) for r in range(len(caps))],
+                "ifnames": [lan.ifname(r) for r in range(len(caps))],
+            }
         elif port is None:
             port = free_port(addr)
         else:
@@ -565,50 +611,113 @@ def run_distributed(plan: Plan, images: int = 1, links: str = "none", *, warmup:
             ResumeHub(hub, plan.model_dump(mode="json"))  # a hub of another plan fails here, in one line
             extra["hub"] = str(hub)
         extra["processors"] = processors
-        return _launch(plan, graph, names, images, links, warmup, seed, threads, addr, port, timeout_s,
-                       start_method, fail_rank, fail_at, extra)
+        return _launch(
+            plan,
+            graph,
+            names,
+            images,
+            links,
+            warmup,
+            seed,
+            threads,
+            addr,
+            port,
+            timeout_s,
+            start_method,
+            fail_rank,
+            fail_at,
+            extra,
+        )
 
 
-def _launch(plan: Plan, graph: ModelGraph, names: list[str], images: int, links: str, warmup: int,
-            seed: int, threads: int, addr: str, port: int, timeout_s: float, start_method: str,
-            fail_rank: int | None, fail_at: str, extra: dict[str, Any]) -> ExecutionResult:
+def _launch(
+    plan: Plan,
+    graph: ModelGraph,
+    names: list[str],
+    images: int,
+    links: str,
+    warmup: int,
+    seed: int,
+    threads: int,
+    addr: str,
+    port: int,
+    timeout_s: float,
+    start_method: str,
+    fail_rank: int | None,
+    fail_at: str,
+    extra: dict[str, Any],
+) -> ExecutionResult:
     from splitgym.executors.volumes.volume_local import head_index
 
     head = names[head_index(plan)] if graph.head is not None else None
     with tempfile.TemporaryDirectory(prefix="splitgym-dist-") as tmpdir:
         tmp = Path(tmpdir)
-        cfg = {"dir": tmpdir, "plan": plan.model_dump(mode="json"), "images": images, "warmup": warmup,
-               "seed": seed, "links": links, "threads": threads, "addr": addr, "port": port,
-               "timeout_s": timeout_s, "fail_rank": fail_rank, "fail_at": fail_at, **extra}
-        wall = launch(_work, cfg, len(names) + 1, timeout_s=timeout_s, start_method=start_method,
-                      timeout_message=f"distributed: the run took longer than {timeout_s:g} s "
-                                      f"(timeout_s); its {len(names) + 1} processes were stopped",
-                      failure=functools.partial(_failure, names),
-                      on_start=lambda pids: LAST_PIDS.__setitem__(slice(None), pids))
+        cfg = {
+            "dir": tmpdir,
+            "plan": plan.model_dump(mode="json"),
+            "images": images,
+            "warmup": warmup,
+            "seed": seed,
+            "links": links,
+            "threads": threads,
+            "addr": addr,
+            "port": port,
+            "timeout_s": timeout_s,
+            "fail_rank": fail_rank,
+            "fail_at": fail_at,
+            **extra,
+        }
+        wall = launch(
+            _work,
+            cfg,
+            len(names) + 1,
+            timeout_s=timeout_s,
+            start_method=start_method,
+            timeout_message=f"distributed: the run took longer than {timeout_s:g} s "
+            f"(timeout_s); its {len(names) + 1} processes were stopped",
+            failure=functools.partial(_failure, names),
+            on_start=lambda pids: LAST_PIDS.__setitem__(slice(None), pids),
+        )
         stats = [torch.load(tmp / f"stats-{r}.pt") for r in range(len(names) + 1)]
 
     def mean(xs: list[float]) -> float:
         return statistics.fmean(xs) if xs else 0.0
 
     req = stats[-1]
-    per_proc = {n: {p: mean([img[p] for img in stats[k]["processor_s"]]) for p in stats[k]["processor_s"][0]}
-                for k, n in enumerate(names) if stats[k].get("processor_s")}
+    per_proc = {
+        n: {p: mean([img[p] for img in stats[k]["processor_s"]]) for p in stats[k]["processor_s"][0]}
+        for k, n in enumerate(names)
+        if stats[k].get("processor_s")
+    }
     return ExecutionResult(
-        devices=names, links=links, latency_s=req["latency_s"],
+        devices=names,
+        links=links,
+        latency_s=req["latency_s"],
         compute_s={n: mean(stats[k]["compute_s"]) for k, n in enumerate(names)},
         link_s={n: mean(stats[k]["link_s"]) for k, n in enumerate(names + [REQUESTER])},
         send_s={n: mean(stats[k]["send_s"]) for k, n in enumerate(names + [REQUESTER])},
         recv_wait_s={n: mean(stats[k]["recv_wait_s"]) for k, n in enumerate(names + [REQUESTER])},
         bytes_sent={n: int(stats[k]["bytes_sent"]) for k, n in enumerate(names + [REQUESTER])},
-        head_device=head, max_abs_error=float(req["max_abs_error"]), ref_max_abs=float(req["ref_max_abs"]),
-        wall_s=wall, meta={"port": port, "threads": threads, "warmup": warmup, "start_method": start_method,
-                           "addr": addr, "resumed": req["resumed"], "skipped_images": req["skipped"],
-                           **({"processors": per_proc} if per_proc else {})},
+        head_device=head,
+        max_abs_error=float(req["max_abs_error"]),
+        ref_max_abs=float(req["ref_max_abs"]),
+        wall_s=wall,
+        meta={
+            "port": port,
+            "threads": threads,
+            "warmup": warmup,
+            "start_method": start_method,
+            "addr": addr,
+            "resumed": req["resumed"],
+            "skipped_images": req["skipped"],
+            **({"processors": per_proc} if per_proc else {}),
+        },
     )
 
 
-def run_local(plan: Plan, images: int = 1, links: str = "none", *, warmup: int = 1, seed: int = 1,
-              threads: int = 1) -> ExecutionResult:
+def run_local(
+    plan: Plan, images: int = 1, links: str = "none", *, warmup: int = 1, seed: int = 1, threads: int = 1
+) -> ExecutionResult:
     """The same measurements with :class:`LocalExecutor` in this process: every part timed alone
     (:meth:`LocalExecutor.run_timed`) and composed along the plan's schedule
     (:func:`compose_latency`), with free links or the plan's (``"emulated"``); same images as
@@ -616,8 +725,9 @@ def run_local(plan: Plan, images: int = 1, links: str = "none", *, warmup: int =
     from splitgym.executors.volumes.volume_local import LocalExecutor, compose_latency
 
     if links == "netns":
-        raise SplitgymError("links: 'netns' needs the distributed backend (one process per device, each "
-                            "in its own network namespace)")
+        raise SplitgymError(
+            "links: 'netns' needs the distributed backend (one process per device, each in its own network namespace)"
+        )
     check_links(links, LINKS, "")
     check_images(images, warmup)
     before = torch.get_num_threads()
@@ -652,8 +762,9 @@ def run_local(plan: Plan, images: int = 1, links: str = "none", *, warmup: int =
                 if times["head_device"] == n:
                     c += float(times["head_s"])
                 per[n][0].append(c)
-                per[n][1].append(sum(link(s, d, b) for (_, s, d), b in pair.items() if s == n)
-                                 if link is not None else 0.0)
+                per[n][1].append(
+                    sum(link(s, d, b) for (_, s, d), b in pair.items() if s == n) if link is not None else 0.0
+                )
                 sent[n] = int(sum(b for (_, s, _), b in pair.items() if s == n))
     finally:
         torch.set_num_threads(before)
@@ -662,14 +773,23 @@ def run_local(plan: Plan, images: int = 1, links: str = "none", *, warmup: int =
         return statistics.fmean(xs) if xs else 0.0
 
     return ExecutionResult(
-        devices=names, links=links, latency_s=lat,
+        devices=names,
+        links=links,
+        latency_s=lat,
         compute_s={n: mean(per[n][0]) for n in names},
         link_s={n: mean(per[n][1]) for n in names + [REQUESTER]},
         send_s=dict.fromkeys(names + [REQUESTER], 0.0),
         recv_wait_s=dict.fromkeys(names + [REQUESTER], 0.0),
-        bytes_sent=sent, head_device=ex.head.device if ex.head is not None else None,
-        max_abs_error=err, ref_max_abs=ref_max, wall_s=time.perf_counter() - t0,
-        meta={"threads": threads, "warmup": warmup, "latency": "measured parts composed along the plan (compose_latency)"},
+        bytes_sent=sent,
+        head_device=ex.head.device if ex.head is not None else None,
+        max_abs_error=err,
+        ref_max_abs=ref_max,
+        wall_s=time.perf_counter() - t0,
+        meta={
+            "threads": threads,
+            "warmup": warmup,
+            "latency": "measured parts composed along the plan (compose_latency)",
+        },
     )
 
 
@@ -684,8 +804,10 @@ def _main(argv: list[str] | None = None) -> int:
 
     from splitgym.costmodels.plan import load_plan
 
-    p = argparse.ArgumentParser(prog="python -m splitgym.executors.volumes.volume_distributed",
-                                description="One rank of a distributed run (start it with torchrun).")
+    p = argparse.ArgumentParser(
+        prog="python -m splitgym.executors.volumes.volume_distributed",
+        description="One rank of a distributed run (start it with torchrun).",
+    )
     p.add_argument("plan")
     p.add_argument("--links", default="none", choices=["none", "emulated"])  # netns: one host only
     p.add_argument("--images", type=int, default=5)
@@ -702,26 +824,46 @@ def _main(argv: list[str] | None = None) -> int:
             raise SplitgymError(f"environment: {', '.join(missing)} not set (start this with torchrun)")
         rank, world, N = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), len(plan.devices)
         if world != N + 1:
-            raise SplitgymError(f"WORLD_SIZE: the plan needs {N + 1} processes ({N} devices and the "
-                                f"requester), got {world}")
+            raise SplitgymError(
+                f"WORLD_SIZE: the plan needs {N + 1} processes ({N} devices and the requester), got {world}"
+            )
         check_images(args.images, args.warmup)
     except SplitgymError as exc:
         print(f"splitgym distributed: error: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    cfg = {"dir": str(out), "plan": plan.model_dump(mode="json"), "images": args.images, "warmup": args.warmup,
-           "seed": args.seed, "links": args.links, "threads": args.threads, "addr": os.environ["MASTER_ADDR"],
-           "port": int(os.environ["MASTER_PORT"]), "timeout_s": args.timeout, "fail_rank": None,
-           "fail_at": "start"}
+    cfg = {
+        "dir": str(out),
+        "plan": plan.model_dump(mode="json"),
+        "images": args.images,
+        "warmup": args.warmup,
+        "seed": args.seed,
+        "links": args.links,
+        "threads": args.threads,
+        "addr": os.environ["MASTER_ADDR"],
+        "port": int(os.environ["MASTER_PORT"]),
+        "timeout_s": args.timeout,
+        "fail_rank": None,
+        "fail_at": "start",
+    }
     _guarded(rank, _work, cfg)  # on failure: error-<rank>.txt in --out and exit status 1
     if rank == N:
         st = torch.load(out / f"stats-{rank}.pt")
         lat = st["latency_s"]
-        print(json.dumps({"latency_s": lat, "latency_mean_s": statistics.fmean(lat),
-                          "latency_median_s": statistics.median(lat), "ips": len(lat) / sum(lat),
-                          "max_abs_error": st["max_abs_error"], "ref_max_abs": st["ref_max_abs"],
-                          "stats": f"{out}/stats-<rank>.pt on each host"}))
+        print(
+            json.dumps(
+                {
+                    "latency_s": lat,
+                    "latency_mean_s": statistics.fmean(lat),
+                    "latency_median_s": statistics.median(lat),
+                    "ips": len(lat) / sum(lat),
+                    "max_abs_error": st["max_abs_error"],
+                    "ref_max_abs": st["ref_max_abs"],
+                    "stats": f"{out}/stats-<rank>.pt on each host",
+                }
+            )
+        )
     return 0
 
 

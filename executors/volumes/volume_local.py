@@ -35,8 +35,16 @@ from splitgym.costmodels.network import transfer_seconds
 from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.slicing import Region, SlicedSegment
 
-__all__ = ["Part", "build_stages", "LocalExecutor", "compose_latency", "network_transfer",
-           "resolve_devices", "head_index", "strict_fp32"]
+__all__ = [
+    "Part",
+    "build_stages",
+    "LocalExecutor",
+    "compose_latency",
+    "network_transfer",
+    "resolve_devices",
+    "head_index",
+    "strict_fp32",
+]
 
 TransferFn = Callable[[str, str, float], float]
 
@@ -74,8 +82,10 @@ def _torch_device(name: str, spec: str) -> torch.device:
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         idx = 0 if dev.index is None else dev.index
         if idx >= count:
-            raise ConfigError(f"device: {spec} is not available (for {name}; this machine has "
-                              f"{count} CUDA device{'s' if count != 1 else ''})")
+            raise ConfigError(
+                f"device: {spec} is not available (for {name}; this machine has "
+                f"{count} CUDA device{'s' if count != 1 else ''})"
+            )
         return torch.device("cuda", idx)
     raise ConfigError(f"device: {spec} is not available (for {name}; the local executor runs on cpu or cuda:i)")
 
@@ -122,8 +132,13 @@ def build_stages(plan: Plan, graph: ModelGraph, devices: Mapping[str, str] | Non
             mod = None
             if r1 > r0:
                 g = graph_on(graph, tdev[name], graphs)
-                mod = SlicedSegment(g, vol.first, vol.last, Region(r0, r1, 0, width),
-                                    name=f"volume {v} units[{vol.first}..{vol.last}] on {name}")
+                mod = SlicedSegment(
+                    g,
+                    vol.first,
+                    vol.last,
+                    Region(r0, r1, 0, width),
+                    name=f"volume {v} units[{vol.first}..{vol.last}] on {name}",
+                )
             parts.append(Part(name, v, mod, (r0, r1), tdev[name]))
         stages.append(parts)
     if graph.head is not None:
@@ -169,8 +184,15 @@ class LocalExecutor:
         self.head: Part | None = self.stages[-1][0] if graph.head is not None else None
 
     # the data flow, shared by run and run_timed
-    def _gather(self, want: Region, dst: str, dst_dev: torch.device, held: list[tuple[str, int, torch.Tensor]],
-                volume: int, transfers: list[dict[str, Any]]) -> torch.Tensor:
+    def _gather(
+        self,
+        want: Region,
+        dst: str,
+        dst_dev: torch.device,
+        held: list[tuple[str, int, torch.Tensor]],
+        volume: int,
+        transfers: list[dict[str, Any]],
+    ) -> torch.Tensor:
         """Rows ``want`` of a tensor held in row slabs ``(owner, first row, slab)``: the overlapping
         slices, moved to ``dst_dev`` where needed, concatenated along rows."""
         pieces = []
@@ -178,10 +200,17 @@ class LocalExecutor:
             a, b = max(want.r0, lo), min(want.r1, lo + slab.shape[2])
             if b <= a:
                 continue
-            piece = slab[:, :, a - lo:b - lo, want.c0:want.c1]
+            piece = slab[:, :, a - lo : b - lo, want.c0 : want.c1]
             if owner != dst:
-                transfers.append({"volume": volume, "src": owner, "dst": dst, "rows": b - a,
-                                  "bytes": piece.numel() * piece.element_size()})
+                transfers.append(
+                    {
+                        "volume": volume,
+                        "src": owner,
+                        "dst": dst,
+                        "rows": b - a,
+                        "bytes": piece.numel() * piece.element_size(),
+                    }
+                )
             if piece.device != dst_dev:
                 piece = piece.to(dst_dev)
             pieces.append(piece)
@@ -194,11 +223,13 @@ class LocalExecutor:
         want = tuple(self.graph.input_shape)
         if not isinstance(x, torch.Tensor) or x.dim() != 4 or tuple(x.shape[1:]) != want:
             got = list(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise PlanError(f"input: expected a tensor [N, {', '.join(map(str, want))}] for "
-                            f"{self.graph.name}, got {got}")
+            raise PlanError(
+                f"input: expected a tensor [N, {', '.join(map(str, want))}] for {self.graph.name}, got {got}"
+            )
 
-    def _execute(self, x: torch.Tensor, timer: dict[tuple[int, str], float] | None
-                 ) -> tuple[torch.Tensor, list[dict[str, Any]]]:
+    def _execute(
+        self, x: torch.Tensor, timer: dict[tuple[int, str], float] | None
+    ) -> tuple[torch.Tensor, list[dict[str, Any]]]:
         self._check_input(x)
         transfers: list[dict[str, Any]] = []
         held: list[tuple[str, int, torch.Tensor]] = [(REQUESTER, 0, x)]
@@ -220,13 +251,26 @@ class LocalExecutor:
             held = out
         if self.head is not None:
             y = held[0][2]
-            transfers.append({"volume": len(self.plan.volumes), "src": self.head.device, "dst": REQUESTER,
-                              "rows": 1, "bytes": y.numel() * y.element_size()})
+            transfers.append(
+                {
+                    "volume": len(self.plan.volumes),
+                    "src": self.head.device,
+                    "dst": REQUESTER,
+                    "rows": 1,
+                    "bytes": y.numel() * y.element_size(),
+                }
+            )
             return y, transfers
         # no head: the requester gathers every part's rows
         first_dev = held[0][2].device
-        full = self._gather(Region(0, self.graph.units[-1].height, 0, self.graph.units[-1].out_shape[2]),
-                            REQUESTER, first_dev, held, len(self.plan.volumes), transfers)
+        full = self._gather(
+            Region(0, self.graph.units[-1].height, 0, self.graph.units[-1].out_shape[2]),
+            REQUESTER,
+            first_dev,
+            held,
+            len(self.plan.volumes),
+            transfers,
+        )
         return full, transfers
 
     @torch.inference_mode()
@@ -272,9 +316,15 @@ class LocalExecutor:
         }
         comp = compose_latency(times, self.plan)
         times["volumes"] = [
-            {"volume": v, "first": vol.first, "last": vol.last, "compute_sum_s": float(compute[v].sum()),
-             "compute_max_s": float(compute[v].max()), "finish_s": float(comp["T"][v].max()),
-             "bytes_in": int(sum(t["bytes"] for t in transfers if t["volume"] == v))}
+            {
+                "volume": v,
+                "first": vol.first,
+                "last": vol.last,
+                "compute_sum_s": float(compute[v].sum()),
+                "compute_max_s": float(compute[v].max()),
+                "finish_s": float(comp["T"][v].max()),
+                "bytes_in": int(sum(t["bytes"] for t in transfers if t["volume"] == v)),
+            }
             for v, vol in enumerate(self.plan.volumes)
         ]
         times["latency_s"] = comp["latency_s"]

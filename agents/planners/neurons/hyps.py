@@ -67,8 +67,7 @@ def _fits(spans: list[Span], usable: int | None) -> bool:
     return partition_bytes(sum(s.param_bytes for s in spans), max(s.act_bytes for s in spans)) <= usable
 
 
-def pieces_that_fit(spans: list[Span], usable: int | None, cuts_allowed: set[int]
-                    ) -> list[list[Span]] | None:
+def pieces_that_fit(spans: list[Span], usable: int | None, cuts_allowed: set[int]) -> list[list[Span]] | None:
     """Cut a stretch of spans after spans in ``cuts_allowed`` (span indices) into the fewest
     pieces that fit, fewest bytes moved between them on ties; None when no cut set works."""
     n = len(spans)
@@ -89,14 +88,19 @@ def pieces_that_fit(spans: list[Span], usable: int | None, cuts_allowed: set[int
         return None
     out, i = [], n
     while i > 0:
-        out.append(spans[back[i]:i])
+        out.append(spans[back[i] : i])
         i = back[i]
     return out[::-1]
 
 
-def plan_hyps(graph: ModelGraph, cluster: Cluster, threshold: int | None = None,
-              parts: int | None = None, partitions: int | None = None,
-              profiles: Mapping[str, DeviceProfile] | None = None) -> Plan:
+def plan_hyps(
+    graph: ModelGraph,
+    cluster: Cluster,
+    threshold: int | None = None,
+    parts: int | None = None,
+    partitions: int | None = None,
+    profiles: Mapping[str, DeviceProfile] | None = None,
+) -> Plan:
     """HyPS's plan for ``graph`` on ``cluster`` (the method and its choices: the module doc).
 
     The four steps of the method read top to bottom here; each step's detail is in its helper."""
@@ -112,8 +116,7 @@ def plan_hyps(graph: ModelGraph, cluster: Cluster, threshold: int | None = None,
 
     # 2. stretches between mandatory cuts (the head always starts one), cut at pools if needed
     pools = {s.index for s in spans if s.pool}
-    pieces = [piece for st in _stretches(spans, mandatory)
-              for piece in _cut_to_fit(st, mandatory, usable, pools)]
+    pieces = [piece for st in _stretches(spans, mandatory) for piece in _cut_to_fit(st, mandatory, usable, pools)]
 
     # 3. optional cuts for the device count: the smallest pool output first
     want = cluster.size if partitions is None else partitions
@@ -127,16 +130,18 @@ def plan_hyps(graph: ModelGraph, cluster: Cluster, threshold: int | None = None,
         method="hyps",
         model=PlanModel(name=graph.name, input=graph.input_shape),
         devices=[PlanDevice(name=d.name, board=d.board, bandwidth_mbps=net.cap(d.name)) for d in cluster.devices],
-        network=PlanNetwork(requester_mbps=net.cap(cluster.requester), latency_ms=net.latency_s * 1e3,
-                            overhead_ms=net.overhead_s * 1e3),
+        network=PlanNetwork(
+            requester_mbps=net.cap(cluster.requester), latency_ms=net.latency_s * 1e3, overhead_ms=net.overhead_s * 1e3
+        ),
         stages=stages or None,
         neuron_splits=splits or None,
         head_device=head_device,
         meta={
             "cluster": cluster.name,
             "threshold_params": thr,
-            "memory": {m.device: {"total_bytes": m.total_bytes, "reserved_bytes": m.reserved_bytes}
-                       for m in memory.values()},
+            "memory": {
+                m.device: {"total_bytes": m.total_bytes, "reserved_bytes": m.reserved_bytes} for m in memory.values()
+            },
             "mandatory": [spans[i].name for i in mandatory],
             "partitions": [[s.name for s in p] for p in pieces],
         },
@@ -155,8 +160,7 @@ def _check_counts(threshold: int | None, parts: int | None, partitions: int | No
         raise ConfigError(f"partitions: expected >= 0 partitions, got {partitions}")
 
 
-def _mandatory_cuts(spans: list[Span], thr: int | None, usable: int | None, parts: int | None
-                    ) -> dict[int, int]:
+def _mandatory_cuts(spans: list[Span], thr: int | None, usable: int | None, parts: int | None) -> dict[int, int]:
     """Step 1: span index -> number of neuron parts, for every layer over the threshold or too
     big to fit whole; the fewest parts that fit unless ``parts`` forces a (feasible) number."""
     mandatory: dict[int, int] = {}
@@ -165,8 +169,10 @@ def _mandatory_cuts(spans: list[Span], thr: int | None, usable: int | None, part
         if not over and _fits([s], usable):
             continue
         if not s.splittable:
-            raise ConfigError(f"memory: layer {s.name} ({s.kind}, {s.params:,} parameters) exceeds the "
-                              f"device budget and cannot be neuron-split")
+            raise ConfigError(
+                f"memory: layer {s.name} ({s.kind}, {s.params:,} parameters) exceeds the "
+                f"device budget and cannot be neuron-split"
+            )
         k = max(-(-s.params // thr) if thr else 1, fewest_parts(s, usable) if usable is not None else 1)
         if parts is not None:
             if parts < k:
@@ -197,36 +203,46 @@ def _stretches(spans: list[Span], mandatory: Mapping[int, int]) -> list[list[Spa
     return stretches
 
 
-def _cut_to_fit(stretch: list[Span], mandatory: Mapping[int, int], usable: int | None,
-                pools: set[int]) -> list[list[Span]]:
+def _cut_to_fit(
+    stretch: list[Span], mandatory: Mapping[int, int], usable: int | None, pools: set[int]
+) -> list[list[Span]]:
     """Step 2b: a stretch as the pieces that fit (cut at pools only); a mandatory layer, which its
     neuron split makes fit, stays whole."""
     if stretch[0].index in mandatory:
         return [stretch]
     got = pieces_that_fit(stretch, usable, pools)
     if got is None:
-        raise ConfigError(f"memory: layers {stretch[0].name}..{stretch[-1].name} do not fit in "
-                          f"{(usable or 0) / 2**20:.1f} MiB with cuts at pooling layers only")
+        raise ConfigError(
+            f"memory: layers {stretch[0].name}..{stretch[-1].name} do not fit in "
+            f"{(usable or 0) / 2**20:.1f} MiB with cuts at pooling layers only"
+        )
     return got
 
 
-def _optional_cuts(pieces: list[list[Span]], mandatory: Mapping[int, int], pools: set[int],
-                   want: int) -> list[list[Span]]:
+def _optional_cuts(
+    pieces: list[list[Span]], mandatory: Mapping[int, int], pools: set[int], want: int
+) -> list[list[Span]]:
     """Step 3: cut at pools until there are ``want`` partitions, the smallest pool output first
     (HY L200, L303), or no pool is left to cut at."""
     pieces = list(pieces)
     while len(pieces) < want:
-        cands = [(p[i].out_bytes, -p[i].index, k, i) for k, p in enumerate(pieces)
-                 if p[0].index not in mandatory for i in range(len(p) - 1) if p[i].index in pools]
+        cands = [
+            (p[i].out_bytes, -p[i].index, k, i)
+            for k, p in enumerate(pieces)
+            if p[0].index not in mandatory
+            for i in range(len(p) - 1)
+            if p[i].index in pools
+        ]
         if not cands:
             break
         _, _, k, i = min(cands)
-        pieces[k:k + 1] = [pieces[k][: i + 1], pieces[k][i + 1:]]
+        pieces[k : k + 1] = [pieces[k][: i + 1], pieces[k][i + 1 :]]
     return pieces
 
 
-def _assign_devices(pieces: list[list[Span]], mandatory: Mapping[int, int], names: list[str]
-                    ) -> tuple[list[Stage], list[NeuronSplit], str | None]:
+def _assign_devices(
+    pieces: list[list[Span]], mandatory: Mapping[int, int], names: list[str]
+) -> tuple[list[Stage], list[NeuronSplit], str | None]:
     """Step 4: partition ``i`` on device ``i mod N`` and part ``j`` of a split layer on the next
     devices in turn; returns the Plan's stages, neuron splits and head device."""
     stages: list[Stage] = []
@@ -236,9 +252,15 @@ def _assign_devices(pieces: list[list[Span]], mandatory: Mapping[int, int], name
         if p[0].index in mandatory:
             s = p[0]
             ranges = equal_parts(s.neurons, mandatory[s.index])
-            splits.append(NeuronSplit(layer=s.name, parts=[
-                NeuronPart(device=names[(turn + j) % len(names)], start=a, end=b)
-                for j, (a, b) in enumerate(ranges)]))
+            splits.append(
+                NeuronSplit(
+                    layer=s.name,
+                    parts=[
+                        NeuronPart(device=names[(turn + j) % len(names)], start=a, end=b)
+                        for j, (a, b) in enumerate(ranges)
+                    ],
+                )
+            )
         else:
             dev = names[turn % len(names)]
             units = [s.unit for s in p if s.unit is not None]

@@ -22,6 +22,11 @@ from splitgym.costmodels.profiles import DeviceProfile
 __all__ = ["plan_disnet"]
 
 
-def plan_disnet(graph: ModelGraph, cluster: Cluster, nodes: str | NodeCluster | None = None, at: float = 0.0,
-                profiles: Mapping[str, DeviceProfile] | None = None) -> Plan:
+def plan_disnet(
+    graph: ModelGraph,
+    cluster: Cluster,
+    nodes: str | NodeCluster | None = None,
+    at: float = 0.0,
+    profiles: Mapping[str, DeviceProfile] | None = None,
+) -> Plan:
     return plan_hidp(graph, cluster, nodes=nodes, local="default", at=at, method="disnet", profiles=profiles)

@@ -34,8 +34,13 @@ from splitgym.costmodels.volumes.partitions import from_starts
 __all__ = ["plan_aofl_hidp"]
 
 
-def plan_aofl_hidp(graph: ModelGraph, cluster: Cluster, nodes: str | NodeCluster | None = None, max_volumes: int = 4,
-                   profiles: Mapping[str, DeviceProfile] | None = None) -> Plan:
+def plan_aofl_hidp(
+    graph: ModelGraph,
+    cluster: Cluster,
+    nodes: str | NodeCluster | None = None,
+    max_volumes: int = 4,
+    profiles: Mapping[str, DeviceProfile] | None = None,
+) -> Plan:
     nc = node_cluster(cluster, nodes)
     scorer = HiDPScorer(graph, nc, boards=profiles)
     default_profiles = {n.board: scorer.profiles[(n.name, n.default)] for n in nc.nodes}
@@ -43,9 +48,23 @@ def plan_aofl_hidp(graph: ModelGraph, cluster: Cluster, nodes: str | NodeCluster
     tau, splits = price_volumes(LinearModel.build(graph, cluster, default_profiles), graph.num_units)
     starts, cost = min_sum_partition(tau, max_volumes)
     part = from_starts(starts, graph.num_units)
-    return Plan.from_volumes("aofl-hidp", graph, cluster, part, [splits[v] for v in part], kind="nodes", meta={
-        "partition": ",".join(map(str, starts)), "model_latency_s": cost, "max_volumes": max_volumes,
-        "leader": nc.leader, "local": "default", "cluster": nc.name, **({"efficiency": nc.efficiency} if nc.efficiency else {})})
+    return Plan.from_volumes(
+        "aofl-hidp",
+        graph,
+        cluster,
+        part,
+        [splits[v] for v in part],
+        kind="nodes",
+        meta={
+            "partition": ",".join(map(str, starts)),
+            "model_latency_s": cost,
+            "max_volumes": max_volumes,
+            "leader": nc.leader,
+            "local": "default",
+            "cluster": nc.name,
+            **({"efficiency": nc.efficiency} if nc.efficiency else {}),
+        },
+    )
 
 
 def min_sum_partition(tau: np.ndarray, max_volumes: int) -> tuple[list[int], float]:

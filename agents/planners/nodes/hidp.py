@@ -101,7 +101,7 @@ class GlobalDP:
         if s == self.m:
             return self.data_cuts[u]
         c = np.zeros(self.m + 1, dtype=np.int64)
-        c[s + 1:] = self.H[u]
+        c[s + 1 :] = self.H[u]
         return c
 
     def _data_cuts(self, u: int) -> np.ndarray:
@@ -111,8 +111,14 @@ class GlobalDP:
         alpha, beta = np.full(self.m, 1e9), np.ones(self.m)
         for j in np.flatnonzero(self.avail):
             t = self.local.choose(int(j), u, u, 0, H).seconds
-            link = 0.0 if j == self.nodes.leader_index else 8.0 * rb * S / (
-                min(self.nodes.nodes[j].network_mbps, self.nodes.nodes[self.nodes.leader_index].network_mbps) * 1e6)
+            link = (
+                0.0
+                if j == self.nodes.leader_index
+                else 8.0
+                * rb
+                * S
+                / (min(self.nodes.nodes[j].network_mbps, self.nodes.nodes[self.nodes.leader_index].network_mbps) * 1e6)
+            )
             alpha[j], beta[j] = self.nodes.latency_s, t / H + link
         rows, _ = water_fill(alpha, beta, float(H))
         rows[~self.avail] = 0.0
@@ -140,8 +146,14 @@ class GlobalDP:
             a, b = int(cuts[0, j]), int(cuts[0, j + 1])
             if b <= a:
                 continue
-            arrive = max((nodes.transfer_seconds(src, j, nbytes[j, i]) for i, src in enumerate(srcs)
-                          if nbytes[j, i] > 0 and src != j), default=0.0)
+            arrive = max(
+                (
+                    nodes.transfer_seconds(src, j, nbytes[j, i])
+                    for i, src in enumerate(srcs)
+                    if nbytes[j, i] > 0 and src != j
+                ),
+                default=0.0,
+            )
             worst = max(worst, arrive + self.local.choose(j, u, u, a, b).seconds)
         self._memo[key] = worst
         return worst
@@ -150,12 +162,21 @@ class GlobalDP:
         sc, nodes = self.sc, self.nodes
         share = np.diff(self.cuts(self.U - 1, p))
         h = int(np.argmax(share))
-        gather = max((nodes.transfer_seconds(m, h, float(share[m]) * sc.split.row_bytes[-1])
-                      for m in range(self.m) if share[m] > 0), default=0.0)
+        gather = max(
+            (
+                nodes.transfer_seconds(m, h, float(share[m]) * sc.split.row_bytes[-1])
+                for m in range(self.m)
+                if share[m] > 0
+            ),
+            default=0.0,
+        )
         if sc.graph.head is None:
             return gather + nodes.transfer_seconds(h, nodes.leader_index, float(share[h]) * sc.split.row_bytes[-1])
-        return gather + self.local.head(h)[1] + nodes.transfer_seconds(
-            h, nodes.leader_index, float(sc.graph.head.out_bytes))
+        return (
+            gather
+            + self.local.head(h)[1]
+            + nodes.transfer_seconds(h, nodes.leader_index, float(sc.graph.head.out_bytes))
+        )
 
     def sequence_cost(self, seq: list[int]) -> float:
         """The DP's objective for one state sequence (what exhaustive search enumerates)."""
@@ -182,7 +203,6 @@ class GlobalDP:
         for arg in reversed(back):
             seq.append(arg[seq[-1]])
         return float(total), seq[::-1]
-
 
     def solve_linear(self) -> tuple[float, list[int]]:
         """The same optimum as :meth:`solve` with O(m) relaxations per unit, O(n*m) in all (the
@@ -216,7 +236,9 @@ class GlobalDP:
                 if B > 0:
                     i = first_at[s]
                     if suf[i][1] >= 0:
-                        cands.append((suf[i][0] + lat + 8.0 * B / (nodes.nodes[s].network_mbps * 1e6) + comp, suf[i][1]))
+                        cands.append(
+                            (suf[i][0] + lat + 8.0 * B / (nodes.nodes[s].network_mbps * 1e6) + comp, suf[i][1])
+                        )
                     if pre[i][1] >= 0:
                         cands.append((pre[i][0] + lat + comp, pre[i][1]))
                 else:
@@ -232,10 +254,17 @@ class GlobalDP:
         return float(total), seq[::-1]
 
 
-def plan_hidp(graph: ModelGraph, cluster: Cluster, nodes: str | NodeCluster | None = None, local: str = "hidp",
-              at: float = 0.0, method: str = "hidp",
-              processor_profiles: Mapping[tuple[str, str], DeviceProfile] | None = None,
-              profiles: Mapping[str, DeviceProfile] | None = None, solver: str = "linear") -> Plan:
+def plan_hidp(
+    graph: ModelGraph,
+    cluster: Cluster,
+    nodes: str | NodeCluster | None = None,
+    local: str = "hidp",
+    at: float = 0.0,
+    method: str = "hidp",
+    processor_profiles: Mapping[tuple[str, str], DeviceProfile] | None = None,
+    profiles: Mapping[str, DeviceProfile] | None = None,
+    solver: str = "linear",
+) -> Plan:
     """HiDP's plan: global modes by the DP, local partitions per node part; ``processor_profiles``
     per (node, processor) replace the derived ones (e.g. measured cores); ``solver`` ``"linear"``
     (O(n*m) relaxations) or ``"quadratic"`` (O(n*m^2)), the same optimum."""
@@ -252,6 +281,19 @@ def plan_hidp(graph: ModelGraph, cluster: Cluster, nodes: str | NodeCluster | No
     t2 = time.perf_counter()
     vols = [(u, u) for u in range(graph.num_units)]
     cuts = [dp.cuts(u, s) for u, s in enumerate(seq)]
-    return build_plan(method, graph, nc, vols, cuts, dp.local, {
-        "predicted_latency_s": predicted, "dp_seconds": t2 - t1, "setup_seconds": t1 - t0,
-        "states": ["data" if s == nc.size else nc.names[s] for s in seq], "at": at, "solver": solver})
+    return build_plan(
+        method,
+        graph,
+        nc,
+        vols,
+        cuts,
+        dp.local,
+        {
+            "predicted_latency_s": predicted,
+            "dp_seconds": t2 - t1,
+            "setup_seconds": t1 - t0,
+            "states": ["data" if s == nc.size else nc.names[s] for s in seq],
+            "at": at,
+            "solver": solver,
+        },
+    )

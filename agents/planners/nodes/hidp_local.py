@@ -91,8 +91,15 @@ class LocalPartitioner:
         return min(((p, sum(self.scorer.head_detail(j, p))) for p in names), key=lambda x: x[1])
 
 
-def build_plan(method: str, graph: ModelGraph, nodes: NodeCluster, volumes: list[tuple[int, int]],
-               cuts: list[np.ndarray], local: LocalPartitioner, meta: dict | None = None) -> Plan:
+def build_plan(
+    method: str,
+    graph: ModelGraph,
+    nodes: NodeCluster,
+    volumes: list[tuple[int, int]],
+    cuts: list[np.ndarray],
+    local: LocalPartitioner,
+    meta: dict | None = None,
+) -> Plan:
     """A plan with node rows per volume, modes, merged model-mode stages and processor shares."""
     cluster = nodes.to_cluster()
     base = Plan.from_volumes(method, graph, cluster, volumes, [np.asarray(c) for c in cuts])
@@ -102,15 +109,28 @@ def build_plan(method: str, graph: ModelGraph, nodes: NodeCluster, volumes: list
         modes.append("model" if len(busy) == 1 else "data")
         for j in busy:
             ch = local.choose(j, first, last, int(c[j]), int(c[j + 1]))
-            shares.append(NodeShares(device=nodes.names[j], volume=v, mode=ch.mode,
-                                     shares=[ProcessorShare(processor=p, share=round(f, 6))
-                                             for p, f in zip(ch.processors, ch.fractions)]))
+            shares.append(
+                NodeShares(
+                    device=nodes.names[j],
+                    volume=v,
+                    mode=ch.mode,
+                    shares=[
+                        ProcessorShare(processor=p, share=round(f, 6)) for p, f in zip(ch.processors, ch.fractions)
+                    ],
+                )
+            )
     last_share = np.diff(np.asarray(cuts[-1]))
     h = int(np.argmax(last_share))
     if graph.head is not None:
         hp, _ = local.head(h)
-        shares.append(NodeShares(device=nodes.names[h], volume=len(volumes), mode="model",
-                                 shares=[ProcessorShare(processor=hp, share=1.0)]))
+        shares.append(
+            NodeShares(
+                device=nodes.names[h],
+                volume=len(volumes),
+                mode="model",
+                shares=[ProcessorShare(processor=hp, share=1.0)],
+            )
+        )
     stages: list[Stage] = []
     for v, ((first, last), c) in enumerate(zip(volumes, cuts)):
         if modes[v] != "model":
@@ -123,5 +143,6 @@ def build_plan(method: str, graph: ModelGraph, nodes: NodeCluster, volumes: list
     info = {"leader": nodes.leader, "local": local.local, "cluster": nodes.name, **(meta or {})}
     if nodes.efficiency:  # scored again on the same processor figures (node_scoring.plan_nodes)
         info["efficiency"] = nodes.efficiency
-    return base.evolve(kind="nodes", shares=shares, modes=modes, stages=stages or None,
-                       head_device=nodes.names[h], meta=info)
+    return base.evolve(
+        kind="nodes", shares=shares, modes=modes, stages=stages or None, head_device=nodes.names[h], meta=info
+    )

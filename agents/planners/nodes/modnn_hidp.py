@@ -31,13 +31,25 @@ from splitgym.costmodels.volumes.linear_model import capability, largest_remaind
 __all__ = ["plan_modnn_hidp"]
 
 
-def plan_modnn_hidp(graph: ModelGraph, cluster: Cluster, nodes: str | NodeCluster | None = None, at: float = 0.0,
-                    profiles: Mapping[str, DeviceProfile] | None = None) -> Plan:
+def plan_modnn_hidp(
+    graph: ModelGraph,
+    cluster: Cluster,
+    nodes: str | NodeCluster | None = None,
+    at: float = 0.0,
+    profiles: Mapping[str, DeviceProfile] | None = None,
+) -> Plan:
     nc = node_cluster(cluster, nodes)
     scorer = HiDPScorer(graph, nc, boards=profiles)
     avail = np.array(nc.available(at))
     caps = np.array([capability(graph, scorer.profiles[(n.name, n.default)]) for n in nc.nodes]) * avail
     vols = [(u, u) for u in range(graph.num_units)]
     cuts = [largest_remainder(caps, u.height) for u in graph.units]
-    return build_plan("modnn-hidp", graph, nc, vols, cuts, LocalPartitioner(scorer, "default"),
-                      {"capability_gflops": [float(c) / 1e9 for c in caps], "at": at})
+    return build_plan(
+        "modnn-hidp",
+        graph,
+        nc,
+        vols,
+        cuts,
+        LocalPartitioner(scorer, "default"),
+        {"capability_gflops": [float(c) / 1e9 for c in caps], "at": at},
+    )

@@ -48,8 +48,7 @@ class StageEstimator:
     def __init__(self, scorer: HiDPScorer) -> None:
         self.sc = scorer
         g = scorer.graph
-        self.in_bytes = [scorer.split.input_row_bytes * g.input_shape[1]] + [
-            float(u.out_bytes) for u in g.units[:-1]]
+        self.in_bytes = [scorer.split.input_row_bytes * g.input_shape[1]] + [float(u.out_bytes) for u in g.units[:-1]]
         self.out_bytes = [float(u.out_bytes) for u in g.units]
 
     def stage_seconds(self, first: int, last: int, w: Worker) -> float:
@@ -77,8 +76,9 @@ class StageEstimator:
         return worst, total
 
 
-def _search(est: StageEstimator, workers: list[Worker], ends: list[int], max_stages: int,
-            iterations: int, seed: int) -> Stages:
+def _search(
+    est: StageEstimator, workers: list[Worker], ends: list[int], max_stages: int, iterations: int, seed: int
+) -> Stages:
     U = est.sc.graph.num_units
     rng = random.Random(seed)
     ref = min(est.evaluate(((U - 1, w),))[0] for w in workers)
@@ -88,8 +88,7 @@ def _search(est: StageEstimator, workers: list[Worker], ends: list[int], max_sta
         pos = prefix[-1][0] + 1 if prefix else 0
         used = {w for _, w in prefix}
         last_only = len(prefix) >= min(max_stages, len(workers)) - 1  # the last stage takes the rest
-        return [(e, w) for e in ends if e >= pos and (e == U - 1 or not last_only)
-                for w in workers if w not in used]
+        return [(e, w) for e in ends if e >= pos and (e == U - 1 or not last_only) for w in workers if w not in used]
 
     def reward(seq: Stages) -> float:
         worst, lat = est.evaluate(seq)
@@ -110,8 +109,9 @@ def _search(est: StageEstimator, workers: list[Worker], ends: list[int], max_sta
                 path.append(prefix)
                 break
             n = stats[prefix][0] if prefix in stats else 1.0
-            prefix = max(children, key=lambda c: stats[c][1] / stats[c][0]
-                         + 1.4 * math.sqrt(math.log(n + 1) / stats[c][0]))
+            prefix = max(
+                children, key=lambda c: stats[c][1] / stats[c][0] + 1.4 * math.sqrt(math.log(n + 1) / stats[c][0])
+            )
             path.append(prefix)
         seq = prefix
         while not seq or seq[-1][0] != U - 1:  # random rollout
@@ -142,9 +142,17 @@ class _Fixed(LocalPartitioner):
         return self.proc[-1], self.scorer.head_seconds(j, self.proc[-1])
 
 
-def plan_omniboost(graph: ModelGraph, cluster: Cluster, nodes: str | NodeCluster | None = None, at: float = 0.0,
-                   iterations: int = 2000, max_stages: int = 4, candidates: int = 12, seed: int = 0,
-                   profiles: Mapping[str, DeviceProfile] | None = None) -> Plan:
+def plan_omniboost(
+    graph: ModelGraph,
+    cluster: Cluster,
+    nodes: str | NodeCluster | None = None,
+    at: float = 0.0,
+    iterations: int = 2000,
+    max_stages: int = 4,
+    candidates: int = 12,
+    seed: int = 0,
+    profiles: Mapping[str, DeviceProfile] | None = None,
+) -> Plan:
     if iterations < 1 or max_stages < 1 or candidates < 1:
         raise ConfigError(f"iterations/max_stages/candidates: must be >= 1, got {iterations}/{max_stages}/{candidates}")
     nc = node_cluster(cluster, nodes)
@@ -160,10 +168,22 @@ def plan_omniboost(graph: ModelGraph, cluster: Cluster, nodes: str | NodeCluster
         for u in range(first, last + 1):
             proc[u] = k
             c = np.zeros(nc.size + 1, dtype=np.int64)
-            c[j + 1:] = graph.units[u].height
+            c[j + 1 :] = graph.units[u].height
             cuts.append(c)
         first = last + 1
     worst, lat = est.evaluate(stages)
-    return build_plan("omniboost", graph, nc, [(u, u) for u in range(U)], cuts, _Fixed(scorer, proc), {
-        "stages": [[last, nc.names[j], k] for last, (j, k) in stages],
-        "estimated_bottleneck_s": worst, "estimated_latency_s": lat, "iterations": iterations, "at": at})
+    return build_plan(
+        "omniboost",
+        graph,
+        nc,
+        [(u, u) for u in range(U)],
+        cuts,
+        _Fixed(scorer, proc),
+        {
+            "stages": [[last, nc.names[j], k] for last, (j, k) in stages],
+            "estimated_bottleneck_s": worst,
+            "estimated_latency_s": lat,
+            "iterations": iterations,
+            "at": at,
+        },
+    )

@@ -29,8 +29,9 @@ from splitgym.costmodels.stages.mdi_allocation import allocate, ring_order, shar
 __all__ = ["plan_ar_mdi", "ar_mdi_chains"]
 
 
-def ar_mdi_chains(graph: ModelGraph, cluster: Cluster, weight: str = "params",
-                  profiles: Mapping[str, DeviceProfile] | None = None) -> tuple[dict[str, list[tuple[str, int, int]]], list[float]]:
+def ar_mdi_chains(
+    graph: ModelGraph, cluster: Cluster, weight: str = "params", profiles: Mapping[str, DeviceProfile] | None = None
+) -> tuple[dict[str, list[tuple[str, int, int]]], list[float]]:
     """Every device's chain as a source: ``{source: [(device, first, last), ...]}`` (inclusive
     units, empty stages dropped), and each device's speed 1/g (parameters per second)."""
     cache = dict(profiles or {})
@@ -46,18 +47,33 @@ def ar_mdi_chains(graph: ModelGraph, cluster: Cluster, weight: str = "params",
     return chains, speeds
 
 
-def plan_ar_mdi(graph: ModelGraph, cluster: Cluster, source: str | None = None, weight: str = "params",
-                profiles: Mapping[str, DeviceProfile] | None = None) -> Plan:
+def plan_ar_mdi(
+    graph: ModelGraph,
+    cluster: Cluster,
+    source: str | None = None,
+    weight: str = "params",
+    profiles: Mapping[str, DeviceProfile] | None = None,
+) -> Plan:
     src = cluster.names[cluster.index(source)] if source is not None else cluster.names[0]
     chains, speeds = ar_mdi_chains(graph, cluster, weight, profiles)
     chain = chains[src]
     partition = [(a, b) for _, a, b in chain]
     cuts = [alone_cuts(graph.units[b].height, cluster.size, cluster.index(d)) for d, _, b in chain]
     return Plan.from_volumes(
-        "ar-mdi", graph, cluster, partition, cuts, kind="stages", head_device=chain[-1][0],
+        "ar-mdi",
+        graph,
+        cluster,
+        partition,
+        cuts,
+        kind="stages",
+        head_device=chain[-1][0],
         stages=[Stage(device=d, first=a, last=b) for d, a, b in chain],
-        meta={"source": src, "weight": weight, "cluster": cluster.name,
-              "speeds": dict(zip(cluster.names, speeds)),
-              "shares": dict(zip(cluster.names, shares(speeds).round(6).tolist())),
-              "chains": {k: [list(s) for s in v] for k, v in chains.items()}},
+        meta={
+            "source": src,
+            "weight": weight,
+            "cluster": cluster.name,
+            "speeds": dict(zip(cluster.names, speeds)),
+            "shares": dict(zip(cluster.names, shares(speeds).round(6).tolist())),
+            "chains": {k: [list(s) for s in v] for k, v in chains.items()},
+        },
     )

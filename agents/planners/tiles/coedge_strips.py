@@ -46,8 +46,14 @@ def strip_candidates(extent: int, n: int, grid: int) -> list[list[int]]:
     return out
 
 
-def plan_coedge_strips(graph: ModelGraph, cluster: Cluster, axis: str = "rows", grid: int = 32,
-                       caps: str = "auto", profiles: Mapping[str, DeviceProfile] | None = None) -> Plan:
+def plan_coedge_strips(
+    graph: ModelGraph,
+    cluster: Cluster,
+    axis: str = "rows",
+    grid: int = 32,
+    caps: str = "auto",
+    profiles: Mapping[str, DeviceProfile] | None = None,
+) -> Plan:
     if axis not in AXES:
         raise ConfigError(f"axis: must be 'rows' or 'cols', got {axis!r}")
     if grid < 1:
@@ -74,6 +80,16 @@ def plan_coedge_strips(graph: ModelGraph, cluster: Cluster, axis: str = "rows", 
                 best = s
     assert best is not None
     # 2. the best as a tile plan
-    return tile_plan("coedge-strips", graph, cluster, best.rects, caps=memory,
-                     latency_s=best.latency, feasible=best.feasible, axis=axis, grid=grid,
-                     evaluations=evaluations, search_s=time.perf_counter() - t0)
+    return tile_plan(
+        "coedge-strips",
+        graph,
+        cluster,
+        best.rects,
+        caps=memory,
+        latency_s=best.latency,
+        feasible=best.feasible,
+        axis=axis,
+        grid=grid,
+        evaluations=evaluations,
+        search_s=time.perf_counter() - t0,
+    )

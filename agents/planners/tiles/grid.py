@@ -34,8 +34,14 @@ def _edges(extent: int, parts: int, steps: int) -> list[list[int]]:
     return [[0, *c, extent] for c in itertools.combinations(inner, parts - 1)]
 
 
-def plan_grid(graph: ModelGraph, cluster: Cluster, grid: int = 16, max_orders: int = 4,
-              caps: str = "auto", profiles: Mapping[str, DeviceProfile] | None = None) -> Plan:
+def plan_grid(
+    graph: ModelGraph,
+    cluster: Cluster,
+    grid: int = 16,
+    max_orders: int = 4,
+    caps: str = "auto",
+    profiles: Mapping[str, DeviceProfile] | None = None,
+) -> Plan:
     if grid < 1:
         raise ConfigError(f"grid: must be >= 1, got {grid}")
     t0 = time.perf_counter()
@@ -57,6 +63,16 @@ def plan_grid(graph: ModelGraph, cluster: Cluster, grid: int = 16, max_orders: i
                         best, shape = s, (p, q)
     if best is None:
         raise ConfigError(f"grid: no {n}-cell grid fits a {h}x{w} image on a grid of {grid}")
-    return tile_plan("grid", graph, cluster, best.rects, caps=memory, latency_s=best.latency,
-                     feasible=best.feasible, shape=list(shape), grid=grid, evaluations=evaluations,
-                     search_s=time.perf_counter() - t0)
+    return tile_plan(
+        "grid",
+        graph,
+        cluster,
+        best.rects,
+        caps=memory,
+        latency_s=best.latency,
+        feasible=best.feasible,
+        shape=list(shape),
+        grid=grid,
+        evaluations=evaluations,
+        search_s=time.perf_counter() - t0,
+    )

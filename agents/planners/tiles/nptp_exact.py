@@ -31,8 +31,14 @@ from splitgym.costmodels.tiles.tile_layouts import all_partitions, scale_rects
 __all__ = ["plan_nptp_exact"]
 
 
-def plan_nptp_exact(graph: ModelGraph, cluster: Cluster, grid: int = 8, max_candidates: int = 200_000,
-                    caps: str = "auto", profiles: Mapping[str, DeviceProfile] | None = None) -> Plan:
+def plan_nptp_exact(
+    graph: ModelGraph,
+    cluster: Cluster,
+    grid: int = 8,
+    max_candidates: int = 200_000,
+    caps: str = "auto",
+    profiles: Mapping[str, DeviceProfile] | None = None,
+) -> Plan:
     _, h, w = graph.input_shape
     n = cluster.size
     if not 1 <= grid <= min(h, w):
@@ -41,8 +47,10 @@ def plan_nptp_exact(graph: ModelGraph, cluster: Cluster, grid: int = 8, max_cand
     parts = list(all_partitions(grid, grid, n))
     total = len(parts) * math.factorial(n)
     if total > max_candidates:
-        raise ConfigError(f"grid: {total:,} layouts ({len(parts):,} partitions x {n}! assignments) exceed "
-                          f"max_candidates={max_candidates:,}; use a coarser grid or raise it")
+        raise ConfigError(
+            f"grid: {total:,} layouts ({len(parts):,} partitions x {n}! assignments) exceed "
+            f"max_candidates={max_candidates:,}; use a coarser grid or raise it"
+        )
     if not parts:
         raise ConfigError(f"grid: a {grid}x{grid} board has no partition into {n} rectangles")
     memory = cluster_caps(cluster, caps)
@@ -55,6 +63,16 @@ def plan_nptp_exact(graph: ModelGraph, cluster: Cluster, grid: int = 8, max_cand
             if best is None or s.key < best.key:
                 best = s
     assert best is not None
-    return tile_plan("nptp-exact", graph, cluster, best.rects, caps=memory, latency_s=best.latency,
-                     feasible=best.feasible, grid=grid, partitions=len(parts), candidates=total,
-                     search_s=time.perf_counter() - t0)
+    return tile_plan(
+        "nptp-exact",
+        graph,
+        cluster,
+        best.rects,
+        caps=memory,
+        latency_s=best.latency,
+        feasible=best.feasible,
+        grid=grid,
+        partitions=len(parts),
+        candidates=total,
+        search_s=time.perf_counter() - t0,
+    )

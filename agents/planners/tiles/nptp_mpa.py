@@ -95,8 +95,12 @@ def _proportional(speeds: np.ndarray, limits: np.ndarray | None = None) -> Schem
 
 def _random(rng: np.random.Generator, n: int) -> Scheme:
     k = n - 1
-    return Scheme(tuple(int(i) for i in rng.permutation(n)), tuple(int(a) for a in rng.integers(0, 2, k)),
-                  tuple(int(a) for a in rng.integers(0, 2, k)), tuple(float(f) for f in rng.uniform(0.05, 0.95, k)))
+    return Scheme(
+        tuple(int(i) for i in rng.permutation(n)),
+        tuple(int(a) for a in rng.integers(0, 2, k)),
+        tuple(int(a) for a in rng.integers(0, 2, k)),
+        tuple(float(f) for f in rng.uniform(0.05, 0.95, k)),
+    )
 
 
 def _move(rng: np.random.Generator, s: Scheme, move: str, sigma: float) -> Scheme:
@@ -126,8 +130,9 @@ def _move(rng: np.random.Generator, s: Scheme, move: str, sigma: float) -> Schem
     return replace(s, order=tuple(o))
 
 
-def mpa_search(model: TileCostModel, rounds: int = 4, iterations: int = 250, seed: int = 0,
-               eta: float = 0.2, sigma: float = 0.1) -> tuple[TileScore, Scheme, int]:
+def mpa_search(
+    model: TileCostModel, rounds: int = 4, iterations: int = 250, seed: int = 0, eta: float = 0.2, sigma: float = 0.1
+) -> tuple[TileScore, Scheme, int]:
     """Run MPA on a cost model: the best score, its scheme and the number of evaluations."""
     if rounds < 1 or iterations < 0:
         raise ConfigError(f"rounds/iterations: need rounds >= 1 and iterations >= 0, got {rounds}/{iterations}")
@@ -162,18 +167,39 @@ def mpa_search(model: TileCostModel, rounds: int = 4, iterations: int = 250, see
     return best[0], best[1], evaluations
 
 
-def plan_nptp_mpa(graph: ModelGraph, cluster: Cluster, rounds: int = 4, iterations: int = 250,
-                  seed: int = 0, caps: str = "auto",
-                  profiles: Mapping[str, DeviceProfile] | None = None) -> Plan:
+def plan_nptp_mpa(
+    graph: ModelGraph,
+    cluster: Cluster,
+    rounds: int = 4,
+    iterations: int = 250,
+    seed: int = 0,
+    caps: str = "auto",
+    profiles: Mapping[str, DeviceProfile] | None = None,
+) -> Plan:
     t0 = time.perf_counter()
     memory = cluster_caps(cluster, caps)
     model = TileCostModel(graph, cluster, profiles, memory.mb, activation_share=memory.share)
     built = time.perf_counter()
     score, scheme, evaluations = mpa_search(model, rounds, iterations, seed)
     done = time.perf_counter()
-    return tile_plan("nptp-mpa", graph, cluster, score.rects, caps=memory,
-                     latency_s=score.latency, feasible=score.feasible, rounds=rounds,
-                     iterations=iterations, seed=seed, evaluations=evaluations,
-                     search_s=done - built, setup_s=built - t0,
-                     scheme={"order": list(scheme.order), "axes": list(scheme.axes),
-                             "sides": list(scheme.sides), "fracs": list(scheme.fracs)})
+    return tile_plan(
+        "nptp-mpa",
+        graph,
+        cluster,
+        score.rects,
+        caps=memory,
+        latency_s=score.latency,
+        feasible=score.feasible,
+        rounds=rounds,
+        iterations=iterations,
+        seed=seed,
+        evaluations=evaluations,
+        search_s=done - built,
+        setup_s=built - t0,
+        scheme={
+            "order": list(scheme.order),
+            "axes": list(scheme.axes),
+            "sides": list(scheme.sides),
+            "fracs": list(scheme.fracs),
+        },
+    )

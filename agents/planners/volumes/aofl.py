@@ -52,8 +52,13 @@ from splitgym.costmodels.volumes.volume_simulator import Simulator
 __all__ = ["plan_aofl"]
 
 
-def plan_aofl(graph: ModelGraph, cluster: Cluster, max_volumes: int | None = None,
-              profiles: Mapping[str, DeviceProfile] | None = None, chunk: int = 1 << 17) -> Plan:
+def plan_aofl(
+    graph: ModelGraph,
+    cluster: Cluster,
+    max_volumes: int | None = None,
+    profiles: Mapping[str, DeviceProfile] | None = None,
+    chunk: int = 1 << 17,
+) -> Plan:
     if max_volumes is not None and max_volumes < 1:
         raise ConfigError(f"max_volumes: must be >= 1, got {max_volumes}")
     t0 = time.perf_counter()
@@ -71,12 +76,19 @@ def plan_aofl(graph: ModelGraph, cluster: Cluster, max_volumes: int | None = Non
     cuts = [splits[v] for v in part]
     # 4. what the plan really costs (reported, not used to choose)
     simulated = float(Simulator(graph, cluster, profiles=dict(profiles or {})).score(part, np.stack(cuts)))
-    return Plan.from_volumes("aofl", graph, cluster, part, cuts, meta={
-        "partition": ",".join(map(str, starts)),
-        "model_latency_s": cost,
-        "simulated_latency_s": simulated,
-        "candidates": seen,
-        "price_s": t1 - t0,
-        "search_s": t2 - t1,
-        "max_volumes": max_volumes,
-    })
+    return Plan.from_volumes(
+        "aofl",
+        graph,
+        cluster,
+        part,
+        cuts,
+        meta={
+            "partition": ",".join(map(str, starts)),
+            "model_latency_s": cost,
+            "simulated_latency_s": simulated,
+            "candidates": seen,
+            "price_s": t1 - t0,
+            "search_s": t2 - t1,
+            "max_volumes": max_volumes,
+        },
+    )

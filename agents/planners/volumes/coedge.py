@@ -40,8 +40,9 @@ from splitgym.costmodels.volumes.partitions import named_partition
 __all__ = ["plan_coedge"]
 
 
-def plan_coedge(graph: ModelGraph, cluster: Cluster, partition: str = "layers",
-                profiles: Mapping[str, DeviceProfile] | None = None) -> Plan:
+def plan_coedge(
+    graph: ModelGraph, cluster: Cluster, partition: str = "layers", profiles: Mapping[str, DeviceProfile] | None = None
+) -> Plan:
     # 1. the baseline's view of the cluster: capabilities and throughputs
     model = LinearModel.build(graph, cluster, profiles)
     # 2. one volume per unit (or the given partition)
@@ -50,8 +51,15 @@ def plan_coedge(graph: ModelGraph, cluster: Cluster, partition: str = "layers",
     splits = [model.split(first, last) for first, last in part]
     cuts = [c for c, _ in splits]
     predicted = model.plan_seconds(part, cuts)
-    return Plan.from_volumes("coedge", graph, cluster, part, cuts, meta={
-        "partition": partition,
-        "model_latency_s": predicted,
-        "capability_gflops": [float(c) / 1e9 for c in model.caps],
-    })
+    return Plan.from_volumes(
+        "coedge",
+        graph,
+        cluster,
+        part,
+        cuts,
+        meta={
+            "partition": partition,
+            "model_latency_s": predicted,
+            "capability_gflops": [float(c) / 1e9 for c in model.caps],
+        },
+    )

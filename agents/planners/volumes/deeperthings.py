@@ -27,8 +27,9 @@ from splitgym.costmodels.volumes.partitions import named_partition
 __all__ = ["plan_deeperthings"]
 
 
-def plan_deeperthings(graph: ModelGraph, cluster: Cluster, partition: str = "stages",
-                      profiles: Mapping[str, DeviceProfile] | None = None) -> Plan:
+def plan_deeperthings(
+    graph: ModelGraph, cluster: Cluster, partition: str = "stages", profiles: Mapping[str, DeviceProfile] | None = None
+) -> Plan:
     part = named_partition(partition, graph)
     cuts = [equal_cuts(graph.units[last].height, cluster.size) for _, last in part]
     return Plan.from_volumes("deeperthings", graph, cluster, part, cuts, meta={"partition": partition})

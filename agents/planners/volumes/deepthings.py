@@ -29,8 +29,7 @@ from splitgym.costmodels.volumes.partitions import named_partition
 __all__ = ["plan_deepthings"]
 
 
-def plan_deepthings(graph: ModelGraph, cluster: Cluster,
-                    profiles: Mapping[str, DeviceProfile] | None = None) -> Plan:
+def plan_deepthings(graph: ModelGraph, cluster: Cluster, profiles: Mapping[str, DeviceProfile] | None = None) -> Plan:
     part = named_partition("single", graph)
     cuts = [equal_cuts(graph.units[last].height, cluster.size) for _, last in part]
     return Plan.from_volumes("deepthings", graph, cluster, part, cuts, meta={"partition": "single"})

@@ -85,9 +85,15 @@ def count_candidates(heights: list[int], n: int, grid: int) -> int:
     return math.prod(math.comb(len(grid_points(h, grid)) + n - 2, n - 1) for h in heights)
 
 
-def plan_exact(graph: ModelGraph, cluster: Cluster, partition: str = "single", grid: int = 8,
-               max_candidates: int = DEFAULT_MAX_CANDIDATES, chunk: int = 1 << 15,
-               profiles: Mapping[str, DeviceProfile] | None = None) -> Plan:
+def plan_exact(
+    graph: ModelGraph,
+    cluster: Cluster,
+    partition: str = "single",
+    grid: int = 8,
+    max_candidates: int = DEFAULT_MAX_CANDIDATES,
+    chunk: int = 1 << 15,
+    profiles: Mapping[str, DeviceProfile] | None = None,
+) -> Plan:
     if grid < 0:
         raise ConfigError(f"grid: must be >= 0 (0 = every row), got {grid}")
     part = named_partition(partition, graph)
@@ -97,7 +103,8 @@ def plan_exact(graph: ModelGraph, cluster: Cluster, partition: str = "single", g
     if total > max_candidates:
         raise ConfigError(
             f"grid: {total:,} candidate plans ({len(part)} volumes, {n} devices, grid {grid}) exceed "
-            f"max_candidates={max_candidates:,}; use a coarser grid, fewer volumes or raise it")
+            f"max_candidates={max_candidates:,}; use a coarser grid, fewer volumes or raise it"
+        )
     t0 = time.perf_counter()
     sim = Simulator(graph, cluster, profiles=dict(profiles or {}))
     # 1. per volume, every cut vector on the grid
@@ -115,10 +122,17 @@ def plan_exact(graph: ModelGraph, cluster: Cluster, partition: str = "single", g
     search_s = time.perf_counter() - t0
     choice = np.unravel_index(best_i, shape)
     cuts = np.stack([t[i] for t, i in zip(tables, choice, strict=True)])
-    return Plan.from_volumes("exact", graph, cluster, part, cuts, meta={
-        "partition": partition,
-        "grid": grid,
-        "latency_s": best,
-        "candidates": total,
-        "search_s": search_s,
-    })
+    return Plan.from_volumes(
+        "exact",
+        graph,
+        cluster,
+        part,
+        cuts,
+        meta={
+            "partition": partition,
+            "grid": grid,
+            "latency_s": best,
+            "candidates": total,
+            "search_s": search_s,
+        },
+    )

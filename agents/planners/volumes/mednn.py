@@ -57,8 +57,9 @@ def greedy_rows(alpha: np.ndarray, beta: np.ndarray, height: int) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(rows)])
 
 
-def plan_mednn(graph: ModelGraph, cluster: Cluster, partition: str = "layers",
-               profiles: Mapping[str, DeviceProfile] | None = None) -> Plan:
+def plan_mednn(
+    graph: ModelGraph, cluster: Cluster, partition: str = "layers", profiles: Mapping[str, DeviceProfile] | None = None
+) -> Plan:
     # 1. per device and unit, a fitted line of seconds against output rows
     lines = [unit_lines(p) for p in device_profiles(graph, cluster, profiles)]
     A = np.stack([a for a, _ in lines])  # (N, U)

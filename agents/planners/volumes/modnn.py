@@ -31,15 +31,23 @@ from splitgym.costmodels.volumes.partitions import named_partition
 __all__ = ["plan_modnn"]
 
 
-def plan_modnn(graph: ModelGraph, cluster: Cluster, partition: str = "layers",
-               profiles: Mapping[str, DeviceProfile] | None = None) -> Plan:
+def plan_modnn(
+    graph: ModelGraph, cluster: Cluster, partition: str = "layers", profiles: Mapping[str, DeviceProfile] | None = None
+) -> Plan:
     # 1. one computing capability per device
     caps = np.array([capability(graph, p) for p in device_profiles(graph, cluster, profiles)])
     # 2. one volume per unit (or the given partition)
     part = named_partition(partition, graph)
     # 3. every volume's rows proportional to the capabilities
     cuts = [largest_remainder(caps, graph.units[last].height) for _, last in part]
-    return Plan.from_volumes("modnn", graph, cluster, part, cuts, meta={
-        "partition": partition,
-        "capability_gflops": [float(c) / 1e9 for c in caps],
-    })
+    return Plan.from_volumes(
+        "modnn",
+        graph,
+        cluster,
+        part,
+        cuts,
+        meta={
+            "partition": partition,
+            "capability_gflops": [float(c) / 1e9 for c in caps],
+        },
+    )

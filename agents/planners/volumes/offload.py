@@ -35,8 +35,7 @@ def alone_cuts(height: int, n: int, device: int) -> np.ndarray:
     return np.array([0] * (device + 1) + [height] * (n - device), dtype=np.int64)
 
 
-def plan_offload(graph: ModelGraph, cluster: Cluster,
-                 profiles: Mapping[str, DeviceProfile] | None = None) -> Plan:
+def plan_offload(graph: ModelGraph, cluster: Cluster, profiles: Mapping[str, DeviceProfile] | None = None) -> Plan:
     sim = Simulator(graph, cluster, profiles=dict(profiles or {}))
     part = named_partition("single", graph)
     height = graph.units[-1].height
@@ -44,8 +43,15 @@ def plan_offload(graph: ModelGraph, cluster: Cluster,
     cands = np.stack([alone_cuts(height, cluster.size, d)[None] for d in range(cluster.size)])
     latency = sim.score(part, cands)
     best = int(np.argmin(latency))
-    return Plan.from_volumes("offload", graph, cluster, part, cands[best], meta={
-        "partition": "single",
-        "device": cluster.names[best],
-        "alone_latency_s": {n: float(t) for n, t in zip(cluster.names, latency, strict=True)},
-    })
+    return Plan.from_volumes(
+        "offload",
+        graph,
+        cluster,
+        part,
+        cands[best],
+        meta={
+            "partition": "single",
+            "device": cluster.names[best],
+            "alone_latency_s": {n: float(t) for n, t in zip(cluster.names, latency, strict=True)},
+        },
+    )
