@@ -385,31 +385,23 @@ def cmd_list(args: argparse.Namespace) -> None:
     _emit(args, items, "\n".join(items))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="splitgym", description="Split CNN inference across heterogeneous edge devices.")
-    sub = p.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
-    sub.required = True
+def _verb(sub: Any, name: str, fn: Any, help_: str) -> argparse.ArgumentParser:
+    sp = sub.add_parser(name, help=help_, description=help_)
+    sp.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    sp.set_defaults(func=fn)
+    return sp
 
-    def verb(name: str, fn, help_: str) -> argparse.ArgumentParser:
-        sp = sub.add_parser(name, help=help_, description=help_)
-        sp.add_argument("--json", action="store_true", help="print JSON instead of tables")
-        sp.set_defaults(func=fn)
-        return sp
 
-    def model_args(sp: argparse.ArgumentParser, positional: bool = False) -> None:
-        if positional:
-            sp.add_argument("model", help="torchvision model name (vgg16, resnet50, ...)")
-        else:
-            sp.add_argument("--model", default="vgg16", help="torchvision model name (default vgg16)")
-        sp.add_argument(
-            "--input", type=int, default=None, help="input height=width (default 224; 299 for inception_v3)"
-        )
+def _model_args(sp: argparse.ArgumentParser, positional: bool = False) -> None:
+    if positional:
+        sp.add_argument("model", help="torchvision model name (vgg16, resnet50, ...)")
+    else:
+        sp.add_argument("--model", default="vgg16", help="torchvision model name (default vgg16)")
+    sp.add_argument("--input", type=int, default=None, help="input height=width (default 224; 299 for inception_v3)")
 
-    sp = verb("graph", cmd_graph, "Show a model's traced units (layers/blocks) and head.")
-    model_args(sp, positional=True)
 
-    sp = verb("profile", cmd_profile, "Measure per-unit latency vs output height here, or derive a board's profile.")
-    model_args(sp)
+def _profile_args(sp: argparse.ArgumentParser) -> None:
+    _model_args(sp)
     sp.add_argument("--device", default="cpu", help="torch device to measure (cpu, cuda, cuda:1)")
     sp.add_argument(
         "--board", default=None, help="derive this board's profile from the local one instead (nano, tx2, ...)"
@@ -430,10 +422,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-o", "--output", default=None, help="profile file to write (default: the cache)")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    sp = verb("plan", cmd_plan, "Make a plan with a planner (see --list).")
+
+def _plan_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("method", nargs="?", help="planner name")
     sp.add_argument("--list", action="store_true", help="list the planners")
-    model_args(sp)
+    _model_args(sp)
     sp.add_argument(
         "--devices", default="DB", help="device group (conf/devices: DA, DB, DC, LA.., local4) or a YAML path"
     )
@@ -451,16 +444,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("-o", "--output", default=None, help="write the plan JSON here")
 
-    sp = verb("simulate", cmd_simulate, "Score a plan: per-device compute, transfers, latency, IPS.")
-    sp.add_argument("plan", help="plan JSON file")
-    sp.add_argument("--at", type=float, default=0.0, help="time (s) at which to sample a time-varying network")
 
-    sp = verb(
-        "execute",
-        cmd_execute,
-        "Run a plan for real: per-image latency, IPS, per-device times, max abs "
-        "error vs the unsplit model (each plan kind has its backends; a wrong one says which).",
-    )
+def _execute_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("plan", help="plan JSON file")
     sp.add_argument(
         "--backend",
@@ -490,6 +475,33 @@ def build_parser() -> argparse.ArgumentParser:
         "existing one resumes a killed run (distributed: volume plans; hub: HyPS plans)",
     )
 
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="splitgym", description="Split CNN inference across heterogeneous edge devices.")
+    sub = p.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
+    sub.required = True
+
+    def verb(name: str, fn: Any, help_: str) -> argparse.ArgumentParser:
+        return _verb(sub, name, fn, help_)
+
+    sp = verb("graph", cmd_graph, "Show a model's traced units (layers/blocks) and head.")
+    _model_args(sp, positional=True)
+    sp = verb("profile", cmd_profile, "Measure per-unit latency vs output height here, or derive a board's profile.")
+    _profile_args(sp)
+    sp = verb("plan", cmd_plan, "Make a plan with a planner (see --list).")
+    _plan_args(sp)
+    sp = verb("simulate", cmd_simulate, "Score a plan: per-device compute, transfers, latency, IPS.")
+    sp.add_argument("plan", help="plan JSON file")
+    sp.add_argument("--at", type=float, default=0.0, help="time (s) at which to sample a time-varying network")
+
+    sp = verb(
+        "execute",
+        cmd_execute,
+        "Run a plan for real: per-image latency, IPS, per-device times, max abs "
+        "error vs the unsplit model (each plan kind has its backends; a wrong one says which).",
+    )
+    _execute_args(sp)
+
     sp = verb("train", cmd_train, "Train a split policy (Hydra app: overrides like agent=td3 devices=DA episodes=500).")
     sp.add_argument(
         "overrides", nargs=argparse.REMAINDER, help="Hydra overrides, e.g. devices=DA network=bw50 -m seed=0,1"
@@ -498,7 +510,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp = verb("evaluate", cmd_evaluate, "Re-simulate a run's exported plan and run its exported actor.")
     sp.add_argument("run", help="a run folder (runs/train/<date>) or a folder of runs (the latest is used)")
 
-    sp = verb("list", cmd_list, "List device groups, networks, boards, planners or models.")
+    sp = verb(
+        "list", cmd_list, "List device groups, networks, boards, planners, models or scenarios (of every env and kind)."
+    )
     sp.add_argument("what", choices=["devices", "networks", "boards", "planners", "models", "scenarios"])
     return p
 
