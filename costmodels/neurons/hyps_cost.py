@@ -102,6 +102,87 @@ def _whole(
     return comp, link.seconds(b_in), back.seconds(b_out), peak, b_in, b_out
 
 
+def _score_layers(
+    p: Partition,
+    spans: list[Span],
+    graph: ModelGraph,
+    prof: dict[str, DeviceProfile],
+    net: Network,
+    hub: str,
+    peak: dict[str, float],
+    start: float,
+) -> tuple[float, float, float, dict[str, Any]]:
+    """A whole partition (consecutive layers on one device): its duration, compute and
+    communication seconds and its report row; raises ``peak`` of its device to the partition's."""
+    dev = p.parts[0].device
+    c, s_in, s_out, pk, b_in, b_out = _whole(p, spans, graph, prof[dev], net, hub)
+    peak[dev] = max(peak[dev], pk)
+    row = {
+        "partition": p.index,
+        "kind": "layers",
+        "spans": [p.first, p.last],
+        "layers": [s.name for s in spans[p.first : p.last + 1]],
+        "device": dev,
+        "start_s": start,
+        "compute_s": c,
+        "communication_s": s_in + s_out,
+        "in_s": s_in,
+        "out_s": s_out,
+        "bytes_in": b_in,
+        "bytes_out": b_out,
+        "device_compute_s": {dev: c},
+        "peak_memory_mb": pk / 2**20,
+    }
+    return s_in + c + s_out, c, s_in + s_out, row
+
+
+def _score_neurons(
+    p: Partition,
+    spans: list[Span],
+    graph: ModelGraph,
+    prof: dict[str, DeviceProfile],
+    net: Network,
+    hub: str,
+    peak: dict[str, float],
+    start: float,
+) -> tuple[float, float, float, dict[str, Any]]:
+    """A neuron-split layer: its duration (the busiest device: parts on one device run one after
+    another), compute and communication seconds and its report row; raises ``peak`` per device."""
+    span = spans[p.first]
+    cost = neuron_split_cost(
+        span,
+        [(q.start, q.end) for q in p.parts],
+        graph,
+        [prof[q.device] for q in p.parts],
+        [net.link(hub, q.device) for q in p.parts],
+    )
+    back = [net.link(q.device, hub).seconds(b) for q, b in zip(p.parts, cost.bytes_out)]
+    busy: dict[str, float] = {}
+    own: dict[str, float] = {}
+    for q, c, s_in, s_out, pk in zip(p.parts, cost.compute_s, cost.send_s, back, cost.peak_bytes):
+        busy[q.device] = busy.get(q.device, 0.0) + s_in + c + s_out
+        own[q.device] = own.get(q.device, 0.0) + c
+        peak[q.device] = max(peak[q.device], pk)
+    row = {
+        "partition": p.index,
+        "kind": "neurons",
+        "spans": [p.first, p.first],
+        "layers": [span.name],
+        "parts": len(p.parts),
+        "devices": p.devices,
+        "start_s": start,
+        "compute_s": cost.compute_total_s,
+        "communication_s": sum(cost.send_s) + sum(back),
+        "in_s": sum(cost.send_s),
+        "out_s": sum(back),
+        "bytes_in": sum(cost.bytes_in),
+        "bytes_out": sum(cost.bytes_out),
+        "device_compute_s": own,
+        "peak_memory_mb": max(cost.peak_bytes) / 2**20,
+    }
+    return max(busy.values()), cost.compute_total_s, sum(cost.send_s) + sum(back), row
+
+
 def score_hybrid(
     plan: Plan,
     graph: ModelGraph,
@@ -120,69 +201,12 @@ def score_hybrid(
     peak = {d: 0.0 for d in cluster.names}
     t = compute = comm = 0.0
     rows: list[dict[str, Any]] = []
-    for p in parts:
-        if not p.neuron:
-            c, s_in, s_out, pk, b_in, b_out = _whole(p, spans, graph, prof[p.parts[0].device], net, hub)
-            dur = s_in + c + s_out
-            compute += c
-            comm += s_in + s_out
-            peak[p.parts[0].device] = max(peak[p.parts[0].device], pk)
-            rows.append(
-                {
-                    "partition": p.index,
-                    "kind": "layers",
-                    "spans": [p.first, p.last],
-                    "layers": [s.name for s in spans[p.first : p.last + 1]],
-                    "device": p.parts[0].device,
-                    "start_s": t,
-                    "compute_s": c,
-                    "communication_s": s_in + s_out,
-                    "in_s": s_in,
-                    "out_s": s_out,
-                    "bytes_in": b_in,
-                    "bytes_out": b_out,
-                    "device_compute_s": {p.parts[0].device: c},
-                    "peak_memory_mb": pk / 2**20,
-                }
-            )
-        else:
-            span = spans[p.first]
-            cost = neuron_split_cost(
-                span,
-                [(q.start, q.end) for q in p.parts],
-                graph,
-                [prof[q.device] for q in p.parts],
-                [net.link(hub, q.device) for q in p.parts],
-            )
-            back = [net.link(q.device, hub).seconds(b) for q, b in zip(p.parts, cost.bytes_out)]
-            busy: dict[str, float] = {}
-            own: dict[str, float] = {}
-            for q, c, s_in, s_out, pk in zip(p.parts, cost.compute_s, cost.send_s, back, cost.peak_bytes):
-                busy[q.device] = busy.get(q.device, 0.0) + s_in + c + s_out
-                own[q.device] = own.get(q.device, 0.0) + c
-                peak[q.device] = max(peak[q.device], pk)
-            dur = max(busy.values())
-            compute += cost.compute_total_s
-            comm += sum(cost.send_s) + sum(back)
-            rows.append(
-                {
-                    "partition": p.index,
-                    "kind": "neurons",
-                    "spans": [p.first, p.first],
-                    "layers": [span.name],
-                    "parts": len(p.parts),
-                    "devices": p.devices,
-                    "start_s": t,
-                    "compute_s": cost.compute_total_s,
-                    "communication_s": sum(cost.send_s) + sum(back),
-                    "in_s": sum(cost.send_s),
-                    "out_s": sum(back),
-                    "bytes_in": sum(cost.bytes_in),
-                    "bytes_out": sum(cost.bytes_out),
-                    "device_compute_s": own,
-                    "peak_memory_mb": max(cost.peak_bytes) / 2**20,
-                }
-            )
+    for p in parts:  # in sequence: a partition starts when the previous one's output is at the hub
+        score = _score_neurons if p.neuron else _score_layers
+        dur, c, s, row = score(p, spans, graph, prof, net, hub, peak, t)
+        compute += c
+        comm += s
+        rows.append(row)
         t += dur
         rows[-1]["end_s"] = t
     return HybridScore(

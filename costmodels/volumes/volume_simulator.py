@@ -224,12 +224,7 @@ class Simulator:
     # -- one plan, in detail ------------------------------------------------------------------
     def simulate(self, plan: Plan) -> Breakdown:
         """The full latency breakdown of a volume plan (checked against the model first)."""
-        plan.check(self.graph)
-        if not plan.volumes:
-            raise PlanError("volumes: this plan has no volumes; the simulator scores volume plans")
-        names = self.cluster.names
-        if [d.name for d in plan.devices] != names:
-            raise PlanError(f"devices: plan devices {[d.name for d in plan.devices]} differ from the cluster's {names}")
+        names = self._check_volume_plan(plan)
         head = names.index(plan.head_device) if plan.head_device else None
         cuts = plan.cuts[None]
         T = np.zeros((1, self.N))
@@ -237,31 +232,11 @@ class Simulator:
         Ts, comps, transfers, halo = [], [], [], []
         peak_act = np.zeros(self.N)
         params = np.zeros(self.N)
-        all_names = names + [self.cluster.requester]
         for v, (f, l) in enumerate(plan.partition):
             st = self.advance(f, l, cuts[:, v], T, prev)
-            srcs = [self.N] if prev is None else list(range(self.N))
-            for k in range(self.N):
-                for j, m in enumerate(srcs):
-                    nb = float(st.recv_bytes[0, k, j])
-                    if nb > 0:
-                        transfers.append(
-                            {
-                                "volume": v,
-                                "src": all_names[m],
-                                "dst": names[k],
-                                "bytes": nb,
-                                "seconds": float(st.recv_seconds[0, k, j]),
-                            }
-                        )
-            # halo: rows computed beyond each unit's height, summed over the volume's units
-            units = range(l, f - 1, -1)
-            rows = [(hi - lo)[0] for lo, hi in st.ranges]  # per unit output, then the volume input
-            halo.append(sum(int(r.sum()) - int(self.heights[u]) for r, u in zip(rows, units)))
-            for i, u in enumerate(units):
-                params += (rows[i] > 0) * self.unit_param_bytes[u]
-                in_rb = self.input_row_bytes if u == 0 else self.row_bytes[u - 1]
-                peak_act = np.maximum(peak_act, rows[i] * self.row_bytes[u] + rows[i + 1] * in_rb)
+            transfers += self._volume_transfers(v, st, from_requester=prev is None)
+            halo.append(self._halo_rows(f, l, st))
+            self._charge_memory(f, l, st, params, peak_act)
             T = st.T
             Ts.append(T[0])
             comps.append(st.compute[0])
@@ -270,28 +245,7 @@ class Simulator:
         h = int(info["head"][0])
         head_name = names[h] if h >= 0 else None
         if h >= 0:
-            params[h] += (self.graph.head.params if self.graph.head else 0) * DTYPE_BYTES
-            for m in range(self.N):
-                nb = float(info["gather_bytes"][0, m])
-                if nb > 0:
-                    transfers.append(
-                        {
-                            "volume": len(plan.volumes),
-                            "src": names[m],
-                            "dst": head_name,
-                            "bytes": nb,
-                            "seconds": float(info["gather_s"][0, m]),
-                        }
-                    )
-            transfers.append(
-                {
-                    "volume": len(plan.volumes),
-                    "src": head_name,
-                    "dst": self.cluster.requester,
-                    "bytes": self.result_bytes,
-                    "seconds": float(info["result"][0]),
-                }
-            )
+            transfers += self._head_transfers(len(plan.volumes), info, params)
         return Breakdown(
             devices=names,
             volumes=plan.partition,
@@ -306,3 +260,84 @@ class Simulator:
             peak_memory=params + peak_act,
             halo_rows=np.array(halo),
         )
+
+    def _check_volume_plan(self, plan: Plan) -> list[str]:
+        """Check ``plan`` against the model and the cluster; the cluster's device names."""
+        plan.check(self.graph)
+        if not plan.volumes:
+            raise PlanError("volumes: this plan has no volumes; the simulator scores volume plans")
+        names = self.cluster.names
+        if [d.name for d in plan.devices] != names:
+            raise PlanError(f"devices: plan devices {[d.name for d in plan.devices]} differ from the cluster's {names}")
+        return names
+
+    def _volume_transfers(self, v: int, st: VolumeStep, from_requester: bool) -> list[dict[str, Any]]:
+        """The non-empty transfers into volume ``v`` (of a one-plan batch), receiver by receiver."""
+        names = self.cluster.names
+        all_names = names + [self.cluster.requester]
+        srcs = [self.N] if from_requester else list(range(self.N))
+        transfers = []
+        for k in range(self.N):
+            for j, m in enumerate(srcs):
+                nb = float(st.recv_bytes[0, k, j])
+                if nb > 0:
+                    transfers.append(
+                        {
+                            "volume": v,
+                            "src": all_names[m],
+                            "dst": names[k],
+                            "bytes": nb,
+                            "seconds": float(st.recv_seconds[0, k, j]),
+                        }
+                    )
+        return transfers
+
+    @staticmethod
+    def _rows(st: VolumeStep) -> list[np.ndarray]:
+        """Rows each device computes per unit output (last unit first), then the volume input."""
+        return [(hi - lo)[0] for lo, hi in st.ranges]
+
+    def _halo_rows(self, first: int, last: int, st: VolumeStep) -> int:
+        """Rows computed beyond each unit's height, summed over the volume's units."""
+        units = range(last, first - 1, -1)
+        return sum(int(r.sum()) - int(self.heights[u]) for r, u in zip(self._rows(st), units))
+
+    def _charge_memory(self, first: int, last: int, st: VolumeStep, params: np.ndarray, peak_act: np.ndarray) -> None:
+        """Add, in place, the parameters of every unit a device runs rows of to ``params`` and raise
+        ``peak_act`` to each unit's input+output activation bytes."""
+        rows = self._rows(st)
+        for i, u in enumerate(range(last, first - 1, -1)):
+            params += (rows[i] > 0) * self.unit_param_bytes[u]
+            in_rb = self.input_row_bytes if u == 0 else self.row_bytes[u - 1]
+            peak_act[:] = np.maximum(peak_act, rows[i] * self.row_bytes[u] + rows[i + 1] * in_rb)
+
+    def _head_transfers(self, volume: int, info: dict[str, np.ndarray], params: np.ndarray) -> list[dict[str, Any]]:
+        """The head's gather (every other device's rows to the head) and its result to the
+        requester, as transfers of step ``volume``; adds the head's parameters to ``params``."""
+        names = self.cluster.names
+        h = int(info["head"][0])
+        head_name = names[h]
+        params[h] += (self.graph.head.params if self.graph.head else 0) * DTYPE_BYTES
+        transfers = []
+        for m in range(self.N):
+            nb = float(info["gather_bytes"][0, m])
+            if nb > 0:
+                transfers.append(
+                    {
+                        "volume": volume,
+                        "src": names[m],
+                        "dst": head_name,
+                        "bytes": nb,
+                        "seconds": float(info["gather_s"][0, m]),
+                    }
+                )
+        transfers.append(
+            {
+                "volume": volume,
+                "src": head_name,
+                "dst": self.cluster.requester,
+                "bytes": self.result_bytes,
+                "seconds": float(info["result"][0]),
+            }
+        )
+        return transfers

@@ -55,9 +55,9 @@ import torch
 
 from splitgym.costmodels.errors import SplitgymError
 from splitgym.costmodels.graph import ModelGraph
-from splitgym.costmodels.neurons.hybrid_partitions import hybrid_partitions
+from splitgym.costmodels.neurons.hybrid_partitions import Partition, hybrid_partitions
 from splitgym.costmodels.neurons.hyps_cost import plan_memory
-from splitgym.costmodels.neurons.neuron_spans import layer_spans
+from splitgym.costmodels.neurons.neuron_spans import Span, layer_spans
 from splitgym.costmodels.plan import Plan
 from splitgym.executors.neurons.hyps_worker import worker_main, write_all
 from splitgym.executors.neurons.neuron_modules import (
@@ -253,6 +253,92 @@ def _collect(w: _Workers, busy: dict[str, dict[str, Any]]) -> tuple[str, dict[st
     raise AssertionError("wait returned nothing")
 
 
+def _store_input(hub: Hub, done: set[str], x: torch.Tensor | None, folder: str | Path) -> None:
+    """Put the image in the hub for a new run; for a resumed one, check it is the same image."""
+    if "input" in done:
+        if x is not None and not torch.equal(hub.get("input"), x):
+            raise SplitgymError(f"input: {folder} holds a run on another image; use a new folder")
+    elif x is None:
+        raise SplitgymError(f"input: {folder} holds no run to resume; give the image")
+    else:
+        hub.put("input", x)
+
+
+def _budgets(plan: Plan, budgets_mb: dict[str, float | None] | None) -> dict[str, int | None]:
+    """Usable bytes per device: ``budgets_mb`` (MiB) when given, else the plan's ``meta["memory"]``."""
+    if budgets_mb is None:
+        return {d: m.usable_bytes for d, m in plan_memory(plan).items()}
+    return {d: None if v is None else int(v * 2**20) for d, v in budgets_mb.items()}
+
+
+def _partition_jobs(
+    p: Partition, key: str, first: int, graph: ModelGraph, spans: list[Span], done: set[str]
+) -> list[tuple[str, dict[str, Any], torch.nn.Module]]:
+    """(device, job, module) for every part of partition ``p`` the hub does not hold yet."""
+    jobs = []
+    for j, q in enumerate(p.parts):
+        pk = f"{key}.part{j}" if p.neuron else key
+        if pk in done:
+            continue
+        mod = partition_module(graph, spans, first, p.last, (q.start, q.end) if p.neuron else None)
+        layers = f"{spans[first].name}" + (f"..{spans[p.last].name}" if p.last > first else "")
+        jobs.append(
+            (
+                q.device,
+                {"key": pk, "layers": layers, "neurons": [q.start, q.end] if p.neuron else None},
+                mod,
+            )
+        )
+    return jobs
+
+
+def _run_jobs(
+    workers: _Workers,
+    hub: Hub,
+    jobs: list[tuple[str, dict[str, Any], torch.nn.Module]],
+    x_in: torch.Tensor,
+    partition: int,
+    computed: list[str],
+) -> None:
+    """Run ``jobs`` on their devices' workers (one job per worker at a time, devices in parallel),
+    putting each output in the hub as it arrives."""
+    busy: dict[str, dict[str, Any]] = {}
+    while jobs or busy:
+        for job in [jb for jb in jobs if jb[0] not in busy]:
+            if job[0] in busy:
+                continue
+            jobs.remove(job)
+            _send_job(workers, job[0], job[1], job[2], x_in)
+            busy[job[0]] = job[1]
+        d, info, out = _collect(workers, busy)
+        hub.put(info["key"], out, partition=partition, device=d)
+        computed.append(info["key"])
+
+
+def _run_partition(
+    p: Partition,
+    key: str,
+    x_in: torch.Tensor,
+    graph: ModelGraph,
+    spans: list[Span],
+    hub: Hub,
+    workers: _Workers,
+    done: set[str],
+    computed: list[str],
+) -> None:
+    """Compute partition ``p`` (its parts the hub lacks) from ``x_in`` and put its output under ``key``."""
+    first = max(p.first, 1)
+    if first > p.last:  # the partition was only the first layer
+        hub.put(key, x_in, partition=p.index)
+        computed.append(key)
+        return
+    _run_jobs(workers, hub, _partition_jobs(p, key, first, graph, spans, done), x_in, p.index, computed)
+    if p.neuron:
+        outs = [hub.get(f"{key}.part{j}") for j in range(len(p.parts))]
+        hub.put(key, concat_parts(outs), partition=p.index)
+        computed.append(key)
+
+
 def run_hyps(
     plan: Plan,
     graph: ModelGraph,
@@ -273,17 +359,8 @@ def run_hyps(
     parts = hybrid_partitions(plan, graph, spans)
     hub = Hub(folder)
     done = hub.done()
-    if "input" in done:
-        if x is not None and not torch.equal(hub.get("input"), x):
-            raise SplitgymError(f"input: {folder} holds a run on another image; use a new folder")
-    elif x is None:
-        raise SplitgymError(f"input: {folder} holds no run to resume; give the image")
-    else:
-        hub.put("input", x)
-    if budgets_mb is None:
-        budgets = {d: m.usable_bytes for d, m in plan_memory(plan).items()}
-    else:
-        budgets = {d: None if v is None else int(v * 2**20) for d, v in budgets_mb.items()}
+    _store_input(hub, done, x, folder)
+    budgets = _budgets(plan, budgets_mb)
     computed: list[str] = []
     reused = sorted(done)
     workers = _Workers(hub, budgets, delay_s)
@@ -293,47 +370,10 @@ def run_hyps(
                 hub.put("safe", partition_module(graph, spans, 0, 0)(hub.get("input")), partition="safe")
                 computed.append("safe")
             prev = "safe"
-            for p in parts:
+            for p in parts:  # in order, each from the previous one's output in the hub
                 key = f"p{p.index}"
-                if key in done:
-                    prev = key
-                    continue
-                first = max(p.first, 1)
-                x_in = hub.get(prev)
-                if first > p.last:  # the partition was only the first layer
-                    hub.put(key, x_in, partition=p.index)
-                    computed.append(key)
-                    prev = key
-                    continue
-                jobs = []
-                for j, q in enumerate(p.parts):
-                    pk = f"{key}.part{j}" if p.neuron else key
-                    if pk in done:
-                        continue
-                    mod = partition_module(graph, spans, first, p.last, (q.start, q.end) if p.neuron else None)
-                    layers = f"{spans[first].name}" + (f"..{spans[p.last].name}" if p.last > first else "")
-                    jobs.append(
-                        (
-                            q.device,
-                            {"key": pk, "layers": layers, "neurons": [q.start, q.end] if p.neuron else None},
-                            mod,
-                        )
-                    )
-                busy: dict[str, dict[str, Any]] = {}
-                while jobs or busy:
-                    for job in [jb for jb in jobs if jb[0] not in busy]:
-                        if job[0] in busy:
-                            continue
-                        jobs.remove(job)
-                        _send_job(workers, job[0], job[1], job[2], x_in)
-                        busy[job[0]] = job[1]
-                    d, info, out = _collect(workers, busy)
-                    hub.put(info["key"], out, partition=p.index, device=d)
-                    computed.append(info["key"])
-                if p.neuron:
-                    outs = [hub.get(f"{key}.part{j}") for j in range(len(p.parts))]
-                    hub.put(key, concat_parts(outs), partition=p.index)
-                    computed.append(key)
+                if key not in done:
+                    _run_partition(p, key, hub.get(prev), graph, spans, hub, workers, done, computed)
                 prev = key
         out = hub.get(prev)
     finally:

@@ -306,6 +306,73 @@ def run_part(
     return PartRun(out, proc_rows, [got[i][2] for i in busy], [got[i][1] for i in busy], time.perf_counter() - t0)
 
 
+def _worker_picker(node_workers: dict[str, int], cores: dict[str, int] | None, n: int) -> Callable[[int, str], int]:
+    """For one node: the pool worker of its i-th processor, ``cores`` (processor -> worker) first,
+    then the node's :func:`worker_map`, else ``i % n``."""
+
+    def pick(i: int, proc: str) -> int:
+        if cores and proc in cores:
+            return cores[proc] % n
+        return node_workers.get(proc, i % n)
+
+    return pick
+
+
+def _predicted_seconds(
+    maths: SplitMaths, profile: DeviceProfile | None, first: int, last: int, r0: int, r1: int
+) -> float:
+    """What ``profile`` predicts for output rows ``[r0, r1)`` of units ``first..last`` (NaN without one)."""
+    if profile is None or r1 <= r0:
+        return float("nan")
+    rng = maths.ranges(first, last, np.array([[r0, r1]]))
+    return float(
+        sum(profile.unit_latency(u, int(hi[0, 0] - lo[0, 0])) for (lo, hi), u in zip(rng, range(last, first - 1, -1)))
+    )
+
+
+def _run_volume(
+    v: int,
+    plan: Plan,
+    graph: ModelGraph,
+    pool: ProcessorPool,
+    held: list[tuple[int, torch.Tensor]],
+    shares: dict[tuple[int, str], Any],
+    pickers: dict[str, Callable[[int, str], int]],
+    predict: Callable[[int, int, int, int], float],
+    regions: dict[tuple[int, int, int, int], Region] | None,
+    parts: list[PartTiming],
+) -> list[tuple[int, torch.Tensor]]:
+    """Volume ``v``, node by node, each node's processors in parallel, from the rows ``held``; its
+    output rows in row order, each node part's timing appended to ``parts``."""
+    vol = plan.volumes[v]
+    out: list[tuple[int, torch.Tensor]] = []
+    for j, name in enumerate(d.name for d in plan.devices):
+        a, b = vol.rows[j], vol.rows[j + 1]
+        if b <= a:
+            continue
+        s = shares.get((v, name))
+        procs = [p.processor for p in s.shares] if s else ["default"]
+        fr = [p.share for p in s.shares] if s else [1.0]
+        run = run_part(
+            pool, graph, vol.first, vol.last, (a, b), procs, fr, functools.partial(_take, held), pickers[name], regions
+        )
+        out.append((a, run.output))
+        parts.append(
+            PartTiming(
+                v,
+                name,
+                (a, b),
+                procs,
+                run.proc_rows,
+                run.cores,
+                run.wall_s,
+                run.compute_s,
+                [predict(vol.first, vol.last, r0, r1) for r0, r1 in run.proc_rows if r1 > r0],
+            )
+        )
+    return sorted(out, key=lambda t: t[0])
+
+
 def run_shares(
     plan: Plan,
     graph: ModelGraph,
@@ -321,65 +388,11 @@ def run_shares(
     names = [d.name for d in plan.devices]
     shares = {(s.volume, s.device): s for s in plan.shares or [] if s.volume is not None}
     res = SharesResult(torch.empty(0))
-    maths = SplitMaths(graph)
+    predict = functools.partial(_predicted_seconds, SplitMaths(graph), profile)
     held: list[tuple[int, torch.Tensor]] = [(0, x)]
-    workers = {n: worker_map(plan, n, len(pool.cores)) for n in names}
-
-    def worker_of(node: str) -> Callable[[int, str], int]:
-        def pick(i: int, proc: str) -> int:
-            if cores and proc in cores:
-                return cores[proc] % len(pool.cores)
-            return workers[node].get(proc, i % len(pool.cores))
-
-        return pick
-
-    def predict(first: int, last: int, r0: int, r1: int) -> float:
-        if profile is None or r1 <= r0:
-            return float("nan")
-        rng = maths.ranges(first, last, np.array([[r0, r1]]))
-        return float(
-            sum(
-                profile.unit_latency(u, int(hi[0, 0] - lo[0, 0]))
-                for (lo, hi), u in zip(rng, range(last, first - 1, -1))
-            )
-        )
-
-    for v, vol in enumerate(plan.volumes):
-        out: list[tuple[int, torch.Tensor]] = []
-        for j, name in enumerate(names):
-            a, b = vol.rows[j], vol.rows[j + 1]
-            if b <= a:
-                continue
-            s = shares.get((v, name))
-            procs = [p.processor for p in s.shares] if s else ["default"]
-            fr = [p.share for p in s.shares] if s else [1.0]
-            run = run_part(
-                pool,
-                graph,
-                vol.first,
-                vol.last,
-                (a, b),
-                procs,
-                fr,
-                functools.partial(_take, held),
-                worker_of(name),
-                regions,
-            )
-            out.append((a, run.output))
-            res.parts.append(
-                PartTiming(
-                    v,
-                    name,
-                    (a, b),
-                    procs,
-                    run.proc_rows,
-                    run.cores,
-                    run.wall_s,
-                    run.compute_s,
-                    [predict(vol.first, vol.last, r0, r1) for r0, r1 in run.proc_rows if r1 > r0],
-                )
-            )
-        held = sorted(out, key=lambda t: t[0])
+    pickers = {n: _worker_picker(worker_map(plan, n, len(pool.cores)), cores, len(pool.cores)) for n in names}
+    for v in range(len(plan.volumes)):
+        held = _run_volume(v, plan, graph, pool, held, shares, pickers, predict, regions, res.parts)
     full = _take(held, Region(0, graph.units[-1].height, 0, graph.units[-1].out_shape[2]))
     if graph.head is None:
         res.output = full
@@ -388,7 +401,7 @@ def run_shares(
     s = shares.get((len(plan.volumes), h))
     procs = [s.shares[0].processor] if s else ["default"]
     run = run_part(
-        pool, graph, graph.num_units, graph.num_units, (0, 1), procs, [1.0], lambda r: full, worker_of(h), regions
+        pool, graph, graph.num_units, graph.num_units, (0, 1), procs, [1.0], lambda r: full, pickers[h], regions
     )
     res.output = run.output
     head_s = profile.head_seconds if profile is not None else float("nan")
