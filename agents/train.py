@@ -86,27 +86,19 @@ def _interruptible() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
-    """Run one training job into ``run_dir``; returns the summary."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(int(cfg.torch_threads))
-    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    (run_dir / "command.txt").write_text(" ".join(sys.argv) + "\n")
-    task = get_task(str(cfg.env.id))
-    env = task.make_env(cfg)
-    env_step = _Timed(env.step)
-    env.step = env_step  # type: ignore[method-assign]
-    algo_name = str(cfg.agent.algo)
-    if algo_name not in ALGOS:
-        raise ConfigError(f"agent.algo: unknown algorithm {algo_name!r} (known: {', '.join(ALGOS)})")
-    Algo = ALGOS[algo_name]
-    kwargs = OmegaConf.to_container(cfg.agent.kwargs, resolve=True)
-    assert isinstance(kwargs, dict)
-    ckpt = run_dir / "checkpoints"
-    best = BestPlanCallback(run_dir, describe=task.describe(env))
-    dims = task.noise_dims(env)
-    noise = action_noise(cfg, dims, cfg.seed) if algo_name != "ppo" and dims else None
-    total = int(cfg.episodes) * task.episode_steps(env)
+def _make_model(
+    cfg: DictConfig,
+    Algo: Any,
+    kwargs: dict[Any, Any],
+    env: Any,
+    ckpt: Path,
+    best: BestPlanCallback,
+    noise: EpsilonGaussianNoise | None,
+) -> tuple[Any, bool]:
+    """The algorithm: resumed from the checkpoint folder ``ckpt`` (model, replay buffer, noise
+    episode and ``best``'s state) when ``cfg.resume``, else a fresh one built from ``cfg.agent``
+    (``kwargs``: its resolved ``kwargs``); with whether ``learn`` resets the timestep count (only
+    for a fresh model)."""
     if cfg.resume and (ckpt / "model.zip").exists():
         model = Algo.load(ckpt / "model.zip", env=env, device=cfg.device)
         if (ckpt / "replay_buffer.pkl").exists() and hasattr(model, "load_replay_buffer"):
@@ -118,23 +110,49 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         state = json.loads((ckpt / "best.json").read_text())
         pol = torch.load(ckpt / "best_policy.pt") if (ckpt / "best_policy.pt").exists() else None
         best.load_state(state, pol)
-        reset = False
-    elif cfg.resume:
+        return model, False
+    if cfg.resume:
         raise ConfigError(f"resume: no checkpoint in {ckpt} (set hydra.run.dir to the run to resume)")
-    else:
-        extra = {"action_noise": noise} if noise is not None else {}
-        model = Algo(
-            cfg.agent.policy, env, seed=int(cfg.seed), device=cfg.device, verbose=int(cfg.verbose), **extra, **kwargs
-        )
-        if cfg.agent.get("actor_init_scale") is not None:
-            scale_actor_output(model, float(cfg.agent.actor_init_scale))
-        reset = True
+    extra = {"action_noise": noise} if noise is not None else {}
+    model = Algo(
+        cfg.agent.policy, env, seed=int(cfg.seed), device=cfg.device, verbose=int(cfg.verbose), **extra, **kwargs
+    )
+    if cfg.agent.get("actor_init_scale") is not None:
+        scale_actor_output(model, float(cfg.agent.actor_init_scale))
+    return model, True
+
+
+def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+    """Run one training job into ``run_dir``; returns the summary."""
+    # read the config (recorded in the run folder)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(int(cfg.torch_threads))
+    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    (run_dir / "command.txt").write_text(" ".join(sys.argv) + "\n")
+    # make the env (its steps timed) and the algorithm, or resume it from the run's checkpoint
+    task = get_task(str(cfg.env.id))
+    env = task.make_env(cfg)
+    env_step = _Timed(env.step)
+    env.step = env_step  # type: ignore[method-assign]
+    algo_name = str(cfg.agent.algo)
+    if algo_name not in ALGOS:
+        raise ConfigError(f"agent.algo: unknown algorithm {algo_name!r} (known: {', '.join(ALGOS)})")
+    kwargs = OmegaConf.to_container(cfg.agent.kwargs, resolve=True)
+    assert isinstance(kwargs, dict)
+    ckpt = run_dir / "checkpoints"
+    best = BestPlanCallback(run_dir, describe=task.describe(env))
+    dims = task.noise_dims(env)
+    noise = action_noise(cfg, dims, cfg.seed) if algo_name != "ppo" and dims else None
+    total = int(cfg.episodes) * task.episode_steps(env)
+    model, reset = _make_model(cfg, ALGOS[algo_name], kwargs, env, ckpt, best, noise)
     fmt = ["csv", "tensorboard"] + (["stdout"] if cfg.verbose else [])
     model.set_logger(configure(str(run_dir / "tb"), fmt))
     model_train = _Timed(model.train)
     model.train = model_train  # type: ignore[method-assign]
+    # callbacks: the best plan so far (above) and resumable checkpoints
     checkpoint = ResumableCheckpoint(ckpt, best, int(cfg.checkpoint_every))
     remaining = max(0, total - model.num_timesteps)
+    # learn (a Ctrl-C or SIGTERM stops it; what was learnt is still saved)
     t0 = time.perf_counter()
     interrupted = False
     try:
@@ -150,6 +168,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     except KeyboardInterrupt:
         interrupted = True
     wall = time.perf_counter() - t0
+    # save the checkpoint and export the best policy
     save_checkpoint(model, ckpt, best)
     if best.best_policy_state is not None:  # Alg. 2's Actor*: export the best policy, not the last
         model.policy.load_state_dict(best.best_policy_state)

@@ -56,7 +56,7 @@ def _table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="vgg16")
     ap.add_argument("--devices", default="DB")
@@ -64,15 +64,15 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--max-candidates", type=int, default=5_000_000)
     ap.add_argument("--json", action="store_true", help="print JSON instead of tables")
-    args = ap.parse_args()
+    return ap.parse_args(argv)
 
-    g = ModelGraph.from_torchvision(args.model)
-    cluster = Cluster.from_config(args.devices, args.bandwidth)
+
+def _bench_planners(g: ModelGraph, cluster: Cluster, repeats: int) -> list[dict[str, Any]]:
+    """Part 1: every registered planner's median planning time and its plan's simulated latency."""
     sim = Simulator(g, cluster)
-
     planners = []
     for name in (*VOLUME_PLANNERS, "exact"):
-        secs, plan = _median_time(lambda name=name: run_planner(name, g, cluster), args.repeats)
+        secs, plan = _median_time(lambda name=name: run_planner(name, g, cluster), repeats)
         planners.append(
             {
                 "planner": name,
@@ -83,7 +83,11 @@ def main() -> None:
                 "search_s_last_run": plan.meta.get("search_s", ""),
             }
         )
+    return planners
 
+
+def _bench_exact(g: ModelGraph, cluster: Cluster, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Part 2: the exact search on sub-groups, grids and partitions, skipping those over ``--max-candidates``."""
     exact = []
     for n in range(2, cluster.size + 1):
         sub = _subgroup(args.devices, args.bandwidth, n)
@@ -117,6 +121,15 @@ def main() -> None:
                         "latency_ms": plan.meta["latency_s"] * 1e3,
                     }
                 )
+    return exact
+
+
+def main() -> None:
+    args = _parse_args()
+    g = ModelGraph.from_torchvision(args.model)
+    cluster = Cluster.from_config(args.devices, args.bandwidth)
+    planners = _bench_planners(g, cluster, args.repeats)
+    exact = _bench_exact(g, cluster, args)
 
     if args.json:
         print(

@@ -30,7 +30,7 @@ import numpy as np
 from splitgym.agents.learned_admission import LearnedAdmission, run_scenario
 from splitgym.costmodels.stages.queue_policies import SCHEDULERS, get_scheduler
 from splitgym.costmodels.stages.queue_sim import QueueResult, QueueSim, QueueSystem
-from splitgym.envs.msmdi_scenarios import get_mdi_scenario
+from splitgym.envs.msmdi_scenarios import MDIScenario, get_mdi_scenario
 from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
 
 SCENARIOS = ["ms-mdi-2", "ms-mdi-3", "ms-mdi-4", "ms-mdi-5"]
@@ -48,7 +48,7 @@ def curve(res: QueueResult, points: int = 50) -> list[tuple[int, float]]:
     return [(int(i + 1), float(done[i])) for i in idx]
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
+def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--weights", nargs="+", default=["params", "flops"], choices=["params", "flops"])
@@ -65,7 +65,62 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument(
         "--out", default=RESULTS_DIR, help="results folder (default: %(default)s, under the working directory)"
     )
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def _policies_for(
+    sc: MDIScenario, system: QueueSystem, learned: list[tuple[str, Any, dict[str, Any]]]
+) -> dict[str, Any]:
+    """Every rule scheduler, and ``"learned"`` from a training run whose scenario has these devices."""
+    policies: dict[str, Any] = {p: get_scheduler(p) for p in SCHEDULERS}
+    for _, pol, trained_on in learned:
+        if trained_on["devices"] == sc.devices:  # same workers and sources: same observation
+            policies["learned"] = LearnedAdmission(pol.model, float(np.mean(system.full_s())), sum(system.images))
+    return policies
+
+
+def _improvement_row(name: str, workers: int, net: str, weight: str, mean: dict[str, float]) -> dict[str, Any]:
+    """MS-MDI's % improvement over each baseline, (T_base - T_ms) / T_base, next to the paper's."""
+    pa, pl = PAPER.get(workers, (None, None))
+    return {
+        "scenario": name,
+        "workers": workers,
+        "network": net,
+        "weight": weight,
+        "ms_vs_ar_mdi_pct": round(100 * (mean["ar-mdi"] - mean["ms-mdi"]) / mean["ar-mdi"], 1),
+        "ms_vs_local_pct": round(100 * (mean["local"] - mean["ms-mdi"]) / mean["local"], 1),
+        "paper_vs_ar_mdi_pct": pa,
+        "paper_vs_local_pct": pl,
+        "mw_vs_ar_mdi_pct": round(100 * (mean["ar-mdi"] - mean["ms-mdi-mw"]) / mean["ar-mdi"], 1),
+        "order": " < ".join(sorted(mean, key=mean.get)),
+        **(
+            {"learned_vs_ms_pct": round(100 * (mean["ms-mdi"] - mean["learned"]) / mean["ms-mdi"], 1)}
+            if "learned" in mean
+            else {}
+        ),
+    }
+
+
+def _sensitivity_table(image_s_values: list[float]) -> list[dict[str, Any]]:
+    """Each rule scheduler's total time (seed 0) per calibration ``image_s``: how it moves the orderings."""
+    sens = []
+    for image_s in image_s_values:
+        for name in ("ms-mdi-2", "ms-mdi-3", "ms-mdi-5"):
+            system = get_mdi_scenario(name).system(image_s=image_s)
+            mean = {p: run(system, get_scheduler(p), 0).makespan_s for p in SCHEDULERS}
+            sens.append(
+                {
+                    "image_s": image_s,
+                    "scenario": name,
+                    **{p: round(v, 1) for p, v in mean.items()},
+                    "order": " < ".join(sorted(mean, key=mean.get)),
+                }
+            )
+    return sens
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = _parse_args(argv)
     out = Path(args.out)
     learned = []
     if args.learned:
@@ -75,12 +130,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for name, net, weight in [(n, b, w) for n in args.scenarios for b in args.networks for w in args.weights]:
         sc = get_mdi_scenario(name)
         system = sc.system(weight=weight, network=net)
-        policies: dict[str, Any] = {p: get_scheduler(p) for p in SCHEDULERS}
-        for _, pol, trained_on in learned:
-            if trained_on["devices"] == sc.devices:  # same workers and sources: same observation
-                policies["learned"] = LearnedAdmission(pol.model, float(np.mean(system.full_s())), sum(system.images))
         mean: dict[str, float] = {}
-        for pname, pol in policies.items():
+        for pname, pol in _policies_for(sc, system, learned).items():
             res = [run(system, pol, s) for s in range(args.seeds)]
             mean[pname] = float(np.mean([r.makespan_s for r in res]))
             totals.append(
@@ -101,40 +152,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 curves += [
                     {"scenario": name, "policy": pname, "images": n, "time_s": round(t, 2)} for n, t in curve(res[0])
                 ]
-        pa, pl = PAPER.get(system.N, (None, None))
-        improv.append(
-            {
-                "scenario": name,
-                "workers": system.N,
-                "network": net,
-                "weight": weight,
-                "ms_vs_ar_mdi_pct": round(100 * (mean["ar-mdi"] - mean["ms-mdi"]) / mean["ar-mdi"], 1),
-                "ms_vs_local_pct": round(100 * (mean["local"] - mean["ms-mdi"]) / mean["local"], 1),
-                "paper_vs_ar_mdi_pct": pa,
-                "paper_vs_local_pct": pl,
-                "mw_vs_ar_mdi_pct": round(100 * (mean["ar-mdi"] - mean["ms-mdi-mw"]) / mean["ar-mdi"], 1),
-                "order": " < ".join(sorted(mean, key=mean.get)),
-                **(
-                    {"learned_vs_ms_pct": round(100 * (mean["ms-mdi"] - mean["learned"]) / mean["ms-mdi"], 1)}
-                    if "learned" in mean
-                    else {}
-                ),
-            }
-        )
+        improv.append(_improvement_row(name, system.N, net, weight, mean))
         print(json.dumps(improv[-1]))
-    sens = []
-    for image_s in args.image_s:
-        for name in ("ms-mdi-2", "ms-mdi-3", "ms-mdi-5"):
-            system = get_mdi_scenario(name).system(image_s=image_s)
-            mean = {p: run(system, get_scheduler(p), 0).makespan_s for p in SCHEDULERS}
-            sens.append(
-                {
-                    "image_s": image_s,
-                    "scenario": name,
-                    **{p: round(v, 1) for p, v in mean.items()},
-                    "order": " < ".join(sorted(mean, key=mean.get)),
-                }
-            )
+    sens = _sensitivity_table(args.image_s)
     write_csv(out / "msmdi_total.csv", totals)
     keys = list(dict.fromkeys(k for r in improv for k in r))
     write_csv(out / "msmdi_improvement.csv", [{k: r.get(k) for k in keys} for r in improv])

@@ -340,6 +340,20 @@ def run_mdi_ring(
             failure=lambda exc, errors, codes: f"mdi ring: {errors[0][2] if errors else 'a worker process died'}",
         )
         ranks = [json.loads(Path(tmp, f"rank-{r}.json").read_text()) for r in range(system.N)]
+    return _ring_result(ranks, sim_res, system, wall, mode, name, layout if mode == "live" else None)
+
+
+def _ring_result(
+    ranks: list[dict[str, Any]],
+    sim_res: QueueResult,
+    system: QueueSystem,
+    wall: float,
+    mode: str,
+    name: str,
+    layout: RingLayout | None,
+) -> RingResult:
+    """The run's :class:`RingResult` from every rank's report, next to the simulator's times; a live
+    run (``layout`` given) adds its decisions, services, returned images and message count."""
     measured = np.full(sim_res.images, np.nan)
     for r in ranks:
         for k, v in r["done"].items():
@@ -354,7 +368,7 @@ def run_mdi_ring(
         mode,
         name,
     )
-    if mode == "live":
+    if layout is not None:
         res.layout = layout
         res.decisions = [d for r in ranks for d in r["decisions"]]
         res.services = [sv for r in ranks for sv in r["services"]]

@@ -679,6 +679,21 @@ def _launch(
             on_start=lambda pids: LAST_PIDS.__setitem__(slice(None), pids),
         )
         stats = [torch.load(tmp / f"stats-{r}.pt") for r in range(len(names) + 1)]
+    run_meta = {"port": port, "threads": threads, "warmup": warmup, "start_method": start_method, "addr": addr}
+    return _distributed_result(stats, names, links, head, wall, run_meta)
+
+
+def _distributed_result(
+    stats: list[dict[str, Any]],
+    names: list[str],
+    links: str,
+    head: str | None,
+    wall: float,
+    run_meta: dict[str, Any],
+) -> ExecutionResult:
+    """The run's :class:`ExecutionResult` from every rank's stats (the requester's last): per-device
+    means over the recorded images; ``meta`` is ``run_meta`` with the requester's resume record and,
+    for HiDP nodes, the per-processor compute seconds."""
 
     def mean(xs: list[float]) -> float:
         return statistics.fmean(xs) if xs else 0.0
@@ -703,11 +718,7 @@ def _launch(
         ref_max_abs=float(req["ref_max_abs"]),
         wall_s=wall,
         meta={
-            "port": port,
-            "threads": threads,
-            "warmup": warmup,
-            "start_method": start_method,
-            "addr": addr,
+            **run_meta,
             "resumed": req["resumed"],
             "skipped_images": req["skipped"],
             **({"processors": per_proc} if per_proc else {}),
