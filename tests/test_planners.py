@@ -26,7 +26,7 @@ from splitgym.costmodels.volumes.linear_model import (
     largest_remainder,
     water_fill,
 )
-from splitgym.costmodels.volumes.partition_search import price_volumes, search_partitions
+from splitgym.costmodels.volumes.partition_search import brute_force_partitions, price_volumes, search_partitions
 from splitgym.costmodels.volumes.partitions import from_starts, named_partition, starts_of
 from splitgym.costmodels.volumes.volume_simulator import Simulator
 from splitgym.experiments import cli
@@ -202,7 +202,8 @@ def test_brute_force_equals_dynamic_programming(max_volumes):
     rng = np.random.default_rng(0)
     U = 9
     tau = np.triu(rng.uniform(0.5, 2.0, (U, U))) + np.tril(np.full((U, U), np.inf), -1)
-    mask, cost, seen = search_partitions(tau, max_volumes, chunk=37)  # chunks that do not divide
+    mask, cost, seen = brute_force_partitions(tau, max_volumes, chunk=37)  # chunks that do not divide
+    assert search_partitions(tau, max_volumes) == (mask, cost, seen)
     assert cost == pytest.approx(dp_partition_cost(tau, max_volumes), rel=1e-12)
     assert seen == sum(math.comb(U - 1, k) for k in range(min(max_volumes or U, U)))
     starts = [0] + [i for i in range(1, U) if mask >> (i - 1) & 1]
@@ -322,3 +323,52 @@ def test_cli_set_passes_options(capsys):
     assert plan["meta"]["grid"] == 2 and len(plan["volumes"]) == 2
     assert cli.main(["plan", "exact", "--set", "grid"]) == 2
     assert "expected KEY=VALUE" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("max_volumes", [None, 1, 2, 4])
+def test_the_dp_breaks_ties_as_the_brute_force_does(max_volumes):
+    """Integer volume costs make many partitions tie: the DP must pick the brute force's one (the
+    numerically smallest mask) every time, not just an optimum."""
+    rng = np.random.default_rng(7)
+    for _ in range(60):
+        U = int(rng.integers(1, 12))
+        tau = np.triu(rng.integers(1, 4, (U, U)).astype(float)) + np.tril(np.full((U, U), np.inf), -1)
+        assert search_partitions(tau, max_volumes) == brute_force_partitions(tau, max_volumes)
+
+
+def test_the_dp_searches_a_100_unit_chain():
+    rng = np.random.default_rng(3)
+    U = 100
+    length = np.arange(U)[None, :] - np.arange(U)[:, None] + 1
+    tau = np.where(length > 0, length * rng.uniform(1.0, 2.0, (U, U)), np.inf)
+    tau[np.arange(U), np.arange(U)] = 0.5  # every unit alone is cheapest
+    mask, cost, seen = search_partitions(tau)
+    assert mask == (1 << (U - 1)) - 1 and cost == pytest.approx(0.5 * U) and seen == 2 ** (U - 1)
+
+
+def test_aofl_plans_what_the_brute_force_finds(vgg16: ModelGraph, db: Cluster):
+    tau, _ = price_volumes(LinearModel.build(vgg16, db), vgg16.num_units)
+    for k in (None, 3):
+        mask, cost, _ = brute_force_partitions(tau, k)
+        plan = run_planner("aofl", vgg16, db, **({} if k is None else {"max_volumes": k}))
+        starts = [0] + [i for i in range(1, vgg16.num_units) if mask >> (i - 1) & 1]
+        assert plan.meta["partition"] == ",".join(map(str, starts)) and plan.meta["model_latency_s"] == cost
+
+
+def test_lcpss_volume_terms_equal_the_row_maths(vgg16: ModelGraph):
+    """The per-volume store gives what summing the row maths over the partition gives."""
+    from splitgym.costmodels.volumes.lcpss import LCPSS
+
+    lc = LCPSS(vgg16, 4, alpha=0.5, samples=20)
+    part = [(0, 3), (4, 9), (10, 17)]
+    m, T, O, prev = lc.maths, np.zeros(20), np.zeros(20), None
+    for first, last in part:
+        cuts = lc.cuts(int(m.heights[last]))
+        ranges = m.ranges(first, last, cuts)
+        if prev is not None:
+            lo, hi = ranges[-1]
+            T += m.received_bytes(first, lo, hi, prev).sum(axis=(1, 2))
+        O += m.operations(first, last, ranges)
+        prev = cuts
+    t, o = lc.traffic_and_ops(part)
+    assert np.array_equal(t, T) and np.array_equal(o, O) and T.sum() > 0

@@ -26,10 +26,16 @@ initialisation gives); each loop, inside every current volume, find the location
 gives the lowest score, and add it if it lowers the score of the current scheme strictly; the loop
 adds at most one location per volume, all found against the same current scheme; stop when a
 loop adds nothing. Everything is vectorised over the |R_s| decisions with :class:`SplitMaths`.
+
+A volume's bytes received and operations depend only on its ``(first, last)`` (its input comes from
+the volume ending at ``first - 1``, split by the same fractions), so each is computed once and kept
+for every later candidate and every ``a`` (the pilot runs five): the same sums in the same order,
+about 5x less row maths on ResNet-152.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -61,6 +67,7 @@ class LCPSS:
         rng = np.random.default_rng(self.seed)
         f = np.sort(rng.random((self.samples, self.n_devices - 1)), axis=1)
         self.fractions = np.concatenate([np.zeros((self.samples, 1)), f, np.ones((self.samples, 1))], axis=1)
+        self._terms = _volume_terms(self.graph, self.n_devices, self.samples, self.seed)
         U = self.graph.num_units
         self.T_ref = self.traffic_and_ops([(u, u) for u in range(U)])[0]
         self.O_ref = self.traffic_and_ops([(0, U - 1)])[1]
@@ -70,19 +77,27 @@ class LCPSS:
 
     def traffic_and_ops(self, partition: Partition) -> tuple[np.ndarray, np.ndarray]:
         """(samples,) bytes moved and operations of a partition under the random decisions."""
-        m = self.maths
         T = np.zeros(self.samples)
         O = np.zeros(self.samples)
-        prev = None
         for first, last in partition:
-            cuts = self.cuts(int(m.heights[last]))
-            ranges = m.ranges(first, last, cuts)
-            if prev is not None:
-                lo, hi = ranges[-1]
-                T += m.received_bytes(first, lo, hi, prev).sum(axis=(1, 2))
-            O += m.operations(first, last, ranges)
-            prev = cuts
+            t, o = self._volume(first, last)
+            if first > 0:
+                T += t
+            O += o
         return T, O
+
+    def _volume(self, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
+        """(bytes the volume receives from the one before it, its operations), per decision."""
+        key = (first, last)
+        if key not in self._terms:
+            m = self.maths
+            ranges = m.ranges(first, last, self.cuts(int(m.heights[last])))
+            t = np.zeros(self.samples)
+            if first > 0:
+                lo, hi = ranges[-1]
+                t = m.received_bytes(first, lo, hi, self.cuts(int(m.heights[first - 1]))).sum(axis=(1, 2))
+            self._terms[key] = (t, m.operations(first, last, ranges))
+        return self._terms[key]
 
     def score(self, starts: list[int]) -> float:
         """C_p averaged over the random decisions (lower is better)."""
@@ -110,6 +125,12 @@ class LCPSS:
             current = sorted(set(current) | set(added))
             best = self.score(current)
             self.history.append((list(current), best))
+
+
+@functools.lru_cache(maxsize=16)
+def _volume_terms(graph: ModelGraph, n_devices: int, samples: int, seed: int) -> dict[tuple[int, int], tuple]:
+    """One store of per-volume terms per (model, devices, decisions): shared by every ``a``."""
+    return {}
 
 
 def lcpss_partition(

@@ -1,16 +1,27 @@
 """Searches over partitions on the linear model: every volume priced once, then all partitions.
 
-AOFL's brute force (``agents/planners/volumes/aofl.py``) and the partition pilot of DistrEdge's env
-(:mod:`.partition_pilot`) share it, so it sits with the volume cost model below both.
+AOFL (``agents/planners/volumes/aofl.py``), its HiDP-side twin and the partition pilot of
+DistrEdge's env (:mod:`.partition_pilot`) share it, so it sits with the volume cost model below them.
+
+A partition's cost is the sum of its volumes' ``tau[first, last]``, so the best partition of units
+``0..e-1`` ends with a volume ``f..e-1`` after the best partition of ``0..f-1``: a min-sum dynamic
+programme over cut positions, O(K U^2) for at most K volumes, finds what AOFL's brute force over
+all 2^(U-1) partitions finds (:func:`search_partitions`; ResNet-152's 52 units are 2^51
+partitions, which the brute force, :func:`brute_force_partitions`, never finishes). Sums run left
+to right as the brute force's do, so the costs are the same floats, and ties go the brute force's
+way: the numerically smallest mask, i.e. the latest volume starting as early as possible, then the
+same rule on what comes before it.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from splitgym.costmodels.volumes.linear_model import LinearModel
 
-__all__ = ["price_volumes", "search_partitions"]
+__all__ = ["price_volumes", "search_partitions", "brute_force_partitions", "count_partitions"]
 
 
 def price_volumes(model: LinearModel, num_units: int) -> tuple[np.ndarray, dict[tuple[int, int], np.ndarray]]:
@@ -26,7 +37,39 @@ def price_volumes(model: LinearModel, num_units: int) -> tuple[np.ndarray, dict[
     return tau, cuts
 
 
-def search_partitions(tau: np.ndarray, max_volumes: int | None = None, chunk: int = 1 << 17) -> tuple[int, float, int]:
+def count_partitions(units: int, max_volumes: int | None = None) -> int:
+    """How many partitions of ``units`` units into at most ``max_volumes`` volumes there are."""
+    k = units if max_volumes is None else min(max_volumes, units)
+    return sum(math.comb(units - 1, j) for j in range(k))
+
+
+def search_partitions(tau: np.ndarray, max_volumes: int | None = None) -> tuple[int, float, int]:
+    """The best partition of ``U`` units by dynamic programming: ``(mask, cost, partitions covered)``,
+    the mask and cost :func:`brute_force_partitions` returns (bit ``i-1`` set: a volume starts at
+    unit ``i``)."""
+    U = tau.shape[0]
+    K = U if max_volumes is None else max(1, min(max_volumes, U))
+    # best[k, e]: the cheapest partition of units 0..e-1 into at most k volumes
+    best = np.full((K + 1, U + 1), np.inf)
+    best[:, 0] = 0.0
+    arg = np.zeros((K + 1, U + 1), dtype=np.int64)
+    for k in range(1, K + 1):
+        for e in range(1, U + 1):
+            c = best[k - 1, :e] + tau[:e, e - 1]
+            arg[k, e] = int(np.argmin(c))  # the first minimum: the latest volume starts earliest
+            best[k, e] = c[arg[k, e]]
+    mask, k, e = 0, K, U
+    while e > 0:
+        f = int(arg[k, e])
+        if f > 0:
+            mask |= 1 << (f - 1)
+        e, k = f, k - 1
+    return mask, float(best[K, U]), count_partitions(U, max_volumes)
+
+
+def brute_force_partitions(
+    tau: np.ndarray, max_volumes: int | None = None, chunk: int = 1 << 17
+) -> tuple[int, float, int]:
     """Brute force over every partition of ``U`` units: ``(best mask, its cost, candidates)``.
 
     The cost of a partition is the sum of ``tau`` over its volumes; mask bit ``i-1`` set means a

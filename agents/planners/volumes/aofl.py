@@ -20,16 +20,17 @@ Choices where DistrEdge is silent:
   (each takes its slowest part), plus the gather at the head device, the head at that device's
   capability and the result's return. The chosen plan's *true* simulated latency is reported next
   to the model's in ``meta`` (``model_latency_s``, ``simulated_latency_s``);
-* **brute force, made fast**: a volume's split and time depend only on its own ``(first, last)``,
-  so the U(U+1)/2 possible volumes are priced once; then all 2^(U-1) partitions (131,072 for
-  VGG-16's 18 units) are scored at once, vectorised over bit masks (bit i-1 set = a volume starts
-  at unit i), in chunks of ``chunk`` masks. The result is exactly the brute-force minimum (ties:
-  the numerically smallest mask). DistrEdge counts |M|! candidates for AOFL (DE L119); contiguous
-  partitions of U units number 2^(U-1), which is what is enumerated. ``max_volumes`` limits it to
-  partitions of at most that many volumes. ``meta`` gives the number of candidates, the time to
-  price the volumes (``price_s``, profiles included) and the brute force's (``search_s``): on
-  VGG-16 / DB about 15 ms for all 131,072 partitions (2 shared cores; 2^21 partitions of 22 units
-  take about 0.25 s), about 30 ms for the whole planner.
+* **brute force, without enumerating**: a volume's split and time depend only on its own
+  ``(first, last)``, so the U(U+1)/2 possible volumes are priced once; a partition's cost is then a
+  sum over its volumes, so a min-sum dynamic programme over cut positions
+  (:func:`~splitgym.costmodels.volumes.partition_search.search_partitions`, O(K U^2)) returns
+  exactly the brute-force minimum over all 2^(U-1) partitions, ties included (the numerically
+  smallest mask; tests check it against the enumeration, which is kept as
+  ``brute_force_partitions``). DistrEdge counts |M|! candidates for AOFL (DE L119); contiguous
+  partitions of U units number 2^(U-1), which is what the search covers (``meta["candidates"]``).
+  ``max_volumes`` limits it to partitions of at most that many volumes. ``meta`` gives the time to
+  price the volumes (``price_s``, profiles included) and to search them (``search_s``). The
+  enumeration took ~15 ms on VGG-16 (18 units) and never finished ResNet-152 (52 units: 2^51).
 """
 
 from __future__ import annotations
@@ -57,7 +58,6 @@ def plan_aofl(
     cluster: Cluster,
     max_volumes: int | None = None,
     profiles: Mapping[str, DeviceProfile] | None = None,
-    chunk: int = 1 << 17,
 ) -> Plan:
     if max_volumes is not None and max_volumes < 1:
         raise ConfigError(f"max_volumes: must be >= 1, got {max_volumes}")
@@ -68,8 +68,8 @@ def plan_aofl(
     # 2. every possible volume, split by the linear ratio and priced by the model
     tau, splits = price_volumes(model, U)
     t1 = time.perf_counter()
-    # 3. brute force over all partitions, vectorised over bit masks
-    mask, cost, seen = search_partitions(tau, max_volumes, chunk)
+    # 3. the best of all partitions (a dynamic programme equal to the brute force)
+    mask, cost, seen = search_partitions(tau, max_volumes)
     t2 = time.perf_counter()
     starts = [0] + [i for i in range(1, U) if mask >> (i - 1) & 1]
     part = from_starts(starts, U)

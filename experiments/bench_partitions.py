@@ -1,0 +1,93 @@
+"""Benchmark: AOFL's partition search, brute force over 2^(U-1) partitions vs the min-sum DP.
+
+Both run side by side in one process on the same priced volumes (``price_volumes`` on the DB
+cluster at 300 Mbps, the shipped local profiles), and must return the same mask and cost; then
+the DP alone where the brute force cannot finish: ResNet-152's 52 units (its volumes priced only
+when its local profile is cached: profiling it takes minutes) and synthetic chains of 52 and 100
+units with random volume costs. Medians of ``--repeats`` runs, with the load average.
+
+    python -m splitgym.experiments.bench_partitions [--repeats 3] [--out experiments/results]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from splitgym.costmodels.cluster import Cluster
+from splitgym.costmodels.graph import ModelGraph
+from splitgym.costmodels.profiles import SHIPPED_PROFILES, cached_profile_path
+from splitgym.costmodels.volumes.linear_model import LinearModel
+from splitgym.costmodels.volumes.partition_search import brute_force_partitions, price_volumes, search_partitions
+from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
+
+__all__ = ["main"]
+
+BRUTE_MODELS = ("vgg11", "vgg16", "vgg19", "resnet50")
+
+
+def _median_s(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    times, out = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def _priced(model: str) -> tuple[np.ndarray, float] | None:
+    g = ModelGraph.from_torchvision(model)
+    name = cached_profile_path("local-cpu", g).name
+    if not (cached_profile_path("local-cpu", g).exists() or (SHIPPED_PROFILES / name).exists()):
+        return None  # no local profile: pricing would profile the model first
+    t0 = time.perf_counter()
+    tau, _ = price_volumes(LinearModel.build(g, Cluster.from_config("DB", 300.0)), g.num_units)
+    return tau, time.perf_counter() - t0
+
+
+def _row(name: str, tau: np.ndarray, price_s: float | None, repeats: int, brute: bool) -> dict[str, Any]:
+    dp_s, dp = _median_s(lambda: search_partitions(tau), repeats)
+    row: dict[str, Any] = {"case": name, "units": tau.shape[0], "partitions": dp[2], "price_s": price_s,
+                           "dp_s": dp_s, "brute_s": None, "speed_up": None, "equal": None}
+    if brute:
+        brute_s, bf = _median_s(lambda: brute_force_partitions(tau), repeats)
+        row.update(brute_s=brute_s, speed_up=brute_s / dp_s, equal=bf == dp)
+    return row
+
+
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--out", default=RESULTS_DIR)
+    args = ap.parse_args(argv)
+    rows = []
+    for model in (*BRUTE_MODELS, "resnet152"):
+        priced = _priced(model)
+        if priced is None:
+            print(f"{model}: no cached local profile, skipped (splitgym profile --model {model} makes one)")
+            continue
+        rows.append(_row(model, priced[0], priced[1], args.repeats, brute=model in BRUTE_MODELS))
+    rng = np.random.default_rng(0)
+    for units in (52, 100):
+        tau = np.triu(rng.uniform(1e-3, 1e-2, (units, units))) + np.tril(np.full((units, units), np.inf), -1)
+        rows.append(_row(f"chain-{units}", tau, None, args.repeats, brute=False))
+    load = os.getloadavg()[0]
+    for r in rows:
+        r["load"] = load
+        extra = f"brute {r['brute_s'] * 1e3:9.2f} ms  x{r['speed_up']:8.0f}  equal {r['equal']}" if r["brute_s"] else ""
+        price = f"price {r['price_s'] * 1e3:7.1f} ms" if r["price_s"] is not None else " " * 16
+        print(f"{r['case']:<10} U={r['units']:<4} {price}  DP {r['dp_s'] * 1e3:8.3f} ms  {extra}")
+    print(f"(medians of {args.repeats}; load {load:.1f} on {os.cpu_count()} cores)")
+    write_csv(Path(args.out) / "bench_partitions.csv", rows)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
