@@ -54,8 +54,16 @@ def _priced(model: str) -> tuple[np.ndarray, float] | None:
 
 def _row(name: str, tau: np.ndarray, price_s: float | None, repeats: int, brute: bool) -> dict[str, Any]:
     dp_s, dp = _median_s(lambda: search_partitions(tau), repeats)
-    row: dict[str, Any] = {"case": name, "units": tau.shape[0], "partitions": dp[2], "price_s": price_s,
-                           "dp_s": dp_s, "brute_s": None, "speed_up": None, "equal": None}
+    row: dict[str, Any] = {
+        "case": name,
+        "units": tau.shape[0],
+        "partitions": dp[2],
+        "price_s": price_s,
+        "dp_s": dp_s,
+        "brute_s": None,
+        "speed_up": None,
+        "equal": None,
+    }
     if brute:
         brute_s, bf = _median_s(lambda: brute_force_partitions(tau), repeats)
         row.update(brute_s=brute_s, speed_up=brute_s / dp_s, equal=bf == dp)
