@@ -176,14 +176,22 @@ class DistrEdgeEnv(gym.Env[np.ndarray, np.ndarray]):
             raise ValueError(f"action: expected {n_act} finite values, got {action.tolist()}")
         first, last = self.partition[self.l]
         cuts = self.decode(action, self.l)
-        step = self.sim.advance(first, last, cuts, self.T, self.prev)
-        self.T, self.prev = step.T, cuts
+        fast = self.sim.single  # one decision in plain Python (None: the batched numpy path)
+        if fast is None:
+            self.T = self.sim.advance(first, last, cuts, self.T, self.prev).T
+        else:
+            prev = None if self.prev is None else self.prev[0].tolist()
+            self.T = np.array([fast.advance(first, last, cuts[0].tolist(), self.T[0].tolist(), prev).T])
+        self.prev = cuts
         self.cuts.append(cuts[0])
         self.l += 1
         info: dict[str, Any] = {"volume": self.l - 1, "rows": cuts[0].tolist()}
         if self.l < self.L:
             return self._obs(), 0.0, False, False, info
-        latency = float(self.sim.finish(cuts, self.T)[0][0])
+        if fast is None:
+            latency = float(self.sim.finish(cuts, self.T)[0][0])
+        else:
+            latency = fast.finish(cuts[0].tolist(), self.T[0].tolist())[0]
         self.last_cuts = np.stack(self.cuts)
         self.last_latency = latency
         self.clock += latency if self.time_per_episode is None else self.time_per_episode

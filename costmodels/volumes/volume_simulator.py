@@ -22,7 +22,11 @@ The timing model (DistrEdge Section III-IV; the choices it leaves open, PAPERS-A
   + the largest input+output activation of those parts (fp32).
 
 :meth:`Simulator.score` evaluates a batch of split decisions (B x volumes x N+1 cuts) at once in
-numpy: LC-PSS, AOFL, the exact search and the env all go through :meth:`Simulator.advance`.
+numpy: LC-PSS, AOFL and the exact search go through :meth:`Simulator.advance`. One decision on at
+most :data:`~splitgym.costmodels.volumes.single_plan.FAST_MAX_N` devices (``score`` of one plan,
+``simulate``, the env's step) takes the plain-Python path of
+:mod:`~splitgym.costmodels.volumes.single_plan` instead, ~4x faster and equal to the batched
+path's results; ``Simulator(..., fast=False)`` (or ``sim.fast = False``) forces the batched path.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from splitgym.costmodels.network import transfer_seconds
 from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.profiles import DeviceProfile, profile_for
 from splitgym.costmodels.traffic import SplitMaths
+from splitgym.costmodels.volumes.single_plan import FAST_MAX_N, SinglePlan, StepDetail
 
 __all__ = ["Simulator", "Breakdown", "VolumeStep"]
 
@@ -123,11 +128,19 @@ class Simulator:
         profiles: per board name, a :class:`DeviceProfile` for ``graph``; missing boards are
             measured (local-cpu) or derived (see :func:`profiles.profile_for`).
         at: time (s) at which a time-varying network is sampled.
+        fast: score one decision with the plain-Python path when N <= ``FAST_MAX_N`` (False: always
+            the batched numpy path; the results are equal either way).
     """
 
     def __init__(
-        self, graph: ModelGraph, cluster: Cluster, profiles: dict[str, DeviceProfile] | None = None, at: float = 0.0
+        self,
+        graph: ModelGraph,
+        cluster: Cluster,
+        profiles: dict[str, DeviceProfile] | None = None,
+        at: float = 0.0,
+        fast: bool = True,
     ) -> None:
+        self.fast = fast
         self.graph = graph
         self.cluster = cluster
         cache = dict(profiles or {})
@@ -143,7 +156,18 @@ class Simulator:
         self.result_bytes = float(graph.head.out_bytes if graph.head else 0)
         self.unit_param_bytes = np.array([u.params for u in graph.units], dtype=float) * DTYPE_BYTES
         self._dev = np.arange(self.N)
+        self._single: SinglePlan | None = None
         self.set_time(at)
+
+    @property
+    def single(self) -> SinglePlan | None:
+        """The plain-Python path for one decision, or None where the batched path is used
+        (``fast`` off, or more than ``FAST_MAX_N`` devices). Built on first use."""
+        if not self.fast or self.N > FAST_MAX_N:
+            return None
+        if self._single is None:
+            self._single = SinglePlan(self)
+        return self._single
 
     def set_time(self, at: float) -> None:
         """Sample the (possibly time-varying) network at time ``at``."""
@@ -210,6 +234,10 @@ class Simulator:
         """
         cuts = np.asarray(cuts, dtype=np.int64)
         single = cuts.ndim == 2
+        fast = self.single if single or cuts.shape[0] == 1 else None
+        if fast is not None:
+            end = fast.score(partition, (cuts if single else cuts[0]).tolist(), head_device)
+            return np.float64(end) if single else np.array([end])
         if single:
             cuts = cuts[None]
         B = cuts.shape[0]
@@ -221,28 +249,54 @@ class Simulator:
         end, _ = self.finish(prev, T, head_device)  # type: ignore[arg-type]
         return end[0] if single else end
 
+    # -- one decision ---------------------------------------------------------------------------
+    def _step_detail(
+        self, first: int, last: int, cuts: list[int], T_prev: list[float], prev_cuts: list[int] | None
+    ) -> StepDetail:
+        """One volume of one decision in full (the breakdown's source), by either path."""
+        fast = self.single
+        if fast is not None:
+            return fast.advance(first, last, cuts, T_prev, prev_cuts, detail=True)
+        prev = None if prev_cuts is None else np.array([prev_cuts], dtype=np.int64)
+        st = self.advance(first, last, np.array([cuts], dtype=np.int64), np.array([T_prev], dtype=float), prev)
+        return StepDetail(
+            st.T[0].tolist(),
+            st.compute[0].tolist(),
+            st.recv_bytes[0].tolist(),
+            st.recv_seconds[0].tolist(),
+            [(lo[0].tolist(), hi[0].tolist()) for lo, hi in st.ranges],
+        )
+
+    def _finish_detail(self, last_cuts: list[int], T: list[float], head_device: int | None) -> tuple[float, dict]:
+        """:meth:`finish` of one decision with plain values in its info, by either path."""
+        fast = self.single
+        if fast is not None:
+            return fast.finish(last_cuts, T, head_device)
+        end, info = self.finish(np.array([last_cuts], dtype=np.int64), np.array([T], dtype=float), head_device)
+        return float(end[0]), {k: v[0].tolist() for k, v in info.items()}
+
     # -- one plan, in detail ------------------------------------------------------------------
     def simulate(self, plan: Plan) -> Breakdown:
         """The full latency breakdown of a volume plan (checked against the model first)."""
         names = self._check_volume_plan(plan)
         head = names.index(plan.head_device) if plan.head_device else None
-        cuts = plan.cuts[None]
-        T = np.zeros((1, self.N))
+        cuts = plan.cuts.tolist()
+        T = [0.0] * self.N
         prev = None
         Ts, comps, transfers, halo = [], [], [], []
-        peak_act = np.zeros(self.N)
-        params = np.zeros(self.N)
+        peak_act = [0.0] * self.N
+        params = [0.0] * self.N
         for v, (f, l) in enumerate(plan.partition):
-            st = self.advance(f, l, cuts[:, v], T, prev)
+            st = self._step_detail(f, l, cuts[v], T, prev)
             transfers += self._volume_transfers(v, st, from_requester=prev is None)
             halo.append(self._halo_rows(f, l, st))
             self._charge_memory(f, l, st, params, peak_act)
             T = st.T
-            Ts.append(T[0])
-            comps.append(st.compute[0])
-            prev = cuts[:, v]
-        end, info = self.finish(prev, T, head)  # type: ignore[arg-type]
-        h = int(info["head"][0])
+            Ts.append(T)
+            comps.append(st.compute)
+            prev = cuts[v]
+        end, info = self._finish_detail(prev, T, head)  # type: ignore[arg-type]
+        h = int(info["head"])
         head_name = names[h] if h >= 0 else None
         if h >= 0:
             transfers += self._head_transfers(len(plan.volumes), info, params)
@@ -253,11 +307,11 @@ class Simulator:
             T=np.array(Ts),
             transfers=transfers,
             head_device=head_name,
-            head_start=float(info["head_start"][0]),
+            head_start=float(info["head_start"]),
             head_seconds=float(self.head_lat[h]) if h >= 0 else 0.0,
-            result_seconds=float(info["result"][0]),
-            latency=float(end[0]),
-            peak_memory=params + peak_act,
+            result_seconds=float(info["result"]),
+            latency=float(end),
+            peak_memory=np.array(params) + np.array(peak_act),
             halo_rows=np.array(halo),
         )
 
@@ -271,15 +325,15 @@ class Simulator:
             raise PlanError(f"devices: plan devices {[d.name for d in plan.devices]} differ from the cluster's {names}")
         return names
 
-    def _volume_transfers(self, v: int, st: VolumeStep, from_requester: bool) -> list[dict[str, Any]]:
-        """The non-empty transfers into volume ``v`` (of a one-plan batch), receiver by receiver."""
+    def _volume_transfers(self, v: int, st: StepDetail, from_requester: bool) -> list[dict[str, Any]]:
+        """The non-empty transfers into volume ``v`` (of one decision), receiver by receiver."""
         names = self.cluster.names
         all_names = names + [self.cluster.requester]
         srcs = [self.N] if from_requester else list(range(self.N))
         transfers = []
         for k in range(self.N):
             for j, m in enumerate(srcs):
-                nb = float(st.recv_bytes[0, k, j])
+                nb = float(st.recv_bytes[k][j])
                 if nb > 0:
                     transfers.append(
                         {
@@ -287,40 +341,46 @@ class Simulator:
                             "src": all_names[m],
                             "dst": names[k],
                             "bytes": nb,
-                            "seconds": float(st.recv_seconds[0, k, j]),
+                            "seconds": float(st.recv_seconds[k][j]),
                         }
                     )
         return transfers
 
     @staticmethod
-    def _rows(st: VolumeStep) -> list[np.ndarray]:
+    def _rows(st: StepDetail) -> list[list[int]]:
         """Rows each device computes per unit output (last unit first), then the volume input."""
-        return [(hi - lo)[0] for lo, hi in st.ranges]
+        return [[b - a for a, b in zip(lo, hi)] for lo, hi in st.ranges]
 
-    def _halo_rows(self, first: int, last: int, st: VolumeStep) -> int:
+    def _halo_rows(self, first: int, last: int, st: StepDetail) -> int:
         """Rows computed beyond each unit's height, summed over the volume's units."""
         units = range(last, first - 1, -1)
-        return sum(int(r.sum()) - int(self.heights[u]) for r, u in zip(self._rows(st), units))
+        return sum(sum(r) - int(self.heights[u]) for r, u in zip(self._rows(st), units))
 
-    def _charge_memory(self, first: int, last: int, st: VolumeStep, params: np.ndarray, peak_act: np.ndarray) -> None:
+    def _charge_memory(self, first: int, last: int, st: StepDetail, params: list[float], peak_act: list[float]) -> None:
         """Add, in place, the parameters of every unit a device runs rows of to ``params`` and raise
         ``peak_act`` to each unit's input+output activation bytes."""
         rows = self._rows(st)
         for i, u in enumerate(range(last, first - 1, -1)):
-            params += (rows[i] > 0) * self.unit_param_bytes[u]
-            in_rb = self.input_row_bytes if u == 0 else self.row_bytes[u - 1]
-            peak_act[:] = np.maximum(peak_act, rows[i] * self.row_bytes[u] + rows[i + 1] * in_rb)
+            pb = float(self.unit_param_bytes[u])
+            out_rb = float(self.row_bytes[u])
+            in_rb = float(self.input_row_bytes if u == 0 else self.row_bytes[u - 1])
+            for k in range(self.N):
+                if rows[i][k] > 0:
+                    params[k] += pb
+                act = rows[i][k] * out_rb + rows[i + 1][k] * in_rb
+                if act > peak_act[k]:
+                    peak_act[k] = act
 
-    def _head_transfers(self, volume: int, info: dict[str, np.ndarray], params: np.ndarray) -> list[dict[str, Any]]:
+    def _head_transfers(self, volume: int, info: dict[str, Any], params: list[float]) -> list[dict[str, Any]]:
         """The head's gather (every other device's rows to the head) and its result to the
         requester, as transfers of step ``volume``; adds the head's parameters to ``params``."""
         names = self.cluster.names
-        h = int(info["head"][0])
+        h = int(info["head"])
         head_name = names[h]
         params[h] += (self.graph.head.params if self.graph.head else 0) * DTYPE_BYTES
         transfers = []
         for m in range(self.N):
-            nb = float(info["gather_bytes"][0, m])
+            nb = float(info["gather_bytes"][m])
             if nb > 0:
                 transfers.append(
                     {
@@ -328,7 +388,7 @@ class Simulator:
                         "src": names[m],
                         "dst": head_name,
                         "bytes": nb,
-                        "seconds": float(info["gather_s"][0, m]),
+                        "seconds": float(info["gather_s"][m]),
                     }
                 )
         transfers.append(
@@ -337,7 +397,7 @@ class Simulator:
                 "src": head_name,
                 "dst": self.cluster.requester,
                 "bytes": self.result_bytes,
-                "seconds": float(info["result"][0]),
+                "seconds": float(info["result"]),
             }
         )
         return transfers
