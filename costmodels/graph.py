@@ -35,6 +35,7 @@ from torch.fx.passes.shape_prop import ShapeProp
 
 from splitgym.costmodels.errors import UnsupportedModelError
 from splitgym.costmodels.models import DEFAULT_INPUT, build_model
+from splitgym.costmodels.nodynamo import without_dynamo
 from splitgym.costmodels.ops import NodeOp, OpKind, classify
 from splitgym.costmodels.rowmap import AxisMap, UnitMap
 
@@ -232,7 +233,7 @@ def _propagate_shapes(gm: GraphModule, input_shape: tuple[int, ...], meta: bool)
     """Record each node's output shape (``tensor_meta``) without computing anything: on meta
     tensors for a meta-built module, else on fake tensors."""
     if meta:
-        with torch.device("meta"):  # tensors created inside forward are meta too
+        with torch.device("meta"), without_dynamo():  # tensors created inside forward are meta too
             ShapeProp(gm).propagate(torch.empty(1, *input_shape))
         return
     from torch._subclasses.fake_tensor import FakeTensorMode
