@@ -123,7 +123,7 @@ class SlicedSegment(nn.Module):
         self, graph: ModelGraph, first: int, last: int, out: Region | None = None, name: str | None = None
     ) -> None:
         super().__init__()
-        self.graph = graph
+        self.graph = graph.materialize()  # it runs the graph's modules: a meta-built graph gets its weights
         self.first, self.last = first, last
         self.stage_name = name or f"units[{first}..{last}]"
         self.inp, self.nodes = segment_nodes(graph, first, last)

@@ -36,14 +36,14 @@ def assert_one_error_line(rc: int, out: str, err: str) -> str:
 @pytest.fixture(autouse=True, scope="module")
 def _trace_each_model_once():
     """The verbs trace their model on every call (~2 s for VGG-16); the traced graph is a pure
-    function of (name, size, seed), so share one per module to keep the suite fast."""
+    function of (name, size, seed, weights), so share one per module to keep the suite fast."""
     real = ModelGraph.from_torchvision.__func__  # type: ignore[attr-defined]
     cache: dict[tuple, ModelGraph] = {}
 
-    def cached(cls, name, input_size=None, seed=0):
-        key = (name, input_size, seed)
+    def cached(cls, name, input_size=None, seed=0, weights=True):
+        key = (name, input_size, seed, weights)
         if key not in cache:
-            cache[key] = real(cls, name, input_size, seed)
+            cache[key] = real(cls, name, input_size, seed, weights)
         return cache[key]
 
     mp = pytest.MonkeyPatch()

@@ -79,6 +79,7 @@ def partition_module(
     """Spans ``first..last`` as a module of their own (one span's neurons when ``neurons``)."""
     if not 0 <= first <= last < len(spans):
         raise PlanError(f"partition: spans {first}..{last} outside 0..{len(spans) - 1}")
+    graph.materialize()  # slices and runs its modules: a meta-built graph gets its weights
     inp, nodes = _nodes(graph, spans, first, last)
     sliced: dict[str, nn.Module] = {}
     if neurons is not None:
