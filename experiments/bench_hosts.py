@@ -16,12 +16,15 @@ round trips of each size three ways, one after another in every repeat so they s
 
 - ``gloo``: ``dist.send`` / ``dist.recv`` (gloo's own ping-pong);
 - ``isend``: ``dist.isend(...).wait()`` in the calling thread, ``irecv(...).wait()`` to receive;
+- ``handoff``: one background thread that takes each message from a queue and sends it
+  (``isend(...).wait()``): a hand-off to a sender thread, without a thread per message;
 - ``executor``: the distributed executor's own path, its ``_Sender`` (a background thread that
   issues ``isend`` and starts a waiter thread per message) and ``irecv(...).wait()`` as its
   ``_gather`` does.
 
-One-way time per message = round trip / 2; reported: the median over repeats of each repeat's mean,
-and ``executor - gloo`` as the executor's own overhead per message. The executor's run is repeated
+One-way time per message = round trip / 2; reported: the median over repeats of each repeat's
+median round trip (a shared CPU preempts some round trips by milliseconds; the mean is kept in the
+rows), and ``executor - gloo`` as the executor's own overhead per message. The executor's run is repeated
 ``--repeats`` times (latency: median over images, then median over repeats); ``os.getloadavg()`` is
 recorded before and after, since the CPU is shared.
 """
@@ -35,10 +38,12 @@ import io
 import json
 import math
 import os
+import queue
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -52,7 +57,7 @@ __all__ = ["make_plan", "torchrun_argv", "started", "run_two_hosts", "TwoHostRun
 
 PORT = 29500  # each host is its own namespace: no other process listens there
 ENTRY = "splitgym.executors.volumes.volume_distributed"
-MODES = ("gloo", "isend", "executor")
+MODES = ("gloo", "isend", "handoff", "executor")
 
 
 def make_plan(path: Path, model: str = "vgg11", size: int = 64, devices: str = "tx2x3", mbps: float = 100.0) -> Path:
@@ -80,6 +85,7 @@ def started(pair: HostPair, argvs: list[list[str]], logs: Path) -> Iterator[list
     stop every process on both hosts (torchrun's workers run in sessions of their own, so the
     namespaces, not the process groups, say what is ours) and reap the commands."""
     procs: list[subprocess.Popen] = []
+    logs.mkdir(parents=True, exist_ok=True)
     try:
         for h, argv in enumerate(argvs):
             with open(logs / f"host{h}.log", "w") as log:
@@ -135,7 +141,6 @@ def run_two_hosts(
     """Run the README's two torchrun commands (or ``argvs``) on the pair and return the summary
     host 1's requester prints; a failure or a run past ``timeout_s`` raises with the logs' tails.
     ``seen`` (when given) collects every process id that ran on either host."""
-    folder.mkdir(parents=True, exist_ok=True)
     argvs = argvs or [torchrun_argv(pair, h, nprocs[h], plan, images, folder / f"out{h}") for h in (0, 1)]
     seen = set() if seen is None else seen
     t0 = time.perf_counter()
@@ -152,8 +157,9 @@ def run_two_hosts(
     return TwoHostRun(json.loads(lines[-1]), codes, seen, wall)
 
 
-def messages_per_image(plan_path: Path) -> tuple[int, int]:
-    """(messages, bytes) one image moves between ranks under the executor's static schedule."""
+def messages_per_image(plan_path: Path) -> tuple[int, int, int]:
+    """(messages, bytes, stages) of one image under the executor's static schedule: what moves
+    between ranks, and how many stages (each waits for its input messages) run one after another."""
     from splitgym.costmodels.graph import ModelGraph
     from splitgym.costmodels.models import build_model
     from splitgym.costmodels.plan import load_plan
@@ -165,12 +171,37 @@ def messages_per_image(plan_path: Path) -> tuple[int, int]:
     sched = schedule(plan, graph, result_shape=(1, 1000))
     pieces = [pc for steps in sched for st in steps for pc in st.pieces if pc.src != st.rank]
     nbytes = sum(4 * math.prod(pc.shape) for pc in pieces)  # float32
-    return len(pieces), nbytes
+    return len(pieces), nbytes, len(sched)
 
 
 # -- the ping-pong (one process per host) -------------------------------------------------------------
-def _roundtrips(dist: Any, mode: str, rank: int, nbytes: int, n: int) -> float:
-    """Seconds for ``n`` round trips of ``nbytes``-byte messages sent the ``mode`` way."""
+class _Handoff:
+    """Sends what it is handed from one background thread (``isend``, then wait): the executor's
+    ``_Sender`` without its heap, condition and waiter thread per message, to tell the costs apart."""
+
+    def __init__(self, dist: Any) -> None:
+        self.dist, self.queue = dist, queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while (item := self.queue.get()) is not None:
+            tensor, dst, tag = item
+            self.dist.isend(tensor, dst=dst, tag=tag).wait()
+
+    def put(self, tensor: Any, dst: int, tag: int, link_s: float) -> None:
+        self.queue.put((tensor, dst, tag))
+
+    def flush(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+
+    def close(self) -> None:
+        pass
+
+
+def _roundtrips(dist: Any, mode: str, rank: int, nbytes: int, n: int) -> list[float]:
+    """Seconds of each of ``n`` round trips of ``nbytes``-byte messages sent the ``mode`` way."""
     import torch
 
     from splitgym.executors.volumes.volume_distributed import _Sender
@@ -178,7 +209,7 @@ def _roundtrips(dist: Any, mode: str, rank: int, nbytes: int, n: int) -> float:
     x = torch.zeros(max(1, nbytes // 4))
     buf = torch.empty_like(x)
     peer = 1 - rank
-    sender = _Sender(dist) if mode == "executor" else None
+    sender = {"executor": _Sender, "handoff": _Handoff}.get(mode, lambda d: None)(dist)
 
     def send(i: int) -> None:
         if mode == "gloo":
@@ -194,19 +225,20 @@ def _roundtrips(dist: Any, mode: str, rank: int, nbytes: int, n: int) -> float:
         else:
             dist.irecv(buf, src=peer, tag=i).wait()
 
-    t = time.perf_counter()
+    times = []
     for i in range(n):
+        t = time.perf_counter()
         if rank == 0:
             send(i)
             recv(i)
         else:
             recv(i)
             send(i)
-    elapsed = time.perf_counter() - t
+        times.append(time.perf_counter() - t)
     if sender is not None:
         sender.flush()
         sender.close()
-    return elapsed
+    return times
 
 
 def _pingpong(args: argparse.Namespace) -> int:
@@ -217,13 +249,17 @@ def _pingpong(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)
     os.environ.update(MASTER_ADDR=args.addr, MASTER_PORT=str(PORT))
     dist.init_process_group("gloo", rank=args.rank, world_size=2, timeout=datetime.timedelta(seconds=120))
+    for size in args.sizes:  # warm-up: first connections and buffers of every size and mode
+        for mode in MODES:
+            _roundtrips(dist, mode, args.rank, size, 10)
     rows = []
     for rep in range(args.repeats):
         for size in args.sizes:
-            for mode in MODES:
+            for mode in MODES[rep % 4 :] + MODES[: rep % 4]:  # each mode goes first in some repeat
                 dist.barrier()
-                dt = _roundtrips(dist, mode, args.rank, size, args.messages)
-                rows.append({"repeat": rep, "bytes": size, "mode": mode, "one_way_us": dt / args.messages / 2 * 1e6})
+                rtt = _roundtrips(dist, mode, args.rank, size, args.messages)
+                one_way = {"one_way_us": statistics.median(rtt) / 2 * 1e6, "mean_us": statistics.fmean(rtt) / 2 * 1e6}
+                rows.append({"repeat": rep, "bytes": size, "mode": mode, **one_way})
     dist.barrier()
     if args.rank == 0:
         Path(args.out).write_text(json.dumps(rows))
@@ -279,13 +315,14 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         plan = make_plan(folder / "plan.json", mbps=args.mbps)
         rows = pingpong(pair, folder / "pingpong", args.sizes, args.messages, args.repeats)
         runs = [run_two_hosts(pair, plan, folder / f"run{i}", images=args.images) for i in range(args.repeats)]
-        msgs, nbytes = messages_per_image(plan)
+        msgs, nbytes, stages = messages_per_image(plan)
     lat = [r.summary["latency_median_s"] for r in runs]
     return {
         "mbps": args.mbps,
         "messages": args.messages,
         "repeats": args.repeats,
         "pingpong": _summarise(rows, args.sizes),
+        "pingpong_rows": rows,
         "executor_latency_median_s": statistics.median(lat),
         "executor_latency_per_repeat_s": lat,
         "executor_max_abs_error": max(r.summary["max_abs_error"] for r in runs),
@@ -293,6 +330,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         "images": args.images,
         "messages_per_image": msgs,
         "bytes_per_image": nbytes,
+        "stages_per_image": stages,
         "loadavg_before": load_before,
         "loadavg_after": os.getloadavg(),
     }
@@ -303,15 +341,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.verb == "pingpong":
         return _pingpong(args)
     res = bench(args)
-    print(f"{'bytes':>8} {'gloo us':>9} {'isend us':>9} {'executor us':>12} {'overhead us':>12}")
+    print(f"{'bytes':>8} {'gloo us':>9} {'isend us':>9} {'handoff us':>11} {'executor us':>12} {'overhead us':>12}")
     for r in res["pingpong"]:
-        us = f"{r['gloo_us']:>9} {r['isend_us']:>9} {r['executor_us']:>12}"
+        us = f"{r['gloo_us']:>9} {r['isend_us']:>9} {r['handoff_us']:>11} {r['executor_us']:>12}"
         print(f"{r['bytes']:>8} {us} {r['executor_overhead_us']:>12}")
     print(
         f"executor, VGG-11 64 px on 3 devices over two hosts ({res['mbps']:g} Mbit veth): median latency "
         f"{res['executor_latency_median_s'] * 1e3:.1f} ms over {args.repeats} runs of {args.images} images "
         f"({res['messages_per_image']} messages, {res['bytes_per_image']} bytes per image); load "
         f"{res['loadavg_before'][0]:.2f} -> {res['loadavg_after'][0]:.2f}"
+    )
+    small = res["pingpong"][0]
+    print(
+        f"{res['stages_per_image']} stages one after another per image: about {res['stages_per_image']} x "
+        f"{small['executor_overhead_us']:g} us = {res['stages_per_image'] * small['executor_overhead_us'] / 1e3:.2f} ms"
+        " of each image's latency is the executor's own per-message overhead"
     )
     if args.output:
         Path(args.output).write_text(json.dumps(res, indent=1))
