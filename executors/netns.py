@@ -24,22 +24,28 @@ A transfer from ``a`` to ``b`` thus crosses a ``cap_a`` and a ``cap_b`` shaper a
 Workers enter their namespace with ``setns(2)`` (through libc; ``os.setns`` needs Python 3.12)
 as the first thing they do, before any socket exists, and name their veth in
 ``GLOO_SOCKET_IFNAME`` so that gloo binds to it.
+:class:`HostPair` is the two-host case for commands meant for separate machines (``torchrun
+--nnodes 2``): two namespaces joined directly by one shaped veth pair, commands started in them
+with ``ip netns exec``, and every process left inside them stopped before they are deleted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import re
 import shutil
+import signal
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
 from splitgym.costmodels.errors import SplitgymError
 
-__all__ = ["ShapedLan", "netns_available", "enter_netns", "remove_stale", "check_links"]
+__all__ = ["ShapedLan", "HostPair", "netns_pids", "netns_available", "enter_netns", "remove_stale", "check_links"]
 
 _NETNS_DIR = Path("/var/run/netns")
 _CLONE_NEWNET = 0x40000000
@@ -71,6 +77,13 @@ def _ip(*args: str, ns: str | None = None) -> None:
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
         raise SplitgymError(f"links: {' '.join(cmd)} failed: {res.stderr.strip() or res.returncode}")
+
+
+def _tbf(dev: str, ns: str, cap: float) -> None:
+    """Shape what ``dev`` (in namespace ``ns``) sends to ``cap`` Mbps (the module doc: bucket, queue)."""
+    burst = max(16_000, int(cap * 1e6 / 8 * 1e-3))
+    args = ("tc", "qdisc", "add", "dev", dev, "root", "tbf", "rate", f"{cap:g}mbit", "burst", str(burst))
+    _ip(*args, "limit", str(8_000_000), ns=ns)
 
 
 def remove_stale() -> list[str]:
@@ -144,25 +157,6 @@ class ShapedLan:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _shape(self, dev: str, ns: str, cap: float) -> None:
-        burst = max(16_000, int(cap * 1e6 / 8 * 1e-3))
-        _ip(
-            "tc",
-            "qdisc",
-            "add",
-            "dev",
-            dev,
-            "root",
-            "tbf",
-            "rate",
-            f"{cap:g}mbit",
-            "burst",
-            str(burst),
-            "limit",
-            str(8_000_000),
-            ns=ns,
-        )
-
     def _build(self) -> None:
         br = self.bridge_ns
         _ip("ip", "netns", "add", br)
@@ -179,10 +173,97 @@ class ShapedLan:
             _ip("ip", "link", "set", "lo", "up", ns=ns)
             _ip("ip", "link", "set", peer, "master", "br0", ns=br)
             _ip("ip", "link", "set", peer, "up", ns=br)
-            self._shape(dev, ns, cap)  # what rank r sends
-            self._shape(peer, br, cap)  # what rank r receives
+            _tbf(dev, ns, cap)  # what rank r sends
+            _tbf(peer, br, cap)  # what rank r receives
 
     def close(self) -> None:
+        for ns in reversed(self.namespaces):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        self.namespaces.clear()
+
+
+def netns_pids(name: str) -> list[int]:
+    """The processes inside network namespace ``name`` (``ip netns pids``; none once it is gone)."""
+    res = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True)
+    return [int(p) for p in res.stdout.split()] if res.returncode == 0 else []
+
+
+@dataclass
+class HostPair:
+    """Two "hosts" on this machine for multi-host commands (``torchrun --nnodes 2``): namespaces
+    ``sg<tag>-h0`` and ``sg<tag>-h1`` joined by one veth pair (interfaces ``h0`` and ``h1``,
+    addresses :meth:`addr`), each end shaped by tbf to ``mbps`` (what that host sends), ``lo`` up
+    in both. A context manager: on exit every process still inside either namespace (a command
+    started with :meth:`exec_argv` and whatever it started, in its own session or not) is stopped,
+    SIGTERM first and SIGKILL after ``grace_s``, and then the namespaces are deleted."""
+
+    mbps: float = 100.0
+    tag: str = field(default_factory=lambda: str(os.getpid()))
+    grace_s: float = 5.0
+    namespaces: list[str] = field(default_factory=list)
+
+    def ns(self, host: int) -> str:
+        return f"sg{self.tag}-h{host}"
+
+    def ifname(self, host: int) -> str:
+        return f"h{host}"
+
+    def addr(self, host: int) -> str:
+        return f"10.{int(self.tag) % 200 + 20}.0.{host + 1}"
+
+    def exec_argv(self, host: int, argv: list[str]) -> list[str]:
+        """``argv`` run on ``host``, with gloo bound to its veth (``GLOO_SOCKET_IFNAME``)."""
+        return ["ip", "netns", "exec", self.ns(host), "env", f"GLOO_SOCKET_IFNAME={self.ifname(host)}", *argv]
+
+    def pids(self) -> list[int]:
+        """The processes now running on either host."""
+        return [pid for ns in self.namespaces for pid in netns_pids(ns)]
+
+    def __enter__(self) -> HostPair:
+        if not self.mbps > 0:
+            raise SplitgymError(f"links: bandwidth must be > 0 Mbps, got {self.mbps}")
+        why = netns_available()
+        if why:
+            raise SplitgymError(why)
+        remove_stale()
+        try:
+            for h in (0, 1):
+                _ip("ip", "netns", "add", self.ns(h))
+                self.namespaces.append(self.ns(h))
+            a, b = self.ifname(0), self.ifname(1)
+            _ip("ip", "link", "add", a, "netns", self.ns(0), "type", "veth", "peer", "name", b, "netns", self.ns(1))
+            for h in (0, 1):
+                _ip("ip", "addr", "add", f"{self.addr(h)}/24", "dev", self.ifname(h), ns=self.ns(h))
+                _ip("ip", "link", "set", self.ifname(h), "up", ns=self.ns(h))
+                _ip("ip", "link", "set", "lo", "up", ns=self.ns(h))
+                _tbf(self.ifname(h), self.ns(h), self.mbps)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def stop(self) -> list[int]:
+        """Stop every process on either host (they are this pair's: nothing else enters its
+        namespaces); returns the ones that were running."""
+        found = self.pids()
+        for sig, wait_s in ((signal.SIGTERM, self.grace_s), (signal.SIGKILL, 5.0)):
+            left = self.pids()
+            for pid in left:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+            deadline = time.monotonic() + wait_s
+            while left and time.monotonic() < deadline:
+                time.sleep(0.05)
+                left = self.pids()
+            if not left:
+                break
+        return found
+
+    def close(self) -> None:
+        self.stop()
         for ns in reversed(self.namespaces):
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
         self.namespaces.clear()
