@@ -14,7 +14,7 @@ from splitgym.costmodels.stages.queue_sim import QueueResult, QueueSim
 from splitgym.envs.msmdi_scenarios import MDI_SCENARIOS, MDIScenario
 from splitgym.envs.scenarios import Scenario, get_scenario
 
-__all__ = ["MSMDIEnv", "REWARDS", "REFERENCES", "admission_obs"]
+__all__ = ["MSMDIEnv", "REWARDS", "REFERENCES", "admission_decision", "admission_obs"]
 
 REWARDS = ("backlog", "makespan")
 REFERENCES = tuple(SCHEDULERS)  # ms-mdi, ar-mdi, local, ms-mdi-mw
@@ -135,9 +135,10 @@ class MSMDIEnv(gym.Env[np.ndarray, np.ndarray]):
         if self.sim is None or self._done:
             raise RuntimeError("step: the episode has ended; call reset() first")
         a = np.asarray(action).reshape(-1)
-        if a.shape != (self.S,) or not np.isin(a, (0, 1)).all():
+        decision = admission_decision(a, self.S)
+        if decision is None:
             raise ValueError(f"action: expected {self.S} values in {{0, 1}}, got {a.tolist()}")
-        self._advance([int(v) for v in a])
+        self._advance(decision)
         r = 0.0
         if self.reward_mode == "backlog":
             r = -(self.sim.area - self._area_paid) / (self.total * self.ref_s)
@@ -188,6 +189,22 @@ class MSMDIEnv(gym.Env[np.ndarray, np.ndarray]):
     def _obs(self) -> np.ndarray:
         assert self.sim is not None
         return admission_obs(self.sim, self.ref_s, self.total)
+
+
+_BITS = frozenset((0, 1))
+
+
+def admission_decision(a: np.ndarray, S: int) -> list[int] | None:
+    """A flat action as ``S`` ints in {0, 1}, or None when it is not one. Accepts exactly what
+    ``np.isin(a, (0, 1)).all()`` with shape ``(S,)`` accepts: booleans, integers and floats go
+    through Python values (a set test, a tenth of ``np.isin``'s cost per step); other dtypes
+    (complex, object, strings) keep ``np.isin``."""
+    if a.shape != (S,):
+        return None
+    if a.dtype.kind in "biu" or (a.dtype.kind == "f" and a.dtype.itemsize <= 8):
+        vals = a.tolist()
+        return [int(v) for v in vals] if _BITS.issuperset(vals) else None
+    return [int(v) for v in a] if np.isin(a, (0, 1)).all() else None
 
 
 def admission_obs(sim: Any, ref_s: float, total: int) -> np.ndarray:

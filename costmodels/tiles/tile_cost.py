@@ -99,6 +99,17 @@ def _area(r: Region) -> int:
     return r.rows * r.cols
 
 
+def _hull(paths: tuple[tuple[int, int, int, int], ...], a: int, b: int) -> tuple[int, int]:
+    """:meth:`UnitMap.range` of a non-empty ``[a, b)`` on the maps' ``(S, P, C, hi)`` tuples."""
+    lo, hi_end = None, None
+    for S, P, C, hi in paths:
+        start = min(hi, max(0, S * a - P))
+        end = max(start, min(hi, S * b + C))
+        lo = start if lo is None or start < lo else lo
+        hi_end = end if hi_end is None or end > hi_end else hi_end
+    return lo, hi_end  # type: ignore[return-value]
+
+
 def _edge_cells(piece: Region, own: Region) -> int:
     """Cells of ``piece`` in the rows or the columns of ``own`` (diagonal corners left out)."""
     if piece.empty:
@@ -408,6 +419,8 @@ class TileCostModel:
         net = cluster.network
         self.bw = net.matrix(self.names)
         self.latency_s, self.overhead_s = net.latency_s, net.overhead_s
+        self._bw = self.bw.tolist()  # the scoring loop's link capacities, as Python floats
+        self._units: list[tuple[Any, ...]] | None = None
 
     def full_seconds(self, d: int) -> float:
         """Device ``d``'s compute for the whole image alone (every unit at full size)."""
@@ -419,41 +432,75 @@ class TileCostModel:
             return 0.0
         return link_seconds(nbytes, self.bw[src, dst], self.latency_s, self.overhead_s)
 
+    def _unit_rows(self) -> list[tuple[Any, ...]]:
+        """Per unit, what :meth:`score`'s loop reads, as plain Python values (built once)."""
+        if self._units is None:
+            self._units = [
+                (
+                    u.index,
+                    u.out_shape[1],
+                    u.out_shape[2],
+                    u.in_shape[0],
+                    u.out_shape[0],
+                    tuple((p.S, p.P, p.C, p.hi) for p in u.row_map.paths),
+                    tuple((p.S, p.P, p.C, p.hi) for p in u.col_map.paths),
+                    [self.rates[d][u.index] for d in range(self.N)],
+                )
+                for u in self.graph.units
+            ]
+        return self._units
+
+    def _walk(self, rects: list[Region]) -> tuple[Any, ...]:
+        """The halo schedule of :func:`exchanges` and its costs in one pass over plain tuples (the
+        same sums in the same order as scoring the :class:`Exchange` list: bit-equal, faster)."""
+        N, edges, bw = self.N, self.counting == "edges", self._bw
+        lat, ovh = self.latency_s, self.overhead_s
+        _, h, w = self.graph.input_shape
+        compute, comm_s, comm_b, act = [0.0] * N, [0.0] * N, [0.0] * N, [0.0] * N
+        layer_el = [0.0] * self.graph.num_units
+        messages = 0
+        prev = [tuple(r) for r in rects]
+        for ui, hl, wl, c_in, c_out, rpaths, cpaths, rates in self._unit_rows():
+            own = [(r0 * hl // h, r1 * hl // h, c0 * wl // w, c1 * wl // w) for r0, r1, c0, c1 in rects]
+            for d, (a0, a1, b0, b1) in enumerate(own):
+                o_area = max(0, a1 - a0) * max(0, b1 - b0)
+                compute[d] += rates[d](o_area)
+                if a1 <= a0 or b1 <= b0:
+                    act[d] = max(act[d], o_area * c_out * DTYPE_BYTES)
+                    continue
+                n0, n1 = _hull(rpaths, a0, a1)
+                m0, m1 = _hull(cpaths, b0, b1)
+                act[d] = max(act[d], ((n1 - n0) * (m1 - m0) * c_in + o_area * c_out) * DTYPE_BYTES)
+                for e, (p0, p1, q0, q1) in enumerate(prev):
+                    if e == d:
+                        continue
+                    i0, i1, j0, j1 = max(n0, p0), min(n1, p1), max(m0, q0), min(m1, q1)
+                    if i1 <= i0 or j1 <= j0:
+                        continue
+                    cells = (i1 - i0) * (j1 - j0)
+                    if edges:
+                        cells = _edge_cells(Region(i0, i1, j0, j1), Region(*prev[d]))
+                        if cells == 0:
+                            continue
+                    nb = cells * c_in * DTYPE_BYTES
+                    layer_el[ui] += cells * c_in
+                    comm_b[d] += nb
+                    comm_s[d] += link_seconds(nb, bw[e][d], lat, ovh)
+                    messages += 1
+            prev = own
+        return compute, comm_s, comm_b, act, layer_el, messages, prev
+
     def score(self, rects: Sequence[Region], head_device: str | None = None) -> TileScore:
         """Score one layout: ``rects[i]`` is device ``i``'s tile of the input image."""
         rects = [Region(*map(int, r)) for r in rects]
         if len(rects) != self.N:
             raise PlanError(f"tiles: need one tile per device ({self.N}), got {len(rects)}")
         N, g = self.N, self.graph
-        compute = np.zeros(N)
-        comm_s = np.zeros(N)
-        comm_b = np.zeros(N)
-        act = np.zeros(N)
-        layer_el = np.zeros(g.num_units)
-        messages = 0
-        edges = self.counting == "edges"
-        ex = exchanges(g, rects)
-        prev_own = rects
-        for x in ex:
-            u = g.units[x.unit]
-            c_in, c_out = u.in_shape[0], u.out_shape[0]
-            for d in range(N):
-                o = x.owned[d]
-                compute[d] += self.rates[d][x.unit](_area(o))
-                act[d] = max(act[d], (_area(x.needed[d]) * c_in + _area(o) * c_out) * DTYPE_BYTES)
-            for src, dst, piece in x.recv:
-                cells = _edge_cells(piece, prev_own[dst]) if edges else _area(piece)
-                if cells == 0:
-                    continue
-                nb = cells * c_in * DTYPE_BYTES
-                layer_el[x.unit] += cells * c_in
-                comm_b[dst] += nb
-                comm_s[dst] += self.seconds(src, dst, nb)
-                messages += 1
-            prev_own = x.owned
+        lists = self._walk(rects)
+        compute, comm_s, comm_b, act, layer_el = (np.array(v, dtype=float) for v in lists[:5])
+        messages, last = lists[5], [Region(*r) for r in lists[6]]
         total = compute + comm_s
         latency = float(total.max())
-        last = ex[-1].owned
         if head_device is not None:
             if head_device not in self.names:
                 raise PlanError(f"head_device: unknown device {head_device!r} (devices: {', '.join(self.names)})")
