@@ -39,6 +39,19 @@ def legacy_admission(a: np.ndarray, S: int) -> list[int] | None:
     return [int(v) for v in a]
 
 
+_SCORE = TileCostModel.score  # the current method, whose tail (after the loop) did not change
+
+
+def legacy_rate(rate: Any, elems: int) -> float:
+    """``_UnitRate.__call__`` before issue 21 (``np.interp`` on one value)."""
+    if elems <= 0:
+        return 0.0
+    rows = elems / rate.area * rate.h_ref
+    if rows < rate.heights[0]:  # below the smallest measured band: linear to zero
+        return float(rate.scale * rate.seconds[0] * rows / rate.heights[0])
+    return float(rate.scale * np.interp(rows, rate.heights, rate.seconds))
+
+
 def _legacy_walk(model: TileCostModel, rects: list[Region]) -> tuple[Any, ...]:
     """The old scorer's loop over :func:`exchanges` (verbatim but for the returned tuple)."""
     N, g = model.N, model.graph
@@ -53,7 +66,7 @@ def _legacy_walk(model: TileCostModel, rects: list[Region]) -> tuple[Any, ...]:
         c_in, c_out = u.in_shape[0], u.out_shape[0]
         for d in range(N):
             o = x.owned[d]
-            compute[d] += model.rates[d][x.unit](tile_cost._area(o))
+            compute[d] += legacy_rate(model.rates[d][x.unit], tile_cost._area(o))
             act[d] = max(act[d], (tile_cost._area(x.needed[d]) * c_in + tile_cost._area(o) * c_out) * DTYPE_BYTES)
         for src, dst, piece in x.recv:
             cells = tile_cost._edge_cells(piece, prev_own[dst]) if edges else tile_cost._area(piece)
@@ -73,7 +86,7 @@ def legacy_score(model: TileCostModel, rects: Sequence[Region], head_device: str
     rects = [Region(*map(int, r)) for r in rects]
     model._walk = lambda rs: _legacy_walk(model, rs)  # type: ignore[method-assign]
     try:
-        return TileCostModel.score(model, rects, head_device)
+        return _SCORE(model, rects, head_device)
     finally:
         del model._walk
 

@@ -50,6 +50,7 @@ with every choice the text leaves open:
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -261,13 +262,28 @@ class _UnitRate:
             float(h * w),
         )
 
+    def __post_init__(self) -> None:
+        self._xs, self._ys = self.heights.tolist(), self.seconds.tolist()
+
     def __call__(self, elems: int) -> float:
         if elems <= 0:
             return 0.0
         rows = elems / self.area * self.h_ref
-        if rows < self.heights[0]:  # below the smallest measured band: linear to zero
-            return float(self.scale * self.seconds[0] * rows / self.heights[0])
-        return float(self.scale * np.interp(rows, self.heights, self.seconds))
+        xs, ys = self._xs, self._ys
+        if rows < xs[0]:  # below the smallest measured band: linear to zero
+            return float(self.scale * ys[0] * rows / xs[0])
+        return float(self.scale * _interp(rows, xs, ys))
+
+
+def _interp(x: float, xs: list[float], ys: list[float]) -> float:
+    """``np.interp(x, xs, ys)`` for one ``x >= xs[0]`` in plain Python, the same arithmetic as
+    numpy's C loop (``slope * (x - xs[j]) + ys[j]``, exact knots and the right end as given)."""
+    if x >= xs[-1]:
+        return ys[-1]
+    j = bisect_right(xs, x) - 1
+    if xs[j] == x:
+        return ys[j]
+    return (ys[j + 1] - ys[j]) / (xs[j + 1] - xs[j]) * (x - xs[j]) + ys[j]
 
 
 def _has_profile(graph: ModelGraph, board: str) -> bool:
@@ -474,8 +490,11 @@ class TileCostModel:
                 for e, (p0, p1, q0, q1) in enumerate(prev):
                     if e == d:
                         continue
-                    i0, i1, j0, j1 = max(n0, p0), min(n1, p1), max(m0, q0), min(m1, q1)
-                    if i1 <= i0 or j1 <= j0:
+                    i0, i1 = (n0 if n0 > p0 else p0), (n1 if n1 < p1 else p1)
+                    if i1 <= i0:
+                        continue
+                    j0, j1 = (m0 if m0 > q0 else q0), (m1 if m1 < q1 else q1)
+                    if j1 <= j0:
                         continue
                     cells = (i1 - i0) * (j1 - j0)
                     if edges:
