@@ -368,7 +368,7 @@ def bench_cli(mode: Mode) -> list[dict[str, Any]]:
         *(
             _row(
                 "cli",
-                f"splitgym {cmd}",
+                f"splitgym {cmd} (vgg16, DB)",
                 "wall time",
                 statistics.median(t),
                 "s",
@@ -399,7 +399,7 @@ def bench_hosts(mode: Mode) -> list[dict[str, Any]]:
         rows.append(
             _row("hosts", case, "executor one way", p["executor_us"], "us", anchor=anchor, repeats=mode.repeats)
         )
-    note = f"{r['images']} images, {r['messages_per_image']} messages per image"
+    note = f"netns available (root); {r['images']} images, {r['messages_per_image']} messages per image"
     lat = r["executor_latency_median_s"] * 1e3
     rows.append(_row("hosts", "vgg11 64 px, tx2x3, two hosts", "latency", lat, "ms", repeats=mode.repeats, note=note))
     return rows
