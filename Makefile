@@ -66,8 +66,11 @@ reproduce-hidp: $(STAMP)
 	$(PY) -m splitgym.experiments.hidp_tables --gpu-efficiency 0.1
 	$(PY) -m splitgym.experiments.hidp_dp
 
+# Every benchmark in a quick mode, one table with ratios against anchors measured in the same run
+# (CartPole/Pendulum step rates, SB3 DDPG on Pendulum, brute force, the batched simulator); a few
+# minutes on 2 cores. experiments/results/bench.csv + bench.md.
 bench: $(STAMP)
-	$(PY) -m splitgym.experiments.bench_simulator
+	$(PY) -m splitgym.experiments.bench_all
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check costmodels agents envs executors experiments tests setup.py

@@ -22,15 +22,11 @@ from splitgym.envs.distredge import DistrEdgeEnv, map_action
 from splitgym.experiments.bench_simulator import side_by_side
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scenario", default="vgg16-DB-300")
-    ap.add_argument("--episodes", type=int, default=500)
-    ap.add_argument("--repeats", type=int, default=5)
-    args = ap.parse_args()
-    env = DistrEdgeEnv(args.scenario)
+def measure(scenario: str = "vgg16-DB-300", episodes: int = 500, repeats: int = 5) -> dict[str, object]:
+    """The benchmark's numbers (the JSON ``main`` prints): medians over ``repeats``, side by side."""
+    env = DistrEdgeEnv(scenario)
     rng = np.random.default_rng(0)
-    actions = rng.uniform(-1, 1, (args.episodes, env.L, env.N - 1)).astype(np.float32)
+    actions = rng.uniform(-1, 1, (episodes, env.L, env.N - 1)).astype(np.float32)
     heights = [int(u.height) for u in env._last]
     sim = env.sim
 
@@ -70,32 +66,36 @@ def main() -> None:
             "sim_fast": (run_sim_fast, 1),
             "sim_batched": (run_sim, 1),
         },
-        args.repeats,
+        repeats,
     )
-    steps = args.episodes * env.L
-    print(
-        json.dumps(
-            {
-                "scenario": args.scenario,
-                "volumes": env.L,
-                "devices": env.N,
-                "episodes": args.episodes,
-                "repeats": args.repeats,
-                "env_step_us": t["env_fast"] / steps * 1e6,
-                "env_step_batched_path_us": t["env_batched"] / steps * 1e6,
-                "env_steps_per_s": steps / t["env_fast"],
-                "env_steps_per_s_batched_path": steps / t["env_batched"],
-                "env_speedup": t["env_batched"] / t["env_fast"],
-                "simulator_step_us": t["sim_fast"] / steps * 1e6,
-                "simulator_step_batched_path_us": t["sim_batched"] / steps * 1e6,
-                "ratio": t["env_fast"] / t["sim_fast"],
-                "ratio_batched_path": t["env_batched"] / t["sim_batched"],
-                "load_before": load_before,
-                "load_after": os.getloadavg(),
-            },
-            indent=1,
-        )
-    )
+    steps = episodes * env.L
+    return {
+        "scenario": scenario,
+        "volumes": env.L,
+        "devices": env.N,
+        "episodes": episodes,
+        "repeats": repeats,
+        "env_step_us": t["env_fast"] / steps * 1e6,
+        "env_step_batched_path_us": t["env_batched"] / steps * 1e6,
+        "env_steps_per_s": steps / t["env_fast"],
+        "env_steps_per_s_batched_path": steps / t["env_batched"],
+        "env_speedup": t["env_batched"] / t["env_fast"],
+        "simulator_step_us": t["sim_fast"] / steps * 1e6,
+        "simulator_step_batched_path_us": t["sim_batched"] / steps * 1e6,
+        "ratio": t["env_fast"] / t["sim_fast"],
+        "ratio_batched_path": t["env_batched"] / t["sim_batched"],
+        "load_before": load_before,
+        "load_after": os.getloadavg(),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scenario", default="vgg16-DB-300")
+    ap.add_argument("--episodes", type=int, default=500)
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args()
+    print(json.dumps(measure(args.scenario, args.episodes, args.repeats), indent=1))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from splitgym.costmodels.volumes.linear_model import LinearModel
 from splitgym.costmodels.volumes.partition_search import brute_force_partitions, price_volumes, search_partitions
 from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
 
-__all__ = ["main"]
+__all__ = ["main", "measure"]
 
 BRUTE_MODELS = ("vgg11", "vgg16", "vgg19", "resnet50")
 
@@ -70,22 +70,31 @@ def _row(name: str, tau: np.ndarray, price_s: float | None, repeats: int, brute:
     return row
 
 
+def measure(
+    repeats: int = 3, models: tuple[str, ...] = (*BRUTE_MODELS, "resnet152"), chains: tuple[int, ...] = (52, 100)
+) -> list[dict[str, Any]]:
+    """One row per model (brute force and DP side by side where the model is in ``BRUTE_MODELS``)
+    and per synthetic chain (DP alone); models without a local profile are skipped, with a line."""
+    rows = []
+    for model in models:
+        priced = _priced(model)
+        if priced is None:
+            print(f"{model}: no cached local profile, skipped (splitgym profile --model {model} makes one)")
+            continue
+        rows.append(_row(model, priced[0], priced[1], repeats, brute=model in BRUTE_MODELS))
+    rng = np.random.default_rng(0)
+    for units in chains:
+        tau = np.triu(rng.uniform(1e-3, 1e-2, (units, units))) + np.tril(np.full((units, units), np.inf), -1)
+        rows.append(_row(f"chain-{units}", tau, None, repeats, brute=False))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", default=RESULTS_DIR)
     args = ap.parse_args(argv)
-    rows = []
-    for model in (*BRUTE_MODELS, "resnet152"):
-        priced = _priced(model)
-        if priced is None:
-            print(f"{model}: no cached local profile, skipped (splitgym profile --model {model} makes one)")
-            continue
-        rows.append(_row(model, priced[0], priced[1], args.repeats, brute=model in BRUTE_MODELS))
-    rng = np.random.default_rng(0)
-    for units in (52, 100):
-        tau = np.triu(rng.uniform(1e-3, 1e-2, (units, units))) + np.tril(np.full((units, units), np.inf), -1)
-        rows.append(_row(f"chain-{units}", tau, None, args.repeats, brute=False))
+    rows = measure(args.repeats)
     load = os.getloadavg()[0]
     for r in rows:
         r["load"] = load

@@ -67,7 +67,7 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def _bench_planners(g: ModelGraph, cluster: Cluster, repeats: int) -> list[dict[str, Any]]:
+def time_planners(g: ModelGraph, cluster: Cluster, repeats: int) -> list[dict[str, Any]]:
     """Part 1: every registered planner's median planning time and its plan's simulated latency."""
     sim = Simulator(g, cluster)
     planners = []
@@ -128,7 +128,7 @@ def main() -> None:
     args = _parse_args()
     g = ModelGraph.from_torchvision(args.model)
     cluster = Cluster.from_config(args.devices, args.bandwidth)
-    planners = _bench_planners(g, cluster, args.repeats)
+    planners = time_planners(g, cluster, args.repeats)
     exact = _bench_exact(g, cluster, args)
 
     if args.json:

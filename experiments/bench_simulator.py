@@ -68,6 +68,57 @@ def forced_batched(sim: Simulator, fn: Callable[[], object]) -> Callable[[], obj
     return run
 
 
+def measure(
+    model: str = "vgg16",
+    devices: str = "DB",
+    bandwidth: float = 300.0,
+    partition: str = "stages",
+    batch_size: int = 1000,
+    repeats: int = 7,
+    calls: int = 200,
+) -> dict[str, object]:
+    """The benchmark's numbers (the JSON ``main`` prints): medians over ``repeats``, side by side."""
+    g = ModelGraph.from_torchvision(model)
+    cluster = Cluster.from_config(devices, bandwidth)
+    sim = Simulator(g, cluster)
+    part = named_partition(partition, g)
+    heights = [g.units[last].height for _, last in part]
+    one = np.stack([equal_cuts(h, cluster.size) for h in heights])
+    plan = Plan.from_volumes("bench", g, cluster, part, one)
+    batch = random_cuts(np.random.default_rng(0), heights, cluster.size, batch_size)
+    sim.score(part, batch), sim.score(part, one), sim.simulate(plan)  # warm-up (builds the fast tables)
+    load_before = os.getloadavg()
+    t = side_by_side(
+        {
+            "single_fast": (lambda: sim.score(part, one), calls),
+            "single_batched": (forced_batched(sim, lambda: sim.score(part, one)), calls),
+            "simulate_fast": (lambda: sim.simulate(plan), max(1, calls // 4)),
+            "simulate_batched": (forced_batched(sim, lambda: sim.simulate(plan)), max(1, calls // 4)),
+            "batch": (lambda: sim.score(part, batch), 1),
+        },
+        repeats,
+    )
+    return {
+        "model": g.name,
+        "devices": cluster.name,
+        "n_devices": cluster.size,
+        "partition": partition,
+        "volumes": len(part),
+        "units": g.num_units,
+        "batch": batch_size,
+        "repeats": repeats,
+        "single_plan_us": t["single_fast"] * 1e6,
+        "single_plan_batched_path_us": t["single_batched"] * 1e6,
+        "single_plan_speedup": t["single_batched"] / t["single_fast"],
+        "simulate_us": t["simulate_fast"] * 1e6,
+        "simulate_batched_path_us": t["simulate_batched"] * 1e6,
+        "batched_per_plan_us": t["batch"] / batch_size * 1e6,
+        "plans_per_second_batched": batch_size / t["batch"],
+        "load_before": load_before,
+        "load_after": os.getloadavg(),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="vgg16")
@@ -78,45 +129,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--calls", type=int, default=200, help="single-plan calls per repeat")
     args = ap.parse_args()
-    g = ModelGraph.from_torchvision(args.model)
-    cluster = Cluster.from_config(args.devices, args.bandwidth)
-    sim = Simulator(g, cluster)
-    part = named_partition(args.partition, g)
-    heights = [g.units[last].height for _, last in part]
-    one = np.stack([equal_cuts(h, cluster.size) for h in heights])
-    plan = Plan.from_volumes("bench", g, cluster, part, one)
-    batch = random_cuts(np.random.default_rng(0), heights, cluster.size, args.batch)
-    sim.score(part, batch), sim.score(part, one), sim.simulate(plan)  # warm-up (builds the fast tables)
-    load_before = os.getloadavg()
-    t = side_by_side(
-        {
-            "single_fast": (lambda: sim.score(part, one), args.calls),
-            "single_batched": (forced_batched(sim, lambda: sim.score(part, one)), args.calls),
-            "simulate_fast": (lambda: sim.simulate(plan), max(1, args.calls // 4)),
-            "simulate_batched": (forced_batched(sim, lambda: sim.simulate(plan)), max(1, args.calls // 4)),
-            "batch": (lambda: sim.score(part, batch), 1),
-        },
-        args.repeats,
-    )
-    out = {
-        "model": g.name,
-        "devices": cluster.name,
-        "n_devices": cluster.size,
-        "partition": args.partition,
-        "volumes": len(part),
-        "units": g.num_units,
-        "batch": args.batch,
-        "repeats": args.repeats,
-        "single_plan_us": t["single_fast"] * 1e6,
-        "single_plan_batched_path_us": t["single_batched"] * 1e6,
-        "single_plan_speedup": t["single_batched"] / t["single_fast"],
-        "simulate_us": t["simulate_fast"] * 1e6,
-        "simulate_batched_path_us": t["simulate_batched"] * 1e6,
-        "batched_per_plan_us": t["batch"] / args.batch * 1e6,
-        "plans_per_second_batched": args.batch / t["batch"],
-        "load_before": load_before,
-        "load_after": os.getloadavg(),
-    }
+    out = measure(args.model, args.devices, args.bandwidth, args.partition, args.batch, args.repeats, args.calls)
     print(json.dumps(out, indent=1))
 
 
