@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,20 +24,12 @@ from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.profiles import SHIPPED_PROFILES, cached_profile_path
 from splitgym.costmodels.volumes.linear_model import LinearModel
 from splitgym.costmodels.volumes.partition_search import brute_force_partitions, price_volumes, search_partitions
+from splitgym.experiments.bench_planners import median_time
 from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
 
 __all__ = ["main", "measure"]
 
 BRUTE_MODELS = ("vgg11", "vgg16", "vgg19", "resnet50")
-
-
-def _median_s(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
 
 
 def _priced(model: str) -> tuple[np.ndarray, float] | None:
@@ -53,7 +43,7 @@ def _priced(model: str) -> tuple[np.ndarray, float] | None:
 
 
 def _row(name: str, tau: np.ndarray, price_s: float | None, repeats: int, brute: bool) -> dict[str, Any]:
-    dp_s, dp = _median_s(lambda: search_partitions(tau), repeats)
+    dp_s, dp = median_time(lambda: search_partitions(tau), repeats)
     row: dict[str, Any] = {
         "case": name,
         "units": tau.shape[0],
@@ -65,7 +55,7 @@ def _row(name: str, tau: np.ndarray, price_s: float | None, repeats: int, brute:
         "equal": None,
     }
     if brute:
-        brute_s, bf = _median_s(lambda: brute_force_partitions(tau), repeats)
+        brute_s, bf = median_time(lambda: brute_force_partitions(tau), repeats)
         row.update(brute_s=brute_s, speed_up=brute_s / dp_s, equal=bf == dp)
     return row
 

@@ -18,6 +18,7 @@ import argparse
 import json
 import statistics
 import time
+from collections.abc import Callable
 from typing import Any
 
 from splitgym.agents.planners import VOLUME_PLANNERS, run_planner
@@ -31,7 +32,8 @@ EXACT_PARTITIONS = ["single", "0,10", "0,5,10", "0,5,10,14", "stages"]
 EXACT_GRIDS = [4, 8]
 
 
-def _median_time(fn, repeats: int) -> tuple[float, Any]:
+def median_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    """The median wall seconds of ``repeats`` calls and the last call's result (bench scripts share it)."""
     times, out = [], None
     for _ in range(repeats):
         t = time.perf_counter()
@@ -72,7 +74,7 @@ def time_planners(g: ModelGraph, cluster: Cluster, repeats: int) -> list[dict[st
     sim = Simulator(g, cluster)
     planners = []
     for name in (*VOLUME_PLANNERS, "exact"):
-        secs, plan = _median_time(lambda name=name: run_planner(name, g, cluster), repeats)
+        secs, plan = median_time(lambda name=name: run_planner(name, g, cluster), repeats)
         planners.append(
             {
                 "planner": name,
@@ -107,7 +109,7 @@ def _bench_exact(g: ModelGraph, cluster: Cluster, args: argparse.Namespace) -> l
                     exact.append({**row, "search_s": "skipped", "plans_per_s": "", "latency_ms": ""})
                     continue
                 reps = args.repeats if cands <= 100_000 else 1
-                secs, plan = _median_time(
+                secs, plan = median_time(
                     lambda sub=sub, partition=partition, grid=grid: run_planner(
                         "exact", g, sub, partition=partition, grid=grid, max_candidates=args.max_candidates
                     ),
