@@ -3,22 +3,26 @@
 A profile is a measured table (per unit: latency at a grid of output heights, optionally also
 widths) answered by interpolation; :meth:`DeviceProfile.fitted` gives a fitted alternative
 (per-unit linear in rows, or piecewise-linear with a few knots) so the two can be compared, and
-:func:`derive` scales a measured profile to a board we do not have, labelled ``derived`` with the
-figures it came from. Profiles are JSON files with their machine, torch version, threads and date.
+:func:`derive` makes a profile for a board we do not have, labelled ``derived`` with the
+figures it came from: a GPU board from :mod:`gpu_shape`'s wave model, a CPU board by scaling the
+local measurement. Profiles are JSON files with their machine, torch version, threads and date.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from splitgym.costmodels.boards import Board
 from splitgym.costmodels.boards import board as lookup_board
-from splitgym.costmodels.errors import ProfileError
+from splitgym.costmodels.errors import ConfigError, ProfileError
+from splitgym.costmodels.gpu_shape import MODEL_NAME as GPU_MODEL_NAME
+from splitgym.costmodels.gpu_shape import GpuShapeParams, GpuSpec, gpu_tables
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.jsonfile import read_json
 
@@ -203,18 +207,27 @@ def derive(
     board_name: str,
     graph: ModelGraph,
     name: str | None = None,
-    shape: Literal["linear", "table"] = "linear",
+    shape: Literal["gpu", "linear", "table"] | None = None,
+    gpu_params: GpuShapeParams | None = None,
 ) -> DeviceProfile:
-    """Scale a measured profile to a board by the ratio of effective compute rates.
+    """A profile for a board we do not have, labelled derived.
 
-    factor = (local effective FLOP/s on this model) / (board peak x efficiency). The per-unit
-    shape comes from the local measurement: by default its per-unit linear fit (``shape="linear"``),
-    because the raw table also holds this CPU library's own size effects (here oneDNN is several
-    times slower on a 3-channel 224-row convolution than on 216 rows) that another board's
-    runtime would not share; ``shape="table"`` keeps the raw table. Either way the curve is
-    CPU-shaped, not GPU step-shaped (DESIGN.md), and labelled derived.
+    A GPU board (``shape="gpu"``, its default) follows :mod:`gpu_shape`'s model of how a GPU runs
+    each unit (launch floors, waves of thread blocks over its SMs, a memory bound) on the board's
+    public figures: flat at small heights, then stepping. A CPU board scales the local measurement
+    by the ratio of effective compute rates, factor = (local effective FLOP/s on this model) /
+    (board peak x efficiency): by default its per-unit linear fit (``shape="linear"``), because the
+    raw table also holds this CPU library's own size effects (here oneDNN is several times slower
+    on a 3-channel 224-row convolution than on 216 rows) that another board's runtime would not
+    share; ``shape="table"`` keeps the raw table. A GPU board may be given a CPU shape too (the
+    linear boards the DistrEdge comparison needs).
     """
     b = lookup_board(board_name)
+    shape = shape or ("gpu" if b.processor == "gpu" else "linear")
+    if shape == "gpu":
+        return _derive_gpu(base, b, graph, name, gpu_params or GpuShapeParams())
+    if shape not in ("linear", "table"):
+        raise ConfigError(f"shape: expected one of gpu, linear, table, got {shape!r}")
     src = base.fitted("linear") if shape == "linear" else base
     local_rate = graph.flops / max(src.total_seconds(), 1e-12)
     factor = local_rate / (b.effective_gflops * 1e9)
@@ -235,6 +248,30 @@ def derive(
     return DeviceProfile(
         name or board_name, board_name, "derived", base.model, base.input_shape, units, src.head_seconds * factor, meta
     )
+
+
+def _derive_gpu(
+    base: DeviceProfile, b: Board, graph: ModelGraph, name: str | None, params: GpuShapeParams
+) -> DeviceProfile:
+    """The GPU wave model on the board's figures; ``base`` lends only its widths (tiles) and model."""
+    base.check(graph)
+    spec = GpuSpec.of_board(b, "fp16")
+    tables, head = gpu_tables(graph, spec, params, [u.widths for u in base.units])
+    units = [UnitTable(u.name, hs, ws, s) for u, (hs, ws, s) in zip(graph.units, tables)]
+    meta = {
+        "version": PROFILE_VERSION,
+        "shape": "gpu",
+        "model": GPU_MODEL_NAME,
+        "gpu_params": params.to_json(),
+        "calibrated": False,
+        "gpu_spec": asdict(spec),
+        "board_peak_gflops": b.peak_gflops,
+        "source": b.source,
+        "gpu_source": b.gpu_source,
+        "widths_from": base.name,
+        "label": "derived (GPU wave model on public figures, not measured on the board; uncalibrated)",
+    }
+    return DeviceProfile(name or b.name, b.name, "derived", base.model, base.input_shape, units, head, meta)
 
 
 def profile_dir() -> Path:
