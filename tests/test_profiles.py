@@ -264,7 +264,7 @@ def test_derive_scales_every_time_by_one_factor(local: DeviceProfile, vgg16: Mod
 
 
 def test_derive_records_its_sources(local: DeviceProfile, vgg16: ModelGraph) -> None:
-    d = derive(local, "tx2", vgg16, name="tx2-a")
+    d = derive(local, "tx2", vgg16, name="tx2-a", shape="linear")  # the CPU-shaped scaling's record
     b = BOARDS["tx2"]
     assert d.name == "tx2-a"
     assert d.meta["source"] == b.source and "1.33 TFLOPS" in d.meta["source"]
