@@ -32,10 +32,11 @@ from splitgym.costmodels.errors import ConfigError, ProfileError
 from splitgym.costmodels.gpu_shape import GpuShapeParams, GpuSpec, KernelTerms, head_terms, unit_terms
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.profiles import PROFILE_VERSION, DeviceProfile, UnitTable
+from splitgym.experiments.results_csv import RESULTS_DIR
 
 __all__ = ["CALIBRATION_GPUS", "TILE_CANDIDATES", "Fit", "model_profile", "fit", "main"]
 
-RESULTS = Path(__file__).parent / "results"
+RESULTS = Path(RESULTS_DIR)  # under the working directory, never the package
 
 # FP32 figures of GPUs a session may be lent, each with its public source
 CALIBRATION_GPUS: dict[str, tuple[GpuSpec, str]] = {

@@ -22,10 +22,11 @@ import numpy as np  # noqa: E402
 from splitgym.costmodels.boards import BOARDS  # noqa: E402
 from splitgym.costmodels.graph import ModelGraph  # noqa: E402
 from splitgym.costmodels.profiles import DeviceProfile, load_or_measure, profile_for  # noqa: E402
+from splitgym.experiments.results_csv import RESULTS_DIR  # noqa: E402
 
 __all__ = ["UNITS", "shapes", "main"]
 
-RESULTS = Path(__file__).parent / "results"
+RESULTS = Path(RESULTS_DIR)  # under the working directory, never the package
 UNITS = ("features.2", "features.7", "features.19", "features.24")  # one conv per resolution: 224, 112, 28, 14
 _BOARDS = ("pi3", "pi4", "nano", "tx2", "xavier", "orin-nx")
 

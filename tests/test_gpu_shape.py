@@ -164,3 +164,16 @@ def test_calibration_script_runs_on_profile_files(vgg16: ModelGraph, tmp_path) -
     prof.meta["machine"] = {"gpu": "GeForce 8800"}
     prof.save(path)
     assert cal.main([str(path), "--out", str(tmp_path)]) == 2  # an unknown GPU: one line, no traceback
+
+
+def test_gpu_shapes_script_draws_every_board(tmp_path) -> None:
+    from splitgym.experiments import gpu_shapes
+
+    assert gpu_shapes.main(["--out", str(tmp_path)]) == 0
+    assert (tmp_path / "gpu_shapes.png").stat().st_size > 10_000
+    graph = ModelGraph.from_torchvision("vgg16", weights=False)
+    data = gpu_shapes.shapes(graph, ("features.19",))
+    for board, per_unit in data.items():
+        d = np.diff(per_unit["features.19"])
+        big = int(np.sum(d > 3 * np.median(d)))
+        assert (big > 0) == (BOARDS[board].processor == "gpu"), board
