@@ -2,14 +2,14 @@
 
 We cannot measure a Raspberry Pi 3 or a Jetson here, so a board's profile is derived (see
 :func:`profiles.derive`): a CPU board's is the local measurement scaled by the ratio of effective
-compute rates; a GPU board's follows :mod:`gpu_shape`'s wave model, which needs the GPU's SM
-count, boost clock, FLOP per SM per cycle (FP16 and FP32) and memory bandwidth, given on the GPU
-entries below with their sources (``gpu_source``). The
-papers give no numeric speeds (PAPERS-AUDIT A.6: only Pi3 << Nano < TX2 < Xavier), so the peaks
-below come from public spec figures, written next to each with its arithmetic. ``efficiency`` is
-our assumption of the fraction of peak a tuned runtime reaches (TensorRT FP16 on Jetsons as in
-DistrEdge; an optimised NEON runtime on Pis): one number per processor kind, so only the peaks
-set the *ratios* between boards, which is what planners are sensitive to.
+compute rates; a GPU board's follows :mod:`gpu_shape`'s wave model, which needs the GPU's SM count,
+boost clock, FLOP per SM per cycle (FP16 and FP32) and memory bandwidth, given on the GPU entries
+below with their sources (``gpu_source``). The papers give no numeric speeds (PAPERS-AUDIT A.6:
+only Pi3 << Nano < TX2 < Xavier), so the peaks below come from public spec figures, written next
+to each with its arithmetic. ``efficiency`` is our assumption of the fraction of peak a tuned
+runtime reaches (TensorRT FP16 on Jetsons as in DistrEdge; an optimised NEON runtime on Pis): one
+number per processor kind, so under the scaled (CPU) shape only the peaks set the *ratios* between
+boards; under the GPU model the SM count and bandwidth shape them per unit too.
 """
 
 from __future__ import annotations

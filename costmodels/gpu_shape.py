@@ -33,7 +33,7 @@ Free parameters (:class:`GpuShapeParams`), uncalibrated until a GPU run
 
 * ``launch_s`` (10 us): the floor of one kernel: launch, scheduling and the tail of an almost
   empty kernel; NVIDIA quotes ~5 us launch latency on desktop GPUs, more on Jetson's ARM cores.
-* ``efficiency`` (0.5): fraction of an SM's peak a busy block reaches (boards.GPU_EFFICIENCY).
+* ``efficiency`` (0.5, ``boards.GPU_EFFICIENCY``): fraction of an SM's peak a busy block reaches.
 * ``mem_efficiency`` (0.7): fraction of the memory bandwidth a streaming kernel reaches.
 * ``tile_m`` x ``tile_n`` (128 x 64) and ``blocks_per_sm`` (1): the GEMM tile and occupancy, a
   common cuDNN/CUTLASS implicit-GEMM configuration; discrete, so the calibration picks them from
@@ -51,7 +51,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from splitgym.costmodels.boards import Board
+from splitgym.costmodels.boards import GPU_EFFICIENCY, Board
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.graph import Layer, ModelGraph
 
@@ -101,7 +101,7 @@ class GpuShapeParams:
     """The model's free parameters (see the module docstring for each default's reason)."""
 
     launch_s: float = 10e-6
-    efficiency: float = 0.5
+    efficiency: float = GPU_EFFICIENCY
     mem_efficiency: float = 0.7
     tile_m: int = 128
     tile_n: int = 64
@@ -158,10 +158,10 @@ def _layer_terms(
     bw = spec.bandwidth_gbs * 1e9
     if len(out) == 4:
         out_px = rows * cols
-        stride = layer.stride or (1, 1)
-        kernel = layer.kernel or (1, 1)
+        stride, kernel, dil = layer.stride or (1, 1), layer.kernel or (1, 1), layer.dilation or (1, 1)
+        # input rows one more output row needs beyond its stride: the window's span minus the stride
         window = layer.split == "window"
-        span = (kernel[0] - stride[0], kernel[1] - stride[1]) if window else (0, 0)
+        span = tuple(d * (k - 1) + 1 - st for d, k, st in zip(dil, kernel, stride)) if window else (0, 0)
         if len(inp) == 4:
             in_px = np.minimum(inp[2], rows * stride[0] + max(span[0], 0)) * np.minimum(
                 inp[3], cols * stride[1] + max(span[1], 0)
@@ -188,7 +188,11 @@ def _layer_terms(
 
 
 def _terms(
-    layers: list[tuple[Layer, float]], rows: np.ndarray, cols: np.ndarray, spec: GpuSpec, p: GpuShapeParams
+    layers: list[tuple[Layer, tuple[float, float]]],
+    rows: np.ndarray,
+    cols: np.ndarray,
+    spec: GpuSpec,
+    p: GpuShapeParams,
 ) -> KernelTerms:
     """Stack the kernels of ``layers`` (each with its height / the unit's height)."""
     rows = np.asarray(rows, dtype=float)
@@ -211,13 +215,12 @@ def unit_terms(
     graph: ModelGraph,
     unit: int,
     rows: np.ndarray,
-    cols: np.ndarray | None = None,
-    spec: GpuSpec | None = None,
+    spec: GpuSpec,
     params: GpuShapeParams | None = None,
+    cols: np.ndarray | None = None,
 ) -> KernelTerms:
     """The kernels of ``graph``'s unit ``unit`` producing each of ``rows`` (x ``cols``; default
     full width) output rows. ``params`` only supplies the tile and occupancy here."""
-    assert spec is not None
     p = params or GpuShapeParams()
     u = graph.units[unit]
     _, h_u, w_u = u.out_shape
@@ -246,7 +249,7 @@ def gpu_seconds(
 ) -> np.ndarray:
     """Seconds of unit ``unit`` for each of ``rows`` output rows on ``spec`` (0 rows -> 0 s)."""
     p = params or GpuShapeParams()
-    return unit_terms(graph, unit, rows, cols, spec, p).seconds(p)
+    return unit_terms(graph, unit, rows, spec, p, cols).seconds(p)
 
 
 def gpu_tables(

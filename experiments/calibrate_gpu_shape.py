@@ -27,10 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from splitgym.costmodels.errors import ConfigError, ProfileError
 from splitgym.costmodels.gpu_shape import GpuShapeParams, GpuSpec, KernelTerms, head_terms, unit_terms
 from splitgym.costmodels.graph import ModelGraph
+from splitgym.costmodels.profiler import height_grid, profile_model
 from splitgym.costmodels.profiles import PROFILE_VERSION, DeviceProfile, UnitTable
 from splitgym.experiments.results_csv import RESULTS_DIR
 
@@ -87,8 +89,8 @@ def model_profile(
     what the calibration must recover the parameters from."""
     units = []
     for u in graph.units:
-        hs = sorted({1, u.height, *range(max(1, u.height // 12), u.height, max(1, u.height // 12))})
-        s = unit_terms(graph, u.index, np.array(hs, float), None, spec, params).seconds(params)
+        hs = height_grid(u.height, max(1, u.height // 12))
+        s = unit_terms(graph, u.index, np.array(hs, float), spec, params).seconds(params)
         units.append(UnitTable(u.name, hs, [u.out_shape[2]], [[float(v)] for v in s]))
     head = float(head_terms(graph, spec, params).seconds(params)[0])
     meta = {"version": PROFILE_VERSION, "machine": {"gpu": spec.name}, "synthetic": params.to_json()}
@@ -102,7 +104,7 @@ def _samples(pairs: list[tuple[ModelGraph, DeviceProfile]], spec: GpuSpec, p: Gp
         for i, table in enumerate(prof.units):
             hs = np.asarray(table.heights, float)
             s = np.asarray(table.seconds, float)[:, -1]
-            out.append(_Sample(graph.name, table.name, unit_terms(graph, i, hs, None, spec, p), s))
+            out.append(_Sample(graph.name, table.name, unit_terms(graph, i, hs, spec, p), s))
         if graph.head is not None and prof.head_seconds > 0:
             out.append(_Sample(graph.name, "head", head_terms(graph, spec, p), np.array([prof.head_seconds])))
     return out
@@ -189,10 +191,6 @@ def _spec_for(prof: DeviceProfile, gpu: str | None) -> tuple[GpuSpec, str]:
 
 
 def _measure(models: list[str], size: int, out: Path) -> list[Path]:
-    import torch
-
-    from splitgym.costmodels.profiler import profile_model
-
     if not torch.cuda.is_available():
         raise ProfileError("device: --measure needs a CUDA device and torch sees none")
     paths = []
