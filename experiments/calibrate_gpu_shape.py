@@ -36,7 +36,7 @@ from splitgym.costmodels.profiler import height_grid, profile_model
 from splitgym.costmodels.profiles import PROFILE_VERSION, DeviceProfile, UnitTable
 from splitgym.experiments.results_csv import RESULTS_DIR
 
-__all__ = ["CALIBRATION_GPUS", "TILE_CANDIDATES", "Fit", "model_profile", "fit", "main"]
+__all__ = ["CALIBRATION_GPUS", "TILE_CANDIDATES", "Fit", "model_profile", "fit", "mape", "main"]
 
 RESULTS = Path(RESULTS_DIR)  # under the working directory, never the package
 
