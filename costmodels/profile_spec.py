@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from splitgym.costmodels.errors import ConfigError, SplitgymError
-from splitgym.costmodels.profile_forms import DEFAULT_K, DEFAULT_KNOTS, FORMS
+from splitgym.costmodels.profile_forms import FORMS
 
 __all__ = ["ProfileSpec", "spec_from_entry", "canonical_sha256", "default_form", "find_profile_file", "file_sha256"]
 
@@ -88,11 +88,7 @@ def _form(entry: dict[str, Any], where: str) -> tuple[str | None, int | None, in
         raise ConfigError(f"{where}.k: only applies to form knn, got form {form!r} (set form: knn or drop k)")
     if knots is not None and form != "piecewise":
         raise ConfigError(f"{where}.knots: only applies to form piecewise, got form {form!r}")
-    if form == "knn" and k is None:
-        k = DEFAULT_K
-    if form == "piecewise" and knots is None:
-        knots = DEFAULT_KNOTS
-    return form, k, knots
+    return form, k, knots  # unset options stay None: the defaults apply (and are not recorded)
 
 
 def spec_from_entry(entry: dict[str, Any], base_dir: Path | None = None) -> ProfileSpec:

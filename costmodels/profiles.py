@@ -121,14 +121,16 @@ class DeviceProfile:
         kept for callers of the two original forms: :meth:`in_form` is the general one."""
         return self.in_form(method, knots=knots)
 
-    def in_form(self, form: Form, k: int = DEFAULT_K, knots: int = DEFAULT_KNOTS, where: str = "") -> DeviceProfile:
+    def in_form(self, form: Form, k: int | None = None, knots: int | None = None, where: str = "") -> DeviceProfile:
         """This table in one of DistrEdge's four forms (:mod:`~splitgym.costmodels.profile_forms`),
         per unit over rows at full width. Linear and piecewise are evaluated on the measured
-        heights (exact for a line, as before); kNN on every row, since it is a step function."""
+        heights (exact for a line, as before); kNN on every row, since it is a step function.
+        ``k`` unset: :data:`DEFAULT_K`, or all of a unit's points where it has fewer; a ``k``
+        given that exceeds some unit's points is refused (it would silently mean less)."""
         if form == "table":
             return self
         least = min(len(u.heights) for u in self.units)
-        if form == "knn" and k > least:
+        if form == "knn" and k is not None and k > least:
             worst = next(u.name for u in self.units if len(u.heights) == least)
             raise ProfileError(
                 f"{where or self.name}.k: {k} is more than the {least} measured heights of unit {worst} "
@@ -138,9 +140,12 @@ class DeviceProfile:
         for u in self.units:
             grid = list(range(1, u.heights[-1] + 1)) if form == "knn" else u.heights
             s = np.asarray(u.seconds, dtype=float)[:, -1]
-            fit = form_seconds(np.asarray(u.heights), s, np.asarray(grid), form, k=k, knots=knots)
+            kk = k if k is not None else min(DEFAULT_K, len(u.heights))
+            fit = form_seconds(np.asarray(u.heights), s, np.asarray(grid), form, k=kk, knots=knots or DEFAULT_KNOTS)
             units.append(UnitTable(u.name, grid, u.widths[-1:], [[float(v)] for v in fit]))
-        options = {"k": k} if form == "knn" else {"knots": knots} if form == "piecewise" else {}
+        options = (
+            {"k": k or DEFAULT_K} if form == "knn" else {"knots": knots or DEFAULT_KNOTS} if form == "piecewise" else {}
+        )
         meta = dict(self.meta, fitted=form, fitted_from=self.name, form_options=options)
         return DeviceProfile(
             self.name + f"+{form}", self.board, "fitted", self.model, self.input_shape, units, self.head_seconds, meta
@@ -349,6 +354,6 @@ def profile_for(
         prof = src
     else:
         src = src if src is not None and src.kind != "derived" else _source(spec, graph, cache)
-        prof = src.in_form(spec.form, k=spec.k or DEFAULT_K, knots=spec.knots or DEFAULT_KNOTS, where=spec.label())
+        prof = src.in_form(spec.form, k=spec.k, knots=spec.knots, where=spec.label())
     cache[key] = prof
     return prof

@@ -186,12 +186,13 @@ def _show_forms(args: argparse.Namespace, prof: Any) -> None:
     table's measured points."""
     import numpy as np
 
-    from splitgym.costmodels.profile_forms import DEFAULT_K, DEFAULT_KNOTS, FORMS
+    from splitgym.costmodels.profile_forms import FORMS
 
-    k = DEFAULT_K if args.k is None else args.k
-    knots = DEFAULT_KNOTS if args.knots is None else args.knots
-    if k < 1 or knots < 2:
-        raise SplitgymError(f"--k: expected >= 1, got {k}" if k < 1 else f"--knots: expected >= 2, got {knots}")
+    k, knots = args.k, args.knots
+    if (k is not None and k < 1) or (knots is not None and knots < 2):
+        raise SplitgymError(
+            f"--k: expected >= 1, got {k}" if k is not None and k < 1 else f"--knots: expected >= 2, got {knots}"
+        )
     rows = []
     for form in FORMS:
         opts = {"k": k} if form == "knn" else {"knots": knots} if form == "piecewise" else {}
@@ -204,7 +205,7 @@ def _show_forms(args: argparse.Namespace, prof: Any) -> None:
         rows.append(
             {
                 "form": form,
-                "options": ",".join(f"{k}={v}" for k, v in opts.items()) or "-",
+                "options": ",".join(f"{o}={v}" for o, v in fit.meta.get("form_options", {}).items()) or "-",
                 "total_ms": fit.total_seconds() * 1e3,
                 "mape_pct": prof.mape_against(fit),
                 "worst_unit_mape_pct": max(per_unit),
