@@ -14,6 +14,7 @@ one line naming the field and the bad value.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -27,7 +28,7 @@ from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.jsonfile import read_json
 from splitgym.costmodels.network import Network
 from splitgym.costmodels.profile_forms import Form
-from splitgym.costmodels.profile_spec import ProfileSpec, file_sha256, find_profile_file
+from splitgym.costmodels.profile_spec import ProfileSpec, file_sha256, find_profile_file, known_profile
 
 __all__ = [
     "Plan",
@@ -385,8 +386,18 @@ class Plan(_Strict):
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.model_dump_json(indent=1, exclude_none=True))
+        path.write_text(self._relative_profiles(path.parent).model_dump_json(indent=1, exclude_none=True))
         return path
+
+    def _relative_profiles(self, folder: Path) -> Plan:
+        """This plan with each brought profile named by its path relative to ``folder`` (where
+        the plan is written), when this process read it: a plan and its profiles move together."""
+        devices = []
+        for d in self.devices:
+            path = known_profile(d.profile_sha256)
+            rel = os.path.relpath(path, folder.resolve()) if path is not None else d.board
+            devices.append(d.model_copy(update={"board": rel}) if rel != d.board else d)
+        return self if devices == self.devices else self.model_copy(update={"devices": devices})
 
     @classmethod
     def parse(cls, data: Any, where: str = "plan") -> Plan:

@@ -25,7 +25,15 @@ from typing import Any
 from splitgym.costmodels.errors import ConfigError, SplitgymError
 from splitgym.costmodels.profile_forms import FORMS
 
-__all__ = ["ProfileSpec", "spec_from_entry", "canonical_sha256", "default_form", "find_profile_file", "file_sha256"]
+__all__ = [
+    "ProfileSpec",
+    "spec_from_entry",
+    "canonical_sha256",
+    "default_form",
+    "find_profile_file",
+    "file_sha256",
+    "known_profile",
+]
 
 
 def canonical_sha256(doc: Any) -> str:
@@ -119,15 +127,17 @@ _SEEN: dict[str, Path] = {}
 def find_profile_file(
     name: str, sha256: str | None, folder: Path | None, where: str, error: type[SplitgymError]
 ) -> Path:
-    """A brought profile recorded in a plan by file name and hash: a file seen this run with that
-    hash, else ``name`` next to the plan, in the profile store, in the working directory. A file
-    found whose content differs from the hash is one line (the plan was made with another one)."""
+    """A brought profile recorded in a plan by a relative path and hash: a file seen this run with
+    that hash, else the path from the plan's folder, else its file name next to the plan, in the
+    profile store, in the working directory. A file found whose content differs from the hash is
+    one line (the plan was made with another one)."""
     from splitgym.costmodels.profiles import profile_dir  # the store's location lives with profiles
 
     places = [p for p in (folder, profile_dir(), Path.cwd()) if p is not None]
     seen = [_SEEN[sha256]] if sha256 in _SEEN else []
+    named = [folder / name] if folder is not None else []  # a relative path as the plan wrote it
     other = None
-    for path in seen + [place / name for place in places]:
+    for path in seen + named + [place / Path(name).name for place in places]:
         if path.is_file():
             got = file_sha256(path, where, error)
             if sha256 is None or got == sha256:
@@ -139,6 +149,12 @@ def find_profile_file(
             f"{str(sha256)[:12]}... (it was planned with another profile: re-plan, or bring that file)"
         )
     raise error(f"{where}.board: profile file {name!r} not found in {', '.join(str(p) for p in places)}")
+
+
+def known_profile(sha256: str | None) -> Path | None:
+    """The file with this content read in this process, if any."""
+    path = _SEEN.get(sha256) if sha256 is not None else None
+    return path if path is not None and path.is_file() else None
 
 
 def file_sha256(path: Path, where: str, error: type[SplitgymError]) -> str:

@@ -106,7 +106,7 @@ def test_a_brought_profile_changes_simulate(
     assert main([*argv, "--partition", "stages", "-o", str(plan_path)]) == 0
     text = plan_path.read_text()
     dev = json.loads(text)["devices"][0]
-    assert dev["board"] == "foreign.json" and len(dev["profile_sha256"]) == 64
+    assert dev["board"] == "../boards/foreign.json" and len(dev["profile_sha256"]) == 64  # relative to the plan
     assert str(tmp_path) not in text  # no absolute path in the plan
     capsys.readouterr()
     assert main(["simulate", str(plan_path), "--json"]) == 0
@@ -136,7 +136,7 @@ def test_a_brought_profile_changes_the_env_and_training(small: ModelGraph, broug
     assert res.returncode == 0, res.stderr[-2000:]
     summary = json.loads((run / "export" / "summary.json").read_text())
     assert summary["latency_ms"]["equal"] == pytest.approx(mine.T_equal * 1e3, rel=1e-6)
-    assert json.loads((run / "export" / "plan.json").read_text())["devices"][0]["board"] == "foreign.json"
+    assert json.loads((run / "export" / "plan.json").read_text())["devices"][0]["board"] == "../../boards/foreign.json"
 
 
 # -- refusals -------------------------------------------------------------------------------------
@@ -190,8 +190,11 @@ def test_plans_find_the_profile_by_hash_and_refuse_a_changed_one(
     moved = tmp_path / "elsewhere"
     moved.mkdir()
     plan.save(moved / "plan.json")
-    shutil.copy(brought.parent / "boards" / "foreign.json", moved / "foreign.json")
-    monkeypatch.setattr(profile_spec, "_SEEN", {})  # a fresh process: found by name next to the plan
+    assert json.loads((moved / "plan.json").read_text())["devices"][0]["board"] == "../boards/foreign.json"
+    monkeypatch.setattr(profile_spec, "_SEEN", {})  # a fresh process: found by the relative path
+    assert load_plan(moved / "plan.json").cluster().devices[0].board == str(brought.parent / "boards" / "foreign.json")
+    shutil.move(brought.parent / "boards" / "foreign.json", moved / "foreign.json")
+    monkeypatch.setattr(profile_spec, "_SEEN", {})  # moved next to the plan: found by its name there
     again = load_plan(moved / "plan.json")
     assert Simulator(small, again.cluster()).simulate(again).latency == pytest.approx(sim.simulate(plan).latency)
     doc = json.loads((moved / "foreign.json").read_text())
@@ -205,5 +208,5 @@ def test_plans_find_the_profile_by_hash_and_refuse_a_changed_one(
     assert "\n" not in str(exc.value)
     (moved / "foreign.json").unlink()
     monkeypatch.setattr(profile_spec, "_SEEN", {})
-    with pytest.raises(PlanError, match=r"^devices\.jetson-0\.board: profile file 'foreign.json' not found"):
+    with pytest.raises(PlanError, match=r"^devices\.jetson-0\.board: profile file '../boards/foreign.json' not found"):
         load_plan(moved / "plan.json")
