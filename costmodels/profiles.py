@@ -1,10 +1,12 @@
 """DeviceProfile: how long a unit takes on a device, for any output region.
 
 A profile is a measured table (per unit: latency at a grid of output heights, optionally also
-widths) answered by interpolation; :meth:`DeviceProfile.fitted` gives a fitted alternative
-(per-unit linear in rows, or piecewise-linear with a few knots) so the two can be compared, and
+widths) answered by interpolation; :meth:`DeviceProfile.in_form` gives it in another of
+DistrEdge's forms (linear, piecewise-linear, kNN: :mod:`~splitgym.costmodels.profile_forms`), and
 :func:`derive` scales a measured profile to a board we do not have, labelled ``derived`` with the
 figures it came from. Profiles are JSON files with their machine, torch version, threads and date.
+:func:`profile_for` answers a device's :class:`~splitgym.costmodels.profile_spec.ProfileSpec`:
+local boards measured here, brought files, measured profiles in the store, else derivation.
 """
 
 from __future__ import annotations
@@ -263,8 +265,9 @@ def _file_name(board: str, model: str, shape: tuple[int, ...]) -> str:
 
 
 def cached_profile_path(board: str, graph: ModelGraph) -> Path:
-    """Where :func:`load_or_measure` looks first for ``board``'s profile of ``graph`` (save a
-    profile measured otherwise there and every planner and simulator uses it)."""
+    """The store's file for ``board``'s profile of ``graph``: a *measured* profile saved there
+    (e.g. on a real Nano, for ``nano``) is used by every planner and simulator instead of a
+    derivation; a derived one saved there is ignored (:func:`profile_for`)."""
     return profile_dir() / _file_name(board, graph.name, graph.input_shape)
 
 
