@@ -247,6 +247,17 @@ def _set_options(pairs: list[str]) -> dict[str, Any]:
     return opts
 
 
+def _check_forms(cluster: Any, graph: Any) -> None:
+    """Refuse now a form option that fits the YAML but not the model (a kNN ``k`` above a unit's
+    measured heights), rather than in a later ``simulate``, even for planners that price nothing."""
+    from splitgym.costmodels.profiles import profile_for
+
+    cache: dict[str, Any] = {}
+    for d in cluster.devices:
+        if d.spec.k is not None:
+            profile_for(d.spec, graph, cache)
+
+
 def cmd_plan(args: argparse.Namespace) -> None:
     from splitgym.agents.planners import PLANNERS, run_planner
 
@@ -261,6 +272,7 @@ def cmd_plan(args: argparse.Namespace) -> None:
     opts.update(_set_options(args.set or []))
     g = _graph(args.model, args.input)
     cluster = _cluster(args)
+    _check_forms(cluster, g)
     plan = run_planner(args.method, g, cluster, **opts)
     if args.output:
         plan.save(args.output)

@@ -179,3 +179,13 @@ def test_a_devices_yaml_with_every_form_trains(forms_yaml: Path, tmp_path: Path)
     assert [d.get("form") for d in plan["devices"]] == ["table", "linear", "piecewise", "knn"]
     summary = json.loads((run / "export" / "summary.json").read_text())
     assert summary["episodes"] == 8 and summary["latency_ms"]["learned_plan"] > 0
+
+
+def test_the_cli_refuses_a_bad_form_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    argv = ["plan", "equal", "--model", "vgg11", "--input", "64", "--partition", "stages"]
+    for fields, message in (({"form": "cubic"}, "devices.d0.form: "), ({"form": "knn", "k": 50}, "devices.d0.k: 50")):
+        path = tmp_path / "bad.yaml"
+        path.write_text(yaml.safe_dump({"devices": [{"name": "d0", "board": "local-cpu", **fields}]}))
+        assert main([*argv, "--devices", str(path)]) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and len(err.splitlines()) == 1 and message in err and "Traceback" not in err
