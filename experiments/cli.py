@@ -7,6 +7,7 @@
     splitgym simulate plan.json                # latency breakdown
     splitgym execute plan.json --backend distributed --links emulated --images 5   # run it for real
     splitgym train devices=DA network=bw50 agent=ddpg  # Hydra app: learn a split policy
+    splitgym train devices=my/devices.yaml             # ... on a devices YAML of yours
     splitgym evaluate runs/train                # the latest run: plan, actor, references
     splitgym list devices|networks|boards|planners|models|scenarios
 
@@ -27,7 +28,7 @@ from typing import Any, NoReturn
 
 from splitgym.costmodels.errors import SplitgymError
 
-__all__ = ["main"]
+__all__ = ["main", "train_overrides"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -399,10 +400,23 @@ def _run_notes(detail: dict[str, Any]) -> str:
     return text
 
 
+def train_overrides(overrides: Sequence[str]) -> list[str]:
+    """``devices=my/devices.yaml`` (a file, not a group name) becomes Hydra's
+    ``devices=file devices.path=my/devices.yaml`` (conf/devices/file.yaml)."""
+    out = []
+    for o in overrides:
+        value = o.removeprefix("devices=")
+        if o.startswith("devices=") and value.endswith((".yaml", ".yml")) and "," not in value:
+            out += ["devices=file", f"devices.path={value}"]
+        else:
+            out.append(o)
+    return out
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     from splitgym.agents import train
 
-    sys.argv = ["splitgym train", *args.overrides]
+    sys.argv = ["splitgym train", *train_overrides(args.overrides)]
     train.main()
 
 

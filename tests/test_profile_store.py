@@ -210,3 +210,11 @@ def test_plans_find_the_profile_by_hash_and_refuse_a_changed_one(
     monkeypatch.setattr(profile_spec, "_SEEN", {})
     with pytest.raises(PlanError, match=r"^devices\.jetson-0\.board: profile file '../boards/foreign.json' not found"):
         load_plan(moved / "plan.json")
+
+
+def test_splitgym_train_takes_a_devices_yaml_path():
+    from splitgym.experiments.cli import train_overrides
+
+    got = train_overrides(["devices=my/devices.yaml", "episodes=5", "devices.path=x"])
+    assert got == ["devices=file", "devices.path=my/devices.yaml", "episodes=5", "devices.path=x"]
+    assert train_overrides(["devices=DB", "-m", "devices=DA,DB"]) == ["devices=DB", "-m", "devices=DA,DB"]
