@@ -29,6 +29,7 @@ from splitgym.costmodels.jsonfile import read_json
 from splitgym.costmodels.network import Network
 from splitgym.costmodels.profile_forms import Form
 from splitgym.costmodels.profile_spec import ProfileSpec, file_sha256, find_profile_file, known_profile
+from splitgym.costmodels.profiles import profile_dir
 
 __all__ = [
     "Plan",
@@ -116,7 +117,8 @@ class PlanDevice(_Strict):
         where = f"devices.{self.name}"
         board = self.board
         if board.endswith(".json"):
-            board = str(find_profile_file(board, self.profile_sha256, folder, where, PlanError))
+            others = [profile_dir(), Path.cwd()]
+            board = str(find_profile_file(board, self.profile_sha256, folder, others, where, PlanError))
         spec = ProfileSpec(board, self.form, self.k, self.knots, self.profile_sha256, where=where)
         return Device(self.name, board, profile=spec)
 

@@ -125,15 +125,13 @@ _SEEN: dict[str, Path] = {}
 
 
 def find_profile_file(
-    name: str, sha256: str | None, folder: Path | None, where: str, error: type[SplitgymError]
+    name: str, sha256: str | None, folder: Path | None, others: list[Path], where: str, error: type[SplitgymError]
 ) -> Path:
     """A brought profile recorded in a plan by a relative path and hash: a file seen this run with
-    that hash, else the path from the plan's folder, else its file name next to the plan, in the
-    profile store, in the working directory. A file found whose content differs from the hash is
-    one line (the plan was made with another one)."""
-    from splitgym.costmodels.profiles import profile_dir  # the store's location lives with profiles
-
-    places = [p for p in (folder, profile_dir(), Path.cwd()) if p is not None]
+    that hash, else the path from the plan's ``folder``, else its file name next to the plan and
+    in ``others`` (the profile store, the working directory). A file found whose content differs
+    from the hash is one line (the plan was made with another one)."""
+    places = ([folder] if folder is not None else []) + others
     seen = [_SEEN[sha256]] if sha256 in _SEEN else []
     named = [folder / name] if folder is not None else []  # a relative path as the plan wrote it
     other = None
