@@ -11,6 +11,7 @@ paper's table. With ``widths`` the same is measured for tiles (NPTP's 2-D partit
 from __future__ import annotations
 
 import datetime as _dt
+import importlib.metadata
 import os
 import platform
 import statistics
@@ -36,18 +37,31 @@ def height_grid(height: int, granularity: int) -> list[int]:
 
 
 def machine_info(device: str) -> dict[str, object]:
+    """What a profile brought from another machine must say about where it was measured (the
+    model, input, date and method are in the profile itself)."""
     info: dict[str, object] = {
         "hostname": platform.node(),
         "platform": platform.platform(),
+        "machine": platform.machine(),
         "processor": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
         "torch": torch.__version__,
+        "torchvision": _version("torchvision"),
+        "splitgym": _version("splitgym"),
         "threads": torch.get_num_threads(),
         "device": device,
     }
     if device.startswith("cuda") and torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(torch.device(device))
     return info
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 BLOCKS = 5  # timed blocks per point; the point's time is the median of their per-run means
@@ -175,6 +189,9 @@ def _measure(
             "version": PROFILE_VERSION,
             "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "machine": machine_info(device),
+            "model": graph.name,
+            "input": list(graph.input_shape),
+            "device": device,
             "granularity": granularity if granularity is not None else "H//12",
             "min_run_time_s": min_run_time,
             "passes": passes,

@@ -57,7 +57,7 @@ def device_profiles(
     """One profile per device, as the simulator builds them: ``profiles`` (by board name) first,
     then measured (local-*) or derived boards."""
     cache = dict(profiles or {})
-    return [profile_for(d.board, graph, cache) for d in cluster.devices]
+    return [profile_for(d.spec, graph, cache) for d in cluster.devices]
 
 
 def capability(graph: ModelGraph, profile: DeviceProfile) -> float:

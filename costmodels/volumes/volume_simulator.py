@@ -144,7 +144,7 @@ class Simulator:
         self.graph = graph
         self.cluster = cluster
         cache = dict(profiles or {})
-        self.profiles = [profile_for(d.board, graph, cache) for d in cluster.devices]
+        self.profiles = [profile_for(d.spec, graph, cache) for d in cluster.devices]
         self.N = cluster.size
         self.lat = np.stack([p.table(graph) for p in self.profiles])  # (N, U, Hmax+1)
         self.head_lat = np.array([p.head_seconds for p in self.profiles])
