@@ -12,7 +12,8 @@ from splitgym.costmodels.boards import BOARDS
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.gpu_shape import MODEL_NAME, GpuShapeParams, GpuSpec
 from splitgym.costmodels.graph import ModelGraph
-from splitgym.costmodels.profiles import DeviceProfile, derive
+from splitgym.costmodels.profile_spec import ProfileSpec
+from splitgym.costmodels.profiles import DeviceProfile, derive, profile_for
 from splitgym.experiments import calibrate_gpu_shape as cal
 
 from .helpers import synthetic_profile
@@ -177,3 +178,15 @@ def test_gpu_shapes_script_draws_every_board(tmp_path) -> None:
         d = np.diff(per_unit["features.19"])
         big = int(np.sum(d > 3 * np.median(d)))
         assert (big > 0) == (BOARDS[board].processor == "gpu"), board
+
+
+def test_an_explicit_form_on_a_gpu_board_is_fitted_to_the_wave_table(base: DeviceProfile, vgg16: ModelGraph) -> None:
+    cache: dict[str, DeviceProfile] = {"local-cpu": base}
+    wave = profile_for("xavier", vgg16, cache)
+    table = profile_for(ProfileSpec("xavier", form="table"), vgg16, cache)
+    linear = profile_for(ProfileSpec("xavier", form="linear"), vgg16, cache)
+    rows = np.arange(1, vgg16.units[11].height + 1)
+    # the table form is the wave model's table itself, stepped; the linear form smooths its steps
+    np.testing.assert_allclose(table.unit_latency(11, rows), wave.unit_latency(11, rows), rtol=1e-12)
+    assert wave.meta["shape"] == "gpu"
+    assert np.max(np.abs(np.diff(linear.unit_latency(11, rows), 2))) < 1e-3 * wave.unit_latency(11, rows)[0]
