@@ -424,6 +424,25 @@ def _profile_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _profile_links_args(sp: argparse.ArgumentParser) -> None:
+    from splitgym.experiments.profile_links import add_profile_links_args
+
+    add_profile_links_args(sp)
+
+
+def cmd_profile_links(args: argparse.Namespace) -> None:
+    """Measure, fit and write a link table (a network YAML names it with ``links: file.json``)."""
+    from splitgym.experiments.profile_links import profile
+
+    doc = profile(args)
+    fit = doc["fit"]
+    rates = ", ".join(f"{e['cap_mbps'] or 'loopback'}: {e['effective_mbps']:.4g} Mbps" for e in fit["effective_mbps"])
+    text = f"per-message overhead {fit['overhead_ms']:.3f} ms; effective {rates}; fit MAPE {fit['mape_pct']:.1f}%"
+    if args.output:
+        text += f"\nwrote {args.output}"
+    _emit(args, doc, text)
+
+
 def _plan_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("method", nargs="?", help="planner name")
     sp.add_argument("--list", action="store_true", help="list the planners")
@@ -489,6 +508,12 @@ def build_parser() -> argparse.ArgumentParser:
     _model_args(sp, positional=True)
     sp = verb("profile", cmd_profile, "Measure per-unit latency vs output height here, or derive a board's profile.")
     _profile_args(sp)
+    sp = verb(
+        "profile-links",
+        cmd_profile_links,
+        "Measure the executors' transport (gloo over loopback / shaped netns) and write a link table JSON.",
+    )
+    _profile_links_args(sp)
     sp = verb("plan", cmd_plan, "Make a plan with a planner (see --list).")
     _plan_args(sp)
     sp = verb("simulate", cmd_simulate, "Score a plan: per-device compute, transfers, latency, IPS.")
