@@ -22,9 +22,11 @@ import numpy as np
 
 from splitgym.costmodels.errors import ConfigError
 
-__all__ = ["LINKS_FORMAT", "LinkFit", "fit_links", "load_link_table"]
+__all__ = ["LINKS_FORMAT", "LOCAL_LINKS", "LinkFit", "fit_links", "load_link_table"]
 
 LINKS_FORMAT = "splitgym-links"
+#: The table measured on the development machine (``conf/network/local.yaml`` names it).
+LOCAL_LINKS = Path(__file__).parent / "data" / "links" / "gloo-local.json"
 
 
 @dataclass(frozen=True)
@@ -32,14 +34,16 @@ class LinkFit:
     """The link model fitted to a table: per-message overhead and effective Mbps per cap."""
 
     overhead_s: float
-    effective_mbps: dict[float | None, float]  # cap (None: unshaped) -> fitted rate
+    effective_mbps: dict[float | None, float]  # cap (None: unshaped) -> fitted rate (inf: too fast to see)
     rows: int
     mape_pct: float  # of the fit against the table's rows
 
     def to_json(self) -> dict[str, Any]:
         return {
             "overhead_ms": self.overhead_s * 1e3,
-            "effective_mbps": [{"cap_mbps": c, "effective_mbps": e} for c, e in self.effective_mbps.items()],
+            "effective_mbps": [  # null: too fast to measure
+                {"cap_mbps": c, "effective_mbps": e if np.isfinite(e) else None} for c, e in self.effective_mbps.items()
+            ],
             "rows": self.rows,
             "mape_pct": self.mape_pct,
         }
@@ -59,12 +63,26 @@ def _row(r: Any, i: int, where: str) -> tuple[float, float | None, float]:
     return nbytes, mbps, seconds
 
 
+def _nonnegative_fit(A: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Least squares with every coefficient >= 0: a coefficient the fit drives below 0 (an
+    overhead or a per-byte time lost in noise, as on loopback) is fixed at 0 and the rest refitted."""
+    free = np.ones(A.shape[1], dtype=bool)
+    coef = np.zeros(A.shape[1])
+    while free.any():
+        coef[:] = 0.0
+        coef[free] = np.linalg.lstsq(A[:, free], y, rcond=None)[0]
+        if (coef >= 0).all():
+            break
+        free &= coef > 0
+    return coef
+
+
 def fit_links(rows: Sequence[dict[str, Any]], where: str = "links") -> LinkFit:
     """Least-squares fit of ``seconds = overhead + 8 bytes / effective_mbps[cap]`` to ``rows``
     (mappings with ``bytes``, ``mbps`` (None: unshaped) and ``seconds``), on *relative* errors
     (each row weighted by 1/seconds): a plain fit is ruled by the largest messages, whose
-    milliseconds of wire time drown the per-message overhead that small messages show. The
-    overhead is clipped at 0 (noise on a fast link can make it slightly negative)."""
+    milliseconds of wire time drown the per-message overhead that small messages show. No
+    coefficient goes below 0: a rate whose per-byte time is lost in noise (loopback) is infinite."""
     parsed = [_row(r, i, where) for i, r in enumerate(rows)]
     caps = list(dict.fromkeys(c for _, c, _ in parsed))
     if len(parsed) < len(caps) + 1:
@@ -74,12 +92,10 @@ def fit_links(rows: Sequence[dict[str, Any]], where: str = "links") -> LinkFit:
     for i, (nb, c, _) in enumerate(parsed):
         A[i, 0] = 1.0
         A[i, 1 + caps.index(c)] = nb * 8.0 / 1e6
-    coef = np.linalg.lstsq(A / y[:, None], np.ones_like(y), rcond=None)[0]
-    if not np.all(coef[1:] > 0):
-        raise ConfigError(f"{where}: time does not grow with bytes for some cap, cannot fit a bandwidth ({coef[1:]})")
-    overhead = max(0.0, float(coef[0]))
-    rate = {c: float(1.0 / k) for c, k in zip(caps, coef[1:])}
-    pred = overhead + A[:, 1:] @ coef[1:]
+    coef = _nonnegative_fit(A / y[:, None], np.ones_like(y))
+    overhead = float(coef[0])
+    rate = {c: float(1.0 / k) if k > 0 else float("inf") for c, k in zip(caps, coef[1:])}
+    pred = A @ coef
     mape = float(np.mean(np.abs(pred - y) / y) * 100)
     return LinkFit(overhead, rate, len(parsed), mape)
 

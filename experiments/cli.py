@@ -436,7 +436,10 @@ def cmd_profile_links(args: argparse.Namespace) -> None:
 
     doc = profile(args)
     fit = doc["fit"]
-    rates = ", ".join(f"{e['cap_mbps'] or 'loopback'}: {e['effective_mbps']:.4g} Mbps" for e in fit["effective_mbps"])
+    rates = ", ".join(
+        f"{e['cap_mbps'] or 'unshaped'}: " + (f"{e['effective_mbps']:.4g} Mbps" if e["effective_mbps"] else "too fast")
+        for e in fit["effective_mbps"]
+    )
     text = f"per-message overhead {fit['overhead_ms']:.3f} ms; effective {rates}; fit MAPE {fit['mape_pct']:.1f}%"
     if args.output:
         text += f"\nwrote {args.output}"
