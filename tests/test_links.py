@@ -18,6 +18,7 @@ from splitgym.costmodels.link_table import LINKS_FORMAT, LOCAL_LINKS, fit_links,
 from splitgym.costmodels.network import MediumClock, Network, fifo_finish, fifo_finish_list
 from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.slicing import Region
+from splitgym.costmodels.stages.queue_sim import QueueSim, QueueSystem
 from splitgym.costmodels.tiles.tile_cost import TileCostModel, exchanges
 from splitgym.costmodels.volumes.volume_simulator import Simulator
 
@@ -189,6 +190,30 @@ def test_shared_medium_in_the_tile_cost_model(tiny: ModelGraph) -> None:
     np.testing.assert_allclose(sw.comm_seconds, want_sw, rtol=1e-12)
     np.testing.assert_allclose(sh.comm_seconds, want_sh, rtol=1e-12)
     assert sh.comm_seconds.max() > sw.comm_seconds.max()  # middle strips wait for the others' halos
+
+
+def _queue(net: Network, contention: str = "none") -> QueueSystem:
+    return QueueSystem(
+        ["w0", "w1", "w2"], np.full((3, 1), 0.1), np.zeros(3), np.full(3, 1e5), np.ones(1), net, [0], [1.0], [1],
+        contention=contention,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def test_the_queue_simulator_takes_the_shared_medium_from_the_network() -> None:
+    """Two sends at once from different workers: on their own links both take one link time; on a
+    shared network the second waits for the first (MS-MDI's "shared" contention, one rule)."""
+    caps = {"w0": 80.0, "w1": 80.0, "w2": 80.0}
+    one = 0.5e-3 + 1e5 * 8 / 80e6
+    free, shared = (
+        QueueSim(_queue(Network(caps, overhead_s=0.5e-3))),
+        QueueSim(_queue(Network(caps, overhead_s=0.5e-3, medium="shared"))),
+    )
+    assert shared.sys.contention == "shared"
+    assert [free.xfer(0, 1, 1e5, 0.0), free.xfer(2, 1, 1e5, 0.0)] == pytest.approx([one, one], rel=1e-12)
+    assert [shared.xfer(0, 1, 1e5, 0.0), shared.xfer(2, 1, 1e5, 0.0)] == pytest.approx([one, 2 * one], rel=1e-12)
+    with pytest.raises(ConfigError) as exc:
+        _queue(Network(caps, medium="shared"), contention="sender")
+    assert "contention" in one_line(exc)
 
 
 # -- one-line errors ------------------------------------------------------------------------------------
