@@ -164,7 +164,10 @@ def _cluster(args: argparse.Namespace):
         raise SplitgymError("network: give --bandwidth or --network, not both")
     if args.network is not None:
         return Cluster.from_config(args.devices, args.network)
-    return Cluster.from_config(args.devices, 300.0 if args.bandwidth is None else args.bandwidth)
+    cluster = Cluster.from_config(args.devices, 300.0 if args.bandwidth is None else args.bandwidth)
+    if args.bandwidth is None and all(d.board.startswith("local-") for d in cluster.devices):
+        return Cluster.from_config(args.devices, "local")  # devices on this machine: its measured links
+    return cluster
 
 
 def _set_options(pairs: list[str]) -> dict[str, Any]:
@@ -455,7 +458,10 @@ def _plan_args(sp: argparse.ArgumentParser) -> None:
     )
     sp.add_argument("--bandwidth", type=float, default=None, help="cap every device at this many Mbps")
     sp.add_argument(
-        "--network", default=None, help="network config (conf/network: bw300, NA..ND, LA..LD) or a YAML path"
+        "--network",
+        default=None,
+        help="network config (conf/network: bw300, NA..ND, LA..LD, local) or a YAML path "
+        "(default: bw300; local when every board is local-*, e.g. local4)",
     )
     sp.add_argument("--partition", default=None, help="layers | single | stages | unit indices like 0,4,9")
     sp.add_argument(

@@ -16,7 +16,7 @@ from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.link_table import LINKS_FORMAT, LOCAL_LINKS, fit_links, load_link_table
 from splitgym.costmodels.network import MediumClock, Network, fifo_finish, fifo_finish_list
-from splitgym.costmodels.plan import Plan
+from splitgym.costmodels.plan import Plan, load_plan
 from splitgym.costmodels.slicing import Region
 from splitgym.costmodels.stages.queue_sim import QueueSim, QueueSystem
 from splitgym.costmodels.tiles.tile_cost import TileCostModel, exchanges
@@ -101,6 +101,16 @@ def test_local_network_names_the_shipped_table() -> None:
     assert Path(cfg["links"]) == LOCAL_LINKS.resolve()
     cl = Cluster.from_config("local4", "local")
     assert cl.network.transport_s == load_link_table(LOCAL_LINKS).overhead_s > 0
+
+
+def test_the_cli_plans_local_devices_on_the_measured_links(tmp_path: Path) -> None:
+    from splitgym.experiments.cli import main
+
+    for extra, transport in (([], load_link_table(LOCAL_LINKS).overhead_s * 1e3), (["--bandwidth", "300"], 0.0)):
+        out = tmp_path / "plan.json"
+        args = ["plan", "equal", "--model", "vgg11", "--input", "32", "--devices", "local4", "-o", str(out)]
+        assert main(args + extra) == 0
+        assert load_plan(out).network.transport_ms == pytest.approx(transport)
 
 
 @pytest.fixture(scope="module")
