@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from splitgym.costmodels.cluster import Cluster, Device, load_conf
+from splitgym.costmodels.cluster import Cluster, Device, conf_dir, load_conf
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.link_table import LINKS_FORMAT, LOCAL_LINKS, fit_links, load_link_table
@@ -101,6 +101,18 @@ def test_local_network_names_the_shipped_table() -> None:
     assert Path(cfg["links"]) == LOCAL_LINKS.resolve()
     cl = Cluster.from_config("local4", "local")
     assert cl.network.transport_s == load_link_table(LOCAL_LINKS).overhead_s > 0
+
+
+def test_a_hydra_composed_network_finds_its_table_beside_the_yaml() -> None:
+    """Hydra hands the network group over as a mapping, its ``links`` path still relative to the
+    YAML: it is found under ``conf/network`` from any working folder."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(str(conf_dir()), version_base=None):
+        cfg = compose(config_name="train", overrides=["devices=local4", "network=local"])
+    assert not Path(cfg.network.links).is_absolute()
+    cl = Cluster.from_config(cfg.devices, cfg.network)
+    assert cl.network.transport_s == load_link_table(LOCAL_LINKS).overhead_s
 
 
 def test_the_cli_plans_local_devices_on_the_measured_links(tmp_path: Path) -> None:
