@@ -227,7 +227,10 @@ def _cluster(args: argparse.Namespace):
         raise SplitgymError("network: give --bandwidth or --network, not both")
     if args.network is not None:
         return Cluster.from_config(args.devices, args.network)
-    return Cluster.from_config(args.devices, 300.0 if args.bandwidth is None else args.bandwidth)
+    cluster = Cluster.from_config(args.devices, 300.0 if args.bandwidth is None else args.bandwidth)
+    if args.bandwidth is None and all(d.board.startswith("local-") for d in cluster.devices):
+        return Cluster.from_config(args.devices, "local")  # devices on this machine: its measured links
+    return cluster
 
 
 def _set_options(pairs: list[str]) -> dict[str, Any]:
@@ -525,6 +528,28 @@ def _profile_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _profile_links_args(sp: argparse.ArgumentParser) -> None:
+    from splitgym.experiments.profile_links import add_profile_links_args
+
+    add_profile_links_args(sp)
+
+
+def cmd_profile_links(args: argparse.Namespace) -> None:
+    """Measure, fit and write a link table (a network YAML names it with ``links: file.json``)."""
+    from splitgym.experiments.profile_links import profile
+
+    doc = profile(args)
+    fit = doc["fit"]
+    rates = ", ".join(
+        f"{e['cap_mbps'] or 'unshaped'}: " + (f"{e['effective_mbps']:.4g} Mbps" if e["effective_mbps"] else "too fast")
+        for e in fit["effective_mbps"]
+    )
+    text = f"per-message overhead {fit['overhead_ms']:.3f} ms; effective {rates}; fit MAPE {fit['mape_pct']:.1f}%"
+    if args.output:
+        text += f"\nwrote {args.output}"
+    _emit(args, doc, text)
+
+
 def _plan_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("method", nargs="?", help="planner name")
     sp.add_argument("--list", action="store_true", help="list the planners")
@@ -534,7 +559,10 @@ def _plan_args(sp: argparse.ArgumentParser) -> None:
     )
     sp.add_argument("--bandwidth", type=float, default=None, help="cap every device at this many Mbps")
     sp.add_argument(
-        "--network", default=None, help="network config (conf/network: bw300, NA..ND, LA..LD) or a YAML path"
+        "--network",
+        default=None,
+        help="network config (conf/network: bw300, NA..ND, LA..LD, local) or a YAML path "
+        "(default: bw300; local when every board is local-*, e.g. local4)",
     )
     sp.add_argument("--partition", default=None, help="layers | single | stages | unit indices like 0,4,9")
     sp.add_argument(
@@ -590,6 +618,12 @@ def build_parser() -> argparse.ArgumentParser:
     _model_args(sp, positional=True)
     sp = verb("profile", cmd_profile, "Measure per-unit latency vs output height here, or derive a board's profile.")
     _profile_args(sp)
+    sp = verb(
+        "profile-links",
+        cmd_profile_links,
+        "Measure the executors' transport (gloo over loopback / shaped netns) and write a link table JSON.",
+    )
+    _profile_links_args(sp)
     sp = verb("plan", cmd_plan, "Make a plan with a planner (see --list).")
     _plan_args(sp)
     sp = verb("simulate", cmd_simulate, "Score a plan: per-device compute, transfers, latency, IPS.")
