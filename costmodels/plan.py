@@ -99,6 +99,7 @@ class PlanDevice(_Strict):
     form: Form | None = None
     k: int | None = Field(default=None, ge=1)
     knots: int | None = Field(default=None, ge=2)
+    derive: Literal["gpu", "linear", "table"] | None = None  # a derived board's shape; absent: its default
     profile_sha256: str | None = Field(default=None, pattern="^[0-9a-f]{64}$")
 
     @classmethod
@@ -119,7 +120,7 @@ class PlanDevice(_Strict):
         if board.endswith(".json"):
             others = [profile_dir(), Path.cwd()]
             board = str(find_profile_file(board, self.profile_sha256, folder, others, where, PlanError))
-        spec = ProfileSpec(board, self.form, self.k, self.knots, self.profile_sha256, where=where)
+        spec = ProfileSpec(board, self.form, self.k, self.knots, self.profile_sha256, self.derive, where=where)
         return Device(self.name, board, profile=spec)
 
 
