@@ -69,8 +69,9 @@ def _graph(model: str, size: int | tuple[int, int] | None):
     """The traced model on the meta device: shapes only, ~20x faster to build than random weights;
     whatever runs it (the profiler) gets the same seeded weights as before, on first use."""
     from splitgym.costmodels.graph import ModelGraph
+    from splitgym.costmodels.models import resolve_model_spec
 
-    return ModelGraph.from_torchvision(model, size, weights=False)
+    return ModelGraph.from_torchvision(resolve_model_spec(model), size, weights=False)
 
 
 # -- verbs ----------------------------------------------------------------------------------------
@@ -395,9 +396,11 @@ def _verb(sub: Any, name: str, fn: Any, help_: str) -> argparse.ArgumentParser:
 
 def _model_args(sp: argparse.ArgumentParser, positional: bool = False) -> None:
     if positional:
-        sp.add_argument("model", help="torchvision model name (vgg16, resnet50, ...)")
+        sp.add_argument("model", help="torchvision model name (vgg16, resnet50, ...) or your own: FILE.py:factory")
     else:
-        sp.add_argument("--model", default="vgg16", help="torchvision model name (default vgg16)")
+        sp.add_argument(
+            "--model", default="vgg16", help="torchvision model name (default vgg16) or your own: FILE.py:factory"
+        )
     sp.add_argument("--input", type=int, default=None, help="input height=width (default 224; 299 for inception_v3)")
 
 
