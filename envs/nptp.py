@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import gymnasium as gym
@@ -9,10 +11,18 @@ import numpy as np
 from gymnasium import spaces
 
 from splitgym.costmodels.cluster import Cluster
+from splitgym.costmodels.errors import EnvArgumentError
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.slicing import Region
-from splitgym.costmodels.tiles.tile_cost import TileCostModel, TileScore, cluster_caps, tile_plan
+from splitgym.costmodels.tiles.tile_cost import (
+    MemoryCaps,
+    TileCostModel,
+    TileScore,
+    cluster_caps,
+    memory_caps,
+    tile_plan,
+)
 from splitgym.costmodels.tiles.tile_layouts import (
     COLS,
     ROWS,
@@ -20,7 +30,8 @@ from splitgym.costmodels.tiles.tile_layouts import (
     fraction_cuts,
     multilevel,
 )
-from splitgym.envs.scenarios import Scenario, cached_graph, get_scenario
+from splitgym.envs.scenarios import Scenario, cached_graph, get_scenario, network_arg
+from splitgym.envs.text_render import TextRender, text_table
 
 __all__ = ["NPTPEnv", "REWARDS", "decode"]
 
@@ -38,7 +49,7 @@ def decode(actions: np.ndarray, h: int, w: int) -> list[Region]:
     return multilevel(h, w, fraction_cuts(h, w, axes, sides, fracs))
 
 
-class NPTPEnv(gym.Env[np.ndarray, np.ndarray]):
+class NPTPEnv(TextRender, gym.Env[np.ndarray, np.ndarray]):
     """
     ## Description
     Partition an image into one tile per device, as NPTP's MPA does (NP Section III-D): step
@@ -72,44 +83,53 @@ class NPTPEnv(gym.Env[np.ndarray, np.ndarray]):
 
     ## Arguments
     ``scenario``: a registered scenario name or :class:`Scenario` (its model, input size, device
-    group and network), or None to use the next four; ``model``, ``input_size``, ``devices``
-    (a device group; ``nptp3`` carries NPTP's memory caps), ``bandwidth_mbps`` (Mbps on every
-    device; 0.8-8 is the paper's 0.1-1 MB/s) or ``network`` (a network config name);
-    ``caps``: ``"auto"`` (the device group's), ``"none"`` or a group name; ``reward``.
+    group and network), or None to use the next four; ``model`` (a torchvision name or
+    ``path/to/file.py:factory``), ``input`` (pixels; the old ``input_size`` still works, with a
+    DeprecationWarning), ``devices`` (a device group name, path or mapping; ``nptp3`` carries
+    NPTP's memory caps), ``bandwidth_mbps`` (Mbps on every device; 0.8-8 is the paper's 0.1-1
+    MB/s) or ``network`` (a network name, Mbps or mapping); ``caps``: ``"auto"`` (the device
+    group's), ``"none"`` or a group name; ``reward``; ``render_mode``: ``"ansi"`` (the tiles so
+    far as text) or ``"human"`` (printed).
 
     ## Version History
     * v0: initial version.
     """
 
-    metadata = {"render_modes": []}
-
     def __init__(
         self,
         scenario: str | Scenario | None = None,
         model: str = "vgg16",
-        input_size: int | None = None,
-        devices: str = "nptp3",
+        input: int | None = None,
+        devices: str | Mapping[str, Any] = "nptp3",
         bandwidth_mbps: float | None = 4.0,
-        network: str | None = None,
+        network: str | float | Mapping[str, Any] | None = None,
         caps: str = "auto",
         reward: str = "relative",
+        render_mode: str | None = None,
+        input_size: int | None = None,
     ) -> None:
         if reward not in REWARDS:
-            raise ValueError(f"reward: must be one of {REWARDS}, got {reward!r}")
+            raise EnvArgumentError(f"reward: must be one of {REWARDS}, got {reward!r}")
+        self._set_render_mode(render_mode)
+        if input_size is not None:
+            warnings.warn("NPTPEnv: input_size is deprecated, use input (as DistrEdge-v0)", DeprecationWarning, 2)
+            input = input if input is not None else input_size
         if scenario is not None:
             sc = get_scenario(scenario)
             self.graph: ModelGraph = sc.graph()
             self.cluster: Cluster = sc.cluster()
         else:
-            self.graph = cached_graph(model, input_size)
-            net: str | float = network if network is not None else float(bandwidth_mbps or 4.0)
+            if input is not None and (isinstance(input, bool) or not isinstance(input, int) or input < 1):
+                raise EnvArgumentError(f"input: expected pixels (a positive int), got {input!r}")
+            self.graph = cached_graph(str(model), input)
+            net = network_arg(network if network is not None else float(bandwidth_mbps or 4.0))
             self.cluster = Cluster.from_config(devices, net)
         self.reward_mode = reward
         self.N = self.cluster.size
         if self.N < 2:
-            raise ValueError(f"devices: NPTP needs at least 2 devices, got {self.N}")
+            raise EnvArgumentError(f"devices: NPTP needs at least 2 devices, got {self.N}")
         _, self.H, self.W = self.graph.input_shape
-        self.caps = cluster_caps(self.cluster, caps)
+        self.caps = _caps(self.cluster, caps, devices if scenario is None else None)
         self.model = TileCostModel(self.graph, self.cluster, memory_mb=self.caps.mb, activation_share=self.caps.share)
         self.T_ref = self.model.score(equal_strips(self.H, self.W, self.N)).latency
         full = np.array([self.model.full_seconds(d) for d in range(self.N)])
@@ -182,6 +202,17 @@ class NPTPEnv(gym.Env[np.ndarray, np.ndarray]):
             decision=np.asarray(decision).tolist(),
         )
 
+    def render_text(self) -> str:
+        """The tiles cut so far (rows and columns per device) and the latency at the end."""
+        pieces = decode(np.stack(self.actions), self.H, self.W) if self.actions else []
+        names = self.cluster.names
+        rows = [[names[i], f"{p.r0}..{p.r1}", f"{p.c0}..{p.c1}"] for i, p in enumerate(pieces)]
+        text = text_table(["device", "rows", "cols"], rows) if rows else f"{self.H}x{self.W} image, no tile cut yet"
+        if self.k >= self.episode_steps and self.last_decision is not None:
+            s = self.score(self.last_decision)
+            text += f"\nlatency {s.latency * 1e3:.2f} ms ({'feasible' if s.feasible else 'over a memory cap'})"
+        return text
+
     # -- internals ------------------------------------------------------------------------------
     def _reset_episode(self) -> None:
         self.k = 0
@@ -192,3 +223,11 @@ class NPTPEnv(gym.Env[np.ndarray, np.ndarray]):
         r = self.remainder
         head = [r.r0 / self.H, r.r1 / self.H, r.c0 / self.W, r.c1 / self.W, self.k / self.episode_steps]
         return np.clip(np.concatenate([head, self._devices]), 0.0, 1.0).astype(np.float32)
+
+
+def _caps(cluster: Cluster, caps: str, devices: str | Mapping[str, Any] | None) -> MemoryCaps:
+    """``caps="auto"`` on a device group given as a mapping reads the caps from that mapping (an
+    override of ``memory_mb`` takes effect); otherwise :func:`cluster_caps` decides."""
+    if caps == "auto" and isinstance(devices, Mapping):
+        return memory_caps(devices)
+    return cluster_caps(cluster, caps)

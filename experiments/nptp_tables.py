@@ -267,7 +267,7 @@ def table_ppo(
 
     rows, curves = [], {}
     for mbs in bandwidths:
-        env = NPTPEnv(model=model, input_size=size, devices=DEVICES, bandwidth_mbps=mbs * 8.0)
+        env = NPTPEnv(model=model, input=size, devices=DEVICES, bandwidth_mbps=mbs * 8.0)
         refs: dict[str, Any] = {}
         for name, opts in (
             ("nptp-mpa", {"iterations": iterations}),

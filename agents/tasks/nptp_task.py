@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 
 from splitgym.agents.planners import run_planner
 from splitgym.agents.tasks import TrainTask, register_task
+from splitgym.agents.tasks.config_groups import group_mapping, model_input, model_spec
 from splitgym.costmodels.errors import SplitgymError
 from splitgym.costmodels.plan import load_plan
 from splitgym.costmodels.tiles.tile_cost import score_tiles
@@ -23,15 +24,17 @@ __all__ = ["NPTPTask"]
 
 
 def _env(cfg: DictConfig) -> NPTPEnv:
+    """The env of the run's resolved groups; ``env.devices`` / ``env.bandwidth_mbps``, when set,
+    replace the devices / network group (a name or path, a number of Mbps)."""
     e = cfg.env
-    devices = str(e.devices) if e.get("devices") else str(cfg.devices.name)
+    devices: Any = str(e.devices) if e.get("devices") else group_mapping(cfg, "devices")
     bw = e.get("bandwidth_mbps")
     return NPTPEnv(
-        model=str(cfg.model.name),
-        input_size=cfg.model.input,
+        model=model_spec(cfg.model),
+        input=model_input(cfg.model),
         devices=devices,
         bandwidth_mbps=None if bw is None else float(bw),
-        network=None if bw is not None else str(cfg.network.name),
+        network=None if bw is not None else group_mapping(cfg, "network"),
         caps=str(e.get("caps", "auto")),
         reward=str(e.get("reward", "relative")),
     )
