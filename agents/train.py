@@ -30,6 +30,7 @@ from stable_baselines3.common.logger import configure
 from splitgym.agents.actor_init import scale_actor_output
 from splitgym.agents.algos import ALGOS
 from splitgym.agents.callbacks import BestPlanCallback, ResumableCheckpoint, save_checkpoint
+from splitgym.agents.config_check import check_config
 from splitgym.agents.noise import EpsilonGaussianNoise
 from splitgym.agents.tasks import get_task
 from splitgym.costmodels.errors import ConfigError, SplitgymError
@@ -124,7 +125,8 @@ def _make_model(
 
 def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Run one training job into ``run_dir``; returns the summary."""
-    # read the config (recorded in the run folder)
+    # read the config (checked, then recorded in the run folder)
+    check_config(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(int(cfg.torch_threads))
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))

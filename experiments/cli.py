@@ -329,8 +329,24 @@ def _run_notes(detail: dict[str, Any]) -> str:
 def cmd_train(args: argparse.Namespace) -> None:
     from splitgym.agents import train
 
-    sys.argv = ["splitgym train", *args.overrides]
+    sys.argv = ["splitgym train", *_absolute_config_path(args.overrides)]
     train.main()
+
+
+def _absolute_config_path(argv: list[str]) -> list[str]:
+    """``--config-path RUN`` (``-cp``) relative to the working folder, as a person means it; Hydra
+    would read it relative to the app's module. Why: ``splitgym train --config-path RUN
+    --config-name config`` re-runs a run from its recorded ``config.yaml``."""
+    out = list(argv)
+    for i, arg in enumerate(out):
+        flag, eq, value = arg.partition("=")
+        if flag not in ("--config-path", "-cp"):
+            continue
+        if eq and not Path(value).is_absolute():
+            out[i] = f"{flag}={Path(value).resolve()}"
+        elif not eq and i + 1 < len(out) and not Path(out[i + 1]).is_absolute() and Path(out[i + 1]).is_dir():
+            out[i + 1] = str(Path(out[i + 1]).resolve())
+    return out
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
