@@ -61,7 +61,9 @@ def resolve_model_spec(name: str) -> str:
     if where.endswith(".py"):
         path = Path(where).expanduser()
         if not path.is_file():
-            raise UnsupportedModelError(f"model: no such file {where!r} (in {name!r}; expected path/to/file.py:factory)")
+            raise UnsupportedModelError(
+                f"model: no such file {where!r} (in {name!r}; expected path/to/file.py:factory)"
+            )
         return f"{path.resolve()}:{factory}"
     return name
 
@@ -135,7 +137,10 @@ def build_model(name: str, seed: int = 0, meta: bool = False) -> nn.Module:
         return _build_custom(name, seed, meta)
     torchvision = _torchvision()
     if name not in available_models():
-        raise UnsupportedModelError(f"model: unknown torchvision model {name!r} (try vgg16, resnet50, mobilenet_v2, or your own: path/to/file.py:factory)")
+        raise UnsupportedModelError(
+            f"model: unknown torchvision model {name!r} "
+            "(try vgg16, resnet50, mobilenet_v2, or your own: path/to/file.py:factory)"
+        )
     kwargs = _EXTRA_KWARGS.get(name, {})
     if meta:
         try:

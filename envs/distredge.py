@@ -253,8 +253,13 @@ class DistrEdgeEnv(TextRender, gym.Env[np.ndarray, np.ndarray]):
             [i, f"{first}..{last}", *np.diff(cuts).tolist()]
             for i, ((first, last), cuts) in enumerate(zip(self.partition, self.cuts))
         ]
+        if not rows and self.last_cuts is not None:  # between episodes (a VecEnv resets at once): the last plan
+            rows = [
+                [i, f"{f}..{la}", *np.diff(c).tolist()]
+                for i, ((f, la), c) in enumerate(zip(self.partition, self.last_cuts))
+            ]
         text = text_table(header, rows) if rows else f"{self.scenario.name}: no volume decided yet ({self.L} to go)"
-        if self.l >= self.L and self.last_latency is not None:
+        if (self.l >= self.L or not self.cuts) and self.last_latency is not None:
             text += f"\nlatency {self.last_latency * 1e3:.2f} ms (equal split {self.T_equal * 1e3:.2f} ms)"
         return text
 

@@ -204,11 +204,13 @@ class NPTPEnv(TextRender, gym.Env[np.ndarray, np.ndarray]):
 
     def render_text(self) -> str:
         """The tiles cut so far (rows and columns per device) and the latency at the end."""
-        pieces = decode(np.stack(self.actions), self.H, self.W) if self.actions else []
+        last = self.last_decision if not self.actions else None  # between episodes: the last layout
+        shown = self.actions if self.actions else ([] if last is None else list(last))
+        pieces = decode(np.stack(shown), self.H, self.W) if shown else []
         names = self.cluster.names
         rows = [[names[i], f"{p.r0}..{p.r1}", f"{p.c0}..{p.c1}"] for i, p in enumerate(pieces)]
         text = text_table(["device", "rows", "cols"], rows) if rows else f"{self.H}x{self.W} image, no tile cut yet"
-        if self.k >= self.episode_steps and self.last_decision is not None:
+        if (self.k >= self.episode_steps or not self.actions) and self.last_decision is not None:
             s = self.score(self.last_decision)
             text += f"\nlatency {s.latency * 1e3:.2f} ms ({'feasible' if s.feasible else 'over a memory cap'})"
         return text

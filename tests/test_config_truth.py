@@ -68,7 +68,12 @@ def test_bad_values_are_one_line_naming_key_and_value(override: str, line: str):
 
 def _train(tmp: Path, run: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [*CLI, *args, f"hydra.run.dir={run}"], capture_output=True, text=True, timeout=300, cwd=tmp, env=os.environ.copy()
+        [*CLI, *args, f"hydra.run.dir={run}"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp,
+        env=os.environ.copy(),
     )
 
 
