@@ -153,6 +153,11 @@ def _start_ms(summary: dict[str, Any]) -> float:
     return scenario.pilot().latency * 1e3
 
 
+def _name(group: Any) -> str:
+    """A scenario's group by its name: runs record the resolved mapping (older ones the name)."""
+    return str(group.get("name", "custom")) if isinstance(group, dict) else str(group)
+
+
 def collect(table: str, runs: list[tuple[str, Path]]) -> list[dict[str, Any]]:
     """One line per group and method; the classical planners once per group (every variant's
     summary prices them on the same cost model)."""
@@ -165,8 +170,8 @@ def collect(table: str, runs: list[tuple[str, Path]]) -> list[dict[str, Any]]:
             "table": table,
             "run": run.name,
             "model": sc["model"],
-            "devices": sc["devices"],
-            "network": sc["network"],
+            "devices": _name(sc["devices"]),
+            "network": _name(sc["network"]),
             "alpha": sc["alpha"],
         }
         rows.append(
