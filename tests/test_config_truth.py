@@ -17,6 +17,7 @@ from splitgym.agents.tasks import get_task
 from splitgym.costmodels.errors import SplitgymError
 
 SMALL = ["model=vgg11", "model.input=64", "env.partition=stages"]
+LEARN = ["episodes=12", "agent.kwargs.learning_starts=16"]  # ~60 steps, ~44 updates: learning is re-run too
 CLI = [sys.executable, "-m", "splitgym.experiments.cli", "train"]
 
 
@@ -92,7 +93,7 @@ def test_user_config_folder_adds_groups_and_config_yaml_reruns_the_same_plan(tmp
     )
     (conf / "network" / "slow.yaml").write_text("name: slow\nbandwidth_mbps: 20.0\n")
     first = tmp_path / "first"
-    res = _train(tmp_path, first, "--config-dir", "my/conf", "devices=mylab", "network=slow", *SMALL, "episodes=30")
+    res = _train(tmp_path, first, "--config-dir", "my/conf", "devices=mylab", "network=slow", *SMALL, *LEARN)
     assert res.returncode == 0, res.stderr[-2000:]
     plan = json.loads((first / "export" / "plan.json").read_text())
     assert [d["name"] for d in plan["devices"]] == ["a", "b", "c"]
