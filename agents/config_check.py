@@ -70,6 +70,8 @@ def _check_network(net: Any) -> None:
 
 
 def _check_devices(devices: Any) -> None:
+    if isinstance(devices, DictConfig) and devices.get("path"):  # devices=file devices.path=my.yaml: checked on load
+        return
     entries = devices.get("devices") if isinstance(devices, DictConfig) else None
     if not isinstance(entries, ListConfig):
         raise ConfigError(f"devices.devices: expected a list of {{name, board}}, got {entries!r}")

@@ -120,9 +120,18 @@ def test_processor_profiles_are_derived_and_scaled(tiny):
     nc = _nodes()
     profs = processor_profiles(tiny, nc, synthetic_profile(tiny, 1e-5))
     gpu, cpu = profs[("nano", "gpu")], profs[("nano", "cpu")]
-    assert gpu.kind == "derived" and "derived" in gpu.meta["label"]
-    ratio = nc.nodes[2].processor("gpu").effective_gflops / nc.nodes[2].processor("cpu").effective_gflops
-    assert cpu.total_seconds() / gpu.total_seconds() == pytest.approx(ratio, rel=1e-6)
+    assert gpu.kind == cpu.kind == "derived" and "derived" in gpu.meta["label"]
+    g, c = nc.nodes[2].processor("gpu"), nc.nodes[2].processor("cpu")
+    # a CPU processor: the base scaled to its effective rate
+    assert cpu.total_seconds() == pytest.approx(tiny.flops / (c.effective_gflops * 1e9), rel=1e-6)
+    # a Jetson GPU: the GPU wave model at fp32, at the processor's peak and efficiency; launch
+    # floors and part-empty waves make it slower than its effective rate alone
+    spec, params = gpu.meta["gpu_spec"], gpu.meta["gpu_params"]
+    assert gpu.meta["shape"] == "gpu" and spec["dtype_bytes"] == 4
+    assert spec["sms"] * spec["clock_ghz"] * spec["flop_per_sm_cycle"] == pytest.approx(g.peak_gflops, rel=1e-3)
+    assert params["efficiency"] == pytest.approx(g.effective_gflops / g.peak_gflops, rel=1e-12)
+    assert gpu.total_seconds() > tiny.flops / (g.effective_gflops * 1e9)
+    assert gpu.total_seconds() < cpu.total_seconds()
 
 
 def test_large_model_without_a_shipped_profile_gets_a_flop_scaled_base():

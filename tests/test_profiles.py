@@ -264,7 +264,7 @@ def test_derive_scales_every_time_by_one_factor(local: DeviceProfile, vgg16: Mod
 
 
 def test_derive_records_its_sources(local: DeviceProfile, vgg16: ModelGraph) -> None:
-    d = derive(local, "tx2", vgg16, name="tx2-a")
+    d = derive(local, "tx2", vgg16, name="tx2-a", shape="linear")  # the CPU-shaped scaling's record
     b = BOARDS["tx2"]
     assert d.name == "tx2-a"
     assert d.meta["source"] == b.source and "1.33 TFLOPS" in d.meta["source"]
@@ -383,3 +383,18 @@ def test_profile_rejects_bad_options(tiny: ModelGraph, kwargs: dict, needle: str
     with pytest.raises(ProfileError) as info:
         profile_model(tiny, min_run_time=0.001, progress=False, **kwargs)
     assert _one_line(info).startswith(needle)
+
+
+def test_point_timer_measures_a_known_duration():
+    """The profiler's sized-block timer and the old autorange one both time a 3 ms call as ~3 ms
+    (sleep: at least its duration however loaded the machine), and a fast call far below it."""
+    import time
+
+    import torch
+
+    from splitgym.costmodels.profiler import _time
+    from splitgym.experiments.bench_profiler import autorange_time
+
+    for timer in (_time, autorange_time):
+        assert 0.003 <= timer(lambda x: time.sleep(0.003), torch.zeros(1), 0.02, "cpu") < 0.03
+        assert timer(lambda x: x + 1, torch.zeros(1), 0.01, "cpu") < 1e-3

@@ -162,13 +162,16 @@ def test_pilot_search_widens_the_pilot_and_stops_at_a_local_optimum():
 
 
 def test_pilot_search_starts_no_slower_than_aofl_on_sixteen_devices():
-    """DE Table III's LB: AOFL's three fused volumes beat every LC-PSS partition; with the linear
-    seed and the per-volume prior the search's start is AOFL's plan or better."""
+    """DE Table III's LB: with the linear seed and the per-volume prior the search's start is AOFL's
+    plan or better, and no worse than LC-PSS's partition alone. (On the linear derived boards AOFL's
+    three fused volumes beat every LC-PSS partition, which is why the search exists; on the
+    GPU-shaped Jetsons LC-PSS's partition beats AOFL's, whose linear model no longer fits them.)"""
     sc = get_scenario("vgg16-LB")
     graph, cluster = sc.graph(), sc.cluster()
     aofl = Simulator(graph, cluster).simulate(run_planner("aofl", graph, cluster)).latency
-    assert pilot_partition(graph, cluster).latency > aofl  # why the search exists
-    assert pilot_partition(graph, cluster, **SEARCH).latency <= aofl * (1 + 1e-9)
+    searched = pilot_partition(graph, cluster, **SEARCH).latency
+    assert searched <= aofl * (1 + 1e-9)
+    assert searched <= pilot_partition(graph, cluster).latency * (1 + 1e-9)
 
 
 @pytest.mark.parametrize("algo", ["ddpg", "td3", "sac", "ppo"])

@@ -8,15 +8,18 @@ the truth, so the tasks build clusters from them (``Cluster.from_config`` takes 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+from hydra.utils import to_absolute_path
 from omegaconf import DictConfig
 
 from splitgym.costmodels.cluster import plain_config
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.models import resolve_model_spec
 
-__all__ = ["model_spec", "model_input", "group_mapping"]
+__all__ = ["model_spec", "model_input", "group_mapping", "devices_group", "group_label"]
 
 
 def model_spec(model: DictConfig) -> str:
@@ -50,3 +53,20 @@ def group_mapping(cfg: DictConfig, key: str) -> dict[str, Any]:
     if cfg.get(key) is None:
         raise ConfigError(f"{key}: no {key} group in the config")
     return plain_config(cfg[key])
+
+
+def devices_group(cfg: DictConfig) -> str | dict[str, Any]:
+    """The devices group: ``devices=file devices.path=my.yaml`` (conf/devices/file.yaml) as that
+    file's absolute path (its relative profile paths resolve against its own folder), else the
+    resolved mapping."""
+    path = cfg.devices.get("path") if cfg.get("devices") is not None else None
+    if path:
+        return to_absolute_path(str(path))
+    return group_mapping(cfg, "devices")
+
+
+def group_label(group: str | Mapping[str, Any]) -> str:
+    """A group's name for run and scenario names: its ``name``, or a file's stem."""
+    if isinstance(group, Mapping):
+        return str(group.get("name", "custom"))
+    return Path(group).stem

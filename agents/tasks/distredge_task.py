@@ -20,7 +20,7 @@ from splitgym.agents.export import (
     write_summary,
 )
 from splitgym.agents.tasks import TrainTask, register_task
-from splitgym.agents.tasks.config_groups import group_mapping, model_input, model_spec
+from splitgym.agents.tasks.config_groups import devices_group, group_label, group_mapping, model_input, model_spec
 from splitgym.costmodels.errors import SplitgymError
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.plan import load_plan
@@ -33,9 +33,9 @@ __all__ = ["DistrEdgeTask", "scenario_from_config"]
 
 def scenario_from_config(cfg: DictConfig) -> Scenario:
     """The run's scenario from its resolved groups (every override and user group takes effect)."""
-    devices, network = group_mapping(cfg, "devices"), group_mapping(cfg, "network")
+    devices, network = devices_group(cfg), group_mapping(cfg, "network")
     return Scenario(
-        name=f"{cfg.model.name}-{devices.get('name', 'custom')}-{network.get('name', 'custom')}",
+        name=f"{cfg.model.name}-{group_label(devices)}-{group_label(network)}",
         model=model_spec(cfg.model),
         input=model_input(cfg.model),
         devices=devices,

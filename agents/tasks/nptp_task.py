@@ -13,7 +13,7 @@ from omegaconf import DictConfig
 
 from splitgym.agents.planners import run_planner
 from splitgym.agents.tasks import TrainTask, register_task
-from splitgym.agents.tasks.config_groups import group_mapping, model_input, model_spec
+from splitgym.agents.tasks.config_groups import devices_group, group_mapping, model_input, model_spec
 from splitgym.costmodels.errors import SplitgymError
 from splitgym.costmodels.plan import load_plan
 from splitgym.costmodels.tiles.tile_cost import score_tiles
@@ -27,7 +27,7 @@ def _env(cfg: DictConfig) -> NPTPEnv:
     """The env of the run's resolved groups; ``env.devices`` / ``env.bandwidth_mbps``, when set,
     replace the devices / network group (a name or path, a number of Mbps)."""
     e = cfg.env
-    devices: Any = str(e.devices) if e.get("devices") else group_mapping(cfg, "devices")
+    devices: Any = str(e.devices) if e.get("devices") else devices_group(cfg)
     bw = e.get("bandwidth_mbps")
     return NPTPEnv(
         model=model_spec(cfg.model),

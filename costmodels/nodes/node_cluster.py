@@ -12,8 +12,10 @@ hidp-5`` works like any other group) with optional HiDP keys: ``leader``, ``netw
 ``latency_ms`` and per device ``availability: [[t_s, 0|1], ...]`` (steps, from t = 0 available).
 
 Profiles (:func:`processor_profiles`): each processor gets its own profile, derived like
-:func:`profiles.derive` does for a board: the local measured profile's per-unit linear fit scaled
-by (local effective FLOP/s on this model) / (processor peak x efficiency), labelled derived. When
+:func:`profiles.derive` does for a board: a CPU processor (and a Pi's GL GPU) the local measured
+profile's per-unit linear fit scaled by (local effective FLOP/s on this model) / (processor peak x
+efficiency); a Jetson GPU the GPU wave model (:mod:`gpu_shape`) on its board's SM figures at fp32
+and the processor's efficiency; all labelled derived. When
 no local profile of the model is shipped or cached (ResNet-152 is not), the base is *FLOP-scaled*:
 every unit takes ``flops x rows / height / rate`` with ``rate`` the local effective FLOP/s of the
 closest shipped model (ResNet-50 for ResNets, else VGG-19), labelled so; nothing is measured here.
@@ -22,13 +24,17 @@ closest shipped model (ResNet-50 for ResNets, else VGG-19), labelled so; nothing
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from omegaconf import DictConfig
 
+from splitgym.costmodels.boards import BOARDS
+from splitgym.costmodels.boards import board as lookup_board
 from splitgym.costmodels.cluster import REQUESTER, Cluster, Device, load_conf, plain_config
 from splitgym.costmodels.errors import ConfigError
+from splitgym.costmodels.gpu_shape import MODEL_NAME as GPU_MODEL_NAME
+from splitgym.costmodels.gpu_shape import GpuShapeParams, GpuSpec, gpu_tables
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.network import Network, link_seconds
 from splitgym.costmodels.nodes.node_processors import (
@@ -280,8 +286,36 @@ def local_base(graph: ModelGraph) -> DeviceProfile:
     return DeviceProfile("local-cpu-flops", "local-cpu", "derived", graph.name, graph.input_shape, units, head, meta)
 
 
+def _gpu_processor_profile(base: DeviceProfile, graph: ModelGraph, node: Node, proc: ProcessorSpec) -> DeviceProfile:
+    """A Jetson GPU as :mod:`gpu_shape` runs it (as :func:`profiles.derive` does for a GPU board),
+    at fp32 (HiDP's TF with CUDA) and at the processor's efficiency, so a sensitivity run's
+    ``efficiency=`` still takes effect."""
+    params = GpuShapeParams(efficiency=proc.effective_gflops / proc.peak_gflops)
+    spec = GpuSpec.of_board(lookup_board(node.board), "fp32")
+    tables, head = gpu_tables(graph, spec, params, [u.widths for u in base.units])
+    units = [UnitTable(u.name, hs, ws, t) for u, (hs, ws, t) in zip(graph.units, tables)]
+    meta = {
+        "widths_from": base.name,
+        "node": node.name,
+        "board": node.board,
+        "processor": proc.name,
+        "shape": "gpu",
+        "model": GPU_MODEL_NAME,
+        "gpu_params": params.to_json(),
+        "gpu_spec": asdict(spec),
+        "calibrated": False,
+        "source": proc.source,
+        "label": "derived (processor-level GPU wave model, not measured on the board; uncalibrated)",
+    }
+    name = f"{node.board}/{proc.name}"
+    return DeviceProfile(name, node.board, "derived", base.model, base.input_shape, units, head, meta)
+
+
 def processor_profile(base: DeviceProfile, graph: ModelGraph, node: Node, proc: ProcessorSpec) -> DeviceProfile:
-    """``base`` scaled to one processor (as :func:`profiles.derive` does for a whole board)."""
+    """``base`` scaled to one processor (as :func:`profiles.derive` does for a CPU board); a GPU
+    with SM figures in :mod:`boards` follows the GPU wave model instead."""
+    if proc.kind == "gpu" and node.board in BOARDS and BOARDS[node.board].sm_count is not None:
+        return _gpu_processor_profile(base, graph, node, proc)
     src = base.fitted("linear") if base.kind == "measured" else base
     local_rate = graph.flops / max(src.total_seconds(), 1e-12)
     factor = local_rate / (proc.effective_gflops * 1e9)
