@@ -102,3 +102,20 @@ def test_user_config_folder_adds_groups_and_config_yaml_reruns_the_same_plan(tmp
     res = _train(tmp_path, again, "--config-path", "first", "--config-name", "config")
     assert res.returncode == 0, res.stderr[-2000:]
     assert json.loads((again / "export" / "plan.json").read_text()) == plan
+
+
+def test_user_config_folder_adds_an_msmdi_scenario(tmp_path: Path):
+    (tmp_path / "env").mkdir()
+    (tmp_path / "env" / "mymdi.yaml").write_text(
+        "defaults:\n  - msmdi\n  - _self_\n"
+        "scenario:\n  name: lab\n  model: vgg11\n  input: 64\n  network: bw100\n  images: [5, 5]\n  image_s: 0.2\n"
+        "  devices: {name: lab, devices: [{name: w0, board: tx2}, {name: w1, board: nano}, {name: w2, board: tx2}]}\n"
+    )
+    cfg = _cfg(f"hydra.searchpath=[file://{tmp_path}]", "env=mymdi", small=[])
+    check_config(cfg)
+    env = get_task(cfg.env.id).make_env(cfg)
+    assert env.scenario.name == "lab" and env.N == 3 and env.total == 10
+    assert list(env.system.images) == [5, 5]
+    bad = _cfg(f"hydra.searchpath=[file://{tmp_path}]", "env=mymdi", "+env.scenario.speed=2", small=[])
+    with pytest.raises(SplitgymError, match=r"^env.scenario.speed: not a scenario field"):
+        get_task(bad.env.id).make_env(bad)

@@ -19,7 +19,9 @@ import numpy as np
 from omegaconf import DictConfig
 
 from splitgym.agents.tasks import TrainTask, register_task
+from splitgym.costmodels.cluster import plain_config
 from splitgym.envs.msmdi import REFERENCES, MSMDIEnv
+from splitgym.envs.msmdi_scenarios import MDIScenario
 
 __all__ = ["MSMDITask", "evaluate_policies"]
 
@@ -53,8 +55,11 @@ def evaluate_policies(cfg_env: dict[str, Any], model: Any | None, seeds: list[in
 
 def env_kwargs(cfg: DictConfig) -> dict[str, Any]:
     images = cfg.env.get("images")
+    scenario = cfg.env.scenario
     return {
-        "scenario": str(cfg.env.scenario),
+        "scenario": MDIScenario.from_mapping(plain_config(scenario))
+        if isinstance(scenario, DictConfig)
+        else str(scenario),
         "reward": str(cfg.env.reward),
         "service": str(cfg.env.service),
         "images": None if images is None else tuple(int(i) for i in images),
