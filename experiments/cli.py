@@ -424,17 +424,30 @@ def cmd_train(args: argparse.Namespace) -> None:
 def _absolute_config_path(argv: list[str]) -> list[str]:
     """``--config-path RUN`` (``-cp``) relative to the working folder, as a person means it; Hydra
     would read it relative to the app's module. Why: ``splitgym train --config-path RUN
-    --config-name config`` re-runs a run from its recorded ``config.yaml``."""
+    --config-name config`` re-runs a run from its recorded ``config.yaml``. That file holds no
+    ``hydra`` section, so the re-run's folders follow conf/train.yaml's pattern unless given."""
     out = list(argv)
+    given = False
     for i, arg in enumerate(out):
         flag, eq, value = arg.partition("=")
         if flag not in ("--config-path", "-cp"):
             continue
+        given = True
         if eq and not Path(value).is_absolute():
             out[i] = f"{flag}={Path(value).resolve()}"
         elif not eq and i + 1 < len(out) and not Path(out[i + 1]).is_absolute() and Path(out[i + 1]).is_dir():
             out[i + 1] = str(Path(out[i + 1]).resolve())
+    for key, value in _RUN_DIRS.items():
+        if given and not any(a.startswith(f"{key}=") for a in out):
+            out.append(f"{key}={value}")
     return out
+
+
+#: conf/train.yaml's run folders, for a re-run from a recorded config (which has no ``hydra`` section)
+_RUN_DIRS = {
+    "hydra.run.dir": "runs/train/${now:%Y-%m-%d_%H-%M-%S}",
+    "hydra.sweep.dir": "runs/multirun/${now:%Y-%m-%d_%H-%M-%S}",
+}
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
