@@ -86,6 +86,8 @@ class DistrEdgeEnv(TextRender, gym.Env[np.ndarray, np.ndarray]):
 
     ## Version History
     * v0: initial version (``action="shares"`` added later as an option; the default is Eq. 9).
+    * v0 (same dynamics): ``render_mode``; ``model``/``input``/``devices``/``network``/``alpha`` kwargs and
+      partition names through ``partition``.
     """
 
     def __init__(

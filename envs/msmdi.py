@@ -92,6 +92,7 @@ class MSMDIEnv(TextRender, gym.Env[np.ndarray, np.ndarray]):
 
     ## Version History
     * v0: initial version.
+    * v0 (same dynamics): ``render_mode``.
     """
 
     def __init__(

@@ -93,6 +93,7 @@ class NPTPEnv(TextRender, gym.Env[np.ndarray, np.ndarray]):
 
     ## Version History
     * v0: initial version.
+    * v0 (same dynamics): ``render_mode``; ``input`` (``input_size`` deprecated); groups as mappings.
     """
 
     def __init__(
