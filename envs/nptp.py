@@ -13,6 +13,7 @@ from gymnasium import spaces
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.errors import EnvArgumentError
 from splitgym.costmodels.graph import ModelGraph
+from splitgym.costmodels.models import resolve_model_spec
 from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.slicing import Region
 from splitgym.costmodels.tiles.tile_cost import (
@@ -30,7 +31,7 @@ from splitgym.costmodels.tiles.tile_layouts import (
     fraction_cuts,
     multilevel,
 )
-from splitgym.envs.scenarios import Scenario, cached_graph, get_scenario, network_arg
+from splitgym.envs.scenarios import Scenario, cached_graph, get_scenario, input_arg, network_arg
 from splitgym.envs.text_render import TextRender, text_table
 
 __all__ = ["NPTPEnv", "REWARDS", "decode"]
@@ -120,9 +121,8 @@ class NPTPEnv(TextRender, gym.Env[np.ndarray, np.ndarray]):
             self.graph: ModelGraph = sc.graph()
             self.cluster: Cluster = sc.cluster()
         else:
-            if input is not None and (isinstance(input, bool) or not isinstance(input, int) or input < 1):
-                raise EnvArgumentError(f"input: expected pixels (a positive int), got {input!r}")
-            self.graph = cached_graph(str(model), input)
+            size = None if input is None else input_arg(input)
+            self.graph = cached_graph(resolve_model_spec(str(model)), size)
             net = network_arg(network if network is not None else float(bandwidth_mbps or 4.0))
             self.cluster = Cluster.from_config(devices, net)
         self.reward_mode = reward

@@ -20,6 +20,7 @@ from typing import Any
 import splitgym.envs.msmdi_scenarios  # noqa: F401
 from splitgym.costmodels.errors import EnvArgumentError
 from splitgym.costmodels.graph import ModelGraph
+from splitgym.costmodels.models import resolve_model_spec
 from splitgym.costmodels.volumes.lcpss import lcpss_partition
 from splitgym.costmodels.volumes.partition_pilot import PILOTS, PilotResult, pilot_partition
 from splitgym.costmodels.volumes.partitions import Partition, named_partition
@@ -41,6 +42,7 @@ __all__ = [
     "cached_graph",
     "scenario_with",
     "network_arg",
+    "input_arg",
 ]
 
 
@@ -90,6 +92,13 @@ def network_arg(network: Any) -> str | Mapping[str, Any]:
     raise EnvArgumentError(f"network: expected a name, Mbps or a mapping, got {network!r}")
 
 
+def input_arg(size: Any) -> int:
+    """An env's ``input`` argument: pixels, a positive int (a one-line error otherwise)."""
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise EnvArgumentError(f"input: expected pixels (a positive int), got {size!r}")
+    return size
+
+
 def scenario_with(base: str | Scenario | None, **parts: Any) -> Scenario:
     """``base`` (a registered name or a Scenario; None: ``vgg16-DB-300``) with the given parts
     (``model``, ``input``, ``devices``, ``network``, ``partition``, ``alpha``) replaced; parts that
@@ -100,10 +109,10 @@ def scenario_with(base: str | Scenario | None, **parts: Any) -> Scenario:
     for key, kinds in (("model", str), ("partition", str), ("devices", (str, Mapping))):
         if key in given and not isinstance(given[key], kinds):
             raise EnvArgumentError(f"{key}: expected a name, got {given[key]!r}")
-    if "input" in given and (isinstance(given["input"], bool) or not isinstance(given["input"], int)):
-        raise EnvArgumentError(f"input: expected pixels (a positive int), got {given['input']!r}")
-    if "input" in given and given["input"] < 1:
-        raise EnvArgumentError(f"input: expected pixels (a positive int), got {given['input']!r}")
+    if "input" in given:
+        given["input"] = input_arg(given["input"])
+    if "model" in given:
+        given["model"] = resolve_model_spec(given["model"])  # a user's file: absolute, as plans record it
     if "alpha" in given and not (isinstance(given["alpha"], (int, float)) and 0 < given["alpha"] <= 1):
         raise EnvArgumentError(f"alpha: expected a number in (0, 1], got {given['alpha']!r}")
     if "network" in given:
