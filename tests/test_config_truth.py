@@ -119,3 +119,16 @@ def test_user_config_folder_adds_an_msmdi_scenario(tmp_path: Path):
     bad = _cfg(f"hydra.searchpath=[file://{tmp_path}]", "env=mymdi", "+env.scenario.speed=2", small=[])
     with pytest.raises(SplitgymError, match=r"^env.scenario.speed: not a scenario field"):
         get_task(bad.env.id).make_env(bad)
+
+
+def test_every_shipped_config_combination_passes_the_check():
+    from splitgym.costmodels.cluster import list_conf
+
+    with initialize_config_module(version_base="1.3", config_module="splitgym.conf"):
+        for env in list_conf("env"):
+            for agent in list_conf("agent"):
+                check_config(compose(config_name="train", overrides=[f"env={env}", f"agent={agent}"]))
+        for group in ("devices", "network", "model", "experiment"):
+            for name in list_conf(group):
+                if name != "file":  # devices=file needs devices.path
+                    check_config(compose(config_name="train", overrides=[f"{group}={name}"]))
