@@ -16,8 +16,8 @@ from splitgym.costmodels.volumes.linear_model import equal_cuts
 from splitgym.costmodels.volumes.partition_pilot import PILOTS, PilotResult, pilot_partition
 from splitgym.costmodels.volumes.share_actions import SHARE_RANGE, prior_shares, share_cuts
 from splitgym.costmodels.volumes.volume_simulator import Breakdown, Simulator
+from splitgym.envs.plan_render import NOTHING, PlanRender, text_table
 from splitgym.envs.scenarios import Scenario, scenario_with
-from splitgym.envs.text_render import TextRender, text_table
 
 __all__ = ["DistrEdgeEnv", "REWARDS", "ACTIONS", "map_action"]
 
@@ -34,7 +34,7 @@ def map_action(action: np.ndarray, height: int) -> np.ndarray:
     return np.concatenate([[0], rows, [height]])
 
 
-class DistrEdgeEnv(TextRender, gym.Env[np.ndarray, np.ndarray]):
+class DistrEdgeEnv(PlanRender, gym.Env[np.ndarray, np.ndarray]):
     """
     ## Description
     Split a CNN across N heterogeneous devices, one layer-volume at a time (DistrEdge's OSDS).
@@ -82,7 +82,8 @@ class DistrEdgeEnv(TextRender, gym.Env[np.ndarray, np.ndarray]):
     ``layers``, ``single``, ``stages``, ``"0,4,9"``) or a list of ``(first, last)`` units;
     ``reward``: one of ``REWARDS``; ``action``: one of ``ACTIONS``; ``time_per_episode``: seconds
     the clock advances per episode (None: the image's latency); ``render_mode``: ``"ansi"`` (the
-    plan so far as text) or ``"human"`` (printed).
+    plan so far as text), ``"human"`` (printed) or ``"rgb_array"`` (a band per volume, a colour
+    per device).
 
     ## Version History
     * v0: initial version (``action="shares"`` added later as an option; the default is Eq. 9).
@@ -264,6 +265,17 @@ class DistrEdgeEnv(TextRender, gym.Env[np.ndarray, np.ndarray]):
         if (self.l >= self.L or not self.cuts) and self.last_latency is not None:
             text += f"\nlatency {self.last_latency * 1e3:.2f} ms (equal split {self.T_equal * 1e3:.2f} ms)"
         return text
+
+    def render_grid(self) -> np.ndarray:
+        """One band of 8 pixel rows per volume, 256 columns shared between the devices in
+        proportion to their rows (between episodes: the last finished plan)."""
+        cuts = self.cuts if self.cuts else ([] if self.last_cuts is None else list(self.last_cuts))
+        grid = np.full((8 * self.L, 256), NOTHING, dtype=np.int64)
+        for v, c in enumerate(cuts):
+            edges = np.round(256 * np.asarray(c, dtype=np.float64) / max(1, c[-1])).astype(np.int64)
+            for d in range(self.N):
+                grid[8 * v : 8 * (v + 1), edges[d] : edges[d + 1]] = d
+        return grid
 
     def breakdown(self, cuts: np.ndarray | None = None) -> Breakdown:
         return self.sim.simulate(self.plan(cuts))

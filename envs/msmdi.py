@@ -12,8 +12,8 @@ from splitgym.costmodels.errors import ConfigError, EnvArgumentError
 from splitgym.costmodels.stages.queue_policies import SCHEDULERS, get_scheduler
 from splitgym.costmodels.stages.queue_sim import QueueResult, QueueSim
 from splitgym.envs.msmdi_scenarios import MDI_SCENARIOS, MDIScenario
+from splitgym.envs.plan_render import NOTHING, OFF, PlanRender, text_table
 from splitgym.envs.scenarios import Scenario, get_scenario
-from splitgym.envs.text_render import TextRender, text_table
 
 __all__ = ["MSMDIEnv", "REWARDS", "REFERENCES", "admission_decision", "admission_obs"]
 
@@ -45,7 +45,7 @@ def _scenario(scenario: str | MDIScenario, images: tuple[int, ...] | None) -> MD
     return sc
 
 
-class MSMDIEnv(TextRender, gym.Env[np.ndarray, np.ndarray]):
+class MSMDIEnv(PlanRender, gym.Env[np.ndarray, np.ndarray]):
     """
     ## Description
     Multi-source model-distributed inference (MS-MDI): sources on a ring of workers receive
@@ -88,7 +88,8 @@ class MSMDIEnv(TextRender, gym.Env[np.ndarray, np.ndarray]):
     DistrEdge scenario name (its model, devices and network); ``images``: per-source image counts
     for an episode (default the scenario's); ``reward``: one of ``REWARDS``; ``service``: the
     scheduler whose service rule the workers follow (``ms-mdi``, ``ar-mdi`` or ``local``);
-    ``render_mode``: ``"ansi"`` (queues and workers as text) or ``"human"`` (printed).
+    ``render_mode``: ``"ansi"`` (queues and workers as text), ``"human"`` (printed) or
+    ``"rgb_array"`` (a band per worker, busy in its colour, and the share admitted).
 
     ## Version History
     * v0: initial version.
@@ -171,6 +172,16 @@ class MSMDIEnv(TextRender, gym.Env[np.ndarray, np.ndarray]):
         if self._done and self.last_result is not None:
             text += f"; all done in {self.last_result.makespan_s:.2f} s"
         return text
+
+    def render_grid(self) -> np.ndarray:
+        """A band per worker (its colour: busy, empty: idle, grey: gone), then the share of the
+        images admitted so far."""
+        grid = np.full((8 * self.N + 8, 64), NOTHING, dtype=np.int64)
+        if self.sim is not None:
+            for n in range(self.N):
+                grid[8 * n : 8 * (n + 1)] = OFF if not self.sim.alive[n] else n if self.sim.busy[n] else NOTHING
+            grid[8 * self.N :, : round(64 * self.sim.n_admitted / self.total)] = OFF
+        return grid
 
     # -- references -------------------------------------------------------------------------------
     def reference_action(self, name: str) -> np.ndarray:

@@ -31,8 +31,8 @@ from splitgym.costmodels.tiles.tile_layouts import (
     fraction_cuts,
     multilevel,
 )
+from splitgym.envs.plan_render import NOTHING, PlanRender, text_table
 from splitgym.envs.scenarios import Scenario, cached_graph, get_scenario, input_arg, network_arg
-from splitgym.envs.text_render import TextRender, text_table
 
 __all__ = ["NPTPEnv", "REWARDS", "decode"]
 
@@ -50,7 +50,7 @@ def decode(actions: np.ndarray, h: int, w: int) -> list[Region]:
     return multilevel(h, w, fraction_cuts(h, w, axes, sides, fracs))
 
 
-class NPTPEnv(TextRender, gym.Env[np.ndarray, np.ndarray]):
+class NPTPEnv(PlanRender, gym.Env[np.ndarray, np.ndarray]):
     """
     ## Description
     Partition an image into one tile per device, as NPTP's MPA does (NP Section III-D): step
@@ -90,7 +90,7 @@ class NPTPEnv(TextRender, gym.Env[np.ndarray, np.ndarray]):
     NPTP's memory caps), ``bandwidth_mbps`` (Mbps on every device; 0.8-8 is the paper's 0.1-1
     MB/s) or ``network`` (a network name, Mbps or mapping); ``caps``: ``"auto"`` (the device
     group's), ``"none"`` or a group name; ``reward``; ``render_mode``: ``"ansi"`` (the tiles so
-    far as text) or ``"human"`` (printed).
+    far as text), ``"human"`` (printed) or ``"rgb_array"`` (the tiles in their devices' colours).
 
     ## Version History
     * v0: initial version.
@@ -205,9 +205,7 @@ class NPTPEnv(TextRender, gym.Env[np.ndarray, np.ndarray]):
 
     def render_text(self) -> str:
         """The tiles cut so far (rows and columns per device) and the latency at the end."""
-        last = self.last_decision if not self.actions else None  # between episodes: the last layout
-        shown = self.actions if self.actions else ([] if last is None else list(last))
-        pieces = decode(np.stack(shown), self.H, self.W) if shown else []
+        pieces = self._shown_pieces()
         names = self.cluster.names
         rows = [[names[i], f"{p.r0}..{p.r1}", f"{p.c0}..{p.c1}"] for i, p in enumerate(pieces)]
         text = text_table(["device", "rows", "cols"], rows) if rows else f"{self.H}x{self.W} image, no tile cut yet"
@@ -219,7 +217,21 @@ class NPTPEnv(TextRender, gym.Env[np.ndarray, np.ndarray]):
             text += f"\nlatency {self.penalised(s) * 1e3:.2f} ms ({note})"
         return text
 
+    def render_grid(self) -> np.ndarray:
+        """The image at 128 x 128, each tile in its device's colour (uncut: empty)."""
+        grid = np.full((128, 128), NOTHING, dtype=np.int64)
+        for d, p in enumerate(self._shown_pieces()):
+            rows = slice(p.r0 * 128 // self.H, -(-p.r1 * 128 // self.H))
+            grid[rows, p.c0 * 128 // self.W : -(-p.c1 * 128 // self.W)] = d
+        return grid
+
     # -- internals ------------------------------------------------------------------------------
+    def _shown_pieces(self) -> list[Region]:
+        """The tiles cut so far (between episodes: the last finished layout's)."""
+        last = self.last_decision if not self.actions else None
+        shown = self.actions if self.actions else ([] if last is None else list(last))
+        return decode(np.stack(shown), self.H, self.W) if shown else []
+
     def _reset_episode(self) -> None:
         self.k = 0
         self.actions: list[np.ndarray] = []

@@ -10,6 +10,7 @@ from gymnasium.utils.env_checker import check_env
 
 from splitgym.costmodels.errors import ConfigError, EnvArgumentError
 from splitgym.envs import ENV_IDS
+from splitgym.envs.plan_render import PALETTE
 
 SMALL = {
     "splitgym/DistrEdge-v0": {"model": "vgg11", "input": 64, "partition": "stages"},
@@ -30,7 +31,7 @@ def _episode(env: gym.Env, seed: int = 0) -> dict:
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_ansi_render_shows_the_plan_and_human_prints_it(env_id: str, capsys: pytest.CaptureFixture[str]):
     env = gym.make(env_id, render_mode="ansi", **SMALL[env_id])
-    assert env.metadata["render_modes"] == ["human", "ansi"]
+    assert env.metadata["render_modes"] == ["human", "ansi", "rgb_array"]
     check_env(env.unwrapped)  # with its render mode, as Gymnasium checks it
     info = _episode(env)
     text = env.render()
@@ -46,7 +47,9 @@ def test_ansi_render_shows_the_plan_and_human_prints_it(env_id: str, capsys: pyt
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_unknown_render_mode_is_one_line(env_id: str):
-    with pytest.raises(EnvArgumentError, match=r"^render_mode: must be one of \['human', 'ansi'\] or None, got 'rgb'$"):
+    with pytest.raises(
+        EnvArgumentError, match=r"^render_mode: must be one of \['human', 'ansi', 'rgb_array'\] or None, got 'rgb'$"
+    ):
         type(gym.make(env_id, **SMALL[env_id]).unwrapped)(render_mode="rgb", **SMALL[env_id])
 
 
@@ -90,3 +93,29 @@ def test_bad_distredge_kwargs_are_one_line(kwargs: dict, line: str):
     with pytest.raises(ConfigError) as info:
         gym.make("splitgym/DistrEdge-v0", **{"model": "vgg11", "input": 64, **kwargs})
     assert str(info.value).startswith(line) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_rgb_array_paints_the_plan_one_colour_per_device(env_id: str):
+    env = gym.make(env_id, render_mode="rgb_array", **SMALL[env_id])
+    if env_id == "splitgym/MSMDI-v0":  # mid-episode: a band per worker, in its colour while busy
+        env.reset(seed=0)
+        for _ in range(3):
+            env.step(np.ones(2, dtype=np.int64))
+        img, sim = env.render(), env.unwrapped.sim
+        assert [bool((img[8 * n] == PALETTE[n]).all()) for n in range(env.unwrapped.N)] == list(map(bool, sim.busy))
+        return
+    _episode(env)
+    img = env.render()
+    assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3
+    if env_id == "splitgym/NPTP-v0":  # every device holds a tile: its colour covers its share of the image
+        tiles = env.unwrapped._shown_pieces()
+        for d, t in enumerate(tiles):
+            share = (img == PALETTE[d]).all(axis=2).mean()
+            assert share == pytest.approx((t.r1 - t.r0) * (t.c1 - t.c0) / (64 * 64), abs=0.05)
+    if env_id == "splitgym/DistrEdge-v0":  # each band: the devices' row shares of that volume
+        cuts = env.unwrapped.last_cuts
+        for v, c in enumerate(cuts):
+            band = img[8 * v]
+            for d in range(env.unwrapped.N):
+                assert (band == PALETTE[d]).all(axis=1).sum() == pytest.approx(256 * (c[d + 1] - c[d]) / c[-1], abs=1)
