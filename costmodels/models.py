@@ -111,14 +111,19 @@ def _build_custom(name: str, seed: int, meta: bool) -> nn.Module:
         try:
             with warnings.catch_warnings(), torch.device("meta"), without_dynamo():
                 warnings.simplefilter("ignore")
-                return _checked_module(fn(), name).eval()
-        except (NotImplementedError, RuntimeError):
+                return _called(fn, name).eval()
+        except UnsupportedModelError:  # it reads tensor values, or fails anyway: build it for real
             pass
     torch.manual_seed(seed)
-    return _checked_module(fn(), name).eval()
+    return _called(fn, name).eval()
 
 
-def _checked_module(module: Any, name: str) -> nn.Module:
+def _called(fn: Any, name: str) -> nn.Module:
+    """The factory's module; whatever it raises or returns instead is one line naming the spec."""
+    try:
+        module = fn()
+    except Exception as exc:
+        raise UnsupportedModelError(f"model: {name!r} failed ({type(exc).__name__}: {exc})") from None
     if not isinstance(module, nn.Module):
         raise UnsupportedModelError(f"model: {name!r} returned {type(module).__name__}, not a torch.nn.Module")
     return module

@@ -90,3 +90,11 @@ def test_own_model_file_through_every_cli_verb_and_training(tmp_path: Path):
     _cli(tmp_path, *train, f"hydra.run.dir={tmp_path / 'run'}")
     trained = json.loads((tmp_path / "run" / "export" / "plan.json").read_text())
     assert trained["model"] == plan["model"] | {"input": [3, 48, 48]}
+
+
+def test_a_factory_that_fails_or_returns_no_module_is_one_line(tmp_path: Path):
+    (tmp_path / "bad.py").write_text("def boom():\n    raise KeyError('width')\n\ndef three():\n    return 3\n")
+    with pytest.raises(UnsupportedModelError, match=r"^model: '.*bad.py:boom' failed \(KeyError: 'width'\)$"):
+        build_model(f"{tmp_path / 'bad.py'}:boom")
+    with pytest.raises(UnsupportedModelError, match=r"returned int, not a torch.nn.Module$"):
+        build_model(f"{tmp_path / 'bad.py'}:three", meta=True)
