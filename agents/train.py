@@ -30,8 +30,12 @@ from stable_baselines3.common.logger import configure
 from splitgym.agents.actor_init import scale_actor_output
 from splitgym.agents.algos import ALGOS
 from splitgym.agents.callbacks import BestPlanCallback, ResumableCheckpoint, save_checkpoint
+from splitgym.agents.episode_budget import EpisodeBudget
 from splitgym.agents.noise import EpsilonGaussianNoise
+from splitgym.agents.periodic_eval import PeriodicEval
+from splitgym.agents.rerun import rerun_command
 from splitgym.agents.tasks import get_task
+from splitgym.agents.tb_logging import EpisodeDump, log_hparams
 from splitgym.costmodels.errors import ConfigError, SplitgymError
 
 __all__ = ["train", "main"]
@@ -122,13 +126,48 @@ def _make_model(
     return model, True
 
 
+def _progress(cfg: DictConfig) -> bool:
+    """``progress``: true, false or auto (a bar when stderr is a terminal)."""
+    value = cfg.get("progress", "auto")
+    if value in ("auto", None):
+        return sys.stderr.isatty()
+    if isinstance(value, bool):
+        return value
+    raise ConfigError(f"progress: must be true, false or auto, got {value!r}")
+
+
+def _callbacks(cfg: DictConfig, task: Any, env: Any, best: BestPlanCallback, ckpt: Path) -> list[Any]:
+    """Best plan (records the episode scalars), periodic evaluation, dumps by episodes, checkpoints
+    and the episode budget with its progress bar; in that order, so a dump sees this step's values."""
+    every = int(cfg.get("eval", {}).get("every", 0) or 0)
+    evals = []
+    if every > 0:
+        eval_env = task.make_env(cfg)
+        evals = [PeriodicEval(best, eval_env, task.episode_scalars, every, int(cfg.eval.get("episodes", 1)))]
+    refs = task.reference_scalars(env)
+    dump = EpisodeDump(best, int(cfg.log_interval), refs, lambda d: task.plan_figure(env, d))
+    checkpoint = ResumableCheckpoint(ckpt, best, int(cfg.checkpoint_every))
+    return [best, *evals, dump, checkpoint, EpisodeBudget(best, int(cfg.episodes), _progress(cfg))]
+
+
+def _hparams(cfg: DictConfig, model: Any, callbacks: list[Any], summary: dict[str, Any], best: Any) -> None:
+    """Config -> final metrics in TensorBoard's HParams tab."""
+    metrics = {"hparams/objective": float(summary["objective"])}
+    if best.best_latency < float("inf"):
+        metrics["hparams/best_latency"] = float(best.best_latency)
+    for cb in callbacks:
+        if isinstance(cb, PeriodicEval) and getattr(cb, "model", None) is not None:
+            metrics.update({f"hparams/{k.split('/', 1)[1]}": v for k, v in cb.evaluate().items()})
+    log_hparams(model.logger, cfg, metrics, best.episodes)
+
+
 def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Run one training job into ``run_dir``; returns the summary."""
     # read the config (recorded in the run folder)
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(int(cfg.torch_threads))
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    (run_dir / "command.txt").write_text(" ".join(sys.argv) + "\n")
+    (run_dir / "command.txt").write_text(rerun_command() + "\n")
     # make the env (its steps timed) and the algorithm, or resume it from the run's checkpoint
     task = get_task(str(cfg.env.id))
     env = task.make_env(cfg)
@@ -140,18 +179,20 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     kwargs = OmegaConf.to_container(cfg.agent.kwargs, resolve=True)
     assert isinstance(kwargs, dict)
     ckpt = run_dir / "checkpoints"
-    best = BestPlanCallback(run_dir, describe=task.describe(env))
+    best = BestPlanCallback(
+        run_dir, describe=task.describe(env), scalars=task.episode_scalars, best_scalars=task.best_scalars
+    )
     dims = task.noise_dims(env)
     noise = action_noise(cfg, dims, cfg.seed) if algo_name != "ppo" and dims else None
-    total = int(cfg.episodes) * task.episode_steps(env)
     model, reset = _make_model(cfg, ALGOS[algo_name], kwargs, env, ckpt, best, noise)
     fmt = ["csv", "tensorboard"] + (["stdout"] if cfg.verbose else [])
     model.set_logger(configure(str(run_dir / "tb"), fmt))
     model_train = _Timed(model.train)
     model.train = model_train  # type: ignore[method-assign]
-    # callbacks: the best plan so far (above) and resumable checkpoints
-    checkpoint = ResumableCheckpoint(ckpt, best, int(cfg.checkpoint_every))
-    remaining = max(0, total - model.num_timesteps)
+    callbacks = _callbacks(cfg, task, env, best, ckpt)
+    # steps enough for the episodes left; EpisodeBudget stops at the last one (on-policy
+    # algorithms would otherwise round up to whole rollouts)
+    remaining = max(0, int(cfg.episodes) - best.episodes) * task.episode_steps(env)
     # learn (a Ctrl-C or SIGTERM stops it; what was learnt is still saved)
     t0 = time.perf_counter()
     interrupted = False
@@ -159,9 +200,9 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         with _interruptible():
             if remaining:
                 model.learn(
-                    remaining,
-                    callback=[best, checkpoint],
-                    log_interval=int(cfg.log_interval),
+                    remaining + 1,
+                    callback=callbacks,
+                    log_interval=None,  # EpisodeDump dumps by episodes, for every algorithm
                     reset_num_timesteps=reset,
                     progress_bar=False,
                 )
@@ -172,7 +213,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     save_checkpoint(model, ckpt, best)
     if best.best_policy_state is not None:  # Alg. 2's Actor*: export the best policy, not the last
         model.policy.load_state_dict(best.best_policy_state)
-    return task.export(
+    summary = task.export(
         model,
         env,
         best,
@@ -187,6 +228,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             "best_episode": best.best_episode,
         },
     )
+    _hparams(cfg, model, callbacks, summary, best)
+    return summary
 
 
 @hydra.main(version_base="1.3", config_path="pkg://splitgym.conf", config_name="train")

@@ -47,6 +47,10 @@ class NPTPTask(TrainTask):
     def episode_steps(self, env: NPTPEnv) -> int:
         return env.episode_steps
 
+    def reference_scalars(self, env: NPTPEnv) -> dict[str, float]:
+        """Equal strips on the same tile cost model (ms); MPA and the strip grid come at export."""
+        return {"ref/equal-strips_ms": env.penalised(env.model.score(equal_strips(env.H, env.W, env.N))) * 1e3}
+
     def export(self, model: Any, env: NPTPEnv, best: Any, out: Path, extra: dict[str, Any]) -> dict[str, Any]:
         """The best tile plan (the best episode, or the greedy policy if better) and a summary."""
         out.mkdir(parents=True, exist_ok=True)
