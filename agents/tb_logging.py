@@ -17,6 +17,7 @@ so the runs of a sweep line up in TensorBoard's HParams tab.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -45,9 +46,11 @@ class EpisodeDump(BaseCallback):
         self.figure = figure
         self._dumped = 0
         self._pictured = -1
+        self._t0, self._steps0 = time.perf_counter(), 0
 
     def _on_training_start(self) -> None:
         self._dumped = self.best.episodes
+        self._t0, self._steps0 = time.perf_counter(), self.num_timesteps
 
     def _on_step(self) -> bool:
         if self.best.episodes - self._dumped >= self.every:
@@ -63,6 +66,9 @@ class EpisodeDump(BaseCallback):
         for key, value in self.references.items():
             self.logger.record(key, value)
         self.logger.record("time/total_timesteps", self.num_timesteps)
+        elapsed = time.perf_counter() - self._t0
+        if elapsed > 0:
+            self.logger.record("time/fps", int((self.num_timesteps - self._steps0) / elapsed))
         if self.figure is not None and self.best.best_decision is not None and self._pictured != self.best.best_episode:
             fig = self.figure(self.best.best_decision)
             if fig is not None:

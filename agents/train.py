@@ -161,6 +161,18 @@ def _hparams(cfg: DictConfig, model: Any, callbacks: list[Any], summary: dict[st
     log_hparams(model.logger, cfg, metrics, best.episodes)
 
 
+def _warn_no_update(model: Any, episodes: int, steps: int) -> None:
+    """One line when an on-policy algorithm will stop before its first rollout is full: the
+    episode budget is kept, so the policy would never be updated."""
+    n_steps = getattr(model, "n_steps", None)
+    if n_steps and episodes * steps < n_steps:
+        print(
+            f"splitgym train: warning: agent.kwargs.n_steps={n_steps} exceeds the {episodes} episodes x {steps} "
+            f"steps asked ({episodes * steps}): the policy is never updated",
+            file=sys.stderr,
+        )
+
+
 def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Run one training job into ``run_dir``; returns the summary."""
     # read the config (recorded in the run folder)
@@ -190,6 +202,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     model_train = _Timed(model.train)
     model.train = model_train  # type: ignore[method-assign]
     callbacks = _callbacks(cfg, task, env, best, ckpt)
+    _warn_no_update(model, int(cfg.episodes), task.episode_steps(env))
     # steps enough for the episodes left; EpisodeBudget stops at the last one (on-policy
     # algorithms would otherwise round up to whole rollouts)
     remaining = max(0, int(cfg.episodes) - best.episodes) * task.episode_steps(env)
