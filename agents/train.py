@@ -126,6 +126,18 @@ def _make_model(
     return model, True
 
 
+def _count(cfg: DictConfig, key: str, minimum: int = 0) -> int:
+    """An integer setting (``episodes``, ``eval.every``, ...) or one line naming the key and value."""
+    value = OmegaConf.select(cfg, key)
+    try:
+        number = int(value)
+        if number != value or number < minimum:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}: must be an integer >= {minimum}, got {value!r}") from None
+    return number
+
+
 def _progress(cfg: DictConfig) -> bool:
     """``progress``: true, false or auto (a bar when stderr is a terminal)."""
     value = cfg.get("progress", "auto")
@@ -139,15 +151,15 @@ def _progress(cfg: DictConfig) -> bool:
 def _callbacks(cfg: DictConfig, task: Any, env: Any, best: BestPlanCallback, ckpt: Path) -> list[Any]:
     """Best plan (records the episode scalars), periodic evaluation, dumps by episodes, checkpoints
     and the episode budget with its progress bar; in that order, so a dump sees this step's values."""
-    every = int(cfg.get("eval", {}).get("every", 0) or 0)
+    every = _count(cfg, "eval.every") if OmegaConf.select(cfg, "eval.every") is not None else 0
     evals = []
     if every > 0:
-        eval_env = task.make_env(cfg)
-        evals = [PeriodicEval(best, eval_env, task.episode_scalars, every, int(cfg.eval.get("episodes", 1)))]
+        episodes = _count(cfg, "eval.episodes", 1)
+        evals = [PeriodicEval(best, task.make_env(cfg), task.episode_scalars, every, episodes)]
     refs = task.reference_scalars(env)
-    dump = EpisodeDump(best, int(cfg.log_interval), refs, lambda d: task.plan_figure(env, d))
-    checkpoint = ResumableCheckpoint(ckpt, best, int(cfg.checkpoint_every))
-    return [best, *evals, dump, checkpoint, EpisodeBudget(best, int(cfg.episodes), _progress(cfg))]
+    dump = EpisodeDump(best, _count(cfg, "log_interval", 1), refs, lambda d: task.plan_figure(env, d))
+    checkpoint = ResumableCheckpoint(ckpt, best, _count(cfg, "checkpoint_every", 1))
+    return [best, *evals, dump, checkpoint, EpisodeBudget(best, _count(cfg, "episodes", 1), _progress(cfg))]
 
 
 def _hparams(cfg: DictConfig, model: Any, callbacks: list[Any], summary: dict[str, Any], best: Any) -> None:
@@ -202,10 +214,10 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     model_train = _Timed(model.train)
     model.train = model_train  # type: ignore[method-assign]
     callbacks = _callbacks(cfg, task, env, best, ckpt)
-    _warn_no_update(model, int(cfg.episodes), task.episode_steps(env))
+    _warn_no_update(model, _count(cfg, "episodes", 1), task.episode_steps(env))
     # steps enough for the episodes left; EpisodeBudget stops at the last one (on-policy
     # algorithms would otherwise round up to whole rollouts)
-    remaining = max(0, int(cfg.episodes) - best.episodes) * task.episode_steps(env)
+    remaining = max(0, _count(cfg, "episodes", 1) - best.episodes) * task.episode_steps(env)
     # learn (a Ctrl-C or SIGTERM stops it; what was learnt is still saved)
     t0 = time.perf_counter()
     interrupted = False

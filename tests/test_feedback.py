@@ -66,3 +66,17 @@ def test_training_progress_bar_counts_episodes(tmp_path: Path, capsys: pytest.Ca
     assert "train:" not in capsys.readouterr().err
     with pytest.raises(ConfigError, match=r"^progress: must be true, false or auto, got 'maybe'$"):
         train(_cfg("progress=maybe"), tmp_path / "bad")
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("episodes=abc", "episodes: must be an integer >= 1, got 'abc'"),
+        ("eval.every=-5", "eval.every: must be an integer >= 0, got -5"),
+        ("log_interval=2.5", "log_interval: must be an integer >= 1, got 2.5"),
+    ],
+)
+def test_bad_counts_are_one_line(tmp_path: Path, override: str, message: str):
+    with pytest.raises(ConfigError) as err:
+        train(_cfg(override), tmp_path / "bad")
+    assert str(err.value) == message
