@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.network import BandwidthTrace, Network
+from splitgym.costmodels.profile_spec import ProfileSpec, spec_from_entry
 
 __all__ = ["Device", "Cluster", "conf_dir", "load_conf", "list_conf", "plain_config", "REQUESTER"]
 
@@ -53,6 +54,12 @@ class Device:
     board: str
     memory_mb: float | None = None  # memory budget (HyPS); None: the board's memory
     reserved_mb: float | None = None  # of it, held by the OS and runtime
+    profile: ProfileSpec | None = None  # form, options, file hash; None: the board's defaults
+
+    @property
+    def spec(self) -> ProfileSpec:
+        """What the profile lookup takes (:func:`~splitgym.costmodels.profiles.profile_for`)."""
+        return self.profile if self.profile is not None else ProfileSpec(self.board, where=f"devices.{self.name}")
 
 
 @dataclass
@@ -93,23 +100,44 @@ class Cluster:
     ) -> Cluster:
         """Build from a device group and a network, each a config name, a path or a mapping;
         a number as ``network`` caps every device at that many Mbps."""
-        dev_cfg = load_conf("devices", devices) if isinstance(devices, str) else plain_config(devices)
+        dev_cfg, base_dir = _devices_config(devices)
         if isinstance(network, (int, float)):
             net_cfg: dict[str, Any] = {"name": f"bw{network:g}", "bandwidth_mbps": float(network)}
         elif isinstance(network, str):
             net_cfg = load_conf("network", network)
         else:
             net_cfg = plain_config(network)
-        try:
-            devs = [
-                Device(str(d["name"]), str(d["board"]), _mb(d, "memory_mb"), _mb(d, "reserved_mb"))
-                for d in dev_cfg["devices"]
-            ]
-        except (KeyError, TypeError) as exc:
-            raise ConfigError(f"devices: each device needs a name and a board ({exc})") from None
+        entries = dev_cfg.get("devices")
+        if not isinstance(entries, list) or not all(isinstance(d, dict) and "name" in d for d in entries):
+            raise ConfigError(f"devices: each device needs a name and a board, got {entries!r}"[:200])
+        devs = [_device(d, base_dir) for d in entries]
         if not devs:
             raise ConfigError("devices: a cluster needs at least one device, got an empty list")
         return cls(str(dev_cfg.get("name", "custom")), devs, _network(net_cfg, [d.name for d in devs]))
+
+
+def _devices_config(devices: str | Mapping[str, Any] | DictConfig) -> tuple[dict[str, Any], Path | None]:
+    """A device group's mapping and the folder its relative profile paths resolve against: a
+    name or a YAML path, or a mapping (``{path: my.yaml}`` reads that file, as Hydra's
+    ``devices=file devices.path=my.yaml`` does; else its paths are relative to the working directory)."""
+    if isinstance(devices, str):
+        path = Path(devices)
+        cfg = load_conf("devices", devices)
+        if "path" not in cfg:
+            return cfg, path.resolve().parent if path.suffix in (".yaml", ".yml") else None
+    else:
+        cfg = plain_config(devices)
+    if cfg.get("path") in (None, "???") and "devices" not in cfg:
+        raise ConfigError("devices.path: set it to your devices YAML (devices=file devices.path=my/devices.yaml)")
+    if cfg.get("path") not in (None, "???"):
+        return _devices_config(str(cfg["path"]))
+    return cfg, None
+
+
+def _device(entry: dict[str, Any], base_dir: Path | None) -> Device:
+    spec = spec_from_entry(entry, base_dir)
+    name = str(entry["name"])
+    return Device(name, spec.board, _mb(entry, "memory_mb"), _mb(entry, "reserved_mb"), spec)
 
 
 def _mb(dev: dict[str, Any], key: str) -> float | None:

@@ -14,6 +14,7 @@ one line naming the field and the bad value.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -26,6 +27,9 @@ from splitgym.costmodels.errors import PlanError
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.jsonfile import read_json
 from splitgym.costmodels.network import Network
+from splitgym.costmodels.profile_forms import Form
+from splitgym.costmodels.profile_spec import ProfileSpec, file_sha256, find_profile_file, known_profile
+from splitgym.costmodels.profiles import profile_dir
 
 __all__ = [
     "Plan",
@@ -86,9 +90,37 @@ class PlanModel(_Strict):
 
 
 class PlanDevice(_Strict):
+    """One device: its board (or its brought profile's file name, never a path), cap, and the
+    profile form it was planned with (absent: the board's default, as version-2 files had)."""
+
     name: str
     board: str
     bandwidth_mbps: float = Field(gt=0)
+    form: Form | None = None
+    k: int | None = Field(default=None, ge=1)
+    knots: int | None = Field(default=None, ge=2)
+    profile_sha256: str | None = Field(default=None, pattern="^[0-9a-f]{64}$")
+
+    @classmethod
+    def from_device(cls, device: Device, cap_mbps: float) -> PlanDevice:
+        spec = device.spec
+        if not spec.is_file:
+            return cls(name=device.name, board=spec.board, bandwidth_mbps=cap_mbps, **spec.options)
+        sha = spec.sha256 or file_sha256(Path(spec.board), spec.label(), PlanError)
+        return cls(
+            name=device.name, board=Path(spec.board).name, bandwidth_mbps=cap_mbps, profile_sha256=sha, **spec.options
+        )
+
+    def device(self, folder: Path | None) -> Device:
+        """The cluster's device; a brought profile is found by content (a file seen this run,
+        then by name next to the plan, in the profile store, in the working directory)."""
+        where = f"devices.{self.name}"
+        board = self.board
+        if board.endswith(".json"):
+            others = [profile_dir(), Path.cwd()]
+            board = str(find_profile_file(board, self.profile_sha256, folder, others, where, PlanError))
+        spec = ProfileSpec(board, self.form, self.k, self.knots, self.profile_sha256, where=where)
+        return Device(self.name, board, profile=spec)
 
 
 class PlanNetwork(_Strict):
@@ -248,7 +280,7 @@ class Plan(_Strict):
             kind=kind,
             method=method,
             model=PlanModel(name=graph.name, input=graph.input_shape),
-            devices=[PlanDevice(name=d.name, board=d.board, bandwidth_mbps=net.cap(d.name)) for d in cluster.devices],
+            devices=[PlanDevice.from_device(d, net.cap(d.name)) for d in cluster.devices],
             network=PlanNetwork(
                 requester_mbps=net.cap(cluster.requester),
                 latency_ms=net.latency_s * 1e3,
@@ -266,7 +298,8 @@ class Plan(_Strict):
         caps = {d.name: d.bandwidth_mbps for d in self.devices}
         caps[REQUESTER] = self.network.requester_mbps
         net = Network(caps, self.network.latency_ms / 1e3, self.network.overhead_ms / 1e3)
-        return Cluster(self.meta.get("cluster", "plan"), [Device(d.name, d.board) for d in self.devices], net)
+        devices = [d.device(None) for d in self.devices]
+        return Cluster(self.meta.get("cluster", "plan"), devices, net)
 
     @property
     def partition(self) -> list[tuple[int, int]]:
@@ -355,8 +388,18 @@ class Plan(_Strict):
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.model_dump_json(indent=1, exclude_none=True))
+        path.write_text(self._relative_profiles(path.parent).model_dump_json(indent=1, exclude_none=True))
         return path
+
+    def _relative_profiles(self, folder: Path) -> Plan:
+        """This plan with each brought profile named by its path relative to ``folder`` (where
+        the plan is written), when this process read it: a plan and its profiles move together."""
+        devices = []
+        for d in self.devices:
+            path = known_profile(d.profile_sha256)
+            rel = os.path.relpath(path, folder.resolve()) if path is not None else d.board
+            devices.append(d.model_copy(update={"board": rel}) if rel != d.board else d)
+        return self if devices == self.devices else self.model_copy(update={"devices": devices})
 
     @classmethod
     def parse(cls, data: Any, where: str = "plan") -> Plan:
@@ -391,4 +434,9 @@ def _first_error(exc: ValidationError) -> str:
 
 def load_plan(path: str | Path) -> Plan:
     """Read and structurally validate a plan file; every failure is one :class:`PlanError` line."""
-    return Plan.parse(read_json(path, "plan", PlanError), where=f"plan {path}")
+    plan = Plan.parse(read_json(path, "plan", PlanError), where=f"plan {path}")
+    folder = Path(path).resolve().parent
+    for d in plan.devices:  # a brought profile missing or changed fails here; found, it is known by hash
+        if d.board.endswith(".json"):
+            d.device(folder)
+    return plan

@@ -1,10 +1,12 @@
 """DeviceProfile: how long a unit takes on a device, for any output region.
 
 A profile is a measured table (per unit: latency at a grid of output heights, optionally also
-widths) answered by interpolation; :meth:`DeviceProfile.fitted` gives a fitted alternative
-(per-unit linear in rows, or piecewise-linear with a few knots) so the two can be compared, and
+widths) answered by interpolation; :meth:`DeviceProfile.in_form` gives it in another of
+DistrEdge's forms (linear, piecewise-linear, kNN: :mod:`~splitgym.costmodels.profile_forms`), and
 :func:`derive` scales a measured profile to a board we do not have, labelled ``derived`` with the
 figures it came from. Profiles are JSON files with their machine, torch version, threads and date.
+:func:`profile_for` answers a device's :class:`~splitgym.costmodels.profile_spec.ProfileSpec`:
+local boards measured here, brought files, measured profiles in the store, else derivation.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from splitgym.costmodels.boards import board as lookup_board
 from splitgym.costmodels.errors import ProfileError
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.jsonfile import read_json
+from splitgym.costmodels.profile_forms import DEFAULT_K, DEFAULT_KNOTS, Form, form_seconds
+from splitgym.costmodels.profile_spec import ProfileSpec, canonical_sha256
 
 __all__ = [
     "PROFILE_VERSION",
@@ -30,6 +34,8 @@ __all__ = [
     "profile_dir",
     "load_or_measure",
     "profile_for",
+    "load_profile_file",
+    "cached_profile_path",
 ]
 
 PROFILE_VERSION = 1
@@ -112,28 +118,39 @@ class DeviceProfile:
         return float(sum(u.at(np.array([u.heights[-1]]))[0] for u in self.units) + self.head_seconds)
 
     # -- alternatives -------------------------------------------------------------------------
-    def fitted(self, method: Literal["linear", "piecewise"] = "linear", knots: int = 3) -> DeviceProfile:
-        """A regression of this table (DistrEdge's "linear / piecewise-linear" device models):
-        per unit least squares of seconds against rows, evaluated on the same grid."""
+    def fitted(self, method: Literal["linear", "piecewise", "knn"] = "linear", knots: int = 3) -> DeviceProfile:
+        """A regression of this table (DistrEdge's "linear / piecewise-linear" device models);
+        kept for callers of the two original forms: :meth:`in_form` is the general one."""
+        return self.in_form(method, knots=knots)
+
+    def in_form(self, form: Form, k: int | None = None, knots: int | None = None, where: str = "") -> DeviceProfile:
+        """This table in one of DistrEdge's four forms (:mod:`~splitgym.costmodels.profile_forms`),
+        per unit over rows at full width. Linear and piecewise are evaluated on the measured
+        heights (exact for a line, as before); kNN on every row, since it is a step function.
+        ``k`` unset: :data:`DEFAULT_K`, or all of a unit's points where it has fewer; a ``k``
+        given that exceeds some unit's points is refused (it would silently mean less)."""
+        if form == "table":
+            return self
+        least = min(len(u.heights) for u in self.units)
+        if form == "knn" and k is not None and k > least:
+            worst = next(u.name for u in self.units if len(u.heights) == least)
+            raise ProfileError(
+                f"{where or self.name}.k: {k} is more than the {least} measured heights of unit {worst} "
+                f"(use k <= {least})"
+            )
         units = []
         for u in self.units:
-            h = np.asarray(u.heights, dtype=float)
+            grid = list(range(1, u.heights[-1] + 1)) if form == "knn" else u.heights
             s = np.asarray(u.seconds, dtype=float)[:, -1]
-            if method == "linear" or len(h) <= knots:
-                a, b = np.polyfit(h, s, 1) if len(h) > 1 else (s[0] / h[0], 0.0)
-                if b < 0:  # a negative intercept would make small parts free: fit t = a*h
-                    a, b = float(h @ s / (h @ h)), 0.0
-                fit = a * h + b
-            else:
-                ks = np.linspace(h[0], h[-1], knots)
-                basis = np.stack([np.ones_like(h), h] + [np.maximum(0.0, h - k) for k in ks[1:-1]], 1)
-                coef, *_ = np.linalg.lstsq(basis, s, rcond=None)
-                fit = basis @ coef
-            fit = np.maximum(fit, 1e-9)
-            units.append(UnitTable(u.name, u.heights, u.widths[-1:], [[float(v)] for v in fit]))
-        meta = dict(self.meta, fitted=method, fitted_from=self.name)
+            kk = k if k is not None else min(DEFAULT_K, len(u.heights))
+            fit = form_seconds(np.asarray(u.heights), s, np.asarray(grid), form, k=kk, knots=knots or DEFAULT_KNOTS)
+            units.append(UnitTable(u.name, grid, u.widths[-1:], [[float(v)] for v in fit]))
+        options = (
+            {"k": k or DEFAULT_K} if form == "knn" else {"knots": knots or DEFAULT_KNOTS} if form == "piecewise" else {}
+        )
+        meta = dict(self.meta, fitted=form, fitted_from=self.name, form_options=options)
         return DeviceProfile(
-            self.name + f"+{method}", self.board, "fitted", self.model, self.input_shape, units, self.head_seconds, meta
+            self.name + f"+{form}", self.board, "fitted", self.model, self.input_shape, units, self.head_seconds, meta
         )
 
     def mape_against(self, other: DeviceProfile) -> float:
@@ -248,8 +265,9 @@ def _file_name(board: str, model: str, shape: tuple[int, ...]) -> str:
 
 
 def cached_profile_path(board: str, graph: ModelGraph) -> Path:
-    """Where :func:`load_or_measure` looks first for ``board``'s profile of ``graph`` (save a
-    profile measured otherwise there and every planner and simulator uses it)."""
+    """The store's file for ``board``'s profile of ``graph``: a *measured* profile saved there
+    (e.g. on a real Nano, for ``nano``) is used by every planner and simulator instead of a
+    derivation; a derived one saved there is ignored (:func:`profile_for`)."""
     return profile_dir() / _file_name(board, graph.name, graph.input_shape)
 
 
@@ -272,19 +290,73 @@ def load_or_measure(graph: ModelGraph, device: str = "cpu", progress: bool = Tru
     return prof
 
 
-def profile_for(board_name: str, graph: ModelGraph, cache: dict[str, DeviceProfile] | None = None) -> DeviceProfile:
-    """The profile of a board for ``graph``: measured for local-cpu/local-cuda, else derived."""
-    cache = {} if cache is None else cache
-    if board_name in cache:
-        return cache[board_name]
-    if board_name.startswith("local-"):
-        prof = load_or_measure(graph, device=board_name.removeprefix("local-"))
-    elif board_name.endswith(".json"):
-        prof = DeviceProfile.load(board_name)
+def _stored(board: str, graph: ModelGraph) -> DeviceProfile | None:
+    """A measured (or brought) profile of ``board`` in the store or shipped with splitgym; a
+    derived one found there is skipped, so an old ``profile --board`` output never shadows a
+    derivation made with today's figures."""
+    fname = _file_name(board, graph.name, graph.input_shape)
+    for folder in (profile_dir(), SHIPPED_PROFILES):
+        if (folder / fname).exists():
+            prof = DeviceProfile.load(folder / fname)
+            if prof.kind != "derived":
+                prof.check(graph)
+                return prof
+    return None
+
+
+def load_profile_file(spec: ProfileSpec, graph: ModelGraph) -> DeviceProfile:
+    """A brought profile file, checked against its recorded hash and against ``graph``; every
+    mismatch is one line naming the device."""
+    where = spec.label()
+    doc = read_json(spec.board, "profile", ProfileError)
+    if spec.sha256 is not None and canonical_sha256(doc) != spec.sha256:
+        raise ProfileError(
+            f"{where}.profile: {Path(spec.board).name} has sha256 {canonical_sha256(doc)[:12]}..., "
+            f"expected {spec.sha256[:12]}... (the file changed since the plan was made)"
+        )
+    prof = DeviceProfile.from_json(doc, where=f"{where}.profile {Path(spec.board).name}")
+    try:
         prof.check(graph)
+    except ProfileError as exc:
+        raise ProfileError(f"{where}.profile: {exc}") from None
+    return prof
+
+
+def _source(spec: ProfileSpec, graph: ModelGraph, cache: dict[str, DeviceProfile]) -> DeviceProfile:
+    """The profile a spec's form is applied to (the default form's, except that an explicit
+    form on a derived board is fitted to the derived raw table, not to derive's linear shape)."""
+    board = spec.board
+    if board.startswith("local-"):
+        return load_or_measure(graph, device=board.removeprefix("local-"))
+    if spec.is_file:
+        return load_profile_file(spec, graph)
+    stored = _stored(board, graph)
+    if stored is not None:
+        return stored
+    base = cache.get("local-cpu") or load_or_measure(graph, "cpu")
+    cache["local-cpu"] = base
+    return derive(base, board, graph) if spec.form is None else derive(base, board, graph, shape="table")
+
+
+def profile_for(
+    spec: ProfileSpec | str, graph: ModelGraph, cache: dict[str, DeviceProfile] | None = None
+) -> DeviceProfile:
+    """The profile of a device spec (or a bare board name) for ``graph``: measured here for
+    local-cpu/local-cuda, a brought file, a measured profile in the store, else derived; in the
+    spec's form. ``cache`` is keyed by :meth:`ProfileSpec.key` (the board name for a default spec)."""
+    spec = ProfileSpec(spec) if isinstance(spec, str) else spec
+    cache = {} if cache is None else cache
+    key = spec.key()
+    if key in cache:
+        return cache[key]
+    plain = ProfileSpec(spec.board, sha256=spec.sha256, where=spec.where)
+    src = cache.get(plain.key())
+    if src is None and (spec.form is None or spec.board.startswith("local-") or spec.is_file):
+        src = cache[plain.key()] = _source(plain, graph, cache)
+    if spec.form is None:
+        prof = src
     else:
-        base = cache.get("local-cpu") or load_or_measure(graph, "cpu")
-        cache["local-cpu"] = base
-        prof = derive(base, board_name, graph)
-    cache[board_name] = prof
+        src = src if src is not None and src.kind != "derived" else _source(spec, graph, cache)
+        prof = src.in_form(spec.form, k=spec.k, knots=spec.knots, where=spec.label())
+    cache[key] = prof
     return prof

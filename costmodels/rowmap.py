@@ -23,6 +23,7 @@ row, while execution (node-level) stays exact.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -82,6 +83,13 @@ class UnitMap:
     @property
     def stride(self) -> int:
         return max(p.S for p in self.paths)
+
+    @cached_property
+    def widest(self) -> tuple[int, int]:
+        """``(S, P + C)`` of the widest path (largest stride, padding and halo taken separately):
+        the unclipped linear bound ``rows_in <= S * rows_out + (P + C)`` the linear planners use;
+        cached because they ask for every volume of every partition they price."""
+        return max(p.S for p in self.paths), max(p.P for p in self.paths) + max(p.C for p in self.paths)
 
     @property
     def receptive_field(self) -> int:

@@ -10,8 +10,21 @@ from __future__ import annotations
 import numpy as np
 
 from splitgym.costmodels.graph import DTYPE_BYTES, ModelGraph
+from splitgym.costmodels.rowmap import UnitMap
 
-__all__ = ["SplitMaths"]
+__all__ = ["SplitMaths", "range_tables"]
+
+
+def range_tables(row_map: UnitMap, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A unit map tabulated over its ``height + 1`` possible cut points: (min start, max start,
+    max end) over its paths, indexed by a cut. A part ``[a, b)`` then needs input rows
+    ``[min_start[a], max(max_start[a], max_end[b]))`` (empty parts ``(0, 0)``): the same numbers as
+    :meth:`UnitMap.__call__`, by lookup, because a batch's per-path numpy arithmetic costs more than
+    the table's indexing on the deep models whose volumes are priced many times (pilot search)."""
+    r = np.arange(height + 1, dtype=np.int64)
+    starts = np.stack([np.clip(p.S * r - p.P, 0, p.hi) for p in row_map.paths])
+    ends = np.stack([np.minimum(p.hi, p.S * r + p.C) for p in row_map.paths])
+    return starts.min(axis=0), starts.max(axis=0), ends.max(axis=0)
 
 
 class SplitMaths:
@@ -20,6 +33,7 @@ class SplitMaths:
     def __init__(self, graph: ModelGraph) -> None:
         self.graph = graph
         self.maps = [u.row_map for u in graph.units]
+        self.tables = [range_tables(u.row_map, u.height) for u in graph.units]
         self.heights = np.array([u.height for u in graph.units])
         self.row_bytes = np.array([u.row_bytes for u in graph.units], dtype=float)
         self.row_flops = np.array([u.flops / u.height for u in graph.units], dtype=float)
@@ -33,7 +47,12 @@ class SplitMaths:
         a, b = cuts[:, :-1], cuts[:, 1:]
         out = [(a, b)]
         for u in range(last, first - 1, -1):
-            a, b = self.maps[u](a, b)
+            min_start, max_start, max_end = self.tables[u]
+            lo, hi = min_start[a], np.maximum(max_start[a], max_end[b])
+            empty = b <= a
+            if empty.any():
+                lo, hi = np.where(empty, 0, lo), np.where(empty, 0, hi)
+            a, b = lo, hi
             out.append((a, b))
         return out
 

@@ -182,32 +182,44 @@ def bench_ddpg(mode: Mode) -> list[dict[str, Any]]:
 
     cfg = load_conf("agent", "ddpg")["kwargs"]
     keep = ("learning_rate", "batch_size", "gamma", "buffer_size", "learning_starts", "tau", "train_freq")
-    kwargs = {k: cfg[k] for k in (*keep, "gradient_steps")} | {"policy_kwargs": cfg["policy_kwargs"]}
+    kwargs = {k: cfg[k] for k in (*keep, "gradient_steps")}
+    policy = cfg["policy_kwargs"]
+    loop_adam = {**policy, "optimizer_kwargs": {}}  # torch's default (for-loop) Adam on CPU: the anchor
+    cases = {  # case -> (env, policy kwargs)
+        "Pendulum-v1": ("Pendulum-v1", policy),
+        "splitgym/DistrEdge-v0": ("splitgym/DistrEdge-v0", policy),
+        "splitgym/DistrEdge-v0, for-loop Adam": ("splitgym/DistrEdge-v0", loop_adam),
+    }
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    rates: dict[str, list[float]] = {"Pendulum-v1": [], "splitgym/DistrEdge-v0": []}
+    rates: dict[str, list[float]] = {case: [] for case in cases}
     try:
         for _ in range(max(1, mode.repeats - 1)):
-            for env_id in rates:
-                model = DDPG("MlpPolicy", gym.make(env_id), seed=0, device="cpu", **kwargs)
+            for case, (env_id, pk) in cases.items():  # interleaved, so load changes hit every case alike
+                model = DDPG("MlpPolicy", gym.make(env_id), seed=0, device="cpu", policy_kwargs=pk, **kwargs)
                 t0 = time.perf_counter()
                 model.learn(total_timesteps=mode.ddpg_steps)
-                rates[env_id].append(mode.ddpg_steps / (time.perf_counter() - t0))
+                rates[case].append(mode.ddpg_steps / (time.perf_counter() - t0))
     finally:
         torch.set_num_threads(threads)
     med = {k: statistics.median(v) for k, v in rates.items()}
-    arch = cfg["policy_kwargs"]["net_arch"]
-    note = f"SB3 DDPG, pi {arch['pi']} qf {arch['qf']}, batch {cfg['batch_size']}, {mode.ddpg_steps} steps, 1 thread"
+    arch = policy["net_arch"]
+    note = (
+        f"SB3 DDPG, pi {arch['pi']} qf {arch['qf']}, batch {cfg['batch_size']}, {mode.ddpg_steps} steps, 1 thread, "
+        f"Adam {policy.get('optimizer_kwargs') or 'default'}"
+    )
     n = len(rates["Pendulum-v1"])
+    pend, loop = "Pendulum-v1", "splitgym/DistrEdge-v0, for-loop Adam"
     return [
-        _row("ddpg", "Pendulum-v1", "learn rate", med["Pendulum-v1"], "steps/s", repeats=n, note=note),
+        _row("ddpg", pend, "learn rate", med[pend], "steps/s", repeats=n, note=note),
+        _row("ddpg", loop, "learn rate", med[loop], "steps/s", anchor=(pend, med[pend]), repeats=n, note=note),
         _row(
             "ddpg",
             "splitgym/DistrEdge-v0",
             "learn rate",
             med["splitgym/DistrEdge-v0"],
             "steps/s",
-            anchor=("Pendulum-v1", med["Pendulum-v1"]),
+            anchor=(loop, med[loop]),
             repeats=n,
             note=note,
         ),

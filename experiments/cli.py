@@ -2,10 +2,12 @@
 
     splitgym graph vgg16                       # the traced units and head
     splitgym profile --model vgg16             # measure this machine (or --board nano: derive)
+    splitgym profile --model vgg16 --forms     # the profile in each form, each form's MAPE
     splitgym plan equal --model vgg16 --devices DB --bandwidth 300 -o plan.json
     splitgym simulate plan.json                # latency breakdown
     splitgym execute plan.json --backend distributed --links emulated --images 5   # run it for real
     splitgym train devices=DA network=bw50 agent=ddpg  # Hydra app: learn a split policy
+    splitgym train devices=my/devices.yaml             # ... on a devices YAML of yours
     splitgym evaluate runs/train                # the latest run: plan, actor, references
     splitgym list devices|networks|boards|planners|models|scenarios
     splitgym report runs/multirun/<date>       # every job of a sweep: overrides and results
@@ -28,7 +30,7 @@ from typing import Any, NoReturn
 
 from splitgym.costmodels.errors import SplitgymError
 
-__all__ = ["main"]
+__all__ = ["main", "train_overrides"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -107,30 +109,52 @@ def cmd_graph(args: argparse.Namespace) -> None:
     _emit(args, s, text)
 
 
-def cmd_profile(args: argparse.Namespace) -> None:
+def _profile_source(args: argparse.Namespace, g: Any) -> Any:
+    """The profile ``splitgym profile`` shows: a brought file, a board's (stored or derived), or
+    this machine's (cached with ``--forms``; measured now otherwise)."""
+    from splitgym.costmodels.profile_spec import ProfileSpec
     from splitgym.costmodels.profiler import profile_model
-    from splitgym.costmodels.profiles import cached_profile_path, derive, load_or_measure
+    from splitgym.costmodels.profiles import load_or_measure, load_profile_file, profile_for
 
+    if args.profile:
+        return load_profile_file(ProfileSpec(str(Path(args.profile).resolve()), where="--profile"), g)
+    if args.board:  # a stored (measured) profile of the board wins; else derived
+        return profile_for(ProfileSpec(args.board, form="table" if args.forms else None), g)
+    if args.forms:
+        return load_or_measure(g, args.device, progress=not args.quiet)
+    return profile_model(
+        g,
+        device=args.device,
+        granularity=args.granularity,
+        widths=args.widths,
+        min_run_time=args.min_run_time,
+        name=f"local-{args.device.split(':')[0]}",
+        progress=not args.quiet,
+        threads=args.threads,
+    )
+
+
+def cmd_profile(args: argparse.Namespace) -> None:
+    """Measure here (written to the store), show a board's or a file's profile, or (``--forms``)
+    one profile in every form with each form's error against its table. A derived profile is
+    written only where ``-o`` says: the store keeps measured ones, so none shadows a later derivation."""
+    from splitgym.costmodels.profiles import cached_profile_path
+
+    if args.board and args.profile:
+        raise SplitgymError("profile: give --board or --profile, not both")
+    if args.forms and args.output:
+        raise SplitgymError("-o: --forms only shows the forms; write a profile without --forms")
     g = _graph(args.model, args.input)
     t0 = time.perf_counter()
-    if args.board:
-        base = load_or_measure(g, "cpu", progress=not args.quiet)
-        prof = derive(base, args.board, g)
-    else:
-        prof = profile_model(
-            g,
-            device=args.device,
-            granularity=args.granularity,
-            widths=args.widths,
-            min_run_time=args.min_run_time,
-            name=f"local-{args.device.split(':')[0]}",
-            progress=not args.quiet,
-            threads=args.threads,
-        )
+    prof = _profile_source(args, g)
     cost = time.perf_counter() - t0
-    out = Path(args.output) if args.output else cached_profile_path(prof.board, g)
-    prof.save(out)
-    lin = prof.fitted("linear")
+    if args.forms:
+        _show_forms(args, prof)
+        return
+    measured_here = not args.board and not args.profile
+    out = Path(args.output) if args.output else (cached_profile_path(prof.board, g) if measured_here else None)
+    if out is not None:
+        prof.save(out)
     rows = [
         {
             "#": i,
@@ -142,21 +166,60 @@ def cmd_profile(args: argparse.Namespace) -> None:
         for i, u in enumerate(prof.units)
     ]
     summary = {
-        "file": str(out),
+        "file": None if out is None else str(out),
         "kind": prof.kind,
         "board": prof.board,
         "total_s": prof.total_seconds(),
         "head_s": prof.head_seconds,
         "profiling_s": cost,
-        "linear_fit_mape_pct": prof.mape_against(lin),
+        "linear_fit_mape_pct": prof.mape_against(prof.fitted("linear")),
         "meta": prof.meta,
     }
+    wrote = f"wrote {out}" if out is not None else "not written (give -o FILE to save it)"
     text = (
         _table(rows) + f"\nhead {prof.head_seconds * 1e3:.2f} ms; whole model {prof.total_seconds() * 1e3:.1f} ms"
         f" ({prof.kind}); linear fit MAPE {summary['linear_fit_mape_pct']:.1f}%\n"
-        f"took {cost:.1f} s; wrote {out}"
+        f"took {cost:.1f} s; {wrote}"
     )
     _emit(args, summary, text)
+
+
+def _show_forms(args: argparse.Namespace, prof: Any) -> None:
+    """One row per form: whole-model latency and the form's MAPE (mean and worst unit) on the
+    table's measured points."""
+    import numpy as np
+
+    from splitgym.costmodels.profile_forms import FORMS
+
+    k, knots = args.k, args.knots
+    if (k is not None and k < 1) or (knots is not None and knots < 2):
+        raise SplitgymError(
+            f"--k: expected >= 1, got {k}" if k is not None and k < 1 else f"--knots: expected >= 2, got {knots}"
+        )
+    rows = []
+    for form in FORMS:
+        opts = {"k": k} if form == "knn" else {"knots": knots} if form == "piecewise" else {}
+        fit = prof.in_form(form, **opts, where=f"profile {prof.name}")
+        per_unit = [
+            float(np.mean(np.abs(o.at(np.asarray(m.heights)) - s) / s) * 100)
+            for m, o in zip(prof.units, fit.units)
+            for s in [np.asarray(m.seconds, dtype=float)[:, -1]]
+        ]
+        rows.append(
+            {
+                "form": form,
+                "options": ",".join(f"{o}={v}" for o, v in fit.meta.get("form_options", {}).items()) or "-",
+                "total_ms": fit.total_seconds() * 1e3,
+                "mape_pct": prof.mape_against(fit),
+                "worst_unit_mape_pct": max(per_unit),
+            }
+        )
+    head = f"profile {prof.name} ({prof.kind}, board {prof.board}, {prof.model} {list(prof.input_shape)})"
+    _emit(
+        args,
+        {"profile": prof.name, "kind": prof.kind, "board": prof.board, "forms": rows},
+        head + "; error of each form on the table's measured points\n" + _table(rows, 2),
+    )
 
 
 def _cluster(args: argparse.Namespace):
@@ -187,6 +250,17 @@ def _set_options(pairs: list[str]) -> dict[str, Any]:
     return opts
 
 
+def _check_forms(cluster: Any, graph: Any) -> None:
+    """Refuse now a form option that fits the YAML but not the model (a kNN ``k`` above a unit's
+    measured heights), rather than in a later ``simulate``, even for planners that price nothing."""
+    from splitgym.costmodels.profiles import profile_for
+
+    cache: dict[str, Any] = {}
+    for d in cluster.devices:
+        if d.spec.k is not None:
+            profile_for(d.spec, graph, cache)
+
+
 def cmd_plan(args: argparse.Namespace) -> None:
     from splitgym.agents.planners import PLANNERS, run_planner
 
@@ -201,6 +275,7 @@ def cmd_plan(args: argparse.Namespace) -> None:
     opts.update(_set_options(args.set or []))
     g = _graph(args.model, args.input)
     cluster = _cluster(args)
+    _check_forms(cluster, g)
     plan = run_planner(args.method, g, cluster, **opts)
     if args.output:
         plan.save(args.output)
@@ -327,10 +402,23 @@ def _run_notes(detail: dict[str, Any]) -> str:
     return text
 
 
+def train_overrides(overrides: Sequence[str]) -> list[str]:
+    """``devices=my/devices.yaml`` (a file, not a group name) becomes Hydra's
+    ``devices=file devices.path=my/devices.yaml`` (conf/devices/file.yaml)."""
+    out = []
+    for o in overrides:
+        value = o.removeprefix("devices=")
+        if o.startswith("devices=") and value.endswith((".yaml", ".yml")) and "," not in value:
+            out += ["devices=file", f"devices.path={value}"]
+        else:
+            out.append(o)
+    return out
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     from splitgym.agents import train
 
-    sys.argv = ["splitgym train", *args.overrides]
+    sys.argv = ["splitgym train", *train_overrides(args.overrides)]
     train.main()
 
 
@@ -427,8 +515,19 @@ def _profile_args(sp: argparse.ArgumentParser) -> None:
     _model_args(sp)
     sp.add_argument("--device", default="cpu", help="torch device to measure (cpu, cuda, cuda:1)")
     sp.add_argument(
-        "--board", default=None, help="derive this board's profile from the local one instead (nano, tx2, ...)"
+        "--board",
+        default=None,
+        help="show this board's profile instead: a measured one in the store, else derived (nano, tx2, ...); "
+        "written only with -o",
     )
+    sp.add_argument("--profile", default=None, help="show a profile file (one brought from another machine)")
+    sp.add_argument(
+        "--forms",
+        action="store_true",
+        help="show the profile in each form (table, linear, piecewise, knn) with its MAPE against the table",
+    )
+    sp.add_argument("--k", type=int, default=None, help="kNN neighbours for --forms (default 3)")
+    sp.add_argument("--knots", type=int, default=None, help="piecewise knots, ends included, for --forms (default 3)")
     sp.add_argument(
         "--granularity", type=int, default=None, help="rows between measured heights (default H//12; 1 = the paper's)"
     )
@@ -442,7 +541,9 @@ def _profile_args(sp: argparse.ArgumentParser) -> None:
         default=1,
         help="torch CPU threads while measuring (default 1, as the executors run: --threads 1)",
     )
-    sp.add_argument("-o", "--output", default=None, help="profile file to write (default: the cache)")
+    sp.add_argument(
+        "-o", "--output", default=None, help="profile file to write (default: the store, for a profile measured here)"
+    )
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

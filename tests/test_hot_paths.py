@@ -21,6 +21,7 @@ from splitgym.costmodels.tiles.tile_layouts import (
     scale_rects,
     t_layout,
 )
+from splitgym.costmodels.traffic import SplitMaths
 from splitgym.envs.msmdi import MSMDIEnv, admission_decision
 from splitgym.envs.nptp import NPTPEnv
 from splitgym.experiments.bench_steps import legacy, legacy_admission, legacy_score
@@ -164,3 +165,25 @@ def test_interp_is_numpys():
         pts = np.concatenate([rng.uniform(xs[0], xs[-1] * 1.2, 100), xs])
         for x in pts:
             assert _interp(float(x), xs.tolist(), ys.tolist()) == np.interp(x, xs, ys)
+
+
+@pytest.mark.parametrize(("model", "size"), [("vgg11", 224), ("resnet50", 224), ("inception_v3", 299)])
+def test_tabulated_ranges_equal_the_unit_maps(model, size):
+    """SplitMaths.ranges looks the unit maps up in tables; the same ranges as applying each map."""
+    g = ModelGraph.from_torchvision(model, input_size=size, weights=False)
+    maths = SplitMaths(g)
+    rng = np.random.default_rng(0)
+    for first, last in [(0, g.num_units - 1), (1, 3), (g.num_units // 2, g.num_units - 2)]:
+        h = g.units[last].height
+        cuts = np.sort(rng.integers(0, h + 1, size=(300, 5)), axis=1)
+        cuts[:, 0], cuts[:, -1] = 0, h
+        a, b = cuts[:, :-1], cuts[:, 1:]
+        got = maths.ranges(first, last, cuts)
+        want = [(a, b)]
+        for u in range(last, first - 1, -1):
+            a, b = g.units[u].row_map(a, b)
+            want.append((a, b))
+        assert len(got) == len(want)
+        for (ga, gb), (wa, wb) in zip(got, want):
+            np.testing.assert_array_equal(ga, wa)
+            np.testing.assert_array_equal(gb, wb)

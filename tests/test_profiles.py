@@ -383,3 +383,18 @@ def test_profile_rejects_bad_options(tiny: ModelGraph, kwargs: dict, needle: str
     with pytest.raises(ProfileError) as info:
         profile_model(tiny, min_run_time=0.001, progress=False, **kwargs)
     assert _one_line(info).startswith(needle)
+
+
+def test_point_timer_measures_a_known_duration():
+    """The profiler's sized-block timer and the old autorange one both time a 3 ms call as ~3 ms
+    (sleep: at least its duration however loaded the machine), and a fast call far below it."""
+    import time
+
+    import torch
+
+    from splitgym.costmodels.profiler import _time
+    from splitgym.experiments.bench_profiler import autorange_time
+
+    for timer in (_time, autorange_time):
+        assert 0.003 <= timer(lambda x: time.sleep(0.003), torch.zeros(1), 0.02, "cpu") < 0.03
+        assert timer(lambda x: x + 1, torch.zeros(1), 0.01, "cpu") < 1e-3

@@ -24,6 +24,7 @@ from torch import nn
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.rowmap import AxisMap, UnitMap
 from splitgym.costmodels.slicing import Region, SlicedSegment
+from splitgym.costmodels.traffic import SplitMaths
 
 from .helpers import intermediates
 
@@ -711,3 +712,17 @@ def test_unit_map_of_a_path_through_padding_only_rows():
     assert seg.in_region.empty
     lo, hi = graph.volume_input_range(0, 0, 0, 1)[-1]
     assert hi - lo <= 1  # the path map's over-estimate is bounded by the padding-only row
+
+
+@settings(max_examples=40, **SETTINGS)
+@given(spec=st.one_of(model_spec(), pair_model_spec()))
+def test_tabulated_unit_maps_equal_the_maps_on_every_range(spec):
+    """SplitMaths' lookup tables give every unit's input range exactly as the unit map does, for
+    every (a, b) with 0 <= a, b <= height (empty and padding-only parts included)."""
+    _, _, graph = build(spec)
+    maths = SplitMaths(graph)
+    for i, u in enumerate(graph.units):
+        a, b = (g.ravel() for g in np.meshgrid(np.arange(u.height + 1), np.arange(u.height + 1)))
+        (lo, hi), (want_lo, want_hi) = maths.ranges(i, i, np.stack([a, b], axis=1))[1], u.row_map(a, b)
+        np.testing.assert_array_equal(lo[:, 0], want_lo)
+        np.testing.assert_array_equal(hi[:, 0], want_hi)

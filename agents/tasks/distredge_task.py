@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from hydra.utils import to_absolute_path
 from omegaconf import DictConfig
 
 from splitgym.agents.export import (
@@ -33,11 +34,13 @@ __all__ = ["DistrEdgeTask", "scenario_from_config"]
 
 
 def scenario_from_config(cfg: DictConfig) -> Scenario:
+    # devices=file devices.path=my.yaml names a devices YAML of the user's (conf/devices/file.yaml)
+    path = cfg.devices.get("path")
     return Scenario(
-        name=f"{cfg.model.name}-{cfg.devices.name}-{cfg.network.name}",
+        name=f"{cfg.model.name}-{Path(path).stem if path else cfg.devices.name}-{cfg.network.name}",
         model=cfg.model.name,
         input=cfg.model.input,
-        devices=cfg.devices.name,
+        devices=to_absolute_path(str(path)) if path else cfg.devices.name,
         network=cfg.network.name,
         partition=str(cfg.env.partition),
         alpha=float(cfg.env.alpha),

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from hydra.utils import to_absolute_path
 from omegaconf import DictConfig
 
 from splitgym.agents.planners import run_planner
@@ -24,7 +25,8 @@ __all__ = ["NPTPTask"]
 
 def _env(cfg: DictConfig) -> NPTPEnv:
     e = cfg.env
-    devices = str(e.devices) if e.get("devices") else str(cfg.devices.name)
+    path = cfg.devices.get("path")  # devices=file devices.path=my.yaml (conf/devices/file.yaml)
+    devices = str(e.devices) if e.get("devices") else to_absolute_path(str(path)) if path else str(cfg.devices.name)
     bw = e.get("bandwidth_mbps")
     return NPTPEnv(
         model=str(cfg.model.name),

@@ -196,7 +196,7 @@ def score_hybrid(
     cluster = plan.cluster()
     net, hub = cluster.network, cluster.requester
     cache = dict(profiles or {})
-    prof = {d.name: profile_for(d.board, graph, cache) for d in cluster.devices}
+    prof = {d.name: profile_for(d.spec, graph, cache) for d in cluster.devices}
     memory = plan_memory(plan) if memory is None else memory
     peak = {d: 0.0 for d in cluster.names}
     t = compute = comm = 0.0

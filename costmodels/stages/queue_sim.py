@@ -195,7 +195,7 @@ class QueueSystem:
         """Per-unit delays from the boards' profiles (measured or derived), links from the
         cluster's network; ``sources`` by worker index or device name."""
         cache = dict(profiles or {})
-        profs = [profile_for(d.board, graph, cache) for d in cluster.devices]
+        profs = [profile_for(d.spec, graph, cache) for d in cluster.devices]
         unit_s = np.stack(
             [np.array([float(p.unit_latency(i, u.height)) for i, u in enumerate(graph.units)]) for p in profs]
         )

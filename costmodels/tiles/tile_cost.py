@@ -62,6 +62,7 @@ from splitgym.costmodels.errors import ConfigError, PlanError
 from splitgym.costmodels.graph import DTYPE_BYTES, ModelGraph
 from splitgym.costmodels.network import link_seconds
 from splitgym.costmodels.plan import Plan, PlanDevice, PlanModel, PlanNetwork, Tile
+from splitgym.costmodels.profile_spec import ProfileSpec
 from splitgym.costmodels.profiles import (
     SHIPPED_PROFILES,
     DeviceProfile,
@@ -292,13 +293,14 @@ def _has_profile(graph: ModelGraph, board: str) -> bool:
 
 
 def _reference_profile(
-    board: str, graph: ModelGraph, cache: dict[str, DeviceProfile], ref: dict[tuple[int, ...], ModelGraph]
+    spec: ProfileSpec, graph: ModelGraph, cache: dict[str, DeviceProfile], ref: dict[tuple[int, ...], ModelGraph]
 ) -> DeviceProfile:
     """The board's profile for ``graph``'s model: a given one, else at the graph's size when the
     local one exists (shipped or cached), else at the model's default size; a derived board is
     derived on the graph its local-cpu profile was measured for."""
-    if board in cache:
-        prof = cache[board]
+    board = spec.board
+    if spec.key() in cache:
+        prof = cache[spec.key()]
     else:
         if board.endswith(".json"):
             on = graph
@@ -308,7 +310,7 @@ def _reference_profile(
             on = graph
         else:
             on = _graph_at(graph, None, ref)
-        prof = profile_for(board, on, cache)
+        prof = profile_for(spec, on, cache)
     if prof.model != graph.name or len(prof.units) != graph.num_units:
         raise ConfigError(
             f"profiles: {prof.name} is for {prof.model} with {len(prof.units)} units, "
@@ -424,7 +426,7 @@ class TileCostModel:
         self.activation_cap = np.array([shares.get(n, np.inf) * full_act for n in self.names])
         cache = dict(profiles or {})
         ref: dict[tuple[int, ...], ModelGraph] = {}
-        self.profiles = [_reference_profile(d.board, graph, cache, ref) for d in cluster.devices]
+        self.profiles = [_reference_profile(d.spec, graph, cache, ref) for d in cluster.devices]
         self.rates = [
             [_UnitRate.build(p.units[u.index], u.out_shape[1], u.out_shape[2]) for u in graph.units]
             for p in self.profiles
@@ -588,7 +590,7 @@ def tile_plan(
         kind="tiles",
         method=method,
         model=PlanModel(name=graph.name, input=graph.input_shape),
-        devices=[PlanDevice(name=d.name, board=d.board, bandwidth_mbps=net.cap(d.name)) for d in cluster.devices],
+        devices=[PlanDevice.from_device(d, net.cap(d.name)) for d in cluster.devices],
         network=PlanNetwork(
             requester_mbps=net.cap(cluster.requester), latency_ms=net.latency_s * 1e3, overhead_ms=net.overhead_s * 1e3
         ),

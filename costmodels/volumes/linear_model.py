@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -56,7 +57,7 @@ def device_profiles(
     """One profile per device, as the simulator builds them: ``profiles`` (by board name) first,
     then measured (local-*) or derived boards."""
     cache = dict(profiles or {})
-    return [profile_for(d.board, graph, cache) for d in cluster.devices]
+    return [profile_for(d.spec, graph, cache) for d in cluster.devices]
 
 
 def capability(graph: ModelGraph, profile: DeviceProfile) -> float:
@@ -119,9 +120,7 @@ def volume_rows(graph: ModelGraph, first: int, last: int) -> tuple[np.ndarray, n
     """
     s, h = [1.0], [0.0]
     for u in range(last, first - 1, -1):
-        paths = graph.units[u].row_map.paths
-        S = max(p.S for p in paths)
-        halo = max(p.P for p in paths) + max(p.C for p in paths)
+        S, halo = graph.units[u].row_map.widest
         s.append(S * s[-1])
         h.append(S * h[-1] + halo)
     # built from the last unit backwards; reorder to units first..last, then the input
@@ -161,12 +160,17 @@ class LinearModel:
             mbps_out=np.array([net.link(d, req).bandwidth_mbps for d in cluster.names]),
         )
 
+    @cached_property
+    def per_row_flops(self) -> np.ndarray:
+        """FLOPs of one output row of each unit."""
+        return np.array([u.flops / u.height for u in self.graph.units])
+
     def coefficients(self, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
         """Per device ``(alpha, beta)``: predicted seconds ``alpha + beta * r`` for a part of
         ``r`` rows of volume ``first..last`` (valid for ``r > 0``)."""
         g = self.graph
         s, h = volume_rows(g, first, last)
-        per_row = np.array([g.units[u].flops / g.units[u].height for u in range(first, last + 1)])
+        per_row = self.per_row_flops[first : last + 1]
         beta = float(per_row @ s[:-1]) / self.caps
         alpha = float(per_row @ h[:-1]) / self.caps
         # the part's whole input slice, from the requester or from the other devices
@@ -180,11 +184,14 @@ class LinearModel:
         height = self.graph.units[last].height
         rows, _ = water_fill(alpha, beta, height)
         cuts = largest_remainder(rows, height)
-        return cuts, self.volume_seconds(first, last, cuts)
+        return cuts, self.volume_seconds(first, last, cuts, (alpha, beta))
 
-    def volume_seconds(self, first: int, last: int, cuts: np.ndarray) -> float:
-        """Model time of one volume under integer cuts: the slowest non-empty part."""
-        alpha, beta = self.coefficients(first, last)
+    def volume_seconds(
+        self, first: int, last: int, cuts: np.ndarray, coefficients: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> float:
+        """Model time of one volume under integer cuts: the slowest non-empty part
+        (``coefficients``: this volume's, when the caller has them already)."""
+        alpha, beta = coefficients if coefficients is not None else self.coefficients(first, last)
         r = np.diff(np.asarray(cuts))
         return float(np.where(r > 0, alpha + beta * r, 0.0).max())
 

@@ -144,7 +144,7 @@ class Simulator:
         self.graph = graph
         self.cluster = cluster
         cache = dict(profiles or {})
-        self.profiles = [profile_for(d.board, graph, cache) for d in cluster.devices]
+        self.profiles = [profile_for(d.spec, graph, cache) for d in cluster.devices]
         self.N = cluster.size
         self.lat = np.stack([p.table(graph) for p in self.profiles])  # (N, U, Hmax+1)
         self.head_lat = np.array([p.head_seconds for p in self.profiles])
@@ -192,9 +192,10 @@ class Simulator:
         B = cuts.shape[0]
         nonempty = cuts[:, 1:] > cuts[:, :-1]
         ranges = self.split.ranges(first, last, cuts)
-        compute = np.zeros((B, self.N))
-        for (a, b), u in zip(ranges, range(last, first - 1, -1)):
-            compute += self.lat[self._dev, u, b - a]
+        # one gather for every unit of the volume: (L, B, N) rows -> seconds, summed over units
+        rows = np.stack([b - a for a, b in ranges[:-1]])
+        units = np.arange(last, first - 1, -1)[:, None, None]
+        compute = self.lat[self._dev, units, rows].sum(axis=0)
         a, b = ranges[-1]
         nbytes = self.split.received_bytes(first, a, b, prev_cuts)
         if prev_cuts is None:

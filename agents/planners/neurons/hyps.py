@@ -129,7 +129,7 @@ def plan_hyps(
         kind="neurons",
         method="hyps",
         model=PlanModel(name=graph.name, input=graph.input_shape),
-        devices=[PlanDevice(name=d.name, board=d.board, bandwidth_mbps=net.cap(d.name)) for d in cluster.devices],
+        devices=[PlanDevice.from_device(d, net.cap(d.name)) for d in cluster.devices],
         network=PlanNetwork(
             requester_mbps=net.cap(cluster.requester), latency_ms=net.latency_s * 1e3, overhead_ms=net.overhead_s * 1e3
         ),

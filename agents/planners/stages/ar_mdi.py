@@ -36,7 +36,7 @@ def ar_mdi_chains(
     units, empty stages dropped), and each device's speed 1/g (parameters per second)."""
     cache = dict(profiles or {})
     w = unit_weights(graph, weight)
-    secs = [profile_for(d.board, graph, cache).total_seconds() for d in cluster.devices]
+    secs = [profile_for(d.spec, graph, cache).total_seconds() for d in cluster.devices]
     speeds = [float(w.sum()) / s for s in secs]
     alive = [True] * cluster.size
     chains = {}
