@@ -436,10 +436,9 @@ def cmd_report(args: argparse.Namespace) -> None:
 
     root = Path(args.sweep_dir)
     jobs = collect_jobs(root)
-    rows, shared = report_rows(jobs)
-    full, _ = report_rows(jobs, full=True)
+    rows, shared, varying = report_rows(jobs)
+    full, _, _ = report_rows(jobs, full=True)
     csv_path = write_csv(Path(args.csv) if args.csv else root / "report.csv", full)
-    varying = [k for k in rows[0] if k not in ("job", "objective", "status") and k in jobs[0]["overrides"]]
     title = f"{root} ({len(jobs)} jobs)" + (
         f"; all: {' '.join(f'{k}={v}' for k, v in shared.items())}" if shared else ""
     )

@@ -89,9 +89,12 @@ def collect_jobs(sweep_dir: str | Path) -> list[dict[str, Any]]:
     return out
 
 
-def report_rows(jobs: list[dict[str, Any]], full: bool = False) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """Rows for the table (``full``: every result, for the CSV) and the overrides every job shares
-    (left out of the table's columns, named once above it)."""
+def report_rows(
+    jobs: list[dict[str, Any]], full: bool = False
+) -> tuple[list[dict[str, Any]], dict[str, str], list[str]]:
+    """Rows for the table (``full``: every override and result, for the CSV), the overrides every
+    job shares (named once above the table instead of in a column) and those that vary. A result
+    named like an override (``episodes``) is shown as ``result.<name>``."""
     keys = list(dict.fromkeys(k for j in jobs for k in j["overrides"]))
     shared = {
         k: jobs[0]["overrides"].get(k, "")
@@ -99,20 +102,29 @@ def report_rows(jobs: list[dict[str, Any]], full: bool = False) -> tuple[list[di
         if len({j["overrides"].get(k) for j in jobs}) == 1 and k in jobs[0]["overrides"]
     }
     varying = [k for k in keys if k not in shared]
-    names = (
-        list(dict.fromkeys(k for j in jobs for k in j["results"]))
-        if full
-        else [h for h in HEADLINE if any(h in j["results"] for j in jobs)]
-    )
+    if full:
+        names = list(dict.fromkeys(k for j in jobs for k in j["results"]))
+    else:
+        names = [h for h in HEADLINE if any(h in j["results"] for j in jobs)]
     rows = []
     for j in jobs:
         row: dict[str, Any] = {"job": j["job"]}
         row.update({k: j["overrides"].get(k, "") for k in (keys if full else varying)})
         row["objective"] = j["results"].get("objective", "")
-        row.update({n: j["results"].get(n, "") for n in names if n != "objective"})
+        row.update({(f"result.{n}" if n in row else n): j["results"].get(n, "") for n in names if n != "objective"})
         row["status"] = j["status"]
         rows.append(row)
-    return rows, shared
+    return rows, shared, varying
+
+
+def _label(row: dict[str, Any], varying: list[str]) -> str:
+    def short(v: Any) -> str:
+        try:
+            return f"{float(v):.3g}"
+        except (TypeError, ValueError):
+            return str(v)
+
+    return "\n".join([f"job {row['job']}", *(f"{k.rsplit('.', 1)[-1]}={short(row[k])}" for k in varying)])
 
 
 def plot_report(rows: list[dict[str, Any]], varying: list[str], path: Path, title: str) -> Path:
@@ -123,7 +135,7 @@ def plot_report(rows: list[dict[str, Any]], varying: list[str], path: Path, titl
     import matplotlib.pyplot as plt
 
     done = [r for r in rows if isinstance(r["objective"], int | float)]
-    labels = ["\n".join(f"{k}={r[k]}" for k in varying) or r["job"] for r in done]
+    labels = [_label(r, varying) for r in done]
     values = [float(r["objective"]) for r in done]
     fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(done) + 2), 4), dpi=100)
     colors = ["tab:green" if v == max(values, default=0) else "tab:blue" for v in values]
