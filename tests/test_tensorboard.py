@@ -15,10 +15,13 @@ from matplotlib.image import imread
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from splitgym.agents.plan_gantt import gantt_bars
+from splitgym.agents.plan_gantt import gantt_bars, tile_bars
 from splitgym.agents.tasks import get_task
 from splitgym.agents.train import train
+from splitgym.costmodels.slicing import Region
+from splitgym.costmodels.tiles.tile_layouts import equal_strips
 from splitgym.envs.distredge import DistrEdgeEnv
+from splitgym.envs.nptp import NPTPEnv
 from splitgym.envs.scenarios import Scenario
 
 EPISODES, EVERY, EVAL = 20, 5, 10
@@ -117,6 +120,20 @@ def test_gantt_bars_follow_the_simulated_schedule():
         assert max(x["start_s"] + x["seconds"] for x in bars) == pytest.approx(b.latency, rel=1e-9)
         assert all(x["start_s"] >= -1e-12 and x["seconds"] > 0 for x in compute)
         assert sum(x["seconds"] for x in compute) == pytest.approx(float(b.compute.sum()) + b.head_seconds, rel=1e-9)
+
+
+def test_tile_bars_follow_the_tile_cost_model():
+    env = NPTPEnv(model="vgg11", input_size=64, devices="nptp3", bandwidth_mbps=4.0)
+    for n in (1, 2, 3):  # strips over 1..3 devices (the others idle)
+        s = env.model.score(equal_strips(env.H, env.W, n) + [Region(0, 0, 0, 0)] * (env.N - n))
+        bars = tile_bars(s)
+        ends = {}
+        for x in bars:
+            if x["label"] in ("halo", "tile"):
+                ends[x["row"]] = max(ends.get(x["row"], 0.0), x["start_s"] + x["seconds"])
+        for k, name in enumerate(s.devices):  # each device: its halo receive time, then its compute
+            assert ends.get(name, 0.0) == pytest.approx(s.compute[k] + s.comm_seconds[k], rel=1e-9, abs=1e-15)
+        assert max(x["start_s"] + x["seconds"] for x in bars) == pytest.approx(s.end_to_end, rel=1e-9)
 
 
 def test_msmdi_tags_are_its_own():
