@@ -3,8 +3,9 @@
 ``splitgym train episodes=N`` used to become ``N x steps_per_episode`` timesteps handed to SB3;
 an on-policy algorithm then rounds up to whole rollouts (PPO ``n_steps=256`` on a 2-volume
 partition: 50 episodes are 100 steps, one rollout is 128 episodes). This callback stops learning
-at the end of the N-th episode instead, which every SB3 algorithm honours (``on_step`` returning False ends ``collect_rollouts`` and
-``learn``), and shows the episodes and the best latency so far on a tqdm bar.
+at the end of the N-th episode instead, which every SB3 algorithm honours (``on_step`` returning
+False ends ``collect_rollouts`` and ``learn``), and shows the episodes and the best latency so far
+on a tqdm bar.
 """
 
 from __future__ import annotations
