@@ -166,7 +166,7 @@ def _hparams(cfg: DictConfig, model: Any, callbacks: list[Any], summary: dict[st
     """Config -> final metrics in TensorBoard's HParams tab."""
     metrics = {"hparams/objective": float(summary["objective"])}
     if best.best_latency < float("inf"):
-        metrics["hparams/best_latency"] = float(best.best_latency)
+        metrics["hparams/best_latency_s"] = float(best.best_latency)
     for cb in callbacks:
         if isinstance(cb, PeriodicEval) and getattr(cb, "model", None) is not None:
             metrics.update({f"hparams/{k.split('/', 1)[1]}": v for k, v in cb.evaluate().items()})

@@ -131,6 +131,7 @@ def test_ray_launcher_on_a_local_cluster(tmp_path: Path):
         "hydra/launcher=ray",
         "+hydra.launcher.ray.init.num_cpus=2",  # a local cluster of 2 CPUs, shut down after the sweep
         "+hydra.launcher.ray.init.include_dashboard=false",
+        "+hydra.launcher.ray.init.object_store_memory=100000000",  # 100 MB: the jobs pass no data
         "+hydra.launcher.ray.remote.num_cpus=1",
     )
     assert "_run_job pid=" in res.stdout + res.stderr  # the jobs ran as Ray tasks

@@ -92,7 +92,7 @@ def test_hparams_hold_the_config_and_final_metrics(run):
     assert hp["episodes"].number_value == EPISODES and hp["model.name"].string_value == "vgg11"
     exp = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
     metrics = {m.name.tag for m in exp.metric_infos}
-    assert {"hparams/objective", "hparams/best_latency", "hparams/episode_latency_ms"} <= metrics
+    assert {"hparams/objective", "hparams/best_latency_s", "hparams/episode_latency_ms"} <= metrics
     objective = acc.Scalars("hparams/objective")[-1].value
     assert objective == pytest.approx(summary["objective"], rel=1e-5)
 
