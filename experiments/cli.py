@@ -10,6 +10,8 @@
     splitgym train devices=my/devices.yaml             # ... on a devices YAML of yours
     splitgym evaluate runs/train                # the latest run: plan, actor, references
     splitgym list devices|networks|boards|planners|models|scenarios
+    splitgym report runs/multirun/<date>       # every job of a sweep: overrides and results
+    splitgym --version
 
 Readable tables by default, ``--json`` for scripts. A bad argument or file is one line on stderr
 and exit status 2; nothing else is printed.
@@ -430,6 +432,25 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     _emit(args, res, f"{res['title']}\n" + _table(res["rows"], 2))
 
 
+def cmd_report(args: argparse.Namespace) -> None:
+    """Every job of a multirun: overrides and final results; one table, a CSV and a PNG."""
+    from splitgym.experiments.results_csv import write_csv
+    from splitgym.experiments.sweep_report import collect_jobs, plot_report, report_rows
+
+    root = Path(args.sweep_dir)
+    jobs = collect_jobs(root)
+    rows, shared, varying = report_rows(jobs)
+    full, _, _ = report_rows(jobs, full=True)
+    csv_path = write_csv(Path(args.csv) if args.csv else root / "report.csv", full)
+    title = f"{root} ({len(jobs)} jobs)" + (
+        f"; all: {' '.join(f'{k}={v}' for k, v in shared.items())}" if shared else ""
+    )
+    png = plot_report(rows, varying, Path(args.png) if args.png else root / "report.png", title)
+    same = " ".join(f"{k}={v}" for k, v in shared.items())
+    text = (f"every job: {same}\n" if same else "") + _table(rows, 4) + f"\nwrote {csv_path} and {png}"
+    _emit(args, {"jobs": jobs, "shared": shared, "csv": str(csv_path), "png": str(png)}, text)
+
+
 def cmd_list(args: argparse.Namespace) -> None:
     from splitgym.agents.planners import PLANNERS
     from splitgym.costmodels.boards import BOARDS
@@ -606,8 +627,18 @@ def _execute_args(sp: argparse.ArgumentParser) -> None:
     )
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("splitgym")
+    except PackageNotFoundError:  # run from a checkout that is not installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="splitgym", description="Split CNN inference across heterogeneous edge devices.")
+    p.add_argument("--version", action="version", version=f"splitgym {_version()}")
     sub = p.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
     sub.required = True
 
@@ -645,6 +676,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = verb("evaluate", cmd_evaluate, "Re-simulate a run's exported plan and run its exported actor.")
     sp.add_argument("run", help="a run folder (runs/train/<date>) or a folder of runs (the latest is used)")
+
+    sp = verb("report", cmd_report, "Tabulate a multirun: every job's overrides and final results (table, CSV, PNG).")
+    sp.add_argument("sweep_dir", help="a multirun folder (hydra.sweep.dir, e.g. runs/multirun/<date>)")
+    sp.add_argument("--csv", default=None, help="CSV to write (default SWEEP_DIR/report.csv)")
+    sp.add_argument("--png", default=None, help="plot to write (default SWEEP_DIR/report.png)")
 
     sp = verb(
         "list", cmd_list, "List device groups, networks, boards, planners, models or scenarios (of every env and kind)."
