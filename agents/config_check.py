@@ -24,7 +24,7 @@ from splitgym.envs.nptp import REWARDS as NP_REWARDS
 __all__ = ["check_config"]
 
 #: top-level integers and their smallest allowed value
-_TOP_INTS = {"seed": 0, "episodes": 1, "checkpoint_every": 0, "log_interval": 1, "verbose": 0, "torch_threads": 1}
+_TOP_INTS = {"seed": 0, "episodes": 1, "checkpoint_every": 1, "log_interval": 1, "verbose": 0, "torch_threads": 1}
 _NETWORK_NUMBERS = ("bandwidth_mbps", "requester_mbps", "latency_ms", "overhead_ms")
 _AGENT_INTS = ("batch_size", "buffer_size", "learning_starts", "gradient_steps", "n_steps", "n_epochs")
 _AGENT_FLOATS = ("learning_rate", "critic_learning_rate", "gamma", "tau", "gae_lambda", "vf_coef", "max_grad_norm")
@@ -104,7 +104,7 @@ def check_config(cfg: DictConfig) -> None:
     for key, low in _TOP_INTS.items():
         value = cfg.get(key)
         if value is not None and (not _is_int(value) or value < low):
-            raise ConfigError(f"{key}: expected an integer >= {low}, got {value!r}")
+            raise ConfigError(f"{key}: must be an integer >= {low}, got {value!r}")
     if cfg.get("network") is not None:
         _check_network(cfg.network)
     if cfg.get("devices") is not None:

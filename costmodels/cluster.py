@@ -16,6 +16,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from splitgym.costmodels.errors import ConfigError
+from splitgym.costmodels.link_table import load_link_table
 from splitgym.costmodels.network import BandwidthTrace, Network
 from splitgym.costmodels.profile_spec import ProfileSpec, spec_from_entry
 
@@ -45,6 +46,8 @@ def load_conf(group: str, name_or_path: str) -> dict[str, Any]:
     cfg = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
     if not isinstance(cfg, dict):
         raise ConfigError(f"{group}: {path} does not hold a mapping")
+    if group == "network" and isinstance(cfg.get("links"), str):  # relative to the YAML's folder
+        cfg["links"] = str((path.parent / cfg["links"]).resolve())
     return cfg
 
 
@@ -194,7 +197,38 @@ def _network(cfg: dict[str, Any], names: list[str]) -> Network:
             }
     return Network(
         caps_mbps=caps,
-        latency_s=float(cfg.get("latency_ms", 0.0) or 0.0) / 1e3,
-        overhead_s=float(cfg.get("overhead_ms", 0.0) or 0.0) / 1e3,
+        latency_s=_ms(cfg, "latency_ms") / 1e3,
+        overhead_s=_ms(cfg, "overhead_ms") / 1e3,
         traces=traces,
+        medium=_medium(cfg),
+        transport_s=load_link_table(_links_path(cfg["links"])).overhead_s if cfg.get("links") else 0.0,
     )
+
+
+def _links_path(links: Any) -> Path:
+    """A network's ``links`` table: absolute, or relative to its YAML (resolved by :func:`load_conf`);
+    from a Hydra-composed mapping, relative to ``conf/network`` when not found from the working folder."""
+    if not isinstance(links, (str, Path)):
+        raise ConfigError(f"links: expected the path of a link table JSON, got {links!r}")
+    path = Path(links)
+    if not path.is_absolute() and not path.exists() and (conf_dir() / "network" / path).exists():
+        return conf_dir() / "network" / path
+    return path
+
+
+def _ms(cfg: dict[str, Any], key: str) -> float:
+    """A network's milliseconds field (missing or null: 0), or one line naming it."""
+    value = cfg.get(key)
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ConfigError(f"{key}: expected milliseconds >= 0, got {value!r}")
+    return float(value)
+
+
+def _medium(cfg: dict[str, Any]) -> str:
+    """``medium: switched | shared`` (missing or null: switched, every link its own)."""
+    medium = cfg.get("medium") or "switched"
+    if medium not in ("switched", "shared"):
+        raise ConfigError(f"medium: expected switched or shared, got {medium!r}")
+    return str(medium)

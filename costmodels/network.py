@@ -4,9 +4,19 @@ DistrEdge caps each device's bandwidth (OpenWrt, DE L250) but never says what a 
 two differently capped devices gets. Our rule: both ends share one access point, the sender's
 cap limits its uplink and the receiver's cap its downlink, so the transfer runs at
 ``min(cap_src, cap_dst)``. A transfer of ``n > 0`` bytes then takes
-``latency + overhead + 8 n / bandwidth`` (the overhead is DistrEdge's I/O read/write time); zero
-bytes take no time (no message is sent). Contention between simultaneous transfers is not
-modelled (each device has its own send and receive threads, DE L252).
+``latency + overhead + transport + 8 n / bandwidth``; zero bytes take no time (no message is sent).
+``overhead`` is the per-transfer I/O time a plan asks for (DistrEdge's I/O read/write time; the
+executors *wait* it, to emulate it), ``transport`` the per-message cost of the real transport,
+measured (``splitgym profile-links``, a link table named by a network YAML): the executors pay it
+for real, so they never wait it, and the cost models charge it.
+
+**Medium.** ``switched`` (the default, DistrEdge's send/receive threads per device, DE L252):
+simultaneous transfers do not contend. ``shared``: one access point carries one transfer at a
+time (Wi-Fi through one AP, MS-MDI's testbed); the concurrent transfers of one step are served
+first-come first-served in order of readiness (ties: receiver, then sender, in device order), each
+at its pair rate, so a requester scattering to 4 devices at once finishes after 4 transfer times.
+The rule is :func:`fifo_finish` (batched) / :func:`fifo_finish_list` (one decision, the same
+operations) / :class:`MediumClock` (event loops), shared by every kind's cost model.
 """
 
 from __future__ import annotations
@@ -20,7 +30,19 @@ import numpy as np
 
 from splitgym.costmodels.errors import ConfigError
 
-__all__ = ["Link", "BandwidthTrace", "Network", "transfer_seconds", "link_seconds"]
+__all__ = [
+    "Link",
+    "BandwidthTrace",
+    "Network",
+    "MEDIA",
+    "MediumClock",
+    "fifo_finish",
+    "fifo_finish_list",
+    "transfer_seconds",
+    "link_seconds",
+]
+
+MEDIA = ("switched", "shared")
 
 
 def _seconds(nbytes: Any, mbps: Any, latency_s: float, overhead_s: float) -> Any:
@@ -41,6 +63,53 @@ def link_seconds(nbytes: float, mbps: float, latency_s: float = 0.0, overhead_s:
     per-call cost, for the event loops that price one transfer at a time (the queueing simulator,
     the tile scorer, HiDP's programme)."""
     return float(_seconds(nbytes, mbps, latency_s, overhead_s)) if nbytes > 0 else 0.0
+
+
+def fifo_finish(ready: np.ndarray, secs: np.ndarray) -> np.ndarray:
+    """When each of a batch's concurrent transfers finishes on one shared medium.
+
+    ``ready`` and ``secs`` are (B, K): when each transfer could start and how long it takes alone.
+    The medium serves them one at a time in order of ``ready`` (stable: ties in index order),
+    each starting at ``max(ready, medium free)``. A zero-second transfer (no message) changes
+    nothing for the later ones, so callers need not remove them.
+    """
+    B, K = ready.shape
+    order = np.argsort(ready, axis=1, kind="stable")
+    r = np.take_along_axis(ready, order, axis=1)
+    d = np.take_along_axis(secs, order, axis=1)
+    done = np.empty_like(r)
+    free = np.zeros(B)
+    for i in range(K):
+        free = np.maximum(r[:, i], free) + d[:, i]
+        done[:, i] = free
+    out = np.empty_like(done)
+    np.put_along_axis(out, order, done, axis=1)
+    return out
+
+
+def fifo_finish_list(ready: list[float], secs: list[float]) -> list[float]:
+    """:func:`fifo_finish` of one decision in plain Python (the same operations, so equal results)."""
+    out = [0.0] * len(ready)
+    free = 0.0
+    for i in sorted(range(len(ready)), key=ready.__getitem__):
+        r = ready[i]
+        free = (r if r > free else free) + secs[i]
+        out[i] = free
+    return out
+
+
+class MediumClock:
+    """When each medium is next free, for event loops that book one transfer at a time: a
+    medium is named by a key (one per sender's uplink, or one for a shared access point)."""
+
+    def __init__(self) -> None:
+        self.free: dict[int, float] = {}
+
+    def book(self, key: int, t: float, seconds: float) -> float:
+        """Book ``seconds`` on medium ``key`` from time ``t`` (or when it frees); the end time."""
+        start = max(t, self.free.get(key, 0.0))
+        self.free[key] = start + seconds
+        return start + seconds
 
 
 @dataclass(frozen=True)
@@ -124,11 +193,30 @@ class Network:
     latency_s: float = 0.0
     overhead_s: float = 0.0
     traces: dict[str, BandwidthTrace] = field(default_factory=dict)
+    medium: str = "switched"
+    transport_s: float = 0.0  # measured per-message cost of the real transport (a link table's fit)
 
     def __post_init__(self) -> None:
         for name, cap in self.caps_mbps.items():
             if not cap > 0:
                 raise ConfigError(f"bandwidth_mbps: device {name} needs a cap > 0, got {cap}")
+        for key, value in (("latency_ms", self.latency_s), ("overhead_ms", self.overhead_s)):
+            if not value >= 0:
+                raise ConfigError(f"{key}: must be >= 0, got {value * 1e3:g}")
+        if not self.transport_s >= 0:
+            raise ConfigError(f"links: the transport's overhead must be >= 0 ms, got {self.transport_s * 1e3:g}")
+        if self.medium not in MEDIA:
+            raise ConfigError(f"medium: must be one of {', '.join(MEDIA)}, got {self.medium!r}")
+
+    @property
+    def shared(self) -> bool:
+        return self.medium == "shared"
+
+    @property
+    def message_s(self) -> float:
+        """The fixed cost of one message beyond the wire's latency: the plan's I/O overhead plus
+        the transport's measured one (exactly ``overhead_s`` when no link table is named)."""
+        return self.overhead_s + self.transport_s
 
     def cap(self, device: str, t: float = 0.0) -> float:
         if device in self.traces:
@@ -139,7 +227,7 @@ class Network:
             raise ConfigError(f"network: no bandwidth for device {device!r}") from None
 
     def link(self, src: str, dst: str, t: float = 0.0) -> Link:
-        return Link(min(self.cap(src, t), self.cap(dst, t)), self.latency_s, self.overhead_s)
+        return Link(min(self.cap(src, t), self.cap(dst, t)), self.latency_s, self.message_s)
 
     def matrix(self, names: list[str], t: float = 0.0) -> np.ndarray:
         """Bandwidth (Mbps) between every ordered pair; the diagonal is infinite (same device)."""

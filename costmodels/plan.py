@@ -99,6 +99,7 @@ class PlanDevice(_Strict):
     form: Form | None = None
     k: int | None = Field(default=None, ge=1)
     knots: int | None = Field(default=None, ge=2)
+    derive: Literal["gpu", "linear", "table"] | None = None  # a derived board's shape; absent: its default
     profile_sha256: str | None = Field(default=None, pattern="^[0-9a-f]{64}$")
 
     @classmethod
@@ -119,7 +120,7 @@ class PlanDevice(_Strict):
         if board.endswith(".json"):
             others = [profile_dir(), Path.cwd()]
             board = str(find_profile_file(board, self.profile_sha256, folder, others, where, PlanError))
-        spec = ProfileSpec(board, self.form, self.k, self.knots, self.profile_sha256, where=where)
+        spec = ProfileSpec(board, self.form, self.k, self.knots, self.profile_sha256, self.derive, where=where)
         return Device(self.name, board, profile=spec)
 
 
@@ -128,6 +129,19 @@ class PlanNetwork(_Strict):
     latency_ms: float = Field(default=0.0, ge=0)
     overhead_ms: float = Field(default=0.0, ge=0)
     pair_rule: Literal["min"] = "min"
+    medium: Literal["switched", "shared"] = "switched"
+    transport_ms: float = Field(default=0.0, ge=0)  # the measured per-message cost (network.py)
+
+    @classmethod
+    def of(cls, net: Network, requester: str) -> PlanNetwork:
+        """What a plan records of a cluster's network (caps are per device, in ``devices``)."""
+        return cls(
+            requester_mbps=net.cap(requester),
+            latency_ms=net.latency_s * 1e3,
+            overhead_ms=net.overhead_s * 1e3,
+            medium=net.medium,  # type: ignore[arg-type]
+            transport_ms=net.transport_s * 1e3,
+        )
 
 
 class Volume(_Strict):
@@ -281,11 +295,7 @@ class Plan(_Strict):
             method=method,
             model=PlanModel(name=graph.name, input=graph.input_shape),
             devices=[PlanDevice.from_device(d, net.cap(d.name)) for d in cluster.devices],
-            network=PlanNetwork(
-                requester_mbps=net.cap(cluster.requester),
-                latency_ms=net.latency_s * 1e3,
-                overhead_ms=net.overhead_s * 1e3,
-            ),
+            network=PlanNetwork.of(net, cluster.requester),
             volumes=[
                 Volume(first=f, last=l, rows=[int(x) for x in c])
                 for (f, l), c in zip(partition, np.asarray(cuts).tolist())
@@ -297,7 +307,10 @@ class Plan(_Strict):
         """The cluster this plan was made for (boards, caps, latency)."""
         caps = {d.name: d.bandwidth_mbps for d in self.devices}
         caps[REQUESTER] = self.network.requester_mbps
-        net = Network(caps, self.network.latency_ms / 1e3, self.network.overhead_ms / 1e3)
+        pn = self.network
+        net = Network(
+            caps, pn.latency_ms / 1e3, pn.overhead_ms / 1e3, medium=pn.medium, transport_s=pn.transport_ms / 1e3
+        )
         devices = [d.device(None) for d in self.devices]
         return Cluster(self.meta.get("cluster", "plan"), devices, net)
 

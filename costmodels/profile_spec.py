@@ -10,6 +10,8 @@ piecewise | knn`` with ``k:`` or ``knots:``). Without ``form`` each family keeps
 - derived boards: what :func:`~splitgym.costmodels.profiles.derive` gives (the board's own
   model of the local measurement); an explicit form is fitted to the derived raw table instead.
 
+A derived board may also say its shape, ``derive: gpu | linear | table`` (see :func:`_derive`).
+
 The spec is hashable and is the profile cache's key, so two devices with one board but other
 forms get two profiles. Bad values are one line naming the device and field.
 """
@@ -22,10 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from splitgym.costmodels.boards import board as lookup_board
 from splitgym.costmodels.errors import ConfigError, SplitgymError
 from splitgym.costmodels.profile_forms import FORMS
 
 __all__ = [
+    "DERIVATIONS",
     "ProfileSpec",
     "spec_from_entry",
     "canonical_sha256",
@@ -34,6 +38,9 @@ __all__ = [
     "file_sha256",
     "known_profile",
 ]
+
+
+DERIVATIONS = ("gpu", "linear", "table")
 
 
 def canonical_sha256(doc: Any) -> str:
@@ -52,6 +59,7 @@ class ProfileSpec:
     k: int | None = None
     knots: int | None = None
     sha256: str | None = None  # a file's canonical content hash, when the source is a file
+    derive: str | None = None  # a derived board's shape (gpu | linear | table); None: its family's default
     where: str = field(default="", compare=False)  # "devices.<name>" for messages
 
     @property
@@ -61,7 +69,8 @@ class ProfileSpec:
     @property
     def options(self) -> dict[str, Any]:
         """The form and its options as set (what a plan records), without the defaults."""
-        return {k: v for k, v in (("form", self.form), ("k", self.k), ("knots", self.knots)) if v is not None}
+        pairs = (("form", self.form), ("k", self.k), ("knots", self.knots), ("derive", self.derive))
+        return {k: v for k, v in pairs if v is not None}
 
     def key(self) -> str:
         """The cache key: the board alone for a default spec (so ``{board: profile}`` mappings
@@ -99,6 +108,23 @@ def _form(entry: dict[str, Any], where: str) -> tuple[str | None, int | None, in
     return form, k, knots  # unset options stay None: the defaults apply (and are not recorded)
 
 
+def _derive(entry: dict[str, Any], board: str, where: str) -> str | None:
+    """The derivation a derived board's entry asks for: ``gpu`` (the wave model, GPU boards'
+    default), ``linear`` (the local CPU's per-unit linear fit scaled: every board's shape before
+    the wave model, and CPU boards' default) or ``table`` (the raw local table scaled)."""
+    shape = entry.get("derive")
+    if shape is None:
+        return None
+    if shape not in DERIVATIONS:
+        raise ConfigError(f"{where}.derive: expected one of {', '.join(DERIVATIONS)}, got {shape!r}")
+    if board.startswith("local-"):
+        raise ConfigError(f"{where}.derive: {board} is measured here, not derived (drop derive)")
+    if shape == "gpu" and lookup_board(board).processor != "gpu":
+        raise ConfigError(f"{where}.derive: gpu needs a GPU board, {board} is a {lookup_board(board).processor} board")
+    lookup_board(board)  # an unknown board is one line here, not at first use
+    return str(shape)
+
+
 def spec_from_entry(entry: dict[str, Any], base_dir: Path | None = None) -> ProfileSpec:
     """The spec of one devices-YAML entry; a relative ``profile:`` resolves against ``base_dir``
     (the YAML's folder; the working directory for a mapping given in code)."""
@@ -110,7 +136,9 @@ def spec_from_entry(entry: dict[str, Any], base_dir: Path | None = None) -> Prof
         raise ConfigError(f"{where}: give a board or a profile file (got board={board!r}, profile={path!r})")
     form, k, knots = _form(entry, where)
     if path is None:
-        return ProfileSpec(str(board), form, k, knots, where=where)
+        return ProfileSpec(str(board), form, k, knots, derive=_derive(entry, str(board), where), where=where)
+    if entry.get("derive") is not None:
+        raise ConfigError(f"{where}.derive: a brought profile file is measured, not derived (drop derive)")
     if not isinstance(path, str) or not path.endswith(".json"):
         raise ConfigError(f"{where}.profile: expected a profile .json file, got {path!r}")
     full = Path(path) if Path(path).is_absolute() else (base_dir or Path.cwd()) / path

@@ -367,15 +367,16 @@ def _source(spec: ProfileSpec, graph: ModelGraph, cache: dict[str, DeviceProfile
         return load_or_measure(graph, device=board.removeprefix("local-"))
     if spec.is_file:
         return load_profile_file(spec, graph)
-    stored = _stored(board, graph)
+    stored = _stored(board, graph) if spec.derive is None else None  # an asked-for derivation is derived
     if stored is not None:
         return stored
     base = cache.get("local-cpu") or load_or_measure(graph, "cpu")
     cache["local-cpu"] = base
     if spec.form is None:
-        return derive(base, board, graph)
+        return derive(base, board, graph, shape=spec.derive)  # type: ignore[arg-type]
     # an explicit form is fitted to the raw derived table: the GPU model's, or the scaled measurement
-    return derive(base, board, graph, shape="gpu" if lookup_board(board).processor == "gpu" else "table")
+    raw = spec.derive or ("gpu" if lookup_board(board).processor == "gpu" else "table")
+    return derive(base, board, graph, shape=raw)  # type: ignore[arg-type]
 
 
 def profile_for(
@@ -389,7 +390,7 @@ def profile_for(
     key = spec.key()
     if key in cache:
         return cache[key]
-    plain = ProfileSpec(spec.board, sha256=spec.sha256, where=spec.where)
+    plain = ProfileSpec(spec.board, sha256=spec.sha256, derive=spec.derive, where=spec.where)
     src = cache.get(plain.key())
     if src is None and (spec.form is None or spec.board.startswith("local-") or spec.is_file):
         src = cache[plain.key()] = _source(plain, graph, cache)

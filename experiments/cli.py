@@ -10,6 +10,8 @@
     splitgym train devices=my/devices.yaml             # ... on a devices YAML of yours
     splitgym evaluate runs/train                # the latest run: plan, actor, references
     splitgym list devices|networks|boards|planners|models|scenarios
+    splitgym report runs/multirun/<date>       # every job of a sweep: overrides and results
+    splitgym --version
 
 Readable tables by default, ``--json`` for scripts. A bad argument or file is one line on stderr
 and exit status 2; nothing else is printed.
@@ -228,7 +230,10 @@ def _cluster(args: argparse.Namespace):
         raise SplitgymError("network: give --bandwidth or --network, not both")
     if args.network is not None:
         return Cluster.from_config(args.devices, args.network)
-    return Cluster.from_config(args.devices, 300.0 if args.bandwidth is None else args.bandwidth)
+    cluster = Cluster.from_config(args.devices, 300.0 if args.bandwidth is None else args.bandwidth)
+    if args.bandwidth is None and all(d.board.startswith("local-") for d in cluster.devices):
+        return Cluster.from_config(args.devices, "local")  # devices on this machine: its measured links
+    return cluster
 
 
 def _set_options(pairs: list[str]) -> dict[str, Any]:
@@ -457,6 +462,25 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     _emit(args, res, f"{res['title']}\n" + _table(res["rows"], 2))
 
 
+def cmd_report(args: argparse.Namespace) -> None:
+    """Every job of a multirun: overrides and final results; one table, a CSV and a PNG."""
+    from splitgym.experiments.results_csv import write_csv
+    from splitgym.experiments.sweep_report import collect_jobs, plot_report, report_rows
+
+    root = Path(args.sweep_dir)
+    jobs = collect_jobs(root)
+    rows, shared, varying = report_rows(jobs)
+    full, _, _ = report_rows(jobs, full=True)
+    csv_path = write_csv(Path(args.csv) if args.csv else root / "report.csv", full)
+    title = f"{root} ({len(jobs)} jobs)" + (
+        f"; all: {' '.join(f'{k}={v}' for k, v in shared.items())}" if shared else ""
+    )
+    png = plot_report(rows, varying, Path(args.png) if args.png else root / "report.png", title)
+    same = " ".join(f"{k}={v}" for k, v in shared.items())
+    text = (f"every job: {same}\n" if same else "") + _table(rows, 4) + f"\nwrote {csv_path} and {png}"
+    _emit(args, {"jobs": jobs, "shared": shared, "csv": str(csv_path), "png": str(png)}, text)
+
+
 def cmd_list(args: argparse.Namespace) -> None:
     from splitgym.agents.planners import PLANNERS
     from splitgym.costmodels.boards import BOARDS
@@ -557,6 +581,28 @@ def _profile_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _profile_links_args(sp: argparse.ArgumentParser) -> None:
+    from splitgym.experiments.profile_links import add_profile_links_args
+
+    add_profile_links_args(sp)
+
+
+def cmd_profile_links(args: argparse.Namespace) -> None:
+    """Measure, fit and write a link table (a network YAML names it with ``links: file.json``)."""
+    from splitgym.experiments.profile_links import profile
+
+    doc = profile(args)
+    fit = doc["fit"]
+    rates = ", ".join(
+        f"{e['cap_mbps'] or 'unshaped'}: " + (f"{e['effective_mbps']:.4g} Mbps" if e["effective_mbps"] else "too fast")
+        for e in fit["effective_mbps"]
+    )
+    text = f"per-message overhead {fit['overhead_ms']:.3f} ms; effective {rates}; fit MAPE {fit['mape_pct']:.1f}%"
+    if args.output:
+        text += f"\nwrote {args.output}"
+    _emit(args, doc, text)
+
+
 def _plan_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("method", nargs="?", help="planner name")
     sp.add_argument("--list", action="store_true", help="list the planners")
@@ -566,7 +612,10 @@ def _plan_args(sp: argparse.ArgumentParser) -> None:
     )
     sp.add_argument("--bandwidth", type=float, default=None, help="cap every device at this many Mbps")
     sp.add_argument(
-        "--network", default=None, help="network config (conf/network: bw300, NA..ND, LA..LD) or a YAML path"
+        "--network",
+        default=None,
+        help="network config (conf/network: bw300, NA..ND, LA..LD, local) or a YAML path "
+        "(default: bw300; local when every board is local-*, e.g. local4)",
     )
     sp.add_argument("--partition", default=None, help="layers | single | stages | unit indices like 0,4,9")
     sp.add_argument(
@@ -610,8 +659,18 @@ def _execute_args(sp: argparse.ArgumentParser) -> None:
     )
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("splitgym")
+    except PackageNotFoundError:  # run from a checkout that is not installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="splitgym", description="Split CNN inference across heterogeneous edge devices.")
+    p.add_argument("--version", action="version", version=f"splitgym {_version()}")
     sub = p.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
     sub.required = True
 
@@ -622,6 +681,12 @@ def build_parser() -> argparse.ArgumentParser:
     _model_args(sp, positional=True)
     sp = verb("profile", cmd_profile, "Measure per-unit latency vs output height here, or derive a board's profile.")
     _profile_args(sp)
+    sp = verb(
+        "profile-links",
+        cmd_profile_links,
+        "Measure the executors' transport (gloo over loopback / shaped netns) and write a link table JSON.",
+    )
+    _profile_links_args(sp)
     sp = verb("plan", cmd_plan, "Make a plan with a planner (see --list).")
     _plan_args(sp)
     sp = verb("simulate", cmd_simulate, "Score a plan: per-device compute, transfers, latency, IPS.")
@@ -643,6 +708,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = verb("evaluate", cmd_evaluate, "Re-simulate a run's exported plan and run its exported actor.")
     sp.add_argument("run", help="a run folder (runs/train/<date>) or a folder of runs (the latest is used)")
+
+    sp = verb("report", cmd_report, "Tabulate a multirun: every job's overrides and final results (table, CSV, PNG).")
+    sp.add_argument("sweep_dir", help="a multirun folder (hydra.sweep.dir, e.g. runs/multirun/<date>)")
+    sp.add_argument("--csv", default=None, help="CSV to write (default SWEEP_DIR/report.csv)")
+    sp.add_argument("--png", default=None, help="plot to write (default SWEEP_DIR/report.png)")
 
     sp = verb(
         "list", cmd_list, "List device groups, networks, boards, planners, models or scenarios (of every env and kind)."

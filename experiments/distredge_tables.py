@@ -39,6 +39,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 from splitgym.experiments.results_csv import RESULTS_DIR, read_csv, write_csv
 
 # one entry per run: (devices, network, overrides)
@@ -102,7 +104,9 @@ def launch(
     """Run every missing row of ``table`` (or the rows named in ``only``) in every variant;
     returns ``(variant, run folder)`` pairs (only the finished ones when ``run_missing`` is off)."""
     runs = []
-    for (devices, network, overrides), variant in [(r, v) for r in TABLES[table] for v in variants]:
+    rows = [(r, v) for r in TABLES[table] for v in variants]
+    bar = tqdm(rows, desc=f"{table} runs", unit="run", disable=None)  # a bar on a terminal only
+    for (devices, network, overrides), variant in bar:
         name = run_name(devices, network, overrides)
         if only and name not in only:
             continue
@@ -126,7 +130,7 @@ def launch(
             *overrides,
             *extra,
         ]
-        print(" ".join(cmd[2:]), flush=True)
+        bar.write(" ".join(cmd[2:]))
         res = subprocess.run(cmd, capture_output=True, text=True)
         if res.returncode != 0:
             raise SystemExit(f"run {run} failed:\n{res.stderr[-3000:]}")

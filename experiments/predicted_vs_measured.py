@@ -2,6 +2,7 @@
 
     python -m splitgym.experiments.predicted_vs_measured [--models vgg11,resnet18,mobilenet_v2]
         [--size 224] [--devices 4] [--random 4] [--distributed 6] [--links netns] [--quick]
+        [--link-table PATH|none] [--no-in-process]
 
 For every model, the profile is measured first (:func:`profile_model`, ``--threads`` torch
 threads, the same as the executors use: 1 by default, because more threads than free cores only
@@ -16,6 +17,10 @@ at 300 Mbps with 1 ms latency:
 - *distributed*: for the first ``--distributed`` plans re-planned on 2 devices, one process per
   device (and the requester) over gloo, ``--threads`` each, links shaped for real
   (``--links netns``, root) or emulated: the whole system, overlap and contention included.
+  Their cluster names the measured link table (``--link-table``, default the one
+  ``conf/network/local.yaml`` names): the simulator charges its per-message transport cost, which
+  the executor pays for real and never waits. Each row also gives ``predicted_no_transport_ms``,
+  the prediction without it (the cost model before links were measured), scored on the same run.
 
 The cost model is then calibrated (:func:`~splitgym.costmodels.calibration.calibrate`) from the
 in-process parts of half the plans, plus, for the distributed backend, one per-transfer overhead
@@ -34,6 +39,7 @@ import argparse
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,6 +49,7 @@ from splitgym.agents.planners import VOLUME_PLANNERS, run_planner
 from splitgym.costmodels.calibration import PartSample, calibrate
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.graph import ModelGraph
+from splitgym.costmodels.link_table import LOCAL_LINKS
 from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.profiler import profile_model
 from splitgym.costmodels.profiles import DeviceProfile
@@ -57,11 +64,14 @@ from splitgym.experiments.pvm_harness import (
     Calibrated,
     Measured,
     Study,
+    backend_line,
     execute,
     fit_overhead,
     local_cluster,
     progress,
+    summarise,
     with_overhead,
+    without_transport,
 )
 
 __all__ = ["VolumeStudy", "plans_for", "predicted", "part_samples", "time_parts", "main"]
@@ -130,9 +140,19 @@ class VolumeStudy(Study):
     links: str = "emulated"
     repeats: int = 5
     threads: int = 1
+    link_table: str | None = str(LOCAL_LINKS)
+    in_process: bool = True
 
     stem = "predicted_vs_measured"
     trailing = ("fitted_overhead_ms",)  # distributed rows only; last column
+
+    def summarise(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        return summarise(rows, {"mape_no_transport_pct": "predicted_no_transport_ms"})
+
+    def report(self, res: dict[str, Any], out: Path) -> None:
+        for backend, s in res["summary"].items():
+            print(backend_line(backend, s) + f"  (without the measured transport: {s['mape_no_transport_pct']:.1f}%)")
+        print(f"wrote {out / (self.stem + '.csv')} and .png")
 
     def prepare(self, name: str, model: torch.nn.Module) -> _Model:
         graph = ModelGraph.from_module(model, (3, self.size, self.size), name=name)
@@ -143,9 +163,10 @@ class VolumeStudy(Study):
         return _Model(name, graph, profile, x)
 
     def items(self, ctx: _Model) -> Iterator[tuple[str, int, Plan]]:
-        for plan in plans_for(ctx.graph, local_cluster(self.devices), self.n_random):
-            yield "in-process", self.devices, plan
-        for plan in plans_for(ctx.graph, local_cluster(2), self.n_random)[: self.n_dist]:
+        if self.in_process:
+            for plan in plans_for(ctx.graph, local_cluster(self.devices), self.n_random):
+                yield "in-process", self.devices, plan
+        for plan in plans_for(ctx.graph, local_cluster(2, links=self.link_table), self.n_random)[: self.n_dist]:
             yield "distributed", 2, plan
 
     def measure(self, ctx: _Model, item: tuple[str, int, Plan]) -> Measured:
@@ -158,6 +179,7 @@ class VolumeStudy(Study):
             row |= {
                 "predicted_ms": predicted(plan, ctx.graph, ctx.profile) * 1e3,
                 "measured_ms": meas * 1e3,
+                "predicted_no_transport_ms": predicted(without_transport(plan), ctx.graph, ctx.profile) * 1e3,
                 "_plan": plan,
             }
             progress(f"{ctx.name:<14}in-process  {plan.method:<14}", row, f" ({time.perf_counter() - t:.1f} s)")
@@ -167,6 +189,7 @@ class VolumeStudy(Study):
             "backend": f"distributed-{self.links}",
             "predicted_ms": predicted(plan, ctx.graph, ctx.profile) * 1e3,
             "measured_ms": res.latency_median_s * 1e3,
+            "predicted_no_transport_ms": predicted(without_transport(plan), ctx.graph, ctx.profile) * 1e3,
             "_plan": plan,
         }
         progress(f"{ctx.name:<14}distributed {plan.method:<14}", row, f" (max abs error {res.max_abs_error:.2g})")
@@ -205,11 +228,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--threads", type=int, default=1, help="torch threads (profiler and executors)")
     ap.add_argument("--quick", action="store_true", help="vgg11 at 64, 2 random plans, 2 distributed")
     ap.add_argument("--out", default=str(RESULTS))
+    ap.add_argument("--link-table", default=str(LOCAL_LINKS), help="the distributed cluster's link table (none: none)")
+    ap.add_argument("--no-in-process", action="store_true", help="only the distributed backend")
     a = ap.parse_args(argv)
     if a.quick:
         a.models, a.size, a.random, a.distributed = "vgg11", 64, 2, 2
     links = a.links or ("netns" if netns_available() is None else "emulated")
-    study = VolumeStudy(a.size, a.devices, a.random, a.distributed, links, a.repeats, a.threads)
+    table = None if a.link_table == "none" else a.link_table
+    study = VolumeStudy(
+        a.size, a.devices, a.random, a.distributed, links, a.repeats, a.threads, table, not a.no_in_process
+    )
     return execute(study, a.models.split(","), a.out)
 
 

@@ -33,6 +33,7 @@ import torch
 
 from splitgym.costmodels.cluster import Cluster, Device
 from splitgym.costmodels.graph import ModelGraph
+from splitgym.costmodels.link_table import load_link_table
 from splitgym.costmodels.models import build_model
 from splitgym.costmodels.network import Network
 from splitgym.costmodels.plan import Plan
@@ -57,6 +58,7 @@ __all__ = [
     "backend_line",
     "local_cluster",
     "with_overhead",
+    "without_transport",
     "fit_overhead",
     "torch_threads",
 ]
@@ -109,11 +111,19 @@ def summarise(rows: list[dict[str, Any]], also: dict[str, str] | None = None) ->
 # -- what several kinds share -------------------------------------------------------------------
 
 
-def local_cluster(n: int, mbps: float = 300.0, latency_ms: float = 1.0) -> Cluster:
-    """``n`` logical devices that are all this CPU (board ``local-cpu``), every link ``mbps``."""
+def local_cluster(n: int, mbps: float = 300.0, latency_ms: float = 1.0, links: str | Path | None = None) -> Cluster:
+    """``n`` logical devices that are all this CPU (board ``local-cpu``), every link ``mbps``;
+    ``links``: a link table whose measured per-message cost the cost model charges (the
+    transport's, which the executors pay for real: ``conf/network/local.yaml``'s default)."""
     devices = [Device(f"cpu-{k}", BOARD) for k in range(n)]
     caps = {d.name: mbps for d in devices} | {"requester": mbps}
-    return Cluster(f"local{n}", devices, Network(caps, latency_ms / 1e3, 0.0))
+    transport = load_link_table(links).overhead_s if links else 0.0
+    return Cluster(f"local{n}", devices, Network(caps, latency_ms / 1e3, 0.0, transport_s=transport))
+
+
+def without_transport(plan: Plan) -> Plan:
+    """The plan as it was priced before links were measured: no transport cost per message."""
+    return plan.model_copy(update={"network": plan.network.model_copy(update={"transport_ms": 0.0})})
 
 
 def with_overhead(plan: Plan, seconds: float) -> Plan:

@@ -53,11 +53,11 @@ def test_nptp_takes_its_network_group_and_its_overrides():
 @pytest.mark.parametrize(
     ("override", "line"),
     [
-        ("episodes=abc", "episodes: expected an integer >= 1, got 'abc'"),
+        ("episodes=abc", "episodes: must be an integer >= 1, got 'abc'"),
         ("env.reward=foo", "env.reward: must be one of paper, relative, neg_ms, got 'foo'"),
         ("network.bandwidth_mbps=abc", "network.bandwidth_mbps: expected a number, got 'abc'"),
         ("agent.kwargs.batch_size=x", "agent.kwargs.batch_size: expected an integer, got 'x'"),
-        ("seed=-1", "seed: expected an integer >= 0, got -1"),
+        ("seed=-1", "seed: must be an integer >= 0, got -1"),
         ("model.name=nope.py:build", "model: no such file 'nope.py'"),
     ],
 )
@@ -81,7 +81,7 @@ def _train(tmp: Path, run: Path, *args: str) -> subprocess.CompletedProcess:
 def test_cli_bad_value_exits_2_with_one_line(tmp_path: Path):
     res = _train(tmp_path, tmp_path / "r", *SMALL, "episodes=abc")
     assert res.returncode == 2
-    assert res.stderr.strip() == "splitgym train: error: episodes: expected an integer >= 1, got 'abc'"
+    assert res.stderr.strip() == "splitgym train: error: episodes: must be an integer >= 1, got 'abc'"
 
 
 def test_user_config_folder_adds_groups_and_config_yaml_reruns_the_same_plan(tmp_path: Path):

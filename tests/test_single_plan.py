@@ -41,9 +41,9 @@ def graphs(vgg16: ModelGraph) -> dict[str, ModelGraph]:
     }
 
 
-def make_sim(graph: ModelGraph, n: int, seed: int, traced: bool = False) -> Simulator:
+def make_sim(graph: ModelGraph, n: int, seed: int, traced: bool = False, medium: str = "switched") -> Simulator:
     """N heterogeneous synthetic devices, different caps, nonzero latency and overhead, and
-    (``traced``) a time-varying cap on every other device."""
+    (``traced``) a time-varying cap on every other device; ``medium`` of the network."""
     rng = np.random.default_rng(seed)
     names = [f"d{k}" for k in range(n)]
     profiles = {
@@ -62,7 +62,13 @@ def make_sim(graph: ModelGraph, n: int, seed: int, traced: bool = False) -> Simu
         if traced
         else {}
     )
-    net = Network(caps, latency_s=float(rng.uniform(0, 2e-3)), overhead_s=float(rng.uniform(0, 1e-3)), traces=traces)
+    net = Network(
+        caps,
+        latency_s=float(rng.uniform(0, 2e-3)),
+        overhead_s=float(rng.uniform(0, 1e-3)),
+        traces=traces,
+        medium=medium,
+    )
     return Simulator(graph, Cluster(f"c{n}", [Device(d, f"b{k}") for k, d in enumerate(names)], net), profiles=profiles)
 
 
@@ -139,6 +145,34 @@ def test_simulate_breakdown_equals_batched(graphs: dict[str, ModelGraph], model:
         for field in ("compute", "T", "peak_memory", "halo_rows"):
             np.testing.assert_array_equal(getattr(fast, field), getattr(batched, field))
         assert fast.latency == sim.score(part, cuts, fast.devices.index(fast.head_device) if extra else None)
+
+
+@pytest.mark.parametrize(
+    "model,n,traced",
+    [("vgg16", 1, False), ("vgg16", 4, True), ("resnet18", 7, False), ("headless", 3, True), ("vgg16", 16, False)],
+)
+def test_shared_medium_fast_path_equals_batched(graphs: dict[str, ModelGraph], model: str, n: int, traced: bool):
+    """On a shared medium too, scores and breakdowns of the two paths are equal to the last bit
+    (and the medium changes them: contention only adds time)."""
+    g = graphs[model]
+    sim = make_sim(g, n, seed=3 * n, traced=traced, medium="shared")
+    alone = make_sim(g, n, seed=3 * n, traced=traced)
+    rng = np.random.default_rng(50 + n)
+    for t in [0.0, 95.0] if traced else [0.0]:
+        sim.set_time(t)
+        alone.set_time(t)
+        part = random_partition(rng, g.num_units)
+        cuts = random_decisions(rng, g, part, n, PLANS)
+        ref = sim.score(part, cuts)
+        fast, one = both_paths(sim, lambda p, cs: [sim.score(p, c) for c in cs], part, cuts)
+        np.testing.assert_array_equal(np.array(fast), ref)
+        np.testing.assert_array_equal(np.array(one), ref)
+        switched = alone.score(part, cuts)
+        assert np.all(ref >= switched - 1e-12)
+        assert n == 1 or np.any(ref > switched)
+        plan = Plan.from_volumes("r", g, sim.cluster, part, cuts[0])
+        fast_b, batched_b = both_paths(sim, sim.simulate, plan)
+        assert fast_b.to_json() == batched_b.to_json()
 
 
 def test_the_comparison_catches_a_wrong_fast_path(graphs: dict[str, ModelGraph], monkeypatch: pytest.MonkeyPatch):

@@ -19,6 +19,8 @@ from splitgym.agents.export import (
     rollout,
     write_summary,
 )
+from splitgym.agents.plan_gantt import plan_gantt
+from splitgym.agents.planners import run_planner
 from splitgym.agents.tasks import TrainTask, register_task
 from splitgym.agents.tasks.config_groups import devices_group, group_label, group_mapping, model_input, model_spec
 from splitgym.costmodels.errors import SplitgymError
@@ -71,6 +73,15 @@ class DistrEdgeTask(TrainTask):
             return out
 
         return per_device
+
+    def reference_scalars(self, env: DistrEdgeEnv) -> dict[str, float]:
+        """Equal split, Offload and AOFL on the env's cost model (ms)."""
+        ref = reference_latencies(env)
+        aofl = env.sim.simulate(run_planner("aofl", env.graph, env.cluster)).latency
+        return {"ref/equal_ms": ref["equal"] * 1e3, "ref/offload_ms": ref["offload"] * 1e3, "ref/aofl_ms": aofl * 1e3}
+
+    def plan_figure(self, env: DistrEdgeEnv, decision: Any) -> Any:
+        return plan_gantt(env.breakdown(np.asarray(decision)))
 
     def export(self, model: Any, env: DistrEdgeEnv, best: Any, out: Path, extra: dict[str, Any]) -> dict[str, Any]:
         """Best plan, exported actor (the best policy, Alg. 2's Actor*), summary."""

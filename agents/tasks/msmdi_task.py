@@ -77,6 +77,18 @@ class MSMDITask(TrainTask):
     def noise_dims(self, env: MSMDIEnv) -> int:
         return 0
 
+    def episode_scalars(self, info: dict[str, Any]) -> dict[str, float]:
+        return {"msmdi/total_time_s": float(info["latency"]), "msmdi/mean_sojourn_s": float(info["mean_sojourn_s"])}
+
+    def best_scalars(self, best_latency: float) -> dict[str, float]:
+        return {"msmdi/best_total_time_s": best_latency}
+
+    def reference_scalars(self, env: MSMDIEnv) -> dict[str, float]:
+        """Each reference scheduler's total time on one seeded episode."""
+        kwargs = {"scenario": env.scenario, "reward": env.reward_mode, "service": env.service_name}
+        res = evaluate_policies(kwargs, None, [1000])
+        return {f"ref/{name}_total_time_s": r["total_time_s"] for name, r in res.items()}
+
     def export(self, model: Any, env: MSMDIEnv, best: Any, out: Path, extra: dict[str, Any]) -> dict[str, Any]:
         out.mkdir(parents=True, exist_ok=True)
         model.save(out / "policy.zip", exclude=["train"])  # "train" is wrapped by a timer

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig
 
+from splitgym.agents.plan_gantt import tile_gantt
 from splitgym.agents.planners import run_planner
 from splitgym.agents.tasks import TrainTask, register_task
 from splitgym.agents.tasks.config_groups import devices_group, group_mapping, model_input, model_spec
@@ -49,6 +50,13 @@ class NPTPTask(TrainTask):
 
     def episode_steps(self, env: NPTPEnv) -> int:
         return env.episode_steps
+
+    def reference_scalars(self, env: NPTPEnv) -> dict[str, float]:
+        """Equal strips on the same tile cost model (ms); MPA and the strip grid come at export."""
+        return {"ref/equal-strips_ms": env.penalised(env.model.score(equal_strips(env.H, env.W, env.N))) * 1e3}
+
+    def plan_figure(self, env: NPTPEnv, decision: Any) -> Any:
+        return tile_gantt(score_tiles(env.graph, rects=env.plan(np.asarray(decision)), model=env.model))
 
     def export(self, model: Any, env: NPTPEnv, best: Any, out: Path, extra: dict[str, Any]) -> dict[str, Any]:
         """The best tile plan (the best episode, or the greedy policy if better) and a summary."""

@@ -148,7 +148,7 @@ class NodeCluster(Cluster):
         within a node."""
         if a == b:
             return 0.0
-        return link_seconds(nbytes, self.link_mbps(a, b), self.network.latency_s, self.network.overhead_s)
+        return link_seconds(nbytes, self.link_mbps(a, b), self.network.latency_s, self.network.message_s)
 
     def subset(self, k: int) -> NodeCluster:
         """The first ``k`` nodes (the leader must be among them)."""

@@ -28,7 +28,9 @@ Choices where the paper is silent (PAPERS-AUDIT B.3 items 28-31, C.3):
 * *Transfers* overlap compute. ``contention="none"`` (default, as :mod:`network`): they also
   overlap each other; ``"sender"``: a worker's uplink sends one transfer at a time (FIFO);
   ``"shared"``: one medium for everyone, one transfer at a time (Wi-Fi through one access point,
-  the paper's testbed). A transfer between a worker and itself is free; the input image of a
+  the paper's testbed; a network whose ``medium`` is ``shared`` implies it, and refuses
+  ``"sender"``). The bookkeeping is :class:`network.MediumClock`, the rule every kind's links
+  share. A transfer between a worker and itself is free; the input image of a
   local or first-stage item is already at the source.
 * *Dynamics.* :class:`WorkerEvent` makes a worker leave, join, or change its compute delay (a
   factor on its profiled delays) at a given time. Sources never leave. The item a leaving worker
@@ -57,7 +59,7 @@ import numpy as np
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.graph import ModelGraph
-from splitgym.costmodels.network import Network, link_seconds
+from splitgym.costmodels.network import MediumClock, Network, link_seconds
 from splitgym.costmodels.profiles import DeviceProfile, profile_for
 from splitgym.costmodels.stages.mdi_allocation import allocate, ring_order, unit_weights
 
@@ -154,6 +156,10 @@ class QueueSystem:
             raise ConfigError(f"slot_s: must be >= 0, got {self.slot_s}")
         if self.contention not in ("none", "sender", "shared"):
             raise ConfigError(f"contention: must be none, sender or shared, got {self.contention!r}")
+        if self.network.shared and self.contention == "sender":
+            raise ConfigError("contention: 'sender' contradicts the network's medium 'shared' (one medium for all)")
+        if self.network.shared:
+            self.contention = "shared"
         if self.admit_per_slot < 1:
             raise ConfigError(f"admit_per_slot: must be >= 1, got {self.admit_per_slot}")
         if self.alive is None:
@@ -328,7 +334,7 @@ class QueueSim:
         for i, e in enumerate(sys_.events):
             self._push(e.time, _CHANGE, i, 0, 0)
         self._caps = [sys_.network.cap(n) for n in sys_.names]
-        self._link_free: dict[int, float] = {}  # when a sender's uplink (or the shared medium) is free
+        self._media = MediumClock()  # when a sender's uplink (or the shared medium) is free
         self._dynamic_net = bool(sys_.network.traces)
         self.t = 0.0
         self._reallocate()
@@ -396,14 +402,11 @@ class QueueSim:
         else:
             bw = min(self._caps[a], self._caps[b])
         self.bytes_sent += nbytes
-        dur = link_seconds(nbytes, bw, net.latency_s, net.overhead_s)
+        dur = link_seconds(nbytes, bw, net.latency_s, net.message_s)
         mode = self.sys.contention
         if mode == "none":
             return dur
-        key = a if mode == "sender" else -1
-        start = max(t, self._link_free.get(key, 0.0))
-        self._link_free[key] = start + dur
-        return start + dur - t
+        return self._media.book(a if mode == "sender" else -1, t, dur) - t
 
     def _send(self, k: int, frm: int, t: float) -> None:
         """Put MDI item k in the queue of the worker owning its next unit (after the transfer)."""

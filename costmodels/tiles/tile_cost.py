@@ -28,7 +28,11 @@ with every choice the text leaves open:
   (the work of a convolution is linear in its output area). Profiles of the model at its shipped
   size are used when the graph's own size has none (measuring at 4096 here would take hours).
 * **Links** (Eq. 6): each halo piece is one message from its owner on the link
-  ``min(cap_src, cap_dst)`` with the network's latency and overhead (:mod:`network`).
+  ``min(cap_src, cap_dst)`` with the network's latency and overhead (:mod:`network`). On a
+  ``shared`` medium a layer's messages go one at a time (:func:`network.fifo_finish_list`, in
+  receiver then sender order; all are ready when the layer's exchange starts), so a device's
+  exchange time for that layer is when its last message arrives; the gather at the head is queued
+  the same way, first ready first served.
 * **Latency** (Eq. 9): device ``d``'s feature-extractor time is the sum over units of its compute
   plus the time of every halo message it receives (the paper's additive per-device form; no
   overlap of transfers and compute is assumed). The objective is the slowest device's.
@@ -60,7 +64,7 @@ import numpy as np
 from splitgym.costmodels.cluster import Cluster, load_conf
 from splitgym.costmodels.errors import ConfigError, PlanError
 from splitgym.costmodels.graph import DTYPE_BYTES, ModelGraph
-from splitgym.costmodels.network import link_seconds
+from splitgym.costmodels.network import fifo_finish_list, link_seconds
 from splitgym.costmodels.plan import Plan, PlanDevice, PlanModel, PlanNetwork, Tile
 from splitgym.costmodels.profile_spec import ProfileSpec
 from splitgym.costmodels.profiles import (
@@ -436,7 +440,8 @@ class TileCostModel:
         self.head_bytes = float((graph.head.params if graph.head else 0) * DTYPE_BYTES)
         net = cluster.network
         self.bw = net.matrix(self.names)
-        self.latency_s, self.overhead_s = net.latency_s, net.overhead_s
+        self.latency_s, self.overhead_s = net.latency_s, net.message_s
+        self.shared = net.shared
         self._bw = self.bw.tolist()  # the scoring loop's link capacities, as Python floats
         self._units: list[tuple[Any, ...]] | None = None
 
@@ -479,6 +484,7 @@ class TileCostModel:
         messages = 0
         prev = [tuple(r) for r in rects]
         for ui, hl, wl, c_in, c_out, rpaths, cpaths, rates in self._unit_rows():
+            queue: list[tuple[int, float]] | None = [] if self.shared else None
             own = [(r0 * hl // h, r1 * hl // h, c0 * wl // w, c1 * wl // w) for r0, r1, c0, c1 in rects]
             for d, (a0, a1, b0, b1) in enumerate(own):
                 o_area = max(0, a1 - a0) * max(0, b1 - b0)
@@ -506,17 +512,43 @@ class TileCostModel:
                     nb = cells * c_in * DTYPE_BYTES
                     layer_el[ui] += cells * c_in
                     comm_b[d] += nb
-                    comm_s[d] += link_seconds(nb, bw[e][d], lat, ovh)
+                    if queue is None:
+                        comm_s[d] += link_seconds(nb, bw[e][d], lat, ovh)
+                    else:
+                        queue.append((d, link_seconds(nb, bw[e][d], lat, ovh)))
                     messages += 1
+            if queue:
+                self._exchange_shared(queue, comm_s)
             prev = own
         return compute, comm_s, comm_b, act, layer_el, messages, prev
+
+    @staticmethod
+    def _exchange_shared(queue: list[tuple[int, float]], comm_s: list[float]) -> None:
+        """Add, in place, to each receiver's exchange time the arrival of its last message of one
+        layer when the layer's messages (``(receiver, seconds)``) share one medium."""
+        last: dict[int, float] = {}
+        for (d, _), done in zip(queue, fifo_finish_list([0.0] * len(queue), [q[1] for q in queue])):
+            last[d] = done
+        for d, done in last.items():
+            comm_s[d] += done
+
+    def _gathered(self, total: np.ndarray, last: list[Region], h: int) -> float:
+        """When the last feature map reaches the head ``h`` (its own time when it holds all)."""
+        c_last = self.graph.units[-1].out_shape[0]
+        secs = [self.seconds(d, h, _area(last[d]) * c_last * DTYPE_BYTES) for d in range(self.N)]
+        ready = [float(t) for t in total]
+        if self.shared:
+            sent = [d for d in range(self.N) if secs[d] > 0]
+            for d, done in zip(sent, fifo_finish_list([ready[d] for d in sent], [secs[d] for d in sent])):
+                secs[d] = done - ready[d]
+        return max(ready[d] + secs[d] for d in range(self.N))
 
     def score(self, rects: Sequence[Region], head_device: str | None = None) -> TileScore:
         """Score one layout: ``rects[i]`` is device ``i``'s tile of the input image."""
         rects = [Region(*map(int, r)) for r in rects]
         if len(rects) != self.N:
             raise PlanError(f"tiles: need one tile per device ({self.N}), got {len(rects)}")
-        N, g = self.N, self.graph
+        g = self.graph
         lists = self._walk(rects)
         compute, comm_s, comm_b, act, layer_el = (np.array(v, dtype=float) for v in lists[:5])
         messages, last = lists[5], [Region(*r) for r in lists[6]]
@@ -528,9 +560,7 @@ class TileCostModel:
             h = self.names.index(head_device)
         else:
             h = int(np.argmax([_area(r) for r in last]))
-        c_last = g.units[-1].out_shape[0]
-        arrive = [total[d] + self.seconds(d, h, _area(last[d]) * c_last * DTYPE_BYTES) for d in range(N)]
-        ready = max(arrive)
+        ready = self._gathered(total, last, h)
         peak = self.weight_bytes + act
         if g.head is not None:
             peak[h] += self.head_bytes + g.units[-1].out_bytes
@@ -591,9 +621,7 @@ def tile_plan(
         method=method,
         model=PlanModel(name=graph.name, input=graph.input_shape),
         devices=[PlanDevice.from_device(d, net.cap(d.name)) for d in cluster.devices],
-        network=PlanNetwork(
-            requester_mbps=net.cap(cluster.requester), latency_ms=net.latency_s * 1e3, overhead_ms=net.overhead_s * 1e3
-        ),
+        network=PlanNetwork.of(net, cluster.requester),
         tiles=[Tile(device=d.name, rows=(r.r0, r.r1), cols=(r.c0, r.c1)) for d, r in zip(cluster.devices, rects)],
         head_device=head_device,
         meta=m,

@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from splitgym.costmodels.network import fifo_finish_list
+
 __all__ = ["SinglePlan", "StepDetail", "FAST_MAX_N"]
 
 FAST_MAX_N = 16
@@ -98,6 +100,8 @@ class SinglePlan:
         """:meth:`Simulator.advance` for one decision: ``cuts`` the N+1 cut points of this volume,
         ``T_prev`` the N accumulated latencies, ``prev_cuts`` the previous volume's cuts (None for
         the first volume). Without ``detail`` only ``T`` of the result is filled."""
+        if self.sim.shared:
+            return self._advance_shared(first, last, cuts, T_prev, prev_cuts)
         N = self.N
         bw, base = self._network()
         units = range(last, first - 1, -1)
@@ -145,6 +149,68 @@ class SinglePlan:
             out.ranges = [([p[i][0] for p in out.ranges], [p[i][1] for p in out.ranges]) for i in range(len(units) + 1)]  # type: ignore[index]
         return out
 
+    def _advance_shared(
+        self, first: int, last: int, cuts: list[int], T_prev: list[float], prev_cuts: list[int] | None
+    ) -> StepDetail:
+        """:meth:`advance` on a shared medium, always in detail: every transfer of the step is
+        priced first, then they are queued (:func:`network.fifo_finish_list`, the batched path's
+        rule and operations), then each part starts when its last one has arrived."""
+        N = self.N
+        bw, base = self._network()
+        units = range(last, first - 1, -1)
+        if prev_cuts is None:
+            src_lo, src_hi, ready, rb, src_ids = [0], [self.input_height], [0.0], self.input_row_bytes, [N]
+        else:
+            src_lo, src_hi, ready, rb, src_ids = prev_cuts[:-1], prev_cuts[1:], T_prev, self.row_bytes[first - 1], None
+        M = len(src_lo)
+        out = StepDetail([0.0] * N, [], [[0.0] * M for _ in range(N)], [[0.0] * M for _ in range(N)], [])
+        paths, moves = [], []  # moves: (k, j, ready, seconds alone)
+        for k in range(N):
+            a, b = cuts[k], cuts[k + 1]
+            c, path = 0.0, [(a, b)]
+            for u in units:
+                c += self.lat[u][k][b - a]
+                a, b = _map_range(self.maps[u], a, b)
+                path.append((a, b))
+            out.compute.append(c)
+            paths.append(path)
+            for j in range(M):
+                lo, hi = src_lo[j], src_hi[j]
+                ov = (b if b < hi else hi) - (a if a > lo else lo)
+                if ov > 0 and not (src_ids is None and j == k):
+                    out.recv_bytes[k][j] = nb = ov * rb
+                    moves.append(
+                        (k, j, ready[j], base + nb * 8.0 / (bw[j if src_ids is None else src_ids[j]][k] * 1e6))
+                    )
+        done = fifo_finish_list([m[2] for m in moves], [m[3] for m in moves])
+        arrival = [0.0] * N
+        for (k, j, r, _), f in zip(moves, done):
+            out.recv_seconds[k][j] = s = f - r
+            v = r + s
+            arrival[k] = v if v > arrival[k] else arrival[k]
+        for k in range(N):
+            t = T_prev[k]
+            out.T[k] = ((arrival[k] if arrival[k] > t else t) + out.compute[k]) if cuts[k + 1] > cuts[k] else t
+        out.ranges = [([p[i][0] for p in paths], [p[i][1] for p in paths]) for i in range(len(units) + 1)]
+        return out
+
+    def _gather(self, T: list[float], nbytes: list[float], dst: int) -> tuple[list[float], float]:
+        """Seconds of each device's message to ``dst`` (0: none; on a shared medium, from its
+        readiness to its arrival) and when the last arrives (0 without messages)."""
+        bw, base = self._network()
+        secs = [base + nb * 8.0 / (bw[m][dst] * 1e6) if nb > 0 else 0.0 for m, nb in enumerate(nbytes)]
+        if self.sim.shared:
+            sent = [m for m in range(self.N) if nbytes[m] > 0]
+            done = fifo_finish_list([T[m] for m in sent], [secs[m] for m in sent])
+            for m, f in zip(sent, done):
+                secs[m] = f - T[m]
+        last = 0.0
+        for m in range(self.N):
+            if nbytes[m] > 0:
+                v = T[m] + secs[m]
+                last = v if v > last else last
+        return secs, last
+
     def finish(
         self, last_cuts: list[int], T: list[float], head_device: int | None = None
     ) -> tuple[float, dict[str, Any]]:
@@ -155,21 +221,11 @@ class SinglePlan:
         rb = self.row_bytes[-1]
         nbytes = [(last_cuts[k + 1] - last_cuts[k]) * rb for k in range(N)]
         if not self.has_head:
-            end = 0.0
-            for k in range(N):
-                if nbytes[k] > 0:
-                    v = T[k] + (base + nbytes[k] * 8.0 / (bw[k][N] * 1e6))
-                    end = v if v > end else end
+            end = self._gather(T, nbytes, N)[1]
             return end, {"head": -1, "head_start": end, "result": 0.0}
         h = max(range(N), key=nbytes.__getitem__) if head_device is None else head_device
         nbytes[h] = 0.0
-        secs = [0.0] * N
-        arrive = 0.0
-        for m in range(N):
-            if nbytes[m] > 0:
-                secs[m] = base + nbytes[m] * 8.0 / (bw[m][h] * 1e6)
-                v = T[m] + secs[m]
-                arrive = v if v > arrive else arrive
+        secs, arrive = self._gather(T, nbytes, h)
         start = arrive if arrive > T[h] else T[h]
         result = base + self.result_bytes * 8.0 / (bw[h][N] * 1e6) if self.result_bytes > 0 else 0.0
         end = start + self.head_lat[h] + result

@@ -9,7 +9,10 @@ The timing model (DistrEdge Section III-IV; the choices it leaves open, PAPERS-A
   (T_{l-1}^k) *and* every slice it needs from other devices has arrived: it waits for the latest
   sender (max over senders of T_{l-1}^m + transfer). Data a device already holds moves for free.
   Sends overlap with compute and each other (DistrEdge's send/receive threads, DE L252; no
-  contention). A device with an empty part keeps T_l^k = T_{l-1}^k.
+  contention). On a ``shared`` medium (:mod:`network`) the transfers into one volume, and those
+  of the head's gather, go one at a time, first ready first served; a transfer's seconds are then
+  from its sender's readiness to its arrival (waiting included). A device with an empty part
+  keeps T_l^k = T_{l-1}^k.
 * **Compute.** A part costs, per unit of the volume, the device's profiled latency for the output
   rows that unit must produce, halo included (the row maths says how many).
 * **Head.** The fully connected head runs on the device with the largest share of the last volume
@@ -39,7 +42,7 @@ import numpy as np
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.errors import PlanError
 from splitgym.costmodels.graph import DTYPE_BYTES, ModelGraph
-from splitgym.costmodels.network import transfer_seconds
+from splitgym.costmodels.network import fifo_finish, transfer_seconds
 from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.profiles import DeviceProfile, profile_for
 from splitgym.costmodels.traffic import SplitMaths
@@ -175,7 +178,8 @@ class Simulator:
         self.at = at
         self.bw = self.cluster.network.matrix(names, at)  # (N+1, N+1), requester last
         self.latency_s = self.cluster.network.latency_s
-        self.overhead_s = self.cluster.network.overhead_s
+        self.overhead_s = self.cluster.network.message_s
+        self.shared = self.cluster.network.shared
 
     # -- the vectorised core ------------------------------------------------------------------
     def advance(
@@ -204,6 +208,8 @@ class Simulator:
             src_dev, ready = self._dev, T_prev
         bw = self.bw[src_dev][:, : self.N].T  # (N, M): source m -> device k
         secs = transfer_seconds(nbytes, bw[None], self.latency_s, self.overhead_s)
+        if self.shared:
+            secs = self._queued(np.broadcast_to(ready[:, None, :], nbytes.shape), secs, nbytes)
         arrival = np.where(nbytes > 0, ready[:, None, :] + secs, 0.0).max(axis=2)
         T = np.where(nonempty, np.maximum(T_prev, arrival) + compute, T_prev)
         return VolumeStep(T, compute, nbytes, secs, a, b, ranges)
@@ -217,16 +223,29 @@ class Simulator:
         req = self.N
         if self.graph.head is None:
             secs = transfer_seconds(nbytes, self.bw[: self.N, req][None], self.latency_s, self.overhead_s)
+            if self.shared:
+                secs = self._queued(T, secs, nbytes)
             end = np.where(nbytes > 0, T + secs, 0.0).max(axis=1)
             return end, {"head": np.full(B, -1), "head_start": end, "result": np.zeros(B)}
         h = np.argmax(nbytes, axis=1) if head_device is None else np.full(B, head_device)
         nbytes[np.arange(B), h] = 0.0
         secs = transfer_seconds(nbytes, self.bw[: self.N][:, h].T, self.latency_s, self.overhead_s)
+        if self.shared:
+            secs = self._queued(T, secs, nbytes)
         arrive = np.where(nbytes > 0, T + secs, 0.0).max(axis=1)
         start = np.maximum(T[np.arange(B), h], arrive)
         result = transfer_seconds(np.full(B, self.result_bytes), self.bw[h, req], self.latency_s, self.overhead_s)
         end = start + self.head_lat[h] + result
         return end, {"head": h, "head_start": start, "result": result, "gather_bytes": nbytes, "gather_s": secs}
+
+    @staticmethod
+    def _queued(ready: np.ndarray, secs: np.ndarray, nbytes: np.ndarray) -> np.ndarray:
+        """Seconds from readiness to arrival of one step's transfers on the shared medium
+        (:func:`network.fifo_finish` over everything after the batch axis); 0 where no bytes."""
+        B = ready.shape[0]
+        r = ready.reshape(B, -1)
+        done = fifo_finish(r, np.where(nbytes > 0, secs, 0.0).reshape(B, -1))
+        return np.where(nbytes > 0, (done - r).reshape(nbytes.shape), 0.0)
 
     def score(self, partition: list[tuple[int, int]], cuts: np.ndarray, head_device: int | None = None) -> np.ndarray:
         """End-to-end latency (s) of a batch of split decisions for one partition.

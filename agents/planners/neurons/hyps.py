@@ -130,9 +130,7 @@ def plan_hyps(
         method="hyps",
         model=PlanModel(name=graph.name, input=graph.input_shape),
         devices=[PlanDevice.from_device(d, net.cap(d.name)) for d in cluster.devices],
-        network=PlanNetwork(
-            requester_mbps=net.cap(cluster.requester), latency_ms=net.latency_s * 1e3, overhead_ms=net.overhead_s * 1e3
-        ),
+        network=PlanNetwork.of(net, cluster.requester),
         stages=stages or None,
         neuron_splits=splits or None,
         head_device=head_device,
