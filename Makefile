@@ -27,7 +27,13 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/pytest -q -m "not slow and not gpu"
 
-test-slow: $(STAMP)
+# the slow tests include the Optuna sweep and the submitit/Ray launchers (tests/test_sweeps.py)
+SWEEP_STAMP := $(VENV)/.sweeps-stamp
+$(SWEEP_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,sweeps,cluster]'
+	touch $(SWEEP_STAMP)
+
+test-slow: $(SWEEP_STAMP)
 	$(VENV)/bin/pytest -q -m "slow and not gpu"
 
 test-all: test test-slow

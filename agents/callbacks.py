@@ -21,16 +21,35 @@ import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
 
-__all__ = ["BestPlanCallback", "ResumableCheckpoint"]
+__all__ = ["BestPlanCallback", "ResumableCheckpoint", "latency_scalars", "best_latency_scalars"]
+
+
+def latency_scalars(info: dict[str, Any]) -> dict[str, float]:
+    """An episode's latency and IPS: the default tags (a plan's end-to-end latency in ``info``)."""
+    lat = float(info["latency"])
+    return {"charts/episode_latency_ms": lat * 1e3, "charts/ips": 1.0 / lat}
+
+
+def best_latency_scalars(best_latency: float) -> dict[str, float]:
+    return {"charts/best_ips": 1.0 / best_latency, "charts/best_latency_ms": best_latency * 1e3}
 
 
 class BestPlanCallback(BaseCallback):
+    """Keeps the best decision, actor and critic; records each episode's scalars (the training
+    task's tags: ``scalars(info)``, averaged over a dump interval, and ``best_scalars(latency)``)."""
+
     def __init__(
-        self, out_dir: str | Path, describe: Callable[[Any], dict[str, float]] | None = None, verbose: int = 0
+        self,
+        out_dir: str | Path,
+        describe: Callable[[Any], dict[str, float]] | None = None,
+        verbose: int = 0,
+        scalars: Callable[[dict[str, Any]], dict[str, float]] = latency_scalars,
+        best_scalars: Callable[[float], dict[str, float]] = best_latency_scalars,
     ) -> None:
         super().__init__(verbose)
         self.out_dir = Path(out_dir)
         self.describe = describe
+        self.scalars, self.best_scalars = scalars, best_scalars
         self.best_latency = float("inf")
         self.best_decision: np.ndarray | None = None
         self.best_episode = -1
@@ -47,12 +66,13 @@ class BestPlanCallback(BaseCallback):
             self.episodes += 1
             lat = float(info["latency"])
             self.latencies.append(lat)
-            self.logger.record("charts/episode_latency_ms", lat * 1e3)
-            self.logger.record("charts/ips", 1.0 / lat)
+            for key, value in self.scalars(info).items():
+                self.logger.record_mean(key, value)
             self.logger.record("charts/episodes", self.episodes)
             if lat < self.best_latency:
                 self._new_best(lat, np.asarray(info["decision"]))
-            self.logger.record("charts/best_ips", 1.0 / self.best_latency)
+            for key, value in self.best_scalars(self.best_latency).items():
+                self.logger.record(key, value)
             self.logger.record("charts/best_episode", self.best_episode)
         return True
 

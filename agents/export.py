@@ -55,12 +55,16 @@ class ExportedActor(nn.Module):
 
 
 def export_actor(policy: nn.Module, env: DistrEdgeEnv, path: str | Path) -> Path:
-    """Export the deterministic policy with the env's scaling (torch.export, a .pt2 file)."""
+    """Export the deterministic policy with the env's scaling (torch.export, a .pt2 file); it maps
+    raw states ``(B, N + 4)`` to actions ``(B, N - 1)`` for any batch size B."""
     policy = policy.to("cpu").eval()
     module = ExportedActor(policy, env.obs_scale).eval()
-    example = torch.as_tensor(env.raw_state(), dtype=torch.float32)[None]
+    # a batch of states in, a batch of actions out: the batch dimension is dynamic (an example of
+    # 2, since torch.export specialises a dimension of size 1)
+    example = torch.as_tensor(env.raw_state(), dtype=torch.float32)[None].repeat(2, 1)
+    batch = {"raw_state": {0: torch.export.Dim("batch", min=1, max=1 << 16)}}
     with torch.no_grad():
-        program = torch.export.export(module, (example,))
+        program = torch.export.export(module, (example,), dynamic_shapes=batch)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.export.save(program, str(path))

@@ -30,8 +30,13 @@ from stable_baselines3.common.logger import configure
 from splitgym.agents.actor_init import scale_actor_output
 from splitgym.agents.algos import ALGOS
 from splitgym.agents.callbacks import BestPlanCallback, ResumableCheckpoint, save_checkpoint
+from splitgym.agents.config_check import check_config
+from splitgym.agents.episode_budget import EpisodeBudget
 from splitgym.agents.noise import EpsilonGaussianNoise
+from splitgym.agents.periodic_eval import PeriodicEval
+from splitgym.agents.rerun import rerun_command
 from splitgym.agents.tasks import get_task
+from splitgym.agents.tb_logging import EpisodeDump, log_hparams
 from splitgym.costmodels.errors import ConfigError, SplitgymError
 
 __all__ = ["train", "main"]
@@ -122,13 +127,73 @@ def _make_model(
     return model, True
 
 
+def _count(cfg: DictConfig, key: str, minimum: int = 0) -> int:
+    """An integer setting (``episodes``, ``eval.every``, ...) or one line naming the key and value."""
+    value = OmegaConf.select(cfg, key)
+    try:
+        number = int(value)
+        if number != value or number < minimum:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}: must be an integer >= {minimum}, got {value!r}") from None
+    return number
+
+
+def _progress(cfg: DictConfig) -> bool:
+    """``progress``: true, false or auto (a bar when stderr is a terminal)."""
+    value = cfg.get("progress", "auto")
+    if value in ("auto", None):
+        return sys.stderr.isatty()
+    if isinstance(value, bool):
+        return value
+    raise ConfigError(f"progress: must be true, false or auto, got {value!r}")
+
+
+def _callbacks(cfg: DictConfig, task: Any, env: Any, best: BestPlanCallback, ckpt: Path) -> list[Any]:
+    """Best plan (records the episode scalars), periodic evaluation, dumps by episodes, checkpoints
+    and the episode budget with its progress bar; in that order, so a dump sees this step's values."""
+    every = _count(cfg, "eval.every") if OmegaConf.select(cfg, "eval.every") is not None else 0
+    evals = []
+    if every > 0:
+        episodes = _count(cfg, "eval.episodes", 1)
+        evals = [PeriodicEval(best, task.make_env(cfg), task.episode_scalars, every, episodes)]
+    refs = task.reference_scalars(env)
+    dump = EpisodeDump(best, _count(cfg, "log_interval", 1), refs, lambda d: task.plan_figure(env, d))
+    checkpoint = ResumableCheckpoint(ckpt, best, _count(cfg, "checkpoint_every", 1))
+    return [best, *evals, dump, checkpoint, EpisodeBudget(best, _count(cfg, "episodes", 1), _progress(cfg))]
+
+
+def _hparams(cfg: DictConfig, model: Any, callbacks: list[Any], summary: dict[str, Any], best: Any) -> None:
+    """Config -> final metrics in TensorBoard's HParams tab."""
+    metrics = {"hparams/objective": float(summary["objective"])}
+    if best.best_latency < float("inf"):
+        metrics["hparams/best_latency_s"] = float(best.best_latency)
+    for cb in callbacks:
+        if isinstance(cb, PeriodicEval) and getattr(cb, "model", None) is not None:
+            metrics.update({f"hparams/{k.split('/', 1)[1]}": v for k, v in cb.evaluate().items()})
+    log_hparams(model.logger, cfg, metrics, best.episodes)
+
+
+def _warn_no_update(model: Any, episodes: int, steps: int) -> None:
+    """One line when an on-policy algorithm will stop before its first rollout is full: the
+    episode budget is kept, so the policy would never be updated."""
+    n_steps = getattr(model, "n_steps", None)
+    if n_steps and episodes * steps < n_steps:
+        print(
+            f"splitgym train: warning: agent.kwargs.n_steps={n_steps} exceeds the {episodes} episodes x {steps} "
+            f"steps asked ({episodes * steps}): the policy is never updated",
+            file=sys.stderr,
+        )
+
+
 def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Run one training job into ``run_dir``; returns the summary."""
-    # read the config (recorded in the run folder)
+    # read the config (checked, then recorded in the run folder)
+    check_config(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(int(cfg.torch_threads))
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    (run_dir / "command.txt").write_text(" ".join(sys.argv) + "\n")
+    (run_dir / "command.txt").write_text(rerun_command() + "\n")
     # make the env (its steps timed) and the algorithm, or resume it from the run's checkpoint
     task = get_task(str(cfg.env.id))
     env = task.make_env(cfg)
@@ -140,18 +205,21 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     kwargs = OmegaConf.to_container(cfg.agent.kwargs, resolve=True)
     assert isinstance(kwargs, dict)
     ckpt = run_dir / "checkpoints"
-    best = BestPlanCallback(run_dir, describe=task.describe(env))
+    best = BestPlanCallback(
+        run_dir, describe=task.describe(env), scalars=task.episode_scalars, best_scalars=task.best_scalars
+    )
     dims = task.noise_dims(env)
     noise = action_noise(cfg, dims, cfg.seed) if algo_name != "ppo" and dims else None
-    total = int(cfg.episodes) * task.episode_steps(env)
     model, reset = _make_model(cfg, ALGOS[algo_name], kwargs, env, ckpt, best, noise)
     fmt = ["csv", "tensorboard"] + (["stdout"] if cfg.verbose else [])
     model.set_logger(configure(str(run_dir / "tb"), fmt))
     model_train = _Timed(model.train)
     model.train = model_train  # type: ignore[method-assign]
-    # callbacks: the best plan so far (above) and resumable checkpoints
-    checkpoint = ResumableCheckpoint(ckpt, best, int(cfg.checkpoint_every))
-    remaining = max(0, total - model.num_timesteps)
+    callbacks = _callbacks(cfg, task, env, best, ckpt)
+    _warn_no_update(model, _count(cfg, "episodes", 1), task.episode_steps(env))
+    # steps enough for the episodes left; EpisodeBudget stops at the last one (on-policy
+    # algorithms would otherwise round up to whole rollouts)
+    remaining = max(0, _count(cfg, "episodes", 1) - best.episodes) * task.episode_steps(env)
     # learn (a Ctrl-C or SIGTERM stops it; what was learnt is still saved)
     t0 = time.perf_counter()
     interrupted = False
@@ -159,9 +227,9 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         with _interruptible():
             if remaining:
                 model.learn(
-                    remaining,
-                    callback=[best, checkpoint],
-                    log_interval=int(cfg.log_interval),
+                    remaining + 1,
+                    callback=callbacks,
+                    log_interval=None,  # EpisodeDump dumps by episodes, for every algorithm
                     reset_num_timesteps=reset,
                     progress_bar=False,
                 )
@@ -172,7 +240,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     save_checkpoint(model, ckpt, best)
     if best.best_policy_state is not None:  # Alg. 2's Actor*: export the best policy, not the last
         model.policy.load_state_dict(best.best_policy_state)
-    return task.export(
+    summary = task.export(
         model,
         env,
         best,
@@ -187,6 +255,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             "best_episode": best.best_episode,
         },
     )
+    _hparams(cfg, model, callbacks, summary, best)
+    return summary
 
 
 @hydra.main(version_base="1.3", config_path="pkg://splitgym.conf", config_name="train")

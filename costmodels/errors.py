@@ -13,6 +13,7 @@ __all__ = [
     "PlanError",
     "ProfileError",
     "UnsupportedModelError",
+    "EnvArgumentError",
 ]
 
 
@@ -22,6 +23,11 @@ class SplitgymError(Exception):
 
 class ConfigError(SplitgymError):
     """A device group, network or scenario description is malformed or names something unknown."""
+
+
+class EnvArgumentError(ConfigError, ValueError):
+    """An env's constructor argument is of the wrong type or value: a ConfigError (one line for a
+    person, as Hydra and the CLI print it) that Gymnasium's and SB3's callers can catch as ValueError."""
 
 
 class PlanError(SplitgymError):

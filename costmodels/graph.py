@@ -19,8 +19,10 @@ ops (an SE gate inside a block, an op we do not know) stays in a unit that needs
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
+import io
 import itertools
 import math
 from collections.abc import Callable, Iterable
@@ -231,14 +233,16 @@ def _tensors(gm: GraphModule, named: bool = False) -> list[Any]:
 
 def _propagate_shapes(gm: GraphModule, input_shape: tuple[int, ...], meta: bool) -> None:
     """Record each node's output shape (``tensor_meta``) without computing anything: on meta
-    tensors for a meta-built module, else on fake tensors."""
-    if meta:
-        with torch.device("meta"), without_dynamo():  # tensors created inside forward are meta too
-            ShapeProp(gm).propagate(torch.empty(1, *input_shape))
-        return
-    from torch._subclasses.fake_tensor import FakeTensorMode
+    tensors for a meta-built module, else on fake tensors. ShapeProp prints a node's traceback to
+    stderr before raising; the caller turns the error into one line, so that text is swallowed."""
+    with contextlib.redirect_stderr(io.StringIO()):
+        if meta:
+            with torch.device("meta"), without_dynamo():  # tensors created inside forward are meta too
+                ShapeProp(gm).propagate(torch.empty(1, *input_shape))
+            return
+        from torch._subclasses.fake_tensor import FakeTensorMode
 
-    ShapeProp(gm, fake_mode=FakeTensorMode(allow_non_fake_inputs=True)).propagate(torch.empty(1, *input_shape))
+        ShapeProp(gm, fake_mode=FakeTensorMode(allow_non_fake_inputs=True)).propagate(torch.empty(1, *input_shape))
 
 
 def _cut_segments(nodes: list[Node]) -> list[list[Node]]:
@@ -302,7 +306,8 @@ class ModelGraph:
         try:
             _propagate_shapes(self._gm, self.input_shape, self.is_meta)
         except Exception as exc:
-            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            root = exc.__cause__ or exc  # ShapeProp wraps the op's own error in "ShapeProp error for: node=..."
+            msg = str(root).splitlines()[0] if str(root) else type(root).__name__
             raise UnsupportedModelError(
                 f"input: model {name} does not accept an input of shape {self.input_shape} ({msg})"
             ) from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import gymnasium as gym
@@ -9,12 +10,14 @@ import numpy as np
 from gymnasium import spaces
 
 from splitgym.costmodels.cluster import Cluster
+from splitgym.costmodels.errors import EnvArgumentError
 from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.volumes.linear_model import equal_cuts
 from splitgym.costmodels.volumes.partition_pilot import PILOTS, PilotResult, pilot_partition
 from splitgym.costmodels.volumes.share_actions import SHARE_RANGE, prior_shares, share_cuts
 from splitgym.costmodels.volumes.volume_simulator import Breakdown, Simulator
-from splitgym.envs.scenarios import Scenario, get_scenario
+from splitgym.envs.plan_render import NOTHING, PlanRender, text_table
+from splitgym.envs.scenarios import Scenario, scenario_with
 
 __all__ = ["DistrEdgeEnv", "REWARDS", "ACTIONS", "map_action"]
 
@@ -31,7 +34,7 @@ def map_action(action: np.ndarray, height: int) -> np.ndarray:
     return np.concatenate([[0], rows, [height]])
 
 
-class DistrEdgeEnv(gym.Env[np.ndarray, np.ndarray]):
+class DistrEdgeEnv(PlanRender, gym.Env[np.ndarray, np.ndarray]):
     """
     ## Description
     Split a CNN across N heterogeneous devices, one layer-volume at a time (DistrEdge's OSDS).
@@ -71,32 +74,49 @@ class DistrEdgeEnv(gym.Env[np.ndarray, np.ndarray]):
     Terminates after the last volume (one image per episode). No truncation.
 
     ## Arguments
-    ``scenario``: a registered name (``splitgym.envs.list_scenarios()``) or a :class:`Scenario`;
-    ``reward``: one of ``REWARDS``; ``action``: one of ``ACTIONS``; ``time_per_episode``: seconds the
-    clock advances per episode
-    (None: the image's latency); ``partition``: override the scenario's partition
-    (list of ``(first, last)``).
+    ``scenario``: a registered name (``splitgym.envs.list_scenarios()``) or a :class:`Scenario`
+    (None: ``vgg16-DB-300``); ``model`` (a torchvision name or ``path/to/file.py:factory``),
+    ``input`` (pixels), ``devices`` (a group name, YAML path or mapping), ``network`` (a name,
+    Mbps or a mapping) and ``alpha`` replace the scenario's parts, with the same names as
+    NPTP-v0's; ``partition``: a partition name (``lcpss``, ``lcpss-pilot``, ``pilot-search``,
+    ``layers``, ``single``, ``stages``, ``"0,4,9"``) or a list of ``(first, last)`` units;
+    ``reward``: one of ``REWARDS``; ``action``: one of ``ACTIONS``; ``time_per_episode``: seconds
+    the clock advances per episode (None: the image's latency); ``render_mode``: ``"ansi"`` (the
+    plan so far as text), ``"human"`` (printed) or ``"rgb_array"`` (a band per volume, a colour
+    per device).
 
     ## Version History
     * v0: initial version (``action="shares"`` added later as an option; the default is Eq. 9).
+    * v0 (same dynamics): ``render_mode``; ``model``/``input``/``devices``/``network``/``alpha`` kwargs and
+      partition names through ``partition``.
     """
-
-    metadata = {"render_modes": []}
 
     def __init__(
         self,
-        scenario: str | Scenario = "vgg16-DB-300",
+        scenario: str | Scenario | None = None,
         reward: str = "paper",
         time_per_episode: float | None = None,
-        partition: list[tuple[int, int]] | None = None,
+        partition: str | list[tuple[int, int]] | None = None,
         action: str = "cuts",
+        *,
+        model: str | None = None,
+        input: int | None = None,
+        devices: str | Mapping[str, Any] | None = None,
+        network: str | float | Mapping[str, Any] | None = None,
+        alpha: float | None = None,
+        render_mode: str | None = None,
     ) -> None:
         if reward not in REWARDS:
-            raise ValueError(f"reward: must be one of {REWARDS}, got {reward!r}")
+            raise EnvArgumentError(f"reward: must be one of {REWARDS}, got {reward!r}")
         if action not in ACTIONS:
-            raise ValueError(f"action: must be one of {ACTIONS}, got {action!r}")
+            raise EnvArgumentError(f"action: must be one of {ACTIONS}, got {action!r}")
+        self._set_render_mode(render_mode)
         self.action_mode = action
-        self.scenario = get_scenario(scenario, Scenario)
+        named = partition if isinstance(partition, str) else None  # a name goes into the scenario
+        partition = None if isinstance(partition, str) else partition
+        self.scenario = scenario_with(
+            scenario, model=model, input=input, devices=devices, network=network, partition=named, alpha=alpha
+        )
         self.reward_mode = reward
         self.time_per_episode = time_per_episode
         self.graph = self.scenario.graph()
@@ -128,6 +148,7 @@ class DistrEdgeEnv(gym.Env[np.ndarray, np.ndarray]):
         self._dynamic = bool(self.cluster.network.traces)
         self._reset_episode()
         self.last_cuts: np.ndarray | None = None
+        self.last_latency: float | None = None
 
     def _set_partition(self, partition: list[tuple[int, int]], prior: np.ndarray | None) -> None:
         self.partition = [tuple(p) for p in partition]
@@ -227,6 +248,34 @@ class DistrEdgeEnv(gym.Env[np.ndarray, np.ndarray]):
             cuts,
             meta={"scenario": self.scenario.to_dict(), "cluster": self.cluster.name},
         )
+
+    def render_text(self) -> str:
+        """The plan so far: rows per device of every decided volume, and the latency at the end."""
+        header = ["volume", "units", *self.cluster.names]
+        rows = [
+            [i, f"{first}..{last}", *np.diff(cuts).tolist()]
+            for i, ((first, last), cuts) in enumerate(zip(self.partition, self.cuts))
+        ]
+        if not rows and self.last_cuts is not None:  # between episodes (a VecEnv resets at once): the last plan
+            rows = [
+                [i, f"{f}..{la}", *np.diff(c).tolist()]
+                for i, ((f, la), c) in enumerate(zip(self.partition, self.last_cuts))
+            ]
+        text = text_table(header, rows) if rows else f"{self.scenario.name}: no volume decided yet ({self.L} to go)"
+        if (self.l >= self.L or not self.cuts) and self.last_latency is not None:
+            text += f"\nlatency {self.last_latency * 1e3:.2f} ms (equal split {self.T_equal * 1e3:.2f} ms)"
+        return text
+
+    def render_grid(self) -> np.ndarray:
+        """One band of 8 pixel rows per volume, 256 columns shared between the devices in
+        proportion to their rows (between episodes: the last finished plan)."""
+        cuts = self.cuts if self.cuts else ([] if self.last_cuts is None else list(self.last_cuts))
+        grid = np.full((8 * self.L, 256), NOTHING, dtype=np.int64)
+        for v, c in enumerate(cuts):
+            edges = np.round(256 * np.asarray(c, dtype=np.float64) / max(1, c[-1])).astype(np.int64)
+            for d in range(self.N):
+                grid[8 * v : 8 * (v + 1), edges[d] : edges[d + 1]] = d
+        return grid
 
     def breakdown(self, cuts: np.ndarray | None = None) -> Breakdown:
         return self.sim.simulate(self.plan(cuts))

@@ -8,10 +8,11 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from splitgym.costmodels.errors import ConfigError
+from splitgym.costmodels.errors import ConfigError, EnvArgumentError
 from splitgym.costmodels.stages.queue_policies import SCHEDULERS, get_scheduler
 from splitgym.costmodels.stages.queue_sim import QueueResult, QueueSim
 from splitgym.envs.msmdi_scenarios import MDI_SCENARIOS, MDIScenario
+from splitgym.envs.plan_render import NOTHING, OFF, PlanRender, text_table
 from splitgym.envs.scenarios import Scenario, get_scenario
 
 __all__ = ["MSMDIEnv", "REWARDS", "REFERENCES", "admission_decision", "admission_obs"]
@@ -44,7 +45,7 @@ def _scenario(scenario: str | MDIScenario, images: tuple[int, ...] | None) -> MD
     return sc
 
 
-class MSMDIEnv(gym.Env[np.ndarray, np.ndarray]):
+class MSMDIEnv(PlanRender, gym.Env[np.ndarray, np.ndarray]):
     """
     ## Description
     Multi-source model-distributed inference (MS-MDI): sources on a ring of workers receive
@@ -86,13 +87,14 @@ class MSMDIEnv(gym.Env[np.ndarray, np.ndarray]):
     ``scenario``: an MS-MDI scenario name (``splitgym.envs.msmdi_scenarios``) or object, or a
     DistrEdge scenario name (its model, devices and network); ``images``: per-source image counts
     for an episode (default the scenario's); ``reward``: one of ``REWARDS``; ``service``: the
-    scheduler whose service rule the workers follow (``ms-mdi``, ``ar-mdi`` or ``local``).
+    scheduler whose service rule the workers follow (``ms-mdi``, ``ar-mdi`` or ``local``);
+    ``render_mode``: ``"ansi"`` (queues and workers as text), ``"human"`` (printed) or
+    ``"rgb_array"`` (a band per worker, busy in its colour, and the share admitted).
 
     ## Version History
     * v0: initial version.
+    * v0 (same dynamics): ``render_mode``.
     """
-
-    metadata = {"render_modes": []}
 
     def __init__(
         self,
@@ -100,9 +102,11 @@ class MSMDIEnv(gym.Env[np.ndarray, np.ndarray]):
         images: tuple[int, ...] | None = None,
         reward: str = "backlog",
         service: str = "ms-mdi",
+        render_mode: str | None = None,
     ) -> None:
         if reward not in REWARDS:
-            raise ConfigError(f"reward: must be one of {REWARDS}, got {reward!r}")
+            raise EnvArgumentError(f"reward: must be one of {REWARDS}, got {reward!r}")
+        self._set_render_mode(render_mode)
         self.scenario = _scenario(scenario, images)
         self.system = self.scenario.system()
         self.reward_mode = reward
@@ -155,6 +159,29 @@ class MSMDIEnv(gym.Env[np.ndarray, np.ndarray]):
                 mean_sojourn_s=float(np.mean(res.done - res.arrive)),
             )
         return self._obs(), float(r), self._done, False, info
+
+    def render_text(self) -> str:
+        """The schedule now: per worker whether it is busy and alive, per source its local queue."""
+        if self.sim is None:
+            return f"{self.scenario.name}: not started (call reset())"
+        sim = self.sim
+        rows = [[n, int(sim.busy[n]), int(sim.alive[n])] for n in range(self.N)]
+        text = text_table(["worker", "busy", "alive"], rows)
+        text += "\nlocal queues per source: " + ", ".join(str(len(q)) for q in sim.qlocal)
+        text += f"\nt {sim.t:.2f} s, admitted {sim.n_admitted}/{self.total}"
+        if self._done and self.last_result is not None:
+            text += f"; all done in {self.last_result.makespan_s:.2f} s"
+        return text
+
+    def render_grid(self) -> np.ndarray:
+        """A band per worker (its colour: busy, empty: idle, grey: gone), then the share of the
+        images admitted so far."""
+        grid = np.full((8 * self.N + 8, 64), NOTHING, dtype=np.int64)
+        if self.sim is not None:
+            for n in range(self.N):
+                grid[8 * n : 8 * (n + 1)] = OFF if not self.sim.alive[n] else n if self.sim.busy[n] else NOTHING
+            grid[8 * self.N :, : round(64 * self.sim.n_admitted / self.total)] = OFF
+        return grid
 
     # -- references -------------------------------------------------------------------------------
     def reference_action(self, name: str) -> np.ndarray:

@@ -21,9 +21,12 @@ NPTP's: ``MDI_SCENARIOS`` and :func:`get_mdi_scenario` are its MS-MDI part.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from splitgym.costmodels.errors import ConfigError
+from splitgym.costmodels.models import resolve_model_spec
 from splitgym.costmodels.stages.queue_sim import QueueSystem, WorkerEvent
 from splitgym.envs.scenario_registry import (
     SCENARIOS,
@@ -59,6 +62,24 @@ class MDIScenario(ScenarioBase):
     contention: str = "shared"
     events: tuple[WorkerEvent, ...] = field(default=())
     version: int = 1
+
+    @classmethod
+    def from_mapping(cls, cfg: Mapping[str, Any]) -> MDIScenario:
+        """A scenario written in a config (``env.scenario`` as a mapping, e.g. in a user's config
+        folder): the fields by name, lists as tuples, ``events`` as ``{time, worker, kind, factor}``
+        entries, ``devices``/``network`` as names or mappings; an unknown key is a one-line error."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(cfg) - known)
+        if unknown:
+            raise ConfigError(f"env.scenario.{unknown[0]}: not a scenario field (known: {', '.join(sorted(known))})")
+        args = {k: tuple(v) if isinstance(v, (list, tuple)) else v for k, v in cfg.items()}
+        if isinstance(args.get("model"), str):
+            args["model"] = resolve_model_spec(args["model"])  # a user's file: absolute, as in the plan
+        try:
+            args["events"] = tuple(WorkerEvent(**e) for e in cfg.get("events") or ())
+            return cls(**{"name": "custom", **args})
+        except TypeError as exc:
+            raise ConfigError(f"env.scenario: {exc}") from None
 
     def system(self, **overrides: Any) -> QueueSystem:
         """The simulator's description (``overrides`` replace scenario fields first)."""

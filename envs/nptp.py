@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import gymnasium as gym
@@ -9,10 +11,19 @@ import numpy as np
 from gymnasium import spaces
 
 from splitgym.costmodels.cluster import Cluster
+from splitgym.costmodels.errors import EnvArgumentError
 from splitgym.costmodels.graph import ModelGraph
+from splitgym.costmodels.models import resolve_model_spec
 from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.slicing import Region
-from splitgym.costmodels.tiles.tile_cost import TileCostModel, TileScore, cluster_caps, tile_plan
+from splitgym.costmodels.tiles.tile_cost import (
+    MemoryCaps,
+    TileCostModel,
+    TileScore,
+    cluster_caps,
+    memory_caps,
+    tile_plan,
+)
 from splitgym.costmodels.tiles.tile_layouts import (
     COLS,
     ROWS,
@@ -20,7 +31,8 @@ from splitgym.costmodels.tiles.tile_layouts import (
     fraction_cuts,
     multilevel,
 )
-from splitgym.envs.scenarios import Scenario, cached_graph, get_scenario
+from splitgym.envs.plan_render import NOTHING, PlanRender, text_table
+from splitgym.envs.scenarios import Scenario, cached_graph, get_scenario, input_arg, network_arg
 
 __all__ = ["NPTPEnv", "REWARDS", "decode"]
 
@@ -38,7 +50,7 @@ def decode(actions: np.ndarray, h: int, w: int) -> list[Region]:
     return multilevel(h, w, fraction_cuts(h, w, axes, sides, fracs))
 
 
-class NPTPEnv(gym.Env[np.ndarray, np.ndarray]):
+class NPTPEnv(PlanRender, gym.Env[np.ndarray, np.ndarray]):
     """
     ## Description
     Partition an image into one tile per device, as NPTP's MPA does (NP Section III-D): step
@@ -72,44 +84,53 @@ class NPTPEnv(gym.Env[np.ndarray, np.ndarray]):
 
     ## Arguments
     ``scenario``: a registered scenario name or :class:`Scenario` (its model, input size, device
-    group and network), or None to use the next four; ``model``, ``input_size``, ``devices``
-    (a device group; ``nptp3`` carries NPTP's memory caps), ``bandwidth_mbps`` (Mbps on every
-    device; 0.8-8 is the paper's 0.1-1 MB/s) or ``network`` (a network config name);
-    ``caps``: ``"auto"`` (the device group's), ``"none"`` or a group name; ``reward``.
+    group and network), or None to use the next four; ``model`` (a torchvision name or
+    ``path/to/file.py:factory``), ``input`` (pixels; the old ``input_size`` still works, with a
+    DeprecationWarning), ``devices`` (a device group name, path or mapping; ``nptp3`` carries
+    NPTP's memory caps), ``bandwidth_mbps`` (Mbps on every device; 0.8-8 is the paper's 0.1-1
+    MB/s) or ``network`` (a network name, Mbps or mapping); ``caps``: ``"auto"`` (the device
+    group's), ``"none"`` or a group name; ``reward``; ``render_mode``: ``"ansi"`` (the tiles so
+    far as text), ``"human"`` (printed) or ``"rgb_array"`` (the tiles in their devices' colours).
 
     ## Version History
     * v0: initial version.
+    * v0 (same dynamics): ``render_mode``; ``input`` (``input_size`` deprecated); groups as mappings.
     """
-
-    metadata = {"render_modes": []}
 
     def __init__(
         self,
         scenario: str | Scenario | None = None,
         model: str = "vgg16",
-        input_size: int | None = None,
-        devices: str = "nptp3",
+        input: int | None = None,
+        devices: str | Mapping[str, Any] = "nptp3",
         bandwidth_mbps: float | None = 4.0,
-        network: str | None = None,
+        network: str | float | Mapping[str, Any] | None = None,
         caps: str = "auto",
         reward: str = "relative",
+        render_mode: str | None = None,
+        input_size: int | None = None,
     ) -> None:
         if reward not in REWARDS:
-            raise ValueError(f"reward: must be one of {REWARDS}, got {reward!r}")
+            raise EnvArgumentError(f"reward: must be one of {REWARDS}, got {reward!r}")
+        self._set_render_mode(render_mode)
+        if input_size is not None:
+            warnings.warn("NPTPEnv: input_size is deprecated, use input (as DistrEdge-v0)", DeprecationWarning, 2)
+            input = input if input is not None else input_size
         if scenario is not None:
             sc = get_scenario(scenario)
             self.graph: ModelGraph = sc.graph()
             self.cluster: Cluster = sc.cluster()
         else:
-            self.graph = cached_graph(model, input_size)
-            net: str | float = network if network is not None else float(bandwidth_mbps or 4.0)
+            size = None if input is None else input_arg(input)
+            self.graph = cached_graph(resolve_model_spec(str(model)), size)
+            net = network_arg(network if network is not None else float(bandwidth_mbps or 4.0))
             self.cluster = Cluster.from_config(devices, net)
         self.reward_mode = reward
         self.N = self.cluster.size
         if self.N < 2:
-            raise ValueError(f"devices: NPTP needs at least 2 devices, got {self.N}")
+            raise EnvArgumentError(f"devices: NPTP needs at least 2 devices, got {self.N}")
         _, self.H, self.W = self.graph.input_shape
-        self.caps = cluster_caps(self.cluster, caps)
+        self.caps = _caps(self.cluster, caps, devices if scenario is None else None)
         self.model = TileCostModel(self.graph, self.cluster, memory_mb=self.caps.mb, activation_share=self.caps.share)
         self.T_ref = self.model.score(equal_strips(self.H, self.W, self.N)).latency
         full = np.array([self.model.full_seconds(d) for d in range(self.N)])
@@ -182,7 +203,35 @@ class NPTPEnv(gym.Env[np.ndarray, np.ndarray]):
             decision=np.asarray(decision).tolist(),
         )
 
+    def render_text(self) -> str:
+        """The tiles cut so far (rows and columns per device) and the latency at the end."""
+        pieces = self._shown_pieces()
+        names = self.cluster.names
+        rows = [[names[i], f"{p.r0}..{p.r1}", f"{p.c0}..{p.c1}"] for i, p in enumerate(pieces)]
+        text = text_table(["device", "rows", "cols"], rows) if rows else f"{self.H}x{self.W} image, no tile cut yet"
+        if (self.k >= self.episode_steps or not self.actions) and self.last_decision is not None:
+            s = self.score(self.last_decision)
+            note = (
+                "feasible" if s.feasible else f"over a memory cap: penalised, the layout's own {s.latency * 1e3:.2f} ms"
+            )
+            text += f"\nlatency {self.penalised(s) * 1e3:.2f} ms ({note})"
+        return text
+
+    def render_grid(self) -> np.ndarray:
+        """The image at 128 x 128, each tile in its device's colour (uncut: empty)."""
+        grid = np.full((128, 128), NOTHING, dtype=np.int64)
+        for d, p in enumerate(self._shown_pieces()):
+            rows = slice(p.r0 * 128 // self.H, -(-p.r1 * 128 // self.H))
+            grid[rows, p.c0 * 128 // self.W : -(-p.c1 * 128 // self.W)] = d
+        return grid
+
     # -- internals ------------------------------------------------------------------------------
+    def _shown_pieces(self) -> list[Region]:
+        """The tiles cut so far (between episodes: the last finished layout's)."""
+        last = self.last_decision if not self.actions else None
+        shown = self.actions if self.actions else ([] if last is None else list(last))
+        return decode(np.stack(shown), self.H, self.W) if shown else []
+
     def _reset_episode(self) -> None:
         self.k = 0
         self.actions: list[np.ndarray] = []
@@ -192,3 +241,11 @@ class NPTPEnv(gym.Env[np.ndarray, np.ndarray]):
         r = self.remainder
         head = [r.r0 / self.H, r.r1 / self.H, r.c0 / self.W, r.c1 / self.W, self.k / self.episode_steps]
         return np.clip(np.concatenate([head, self._devices]), 0.0, 1.0).astype(np.float32)
+
+
+def _caps(cluster: Cluster, caps: str, devices: str | Mapping[str, Any] | None) -> MemoryCaps:
+    """``caps="auto"`` on a device group given as a mapping reads the caps from that mapping (an
+    override of ``memory_mb`` takes effect); otherwise :func:`cluster_caps` decides."""
+    if caps == "auto" and isinstance(devices, Mapping):
+        return memory_caps(devices)
+    return cluster_caps(cluster, caps)

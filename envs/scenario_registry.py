@@ -16,6 +16,7 @@ complete as soon as anything under ``splitgym.envs`` is.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
 from functools import lru_cache
 from typing import Any, ClassVar, TypeVar, overload
@@ -47,8 +48,8 @@ class ScenarioBase:
     name: str
     model: str
     input: int | None
-    devices: str
-    network: str
+    devices: str | Mapping[str, Any]  # a group name (conf/devices), a YAML path or the group's mapping
+    network: str | Mapping[str, Any]  # a network name (conf/network), a number of Mbps, a path or a mapping
     version: int
 
     @property
@@ -59,11 +60,15 @@ class ScenarioBase:
         return cached_graph(self.model, self.input)
 
     def cluster(self) -> Cluster:
-        """The device group on the network; a number as ``network`` caps every device in Mbps."""
-        try:
-            net: str | float = float(self.network)
-        except ValueError:
-            net = self.network
+        """The device group on the network; a number as ``network`` caps every device in Mbps.
+        Mappings (a run's resolved config groups) are used as they are, so every override of
+        them takes effect, and groups from a user's config folder need no file of ours."""
+        net: Any = self.network
+        if isinstance(net, str):
+            try:
+                net = float(net)
+            except ValueError:
+                pass
         return Cluster.from_config(self.devices, net)
 
     def to_dict(self) -> dict[str, Any]:
@@ -78,9 +83,14 @@ class ScenarioBase:
             "kinds": list(self.KINDS),
             "model": self.model,
             "input": self.input,
-            "devices": self.devices,
-            "network": self.network,
+            "devices": _label(self.devices),
+            "network": _label(self.network),
         }
+
+
+def _label(group: str | Mapping[str, Any]) -> str:
+    """A group's name, whether given by name or as its mapping."""
+    return str(group.get("name", "custom")) if isinstance(group, Mapping) else str(group)
 
 
 SCENARIOS: dict[str, ScenarioBase] = {}

@@ -12,11 +12,15 @@ imports every kind's scenarios (MS-MDI's from :mod:`splitgym.envs.msmdi_scenario
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
 
 # MS-MDI's entries register on import: imported here so that the registry is complete
 import splitgym.envs.msmdi_scenarios  # noqa: F401
+from splitgym.costmodels.errors import EnvArgumentError
 from splitgym.costmodels.graph import ModelGraph
+from splitgym.costmodels.models import resolve_model_spec
 from splitgym.costmodels.volumes.lcpss import lcpss_partition
 from splitgym.costmodels.volumes.partition_pilot import PILOTS, PilotResult, pilot_partition
 from splitgym.costmodels.volumes.partitions import Partition, named_partition
@@ -29,7 +33,17 @@ from splitgym.envs.scenario_registry import (
     register_scenarios,
 )
 
-__all__ = ["Scenario", "ScenarioBase", "SCENARIOS", "get_scenario", "list_scenarios", "cached_graph"]
+__all__ = [
+    "Scenario",
+    "ScenarioBase",
+    "SCENARIOS",
+    "get_scenario",
+    "list_scenarios",
+    "cached_graph",
+    "scenario_with",
+    "network_arg",
+    "input_arg",
+]
 
 
 @dataclass(frozen=True)
@@ -42,8 +56,8 @@ class Scenario(ScenarioBase):
     name: str
     model: str = "vgg16"
     input: int | None = None
-    devices: str = "DB"
-    network: str = "bw300"
+    devices: str | Mapping[str, Any] = "DB"
+    network: str | Mapping[str, Any] = "bw300"
     partition: str = "lcpss"  # lcpss | lcpss-pilot | pilot-search | layers | single | stages | "0,4,9"
     alpha: float = 0.75  # LC-PSS's a when partition == "lcpss"
     version: int = 1
@@ -62,6 +76,48 @@ class Scenario(ScenarioBase):
         if self.partition not in PILOTS:
             return None
         return pilot_partition(graph or self.graph(), self.cluster(), **PILOTS[self.partition])
+
+
+def network_arg(network: Any) -> str | Mapping[str, Any]:
+    """An env's ``network`` argument: a name, a path or a mapping as given, a number of Mbps as
+    the uniform network it means; anything else is a one-line error."""
+    if isinstance(network, bool):
+        raise EnvArgumentError(f"network: expected a name, Mbps or a mapping, got {network!r}")
+    if isinstance(network, (int, float)):
+        if network <= 0:
+            raise EnvArgumentError(f"network: Mbps must be > 0, got {network!r}")
+        return {"name": f"bw{network:g}", "bandwidth_mbps": float(network)}
+    if isinstance(network, (str, Mapping)):
+        return network
+    raise EnvArgumentError(f"network: expected a name, Mbps or a mapping, got {network!r}")
+
+
+def input_arg(size: Any) -> int:
+    """An env's ``input`` argument: pixels, a positive int (a one-line error otherwise)."""
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise EnvArgumentError(f"input: expected pixels (a positive int), got {size!r}")
+    return size
+
+
+def scenario_with(base: str | Scenario | None, **parts: Any) -> Scenario:
+    """``base`` (a registered name or a Scenario; None: ``vgg16-DB-300``) with the given parts
+    (``model``, ``input``, ``devices``, ``network``, ``partition``, ``alpha``) replaced; parts that
+    are None keep the base's. Why: env kwargs (rl-zoo3's ``env_kwargs``, ``gym.make``) name the
+    pieces of a problem, not a registered entry."""
+    sc = get_scenario("vgg16-DB-300" if base is None else base, Scenario)
+    given = {k: v for k, v in parts.items() if v is not None}
+    for key, kinds in (("model", str), ("partition", str), ("devices", (str, Mapping))):
+        if key in given and not isinstance(given[key], kinds):
+            raise EnvArgumentError(f"{key}: expected a name, got {given[key]!r}")
+    if "input" in given:
+        given["input"] = input_arg(given["input"])
+    if "model" in given:
+        given["model"] = resolve_model_spec(given["model"])  # a user's file: absolute, as plans record it
+    if "alpha" in given and not (isinstance(given["alpha"], (int, float)) and 0 < given["alpha"] <= 1):
+        raise EnvArgumentError(f"alpha: expected a number in (0, 1], got {given['alpha']!r}")
+    if "network" in given:
+        given["network"] = network_arg(given["network"])
+    return replace(sc, name="custom", **given) if given else sc
 
 
 def _distredge_scenarios() -> list[Scenario]:

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 from splitgym.costmodels.errors import SplitgymError
 
 __all__ = ["launch", "worker_errors", "WorkerError", "check_images", "free_port"]
@@ -80,14 +82,25 @@ def launch(
     ctx = mp.start_processes(_guarded, args=(work, cfg), nprocs=nprocs, join=False, start_method=start_method)
     if on_start is not None:
         on_start([p.pid for p in ctx.processes])
+    # feedback on a terminal (tqdm disables itself elsewhere): a run can take minutes in silence
+    bar = tqdm(
+        total=nprocs,
+        desc=f"{nprocs} processes",
+        unit="proc",
+        disable=None,
+        leave=False,
+        bar_format="{desc}: {n}/{total} finished, {elapsed} elapsed",
+    )
     try:
         deadline = time.monotonic() + timeout_s
         while not ctx.join(timeout=0.2):
+            bar.update(sum(not p.is_alive() for p in ctx.processes) - bar.n)
             if time.monotonic() > deadline:
                 raise SplitgymError(timeout_message)
     except (mp.ProcessRaisedException, mp.ProcessExitedException) as exc:
         raise SplitgymError(failure(exc, worker_errors(cfg["dir"]), [p.exitcode for p in ctx.processes])) from None
     finally:
+        bar.close()
         spawn_log.setLevel(level)
         for p in ctx.processes:
             if p.is_alive():

@@ -10,6 +10,8 @@
     splitgym train devices=my/devices.yaml             # ... on a devices YAML of yours
     splitgym evaluate runs/train                # the latest run: plan, actor, references
     splitgym list devices|networks|boards|planners|models|scenarios
+    splitgym report runs/multirun/<date>       # every job of a sweep: overrides and results
+    splitgym --version
 
 Readable tables by default, ``--json`` for scripts. A bad argument or file is one line on stderr
 and exit status 2; nothing else is printed.
@@ -71,8 +73,9 @@ def _graph(model: str, size: int | tuple[int, int] | None):
     """The traced model on the meta device: shapes only, ~20x faster to build than random weights;
     whatever runs it (the profiler) gets the same seeded weights as before, on first use."""
     from splitgym.costmodels.graph import ModelGraph
+    from splitgym.costmodels.models import resolve_model_spec
 
-    return ModelGraph.from_torchvision(model, size, weights=False)
+    return ModelGraph.from_torchvision(resolve_model_spec(model), size, weights=False)
 
 
 # -- verbs ----------------------------------------------------------------------------------------
@@ -419,8 +422,37 @@ def train_overrides(overrides: Sequence[str]) -> list[str]:
 def cmd_train(args: argparse.Namespace) -> None:
     from splitgym.agents import train
 
-    sys.argv = ["splitgym train", *train_overrides(args.overrides)]
+    sys.argv = ["splitgym train", *_absolute_config_path(train_overrides(args.overrides))]
     train.main()
+
+
+def _absolute_config_path(argv: list[str]) -> list[str]:
+    """``--config-path RUN`` (``-cp``) relative to the working folder, as a person means it; Hydra
+    would read it relative to the app's module. Why: ``splitgym train --config-path RUN
+    --config-name config`` re-runs a run from its recorded ``config.yaml``. That file holds no
+    ``hydra`` section, so the re-run's folders follow conf/train.yaml's pattern unless given."""
+    out = list(argv)
+    given = False
+    for i, arg in enumerate(out):
+        flag, eq, value = arg.partition("=")
+        if flag not in ("--config-path", "-cp"):
+            continue
+        given = True
+        if eq and not Path(value).is_absolute():
+            out[i] = f"{flag}={Path(value).resolve()}"
+        elif not eq and i + 1 < len(out) and not Path(out[i + 1]).is_absolute() and Path(out[i + 1]).is_dir():
+            out[i + 1] = str(Path(out[i + 1]).resolve())
+    for key, value in _RUN_DIRS.items():
+        if given and not any(a.startswith(f"{key}=") for a in out):
+            out.append(f"{key}={value}")
+    return out
+
+
+#: conf/train.yaml's run folders, for a re-run from a recorded config (which has no ``hydra`` section)
+_RUN_DIRS = {
+    "hydra.run.dir": "runs/train/${now:%Y-%m-%d_%H-%M-%S}",
+    "hydra.sweep.dir": "runs/multirun/${now:%Y-%m-%d_%H-%M-%S}",
+}
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -428,6 +460,25 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
     res = evaluate(args.run)  # the run's training task says what to show: a title and rows
     _emit(args, res, f"{res['title']}\n" + _table(res["rows"], 2))
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    """Every job of a multirun: overrides and final results; one table, a CSV and a PNG."""
+    from splitgym.experiments.results_csv import write_csv
+    from splitgym.experiments.sweep_report import collect_jobs, plot_report, report_rows
+
+    root = Path(args.sweep_dir)
+    jobs = collect_jobs(root)
+    rows, shared, varying = report_rows(jobs)
+    full, _, _ = report_rows(jobs, full=True)
+    csv_path = write_csv(Path(args.csv) if args.csv else root / "report.csv", full)
+    title = f"{root} ({len(jobs)} jobs)" + (
+        f"; all: {' '.join(f'{k}={v}' for k, v in shared.items())}" if shared else ""
+    )
+    png = plot_report(rows, varying, Path(args.png) if args.png else root / "report.png", title)
+    same = " ".join(f"{k}={v}" for k, v in shared.items())
+    text = (f"every job: {same}\n" if same else "") + _table(rows, 4) + f"\nwrote {csv_path} and {png}"
+    _emit(args, {"jobs": jobs, "shared": shared, "csv": str(csv_path), "png": str(png)}, text)
 
 
 def cmd_list(args: argparse.Namespace) -> None:
@@ -486,9 +537,11 @@ def _verb(sub: Any, name: str, fn: Any, help_: str) -> argparse.ArgumentParser:
 
 def _model_args(sp: argparse.ArgumentParser, positional: bool = False) -> None:
     if positional:
-        sp.add_argument("model", help="torchvision model name (vgg16, resnet50, ...)")
+        sp.add_argument("model", help="torchvision model name (vgg16, resnet50, ...) or your own: FILE.py:factory")
     else:
-        sp.add_argument("--model", default="vgg16", help="torchvision model name (default vgg16)")
+        sp.add_argument(
+            "--model", default="vgg16", help="torchvision model name (default vgg16) or your own: FILE.py:factory"
+        )
     sp.add_argument("--input", type=int, default=None, help="input height=width (default 224; 299 for inception_v3)")
 
 
@@ -606,8 +659,18 @@ def _execute_args(sp: argparse.ArgumentParser) -> None:
     )
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("splitgym")
+    except PackageNotFoundError:  # run from a checkout that is not installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="splitgym", description="Split CNN inference across heterogeneous edge devices.")
+    p.add_argument("--version", action="version", version=f"splitgym {_version()}")
     sub = p.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
     sub.required = True
 
@@ -645,6 +708,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = verb("evaluate", cmd_evaluate, "Re-simulate a run's exported plan and run its exported actor.")
     sp.add_argument("run", help="a run folder (runs/train/<date>) or a folder of runs (the latest is used)")
+
+    sp = verb("report", cmd_report, "Tabulate a multirun: every job's overrides and final results (table, CSV, PNG).")
+    sp.add_argument("sweep_dir", help="a multirun folder (hydra.sweep.dir, e.g. runs/multirun/<date>)")
+    sp.add_argument("--csv", default=None, help="CSV to write (default SWEEP_DIR/report.csv)")
+    sp.add_argument("--png", default=None, help="plot to write (default SWEEP_DIR/report.png)")
 
     sp = verb(
         "list", cmd_list, "List device groups, networks, boards, planners, models or scenarios (of every env and kind)."

@@ -39,6 +39,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 from splitgym.experiments.results_csv import RESULTS_DIR, read_csv, write_csv
 
 # one entry per run: (devices, network, overrides)
@@ -102,7 +104,9 @@ def launch(
     """Run every missing row of ``table`` (or the rows named in ``only``) in every variant;
     returns ``(variant, run folder)`` pairs (only the finished ones when ``run_missing`` is off)."""
     runs = []
-    for (devices, network, overrides), variant in [(r, v) for r in TABLES[table] for v in variants]:
+    rows = [(r, v) for r in TABLES[table] for v in variants]
+    bar = tqdm(rows, desc=f"{table} runs", unit="run", disable=None)  # a bar on a terminal only
+    for (devices, network, overrides), variant in bar:
         name = run_name(devices, network, overrides)
         if only and name not in only:
             continue
@@ -126,7 +130,7 @@ def launch(
             *overrides,
             *extra,
         ]
-        print(" ".join(cmd[2:]), flush=True)
+        bar.write(" ".join(cmd[2:]))
         res = subprocess.run(cmd, capture_output=True, text=True)
         if res.returncode != 0:
             raise SystemExit(f"run {run} failed:\n{res.stderr[-3000:]}")
@@ -153,6 +157,11 @@ def _start_ms(summary: dict[str, Any]) -> float:
     return scenario.pilot().latency * 1e3
 
 
+def _name(group: Any) -> str:
+    """A scenario's group by its name: runs record the resolved mapping (older ones the name)."""
+    return str(group.get("name", "custom")) if isinstance(group, dict) else str(group)
+
+
 def collect(table: str, runs: list[tuple[str, Path]]) -> list[dict[str, Any]]:
     """One line per group and method; the classical planners once per group (every variant's
     summary prices them on the same cost model)."""
@@ -165,8 +174,8 @@ def collect(table: str, runs: list[tuple[str, Path]]) -> list[dict[str, Any]]:
             "table": table,
             "run": run.name,
             "model": sc["model"],
-            "devices": sc["devices"],
-            "network": sc["network"],
+            "devices": _name(sc["devices"]),
+            "network": _name(sc["network"]),
             "alpha": sc["alpha"],
         }
         rows.append(

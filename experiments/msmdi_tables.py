@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from splitgym.agents.learned_admission import LearnedAdmission, run_scenario
 from splitgym.costmodels.stages.queue_policies import SCHEDULERS, get_scheduler
@@ -127,7 +128,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         learned = [(run, LearnedAdmission.load(run, 1.0, 1), run_scenario(run)) for run in args.learned]
     totals, curves, improv = [], [], []
     t_start = time.perf_counter()
-    for name, net, weight in [(n, b, w) for n in args.scenarios for b in args.networks for w in args.weights]:
+    cases = [(n, b, w) for n in args.scenarios for b in args.networks for w in args.weights]
+    bar = tqdm(cases, desc="msmdi cases", unit="case", disable=None)  # a bar on a terminal only
+    for name, net, weight in bar:
         sc = get_mdi_scenario(name)
         system = sc.system(weight=weight, network=net)
         mean: dict[str, float] = {}
@@ -153,7 +156,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     {"scenario": name, "policy": pname, "images": n, "time_s": round(t, 2)} for n, t in curve(res[0])
                 ]
         improv.append(_improvement_row(name, system.N, net, weight, mean))
-        print(json.dumps(improv[-1]))
+        bar.write(json.dumps(improv[-1]))
     sens = _sensitivity_table(args.image_s)
     write_csv(out / "msmdi_total.csv", totals)
     keys = list(dict.fromkeys(k for r in improv for k in r))

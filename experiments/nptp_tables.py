@@ -33,6 +33,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 from splitgym.agents.planners import run_planner
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.graph import ModelGraph
@@ -266,8 +268,8 @@ def table_ppo(
     from splitgym.envs.nptp import NPTPEnv
 
     rows, curves = [], {}
-    for mbs in bandwidths:
-        env = NPTPEnv(model=model, input_size=size, devices=DEVICES, bandwidth_mbps=mbs * 8.0)
+    for mbs in tqdm(bandwidths, desc="nptp ppo bandwidths", unit="bw", disable=None):  # on a terminal only
+        env = NPTPEnv(model=model, input=size, devices=DEVICES, bandwidth_mbps=mbs * 8.0)
         refs: dict[str, Any] = {}
         for name, opts in (
             ("nptp-mpa", {"iterations": iterations}),

@@ -16,7 +16,7 @@ from splitgym.envs.nptp import NPTPEnv, decode
 
 @pytest.fixture(scope="module")
 def env() -> NPTPEnv:
-    return NPTPEnv(model="vgg11", input_size=64, devices="nptp3", bandwidth_mbps=4.0)
+    return NPTPEnv(model="vgg11", input=64, devices="nptp3", bandwidth_mbps=4.0)
 
 
 def test_env_checkers_on_nptp3(env, recwarn):
@@ -75,4 +75,4 @@ def test_bad_arguments(env):
     with pytest.raises(ValueError, match="action: expected 3 finite values"):
         env.step(np.array([0.0, np.nan, 0.0]))
     with pytest.raises(ValueError, match="reward: must be one of"):
-        NPTPEnv(model="vgg11", input_size=64, reward="x")
+        NPTPEnv(model="vgg11", input=64, reward="x")

@@ -43,7 +43,7 @@ def test_ppo_table_row_matches_its_exported_plan(tmp_path):
     assert len(rows) == 1 and (tmp_path / "nptp_ppo.png").stat().st_size > 0
     r = rows[0]
     assert list(csv.DictReader(open(tmp_path / "nptp_ppo.csv")))[0]["algo"] == "ppo"
-    env = NPTPEnv(model="vgg11", input_size=64, devices="nptp3", bandwidth_mbps=4.0)
+    env = NPTPEnv(model="vgg11", input=64, devices="nptp3", bandwidth_mbps=4.0)
     plan = load_plan(Path(r["run"]) / "export" / "plan.json")
     assert r["learned_ms"] == pytest.approx(env.penalised(env.model.score(plan_rects(plan))) * 1e3)
     assert r["learned_over_mpa"] == pytest.approx(r["learned_ms"] / r["mpa_ms"])

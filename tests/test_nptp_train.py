@@ -21,7 +21,8 @@ from splitgym.costmodels.tiles.tile_cost import score_tiles
 def test_nptp_config_composes_and_has_a_task():
     with initialize_config_module(version_base="1.3", config_module="splitgym.conf"):
         cfg = compose(config_name="train", overrides=["env=nptp", "agent=ppo"])
-    assert cfg.env.id == "splitgym/NPTP-v0" and cfg.env.devices == "nptp3"
+    assert cfg.env.id == "splitgym/NPTP-v0" and cfg.env.devices is None
+    assert cfg.devices.name == "nptp3" and cfg.network.bandwidth_mbps == 4.0  # the env picks its groups
     assert cfg.env.id in TASKS
 
 

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 from omegaconf import DictConfig
 
+from splitgym.agents.callbacks import best_latency_scalars, latency_scalars
 from splitgym.costmodels.errors import ConfigError
 
 __all__ = ["TrainTask", "TASKS", "get_task", "register_task"]
@@ -48,6 +49,23 @@ class TrainTask(ABC):
 
     def describe(self, env: gym.Env) -> Callable[[Any], dict[str, float]] | None:
         """Scalars to log under ``best/`` whenever a new best decision is found (or None)."""
+        return None
+
+    # -- what TensorBoard shows for this env (splitgym.agents.tb_logging) -------------------------
+    def episode_scalars(self, info: dict[str, Any]) -> dict[str, float]:
+        """Scalars of one finished episode, under tags that mean something for this env."""
+        return latency_scalars(info)
+
+    def best_scalars(self, best_latency: float) -> dict[str, float]:
+        """Scalars of the best episode so far (its ``latency``)."""
+        return best_latency_scalars(best_latency)
+
+    def reference_scalars(self, env: gym.Env) -> dict[str, float]:
+        """The classical methods on the same env (``ref/`` tags), computed once at the start."""
+        return {}
+
+    def plan_figure(self, env: gym.Env, decision: Any) -> Any | None:
+        """A matplotlib figure of a decision (the best plan's Gantt chart), or None."""
         return None
 
     @abstractmethod

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from hydra.utils import to_absolute_path
 from omegaconf import DictConfig
 
 from splitgym.agents.export import (
@@ -20,7 +19,10 @@ from splitgym.agents.export import (
     rollout,
     write_summary,
 )
+from splitgym.agents.plan_gantt import plan_gantt
+from splitgym.agents.planners import run_planner
 from splitgym.agents.tasks import TrainTask, register_task
+from splitgym.agents.tasks.config_groups import devices_group, group_label, group_mapping, model_input, model_spec
 from splitgym.costmodels.errors import SplitgymError
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.plan import load_plan
@@ -32,14 +34,14 @@ __all__ = ["DistrEdgeTask", "scenario_from_config"]
 
 
 def scenario_from_config(cfg: DictConfig) -> Scenario:
-    # devices=file devices.path=my.yaml names a devices YAML of the user's (conf/devices/file.yaml)
-    path = cfg.devices.get("path")
+    """The run's scenario from its resolved groups (every override and user group takes effect)."""
+    devices, network = devices_group(cfg), group_mapping(cfg, "network")
     return Scenario(
-        name=f"{cfg.model.name}-{Path(path).stem if path else cfg.devices.name}-{cfg.network.name}",
-        model=cfg.model.name,
-        input=cfg.model.input,
-        devices=to_absolute_path(str(path)) if path else cfg.devices.name,
-        network=cfg.network.name,
+        name=f"{cfg.model.name}-{group_label(devices)}-{group_label(network)}",
+        model=model_spec(cfg.model),
+        input=model_input(cfg.model),
+        devices=devices,
+        network=network,
         partition=str(cfg.env.partition),
         alpha=float(cfg.env.alpha),
     )
@@ -71,6 +73,15 @@ class DistrEdgeTask(TrainTask):
             return out
 
         return per_device
+
+    def reference_scalars(self, env: DistrEdgeEnv) -> dict[str, float]:
+        """Equal split, Offload and AOFL on the env's cost model (ms)."""
+        ref = reference_latencies(env)
+        aofl = env.sim.simulate(run_planner("aofl", env.graph, env.cluster)).latency
+        return {"ref/equal_ms": ref["equal"] * 1e3, "ref/offload_ms": ref["offload"] * 1e3, "ref/aofl_ms": aofl * 1e3}
+
+    def plan_figure(self, env: DistrEdgeEnv, decision: Any) -> Any:
+        return plan_gantt(env.breakdown(np.asarray(decision)))
 
     def export(self, model: Any, env: DistrEdgeEnv, best: Any, out: Path, extra: dict[str, Any]) -> dict[str, Any]:
         """Best plan, exported actor (the best policy, Alg. 2's Actor*), summary."""

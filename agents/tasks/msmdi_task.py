@@ -19,7 +19,9 @@ import numpy as np
 from omegaconf import DictConfig
 
 from splitgym.agents.tasks import TrainTask, register_task
+from splitgym.costmodels.cluster import plain_config
 from splitgym.envs.msmdi import REFERENCES, MSMDIEnv
+from splitgym.envs.msmdi_scenarios import MDIScenario
 
 __all__ = ["MSMDITask", "evaluate_policies"]
 
@@ -53,8 +55,11 @@ def evaluate_policies(cfg_env: dict[str, Any], model: Any | None, seeds: list[in
 
 def env_kwargs(cfg: DictConfig) -> dict[str, Any]:
     images = cfg.env.get("images")
+    scenario = cfg.env.scenario
     return {
-        "scenario": str(cfg.env.scenario),
+        "scenario": MDIScenario.from_mapping(plain_config(scenario))
+        if isinstance(scenario, DictConfig)
+        else str(scenario),
         "reward": str(cfg.env.reward),
         "service": str(cfg.env.service),
         "images": None if images is None else tuple(int(i) for i in images),
@@ -71,6 +76,18 @@ class MSMDITask(TrainTask):
 
     def noise_dims(self, env: MSMDIEnv) -> int:
         return 0
+
+    def episode_scalars(self, info: dict[str, Any]) -> dict[str, float]:
+        return {"msmdi/total_time_s": float(info["latency"]), "msmdi/mean_sojourn_s": float(info["mean_sojourn_s"])}
+
+    def best_scalars(self, best_latency: float) -> dict[str, float]:
+        return {"msmdi/best_total_time_s": best_latency}
+
+    def reference_scalars(self, env: MSMDIEnv) -> dict[str, float]:
+        """Each reference scheduler's total time on one seeded episode."""
+        kwargs = {"scenario": env.scenario, "reward": env.reward_mode, "service": env.service_name}
+        res = evaluate_policies(kwargs, None, [1000])
+        return {f"ref/{name}_total_time_s": r["total_time_s"] for name, r in res.items()}
 
     def export(self, model: Any, env: MSMDIEnv, best: Any, out: Path, extra: dict[str, Any]) -> dict[str, Any]:
         out.mkdir(parents=True, exist_ok=True)

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from hydra.utils import to_absolute_path
 from omegaconf import DictConfig
 
+from splitgym.agents.plan_gantt import tile_gantt
 from splitgym.agents.planners import run_planner
 from splitgym.agents.tasks import TrainTask, register_task
+from splitgym.agents.tasks.config_groups import devices_group, group_mapping, model_input, model_spec
 from splitgym.costmodels.errors import SplitgymError
 from splitgym.costmodels.plan import load_plan
 from splitgym.costmodels.tiles.tile_cost import score_tiles
@@ -24,16 +25,17 @@ __all__ = ["NPTPTask"]
 
 
 def _env(cfg: DictConfig) -> NPTPEnv:
+    """The env of the run's resolved groups; ``env.devices`` / ``env.bandwidth_mbps``, when set,
+    replace the devices / network group (a name or path, a number of Mbps)."""
     e = cfg.env
-    path = cfg.devices.get("path")  # devices=file devices.path=my.yaml (conf/devices/file.yaml)
-    devices = str(e.devices) if e.get("devices") else to_absolute_path(str(path)) if path else str(cfg.devices.name)
+    devices: Any = str(e.devices) if e.get("devices") else devices_group(cfg)
     bw = e.get("bandwidth_mbps")
     return NPTPEnv(
-        model=str(cfg.model.name),
-        input_size=cfg.model.input,
+        model=model_spec(cfg.model),
+        input=model_input(cfg.model),
         devices=devices,
         bandwidth_mbps=None if bw is None else float(bw),
-        network=None if bw is not None else str(cfg.network.name),
+        network=None if bw is not None else group_mapping(cfg, "network"),
         caps=str(e.get("caps", "auto")),
         reward=str(e.get("reward", "relative")),
     )
@@ -48,6 +50,13 @@ class NPTPTask(TrainTask):
 
     def episode_steps(self, env: NPTPEnv) -> int:
         return env.episode_steps
+
+    def reference_scalars(self, env: NPTPEnv) -> dict[str, float]:
+        """Equal strips on the same tile cost model (ms); MPA and the strip grid come at export."""
+        return {"ref/equal-strips_ms": env.penalised(env.model.score(equal_strips(env.H, env.W, env.N))) * 1e3}
+
+    def plan_figure(self, env: NPTPEnv, decision: Any) -> Any:
+        return tile_gantt(score_tiles(env.graph, rects=env.plan(np.asarray(decision)), model=env.model))
 
     def export(self, model: Any, env: NPTPEnv, best: Any, out: Path, extra: dict[str, Any]) -> dict[str, Any]:
         """The best tile plan (the best episode, or the greedy policy if better) and a summary."""

@@ -1,0 +1,120 @@
+"""Checking a training config's values before anything is built from them.
+
+Why here and not where each value is used: Hydra accepts any string for any key (``episodes=abc``,
+``network.bandwidth_mbps=abc``), and the first ``int()`` or ``float()`` deep inside SB3 or the
+simulator would fail with a traceback that names neither the key nor the value. One pass over the
+keys a person sets gives one line naming both (:class:`ConfigError`), exit code 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, ListConfig
+
+from splitgym.costmodels.errors import ConfigError
+from splitgym.costmodels.models import is_model_spec, resolve_model_spec
+from splitgym.envs.distredge import ACTIONS as DE_ACTIONS
+from splitgym.envs.distredge import REWARDS as DE_REWARDS
+from splitgym.envs.msmdi import REWARDS as MS_REWARDS
+from splitgym.envs.nptp import REWARDS as NP_REWARDS
+
+__all__ = ["check_config"]
+
+#: top-level integers and their smallest allowed value
+_TOP_INTS = {"seed": 0, "episodes": 1, "checkpoint_every": 1, "log_interval": 1, "verbose": 0, "torch_threads": 1}
+_NETWORK_NUMBERS = ("bandwidth_mbps", "requester_mbps", "latency_ms", "overhead_ms")
+_AGENT_INTS = ("batch_size", "buffer_size", "learning_starts", "gradient_steps", "n_steps", "n_epochs")
+_AGENT_FLOATS = ("learning_rate", "critic_learning_rate", "gamma", "tau", "gae_lambda", "vf_coef", "max_grad_norm")
+_ENV_NUMBERS = ("alpha", "time_per_episode", "bandwidth_mbps")
+_ENV_INTS = ("mpa_iterations", "strips_grid", "eval_episodes")
+_NOISE_FLOATS = ("variance", "decay")
+#: per env id, the env keys with a fixed set of values
+_ENV_CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
+    "splitgym/DistrEdge-v0": {"reward": DE_REWARDS, "action": DE_ACTIONS},
+    "splitgym/NPTP-v0": {"reward": NP_REWARDS},
+    "splitgym/MSMDI-v0": {"reward": MS_REWARDS},
+}
+#: env ids whose scenario carries its own model, devices and network (the groups are unused)
+_OWN_SCENARIO = ("splitgym/MSMDI-v0",)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _numbers(cfg: Any, prefix: str, keys: Iterable[str], check: Any, what: str) -> None:
+    """Every key of ``keys`` present in ``cfg`` and not null passes ``check``."""
+    if not isinstance(cfg, DictConfig):
+        return
+    for key in keys:
+        value = cfg.get(key)
+        if value is not None and not check(value):
+            raise ConfigError(f"{prefix}.{key}: expected {what}, got {value!r}")
+
+
+def _check_network(net: Any) -> None:
+    _numbers(net, "network", _NETWORK_NUMBERS, _is_number, "a number")
+    per = net.get("per_device_mbps") if isinstance(net, DictConfig) else None
+    if per is not None and not (isinstance(per, ListConfig) and all(_is_number(v) and v > 0 for v in per)):
+        raise ConfigError(f"network.per_device_mbps: expected a list of Mbps > 0, got {per!r}")
+    bw = net.get("bandwidth_mbps") if isinstance(net, DictConfig) else None
+    if bw is not None and bw <= 0:
+        raise ConfigError(f"network.bandwidth_mbps: expected Mbps > 0, got {bw!r}")
+
+
+def _check_devices(devices: Any) -> None:
+    if isinstance(devices, DictConfig) and devices.get("path"):  # devices=file devices.path=my.yaml: checked on load
+        return
+    entries = devices.get("devices") if isinstance(devices, DictConfig) else None
+    if not isinstance(entries, ListConfig):
+        raise ConfigError(f"devices.devices: expected a list of {{name, board}}, got {entries!r}")
+    for i, d in enumerate(entries):
+        if not isinstance(d, DictConfig) or not isinstance(d.get("board"), str) or d.get("name") is None:
+            raise ConfigError(f"devices.devices.{i}: expected {{name, board}}, got {d!r}")
+
+
+def _check_env(env: Any) -> None:
+    if not isinstance(env, DictConfig):
+        return
+    _numbers(env, "env", _ENV_NUMBERS, _is_number, "a number")
+    _numbers(env, "env", _ENV_INTS, _is_int, "an integer")
+    for key, choices in _ENV_CHOICES.get(str(env.get("id")), {}).items():
+        value = env.get(key)
+        if value is not None and value not in choices:
+            raise ConfigError(f"env.{key}: must be one of {', '.join(choices)}, got {value!r}")
+    if env.get("id") in _OWN_SCENARIO and HydraConfig.initialized():
+        for override in HydraConfig.get().overrides.task:
+            if override.split("=")[0].split(".")[0].lstrip("+~") in ("model", "devices", "network"):
+                raise ConfigError(
+                    f"{override}: not used by {env.id} (its scenario carries the model, devices and network; "
+                    "set env.scenario)"
+                )
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Raise a one-line :class:`ConfigError` for the first value of the wrong type or range; make a
+    model file path absolute, so that the run's ``config.yaml`` re-runs it from any folder."""
+    for key, low in _TOP_INTS.items():
+        value = cfg.get(key)
+        if value is not None and (not _is_int(value) or value < low):
+            raise ConfigError(f"{key}: must be an integer >= {low}, got {value!r}")
+    if cfg.get("network") is not None:
+        _check_network(cfg.network)
+    if cfg.get("devices") is not None:
+        _check_devices(cfg.devices)
+    agent = cfg.get("agent")
+    if isinstance(agent, DictConfig):
+        _numbers(agent.get("kwargs"), "agent.kwargs", _AGENT_INTS, _is_int, "an integer")
+        _numbers(agent.get("kwargs"), "agent.kwargs", _AGENT_FLOATS, _is_number, "a number")
+        _numbers(agent.get("noise"), "agent.noise", _NOISE_FLOATS, _is_number, "a number")
+    _check_env(cfg.get("env"))
+    model = cfg.get("model")
+    if isinstance(model, DictConfig) and isinstance(model.get("name"), str) and is_model_spec(model.name):
+        model.name = resolve_model_spec(model.name)

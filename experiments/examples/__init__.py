@@ -1,0 +1,1 @@
+"""Worked examples: files a user writes to bring their own model (``--model FILE.py:factory``)."""
