@@ -69,6 +69,7 @@ def test_report_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 @pytest.mark.slow
+@pytest.mark.sweeps
 def test_optuna_sweep_and_report(tmp_path: Path, capsys: pytest.CaptureFixture):
     sweep = tmp_path / "optuna"
     _multirun(
@@ -108,6 +109,7 @@ def _rerun_matches(job: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.sweeps
 def test_submitit_local_launcher_and_command_txt(tmp_path: Path):
     sweep = tmp_path / "submitit"
     _multirun(
@@ -123,6 +125,7 @@ def test_submitit_local_launcher_and_command_txt(tmp_path: Path):
 
 
 @pytest.mark.slow
+@pytest.mark.sweeps
 def test_ray_launcher_on_a_local_cluster(tmp_path: Path):
     sweep = tmp_path / "ray"
     res = _multirun(
