@@ -92,11 +92,16 @@ def exact_on_partition(plan_path: Path, grid: int, max_candidates: int) -> tuple
     return float(best.meta["latency_s"]) * 1e3, f"grid {grid}, {best.meta['candidates']:,} candidates"
 
 
-def run_one(out: Path, key: dict[str, Any], extra: list[str], episodes: int, exact: tuple[int, int]) -> dict[str, Any]:
-    """Train (unless done) and read one run: group x board shape x variant x seed."""
+def run_one(
+    out: Path, key: dict[str, Any], extra: list[str], episodes: int, exact: tuple[int, int], collect_only: bool = False
+) -> dict[str, Any] | None:
+    """Train (unless done; with ``collect_only`` a missing run is None) and read one run: group x
+    board shape x variant x seed."""
     devices, network, overrides = GROUPS[key["group"]]
     run = out / "runs" / "thesis" / key["group"] / key["boards"] / key["variant"] / f"seed{key['seed']}"
     summary = run / "export" / "summary.json"
+    if not summary.exists() and collect_only:
+        return None
     if not summary.exists():
         if key["boards"] == "linear":
             dev = ["devices=file", f"devices.path={linear_devices(devices, out / 'runs' / 'thesis' / 'devices')}"]
@@ -184,6 +189,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--exact-grid", type=int, default=8)
     ap.add_argument("--max-candidates", type=int, default=2_000_000, help="larger exact searches are skipped")
     ap.add_argument("--out", default=RESULTS_DIR)
+    ap.add_argument("--collect", action="store_true", help="only collect the finished runs, launch nothing")
     args = ap.parse_args(argv)
     for name, known in (("groups", GROUPS), ("boards", BOARDS), ("variants", VARIANTS)):
         bad = [v for v in getattr(args, name).split(",") if v not in known]
@@ -196,19 +202,23 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     args = _args(argv)
     out = Path(args.out)
     extra = ([f"model={args.model}"] if args.model else []) + ([f"model.input={args.input}"] if args.input else [])
-    rows = [
+    rows = [  # seeds outermost: a run stopped part-way has every group at the first seeds
         run_one(
             out,
             {"group": g, "boards": b, "variant": v, "seed": int(s)},
             extra,
             args.episodes,
             (args.exact_grid, args.max_candidates),
+            args.collect,
         )
+        for s in args.seeds.split(",")
         for g in args.groups.split(",")
         for b in args.boards.split(",")
         for v in args.variants.split(",")
-        for s in args.seeds.split(",")
     ]
+    rows = [r for r in rows if r is not None]
+    if not rows:
+        raise SystemExit("no finished runs to collect")
     summary = summarise(rows)
     write_csv(out / "thesis_runs.csv", rows)
     write_csv(out / "thesis.csv", summary)

@@ -46,3 +46,9 @@ def test_thesis_runs_both_board_shapes_end_to_end(tmp_path):
         assert r["exact_ms"] > 0 and r["gain_over_exact"] == pytest.approx(r["exact_ms"] / r["learned_ms"])
     assert runs[0]["learned_ms"] != runs[1]["learned_ms"]  # the board shapes differ
     assert "| DB_bw300 | linear | paper | 1 |" in (tmp_path / "thesis.md").read_text()
+
+
+def test_collect_launches_nothing(tmp_path):
+    with pytest.raises(SystemExit, match="no finished runs"):
+        main(["--groups", "DB_bw300", "--seeds", "0", "--collect", "--out", str(tmp_path)])
+    assert not (tmp_path / "runs").exists()
