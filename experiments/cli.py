@@ -421,8 +421,11 @@ def train_overrides(overrides: Sequence[str]) -> list[str]:
 
 def cmd_train(args: argparse.Namespace) -> None:
     from splitgym.agents import train
+    from splitgym.experiments.override_check import check_overrides
 
-    sys.argv = ["splitgym train", *_absolute_config_path(train_overrides(args.overrides))]
+    overrides = train_overrides(args.overrides)
+    check_overrides(overrides)
+    sys.argv = ["splitgym train", *_absolute_config_path(overrides)]
     train.main()
 
 

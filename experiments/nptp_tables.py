@@ -228,7 +228,7 @@ def _train(algo: str, model: str, size: int, mbs: float, episodes: int, seed: in
             "env=nptp",
             f"agent={algo}",
             f"model={model}",
-            f"model.input=[{size},{size}]",
+            f"model.input={size}",
             f"env.bandwidth_mbps={mbs * 8.0:g}",
             f"episodes={episodes}",
             f"seed={seed}",
