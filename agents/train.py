@@ -113,7 +113,7 @@ def _make_model(
             noise.episode = int(progress.get("noise_episode") or 0)
             model.action_noise = noise
         state = json.loads((ckpt / "best.json").read_text())
-        pol = torch.load(ckpt / "best_policy.pt") if (ckpt / "best_policy.pt").exists() else None
+        pol = torch.load(ckpt / "best_policy.pt", weights_only=True) if (ckpt / "best_policy.pt").exists() else None
         best.load_state(state, pol)
         return model, False
     if cfg.resume:

@@ -62,10 +62,10 @@ class ResumeHub:
         return last
 
     def load(self, img: int, stage: int, rank: int) -> torch.Tensor:
-        return torch.load(self.part_path(img, stage, rank))
+        return torch.load(self.part_path(img, stage, rank), weights_only=True)
 
     def results(self, images: int) -> list[torch.Tensor | None]:
-        return [torch.load(self.result_path(i)) if self.done(i) else None for i in range(images)]
+        return [torch.load(self.result_path(i), weights_only=True) if self.done(i) else None for i in range(images)]
 
     def computed(self) -> list[tuple[int, int, int]]:
         """Every (image, stage, rank) any run computed, in the order written."""

@@ -468,8 +468,8 @@ def run_tiles_distributed(
                 else "distributed: worker: a worker died without a message"
             ),
         )
-        stats = [torch.load(Path(tmpdir) / f"stats-{r}.pt") for r in range(len(names))]
-        errors = torch.load(Path(tmpdir) / "errors.pt")
+        stats = [torch.load(Path(tmpdir) / f"stats-{r}.pt", weights_only=True) for r in range(len(names))]
+        errors = torch.load(Path(tmpdir) / "errors.pt", weights_only=True)
     return TileRunResult(
         devices=names,
         head_device=head_name,

@@ -678,7 +678,7 @@ def _launch(
             failure=functools.partial(_failure, names),
             on_start=lambda pids: LAST_PIDS.__setitem__(slice(None), pids),
         )
-        stats = [torch.load(tmp / f"stats-{r}.pt") for r in range(len(names) + 1)]
+        stats = [torch.load(tmp / f"stats-{r}.pt", weights_only=True) for r in range(len(names) + 1)]
     run_meta = {"port": port, "threads": threads, "warmup": warmup, "start_method": start_method, "addr": addr}
     return _distributed_result(stats, names, links, head, wall, run_meta)
 
@@ -860,7 +860,7 @@ def _main(argv: list[str] | None = None) -> int:
     }
     _guarded(rank, _work, cfg)  # on failure: error-<rank>.txt in --out and exit status 1
     if rank == N:
-        st = torch.load(out / f"stats-{rank}.pt")
+        st = torch.load(out / f"stats-{rank}.pt", weights_only=True)
         lat = st["latency_s"]
         print(
             json.dumps(
