@@ -75,19 +75,17 @@ def _time(fn, x: torch.Tensor, min_run_time: float, device: str) -> float:
     timer's own overhead is 1e-4 of a block: on a profile's many sub-millisecond points that search
     cost as much as the measurement itself (half of the profiler's wall time). A timed second call
     gives the block size directly; ``Timer.timeit`` then times the blocks (its timer synchronises
-    CUDA), so only the search is ours."""
+    CUDA, which also waits for the warm-up), so only the search is ours; ``device`` is unused
+    here and kept for the timers' shared signature (bench_profiler swaps in the old one)."""
     # Timer sets its own thread count (default 1): measure at the count in force, the one
     # machine_info records and the executors run with
     timer = benchmark.Timer(stmt="fn(x)", globals={"fn": fn, "x": x}, num_threads=torch.get_num_threads())
-    cuda = device.startswith("cuda")
     with torch.inference_mode():
         fn(x)  # warm-up (first-call allocation, algorithm selection)
         once = timer.timeit(1).median  # one run, synchronised: the block size's estimate
         number = max(1, int(min_run_time / BLOCKS / max(once, 1e-7)))
         blocks = max(1, min(BLOCKS, int(min_run_time / (number * max(once, 1e-7)))))  # slow points: fewer
         means = [timer.timeit(number).median for _ in range(blocks)]
-        if cuda:
-            torch.cuda.synchronize()
     return float(statistics.median(means))
 
 

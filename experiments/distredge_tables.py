@@ -36,6 +36,7 @@ import argparse
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -118,23 +119,20 @@ def launch(
         if not run_missing:
             continue
         runs.append((variant, run))
-        cmd = [
-            sys.executable,
-            "-m",
-            "splitgym.agents.train",
-            f"devices={devices}",
-            f"network={network}",
-            f"episodes={min(episodes, MAX_EPISODES.get(variant, episodes))}",
-            f"seed={seed}",
-            f"hydra.run.dir={run}",
-            *overrides,
-            *extra,
-        ]
-        bar.write(" ".join(cmd[2:]))
-        res = subprocess.run(cmd, capture_output=True, text=True)
-        if res.returncode != 0:
-            raise SystemExit(f"run {run} failed:\n{res.stderr[-3000:]}")
+        budget = min(episodes, MAX_EPISODES.get(variant, episodes))
+        settings = [f"devices={devices}", f"network={network}", f"episodes={budget}", f"seed={seed}"]
+        train_run(run, settings, [*overrides, *extra], echo=bar.write)
     return runs
+
+
+def train_run(run: Path, settings: list[str], overrides: list[str], echo: Callable[[str], Any] = print) -> None:
+    """One training run of the Hydra app into ``run`` (its command line shown by ``echo``); a
+    failure stops the script with the run's stderr. Shared by the tables and the thesis script."""
+    cmd = [sys.executable, "-m", "splitgym.agents.train", *settings, f"hydra.run.dir={run}", *overrides]
+    echo(" ".join(cmd[2:]))
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise SystemExit(f"run {run} failed:\n{res.stderr[-3000:]}")
 
 
 def _start_ms(summary: dict[str, Any]) -> float:

@@ -29,8 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +36,7 @@ import yaml
 
 from splitgym.costmodels.cluster import load_conf
 from splitgym.costmodels.errors import ConfigError
-from splitgym.experiments.distredge_tables import MAX_EPISODES, VARIANTS
+from splitgym.experiments.distredge_tables import MAX_EPISODES, VARIANTS, train_run
 from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
 
 __all__ = ["GROUPS", "BOARDS", "linear_devices", "exact_on_partition", "summarise", "main"]
@@ -64,15 +62,6 @@ def linear_devices(group: str, folder: Path) -> Path:
     path = folder / f"{group}-linear.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return path
-
-
-def _train(run: Path, devices: list[str], network: str, overrides: tuple[str, ...], seed: int, episodes: int) -> None:
-    cmd = [sys.executable, "-m", "splitgym.agents.train", *devices, f"network={network}"]
-    cmd += [f"episodes={episodes}", f"seed={seed}", f"hydra.run.dir={run}", *overrides]
-    print(" ".join(cmd[2:]), flush=True)
-    res = subprocess.run(cmd, capture_output=True, text=True)
-    if res.returncode != 0:
-        raise SystemExit(f"run {run} failed:\n{res.stderr[-3000:]}")
 
 
 def exact_on_partition(plan_path: Path, grid: int, max_candidates: int) -> tuple[float | None, str]:
@@ -120,7 +109,8 @@ def run_one(
         else:
             dev = [f"devices={devices}"]
         budget = min(episodes, MAX_EPISODES.get(key["variant"], episodes))
-        _train(run, dev, network, overrides + VARIANTS[key["variant"]] + tuple(extra), key["seed"], budget)
+        settings = [*dev, f"network={network}", f"episodes={budget}", f"seed={key['seed']}"]
+        train_run(run, settings, [*overrides, *VARIANTS[key["variant"]], *extra])
     s = json.loads(summary.read_text())
     learned = float(s["latency_ms"]["learned_plan"])
     best = s["best_classical"]
