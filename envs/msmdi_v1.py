@@ -90,6 +90,8 @@ class MSMDIEnvV1(MSMDIEnv):
         if not isinstance(learn_service, bool):
             raise ConfigError(f"learn_service: expected true or false, got {learn_service!r}")
         self._learn_service = learn_service
+        if learn_service:  # an upper bound (one admission and at most N services per image, + slack):
+            self.episode_steps = self.total * (self.N + 2)  # the trainer stops at its episode count
         self.base_system = self.system
         self.instances = InstanceDistribution.from_config(instances, self.system)
         S, N = self.S, self.N

@@ -147,6 +147,7 @@ def test_train_selects_v1_from_the_config(tmp_path: Path):
     assert res.returncode == 0, res.stderr[-2000:]
     summary = json.loads((run / "export" / "summary.json").read_text())
     assert summary["env_id"] == "splitgym/MSMDI-v1" and summary["env_v1"]["learn_service"] is True
+    assert summary["episodes"] == 3  # the step budget covers the longer episodes of a learned service
     from stable_baselines3 import PPO
 
     model = PPO.load(run / "export" / "policy.zip", device="cpu")
