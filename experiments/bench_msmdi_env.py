@@ -2,10 +2,10 @@
 
     python -m splitgym.experiments.bench_msmdi_env [--episodes 5] [--repeats 3] [--calls 20000]
 
-Two measures, old and new side by side in every repeat (medians over repeats, load average before
-and after): the check alone on the action SB3 hands the env (an int64 array of S = 2 bits), in
-microseconds per call, and whole episodes of ``ms-mdi-3-small`` under the ms-mdi reference action,
-in steps/s, with the check's share of one step. The old check is the copy kept in
+Two measures, old and new side by side in every repeat, in alternating order (medians over
+repeats, load average before and after): the check alone on the action SB3 hands the env (an
+int64 array of S = 2 bits), in microseconds per call, and whole episodes of ``ms-mdi-3-small``
+under the ms-mdi reference action, in steps/s, with the check's share of one step. The old check is the copy kept in
 :mod:`splitgym.experiments.bench_steps` (which tests/test_hot_paths.py holds equal to the new one).
 """
 
@@ -16,12 +16,14 @@ import json
 import os
 import statistics
 import timeit
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from splitgym.envs.msmdi import MSMDIEnv, admission_decision
 from splitgym.experiments.bench_steps import legacy, legacy_admission, msmdi_run
+from splitgym.experiments.results_csv import RESULTS_DIR
 
 
 def check_us(calls: int) -> dict[str, float]:
@@ -38,15 +40,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--episodes", type=int, default=5, help="MSMDI-v0 episodes per repeat")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--calls", type=int, default=20_000, help="action checks timed per repeat")
+    ap.add_argument("--out", default=RESULTS_DIR, help="writes bench_msmdi_env.json there ('' : print only)")
     args = ap.parse_args(argv)
     load0 = os.getloadavg()
     run = msmdi_run(MSMDIEnv("ms-mdi-3-small"), args.episodes)
     checks: dict[str, list[float]] = {"old": [], "new": []}
     rates: dict[str, list[float]] = {"old": [], "new": []}
-    for _ in range(args.repeats):
+    for i in range(args.repeats):
         for k, v in check_us(args.calls).items():
             checks[k].append(v)
-        for variant in ("old", "new"):
+        for variant in ("old", "new") if i % 2 == 0 else ("new", "old"):  # alternate: no order bias
             with legacy(variant == "old"):
                 t = timeit.default_timer()
                 steps = run()
@@ -63,6 +66,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "load": [load0, os.getloadavg()],
     }
     print(json.dumps(out, indent=1))
+    if args.out:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        (Path(args.out) / "bench_msmdi_env.json").write_text(json.dumps(out, indent=1) + "\n")
     return out
 
 

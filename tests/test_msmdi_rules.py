@@ -99,5 +99,5 @@ def test_dynamic_rows_restart_items_when_a_helper_leaves(tmp_path: Path):
 
 
 def test_bench_msmdi_env_reports_both_checks():
-    out = bench_msmdi_env.main(["--episodes", "1", "--repeats", "1", "--calls", "200"])
+    out = bench_msmdi_env.main(["--episodes", "1", "--repeats", "1", "--calls", "200", "--out", ""])
     assert set(out["check_us"]) == {"old", "new"} and all(v > 0 for v in out["steps_per_s"].values())
