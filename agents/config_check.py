@@ -36,9 +36,10 @@ _ENV_CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
     "splitgym/DistrEdge-v0": {"reward": DE_REWARDS, "action": DE_ACTIONS},
     "splitgym/NPTP-v0": {"reward": NP_REWARDS},
     "splitgym/MSMDI-v0": {"reward": MS_REWARDS},
+    "splitgym/MSMDI-v1": {"reward": MS_REWARDS},
 }
 #: env ids whose scenario carries its own model, devices and network (the groups are unused)
-_OWN_SCENARIO = ("splitgym/MSMDI-v0",)
+_OWN_SCENARIO = ("splitgym/MSMDI-v0", "splitgym/MSMDI-v1")
 
 
 def _is_int(v: Any) -> bool:

@@ -14,11 +14,13 @@ from splitgym.envs.scenarios import SCENARIOS, Scenario, ScenarioBase, get_scena
 
 __all__ = ["ENV_IDS", "SCENARIOS", "Scenario", "MDIScenario", "ScenarioBase", "get_scenario", "list_scenarios"]
 
-ENV_IDS: list[str] = ["splitgym/DistrEdge-v0", "splitgym/MSMDI-v0", "splitgym/NPTP-v0"]
+ENV_IDS: list[str] = ["splitgym/DistrEdge-v0", "splitgym/MSMDI-v0", "splitgym/MSMDI-v1", "splitgym/NPTP-v0"]
 
 if "splitgym/DistrEdge-v0" not in registry:
     register(id="splitgym/DistrEdge-v0", entry_point="splitgym.envs.distredge:DistrEdgeEnv")
 if "splitgym/MSMDI-v0" not in registry:
     register(id="splitgym/MSMDI-v0", entry_point="splitgym.envs.msmdi:MSMDIEnv")
+if "splitgym/MSMDI-v1" not in registry:
+    register(id="splitgym/MSMDI-v1", entry_point="splitgym.envs.msmdi_v1:MSMDIEnvV1")
 if "splitgym/NPTP-v0" not in registry:
     register(id="splitgym/NPTP-v0", entry_point="splitgym.envs.nptp:NPTPEnv")

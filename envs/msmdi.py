@@ -127,9 +127,10 @@ class MSMDIEnv(PlanRender, gym.Env[np.ndarray, np.ndarray]):
     # -- gymnasium API --------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
+        self._draw_instance()
         self.episode_seed = int(self.np_random.integers(2**31 - 1))  # the arrivals' seed
         self.sim = QueueSim(self.system, seed=self.episode_seed)
-        self._gen = self.sim.steps(self.service, external=True)
+        self._gen = self.sim.steps(self.service, external=True, external_service=self._learn_service)
         self._area_paid = 0.0  # backlog area already turned into reward (the first step pays from t=0)
         self._done = False
         self._advance(None)
@@ -139,9 +140,9 @@ class MSMDIEnv(PlanRender, gym.Env[np.ndarray, np.ndarray]):
         if self.sim is None or self._done:
             raise RuntimeError("step: the episode has ended; call reset() first")
         a = np.asarray(action).reshape(-1)
-        decision = admission_decision(a, self.S)
+        decision = self._decision(a)
         if decision is None:
-            raise ValueError(f"action: expected {self.S} values in {{0, 1}}, got {a.tolist()}")
+            raise ValueError(f"action: expected {self._action_text()}, got {a.tolist()}")
         self._advance(decision)
         r = 0.0
         if self.reward_mode == "backlog":
@@ -204,7 +205,18 @@ class MSMDIEnv(PlanRender, gym.Env[np.ndarray, np.ndarray]):
         state.update(_gen=None, sim=None, _done=True)
         return state
 
-    # -- internals ------------------------------------------------------------------------------
+    # -- internals (MSMDI-v1 overrides the hooks) -------------------------------------------------
+    _learn_service = False
+
+    def _action_text(self) -> str:
+        return f"{self.S} values in {{0, 1}}"
+
+    def _draw_instance(self) -> None:
+        """v0: one fixed instance (draws nothing, so v0's trajectories are unchanged)."""
+
+    def _decision(self, a: np.ndarray) -> list[int] | None:
+        return admission_decision(a, self.S)
+
     def _advance(self, decision: list[int] | None) -> None:
         try:
             self._pending = self._gen.send(decision) if decision is not None else next(self._gen)

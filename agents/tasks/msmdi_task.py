@@ -1,5 +1,11 @@
-"""Training MS-MDI's admission decision (``splitgym/MSMDI-v0``) and comparing the learned
-scheduler with MS-MDI's back-pressure rule, AR-MDI and Local on the same arrival streams.
+"""Training MS-MDI's admission decision (``splitgym/MSMDI-v0``; ``-v1`` optionally the service
+decision too, over instances drawn per reset) and comparing the learned scheduler with MS-MDI's
+back-pressure rule, AR-MDI and Local on the same arrival streams.
+
+``env.id`` picks the version (``env=msmdi env.id=splitgym/MSMDI-v1``); ``env.learn_service`` and
+``env.instances`` are v1's and refused on v0 when set. Training and the export's evaluation build
+the env from the same arguments (scenario, images, reward, instances), so both run on the same
+scale and reward; the evaluation's seeds draw the instances as training does.
 
 The env comes from ``cfg.env`` alone (an MS-MDI scenario with its own model, devices and network;
 the DistrEdge groups ``model``/``devices``/``network`` of the training config are not used).
@@ -20,10 +26,14 @@ from omegaconf import DictConfig
 
 from splitgym.agents.tasks import TrainTask, register_task
 from splitgym.costmodels.cluster import plain_config
+from splitgym.costmodels.errors import ConfigError
 from splitgym.envs.msmdi import REFERENCES, MSMDIEnv
 from splitgym.envs.msmdi_scenarios import MDIScenario
+from splitgym.envs.msmdi_v1 import MSMDIEnvV1
 
-__all__ = ["MSMDITask", "evaluate_policies"]
+__all__ = ["MSMDITask", "MSMDIV1Task", "evaluate_policies", "eval_kwargs"]
+
+V1_KEYS = ("learn_service", "instances")
 
 
 def _episode(env: MSMDIEnv, seed: int, act) -> dict[str, float]:
@@ -37,13 +47,14 @@ def _episode(env: MSMDIEnv, seed: int, act) -> dict[str, float]:
 
 def evaluate_policies(cfg_env: dict[str, Any], model: Any | None, seeds: list[int]) -> dict[str, dict[str, float]]:
     """Mean total time, return and sojourn of the learned policy (if any) and of every reference,
-    each reference with its own service rule, on the same seeds."""
+    each reference with its own service rule, on the same seeds (v1 when ``cfg_env`` has v1's keys)."""
     out = {}
     runs: list[tuple[str, str]] = [(name, name) for name in REFERENCES]
     if model is not None:
         runs.insert(0, ("learned", str(cfg_env.get("service", "ms-mdi"))))
+    cls = MSMDIEnvV1 if any(k in cfg_env for k in V1_KEYS) else MSMDIEnv
     for name, service in runs:
-        env = MSMDIEnv(**{**cfg_env, "service": service})
+        env = cls(**{**cfg_env, "service": service})
         if name == "learned":
             act = lambda obs: model.predict(obs, deterministic=True)[0]  # noqa: E731
         else:
@@ -53,10 +64,11 @@ def evaluate_policies(cfg_env: dict[str, Any], model: Any | None, seeds: list[in
     return out
 
 
-def env_kwargs(cfg: DictConfig) -> dict[str, Any]:
+def env_kwargs(cfg: DictConfig, v1: bool = False) -> dict[str, Any]:
+    """The env's arguments from ``cfg.env``; v1's keys only for v1 (set on v0: a one-line error)."""
     images = cfg.env.get("images")
     scenario = cfg.env.scenario
-    return {
+    kwargs: dict[str, Any] = {
         "scenario": MDIScenario.from_mapping(plain_config(scenario))
         if isinstance(scenario, DictConfig)
         else str(scenario),
@@ -64,6 +76,24 @@ def env_kwargs(cfg: DictConfig) -> dict[str, Any]:
         "service": str(cfg.env.service),
         "images": None if images is None else tuple(int(i) for i in images),
     }
+    learn, inst = cfg.env.get("learn_service", False), cfg.env.get("instances")
+    if not v1:
+        if learn or inst is not None:
+            key = "learn_service" if learn else "instances"
+            raise ConfigError(
+                f"env.{key}: an option of splitgym/MSMDI-v1 (set env.id=splitgym/MSMDI-v1), "
+                f"got {learn if learn else inst!r}"
+            )
+        return kwargs
+    return kwargs | {"learn_service": learn, "instances": None if inst is None else plain_config(inst)}
+
+
+def eval_kwargs(env: MSMDIEnv) -> dict[str, Any]:
+    """The arguments that rebuild ``env`` for evaluation: same scenario, scale, reward (and v1's)."""
+    kwargs = {"scenario": env.scenario, "reward": env.reward_mode, "service": env.service_name}
+    if isinstance(env, MSMDIEnvV1):
+        kwargs |= {"learn_service": env._learn_service, "instances": vars(env.instances)}
+    return kwargs
 
 
 class MSMDITask(TrainTask):
@@ -85,20 +115,20 @@ class MSMDITask(TrainTask):
 
     def reference_scalars(self, env: MSMDIEnv) -> dict[str, float]:
         """Each reference scheduler's total time on one seeded episode."""
-        kwargs = {"scenario": env.scenario, "reward": env.reward_mode, "service": env.service_name}
-        res = evaluate_policies(kwargs, None, [1000])
+        res = evaluate_policies(eval_kwargs(env), None, [1000])
         return {f"ref/{name}_total_time_s": r["total_time_s"] for name, r in res.items()}
 
     def export(self, model: Any, env: MSMDIEnv, best: Any, out: Path, extra: dict[str, Any]) -> dict[str, Any]:
         out.mkdir(parents=True, exist_ok=True)
         model.save(out / "policy.zip", exclude=["train"])  # "train" is wrapped by a timer
-        kwargs = {"scenario": env.scenario, "reward": env.reward_mode, "service": env.service_name}
         seeds = list(range(1000, 1000 + int(getattr(env, "eval_episodes", 5))))
-        res = evaluate_policies(kwargs, model, seeds)
+        res = evaluate_policies(eval_kwargs(env), model, seeds)
         best_ref = min(REFERENCES, key=lambda n: res[n]["total_time_s"])
         summary = {
             **{k: v for k, v in extra.items() if isinstance(v, (int, float, str, bool))},
             "scenario": env.scenario.to_dict() | {"events": [vars(e) for e in env.scenario.events]},
+            "env_id": self.env_id,
+            "env_v1": {k: v for k, v in eval_kwargs(env).items() if k in V1_KEYS},
             "eval_seeds": seeds,
             "results": res,
             "best_reference": best_ref,
@@ -119,4 +149,16 @@ class MSMDITask(TrainTask):
         )
 
 
+class MSMDIV1Task(MSMDITask):
+    """``splitgym/MSMDI-v1``: the same task on v1 (learnable service, scaled obs, instances)."""
+
+    env_id = "splitgym/MSMDI-v1"
+
+    def make_env(self, cfg: DictConfig) -> MSMDIEnv:
+        env = MSMDIEnvV1(**env_kwargs(cfg, v1=True))
+        env.eval_episodes = int(cfg.env.get("eval_episodes", 5))  # type: ignore[attr-defined]
+        return env
+
+
 register_task(MSMDITask())
+register_task(MSMDIV1Task())

@@ -14,6 +14,14 @@ serves. ``SCHEDULERS`` maps names to classes.
   ``q_{(n+1)%N}^j`` there would compare with the source's fresh images, which the output never
   joins: ``literal_exit=True`` gives that reading); a worker serves only when the winning term
   is positive, as back-pressure does (ties: local first, then the lower source index).
+  These silent choices are named options of :class:`BackPressure` (``RULE_OPTIONS``; the
+  defaults above), since they move the total time by tens of points
+  (``python -m splitgym.experiments.msmdi_regimes rules``):
+  ``admit_tie`` ``"local"`` | ``"mdi"`` (where an image goes when the two queues are equal);
+  ``serve_tie`` ``"local"`` | ``"mdi"`` (which term wins Eq. 2 on equal weights: the local
+  queue, or the MDI queue of the lowest source index); ``idle`` ``"positive"`` (serve only
+  a positive term, back-pressure's rule) | ``"work"`` (work-conserving: a worker with any
+  non-empty queue serves, the best term even when it is <= 0).
 * :class:`ARMDI` sends every image through the MDI chain (AR-MDI, [1] in the paper); a worker with
   several non-empty MDI queues serves the item admitted first (FIFO across sources: AR-MDI is
   single-source and says nothing about mixing sources).
@@ -31,22 +39,36 @@ from __future__ import annotations
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.stages.queue_sim import IDLE, LOCAL, QueueSim
 
-__all__ = ["BackPressure", "MaxWeight", "ARMDI", "Local", "SCHEDULERS", "get_scheduler"]
+__all__ = ["RULE_OPTIONS", "BackPressure", "MaxWeight", "ARMDI", "Local", "SCHEDULERS", "get_scheduler"]
 
 BIG_M = 1 << 40
+#: the named tie-break and idle rules of :class:`BackPressure` (first: the default)
+RULE_OPTIONS: dict[str, tuple[str, ...]] = {
+    "admit_tie": ("local", "mdi"),
+    "serve_tie": ("local", "mdi"),
+    "idle": ("positive", "work"),
+}
 
 
 class BackPressure:
-    """MS-MDI: min-queue admission and the back-pressure service rule (Eq. 2, corrected)."""
+    """MS-MDI: min-queue admission and the back-pressure service rule (Eq. 2, corrected), with
+    the tie-break and idle rules the paper leaves open as named options (module docstring)."""
 
     name = "ms-mdi"
 
-    def __init__(self, literal_exit: bool = False) -> None:
+    def __init__(
+        self, literal_exit: bool = False, admit_tie: str = "local", serve_tie: str = "local", idle: str = "positive"
+    ) -> None:
+        for key, value in (("admit_tie", admit_tie), ("serve_tie", serve_tie), ("idle", idle)):
+            if value not in RULE_OPTIONS[key]:
+                raise ConfigError(f"{key}: must be one of {', '.join(RULE_OPTIONS[key])}, got {value!r}")
         self.literal_exit = literal_exit
+        self.admit_tie, self.serve_tie, self.idle = admit_tie, serve_tie, idle
 
     def admit(self, sim: QueueSim, s: int) -> bool:
         w = sim.sys.sources[s]
-        return len(sim.qlocal[s]) <= len(sim.qmdi[w][s])
+        ql, qm = len(sim.qlocal[s]), len(sim.qmdi[w][s])
+        return ql < qm or (ql == qm and self.admit_tie == "local")
 
     def weights(self, sim: QueueSim, n: int) -> tuple[int, list[int]]:
         """Eq. 2's terms for worker n: the local term and one differential per source."""
@@ -68,10 +90,17 @@ class BackPressure:
     def serve(self, sim: QueueSim, n: int) -> int:
         local, diffs = self.weights(sim, n)
         best, choice = local, LOCAL
+        mdi_first = self.serve_tie == "mdi"
         for s, d in enumerate(diffs):
-            if d > best:
+            if d > best or (mdi_first and choice == LOCAL and d == best and d > -BIG_M):
                 best, choice = d, s
-        return choice if best > 0 else IDLE
+        if best > 0:
+            return choice
+        if self.idle == "work":  # work-conserving: the best non-empty queue, even without pressure
+            open_ = [(d, s) for s, d in enumerate(diffs) if d > -BIG_M]
+            if open_:
+                return max(open_, key=lambda x: (x[0], -x[1]))[1]
+        return IDLE
 
 
 class MaxWeight:
@@ -138,8 +167,15 @@ class Local:
 SCHEDULERS: dict[str, type] = {"ms-mdi": BackPressure, "ar-mdi": ARMDI, "local": Local, "ms-mdi-mw": MaxWeight}
 
 
-def get_scheduler(name: str) -> BackPressure | MaxWeight | ARMDI | Local:
+def get_scheduler(name: str, **options: str) -> BackPressure | MaxWeight | ARMDI | Local:
+    """A scheduler by name; ``options`` (``RULE_OPTIONS``) are for ``ms-mdi`` only."""
     try:
-        return SCHEDULERS[name]()
+        cls = SCHEDULERS[name]
     except KeyError:
         raise ConfigError(f"policy: unknown scheduler {name!r} (known: {', '.join(SCHEDULERS)})") from None
+    if options and cls is not BackPressure:
+        raise ConfigError(f"{next(iter(options))}: a rule option of ms-mdi, not of {name!r}")
+    unknown = sorted(set(options) - set(RULE_OPTIONS))
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: not a rule option (known: {', '.join(RULE_OPTIONS)})")
+    return cls(**options)

@@ -317,6 +317,7 @@ class QueueSim:
         self.path = [-1] * self.total
         self.nxt = [0] * self.total
         self.restarts = 0
+        self.fallbacks = 0  # external service values that named an empty queue
         self.n_done = 0
         self.n_arrived = 0
         self.n_admitted = 0
@@ -544,28 +545,61 @@ class QueueSim:
         self.busy_s[n] += dur
         self._push(t + dur, _DONE, n, k, self.token[n])
 
-    def steps(self, policy: Policy, external: bool = False) -> Generator[list[int], Sequence[int] | None, QueueResult]:
+    def _servable(self) -> bool:
+        """Whether some idle alive worker has a non-empty queue it may serve."""
+        for n in range(self.N):
+            if self.alive[n] and not self.busy[n]:
+                s_own = self.src_of[n]
+                if (s_own >= 0 and self.qlocal[s_own]) or any(self.qmdi[n]):
+                    return True
+        return False
+
+    def _serve_choice(self, n: int, value: int, policy: Policy) -> int:
+        """An external service value as a choice: 0 = local, 1 + s = MDI queue s, S + 1 = the
+        rule (``policy.serve``). A value naming an empty or absent queue also falls back to the
+        rule (counted in ``fallbacks``), so an external service never idles a worker the rule
+        would keep busy."""
+        if value == 0 and self.src_of[n] >= 0 and self.qlocal[self.src_of[n]]:
+            return LOCAL
+        if 1 <= value <= self.S and self.qmdi[n][value - 1]:
+            return value - 1
+        if value <= self.S:
+            self.fallbacks += 1
+        return policy.serve(self, n)
+
+    def steps(
+        self, policy: Policy, external: bool = False, external_service: bool = False
+    ) -> Generator[list[int], Sequence[int] | None, QueueResult]:
         """Run to the end. With ``external``, yield the sources that must admit at each decision
-        slot and receive one 0/1 per source (1 = local); otherwise ``policy.admit`` decides."""
+        slot and receive one 0/1 per source (1 = local); otherwise ``policy.admit`` decides.
+        With ``external_service`` too, also yield at slots where an idle worker has a queue to
+        serve, and receive S + N values: the admissions, then per worker 0 = its local queue or
+        1 + s = its MDI queue of source s, S + 1 = the rule (:meth:`_serve_choice`; ignored for busy
+        workers)."""
         slot = self.sys.slot_s
         t, k_slot = 0.0, 0
         N, S = self.N, self.S
+        want = S + N if external_service else S
+        decisions: Sequence[int] | None = None
         while True:
             self._advance_to(t)
             pending = [s for s in range(S) if self.reservoir[s]]
-            if pending:
-                if external:
-                    decisions = yield pending
-                    if decisions is None or len(decisions) != S:
-                        raise ValueError(f"admission: need one 0/1 per source ({S}), got {decisions!r}")
-                    for s in pending:
-                        self._admit(s, bool(decisions[s]), t)
-                else:
-                    for s in pending:
-                        self._admit(s, policy.admit(self, s), t)
+            asked = external and (bool(pending) or (external_service and self._servable()))
+            if asked:
+                decisions = yield pending
+                if decisions is None or len(decisions) != want:
+                    raise ValueError(f"admission: need {want} values (sources, then workers), got {decisions!r}")
+                for s in pending:
+                    self._admit(s, bool(decisions[s]), t)
+            else:
+                for s in pending:
+                    self._admit(s, policy.admit(self, s), t)
             for n in range(N):
                 if self.alive[n] and not self.busy[n]:
-                    c = policy.serve(self, n)
+                    if external_service and asked:
+                        c = self._serve_choice(n, int(decisions[S + n]), policy)  # type: ignore[index]
+                    else:
+                        c = policy.serve(self, n)
                     if c != IDLE:
                         self._start(n, c, t)
             if self.n_done == self.total:
