@@ -8,10 +8,12 @@ new episode's first observation and puts the last one in ``info["terminal_observ
 and infos deep copies, as ``DummyVecEnv`` returns them. The instances run in lockstep
 (:mod:`~splitgym.envs.batched_distredge`), so every instance is done at the same step.
 
-Per-step infos carry ``volume`` and ``rows`` (that volume's cut points); at the end also
+Per-step infos carry ``volume``; at the end also ``rows`` (the last volume's cut points),
 ``latency``, ``ips``, ``decision`` (the episode's (L, N+1) cuts, what
 :class:`~splitgym.agents.callbacks.BestPlanCallback` keeps), ``equal_latency`` and ``clock``:
-the single env's keys but for ``cuts`` (the same as ``decision``, as nested lists).
+the single env's keys but for ``cuts`` (the same as ``decision``, as nested lists) and ``rows``
+before the last step (one small array per instance and step was a third of the step's time at
+B = 1,024; the batch's ``cuts`` array holds them, and ``decision`` at the end).
 """
 
 from __future__ import annotations
@@ -72,7 +74,8 @@ class DistrEdgeVecEnv(VecEnv):
         self._actions = None
         dones = np.full(self.num_envs, st.done)
         if not st.done:
-            infos = [{"volume": st.volume, "rows": r, "TimeLimit.truncated": False} for r in st.rows.copy()]
+            base = {"volume": st.volume, "TimeLimit.truncated": False}
+            infos = [base.copy() for _ in range(self.num_envs)]
             self._obs = st.obs
             return st.obs.copy(), st.reward.astype(np.float32), dones, infos
         infos = self._final_infos(st)
