@@ -1,7 +1,7 @@
 """PPO wall-clock to a target score: the batched DistrEdge-v0 VecEnv against DummyVecEnv of the single env.
 
     python -m splitgym.experiments.ppo_vecenv [--seeds 0,1,2] [--n-envs 256] [--cap-s 90]
-        [--target 1.10] [--scenario vgg16-DB-300] [--out experiments/results]
+        [--target 1.10] [--scenario vgg16-DB-300] [--out experiments/results] [--name ppo_vecenv]
 
 Three runs per seed, one after the other in this process (one torch thread, SB3's PPO with
 ``conf/agent/ppo.yaml``'s network and optimiser, reward ``relative``):
@@ -17,7 +17,7 @@ After every rollout the deterministic policy plays one episode on a fresh single
 when that episode's latency is within ``--target`` times the best classical plan's (the lowest of
 the equal split, Offload and AOFL on the same simulator) or at ``--cap-s`` seconds. Reported per
 run: whether and when (wall seconds, steps) it got there, the seconds spent in the env's steps,
-and the best deterministic latency seen. Writes ``ppo_vecenv.csv`` and ``ppo_vecenv.md``.
+and the best deterministic latency seen. Writes ``NAME.csv`` and ``NAME.md`` (``--name``).
 """
 
 from __future__ import annotations
@@ -179,6 +179,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     ap.add_argument("--scenario", default="vgg16-DB-300")
     ap.add_argument("--variants", type=lambda s: s.split(","), default=list(VARIANTS))
     ap.add_argument("--out", default=RESULTS_DIR)
+    ap.add_argument("--name", default="ppo_vecenv", help="file stem of the CSV and the Markdown table")
     args = ap.parse_args(argv)
     if unknown := set(args.variants) - set(VARIANTS):
         ap.error(f"--variants: unknown {sorted(unknown)} (known: {', '.join(VARIANTS)})")
@@ -190,8 +191,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         for v in args.variants:
             rows.append(run_one(v, seed, args.n_envs, args.scenario, args.target, args.cap_s))
             print({k: (round(x, 3) if isinstance(x, float) else x) for k, x in rows[-1].items()}, flush=True)
-    write_csv(Path(args.out) / "ppo_vecenv.csv", rows)
-    (Path(args.out) / "ppo_vecenv.md").write_text(markdown(rows))
+    write_csv(Path(args.out) / f"{args.name}.csv", rows)
+    (Path(args.out) / f"{args.name}.md").write_text(markdown(rows))
     print(markdown(rows))
     return rows
 

@@ -7,7 +7,7 @@ import pytest
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from stable_baselines3 import PPO
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
-from stable_baselines3.common.vec_env import DummyVecEnv
+from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
 
 from splitgym.costmodels.errors import EnvArgumentError
 from splitgym.envs.distredge import DistrEdgeEnv
@@ -108,6 +108,15 @@ def test_vecenv_shapes_autoreset_and_seeding() -> None:
     np.testing.assert_array_equal(obs, vec.reset())
     assert not np.array_equal(infos[0]["terminal_observation"], obs[0])
     assert all(c > 0 for c in vec.get_attr("clock"))
+
+
+def test_vec_monitor_records_the_episodes() -> None:
+    vec = VecMonitor(DistrEdgeVecEnv(3, reward="relative"))
+    vec.reset()
+    for _ in range(vec.unwrapped.batch.L):
+        _, rew, done, infos = vec.step(np.zeros((3, vec.action_space.shape[0]), dtype=np.float32))
+    assert done.all() and [i["episode"]["l"] for i in infos] == [vec.unwrapped.batch.L] * 3
+    assert [i["episode"]["r"] for i in infos] == pytest.approx(rew.tolist(), rel=1e-6)
 
 
 def test_refused_arguments_name_field_and_value() -> None:
