@@ -145,10 +145,11 @@ class DistrEdgeBatch:
         self.cuts = np.zeros((self.B, self.L, self.N + 1), dtype=np.int64)
 
     def _obs(self, conf: np.ndarray) -> np.ndarray:
-        obs = np.empty((self.B, self.N + 4), dtype=np.float64)
-        obs[:, : self.N] = self.T / self.env.T_scale
-        obs[:, self.N :] = conf
-        return np.clip(obs, 0.0, OBS_HIGH).astype(np.float32)
+        """DistrEdgeEnv._obs of every instance: clipped in float64, then cast (the same floats)."""
+        obs = np.empty((self.B, self.N + 4), dtype=np.float32)
+        obs[:, : self.N] = np.clip(self.T / self.env.T_scale, 0.0, OBS_HIGH)
+        obs[:, self.N :] = np.clip(conf, 0.0, OBS_HIGH)
+        return obs
 
     def _reward(self, latency: np.ndarray) -> np.ndarray:
         mode = self.env.reward_mode

@@ -7,8 +7,10 @@ Steps/s counts instance steps (one vector step of B instances = B steps), over w
 random actions drawn in advance (resets included, by each library's autoreset). Variants: our SB3
 ``DistrEdgeVecEnv`` and Gymnasium ``DistrEdgeVectorEnv`` at every B of ``--batches``; SB3's
 ``DummyVecEnv`` and Gymnasium's ``SyncVectorEnv`` of ``DistrEdgeEnv`` at every B of
-``--ref-batches``. Each repeat runs every variant once, in turn (side by side, one process);
-medians over repeats, with the load average before and after.
+``--ref-batches``; and the bare simulator, ``Simulator.score`` of B decisions per call (L steps
+each; at B = 1 its single-plan path), the ceiling of an env built on it. Each repeat runs every
+variant once, in turn (side by side, one process); medians over repeats, with the load average
+before and after.
 
 Extrapolation to B = 1,024 for the references: they step their B envs one after the other in a
 Python loop, so their cost per instance step does not fall with B; the rows at B = 8 and 64 show
@@ -30,7 +32,7 @@ import numpy as np
 from gymnasium.vector import SyncVectorEnv
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from splitgym.envs.distredge import DistrEdgeEnv
+from splitgym.envs.distredge import DistrEdgeEnv, map_action
 from splitgym.envs.distredge_gym_vec import DistrEdgeVectorEnv
 from splitgym.envs.distredge_sb3_vec import DistrEdgeVecEnv
 from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
@@ -61,6 +63,26 @@ def _runner(env: Any, B: int, L: int, n_act: int, gym_api: bool) -> Callable[[fl
     return run
 
 
+def _score_runner(env: DistrEdgeEnv, B: int) -> Callable[[float], float]:
+    """The bare simulator: ``Simulator.score`` of B random decisions per call (L steps each, no
+    env around it): the ceiling of any env built on it."""
+    rng = np.random.default_rng(B)
+    cuts = np.stack(
+        [np.stack([map_action(a, int(u.height)) for a in rng.uniform(-1, 1, (B, env.N - 1))]) for u in env._last],
+        axis=1,
+    )  # (B, L, N+1)
+    partition = env.partition
+
+    def run(seconds: float) -> float:
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            env.sim.score(partition, cuts)
+            n += env.L * B
+        return n / (time.perf_counter() - t0)
+
+    return run
+
+
 def _variants(scenario: str, batches: list[int], ref_batches: list[int]) -> dict[tuple[str, int], Callable]:
     template = DistrEdgeEnv(scenario)
     L, n_act = template.L, int(template.action_space.shape[0])
@@ -71,6 +93,7 @@ def _variants(scenario: str, batches: list[int], ref_batches: list[int]) -> dict
     for B in batches:
         out[("DistrEdgeVecEnv", B)] = _runner(DistrEdgeVecEnv(B, scenario=scenario), B, L, n_act, False)
         out[("DistrEdgeVectorEnv", B)] = _runner(DistrEdgeVectorEnv(B, scenario=scenario), B, L, n_act, True)
+        out[("Simulator.score", B)] = _score_runner(template, B)
     return out
 
 
