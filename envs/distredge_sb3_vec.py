@@ -12,7 +12,7 @@ Per-step infos carry ``volume``; at the end also ``rows`` (the last volume's cut
 ``latency``, ``ips``, ``decision`` (the episode's (L, N+1) cuts, what
 :class:`~splitgym.agents.callbacks.BestPlanCallback` keeps), ``equal_latency`` and ``clock``:
 the single env's keys but for ``cuts`` (the same as ``decision``, as nested lists) and ``rows``
-before the last step (one small array per instance and step was a third of the step's time at
+before the last step (one small array per instance and step was a fifth of the step's time at
 B = 1,024; the batch's ``cuts`` array holds them, and ``decision`` at the end).
 """
 
