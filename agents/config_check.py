@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, ListConfig
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.models import is_model_spec, resolve_model_spec
@@ -38,6 +38,8 @@ _ENV_CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
     "splitgym/MSMDI-v0": {"reward": MS_REWARDS},
     "splitgym/MSMDI-v1": {"reward": MS_REWARDS},
 }
+#: env ids with a batched vector env (``env.n_envs`` > 1)
+_BATCHED_ENVS = ("splitgym/DistrEdge-v0",)
 #: env ids whose scenario carries its own model, devices and network (the groups are unused)
 _OWN_SCENARIO = ("splitgym/MSMDI-v0", "splitgym/MSMDI-v1")
 
@@ -99,6 +101,23 @@ def _check_env(env: Any) -> None:
                 )
 
 
+def _check_n_envs(cfg: DictConfig) -> None:
+    """``env.n_envs``: more than one instance is the batched DistrEdge-v0 VecEnv, trained by PPO."""
+    env = cfg.get("env")
+    value = env.get("n_envs") if isinstance(env, DictConfig) else None
+    if value is None:
+        return
+    if not _is_int(value) or value < 1:
+        raise ConfigError(f"env.n_envs: must be an integer >= 1, got {value!r}")
+    if value > 1 and env.get("id") not in _BATCHED_ENVS:
+        raise ConfigError(
+            f"env.n_envs: {value} instances need a batched env ({', '.join(_BATCHED_ENVS)}), got {env.id}"
+        )
+    algo = OmegaConf.select(cfg, "agent.algo")
+    if value > 1 and algo != "ppo":
+        raise ConfigError(f"env.n_envs: {value} instances are trained by agent=ppo only, got agent.algo={algo!r}")
+
+
 def check_config(cfg: DictConfig) -> None:
     """Raise a one-line :class:`ConfigError` for the first value of the wrong type or range; make a
     model file path absolute, so that the run's ``config.yaml`` re-runs it from any folder."""
@@ -116,6 +135,7 @@ def check_config(cfg: DictConfig) -> None:
         _numbers(agent.get("kwargs"), "agent.kwargs", _AGENT_FLOATS, _is_number, "a number")
         _numbers(agent.get("noise"), "agent.noise", _NOISE_FLOATS, _is_number, "a number")
     _check_env(cfg.get("env"))
+    _check_n_envs(cfg)
     model = cfg.get("model")
     if isinstance(model, DictConfig) and isinstance(model.get("name"), str) and is_model_spec(model.name):
         model.name = resolve_model_spec(model.name)

@@ -178,9 +178,11 @@ def _warn_no_update(model: Any, episodes: int, steps: int) -> None:
     """One line when an on-policy algorithm will stop before its first rollout is full: the
     episode budget is kept, so the policy would never be updated."""
     n_steps = getattr(model, "n_steps", None)
-    if n_steps and episodes * steps < n_steps:
+    rollout = n_steps * model.n_envs if n_steps else 0  # a rollout holds n_steps from every env
+    if rollout and episodes * steps < rollout:
+        envs = f" x env.n_envs={model.n_envs}" if model.n_envs > 1 else ""
         print(
-            f"splitgym train: warning: agent.kwargs.n_steps={n_steps} exceeds the {episodes} episodes x {steps} "
+            f"splitgym train: warning: agent.kwargs.n_steps={n_steps}{envs} exceeds the {episodes} episodes x {steps} "
             f"steps asked ({episodes * steps}): the policy is never updated",
             file=sys.stderr,
         )
@@ -197,8 +199,9 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     # make the env (its steps timed) and the algorithm, or resume it from the run's checkpoint
     task = get_task(str(cfg.env.id))
     env = task.make_env(cfg)
-    env_step = _Timed(env.step)
-    env.step = env_step  # type: ignore[method-assign]
+    learn_env = task.training_env(cfg, env)  # env itself, or a batched vector env of it
+    env_step = _Timed(learn_env.step)
+    learn_env.step = env_step  # type: ignore[method-assign]
     algo_name = str(cfg.agent.algo)
     if algo_name not in ALGOS:
         raise ConfigError(f"agent.algo: unknown algorithm {algo_name!r} (known: {', '.join(ALGOS)})")
@@ -210,7 +213,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     )
     dims = task.noise_dims(env)
     noise = action_noise(cfg, dims, cfg.seed) if algo_name != "ppo" and dims else None
-    model, reset = _make_model(cfg, ALGOS[algo_name], kwargs, env, ckpt, best, noise)
+    model, reset = _make_model(cfg, ALGOS[algo_name], kwargs, learn_env, ckpt, best, noise)
     fmt = ["csv", "tensorboard"] + (["stdout"] if cfg.verbose else [])
     model.set_logger(configure(str(run_dir / "tb"), fmt))
     model_train = _Timed(model.train)

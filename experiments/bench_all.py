@@ -17,6 +17,8 @@ reference points measured in the same run, so a ratio holds across machines wher
 - ``partitions``: AOFL's partition search, brute force vs the DP (``bench_partitions``);
 - ``simulator``, ``env``: the simulator's single-plan fast path vs its batched numpy path
   (``bench_simulator``, ``bench_env``);
+- ``vecenv``: the batched DistrEdge-v0 vector envs at B = 1..1,024 vs ``SyncVectorEnv`` of 8
+  single envs (``bench_vecenv``);
 - ``planners``, ``executor``, ``queueing``, ``cli``: planning times, the in-process executor vs
   the unsplit model, the MS-MDI queueing simulator per policy, the CLI's wall time vs a bare
   interpreter's start-up (``bench_cli`` with this interpreter alone);
@@ -301,6 +303,26 @@ def bench_env(mode: Mode) -> list[dict[str, Any]]:
     ]
 
 
+def bench_vecenv(mode: Mode) -> list[dict[str, Any]]:
+    from splitgym.experiments.bench_vecenv import ANCHOR, measure
+
+    found = measure(batches=(1, 8, 64, 1024), ref_batches=(8,), seconds=mode.env_s, repeats=mode.repeats)
+    sync = next(r["steps_per_s"] for r in found if (r["variant"], r["B"]) == (ANCHOR, 8))
+    return [
+        _row(
+            "vecenv",
+            f"{r['variant']}, B={r['B']}",
+            "vector step rate",
+            r["steps_per_s"],
+            "instance steps/s",
+            anchor=None if r["variant"] == ANCHOR else (f"{ANCHOR}, B=8", sync),
+            repeats=mode.repeats,
+            note=f"DistrEdge-v0 {r['scenario']}; references step their B envs in a loop (flat in B)",
+        )
+        for r in found
+    ]
+
+
 def bench_planners(mode: Mode) -> list[dict[str, Any]]:
     from splitgym.costmodels.cluster import Cluster
     from splitgym.costmodels.graph import ModelGraph
@@ -427,6 +449,7 @@ SECTIONS: dict[str, Callable[[Mode], list[dict[str, Any]]]] = {
     "partitions": bench_partitions,
     "simulator": bench_simulator,
     "env": bench_env,
+    "vecenv": bench_vecenv,
     "planners": bench_planners,
     "executor": bench_executor,
     "queueing": bench_queueing,

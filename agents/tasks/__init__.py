@@ -38,6 +38,12 @@ class TrainTask(ABC):
     def make_env(self, cfg: DictConfig) -> gym.Env:
         """The env of the run's config (``cfg.env``, ``cfg.model``, ``cfg.devices``, ...)."""
 
+    def training_env(self, cfg: DictConfig, env: gym.Env) -> Any:
+        """What the algorithm learns on: ``env`` itself, or a vector env of instances like it
+        (``cfg.env.n_envs``, where the task has a batched env). ``env`` stays the one that
+        callbacks, the export and the report read."""
+        return env
+
     def episode_steps(self, env: gym.Env) -> int:
         """Steps per episode: ``cfg.episodes`` times this is the training budget in steps."""
         return int(env.unwrapped.episode_steps)  # type: ignore[attr-defined]

@@ -28,6 +28,7 @@ from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.plan import load_plan
 from splitgym.costmodels.volumes.volume_simulator import Simulator
 from splitgym.envs.distredge import DistrEdgeEnv
+from splitgym.envs.distredge_sb3_vec import DistrEdgeVecEnv
 from splitgym.envs.scenarios import Scenario
 
 __all__ = ["DistrEdgeTask", "scenario_from_config"]
@@ -57,6 +58,11 @@ class DistrEdgeTask(TrainTask):
             time_per_episode=cfg.env.time_per_episode,
             action=cfg.env.get("action", "cuts"),
         )
+
+    def training_env(self, cfg: DictConfig, env: DistrEdgeEnv) -> DistrEdgeEnv | DistrEdgeVecEnv:
+        """``env.n_envs`` > 1: that many instances of ``env``'s scenario in one batched VecEnv."""
+        n_envs = int(cfg.env.get("n_envs") or 1)
+        return env if n_envs == 1 else DistrEdgeVecEnv(n_envs, env=env)
 
     def episode_steps(self, env: DistrEdgeEnv) -> int:
         return env.L
