@@ -53,6 +53,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from splitgym.agents.planners.volumes.exact_bnb import bound_holds, branch_and_bound, enumerate_all
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.graph import ModelGraph
@@ -64,6 +65,7 @@ from splitgym.costmodels.volumes.volume_simulator import Simulator
 __all__ = ["plan_exact", "grid_points", "grid_cuts", "count_candidates"]
 
 DEFAULT_MAX_CANDIDATES = 20_000_000
+METHODS = ("bnb", "enumerate")
 
 
 def grid_points(height: int, grid: int) -> np.ndarray:
@@ -93,35 +95,34 @@ def plan_exact(
     max_candidates: int = DEFAULT_MAX_CANDIDATES,
     chunk: int = 1 << 15,
     profiles: Mapping[str, DeviceProfile] | None = None,
+    method: str = "bnb",
 ) -> Plan:
+    if method not in METHODS:
+        raise ConfigError(f"method: must be one of {', '.join(METHODS)}, got {method!r}")
     if grid < 0:
         raise ConfigError(f"grid: must be >= 0 (0 = every row), got {grid}")
     part = named_partition(partition, graph)
     heights = [graph.units[last].height for _, last in part]
     n = cluster.size
     total = count_candidates(heights, n, grid)
-    if total > max_candidates:
+    t0 = time.perf_counter()
+    sim = Simulator(graph, cluster, profiles=dict(profiles or {}))
+    enumerate_ = method == "enumerate" or not bound_holds(sim, part)
+    if enumerate_ and total > max_candidates:
         raise ConfigError(
             f"grid: {total:,} candidate plans ({len(part)} volumes, {n} devices, grid {grid}) exceed "
             f"max_candidates={max_candidates:,}; use a coarser grid, fewer volumes or raise it"
         )
-    t0 = time.perf_counter()
-    sim = Simulator(graph, cluster, profiles=dict(profiles or {}))
-    # 1. per volume, every cut vector on the grid
-    tables = [grid_cuts(h, n, grid) for h in heights]
-    shape = tuple(len(t) for t in tables)
-    # 2. every combination, in chunks: a flat index -> one table row per volume
-    best_i, best = 0, np.inf
-    for start in range(0, total, chunk):
-        idx = np.unravel_index(np.arange(start, min(start + chunk, total)), shape)
-        cuts = np.stack([t[i] for t, i in zip(tables, idx, strict=True)], axis=1)  # (B, V, N+1)
-        lat = sim.score(part, cuts)
-        k = int(np.argmin(lat))
-        if lat[k] < best:
-            best_i, best = start + k, float(lat[k])
+    if enumerate_:
+        tables = [grid_cuts(h, n, grid) for h in heights]  # per volume, every cut vector on the grid
+        best_i, best, scored = enumerate_all(sim, part, tables, chunk, head_device=None)
+        cuts = np.stack([t[i] for t, i in zip(tables, np.unravel_index(best_i, [len(t) for t in tables]), strict=True)])
+        used = "enumerate"
+    else:
+        points = [grid_points(h, grid) for h in heights]
+        cuts, best, scored = branch_and_bound(sim, part, points, chunk, budget=max_candidates)
+        used = "branch-and-bound"
     search_s = time.perf_counter() - t0
-    choice = np.unravel_index(best_i, shape)
-    cuts = np.stack([t[i] for t, i in zip(tables, choice, strict=True)])
     return Plan.from_volumes(
         "exact",
         graph,
@@ -133,6 +134,8 @@ def plan_exact(
             "grid": grid,
             "latency_s": best,
             "candidates": total,
+            "scored": scored,
+            "method": used,
             "search_s": search_s,
         },
     )
