@@ -18,6 +18,7 @@ from typing import Any
 
 from splitgym.agents.planners.volumes.exact import count_candidates, plan_exact
 from splitgym.costmodels.cluster import Cluster, load_conf
+from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.volumes.partitions import named_partition
 from splitgym.experiments.bench_planners import median_time
@@ -35,17 +36,21 @@ def _cluster(n: int, bandwidth: float, devices: str = "DB") -> Cluster:
     return Cluster.from_config({"name": f"{devices}x{n}", "devices": pick}, bandwidth)
 
 
-def _case(g: ModelGraph, c: Cluster, partition: str, grid: int, method: str, repeats: int) -> dict[str, Any]:
+def _case(
+    g: ModelGraph, c: Cluster, partition: str, grid: int, method: str, repeats: int, budget: int = 10**12
+) -> dict[str, Any]:
     secs, plan = median_time(
-        lambda: plan_exact(g, c, partition=partition, grid=grid, method=method, max_candidates=10**12), repeats
+        lambda: plan_exact(g, c, partition=partition, grid=grid, method=method, max_candidates=budget), repeats
     )
     return {"s": secs, "latency_ms": plan.meta["latency_s"] * 1e3, "rows": [v.rows for v in plan.volumes], **plan.meta}
 
 
-def side_by_side(g: ModelGraph, bandwidth: float, repeats: int, enum_limit: int) -> list[dict[str, Any]]:
+def side_by_side(
+    g: ModelGraph, bandwidth: float, repeats: int, enum_limit: int, cases: tuple[tuple[str, int], ...] = SIDE_BY_SIDE
+) -> list[dict[str, Any]]:
     c = Cluster.from_config("DB", bandwidth)
     rows = []
-    for partition, grid in SIDE_BY_SIDE:
+    for partition, grid in cases:
         heights = [g.units[last].height for _, last in named_partition(partition, g)]
         cands = count_candidates(heights, c.size, grid)
         bnb = _case(g, c, partition, grid, "bnb", repeats)
@@ -57,16 +62,24 @@ def side_by_side(g: ModelGraph, bandwidth: float, repeats: int, enum_limit: int)
             same = enum["rows"] == bnb["rows"] and enum["latency_ms"] == bnb["latency_ms"]
             row |= {"enum_s": enum["s"], "same_plan": same, "speedup": enum["s"] / bnb["s"]}
         rows.append(row)
+        print(row, flush=True)
     return rows
 
 
-def scaling(g: ModelGraph, bandwidth: float, limit_s: float, steps: tuple[int, ...]) -> list[dict[str, Any]]:
+def scaling(
+    g: ModelGraph, bandwidth: float, limit_s: float, steps: tuple[int, ...], budget: int
+) -> list[dict[str, Any]]:
+    """Branch and bound alone as N grows; a search over ``budget`` partial plans stops the row."""
     rows = []
     for partition in ("single", "0,7"):
         for n in steps:
             c = _cluster(n, bandwidth)
             heights = [g.units[last].height for _, last in named_partition(partition, g)]
-            bnb = _case(g, c, partition, 8, "bnb", 1)
+            try:
+                bnb = _case(g, c, partition, 8, "bnb", 1, budget)
+            except ConfigError:
+                print(f"{partition} at {n} devices: over {budget:,} partial plans, stopped", flush=True)
+                break
             rows.append(
                 {
                     "part": 2,
@@ -80,6 +93,7 @@ def scaling(g: ModelGraph, bandwidth: float, limit_s: float, steps: tuple[int, .
                     "latency_ms": bnb["latency_ms"],
                 }
             )
+            print(rows[-1], flush=True)
             if bnb["s"] > limit_s:
                 break
     return rows
@@ -92,16 +106,17 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--enum-limit", type=int, default=5_000_000)
     ap.add_argument("--limit-s", type=float, default=10.0)
-    ap.add_argument("--steps", default="4,8,12,16,20,24,32")
+    ap.add_argument("--steps", default="4,6,8,12,16,20,24,32")
+    ap.add_argument("--budget", type=int, default=5_000_000, help="partial plans per scaling search")
     ap.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = ap.parse_args(argv)
     g = ModelGraph.from_torchvision(args.model)
     load_before = os.getloadavg()[0]
     rows = side_by_side(g, args.bandwidth, args.repeats, args.enum_limit)
-    rows += scaling(g, args.bandwidth, args.limit_s, tuple(int(x) for x in args.steps.split(",")))
+    rows += scaling(g, args.bandwidth, args.limit_s, tuple(int(x) for x in args.steps.split(",")), args.budget)
+    load_after = os.getloadavg()[0]
     for r in rows:
-        r["load_before"], r["load_after"] = load_before, os.getloadavg()[0]
-        print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}, flush=True)
+        r["load_before"], r["load_after"] = load_before, load_after
     write_csv(args.out / "bench_exact.csv", rows)
     return rows
 
