@@ -115,8 +115,10 @@ def test_the_bound_never_exceeds_the_latency(seed: int, n: int, shared: bool) ->
     cuts = np.stack([random_cuts(rng, g.units[last].height, n) for _, last in part])[None]
     end = sim.score(part, cuts)[0]
     T, prev = np.zeros((1, n)), None
+    costs = [exact_bnb._part_costs(sim, p, np.arange(g.units[p[1]].height + 1)) for p in part]  # grid 0
     for v, (f, l) in enumerate(part):
-        rest = exact_bnb._rest_bounds(sim, (f, l), np.arange(g.units[l].height + 1))  # grid 0: every row
+        assert exact_bnb._next_volume_bound(costs[v], T)[0] <= end + 1e-12
+        rest = exact_bnb._rest_bounds(costs[v])
         for j in range(1, n):  # the unfilled parts empty, as the search bounds a partial vector
             partial = cuts[:, v].copy()
             partial[:, j + 1 :] = partial[:, j : j + 1]

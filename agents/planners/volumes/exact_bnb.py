@@ -89,10 +89,9 @@ def _check_budget(advanced: int, budget: int) -> None:
         )
 
 
-def _rest_bounds(sim: Simulator, part: tuple[int, int], pts: np.ndarray) -> np.ndarray:
-    """(N, P): the least compute makespan with which devices j.. can cover rows pts[i]..H of the
-    volume (a min-max partition DP over devices on the grid; transfers and clocks left out, so it
-    is a lower bound of what they need)."""
+def _part_costs(sim: Simulator, part: tuple[int, int], pts: np.ndarray) -> np.ndarray:
+    """(N, P, P): each device's compute for the part from grid point i to grid point k (0 when
+    empty, inf when k < i)."""
     n, P = sim.N, len(pts)
     a, b = np.meshgrid(pts, pts, indexing="ij")  # a part from pts[i] to pts[k]
     cuts = np.stack([a.ravel(), np.maximum(a, b).ravel()], axis=1)
@@ -101,12 +100,34 @@ def _rest_bounds(sim: Simulator, part: tuple[int, int], pts: np.ndarray) -> np.n
     rows = np.stack([hi - lo for lo, hi in ranges[:-1]])[:, :, 0]  # (L, P*P)
     units = np.arange(last, first - 1, -1)[:, None]
     cost = np.stack([sim.lat[k][units, rows].sum(axis=0).reshape(P, P) for k in range(n)])
-    cost = np.where(b >= a, np.where(b > a, cost, 0.0), np.inf)  # (N, P, P); empty parts are free
+    return np.where(b >= a, np.where(b > a, cost, 0.0), np.inf)
+
+
+def _rest_bounds(cost: np.ndarray) -> np.ndarray:
+    """(N, P): the least compute makespan with which devices j.. can cover rows pts[i]..H of the
+    volume (a min-max partition DP over devices on the grid; transfers and clocks left out, so it
+    is a lower bound of what they need)."""
+    n, P, _ = cost.shape
     rest = np.empty((n, P))
     rest[n - 1] = cost[n - 1][:, -1]  # the last device takes everything left
     for j in range(n - 2, -1, -1):
         rest[j] = np.maximum(cost[j], rest[j + 1][None, :]).min(axis=1)
     return rest
+
+
+def _next_volume_bound(cost: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """(B,): the least makespan of the next volume's compute with each device starting at its
+    clock ``T`` (B, N): the same DP as :func:`_rest_bounds`, per plan, from row 0. Arrivals are
+    left out, so it is a lower bound of every later clock."""
+    n = cost.shape[0]
+    last = cost[n - 1][None, :, -1]  # the last device from point i to H
+    rest = np.where(last > 0, T[:, n - 1 : n] + last, 0.0)  # (B, P)
+    for j in range(n - 2, 0, -1):
+        own = T[:, j, None, None] + cost[j][None]  # (B, P, P)
+        own = np.where(cost[j][None] > 0, own, 0.0)  # an empty part adds nothing
+        rest = np.maximum(own, rest[:, None, :]).min(axis=2)
+    own = np.where(cost[0][None, 0] > 0, T[:, :1] + cost[0][None, 0], 0.0)  # device 0 from row 0: (B, P)
+    return np.maximum(own, rest).min(axis=1) if n > 1 else own[:, -1]
 
 
 class _Search:
@@ -115,7 +136,8 @@ class _Search:
     def __init__(self, sim: Simulator, partition: Partition, points: list[np.ndarray], chunk: int, budget: int):
         self.sim, self.partition, self.points, self.chunk, self.budget = sim, partition, points, chunk, budget
         self.advanced = 0
-        self.rest = [_rest_bounds(sim, part, pts) for part, pts in zip(partition, points, strict=True)]
+        self.costs = [_part_costs(sim, part, pts) for part, pts in zip(partition, points, strict=True)]
+        self.rest = [_rest_bounds(c) for c in self.costs]
 
     def run(self, bound: float, keep: int | None) -> tuple[np.ndarray | None, float]:
         n, V = self.sim.N, len(self.partition)
@@ -172,9 +194,11 @@ class _Search:
             if not done:  # devices j.. must still cover rows cut_j..H: no faster than alone on them
                 at = np.searchsorted(self.points[v], child.cuts[:, v, j])
                 lb = np.maximum(lb, child.T[:, j:].min(axis=1) + self.rest[v][j][at])
-            ok = lb <= bound
             if done:
                 child.T = T
+                if v + 1 < len(self.partition):
+                    lb = np.maximum(lb, _next_volume_bound(self.costs[v + 1], T))
+            ok = lb <= bound
             kids.append(child.take(ok))
             clocks.append(lb[ok])
         out = _Frontier(np.concatenate([k.cuts for k in kids]), np.concatenate([k.T for k in kids]))
