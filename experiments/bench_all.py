@@ -15,6 +15,7 @@ reference points measured in the same run, so a ratio holds across machines wher
 - ``ddpg``: SB3's DDPG with our DDPG config's network sizes and batch (``conf/agent/ddpg.yaml``),
   steps/s of ``learn`` over a short budget, on Pendulum-v1 vs DistrEdge-v0 (one torch thread);
 - ``partitions``: AOFL's partition search, brute force vs the DP (``bench_partitions``);
+- ``exact``: the exact search, enumeration vs branch and bound, same plan (``bench_exact``);
 - ``simulator``, ``env``: the simulator's single-plan fast path vs its batched numpy path
   (``bench_simulator``, ``bench_env``);
 - ``vecenv``: the batched DistrEdge-v0 vector envs at B = 1..1,024 vs ``SyncVectorEnv`` of 8
@@ -248,6 +249,34 @@ def bench_partitions(mode: Mode) -> list[dict[str, Any]]:
     return rows
 
 
+def bench_exact(mode: Mode) -> list[dict[str, Any]]:
+    from splitgym.costmodels.graph import ModelGraph
+    from splitgym.experiments.bench_exact import side_by_side
+
+    cases = (("0,7,14", 4),) if mode.name == "smallest" else (("0,7,14", 4), ("0,5,10", 8))
+    with _quiet():
+        found = side_by_side(ModelGraph.from_torchvision("vgg16"), 300.0, mode.repeats, 5_000_000, cases)
+    rows = []
+    for r in found:
+        case, note = f"vgg16 DB {r['partition']} grid {r['grid']}", f"{r['candidates']:,} candidates"
+        rows.append(_row("exact", case, "enumerate", r["enum_s"] * 1e3, "ms", note=note))
+        note += f", same plan: {r['same_plan']}"
+        anchor = ("enumerate", r["enum_s"] * 1e3)
+        rows.append(
+            _row(
+                "exact",
+                case,
+                "branch and bound",
+                r["bnb_s"] * 1e3,
+                "ms",
+                anchor=anchor,
+                repeats=mode.repeats,
+                note=note,
+            )
+        )
+    return rows
+
+
 def bench_simulator(mode: Mode) -> list[dict[str, Any]]:
     from splitgym.experiments.bench_simulator import measure
 
@@ -447,6 +476,7 @@ SECTIONS: dict[str, Callable[[Mode], list[dict[str, Any]]]] = {
     "envs": bench_envs,
     "ddpg": bench_ddpg,
     "partitions": bench_partitions,
+    "exact": bench_exact,
     "simulator": bench_simulator,
     "env": bench_env,
     "vecenv": bench_vecenv,

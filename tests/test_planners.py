@@ -296,8 +296,10 @@ def test_exact_on_vgg16_grid_beats_on_grid_heuristics(vgg16: ModelGraph, db: Clu
 
 
 def test_exact_refuses_a_search_too_large(vgg16: ModelGraph, db: Cluster):
-    with pytest.raises(ConfigError, match="max_candidates"):
-        run_planner("exact", vgg16, db, partition="stages", grid=8)
+    with pytest.raises(ConfigError, match="max_candidates"):  # enumeration: refused before it starts
+        run_planner("exact", vgg16, db, partition="stages", grid=8, method="enumerate")
+    with pytest.raises(ConfigError, match="max_candidates"):  # branch and bound: once over budget
+        run_planner("exact", vgg16, db, partition="stages", grid=8, max_candidates=10_000)
 
 
 def test_cli_set_passes_options(capsys):

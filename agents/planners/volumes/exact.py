@@ -1,9 +1,9 @@
 """Exact: the minimum simulated latency over every split decision on a grid, for a given partition.
 
-Not from the papers: a yardstick for small cases. For a fixed partition, every volume's N-1 cut
-points are drawn from a grid of its output rows, every combination of every volume is scored by
-the simulator (:meth:`Simulator.score`, batched in chunks of ``chunk`` plans so memory stays
-bounded), and the best is returned. On its grid and partition nothing can beat it: any heuristic
+Not from the papers: a yardstick. For a fixed partition, every volume's N-1 cut points are drawn
+from a grid of its output rows, every combination of every volume is considered (scored by the
+simulator's batched :meth:`Simulator.advance`, or ruled out by a bound, below), and the best is
+returned. On its grid and partition nothing can beat it: any heuristic
 whose plan lies on the same grid and partition is at best equal (tests/test_planners.py checks it).
 
 Options:
@@ -13,33 +13,25 @@ Options:
   height H (duplicates removed, so a volume lower than ``grid`` uses every row); ``grid=0`` uses
   every row. Default 8 (multiples of H/8);
 * ``max_candidates`` -- refuse (one ``ConfigError`` line) a search larger than this (default
-  20 million, about a minute here);
+  20 million, about a minute here; see below);
+* ``method`` -- ``bnb`` (default) or ``enumerate``;
 * ``profiles`` -- per board name, as for the simulator.
 
 Size of the search: a volume whose output height H has P distinct grid points (P = G+1 for H >= G)
 has C(P+N-2, N-1) sorted cut vectors (empty parts allowed; device i takes the i-th part, as in
-every DistrEdge plan), and a partition of V volumes has their product. The simulator scores about
-0.25-0.4 million plans per second here (2 shared cores, batched; fewer volumes score faster).
-Measured on VGG-16 / DB at 300 Mbps (``python -m splitgym.experiments.bench_planners``; the
-2-device group is one Xavier and one Nano, the 3-device one two Xaviers and a Nano):
+every DistrEdge plan), and a partition of V volumes has their product (``meta["candidates"]``).
 
-=======  =======  ====  ===========  ==========
-devices  volumes  grid  candidates   search
-=======  =======  ====  ===========  ==========
-4        1        8     120          5 ms
-4        2        8     19,800       0.06 s
-4        3        4     42,875       0.15 s
-4        3        8     3,267,000    9.3 s
-4        4        4     1,500,625    5.9 s
-3        5        4     759,375      2.4 s
-2        5        8     52,488       0.13 s
-=======  =======  ====  ===========  ==========
-
-So it reaches 4 devices with 2-3 volumes at grid 8 (or 4 volumes at grid 4), 3 devices with 4
-volumes at grid 8 (3.3 million) or 5 at grid 4, and 2 devices with 5 or more volumes at grid 8.
-Past the default ``max_candidates`` (20 million, about a minute) it refuses before starting: 4
-devices x 5 volumes is 52.5 million at grid 4 and 89 billion at grid 8; 3 devices x 5 volumes x
-grid 8 is 148 million. ``meta`` reports the number of candidates and the search time of every run.
+``method="bnb"`` (the default) searches them by branch and bound
+(:mod:`~splitgym.agents.planners.volumes.exact_bnb`): it fills the cuts volume by volume (a small
+volume's cut vectors at once, a large one's device by device) and drops every partial plan whose
+latest device clock, or a DP bound on the compute still ahead, already exceeds a plan it has
+scored; the result and its tie-break are those of ``method="enumerate"`` (tested equal), which
+scores every candidate in batches of ``chunk``. ``meta["scored"]`` counts the partial plans
+advanced. Where the model skips rows between two volumes (a lone 1x1 stride-2 layer) the bound
+does not hold and the search enumerates (``meta["method"]`` says which ran).
+``max_candidates`` refuses an enumeration larger than it before starting, and stops a branch and
+bound that advances more partial plans than it. ``python -m splitgym.experiments.bench_exact``
+measures both side by side and how far branch and bound reaches in devices (README, "Exact search").
 
 Ties go to the first candidate in enumeration order (the earliest cut vectors of the first volumes).
 """
@@ -53,6 +45,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from splitgym.agents.planners.volumes.exact_bnb import bound_holds, branch_and_bound, enumerate_all
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.graph import ModelGraph
@@ -64,6 +57,7 @@ from splitgym.costmodels.volumes.volume_simulator import Simulator
 __all__ = ["plan_exact", "grid_points", "grid_cuts", "count_candidates"]
 
 DEFAULT_MAX_CANDIDATES = 20_000_000
+METHODS = ("bnb", "enumerate")
 
 
 def grid_points(height: int, grid: int) -> np.ndarray:
@@ -93,35 +87,34 @@ def plan_exact(
     max_candidates: int = DEFAULT_MAX_CANDIDATES,
     chunk: int = 1 << 15,
     profiles: Mapping[str, DeviceProfile] | None = None,
+    method: str = "bnb",
 ) -> Plan:
+    if method not in METHODS:
+        raise ConfigError(f"method: must be one of {', '.join(METHODS)}, got {method!r}")
     if grid < 0:
         raise ConfigError(f"grid: must be >= 0 (0 = every row), got {grid}")
     part = named_partition(partition, graph)
     heights = [graph.units[last].height for _, last in part]
     n = cluster.size
     total = count_candidates(heights, n, grid)
-    if total > max_candidates:
+    t0 = time.perf_counter()
+    sim = Simulator(graph, cluster, profiles=dict(profiles or {}))
+    enumerate_ = method == "enumerate" or not bound_holds(sim, part)
+    if enumerate_ and total > max_candidates:
         raise ConfigError(
             f"grid: {total:,} candidate plans ({len(part)} volumes, {n} devices, grid {grid}) exceed "
             f"max_candidates={max_candidates:,}; use a coarser grid, fewer volumes or raise it"
         )
-    t0 = time.perf_counter()
-    sim = Simulator(graph, cluster, profiles=dict(profiles or {}))
-    # 1. per volume, every cut vector on the grid
-    tables = [grid_cuts(h, n, grid) for h in heights]
-    shape = tuple(len(t) for t in tables)
-    # 2. every combination, in chunks: a flat index -> one table row per volume
-    best_i, best = 0, np.inf
-    for start in range(0, total, chunk):
-        idx = np.unravel_index(np.arange(start, min(start + chunk, total)), shape)
-        cuts = np.stack([t[i] for t, i in zip(tables, idx, strict=True)], axis=1)  # (B, V, N+1)
-        lat = sim.score(part, cuts)
-        k = int(np.argmin(lat))
-        if lat[k] < best:
-            best_i, best = start + k, float(lat[k])
+    if enumerate_:
+        tables = [grid_cuts(h, n, grid) for h in heights]  # per volume, every cut vector on the grid
+        best_i, best, scored = enumerate_all(sim, part, tables, chunk, head_device=None)
+        cuts = np.stack([t[i] for t, i in zip(tables, np.unravel_index(best_i, [len(t) for t in tables]), strict=True)])
+        used = "enumerate"
+    else:
+        points = [grid_points(h, grid) for h in heights]
+        cuts, best, scored = branch_and_bound(sim, part, points, chunk, budget=max_candidates)
+        used = "branch-and-bound"
     search_s = time.perf_counter() - t0
-    choice = np.unravel_index(best_i, shape)
-    cuts = np.stack([t[i] for t, i in zip(tables, choice, strict=True)])
     return Plan.from_volumes(
         "exact",
         graph,
@@ -133,6 +126,8 @@ def plan_exact(
             "grid": grid,
             "latency_s": best,
             "candidates": total,
+            "scored": scored,
+            "method": used,
             "search_s": search_s,
         },
     )
