@@ -69,83 +69,97 @@ class TileArrays:
         self.wl = np.array([r[2] for r in rows], dtype=np.int64)
         self.c_in = np.array([r[3] for r in rows], dtype=np.int64)
         self.c_out = np.array([r[4] for r in rows], dtype=np.int64)
-        self.rp, self.cp = _paths([r[5] for r in rows]), _paths([r[6] for r in rows])
+        paths = _paths([r[5] for r in rows] + [r[6] for r in rows]).reshape(2, self.U, -1, 4).transpose(1, 0, 2, 3)
+        self.S, self.P, self.C, self.S_hi = (paths[None, :, None, :, :, i] for i in range(4))  # (1, U, 1, 2, P)
+        self.mul = np.stack([self.hl, self.wl], -1)[None, :, None, :, None]  # (1, U, 1, 2, 1)
+        self.div = np.array([self.h, self.w])[:, None]  # (2, 1)
+        self.c_in_u, self.c_out_u = self.c_in[None, :, None], self.c_out[None, :, None]
+        self.c_in_m = self.c_in[None, :, None, None]
+        self.off_diag = ~np.eye(self.N, dtype=bool)
         self.edges = model.counting == "edges"
         self.shared = model.shared
         self.lat, self.ovh = model.latency_s, model.overhead_s
-        self.bw_rx = np.asarray(model.bw, dtype=float).T.copy()  # [receiver d, sender e] = bw[e][d]
+        self.bw_bps = np.asarray(model.bw, dtype=float).T * 1e6  # [receiver d, sender e] = bw[e][d]
+        self.lat_ovh = self.lat + self.ovh
         self.scatter_mbps = model.scatter_mbps  # (N,) or None
         self.ops_coef = model.ops_coef  # (N, U) seconds per output element, or None (profiles)
         if self.ops_coef is None:
             self._rate_tables(model)
 
     def _rate_tables(self, model: TileCostModel) -> None:
-        rates = [[model.rates[d][u] for u in range(self.U)] for d in range(self.N)]
+        """Every (unit, device) table flattened into one array of knots, with each segment's slope
+        precomputed by the loop's own division (so ``slope * (x - xs[j]) + ys[j]`` is the same
+        double), and per table its offset, first and last knots."""
+        rates = [[model.rates[d][u] for d in range(self.N)] for u in range(self.U)]  # (U, N)
         k = max(len(r.heights) for row in rates for r in row)
-        self.xs = np.full((self.N, self.U, k), np.inf)
-        self.ys = np.zeros((self.N, self.U, k))
-        self.n_knots = np.zeros((self.N, self.U), dtype=np.int64)
-        for d, row in enumerate(rates):
-            for u, r in enumerate(row):
+        xs = np.full((self.U, self.N, k), np.inf)
+        ys = np.zeros((self.U, self.N, k))
+        slope = np.zeros((self.U, self.N, k))
+        last = np.zeros((self.U, self.N), dtype=np.int64)
+        for u, row in enumerate(rates):
+            for d, r in enumerate(row):
                 m = len(r.heights)
-                self.xs[d, u, :m], self.ys[d, u, :m], self.ys[d, u, m:] = r.heights, r.seconds, r.seconds[-1]
-                self.n_knots[d, u] = m
-        self.h_ref = np.array([[r.h_ref for r in row] for row in rates]).T  # (U, N)
-        self.scale = np.array([[r.scale for r in row] for row in rates]).T
-        self.area = (self.hl * self.wl).astype(float)
+                xs[u, d, :m], ys[u, d, :m] = r.heights, r.seconds
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    slope[u, d, : m - 1] = (r.seconds[1:] - r.seconds[:-1]) / (r.heights[1:] - r.heights[:-1])
+                last[u, d] = m - 1
+        self.knots = xs  # (U, N, K), +inf padded: counting knots <= x is bisect_right
+        self.xs_flat, self.ys_flat, self.slope_flat = xs.ravel(), ys.ravel(), slope.ravel()
+        self.base = (np.arange(self.U * self.N) * k).reshape(self.U, self.N)
+        self.last = last
+        self.x0, self.y0 = xs[..., 0], ys[..., 0]
+        self.x_last, self.y_last = (
+            np.take_along_axis(xs, last[..., None], -1)[..., 0],
+            ys[np.arange(self.U)[:, None], np.arange(self.N), last],
+        )
+        self.x_per_elem = np.array([[r.h_ref / r.area for r in row] for row in rates])
+        self.h_ref = np.array([[r.h_ref for r in row] for row in rates])
+        self.area = np.array([[r.area for r in row] for row in rates])
+        self.scale = np.array([[r.scale for r in row] for row in rates])
+        self.below = self.scale * self.y0
 
     def seconds_of(self, elems: np.ndarray) -> np.ndarray:
         """(B, U, N) compute seconds for owned regions of ``elems`` output elements."""
         if self.ops_coef is not None:
             return elems * self.ops_coef.T[None]
-        x = elems / self.area[None, :, None] * self.h_ref[None]
-        xs, ys = self.xs.transpose(1, 0, 2)[None], self.ys.transpose(1, 0, 2)[None]  # (1, U, N, K)
-        last = (self.n_knots.T - 1)[None]
-        j = np.clip((xs <= x[..., None]).sum(-1) - 1, 0, None)
-        j1 = np.minimum(j + 1, last)
-        xj, yj = np.take_along_axis(xs, j[..., None], -1)[..., 0], np.take_along_axis(ys, j[..., None], -1)[..., 0]
-        xk = np.take_along_axis(xs, j1[..., None], -1)[..., 0]
-        yk = np.take_along_axis(ys, j1[..., None], -1)[..., 0]
-        x_last = np.take_along_axis(xs, last[..., None], -1)[..., 0]
-        y_last = np.take_along_axis(ys, last[..., None], -1)[..., 0]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            mid = (yk - yj) / (xk - xj) * (x - xj) + yj
-            inner = np.where(x >= x_last, y_last, np.where(xj == x, yj, mid))
-            below = self.scale * ys[..., 0] * x / xs[..., 0]
-        t = np.where(x < xs[..., 0], below, self.scale * inner)
+        x = elems / self.area * self.h_ref
+        j = np.minimum(np.maximum((self.knots <= x[..., None]).sum(-1) - 1, 0), self.last)
+        idx = self.base + j
+        xj, yj = self.xs_flat[idx], self.ys_flat[idx]
+        inner = np.where(x >= self.x_last, self.y_last, np.where(xj == x, yj, self.slope_flat[idx] * (x - xj) + yj))
+        t = np.where(x < self.x0, self.below * x / self.x0, self.scale * inner)
         return np.where(elems > 0, t, 0.0)
 
     def walk(self, rects: np.ndarray) -> BatchWalk:
-        """Score a batch of layouts, ``rects`` of shape ``(B, N, 4)`` (``r0, r1, c0, c1``)."""
+        """Score a batch of layouts, ``rects`` of shape ``(B, N, 4)`` (``r0, r1, c0, c1``).
+
+        Rows and columns travel together: rectangles are ``(..., 2, 2)`` arrays of ``[axis][lo,
+        hi]``, so each step is one numpy call for both axes (what a single layout's time is made of)."""
         rects = np.asarray(rects, dtype=np.int64)
-        hl, wl = self.hl[None, :, None], self.wl[None, :, None]
-        r0, r1, c0, c1 = (rects[:, None, :, i] for i in range(4))  # (B, 1, N)
-        a0, a1, b0, b1 = r0 * hl // self.h, r1 * hl // self.h, c0 * wl // self.w, c1 * wl // self.w  # (B, U, N)
-        o_area = np.maximum(0, a1 - a0) * np.maximum(0, b1 - b0)
-        full = (a1 > a0) & (b1 > b0)
-        n0, n1 = _hull(self.rp, a0, a1)
-        m0, m1 = _hull(self.cp, b0, b1)
-        c_in, c_out = self.c_in[None, :, None], self.c_out[None, :, None]
-        act = np.where(full, ((n1 - n0) * (m1 - m0) * c_in + o_area * c_out), o_area * c_out) * DTYPE_BYTES
-        own = np.stack([a0, a1, b0, b1], -1)  # (B, U, N, 4)
-        prev = np.concatenate([rects[:, None], own[:, :-1]], 1)
-        p0, p1, q0, q1 = (prev[:, :, None, :, i] for i in range(4))  # senders e: (B, U, 1, N)
-        i0, i1 = np.maximum(n0[..., None], p0), np.minimum(n1[..., None], p1)  # (B, U, N, N)
-        j0, j1 = np.maximum(m0[..., None], q0), np.minimum(m1[..., None], q1)
-        ok = full[..., None] & (i1 > i0) & (j1 > j0) & ~np.eye(self.N, dtype=bool)
-        cells = (i1 - i0) * (j1 - j0)
-        if self.edges:
-            d0, d1, e0, e1 = (prev[..., i][..., None] for i in range(4))  # the receiver's own tile
-            rows_out = (i1 - i0) - np.maximum(0, np.minimum(i1, d1) - np.maximum(i0, d0))
-            cols_out = (j1 - j0) - np.maximum(0, np.minimum(j1, e1) - np.maximum(j0, e0))
-            cells = cells - rows_out * cols_out
+        B = rects.shape[0]
+        box = rects.reshape(B, 1, self.N, 2, 2)
+        own = box * self.mul // self.div  # (B, U, N, 2, 2): floor(b * H_l / H) per axis
+        ext = own[..., 1] - own[..., 0]  # (B, U, N, 2)
+        o_area = ext.prod(-1)  # ext >= 0: tiles never invert
+        full = (ext > 0).all(-1)
+        start = np.minimum(self.S_hi, np.maximum(0, self.S * own[..., :1] - self.P))  # (B, U, N, 2, P)
+        end = np.maximum(start, np.minimum(self.S_hi, self.S * own[..., 1:] + self.C))
+        need_lo, need_hi = start.min(-1), end.max(-1)  # (B, U, N, 2): the needed hull
+        act = np.where(full, (need_hi - need_lo).prod(-1) * self.c_in_u + o_area * self.c_out_u, 0)
+        prev = np.concatenate([box, own[:, :-1]], 1)  # what each sender e owns before unit u
+        lo = np.maximum(need_lo[:, :, :, None], prev[:, :, None, :, :, 0])  # (B, U, d, e, 2)
+        side = np.minimum(need_hi[:, :, :, None], prev[:, :, None, :, :, 1]) - lo
+        ok = (side > 0).all(-1) & full[..., None] & self.off_diag
+        cells = side.prod(-1)
+        if self.edges:  # leave out the cells outside both the receiver's rows and its columns
+            mine = prev[:, :, :, None]  # the receiver's own tile, (B, U, d, 1, 2, 2)
+            inside = np.maximum(0, np.minimum(lo + side, mine[..., 1]) - np.maximum(lo, mine[..., 0]))
+            cells = cells - (side - inside).prod(-1)
             ok &= cells > 0
-        cells = np.where(ok, cells, 0)
-        elems = cells * self.c_in[None, :, None, None]
-        nb = (elems * DTYPE_BYTES).astype(float)
-        secs = np.where(ok, self.lat + self.ovh + nb * 8.0 / (self.bw_rx * 1e6), 0.0)
+        elems = np.where(ok, cells, 0) * self.c_in_m
+        nb = elems * float(DTYPE_BYTES)
+        secs = np.where(ok, self.lat_ovh + nb * 8.0 / self.bw_bps, 0.0)
         if self.shared:
-            B = rects.shape[0]
             done = np.cumsum(secs.reshape(B, self.U, -1), -1)[..., self.N - 1 :: self.N]  # end of each block
             comm_s = np.where(ok.any(-1), done, 0.0).sum(1)
         else:
@@ -154,10 +168,10 @@ class TileArrays:
             compute=self.seconds_of(o_area).sum(1),
             comm_seconds=comm_s,
             comm_bytes=nb.sum((1, 3)),
-            activation=act.max(1).astype(float),
+            activation=act.max(1) * float(DTYPE_BYTES),
             layer_elements=elems.sum((2, 3)).astype(float),
             messages=ok.sum((1, 2, 3)),
-            last=own[:, -1],
+            last=own[:, -1].reshape(B, self.N, 4),
             scatter=self._scatter(rects),
         )
 
@@ -169,11 +183,3 @@ class TileArrays:
         nb = (area * self.c_in0 * DTYPE_BYTES).astype(float)
         secs = np.where(nb > 0, self.lat + self.ovh + nb * 8.0 / (self.scatter_mbps * 1e6), 0.0)
         return np.where(nb > 0, np.cumsum(secs, -1), 0.0) if self.shared else secs
-
-
-def _hull(paths: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`tile_cost._hull` for arrays ``a, b`` of shape (B, U, N) and paths (U, P, 4)."""
-    S, P, C, hi = (paths[None, :, None, :, i] for i in range(4))  # (1, U, 1, P)
-    start = np.minimum(hi, np.maximum(0, S * a[..., None] - P))
-    end = np.maximum(start, np.minimum(hi, S * b[..., None] + C))
-    return start.min(-1), end.max(-1)
