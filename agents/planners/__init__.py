@@ -20,6 +20,7 @@ from splitgym.agents.planners.nodes.hidp import plan_hidp
 from splitgym.agents.planners.nodes.modnn_hidp import plan_modnn_hidp
 from splitgym.agents.planners.nodes.omniboost import plan_omniboost
 from splitgym.agents.planners.stages.ar_mdi import plan_ar_mdi
+from splitgym.agents.planners.tiles.coedge_lp import plan_coedge_lp
 from splitgym.agents.planners.tiles.coedge_strips import plan_coedge_strips
 from splitgym.agents.planners.tiles.grid import plan_grid
 from splitgym.agents.planners.tiles.nptp_exact import plan_nptp_exact
@@ -57,6 +58,7 @@ PLANNERS: dict[str, Planner] = {
     # NPTP: tile plans (costmodels/tiles/tile_cost.py)
     "nptp-mpa": plan_nptp_mpa,
     "coedge-strips": plan_coedge_strips,
+    "coedge-lp": plan_coedge_lp,
     "grid": plan_grid,
     "nptp-exact": plan_nptp_exact,
     # HiDP: node rows, modes and processor shares (costmodels/nodes/hidp_cost.py)
