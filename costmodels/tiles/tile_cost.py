@@ -452,6 +452,7 @@ class TileCostModel:
             for u in graph.units
         )
         self.activation_cap = np.array([shares.get(n, np.inf) * full_act for n in self.names])
+        self.full_activation_bytes = float(full_act)  # the whole image's activation peak on one device
         cache = dict(profiles or {})
         ref: dict[tuple[int, ...], ModelGraph] = {}
         self.profiles = [_reference_profile(d.spec, graph, cache, ref) for d in cluster.devices]
