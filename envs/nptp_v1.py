@@ -13,6 +13,7 @@ import numpy as np
 from gymnasium import spaces
 
 from splitgym.costmodels.errors import EnvArgumentError
+from splitgym.costmodels.models import resolve_model_spec
 from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.profiles import DeviceProfile
 from splitgym.costmodels.slicing import Region
@@ -127,7 +128,7 @@ class NPTPv1Env(PlanRender, gym.Env[np.ndarray, np.ndarray]):
         self.instance = inst
         key = inst.key()
         if key not in self._models:
-            graph = cached_graph(inst.model, inst.input)
+            graph = cached_graph(resolve_model_spec(inst.model), inst.input)
             cluster = inst.cluster()
             caps = memory_caps({"devices": [dict(d) for d in inst.devices]})
             profiles = self._profiles.setdefault((inst.model, inst.input), {})
@@ -170,6 +171,7 @@ class NPTPv1Env(PlanRender, gym.Env[np.ndarray, np.ndarray]):
         if a.shape != (4,) or not np.all(np.isfinite(a)):
             raise ValueError(f"action: expected 4 finite values (axis, side, share, device), got {a.tolist()}")
         a = np.clip(a, -1.0, 1.0)
+        self.actions.append(a)
         left = [d for d in range(self.N) if self.tiles[d] is None]
         d = left[min(len(left) - 1, int((a[3] + 1.0) / 2.0 * len(left)))]
         after = self.N - 1 - self.k  # devices still to get a tile after this one
@@ -198,6 +200,7 @@ class NPTPv1Env(PlanRender, gym.Env[np.ndarray, np.ndarray]):
             "feasible": s.feasible,
             "overflow_bytes": s.overflow,
             "tiles": [list(r) for r in layout],
+            "decision": np.stack(self.actions).tolist(),
             "reference_latency": self.T_ref,
             "instance": self._describe(),
         }
@@ -259,6 +262,7 @@ class NPTPv1Env(PlanRender, gym.Env[np.ndarray, np.ndarray]):
 
     def _reset_episode(self) -> None:
         self.k = 0
+        self.actions: list[np.ndarray] = []
         self.tiles: list[Region | None] = [None] * self.N
         self.remainder = Region(0, self.H, 0, self.W)
 
