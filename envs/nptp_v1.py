@@ -118,6 +118,7 @@ class NPTPv1Env(PlanRender, gym.Env[np.ndarray, np.ndarray]):
         self.observation_space = spaces.Box(0.0, 1.0, (size,), dtype=np.float32)
         self._models: OrderedDict[tuple[Any, ...], tuple[TileCostModel, float, np.ndarray]] = OrderedDict()
         self._profiles: dict[tuple[str, int], dict[str, DeviceProfile]] = {}
+        self._rates: dict[tuple[Any, ...], list[Any]] = {}
         self.last_layout: list[Region] | None = None
         self._load(self.space.draw(np.random.default_rng(0)))
         self._reset_episode()
@@ -132,7 +133,15 @@ class NPTPv1Env(PlanRender, gym.Env[np.ndarray, np.ndarray]):
             cluster = inst.cluster()
             caps = memory_caps({"devices": [dict(d) for d in inst.devices]})
             profiles = self._profiles.setdefault((inst.model, inst.input), {})
-            model = TileCostModel(graph, cluster, profiles, caps.mb, activation_share=caps.share, scatter=self.scatter)
+            model = TileCostModel(
+                graph,
+                cluster,
+                profiles,
+                caps.mb,
+                activation_share=caps.share,
+                scatter=self.scatter,
+                rate_cache=self._rates,
+            )
             profiles.update({d.board: p for d, p in zip(cluster.devices, model.profiles)})
             _, h, w = graph.input_shape
             t_ref = model.score(equal_strips(h, w, cluster.size)).latency
@@ -273,7 +282,8 @@ class NPTPv1Env(PlanRender, gym.Env[np.ndarray, np.ndarray]):
         for d in range(self.N):
             t = self.tiles[d]
             tile = [0.0] * 4 if t is None else [t.r0 / self.H, t.r1 / self.H, t.c0 / self.W, t.c1 / self.W]
-            slots[d] = [1.0, float(t is not None), *tile, *self._features[d]]
+            slots[d, :6] = (1.0, float(t is not None), *tile)
+            slots[d, 6:] = self._features[d]
         model = [float(m == self.instance.model) for m in self.space.models]
         size = _squash(self.instance.input, 1.5, 4.0)
         obs = np.concatenate([head, slots.ravel(), model, [size]])

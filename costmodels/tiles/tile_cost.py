@@ -413,6 +413,8 @@ class TileCostModel:
         counting: ``"exact"`` or ``"edges"`` (see the module docstring).
         scatter: add each device's receipt of its input tile to its time (module docstring).
         compute: ``"profile"`` (measured/derived profiles) or ``"ops"`` (Eqs. 1-3, :mod:`tile_compute`).
+        rate_cache: a dict shared by models of one graph (NPTP-v1 builds one per drawn instance):
+            each profile's per-unit rates are built once, keyed by (profile name, model, input shape).
     """
 
     def __init__(
@@ -425,6 +427,7 @@ class TileCostModel:
         activation_share: Mapping[str, float] | None = None,
         scatter: bool = False,
         compute: str = "profile",
+        rate_cache: dict[tuple[Any, ...], list[Any]] | None = None,
     ) -> None:
         if counting not in ("exact", "edges"):
             raise ConfigError(f"counting: must be 'exact' or 'edges', got {counting!r}")
@@ -457,10 +460,12 @@ class TileCostModel:
         ref: dict[tuple[int, ...], ModelGraph] = {}
         self.profiles = [_reference_profile(d.spec, graph, cache, ref) for d in cluster.devices]
         self.ops_coef = ops_coefficients(graph, cluster) if compute == "ops" else None
-        self.rates: list[list[Any]] = [
-            [_UnitRate.build(p.units[u.index], u.out_shape[1], u.out_shape[2]) for u in graph.units]
-            for p in self.profiles
-        ]
+        rates = {} if rate_cache is None else rate_cache
+        for p in self.profiles:
+            key = (p.name, graph.name, tuple(graph.input_shape))
+            if key not in rates:
+                rates[key] = [_UnitRate.build(p.units[u.index], u.out_shape[1], u.out_shape[2]) for u in graph.units]
+        self.rates: list[list[Any]] = [rates[(p.name, graph.name, tuple(graph.input_shape))] for p in self.profiles]
         if self.ops_coef is not None:
             self.rates = [[OpsRate(float(c)) for c in row] for row in self.ops_coef]
         self.head_seconds = np.array([p.head_seconds for p in self.profiles])
