@@ -19,6 +19,7 @@ def test_bench_all_smallest_writes_the_table(tmp_path):
     assert {("ddpg", loop, "Pendulum-v1"), ("ddpg", "splitgym/DistrEdge-v0", loop)} <= got
     assert ("partitions", "vgg16", "brute force") in got
     assert any(r["benchmark"] == "simulator" and r["anchor"] == "score, batched path" for r in rows)
+    assert any(r["benchmark"] == "nptp-env" and r["metric"].startswith("NPTPVectorEnv") for r in rows)
     for r in rows:
         if r["anchor"]:
             assert r["value"] > 0 and r["ratio"] > 0, r
