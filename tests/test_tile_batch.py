@@ -11,6 +11,7 @@ import pytest
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.graph import DTYPE_BYTES, ModelGraph
+from splitgym.costmodels.tiles import tile_batch
 from splitgym.costmodels.tiles.tile_compute import clock_spec
 from splitgym.costmodels.tiles.tile_cost import TileCostModel, TileScore
 from splitgym.costmodels.tiles.tile_layouts import equal_strips, fraction_cuts, layer_rects, multilevel
@@ -71,13 +72,18 @@ def test_numpy_path_equals_the_loop_on_random_plans(n, counting, medium):
     assert (over > 0).any() and (over == 0).any()  # both kinds of plan were drawn
 
 
-def test_numpy_path_on_a_real_profile_with_interpolation():
+@pytest.mark.parametrize("search_min", [0, 10**12])  # the knot lookup by searchsorted and by comparison
+def test_numpy_path_on_a_real_profile_with_interpolation(search_min, monkeypatch):
     """Derived (non-linear) profiles of VGG-11 at 64: interpolation between measured heights."""
+    monkeypatch.setattr(tile_batch, "SEARCH_MIN", search_min)
     g = ModelGraph.from_torchvision("vgg11", (64, 64))
     cl = Cluster.from_config("nptp3", 4.0)
     m = TileCostModel(g, cl, scatter=True)
-    for rects in random_layouts(np.random.default_rng(0), 64, 64, 3, 40):
+    layouts = random_layouts(np.random.default_rng(0), 64, 64, 3, 40)
+    for rects in layouts:
         close(m.score(rects), m.score(rects, path="python"))
+    lat, _ = m.score_batch(np.array(layouts))
+    np.testing.assert_allclose(lat, [m.score(r, path="python").latency for r in layouts], rtol=1e-12)
 
 
 def test_scatter_adds_each_tiles_input_on_its_link():

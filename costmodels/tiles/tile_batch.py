@@ -29,7 +29,9 @@ from splitgym.costmodels.graph import DTYPE_BYTES
 if TYPE_CHECKING:
     from splitgym.costmodels.tiles.tile_cost import TileCostModel
 
-__all__ = ["BatchWalk", "TileArrays"]
+__all__ = ["BatchWalk", "TileArrays", "SEARCH_MIN"]
+
+SEARCH_MIN = 200_000  # table lookups (layouts x units x devices x knots) above which seconds_of searches
 
 
 def _paths(maps: list[tuple[tuple[int, int, int, int], ...]]) -> np.ndarray:
@@ -70,9 +72,10 @@ class TileArrays:
         self.c_in = np.array([r[3] for r in rows], dtype=np.int64)
         self.c_out = np.array([r[4] for r in rows], dtype=np.int64)
         paths = _paths([r[5] for r in rows] + [r[6] for r in rows]).reshape(2, self.U, -1, 4).transpose(1, 0, 2, 3)
+        paths = paths.astype(np.int32)
         self.S, self.P, self.C, self.S_hi = (paths[None, :, None, :, :, i] for i in range(4))  # (1, U, 1, 2, P)
-        self.mul = np.stack([self.hl, self.wl], -1)[None, :, None, :, None]  # (1, U, 1, 2, 1)
-        self.div = np.array([self.h, self.w])[:, None]  # (2, 1)
+        self.mul = np.stack([self.hl, self.wl], -1).astype(np.int32)[None, :, None, :, None]  # (1, U, 1, 2, 1)
+        self.div = np.array([self.h, self.w], dtype=np.int32)[:, None]  # (2, 1)
         self.c_in_u, self.c_out_u = self.c_in[None, :, None], self.c_out[None, :, None]
         self.c_in_m = self.c_in[None, :, None, None]
         self.off_diag = ~np.eye(self.N, dtype=bool)
@@ -117,13 +120,25 @@ class TileArrays:
         self.area = np.array([[r.area for r in row] for row in rates])
         self.scale = np.array([[r.scale for r in row] for row in rates])
         self.below = self.scale * self.y0
+        groups: dict[tuple[float, ...], list[int]] = {}
+        for i, (u, d) in enumerate(np.ndindex(self.U, self.N)):
+            groups.setdefault(tuple(xs[u, d, : last[u, d] + 1].tolist()), []).append(i)
+        self.knot_groups = [(np.array(k), np.array(cols)) for k, cols in groups.items()]
 
     def seconds_of(self, elems: np.ndarray) -> np.ndarray:
         """(B, U, N) compute seconds for owned regions of ``elems`` output elements."""
         if self.ops_coef is not None:
             return elems * self.ops_coef.T[None]
         x = elems / self.area * self.h_ref
-        j = np.minimum(np.maximum((self.knots <= x[..., None]).sum(-1) - 1, 0), self.last)
+        if x.size * self.knots.shape[-1] <= SEARCH_MIN:  # few layouts: one comparison for all tables
+            count = (self.knots <= x[..., None]).sum(-1)
+        else:  # many: one searchsorted per distinct knot vector (bisect_right, the same count)
+            flat = x.reshape(len(x), -1)
+            count = np.empty(flat.shape, dtype=np.int64)
+            for knots, cols in self.knot_groups:
+                count[:, cols] = np.searchsorted(knots, flat[:, cols], side="right")
+            count = count.reshape(x.shape)
+        j = np.minimum(np.maximum(count - 1, 0), self.last)
         idx = self.base + j
         xj, yj = self.xs_flat[idx], self.ys_flat[idx]
         inner = np.where(x >= self.x_last, self.y_last, np.where(xj == x, yj, self.slope_flat[idx] * (x - xj) + yj))
@@ -135,26 +150,28 @@ class TileArrays:
 
         Rows and columns travel together: rectangles are ``(..., 2, 2)`` arrays of ``[axis][lo,
         hi]``, so each step is one numpy call for both axes (what a single layout's time is made of)."""
-        rects = np.asarray(rects, dtype=np.int64)
+        rects = np.asarray(rects, dtype=np.int32)  # geometry in int32 (<= 4096^2), byte counts in int64
         B = rects.shape[0]
         box = rects.reshape(B, 1, self.N, 2, 2)
         own = box * self.mul // self.div  # (B, U, N, 2, 2): floor(b * H_l / H) per axis
         ext = own[..., 1] - own[..., 0]  # (B, U, N, 2)
-        o_area = ext.prod(-1)  # ext >= 0: tiles never invert
-        full = (ext > 0).all(-1)
+        o_area = ext[..., 0] * ext[..., 1]  # ext >= 0: tiles never invert (no reduce over 2: slow in numpy)
+        full = (ext[..., 0] > 0) & (ext[..., 1] > 0)
         start = np.minimum(self.S_hi, np.maximum(0, self.S * own[..., :1] - self.P))  # (B, U, N, 2, P)
         end = np.maximum(start, np.minimum(self.S_hi, self.S * own[..., 1:] + self.C))
         need_lo, need_hi = start.min(-1), end.max(-1)  # (B, U, N, 2): the needed hull
-        act = np.where(full, (need_hi - need_lo).prod(-1) * self.c_in_u + o_area * self.c_out_u, 0)
+        need = need_hi - need_lo
+        act = np.where(full, need[..., 0] * need[..., 1] * self.c_in_u + o_area * self.c_out_u, 0)
         prev = np.concatenate([box, own[:, :-1]], 1)  # what each sender e owns before unit u
         lo = np.maximum(need_lo[:, :, :, None], prev[:, :, None, :, :, 0])  # (B, U, d, e, 2)
         side = np.minimum(need_hi[:, :, :, None], prev[:, :, None, :, :, 1]) - lo
-        ok = (side > 0).all(-1) & full[..., None] & self.off_diag
-        cells = side.prod(-1)
+        ok = (side[..., 0] > 0) & (side[..., 1] > 0) & full[..., None] & self.off_diag
+        cells = side[..., 0] * side[..., 1]
         if self.edges:  # leave out the cells outside both the receiver's rows and its columns
             mine = prev[:, :, :, None]  # the receiver's own tile, (B, U, d, 1, 2, 2)
             inside = np.maximum(0, np.minimum(lo + side, mine[..., 1]) - np.maximum(lo, mine[..., 0]))
-            cells = cells - (side - inside).prod(-1)
+            out = side - inside
+            cells = cells - out[..., 0] * out[..., 1]
             ok &= cells > 0
         elems = np.where(ok, cells, 0) * self.c_in_m
         nb = elems * float(DTYPE_BYTES)
