@@ -157,3 +157,26 @@ def test_train_config_picks_v1_and_refuses_what_it_ignores():
         v0 = compose(config_name="train", overrides=["env=nptp", "+env.instances.n_devices=[4,4]"])
         with pytest.raises(ConfigError, match="env.instances: only splitgym/NPTP-v1 takes it"):
             get_task(v0.env.id).make_env(v0)
+
+
+@pytest.mark.slow
+def test_train_ppo_on_nptp_v1_exports_held_out_instances(tmp_path):
+    """``splitgym train env=nptp env.id=splitgym/NPTP-v1``: the export runs the greedy policy on
+    the held-out seeds' instances, next to CoEdge's LP rule and equal strips."""
+    from splitgym.agents.tasks.nptp_v1_task import EVAL_SEEDS
+    from splitgym.agents.train import train
+
+    with initialize_config_module(version_base="1.3", config_module="splitgym.conf"):
+        cfg = compose(
+            config_name="train",
+            overrides=["env=nptp", "env.id=splitgym/NPTP-v1", "agent=ppo", "episodes=30", "agent.kwargs.n_steps=32"]
+            + ["model=vgg11", "model.input=64"],
+        )
+    summary = train(cfg, tmp_path / "run")
+    rows = summary["instances"]
+    assert [r["seed"] for r in rows] == list(EVAL_SEEDS) and summary["episodes"] >= 30
+    fresh = NPTPv1Env(instances=SMALL)
+    for r in rows[:3]:  # the instance each row names is the one its seed draws
+        assert fresh.reset(seed=r["seed"])[1]["instance"]["devices"] == r["devices"]
+        assert r["learned_ms"] > 0 and r["coedge_lp_ms"] > 0
+    assert summary["speedup_vs_coedge_lp_median"] > 0 and 0.0 <= summary["feasible_share"] <= 1.0
