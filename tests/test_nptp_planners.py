@@ -117,6 +117,9 @@ def test_bad_options_are_one_line(g64, c3):
         run_planner("nptp-exact", g64, c3, grid=8, max_candidates=100)
     with pytest.raises(ConfigError, match="takes no option 'partition'"):
         run_planner("nptp-mpa", g64, c3, partition="layers")
+    with pytest.raises(ConfigError, match="scatter: planner 'coedge-lp' expects true or false, got 'maybe'"):
+        run_planner("coedge-lp", g64, c3, scatter="maybe")
+    assert run_planner("coedge-lp", g64, c3, scatter="true").meta["scatter"] is True  # the CLI's --set text
 
 
 def test_cli_plans_and_simulates_a_tile_plan(tmp_path, capsys):

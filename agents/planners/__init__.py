@@ -110,6 +110,12 @@ def _coerce(planner: str, key: str, value: object, annotation: str) -> object:
     """Check an option against the types its annotation names: a number given where text is
     expected (``--set partition=5``) becomes text; anything else that does not fit is one line."""
     names = [part.split("[")[0].strip() for part in annotation.split(" | ")]
+    if names == ["bool"]:  # the CLI's --set gives text: true/false (the tile planners' scatter)
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise ConfigError(f"{key}: planner {planner!r} expects true or false, got {value!r}")
     allowed = tuple(t for word in names for t in _KINDS.get(word, ()))
     if not allowed or (isinstance(value, allowed) and not isinstance(value, bool)):
         return value
