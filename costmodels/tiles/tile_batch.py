@@ -20,7 +20,7 @@ rounding, not bit for bit (tested on random plans against the loop).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -71,11 +71,7 @@ class TileArrays:
         self.wl = np.array([r[2] for r in rows], dtype=np.int64)
         self.c_in = np.array([r[3] for r in rows], dtype=np.int64)
         self.c_out = np.array([r[4] for r in rows], dtype=np.int64)
-        paths = _paths([r[5] for r in rows] + [r[6] for r in rows]).reshape(2, self.U, -1, 4).transpose(1, 0, 2, 3)
-        paths = paths.astype(np.int32)
-        self.S, self.P, self.C, self.S_hi = (paths[None, :, None, :, :, i] for i in range(4))  # (1, U, 1, 2, P)
-        self.mul = np.stack([self.hl, self.wl], -1).astype(np.int32)[None, :, None, :, None]  # (1, U, 1, 2, 1)
-        self.div = np.array([self.h, self.w], dtype=np.int32)[:, None]  # (2, 1)
+        self._geometry_groups(rows)
         self.c_in_u, self.c_out_u = self.c_in[None, :, None], self.c_out[None, :, None]
         self.c_in_m = self.c_in[None, :, None, None]
         self.off_diag = ~np.eye(self.N, dtype=bool)
@@ -88,6 +84,26 @@ class TileArrays:
         self.ops_coef = model.ops_coef  # (N, U) seconds per output element, or None (profiles)
         if self.ops_coef is None:
             self._rate_tables(model)
+
+    def _geometry_groups(self, rows: list[tuple[Any, ...]]) -> None:
+        """Units with the same output size, row/column maps and input size have the same halo
+        geometry (VGG-16: 10 kinds among 18 units); it is computed once per kind, ``G`` of them."""
+        kinds: dict[tuple[Any, ...], int] = {}
+        prev, gidx = (self.h, self.w), []
+        for r in rows:
+            gidx.append(kinds.setdefault((r[1], r[2], r[5], r[6], prev), len(kinds)))
+            prev = (r[1], r[2])
+        self.gidx = np.array(gidx)
+        first = [gidx.index(g) for g in range(len(kinds))]
+        key = list(kinds)
+        paths = _paths([rows[u][5] for u in first] + [rows[u][6] for u in first]).astype(np.int32)
+        paths = paths.reshape(2, len(first), -1, 4).transpose(1, 0, 2, 3)
+        self.S, self.P, self.C, self.S_hi = (paths[None, :, None, :, :, i] for i in range(4))  # (1, G, 1, 2, P)
+        self.mul = np.array([k[:2] for k in key], dtype=np.int32)[None, :, None, :, None]  # (1, G, 1, 2, 1)
+        self.pmul = np.array([k[4] for k in key], dtype=np.int32)[None, :, None, :, None]  # the input's size
+        self.div = np.array([self.h, self.w], dtype=np.int32)[:, None]  # (2, 1)
+        self.count_g = np.bincount(self.gidx, minlength=len(first))  # units per kind
+        self.cin_g = np.bincount(self.gidx, weights=self.c_in, minlength=len(first))  # their C_in summed
 
     def _rate_tables(self, model: TileCostModel) -> None:
         """Every (unit, device) table flattened into one array of knots, with each segment's slope
@@ -151,46 +167,54 @@ class TileArrays:
         Rows and columns travel together: rectangles are ``(..., 2, 2)`` arrays of ``[axis][lo,
         hi]``, so each step is one numpy call for both axes (what a single layout's time is made of)."""
         rects = np.asarray(rects, dtype=np.int32)  # geometry in int32 (<= 4096^2), byte counts in int64
-        B = rects.shape[0]
+        B, g = rects.shape[0], self.gidx
         box = rects.reshape(B, 1, self.N, 2, 2)
-        own = box * self.mul // self.div  # (B, U, N, 2, 2): floor(b * H_l / H) per axis
-        ext = own[..., 1] - own[..., 0]  # (B, U, N, 2)
+        own = box * self.mul // self.div  # (B, G, N, 2, 2): floor(b * H_l / H) per axis, per kind
+        prev = box * self.pmul // self.div  # what each sender owns before the unit
+        ext = own[..., 1] - own[..., 0]  # (B, G, N, 2)
         o_area = ext[..., 0] * ext[..., 1]  # ext >= 0: tiles never invert (no reduce over 2: slow in numpy)
         full = (ext[..., 0] > 0) & (ext[..., 1] > 0)
-        start = np.minimum(self.S_hi, np.maximum(0, self.S * own[..., :1] - self.P))  # (B, U, N, 2, P)
+        start = np.minimum(self.S_hi, np.maximum(0, self.S * own[..., :1] - self.P))  # (B, G, N, 2, P)
         end = np.maximum(start, np.minimum(self.S_hi, self.S * own[..., 1:] + self.C))
-        need_lo, need_hi = start.min(-1), end.max(-1)  # (B, U, N, 2): the needed hull
+        need_lo, need_hi = start.min(-1), end.max(-1)  # (B, G, N, 2): the needed hull
         need = need_hi - need_lo
-        act = np.where(full, need[..., 0] * need[..., 1] * self.c_in_u + o_area * self.c_out_u, 0)
-        prev = np.concatenate([box, own[:, :-1]], 1)  # what each sender e owns before unit u
-        lo = np.maximum(need_lo[:, :, :, None], prev[:, :, None, :, :, 0])  # (B, U, d, e, 2)
+        lo = np.maximum(need_lo[:, :, :, None], prev[:, :, None, :, :, 0])  # (B, G, d, e, 2)
         side = np.minimum(need_hi[:, :, :, None], prev[:, :, None, :, :, 1]) - lo
         ok = (side[..., 0] > 0) & (side[..., 1] > 0) & full[..., None] & self.off_diag
         cells = side[..., 0] * side[..., 1]
         if self.edges:  # leave out the cells outside both the receiver's rows and its columns
-            mine = prev[:, :, :, None]  # the receiver's own tile, (B, U, d, 1, 2, 2)
+            mine = prev[:, :, :, None]  # the receiver's own tile, (B, G, d, 1, 2, 2)
             inside = np.maximum(0, np.minimum(lo + side, mine[..., 1]) - np.maximum(lo, mine[..., 0]))
             out = side - inside
             cells = cells - out[..., 0] * out[..., 1]
             ok &= cells > 0
-        elems = np.where(ok, cells, 0) * self.c_in_m
-        nb = elems * float(DTYPE_BYTES)
-        secs = np.where(ok, self.lat_ovh + nb * 8.0 / self.bw_bps, 0.0)
-        if self.shared:
-            done = np.cumsum(secs.reshape(B, self.U, -1), -1)[..., self.N - 1 :: self.N]  # end of each block
-            comm_s = np.where(ok.any(-1), done, 0.0).sum(1)
-        else:
-            comm_s = secs.sum((1, 3))
+        cells = np.where(ok, cells, 0)
+        o_unit = o_area[:, g]  # (B, U, N)
+        act = np.where(full[:, g], (need[..., 0] * need[..., 1])[:, g] * self.c_in_u + o_unit * self.c_out_u, 0)
+        if self.shared:  # the FIFO runs per unit: expand the messages to units
+            comm_s = self._fifo(ok[:, g], cells[:, g] * self.c_in_m)
+        else:  # per kind: its units' messages summed (count x latency, sum C_in x wire time)
+            wire = (cells * (8.0 * DTYPE_BYTES) / self.bw_bps).sum(-1)  # (B, G, N) seconds per channel
+            comm_s = (ok.sum(-1) * (self.count_g * self.lat_ovh)[:, None] + self.cin_g[:, None] * wire).sum(1)
+        per_recv = cells.sum(-1)  # (B, G, N)
         return BatchWalk(
-            compute=self.seconds_of(o_area).sum(1),
+            compute=self.seconds_of(o_unit).sum(1),
             comm_seconds=comm_s,
-            comm_bytes=nb.sum((1, 3)),
+            comm_bytes=(per_recv * self.cin_g[:, None]).sum(1) * float(DTYPE_BYTES),
             activation=act.max(1) * float(DTYPE_BYTES),
-            layer_elements=elems.sum((2, 3)).astype(float),
-            messages=ok.sum((1, 2, 3)),
-            last=own[:, -1].reshape(B, self.N, 4),
+            layer_elements=(per_recv.sum(-1)[:, g] * self.c_in).astype(float),
+            messages=(ok.sum((2, 3)) * self.count_g).sum(1),
+            last=own[:, g[-1]].reshape(B, self.N, 4),
             scatter=self._scatter(rects),
         )
+
+    def _fifo(self, ok: np.ndarray, elems: np.ndarray) -> np.ndarray:
+        """(B, N) exchange time on a shared medium: per unit, the messages in receiver-then-sender
+        order, each receiver's time the end of its last one."""
+        B = ok.shape[0]
+        secs = np.where(ok, self.lat_ovh + elems * float(DTYPE_BYTES) * 8.0 / self.bw_bps, 0.0)
+        done = np.cumsum(secs.reshape(B, self.U, -1), -1)[..., self.N - 1 :: self.N]  # end of each block
+        return np.where(ok.any(-1), done, 0.0).sum(1)
 
     def _scatter(self, rects: np.ndarray) -> np.ndarray:
         """(B, N) when each device has received its input tile from the requester."""
