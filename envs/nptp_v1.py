@@ -28,6 +28,10 @@ __all__ = ["NPTPv1Env", "penalised_latency", "PER_DEVICE", "CACHE_SIZE"]
 
 PER_DEVICE = 11  # observation entries per device slot
 CACHE_SIZE = 32  # cost models kept (an instance's is reused when it is drawn again)
+#: Each drawn instance's cost model scores about two layouts (equal strips, the episode's), so the
+#: tile cost model's loop is used: building its numpy tables costs more than the loop's two scores
+#: (experiments/bench_nptp_env.py; the two agree to rounding, tests/test_tile_batch.py).
+SCORE_PATH = "python"
 
 
 def penalised_latency(latency: float, overflow: float, ref: float, full_bytes: float, weight: float) -> float:
@@ -144,7 +148,7 @@ class NPTPv1Env(PlanRender, gym.Env[np.ndarray, np.ndarray]):
             )
             profiles.update({d.board: p for d, p in zip(cluster.devices, model.profiles)})
             _, h, w = graph.input_shape
-            t_ref = model.score(equal_strips(h, w, cluster.size)).latency
+            t_ref = model.score(equal_strips(h, w, cluster.size), path=SCORE_PATH).latency
             self._models[key] = (model, t_ref, self._device_features(model, caps.mb))
             if len(self._models) > CACHE_SIZE:
                 self._models.popitem(last=False)
@@ -199,7 +203,7 @@ class NPTPv1Env(PlanRender, gym.Env[np.ndarray, np.ndarray]):
         last = next(i for i in range(self.N) if self.tiles[i] is None)
         self.tiles[last], self.remainder = self.remainder, Region(0, 0, 0, 0)
         layout = [t for t in self.tiles if t is not None]
-        s = self.model.score(layout)
+        s = self.model.score(layout, path=SCORE_PATH)
         latency = self.penalised(s)
         self.last_layout = layout
         info = {
