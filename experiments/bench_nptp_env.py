@@ -6,10 +6,10 @@ Cases, on one instance (NPTP-v0's default: VGG-16 at 224 on ``nptp3``, 0.5 MB/s;
 ``--input`` change it): NPTP-v0 with the loop scorer (``score(path="python")``: the scorer before
 this change), with the numpy one (today's), NPTP-v1 on its default distribution (it scores with
 the loop: a new cost model per reset, two scores each) and :class:`NPTPVectorEnv` at each
-``--batch`` size (steps/s counts every copy's step). Every repeat runs every case in turn in one process (side by side) for ``--seconds``
-each, random actions drawn in advance; the table gives medians over repeats and the ratio to the
-loop scorer's NPTP-v0, with the 1-minute load average before and after. Written to
-``bench_nptp_env.csv`` under ``--out``.
+``--batch`` size (steps/s counts every copy's step). Every repeat runs every case in turn in one
+process (side by side) for ``--seconds`` each, random actions drawn in advance; the table gives
+medians over repeats and the ratio to the loop scorer's NPTP-v0, with the 1-minute load average
+before and after. Written to ``bench_nptp_env.csv`` under ``--out``.
 """
 
 from __future__ import annotations
