@@ -73,11 +73,13 @@ reproduce-msmdi: $(STAMP)
 	  --policies ms-mdi ar-mdi local learned --learned runs/msmdi-ppo-ms$$n || exit 1; done \
 	  | tee experiments/results/msmdi_ring.jsonl
 
-# NPTP's Figs. 4-6 on the tile cost model, MPA's gap to the grid optimum and its search time at
+# NPTP's Figs. 4-6 on the tile cost model (end-to-end: input scatter + 2 ms per message; then the
+# paper's Eq. 9 alone, files *_eq9.*), MPA's gap to the grid optimum and its search time at
 # 4096, PPO/DDPG on NPTP-v0 (6 training runs of 1-3 min; finished runs are reused), and the tile
 # executors against the cost model (netns links where root; run it on a quiet machine, ~10 min).
 reproduce-nptp: $(STAMP)
 	$(PY) -m splitgym.experiments.nptp_tables all
+	$(PY) -m splitgym.experiments.nptp_tables all --objective eq9
 	$(PY) -m splitgym.experiments.nptp_tables search-time
 	$(PY) -m splitgym.experiments.nptp_tables ppo
 	$(PY) -m splitgym.experiments.predicted_vs_measured_tiles

@@ -24,3 +24,6 @@ if "splitgym/MSMDI-v1" not in registry:
     register(id="splitgym/MSMDI-v1", entry_point="splitgym.envs.msmdi_v1:MSMDIEnvV1")
 if "splitgym/NPTP-v0" not in registry:
     register(id="splitgym/NPTP-v0", entry_point="splitgym.envs.nptp:NPTPEnv")
+# NPTP-v1: drawn instances (its own kwargs, no scenario; tests/test_nptp_v1.py checks it)
+if "splitgym/NPTP-v1" not in registry:
+    register(id="splitgym/NPTP-v1", entry_point="splitgym.envs.nptp_v1:NPTPv1Env")

@@ -20,6 +20,8 @@ reference points measured in the same run, so a ratio holds across machines wher
   (``bench_simulator``, ``bench_env``);
 - ``vecenv``: the batched DistrEdge-v0 vector envs at B = 1..1,024 vs ``SyncVectorEnv`` of 8
   single envs (``bench_vecenv``);
+- ``nptp-env``: NPTP-v0/v1 steps/s with the tile cost model's loop vs its numpy path, and the
+  batched NPTP env (``bench_nptp_env``);
 - ``planners``, ``executor``, ``queueing``, ``cli``: planning times, the in-process executor vs
   the unsplit model, the MS-MDI queueing simulator per policy, the CLI's wall time vs a bare
   interpreter's start-up (``bench_cli`` with this interpreter alone);
@@ -352,6 +354,30 @@ def bench_vecenv(mode: Mode) -> list[dict[str, Any]]:
     ]
 
 
+def bench_nptp_env(mode: Mode) -> list[dict[str, Any]]:
+    """NPTP-v0/v1 steps/s: the tile cost model's loop vs numpy path, and the batched env
+    (``bench_nptp_env``), against NPTP-v0 with the loop scorer."""
+    from splitgym.experiments.bench_nptp_env import measure
+
+    quick = mode.name != "smallest"
+    rows = measure(
+        "vgg16" if quick else "vgg11", 224 if quick else 64, mode.env_s, mode.repeats, (64, 1024) if quick else (16,)
+    )
+    base = rows[0]["steps_per_s"]
+    return [
+        _row(
+            "nptp-env",
+            f"{r['model']} {r['input']}",
+            r["case"],
+            r["steps_per_s"],
+            "steps/s",
+            anchor=("NPTP-v0, loop scorer", base),
+            repeats=r["repeats"],
+        )
+        for r in rows
+    ]
+
+
 def bench_planners(mode: Mode) -> list[dict[str, Any]]:
     from splitgym.costmodels.cluster import Cluster
     from splitgym.costmodels.graph import ModelGraph
@@ -480,6 +506,7 @@ SECTIONS: dict[str, Callable[[Mode], list[dict[str, Any]]]] = {
     "simulator": bench_simulator,
     "env": bench_env,
     "vecenv": bench_vecenv,
+    "nptp-env": bench_nptp_env,
     "planners": bench_planners,
     "executor": bench_executor,
     "queueing": bench_queueing,

@@ -86,7 +86,7 @@ def legacy_score(model: TileCostModel, rects: Sequence[Region], head_device: str
     rects = [Region(*map(int, r)) for r in rects]
     model._walk = lambda rs: _legacy_walk(model, rs)  # type: ignore[method-assign]
     try:
-        return _SCORE(model, rects, head_device)
+        return _SCORE(model, rects, head_device, path="python")
     finally:
         del model._walk
 

@@ -5,15 +5,23 @@
     python -m splitgym.experiments.nptp_tables layers      # halo bytes per operator (Fig. 5)
     python -m splitgym.experiments.nptp_tables gap         # MPA vs the exhaustive search (grid 8, 16)
     python -m splitgym.experiments.nptp_tables all
+    python -m splitgym.experiments.nptp_tables all --objective eq9   # the paper's Eq. 9 alone
     python -m splitgym.experiments.nptp_tables ppo         # PPO/DDPG on NPTP-v0 vs MPA and the grid optimum
     python -m splitgym.experiments.nptp_tables search-time # MPA's search time at 4096 (run it on a quiet machine)
 
-Every row plans the same cluster twice, ``nptp-mpa`` (default budget: 4 rounds x 250 iterations)
-and ``coedge-strips`` (the best penetrative strips on a 32-step grid, every device order), both
-scored by :mod:`splitgym.costmodels.tiles.tile_cost`, and reports the latency of each, the speed-up of NPTP
-over CoEdge, the halo bytes of each (the communication reduction, Fig. 5) and MPA's search time.
-Outputs: ``nptp_<table>.csv`` and ``.png`` in ``--out`` (default ``experiments/results`` under the
-working directory).
+Every row plans the same cluster three times, ``nptp-mpa`` (default budget: 4 rounds x 250
+iterations), ``coedge-strips`` (the best penetrative strips on a 32-step grid, every device order)
+and ``coedge-lp`` (CoEdge's own rule: strips sized by a linear programme over linear compute and
+network models), all scored by :mod:`splitgym.costmodels.tiles.tile_cost`, and reports the latency
+of each, the speed-up of NPTP over both CoEdges, the halo bytes (the communication reduction,
+Fig. 5) and MPA's search time.
+
+``--objective`` (what every planner optimises and every row reports): ``end-to-end`` (the default)
+adds the input scatter (each device receives its tile from the requester) and a per-message
+latency of ``--message-ms`` (default 2 ms, our choice: a Wi-Fi hop; the paper gives none) to
+every message; ``eq9`` is the paper's Eq. 9 alone (no scatter, no per-message latency; files end
+in ``_eq9``). Outputs: ``nptp_<table>[_eq9].csv`` and ``.png`` in ``--out`` (default
+``experiments/results`` under the working directory).
 
 Settings the paper does not give (PAPERS-AUDIT B.2 item 25), our choices: the three devices are
 ``conf/devices/nptp3.yaml`` (Xavier, TX2, Nano, derived profiles; activation-share caps 0.5 / 0.4
@@ -30,6 +38,7 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,30 +71,67 @@ def _graph(model: str, size: int) -> ModelGraph:
     return _GRAPHS[(model, size)]
 
 
-def compare(model: str, size: int, mbs: float, iterations: int = 250, grid: int = 32) -> dict[str, Any]:
-    """One row: NPTP (MPA) and CoEdge (best strips) on one model, image size and bandwidth."""
+@dataclass(frozen=True)
+class Objective:
+    """What the planners optimise and the rows report: the scatter term and per-message latency."""
+
+    scatter: bool = True
+    message_ms: float = 2.0
+
+    @property
+    def suffix(self) -> str:
+        return "" if self.scatter else "_eq9"
+
+    def cluster(self, mbs: float) -> Cluster:
+        net = {"name": f"{mbs:g}MBps", "bandwidth_mbps": mbs * 8.0, "latency_ms": self.message_ms}
+        return Cluster.from_config(DEVICES, net)
+
+
+END_TO_END = Objective()
+EQ9 = Objective(scatter=False, message_ms=0.0)
+
+
+def _setup(
+    model: str, size: int, mbs: float, obj: Objective
+) -> tuple[ModelGraph, Cluster, TileCostModel, dict[str, Any]]:
     g = _graph(model, size)
-    cl = Cluster.from_config(DEVICES, mbs * 8.0)
+    cl = obj.cluster(mbs)
     caps = cluster_caps(cl)
-    cost = TileCostModel(g, cl, memory_mb=caps.mb, activation_share=caps.share)
+    cost = TileCostModel(g, cl, memory_mb=caps.mb, activation_share=caps.share, scatter=obj.scatter)
     profiles = {d.board: p for d, p in zip(cl.devices, cost.profiles)}
-    nptp = run_planner("nptp-mpa", g, cl, iterations=iterations, profiles=profiles)
-    coedge = run_planner("coedge-strips", g, cl, grid=grid, profiles=profiles)
-    a, b = cost.score(plan_rects(nptp)), cost.score(plan_rects(coedge))
+    return g, cl, cost, {"profiles": profiles, "scatter": obj.scatter}
+
+
+def compare(
+    model: str, size: int, mbs: float, iterations: int = 250, grid: int = 32, obj: Objective = END_TO_END
+) -> dict[str, Any]:
+    """One row: NPTP (MPA) and CoEdge (best strips; its own LP rule) on one model, size and bandwidth."""
+    g, cl, cost, opts = _setup(model, size, mbs, obj)
+    nptp = run_planner("nptp-mpa", g, cl, iterations=iterations, **opts)
+    coedge = run_planner("coedge-strips", g, cl, grid=grid, **opts)
+    lp = run_planner("coedge-lp", g, cl, **opts)
+    a, b, c = cost.score(plan_rects(nptp)), cost.score(plan_rects(coedge)), cost.score(plan_rects(lp))
     return {
         "model": model,
         "size": size,
         "bandwidth_MBps": mbs,
+        "scatter": obj.scatter,
+        "message_ms": obj.message_ms,
         "nptp_ms": a.latency * 1e3,
         "coedge_ms": b.latency * 1e3,
+        "coedge_lp_ms": c.latency * 1e3,
         "speedup": b.latency / a.latency,
+        "speedup_lp": c.latency / a.latency,
+        "nptp_scatter_ms": 0.0 if a.scatter_seconds is None else float(a.scatter_seconds.max()) * 1e3,
         "nptp_MB": a.total_bytes / 1e6,
         "coedge_MB": b.total_bytes / 1e6,
         "comm_reduction": b.total_bytes / a.total_bytes if a.total_bytes else float("inf"),
         "nptp_feasible": a.feasible,
         "coedge_feasible": b.feasible,
+        "coedge_lp_feasible": c.feasible,
         "nptp_tiles": ";".join(f"{t.device}:{t.rows[0]}-{t.rows[1]}x{t.cols[0]}-{t.cols[1]}" for t in nptp.tiles or []),
         "coedge_tiles": ";".join(f"{t.device}:{t.rows[0]}-{t.rows[1]}" for t in coedge.tiles or []),
+        "coedge_lp_tiles": ";".join(f"{t.device}:{t.rows[0]}-{t.rows[1]}" for t in lp.tiles or []),
         "mpa_search_s": nptp.meta["search_s"],
         "mpa_evaluations": nptp.meta["evaluations"],
         "coedge_search_s": coedge.meta["search_s"],
@@ -101,7 +147,14 @@ def _plot(path: Path, rows: list[dict[str, Any]], x: str, series: str, xlabel: s
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for name in dict.fromkeys(r[series] for r in rows):
         rs = [r for r in rows if r[series] == name]
-        axes[0].plot([r[x] for r in rs], [r["speedup"] for r in rs], "o-", label=name)
+        line = axes[0].plot([r[x] for r in rs], [r["speedup"] for r in rs], "o-", label=f"{name} vs best strips")
+        axes[0].plot(
+            [r[x] for r in rs],
+            [r["speedup_lp"] for r in rs],
+            "x--",
+            color=line[0].get_color(),
+            label=f"{name} vs CoEdge LP",
+        )
         axes[1].plot([r[x] for r in rs], [r["comm_reduction"] for r in rs], "o-", label=name)
     axes[0].set_ylabel("speed-up of NPTP (MPA) over CoEdge")
     axes[1].set_ylabel("CoEdge halo bytes / NPTP halo bytes")
@@ -110,37 +163,44 @@ def _plot(path: Path, rows: list[dict[str, Any]], x: str, series: str, xlabel: s
         ax.grid(alpha=0.3)
         if log:
             ax.set_xscale("log", base=2)
-        ax.legend()
-    fig.suptitle(f"NPTP vs CoEdge on {DEVICES} (tile cost model)")
+        ax.legend(fontsize=6)
+    what = "Eq. 9 alone" if not rows[0]["scatter"] else f"with scatter, {rows[0]['message_ms']:g} ms per message"
+    fig.suptitle(f"NPTP vs CoEdge on {DEVICES} (tile cost model, {what})")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
-def table_bandwidth(iterations: int, *, out: Path) -> list[dict[str, Any]]:
+def table_bandwidth(iterations: int, *, out: Path, obj: Objective = END_TO_END) -> list[dict[str, Any]]:
     rows = []
     for m in MODELS_BW:
         for b in BANDWIDTHS_MBS:
-            rows.append(compare(m, 224, b, iterations))
+            rows.append(compare(m, 224, b, iterations, obj=obj))
             print(_line(rows[-1]), flush=True)
-            write_csv(out / "nptp_bandwidth.csv", rows)  # after every row: a long run keeps its rows
-    _plot(out / "nptp_bandwidth.png", rows, "bandwidth_MBps", "model", "bandwidth (MB/s), 224x224")
+            write_csv(out / f"nptp_bandwidth{obj.suffix}.csv", rows)  # after every row: a long run keeps its rows
+    _plot(out / f"nptp_bandwidth{obj.suffix}.png", rows, "bandwidth_MBps", "model", "bandwidth (MB/s), 224x224")
     return rows
 
 
-def table_sizes(iterations: int, *, out: Path) -> list[dict[str, Any]]:
+def table_sizes(iterations: int, *, out: Path, obj: Objective = END_TO_END) -> list[dict[str, Any]]:
     rows = []
     for m in MODELS_SIZE:
         for s in SIZES:
-            rows.append(compare(m, s, SIZE_BW_MBS, iterations))
+            rows.append(compare(m, s, SIZE_BW_MBS, iterations, obj=obj))
             print(_line(rows[-1]), flush=True)
-            write_csv(out / "nptp_sizes.csv", rows)
-    _plot(out / "nptp_sizes.png", rows, "size", "model", f"image size, {SIZE_BW_MBS} MB/s", log=True)
+            write_csv(out / f"nptp_sizes{obj.suffix}.csv", rows)
+    _plot(out / f"nptp_sizes{obj.suffix}.png", rows, "size", "model", f"image size, {SIZE_BW_MBS} MB/s", log=True)
     return rows
 
 
 def table_layers(
-    model: str = "vgg16", size: int = 224, mbs: float = 0.5, iterations: int = 250, *, out: Path
+    model: str = "vgg16",
+    size: int = 224,
+    mbs: float = 0.5,
+    iterations: int = 250,
+    *,
+    out: Path,
+    obj: Objective = END_TO_END,
 ) -> list[dict[str, Any]]:
     """Fig. 5: halo bytes at every unit for NPTP's and CoEdge's plans."""
     import matplotlib
@@ -148,12 +208,9 @@ def table_layers(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    g = _graph(model, size)
-    cl = Cluster.from_config(DEVICES, mbs * 8.0)
-    caps = cluster_caps(cl)
-    cost = TileCostModel(g, cl, memory_mb=caps.mb, activation_share=caps.share)
-    a = cost.score(plan_rects(run_planner("nptp-mpa", g, cl, iterations=iterations)))
-    b = cost.score(plan_rects(run_planner("coedge-strips", g, cl)))
+    g, cl, cost, opts = _setup(model, size, mbs, obj)
+    a = cost.score(plan_rects(run_planner("nptp-mpa", g, cl, iterations=iterations, **opts)))
+    b = cost.score(plan_rects(run_planner("coedge-strips", g, cl, **opts)))
     rows = [
         {
             "unit": u.index,
@@ -165,7 +222,7 @@ def table_layers(
         }
         for u, x, y in zip(g.units, a.layer_bytes, b.layer_bytes)
     ]
-    write_csv(out / "nptp_layers.csv", rows)
+    write_csv(out / f"nptp_layers{obj.suffix}.csv", rows)
     fig, ax = plt.subplots(figsize=(9, 3.5))
     idx = range(len(rows))
     ax.bar([i - 0.2 for i in idx], [r["coedge_KB"] for r in rows], 0.4, label="CoEdge (strips)")
@@ -175,7 +232,7 @@ def table_layers(
     ax.set_title(f"{model} {size}x{size}, {mbs} MB/s: halo per operator")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out / "nptp_layers.png", dpi=120)
+    fig.savefig(out / f"nptp_layers{obj.suffix}.png", dpi=120)
     plt.close(fig)
     print(
         f"layers: total NPTP {a.total_bytes / 1e6:.3f} MB, CoEdge {b.total_bytes / 1e6:.3f} MB, "
@@ -184,22 +241,22 @@ def table_layers(
     return rows
 
 
-def table_gap(iterations: int, *, out: Path) -> list[dict[str, Any]]:
+def table_gap(iterations: int, *, out: Path, obj: Objective = END_TO_END) -> list[dict[str, Any]]:
     """MPA against the exhaustive search over every partition of a coarse grid."""
     rows = []
     for model, size in (("vgg11", 224), ("vgg16", 224)):
-        g = _graph(model, size)
-        cl = Cluster.from_config(DEVICES, 4.0)
-        mpa = run_planner("nptp-mpa", g, cl, iterations=iterations)
+        g, cl, _, opts = _setup(model, size, 0.5, obj)
+        mpa = run_planner("nptp-mpa", g, cl, iterations=iterations, **opts)
         for grid in (8, 16):
             t0 = time.perf_counter()
-            ex = run_planner("nptp-exact", g, cl, grid=grid)
+            ex = run_planner("nptp-exact", g, cl, grid=grid, **opts)
             rows.append(
                 {
                     "model": model,
                     "size": size,
                     "bandwidth_MBps": 0.5,
                     "grid": grid,
+                    "scatter": obj.scatter,
                     "exact_ms": ex.meta["latency_s"] * 1e3,
                     "exact_candidates": ex.meta["candidates"],
                     "exact_s": time.perf_counter() - t0,
@@ -209,7 +266,7 @@ def table_gap(iterations: int, *, out: Path) -> list[dict[str, Any]]:
                 }
             )
             print(rows[-1], flush=True)
-    write_csv(out / "nptp_gap.csv", rows)
+    write_csv(out / f"nptp_gap{obj.suffix}.csv", rows)
     return rows
 
 
@@ -382,7 +439,8 @@ def table_search_time(iterations: int, size: int = 4096, repeats: int = 3, *, ou
 def _line(r: dict[str, Any]) -> str:
     return (
         f"{r['model']:>6} {r['size']:>5} {r['bandwidth_MBps']:>5} MB/s  NPTP {r['nptp_ms']:9.1f} ms  "
-        f"CoEdge {r['coedge_ms']:9.1f} ms  x{r['speedup']:.2f}  bytes x{r['comm_reduction']:.2f}  "
+        f"CoEdge {r['coedge_ms']:9.1f} ms  x{r['speedup']:.2f} (LP x{r['speedup_lp']:.2f})  "
+        f"bytes x{r['comm_reduction']:.2f}  "
         f"MPA {r['mpa_search_s']:.1f} s  feasible {r['nptp_feasible']}/{r['coedge_feasible']}"
     )
 
@@ -391,6 +449,13 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("table", choices=["bandwidth", "sizes", "layers", "gap", "ppo", "search-time", "all"])
     p.add_argument("--iterations", type=int, default=250, help="MPA iterations per round (4 rounds)")
+    p.add_argument(
+        "--objective",
+        choices=["end-to-end", "eq9"],
+        default="end-to-end",
+        help="end-to-end: input scatter + --message-ms per message (default); eq9: the paper's Eq. 9 alone",
+    )
+    p.add_argument("--message-ms", type=float, default=2.0, help="end-to-end: per-message latency (ms)")
     p.add_argument("--episodes", type=int, default=5000, help="ppo: PPO training episodes per run")
     p.add_argument("--ddpg-episodes", type=int, default=1500, help="ppo: DDPG training episodes per run (0: none)")
     p.add_argument("--size", type=int, default=1024, help="ppo: image size")
@@ -401,10 +466,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     out = Path(args.out)
+    if args.message_ms < 0:
+        p.error(f"--message-ms: must be >= 0, got {args.message_ms:g}")
+    obj = EQ9 if args.objective == "eq9" else Objective(True, args.message_ms)
     todo = ["bandwidth", "sizes", "layers", "gap"] if args.table == "all" else [args.table]
     for t in todo:
         if t == "layers":
-            table_layers(iterations=args.iterations, out=out)
+            table_layers(iterations=args.iterations, out=out, obj=obj)
         elif t == "ppo":
             table_ppo(
                 args.iterations,
@@ -418,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
         elif t == "search-time":
             table_search_time(args.iterations, out=out)
         else:
-            {"bandwidth": table_bandwidth, "sizes": table_sizes, "gap": table_gap}[t](args.iterations, out=out)
+            {"bandwidth": table_bandwidth, "sizes": table_sizes, "gap": table_gap}[t](args.iterations, out=out, obj=obj)
     return 0
 
 

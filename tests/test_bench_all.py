@@ -22,6 +22,7 @@ def test_bench_all_smallest_writes_the_table(tmp_path):
     assert all("same plan: True" in r["note"] for r in rows if r["benchmark"] == "exact" and r["anchor"])
     assert any(r["benchmark"] == "simulator" and r["anchor"] == "score, batched path" for r in rows)
     assert ("vecenv", "DistrEdgeVecEnv, B=1024", "SyncVectorEnv, B=8") in got
+    assert any(r["benchmark"] == "nptp-env" and r["metric"].startswith("NPTPVectorEnv") for r in rows)
     for r in rows:
         if r["anchor"]:
             assert r["value"] > 0 and r["ratio"] > 0, r

@@ -1,6 +1,7 @@
 """Issue 21's hot paths keep their results: MS-MDI's action check accepts and rejects exactly
 what the ``np.isin`` check did, and the tile scorer's one-pass loop gives every TileScore field
-bit-equal to the old :func:`exchanges`-based scorer (reference copies in experiments/bench_steps)."""
+bit-equal to the old :func:`exchanges`-based scorer (reference copies in experiments/bench_steps);
+the numpy path against the loop: tests/test_tile_batch.py."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from splitgym.costmodels.tiles.tile_layouts import (
 )
 from splitgym.costmodels.traffic import SplitMaths
 from splitgym.envs.msmdi import MSMDIEnv, admission_decision
-from splitgym.envs.nptp import NPTPEnv
+from splitgym.envs.nptp import NPTPEnv, decode
 from splitgym.experiments.bench_steps import legacy, legacy_admission, legacy_score
 
 from .test_tiles import model_for, small_graph
@@ -136,7 +137,7 @@ def test_scores_equal_the_old_scorer_on_random_layouts(counting, n):
     _, h, w = g.input_shape
     for i, rects in enumerate(_layouts(rng, h, w, n)):
         head = None if i % 3 else f"d{i % n}"
-        _same(m.score(rects, head), legacy_score(m, rects, head))
+        _same(m.score(rects, head, path="python"), legacy_score(m, rects, head))
 
 
 def test_scores_equal_the_old_scorer_on_a_branched_model():
@@ -144,7 +145,7 @@ def test_scores_equal_the_old_scorer_on_a_branched_model():
     m = model_for(g, cluster(3, 8.0), per_row=3e-4)
     rng = np.random.default_rng(0)
     for rects in _layouts(rng, 64, 64, 3):
-        _same(m.score(rects), legacy_score(m, rects))
+        _same(m.score(rects, path="python"), legacy_score(m, rects))
 
 
 def test_nptp_env_scores_equal_the_old_scorer():
@@ -153,8 +154,8 @@ def test_nptp_env_scores_equal_the_old_scorer():
     with legacy(True):
         old = [env.score(d) for d in decisions]
     for d, o in zip(decisions, old):
-        _same(env.score(d), o)
-    assert env.T_ref == legacy_score(env.model, equal_strips(env.H, env.W, env.N)).latency
+        _same(env.model.score(decode(d, env.H, env.W), path="python"), o)
+    assert env.T_ref == pytest.approx(legacy_score(env.model, equal_strips(env.H, env.W, env.N)).latency, rel=1e-12)
 
 
 def test_interp_is_numpys():

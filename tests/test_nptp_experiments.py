@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from splitgym.experiments.nptp_tables import compare
+from splitgym.experiments.nptp_tables import EQ9, compare
 
 
 def test_compare_row_is_consistent():
     r = compare("vgg11", 64, 0.5, iterations=60, grid=8)
     assert r["speedup"] == pytest.approx(r["coedge_ms"] / r["nptp_ms"])
+    assert r["speedup_lp"] == pytest.approx(r["coedge_lp_ms"] / r["nptp_ms"])
+    assert r["scatter"] is True and r["nptp_scatter_ms"] > 0  # the end-to-end objective by default
+    eq9 = compare("vgg11", 64, 0.5, iterations=60, grid=8, obj=EQ9)
+    assert eq9["scatter"] is False and eq9["nptp_scatter_ms"] == 0 and eq9["nptp_ms"] < r["nptp_ms"]
     assert r["comm_reduction"] == pytest.approx(r["coedge_MB"] / r["nptp_MB"])
     assert r["nptp_feasible"] and r["coedge_feasible"]
     assert r["mpa_evaluations"] == 4 * 60 + 4

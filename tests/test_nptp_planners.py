@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from splitgym.agents.planners import PLANNERS, run_planner
+from splitgym.agents.planners.tiles.coedge_lp import bounded_fill
 from splitgym.agents.planners.tiles.nptp_mpa import Scheme, _proportional, mpa_search, scheme_rects
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.errors import ConfigError
@@ -33,11 +35,12 @@ def plans(g64, c3):
         "grid": run_planner("grid", g64, c3, grid=8),
         "nptp-exact": run_planner("nptp-exact", g64, c3, grid=8),
         "nptp-mpa": run_planner("nptp-mpa", g64, c3, rounds=2, iterations=120, seed=3),
+        "coedge-lp": run_planner("coedge-lp", g64, c3),
     }
 
 
 def test_registered():
-    assert {"nptp-mpa", "coedge-strips", "grid", "nptp-exact"} <= set(PLANNERS)
+    assert {"nptp-mpa", "coedge-strips", "coedge-lp", "grid", "nptp-exact"} <= set(PLANNERS)
 
 
 def test_plans_are_valid_feasible_and_score_as_reported(g64, plans):
@@ -55,6 +58,23 @@ def test_plans_are_valid_feasible_and_score_as_reported(g64, plans):
 def test_coedge_strips_are_penetrative(plans):
     for t in plans["coedge-strips"].tiles:
         assert t.cols == (0, 64)
+
+
+def test_coedge_lp_solves_its_programme_and_rounds_to_strips(g64, c3, plans):
+    """CoEdge's rule: the LP's optimum ends every device inside its bounds together; the plan is
+    its rows rounded, fastest device first; the best strips on a grid do at least as well."""
+    a, c = np.array([1e-3, 2e-3, 4e-3]), np.array([0.01, 0.02, 0.01])
+    x, t = bounded_fill(a, c, 64.0, np.ones(3), np.full(3, 64.0))
+    assert x.sum() == pytest.approx(64.0) and np.allclose(a * x + c, t)
+    x, t = bounded_fill(a, c, 64.0, np.ones(3), np.array([20.0, 64.0, 64.0]))  # the fast one capped
+    assert x[0] == pytest.approx(20.0) and (a * x + c)[1] == pytest.approx((a * x + c)[2]) == pytest.approx(t)
+    lp = plans["coedge-lp"]
+    assert sum(lp.meta["rows"]) == 64 and lp.meta["order"][0] == "xavier-0"
+    assert all(t.cols == (0, 64) for t in lp.tiles)
+    assert plans["coedge-strips"].meta["latency_s"] <= lp.meta["latency_s"] * 1.05
+    on = run_planner("coedge-lp", g64, c3, scatter=True)
+    assert on.meta["scatter"] is True and score_tiles(g64, rects=on).scatter_seconds is not None
+    assert score_tiles(g64, rects=on).latency == pytest.approx(on.meta["latency_s"])  # re-scored with its scatter
 
 
 def test_exact_beats_every_layout_on_its_grid(plans):
@@ -97,6 +117,9 @@ def test_bad_options_are_one_line(g64, c3):
         run_planner("nptp-exact", g64, c3, grid=8, max_candidates=100)
     with pytest.raises(ConfigError, match="takes no option 'partition'"):
         run_planner("nptp-mpa", g64, c3, partition="layers")
+    with pytest.raises(ConfigError, match="scatter: planner 'coedge-lp' expects true or false, got 'maybe'"):
+        run_planner("coedge-lp", g64, c3, scatter="maybe")
+    assert run_planner("coedge-lp", g64, c3, scatter="true").meta["scatter"] is True  # the CLI's --set text
 
 
 def test_cli_plans_and_simulates_a_tile_plan(tmp_path, capsys):

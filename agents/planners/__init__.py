@@ -20,6 +20,7 @@ from splitgym.agents.planners.nodes.hidp import plan_hidp
 from splitgym.agents.planners.nodes.modnn_hidp import plan_modnn_hidp
 from splitgym.agents.planners.nodes.omniboost import plan_omniboost
 from splitgym.agents.planners.stages.ar_mdi import plan_ar_mdi
+from splitgym.agents.planners.tiles.coedge_lp import plan_coedge_lp
 from splitgym.agents.planners.tiles.coedge_strips import plan_coedge_strips
 from splitgym.agents.planners.tiles.grid import plan_grid
 from splitgym.agents.planners.tiles.nptp_exact import plan_nptp_exact
@@ -57,6 +58,7 @@ PLANNERS: dict[str, Planner] = {
     # NPTP: tile plans (costmodels/tiles/tile_cost.py)
     "nptp-mpa": plan_nptp_mpa,
     "coedge-strips": plan_coedge_strips,
+    "coedge-lp": plan_coedge_lp,
     "grid": plan_grid,
     "nptp-exact": plan_nptp_exact,
     # HiDP: node rows, modes and processor shares (costmodels/nodes/hidp_cost.py)
@@ -108,6 +110,12 @@ def _coerce(planner: str, key: str, value: object, annotation: str) -> object:
     """Check an option against the types its annotation names: a number given where text is
     expected (``--set partition=5``) becomes text; anything else that does not fit is one line."""
     names = [part.split("[")[0].strip() for part in annotation.split(" | ")]
+    if names == ["bool"]:  # the CLI's --set gives text: true/false (the tile planners' scatter)
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise ConfigError(f"{key}: planner {planner!r} expects true or false, got {value!r}")
     allowed = tuple(t for word in names for t in _KINDS.get(word, ()))
     if not allowed or (isinstance(value, allowed) and not isinstance(value, bool)):
         return value

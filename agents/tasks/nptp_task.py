@@ -15,7 +15,7 @@ from splitgym.agents.plan_gantt import tile_gantt
 from splitgym.agents.planners import run_planner
 from splitgym.agents.tasks import TrainTask, register_task
 from splitgym.agents.tasks.config_groups import devices_group, group_mapping, model_input, model_spec
-from splitgym.costmodels.errors import SplitgymError
+from splitgym.costmodels.errors import ConfigError, SplitgymError
 from splitgym.costmodels.plan import load_plan
 from splitgym.costmodels.tiles.tile_cost import score_tiles
 from splitgym.costmodels.tiles.tile_layouts import equal_strips
@@ -28,6 +28,11 @@ def _env(cfg: DictConfig) -> NPTPEnv:
     """The env of the run's resolved groups; ``env.devices`` / ``env.bandwidth_mbps``, when set,
     replace the devices / network group (a name or path, a number of Mbps)."""
     e = cfg.env
+    for key in ("instances", "scatter"):
+        if e.get(key) is not None:
+            raise ConfigError(
+                f"env.{key}: only splitgym/NPTP-v1 takes it (set env.id=splitgym/NPTP-v1), got {e.get(key)}"
+            )
     devices: Any = str(e.devices) if e.get("devices") else devices_group(cfg)
     bw = e.get("bandwidth_mbps")
     return NPTPEnv(

@@ -33,9 +33,19 @@ with every choice the text leaves open:
   receiver then sender order; all are ready when the layer's exchange starts), so a device's
   exchange time for that layer is when its last message arrives; the gather at the head is queued
   the same way, first ready first served.
+* **Compute mode** ``compute="ops"`` (:mod:`tile_compute`): Eqs. 1-3 as the paper writes them,
+  ops over clock frequency x ops per cycle from the board's specification, instead of profiles.
+* **Scatter** (``scatter=True``; not in the paper's Eq. 9): before its first layer each device
+  receives its input tile (``area x C x 4`` bytes) from the requester, which holds the image, on
+  the link ``min(cap_requester, cap_d)`` with the network's per-message latency (on a ``shared``
+  medium one tile at a time, in device order). Off by default here, so the model is the paper's
+  Eq. 9 alone; the end-to-end figures (``nptp_tables``, NPTP-v1) turn it on.
 * **Latency** (Eq. 9): device ``d``'s feature-extractor time is the sum over units of its compute
   plus the time of every halo message it receives (the paper's additive per-device form; no
-  overlap of transfers and compute is assumed). The objective is the slowest device's.
+  overlap of transfers and compute is assumed), plus its scatter when on. The objective is the
+  slowest device's. :meth:`TileCostModel.score` computes it in numpy (:mod:`tile_batch`, also
+  for a batch of layouts: :meth:`TileCostModel.score_batch`); ``path="python"`` runs the
+  original loop (the reference the numpy path is tested against).
   ``end_to_end_s`` adds, outside the objective, the gather of the last feature maps at the head
   device (the device owning the most of the last layer, ties to the first; or the plan's
   ``head_device``) and the head's profiled time.
@@ -75,6 +85,8 @@ from splitgym.costmodels.profiles import (
     profile_for,
 )
 from splitgym.costmodels.slicing import Region
+from splitgym.costmodels.tiles.tile_batch import BatchWalk, TileArrays
+from splitgym.costmodels.tiles.tile_compute import COMPUTE_MODES, OpsRate, ops_coefficients
 from splitgym.costmodels.tiles.tile_layouts import layer_rects
 
 __all__ = [
@@ -181,6 +193,7 @@ class TileScore:
     head_seconds: float
     end_to_end: float
     messages: int
+    scatter_seconds: np.ndarray | None = None  # (N,) seconds to receive the input tile (None: off)
 
     @property
     def layer_bytes(self) -> np.ndarray:
@@ -229,9 +242,10 @@ class TileScore:
                     "memory_cap_mb": (None if not np.isfinite(cap) else float(cap / 2**20)),
                     "activation_mb": float(a / 2**20),
                     "activation_cap_mb": (None if not np.isfinite(ac) else float(ac / 2**20)),
-                    "total_s": float(c + s),
+                    "scatter_s": float(sc),
+                    "total_s": float(sc + c + s),
                 }
-                for n, r, c, s, b, m, cap, a, ac in zip(
+                for n, r, c, s, b, m, cap, a, ac, sc in zip(
                     self.devices,
                     self.rects,
                     self.compute,
@@ -241,6 +255,7 @@ class TileScore:
                     self.memory_cap,
                     self.activation,
                     self.activation_cap,
+                    np.zeros(len(self.devices)) if self.scatter_seconds is None else self.scatter_seconds,
                 )
             ],
         }
@@ -396,6 +411,10 @@ class TileCostModel:
         activation_share: per device name, the largest share of the whole image's activation
             peak its activations may take (missing: no cap).
         counting: ``"exact"`` or ``"edges"`` (see the module docstring).
+        scatter: add each device's receipt of its input tile to its time (module docstring).
+        compute: ``"profile"`` (measured/derived profiles) or ``"ops"`` (Eqs. 1-3, :mod:`tile_compute`).
+        rate_cache: a dict shared by models of one graph (NPTP-v1 builds one per drawn instance):
+            each profile's per-unit rates are built once, keyed by (profile name, model, input shape).
     """
 
     def __init__(
@@ -406,9 +425,17 @@ class TileCostModel:
         memory_mb: Mapping[str, float] | None = None,
         counting: Counting = "exact",
         activation_share: Mapping[str, float] | None = None,
+        scatter: bool = False,
+        compute: str = "profile",
+        rate_cache: dict[tuple[Any, ...], list[Any]] | None = None,
     ) -> None:
         if counting not in ("exact", "edges"):
             raise ConfigError(f"counting: must be 'exact' or 'edges', got {counting!r}")
+        if compute not in COMPUTE_MODES:
+            raise ConfigError(f"compute: must be one of {', '.join(COMPUTE_MODES)}, got {compute!r}")
+        if not isinstance(scatter, (bool, np.bool_)):
+            raise ConfigError(f"scatter: must be true or false, got {scatter!r}")
+        self.scatter, self.compute = bool(scatter), compute
         self.graph = graph
         self.cluster = cluster
         self.counting = counting
@@ -428,13 +455,19 @@ class TileCostModel:
             for u in graph.units
         )
         self.activation_cap = np.array([shares.get(n, np.inf) * full_act for n in self.names])
+        self.full_activation_bytes = float(full_act)  # the whole image's activation peak on one device
         cache = dict(profiles or {})
         ref: dict[tuple[int, ...], ModelGraph] = {}
         self.profiles = [_reference_profile(d.spec, graph, cache, ref) for d in cluster.devices]
-        self.rates = [
-            [_UnitRate.build(p.units[u.index], u.out_shape[1], u.out_shape[2]) for u in graph.units]
-            for p in self.profiles
-        ]
+        self.ops_coef = ops_coefficients(graph, cluster) if compute == "ops" else None
+        rates = {} if rate_cache is None else rate_cache
+        for p in self.profiles:
+            key = (p.name, graph.name, tuple(graph.input_shape))
+            if key not in rates:
+                rates[key] = [_UnitRate.build(p.units[u.index], u.out_shape[1], u.out_shape[2]) for u in graph.units]
+        self.rates: list[list[Any]] = [rates[(p.name, graph.name, tuple(graph.input_shape))] for p in self.profiles]
+        if self.ops_coef is not None:
+            self.rates = [[OpsRate(float(c)) for c in row] for row in self.ops_coef]
         self.head_seconds = np.array([p.head_seconds for p in self.profiles])
         self.weight_bytes = float(sum(u.params for u in graph.units) * DTYPE_BYTES)
         self.head_bytes = float((graph.head.params if graph.head else 0) * DTYPE_BYTES)
@@ -443,7 +476,21 @@ class TileCostModel:
         self.latency_s, self.overhead_s = net.latency_s, net.message_s
         self.shared = net.shared
         self._bw = self.bw.tolist()  # the scoring loop's link capacities, as Python floats
+        req = net.cap(cluster.requester)
+        self.scatter_mbps = np.array([min(req, net.cap(n)) for n in self.names]) if self.scatter else None
         self._units: list[tuple[Any, ...]] | None = None
+        self._arrays: TileArrays | None = None
+
+    def options(self) -> dict[str, Any]:
+        """The objective's settings a plan records, so re-scoring it uses the same model."""
+        return {"scatter": self.scatter, "compute": self.compute}
+
+    @property
+    def arrays(self) -> TileArrays:
+        """The numpy form of the model (built on first use)."""
+        if self._arrays is None:
+            self._arrays = TileArrays(self)
+        return self._arrays
 
     def full_seconds(self, d: int) -> float:
         """Device ``d``'s compute for the whole image alone (every unit at full size)."""
@@ -475,7 +522,8 @@ class TileCostModel:
 
     def _walk(self, rects: list[Region]) -> tuple[Any, ...]:
         """The halo schedule of :func:`exchanges` and its costs in one pass over plain tuples (the
-        same sums in the same order as scoring the :class:`Exchange` list: bit-equal, faster)."""
+        same sums in the same order as scoring the :class:`Exchange` list: bit-equal); the
+        reference that :mod:`tile_batch`'s numpy path is tested against."""
         N, edges, bw = self.N, self.counting == "edges", self._bw
         lat, ovh = self.latency_s, self.overhead_s
         _, h, w = self.graph.input_shape
@@ -522,6 +570,22 @@ class TileCostModel:
             prev = own
         return compute, comm_s, comm_b, act, layer_el, messages, prev
 
+    def _scatter_python(self, rects: list[Region]) -> list[float]:
+        """Each device's receipt of its input tile from the requester (zeros when off)."""
+        if self.scatter_mbps is None:
+            return [0.0] * self.N
+        c0 = self.graph.input_shape[0]
+        secs = [
+            link_seconds(_area(r) * c0 * DTYPE_BYTES, float(m), self.latency_s, self.overhead_s)
+            for r, m in zip(rects, self.scatter_mbps)
+        ]
+        if not self.shared:
+            return secs
+        sent = [d for d in range(self.N) if secs[d] > 0]
+        for d, done in zip(sent, fifo_finish_list([0.0] * len(sent), [secs[d] for d in sent])):
+            secs[d] = done
+        return secs
+
     @staticmethod
     def _exchange_shared(queue: list[tuple[int, float]], comm_s: list[float]) -> None:
         """Add, in place, to each receiver's exchange time the arrival of its last message of one
@@ -543,16 +607,37 @@ class TileCostModel:
                 secs[d] = done - ready[d]
         return max(ready[d] + secs[d] for d in range(self.N))
 
-    def score(self, rects: Sequence[Region], head_device: str | None = None) -> TileScore:
-        """Score one layout: ``rects[i]`` is device ``i``'s tile of the input image."""
+    def score(self, rects: Sequence[Region], head_device: str | None = None, path: str = "numpy") -> TileScore:
+        """Score one layout: ``rects[i]`` is device ``i``'s tile of the input image (``path``:
+        ``"numpy"``, or ``"python"`` for the reference loop)."""
         rects = [Region(*map(int, r)) for r in rects]
         if len(rects) != self.N:
             raise PlanError(f"tiles: need one tile per device ({self.N}), got {len(rects)}")
+        if path == "numpy":
+            b = self.arrays.walk(np.array([rects], dtype=np.int64))
+            parts = [b.compute[0], b.comm_seconds[0], b.comm_bytes[0], b.activation[0], b.layer_elements[0]]
+            messages, last, scatter = int(b.messages[0]), [Region(*map(int, r)) for r in b.last[0]], b.scatter[0]
+        elif path == "python":
+            lists = self._walk(rects)
+            parts = [np.array(v, dtype=float) for v in lists[:5]]
+            messages, last = lists[5], [Region(*r) for r in lists[6]]
+            scatter = np.array(self._scatter_python(rects))
+        else:
+            raise ConfigError(f"path: must be 'numpy' or 'python', got {path!r}")
+        return self._assemble(rects, parts, messages, last, scatter, head_device)
+
+    def _assemble(
+        self,
+        rects: list[Region],
+        parts: list[np.ndarray],
+        messages: int,
+        last: list[Region],
+        scatter: np.ndarray,
+        head_device: str | None,
+    ) -> TileScore:
         g = self.graph
-        lists = self._walk(rects)
-        compute, comm_s, comm_b, act, layer_el = (np.array(v, dtype=float) for v in lists[:5])
-        messages, last = lists[5], [Region(*r) for r in lists[6]]
-        total = compute + comm_s
+        compute, comm_s, comm_b, act, layer_el = parts
+        total = scatter + compute + comm_s
         latency = float(total.max())
         if head_device is not None:
             if head_device not in self.names:
@@ -582,7 +667,24 @@ class TileCostModel:
             head_seconds=head_s,
             end_to_end=float(ready + head_s),
             messages=messages,
+            scatter_seconds=scatter if self.scatter else None,
         )
+
+    def score_batch(self, rects: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Latency and memory overflow (bytes over the caps, 0: feasible) of a batch of layouts,
+        ``rects`` of shape ``(B, N, 4)``; the head sits on the device owning most of the last layer."""
+        b: BatchWalk = self.arrays.walk(rects)
+        latency = b.total.max(-1)
+        peak = self.weight_bytes + b.activation
+        if self.graph.head is not None:
+            last = b.last
+            area = np.maximum(0, last[..., 1] - last[..., 0]) * np.maximum(0, last[..., 3] - last[..., 2])
+            h = np.argmax(area, -1)
+            peak[np.arange(len(h)), h] += self.head_bytes + self.graph.units[-1].out_bytes
+        over = np.maximum(0.0, peak - self.cap_bytes).sum(-1) + np.maximum(0.0, b.activation - self.activation_cap).sum(
+            -1
+        )
+        return latency, over
 
 
 def plan_rects(plan: Plan) -> list[Region]:
@@ -638,7 +740,7 @@ def score_tiles(
     model: TileCostModel | None = None,
 ) -> TileScore:
     """Score a layout or a tile plan (its cluster, caps and head device come with it)."""
-    head, share = None, None
+    head, share, options = None, None, {}
     if isinstance(rects, Plan):
         rects.check(graph)
         plan = rects
@@ -646,8 +748,9 @@ def score_tiles(
         memory_mb = memory_mb if memory_mb is not None else plan.meta.get("memory_mb")
         share = plan.meta.get("activation_share")
         head = plan.head_device
+        options = {k: plan.meta[k] for k in ("scatter", "compute") if k in plan.meta}
         rects = plan_rects(plan)
     if rects is None or (cluster is None and model is None):
         raise ConfigError("score_tiles: needs a plan, or a cluster and rectangles")
-    model = model or TileCostModel(graph, cluster, profiles, memory_mb, counting, share)  # type: ignore[arg-type]
+    model = model or TileCostModel(graph, cluster, profiles, memory_mb, counting, share, **options)  # type: ignore[arg-type]
     return model.score(rects, head)

@@ -1,4 +1,8 @@
-"""CoEdge as NPTP uses it: penetrative strips of the image, one per device, with halo exchange.
+"""Best strips on a grid (``coedge-strips``): CoEdge's layout as NPTP uses it, searched, not CoEdge's rule.
+
+Penetrative strips of the image, one per device, with halo exchange. CoEdge's *own* sizing rule
+(a linear programme over linear compute and network models) is ``coedge-lp``
+(:mod:`.coedge_lp`); this planner is the strongest strips baseline our cost model can find.
 
 NPTP compares against CoEdge's partition of the input image (NP L15, L53; PAPERS-AUDIT C.2 item
 7): every cut runs straight through the whole image, so the middle strips share a boundary with
@@ -11,7 +15,8 @@ Choices where the papers are silent: CoEdge balances its own linear models; here
 ``grid`` steps (cut points at ``round(k * H / grid)``) and every order of the devices along the
 strips (the middle device pays two boundaries) are scored, feasible plans (memory caps) first.
 ``axis`` is ``"rows"`` (strips stacked by height, the default) or ``"cols"``; ``caps`` is
-``"auto"`` (the device group's ``memory_mb`` and ``activation_share``), ``"none"`` or a device-group name or path.
+``"auto"`` (the device group's ``memory_mb`` and ``activation_share``), ``"none"`` or a device-group name or path;
+``scatter`` and ``compute`` are the tile cost model's options (as for every tile planner).
 """
 
 from __future__ import annotations
@@ -53,6 +58,8 @@ def plan_coedge_strips(
     grid: int = 32,
     caps: str = "auto",
     profiles: Mapping[str, DeviceProfile] | None = None,
+    scatter: bool = False,
+    compute: str = "profile",
 ) -> Plan:
     if axis not in AXES:
         raise ConfigError(f"axis: must be 'rows' or 'cols', got {axis!r}")
@@ -65,7 +72,9 @@ def plan_coedge_strips(
     if extent < n:
         raise ConfigError(f"axis: {extent} {axis} cannot hold {n} non-empty strips")
     memory = cluster_caps(cluster, caps)
-    model = TileCostModel(graph, cluster, profiles, memory.mb, activation_share=memory.share)
+    model = TileCostModel(
+        graph, cluster, profiles, memory.mb, activation_share=memory.share, scatter=scatter, compute=compute
+    )
     sizes = strip_candidates(extent, n, max(grid, n))
     best = None
     evaluations = 0
@@ -91,5 +100,6 @@ def plan_coedge_strips(
         axis=axis,
         grid=grid,
         evaluations=evaluations,
+        **model.options(),
         search_s=time.perf_counter() - t0,
     )

@@ -41,6 +41,8 @@ def plan_grid(
     max_orders: int = 4,
     caps: str = "auto",
     profiles: Mapping[str, DeviceProfile] | None = None,
+    scatter: bool = False,
+    compute: str = "profile",
 ) -> Plan:
     if grid < 1:
         raise ConfigError(f"grid: must be >= 1, got {grid}")
@@ -48,7 +50,9 @@ def plan_grid(
     _, h, w = graph.input_shape
     n = cluster.size
     memory = cluster_caps(cluster, caps)
-    model = TileCostModel(graph, cluster, profiles, memory.mb, activation_share=memory.share)
+    model = TileCostModel(
+        graph, cluster, profiles, memory.mb, activation_share=memory.share, scatter=scatter, compute=compute
+    )
     orders = list(itertools.permutations(range(n))) if n <= max_orders else [tuple(range(n))]
     best, shape, evaluations = None, None, 0
     for p in (k for k in range(1, n + 1) if n % k == 0):
@@ -74,5 +78,6 @@ def plan_grid(
         shape=list(shape),
         grid=grid,
         evaluations=evaluations,
+        **model.options(),
         search_s=time.perf_counter() - t0,
     )

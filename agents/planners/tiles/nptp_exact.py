@@ -38,6 +38,8 @@ def plan_nptp_exact(
     max_candidates: int = 200_000,
     caps: str = "auto",
     profiles: Mapping[str, DeviceProfile] | None = None,
+    scatter: bool = False,
+    compute: str = "profile",
 ) -> Plan:
     _, h, w = graph.input_shape
     n = cluster.size
@@ -54,7 +56,9 @@ def plan_nptp_exact(
     if not parts:
         raise ConfigError(f"grid: a {grid}x{grid} board has no partition into {n} rectangles")
     memory = cluster_caps(cluster, caps)
-    model = TileCostModel(graph, cluster, profiles, memory.mb, activation_share=memory.share)
+    model = TileCostModel(
+        graph, cluster, profiles, memory.mb, activation_share=memory.share, scatter=scatter, compute=compute
+    )
     best = None
     for p in parts:
         rects = scale_rects(p, grid, grid, h, w)
@@ -74,5 +78,6 @@ def plan_nptp_exact(
         grid=grid,
         partitions=len(parts),
         candidates=total,
+        **model.options(),
         search_s=time.perf_counter() - t0,
     )

@@ -175,10 +175,14 @@ def plan_nptp_mpa(
     seed: int = 0,
     caps: str = "auto",
     profiles: Mapping[str, DeviceProfile] | None = None,
+    scatter: bool = False,
+    compute: str = "profile",
 ) -> Plan:
     t0 = time.perf_counter()
     memory = cluster_caps(cluster, caps)
-    model = TileCostModel(graph, cluster, profiles, memory.mb, activation_share=memory.share)
+    model = TileCostModel(
+        graph, cluster, profiles, memory.mb, activation_share=memory.share, scatter=scatter, compute=compute
+    )
     built = time.perf_counter()
     score, scheme, evaluations = mpa_search(model, rounds, iterations, seed)
     done = time.perf_counter()
@@ -194,6 +198,7 @@ def plan_nptp_mpa(
         iterations=iterations,
         seed=seed,
         evaluations=evaluations,
+        **model.options(),
         search_s=done - built,
         setup_s=built - t0,
         scheme={
