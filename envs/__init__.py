@@ -22,3 +22,8 @@ if "splitgym/MSMDI-v0" not in registry:
     register(id="splitgym/MSMDI-v0", entry_point="splitgym.envs.msmdi:MSMDIEnv")
 if "splitgym/NPTP-v0" not in registry:
     register(id="splitgym/NPTP-v0", entry_point="splitgym.envs.nptp:NPTPEnv")
+
+# DistrEdge-v1: instances drawn per reset (distributions, named splits), padded with a device mask
+ENV_IDS.append("splitgym/DistrEdge-v1")
+if "splitgym/DistrEdge-v1" not in registry:
+    register(id="splitgym/DistrEdge-v1", entry_point="splitgym.envs.distredge_v1:DistrEdgeV1Env")
