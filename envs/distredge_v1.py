@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Any
 
 import gymnasium as gym
@@ -78,7 +79,8 @@ class DistrEdgeV1Env(gym.Env[np.ndarray, np.ndarray]):
     ``distribution`` (a name, YAML path or mapping), ``split`` (a name from ``splitgym list
     splits``) with ``instance`` (one index of it), or ``scenario``; ``max_devices`` (padding,
     default the source's); ``reward`` and ``action`` as v0. ``reset(options={"instance": i})``
-    plays the i-th instance of a finite source (a split) instead of a random one.
+    plays the i-th instance of a finite source (a split) instead of a random one,
+    ``reset(options={"scenario": sc})`` that Scenario (or its mapping), padded to M.
 
     ## Version History
     * v1: instances drawn per reset, padded observation with a device mask.
@@ -111,10 +113,14 @@ class DistrEdgeV1Env(gym.Env[np.ndarray, np.ndarray]):
         n_act = self.M if action == "shares" else self.M - 1
         self.action_space = spaces.Box(-1.0, 1.0, (max(1, n_act),), dtype=np.float32)
         self.observation_space = spaces.Box(0.0, OBS_HIGH, (2 * self.M + 4,), dtype=np.float32)
-        #: a bound on steps per episode (LC-PSS volumes <= units): the training budget in steps
-        self.episode_steps = max(cached_graph(m, s).num_units for m, s in self.source.models())
         self._built: OrderedDict[str, DistrEdgeEnv] = OrderedDict()
         self.inner: DistrEdgeEnv | None = None
+
+    @cached_property
+    def episode_steps(self) -> int:
+        """A bound on steps per episode (LC-PSS volumes <= units): what sizes the training budget in
+        steps (the episode count stops it). Lazy: it traces every model the source can draw."""
+        return max(cached_graph(m, s).num_units for m, s in self.source.models())
 
     def instance_env(self, scenario: Scenario) -> DistrEdgeEnv:
         """The v0 env of one instance (built once per instance, up to ``CACHE`` kept)."""
@@ -131,15 +137,21 @@ class DistrEdgeV1Env(gym.Env[np.ndarray, np.ndarray]):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         index = (options or {}).get("instance")
-        if index is not None:
+        given = (options or {}).get("scenario")
+        if given is not None:  # one named instance (the benchmark plays a split's this way)
+            scenario = given if isinstance(given, Scenario) else Scenario(**given)
+        elif index is not None:
             items = getattr(self.source, "scenarios", None)
             if items is None or not isinstance(index, int) or not 0 <= index < len(items):
                 raise EnvArgumentError(f"options.instance: expected an index of the split, got {index!r}")
             scenario = items[index]
         else:
             scenario = self.source.sample(self.np_random)
-        self.inner = self.instance_env(scenario)
-        obs, info = self.inner.reset()
+        inner = self.instance_env(scenario)
+        if inner.N > self.M:
+            raise EnvArgumentError(f"options.scenario: {inner.N} devices exceed max_devices={self.M}")
+        self.inner = inner
+        obs, info = inner.reset()
         return self._pad(obs), {**info, "instance": scenario.name, "n_devices": self.inner.N}
 
     def step(self, action: np.ndarray):

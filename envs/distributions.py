@@ -104,7 +104,9 @@ class DistrEdgeDistribution:
         if extra:
             raise EnvArgumentError(f"distribution: unknown key {extra[0]!r} (known: {', '.join(sorted(known))})")
         try:
-            models = tuple((str(m["model"]), None if m.get("input") is None else int(m["input"])) for m in cfg["models"])
+            models = tuple(
+                (str(m["model"]), None if m.get("input") is None else int(m["input"])) for m in cfg["models"]
+            )
             lo, hi = (int(v) for v in cfg["devices"])
             blo, bhi = (float(v) for v in cfg["bandwidth_mbps"])
             boards = tuple(str(b) for b in cfg["boards"])

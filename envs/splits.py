@@ -79,9 +79,7 @@ def instances_hash(instances: list[dict[str, Any]]) -> str:
 
 def list_splits() -> list[str]:
     """Every shipped split, ``family/part``, sorted."""
-    return sorted(
-        f"{p.parent.name}/{p.stem}" for p in SPLITS_DIR.glob("*/*.json") if p.stem != "references"
-    )
+    return sorted(f"{p.parent.name}/{p.stem}" for p in SPLITS_DIR.glob("*/*.json") if p.stem != "references")
 
 
 def _path(name: str) -> Path:

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from splitgym.costmodels.errors import ConfigError
+from splitgym.agents.bench_adapters import exact_latency
 from splitgym.envs.distredge import DistrEdgeEnv
 from splitgym.envs.distributions import DistrEdgeDistribution, make_scenario
 from splitgym.envs.scenarios import Scenario
@@ -40,7 +40,6 @@ ENV_ID = "splitgym/DistrEdge-v1"
 MAX_DEVICES = 5
 TRAIN_MODELS = (("vgg16", 224), ("vgg11", 64), ("resnet18", 224))
 TRAIN_BOARDS = ("nano", "tx2", "xavier")
-EXACT_LIMIT = 2_000_000
 
 
 def _train_distribution() -> DistrEdgeDistribution:
@@ -81,26 +80,13 @@ def build_parts(seed: int = 18) -> dict[str, list[tuple[Scenario, list[str]]]]:
     return {"train": train, "val": val, "test": _test(rng, seen)}
 
 
-def _exact(env: DistrEdgeEnv) -> float | None:
-    from splitgym.agents.planners import run_planner
-
-    starts = ",".join(str(first) for first, _ in env.partition)
-    for grid in (8, 4):
-        try:
-            plan = run_planner("exact", env.graph, env.cluster, partition=starts, grid=grid, max_candidates=EXACT_LIMIT)
-        except ConfigError:
-            continue
-        return float(env.sim.simulate(plan).latency)
-    return None
-
-
 def references(sc: Scenario) -> dict[str, float | None]:
     """Every classical planner's latency (ms) and exact search's where tractable."""
     from splitgym.agents.export import classical_latencies
 
     env = DistrEdgeEnv(sc)
     out: dict[str, float | None] = {k: v * 1e3 for k, v in classical_latencies(env).items()}
-    ex = _exact(env)
+    ex = exact_latency(env)
     out["exact"] = None if ex is None else ex * 1e3
     return out
 
