@@ -16,6 +16,7 @@ from gymnasium import spaces
 from splitgym.costmodels.errors import EnvArgumentError
 from splitgym.envs.distredge import ACTIONS, OBS_HIGH, REWARDS, DistrEdgeEnv
 from splitgym.envs.distributions import InstanceSource, ScenarioList, load_distribution
+from splitgym.envs.plan_render import NOTHING, PlanRender
 from splitgym.envs.scenarios import Scenario, cached_graph
 from splitgym.envs.splits import get_split
 
@@ -53,7 +54,7 @@ def make_source(
     return dist, dist.name
 
 
-class DistrEdgeV1Env(gym.Env[np.ndarray, np.ndarray]):
+class DistrEdgeV1Env(PlanRender, gym.Env[np.ndarray, np.ndarray]):
     """
     ## Description
     DistrEdge-v0's MDP (one volume's cut per step, the latency at the end) on an instance drawn
@@ -78,15 +79,14 @@ class DistrEdgeV1Env(gym.Env[np.ndarray, np.ndarray]):
     ## Arguments
     ``distribution`` (a name, YAML path or mapping), ``split`` (a name from ``splitgym list
     splits``) with ``instance`` (one index of it), or ``scenario``; ``max_devices`` (padding,
-    default the source's); ``reward`` and ``action`` as v0. ``reset(options={"instance": i})``
+    default the source's); ``reward``, ``action`` and ``render_mode`` (the current instance's plan)
+    as v0. ``reset(options={"instance": i})``
     plays the i-th instance of a finite source (a split) instead of a random one,
     ``reset(options={"scenario": sc})`` that Scenario (or its mapping), padded to M.
 
     ## Version History
     * v1: instances drawn per reset, padded observation with a device mask.
     """
-
-    metadata = {"render_modes": ["ansi"]}
 
     def __init__(
         self,
@@ -103,13 +103,12 @@ class DistrEdgeV1Env(gym.Env[np.ndarray, np.ndarray]):
             raise EnvArgumentError(f"reward: must be one of {REWARDS}, got {reward!r}")
         if action not in ACTIONS:
             raise EnvArgumentError(f"action: must be one of {ACTIONS}, got {action!r}")
-        if render_mode not in (None, "ansi"):
-            raise EnvArgumentError(f"render_mode: must be None or 'ansi', got {render_mode!r}")
+        self._set_render_mode(render_mode)
         if max_devices is not None and (isinstance(max_devices, bool) or not isinstance(max_devices, int)):
             raise EnvArgumentError(f"max_devices: expected a positive int, got {max_devices!r}")
         self.source, self.source_label = make_source(distribution, split, instance, scenario, max_devices)
         self.M = int(self.source.max_devices)
-        self.reward_mode, self.action_mode, self.render_mode = reward, action, render_mode
+        self.reward_mode, self.action_mode = reward, action
         n_act = self.M if action == "shares" else self.M - 1
         self.action_space = spaces.Box(-1.0, 1.0, (max(1, n_act),), dtype=np.float32)
         self.observation_space = spaces.Box(0.0, OBS_HIGH, (2 * self.M + 4,), dtype=np.float32)
@@ -165,10 +164,18 @@ class DistrEdgeV1Env(gym.Env[np.ndarray, np.ndarray]):
         info["instance"] = self.inner.scenario.name
         return self._pad(obs), reward, terminated, truncated, info
 
-    def render(self) -> str | None:
-        if self.render_mode == "ansi" and self.inner is not None:
-            return f"{self.inner.scenario.name}\n{self.inner.render_text()}"
-        return None
+    @property
+    def cluster(self):
+        """The current instance's cluster (None before the first reset)."""
+        return None if self.inner is None else self.inner.cluster
+
+    def render_text(self) -> str:
+        if self.inner is None:
+            return f"{self.source_label}: no instance drawn yet (call reset())"
+        return f"{self.inner.scenario.name}\n{self.inner.render_text()}"
+
+    def render_grid(self) -> np.ndarray:
+        return self.inner.render_grid() if self.inner is not None else np.full((8, 256), NOTHING, dtype=np.int64)
 
     def mask(self) -> np.ndarray:
         """1 for the present devices of the current instance, 0 for the padding."""

@@ -16,6 +16,7 @@ SMALL = {
     "splitgym/DistrEdge-v0": {"model": "vgg11", "input": 64, "partition": "stages"},
     "splitgym/NPTP-v0": {"model": "vgg11", "input": 64},
     "splitgym/MSMDI-v0": {"images": (4, 4)},
+    "splitgym/DistrEdge-v1": {"scenario": "vgg11-DB-300-small"},
 }
 
 
