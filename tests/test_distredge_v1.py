@@ -141,3 +141,21 @@ def test_an_edited_split_is_refused(tmp_path):
     path.write_text(json.dumps(doc))
     with pytest.raises(ConfigError, match="sha256"):
         get_split("distredge-v1/test", path=path)
+
+
+def test_train_config_builds_the_env_and_refuses_two_sources():
+    from hydra import compose, initialize_config_module
+
+    from splitgym.agents.tasks import get_task
+
+    def cfg(*overrides: str):
+        with initialize_config_module(version_base="1.3", config_module="splitgym.conf"):
+            return compose(config_name="train", overrides=["env=distredge_v1", *overrides])
+
+    task = get_task("splitgym/DistrEdge-v1")
+    env = task.make_env(cfg("env.split=distredge-v1/val", "env.instance=1", "env.max_devices=6"))
+    assert env.source_label == "distredge-v1/val[1]" and env.M == 6
+    env = task.make_env(cfg("env.split=null", "env.distribution=distredge-mixed"))
+    assert env.source_label == "distredge-mixed"
+    with pytest.raises(EnvArgumentError, match="give one of distribution, split or scenario"):
+        task.make_env(cfg("env.distribution=distredge-mixed"))
