@@ -74,7 +74,7 @@ class DistrEdgeV1Env(PlanRender, gym.Env[np.ndarray, np.ndarray]):
     the ratio to the instance's own equal split does not.
 
     ## Episode End
-    After the instance's last volume (its LC-PSS partition: 2-5 volumes on the shipped splits).
+    After the instance's last volume (its LC-PSS partition: 2 or 3 volumes on the shipped splits).
 
     ## Arguments
     ``distribution`` (a name, YAML path or mapping), ``split`` (a name from ``splitgym list
