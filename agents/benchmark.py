@@ -16,6 +16,7 @@ a run trained on one instance (``env.instance=i``) only on that one (seed = the 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -46,9 +47,13 @@ def finished_runs(folder: Path) -> list[Path]:
     return runs
 
 
-def _policy_target(folder: Path, adapter: BenchAdapter, split: Split) -> TargetResult:
+def _policy_target(folder: Path, adapter: BenchAdapter, split: Split) -> list[TargetResult]:
+    """The runs' deterministic policies; for specialists also the best episode each found while
+    training (``summary.json``'s ``best_latency_ms``: what DistrEdge reports, from as many noisy
+    evaluations as its episodes, so it compares with random search of that budget)."""
     names = adapter.instance_names()
     rows: dict[int, np.ndarray] = {}
+    found: dict[int, np.ndarray] = {}
     episodes: set[int] = set()
     for run in finished_runs(folder):
         cfg = OmegaConf.load(run / "config.yaml")
@@ -60,6 +65,9 @@ def _policy_target(folder: Path, adapter: BenchAdapter, split: Split) -> TargetR
                 continue
             cols = [names.index(trained_on)]
             episodes.add(int(OmegaConf.select(cfg, "episodes")))
+            best = json.loads((run / "export" / "summary.json").read_text()).get("best_latency_ms")
+            if best is not None:
+                found.setdefault(seed, np.full(len(names), np.nan))[cols[0]] = best / 1e3
         act = load_policy(run, str(cfg.agent.algo))
         row = rows.setdefault(seed, np.full(len(names), np.nan))
         for j in cols:
@@ -68,11 +76,17 @@ def _policy_target(folder: Path, adapter: BenchAdapter, split: Split) -> TargetR
         raise SplitgymError(f"target {folder}: none of its runs was trained on an instance of {split.name}")
     seeds = sorted(rows)
     evals = "1 (zero-shot)" if not episodes else "/".join(str(e) for e in sorted(episodes))
-    return TargetResult(str(folder), np.stack([rows[s] for s in seeds]), evals, seeds)
+    out = [TargetResult(str(folder), np.stack([rows[s] for s in seeds]), evals, seeds)]
+    if found and sorted(found) == seeds:
+        out.append(TargetResult(f"{folder} (best episode)", np.stack([found[s] for s in seeds]), evals, seeds))
+    return out
 
 
-def evaluate_target(target: str, adapter: BenchAdapter, split: Split, seeds: int, random_evals: int) -> TargetResult:
-    """One target's latencies on every instance of the split."""
+def evaluate_target(
+    target: str, adapter: BenchAdapter, split: Split, seeds: int, random_evals: int
+) -> list[TargetResult]:
+    """One target's latencies on every instance of the split (a folder of runs: its policies', and
+    its specialists' best episodes')."""
     n = len(adapter.instance_names())
     if Path(target).is_dir():
         return _policy_target(Path(target), adapter, split)
@@ -80,9 +94,9 @@ def evaluate_target(target: str, adapter: BenchAdapter, split: Split, seeds: int
         lat = np.array(
             [[adapter.random_search_latency(j, random_evals, 1000 * s + j) for j in range(n)] for s in range(seeds)]
         )
-        return TargetResult(f"random@{random_evals}", lat, str(random_evals), list(range(seeds)))
+        return [TargetResult(f"random@{random_evals}", lat, str(random_evals), list(range(seeds)))]
     lat = np.array([[adapter.planner_latency(j, target) for j in range(n)]])
-    return TargetResult(target, lat, "-", [0])
+    return [TargetResult(target, lat, "-", [0])]
 
 
 def reference_latency(split: Split) -> tuple[np.ndarray, list[str]]:
@@ -132,7 +146,7 @@ def run_benchmark(
     if "random" in targets and evals < 1:
         raise ConfigError(f"random-evals: expected >= 1, got {evals}")
     ref, ref_name = reference_latency(split)
-    results = [evaluate_target(t, adapter, split, seeds, evals) for t in targets]
+    results = [r for t in targets for r in evaluate_target(t, adapter, split, seeds, evals)]
     rows = []
     for res in results:
         for i, seed in enumerate(res.seeds):

@@ -96,9 +96,11 @@ def test_a_trained_specialist_plays_only_its_instance(tmp_path):
     )  # fmt: skip
     assert (run / "export" / "policy.zip").exists()
     res = run_benchmark([str(tmp_path)], SPLIT, instances=[0, 1])
-    rows = res["rows"]
-    assert [r["instance"] for r in rows] == [get_split(SPLIT).instances[1].name]
+    rows = {r["target"]: r for r in res["rows"]}
+    policy, best = rows[str(tmp_path)], rows[f"{tmp_path} (best episode)"]
+    assert len(res["rows"]) == 2 and policy["instance"] == get_split(SPLIT).instances[1].name
     assert res["aggregate"][0]["evals/instance"] == "12"
     summary = json.loads((run / "export" / "summary.json").read_text())
     assert summary["policy"] == "best episode's"
-    assert rows[0]["latency_ms"] == pytest.approx(next(iter(summary["instances"].values()))["latency_ms"])
+    assert policy["latency_ms"] == pytest.approx(next(iter(summary["instances"].values()))["latency_ms"])
+    assert best["latency_ms"] == pytest.approx(summary["best_latency_ms"])
