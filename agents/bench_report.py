@@ -115,7 +115,12 @@ def write_outputs(result: dict[str, Any], out: Path) -> list[Path]:
     point = {a["target"]: np.array([a["IQM"], a["mean"]]) for a in agg}
     interval = {a["target"]: np.array([[a["IQM_lo"], a["mean_lo"]], [a["IQM_hi"], a["mean_hi"]]]) for a in agg}
     fig, _ = plot_utils.plot_interval_estimates(
-        point, interval, ["IQM", "Mean"], algorithms=names, subfigure_width=4.0, xlabel_y_coordinate=-0.3
+        point,
+        interval,
+        ["IQM", "Mean"],
+        algorithms=names,
+        subfigure_width=4.0,
+        xlabel_y_coordinate=-0.05 - 0.8 / (len(names) + 1),  # below the ticks, however many rows
     )
     fig.savefig(paths[2], dpi=120, bbox_inches="tight")
     plt.close(fig)
