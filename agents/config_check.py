@@ -34,6 +34,7 @@ _NOISE_FLOATS = ("variance", "decay")
 #: per env id, the env keys with a fixed set of values
 _ENV_CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
     "splitgym/DistrEdge-v0": {"reward": DE_REWARDS, "action": DE_ACTIONS},
+    "splitgym/DistrEdge-v1": {"reward": DE_REWARDS, "action": DE_ACTIONS},
     "splitgym/NPTP-v0": {"reward": NP_REWARDS},
     "splitgym/MSMDI-v0": {"reward": MS_REWARDS},
     "splitgym/MSMDI-v1": {"reward": MS_REWARDS},

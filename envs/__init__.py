@@ -27,3 +27,8 @@ if "splitgym/NPTP-v0" not in registry:
 # NPTP-v1: drawn instances (its own kwargs, no scenario; tests/test_nptp_v1.py checks it)
 if "splitgym/NPTP-v1" not in registry:
     register(id="splitgym/NPTP-v1", entry_point="splitgym.envs.nptp_v1:NPTPv1Env")
+
+# DistrEdge-v1: instances drawn per reset (distributions, named splits), padded with a device mask
+ENV_IDS.append("splitgym/DistrEdge-v1")
+if "splitgym/DistrEdge-v1" not in registry:
+    register(id="splitgym/DistrEdge-v1", entry_point="splitgym.envs.distredge_v1:DistrEdgeV1Env")

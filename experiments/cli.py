@@ -9,7 +9,8 @@
     splitgym train devices=DA network=bw50 agent=ddpg  # Hydra app: learn a split policy
     splitgym train devices=my/devices.yaml             # ... on a devices YAML of yours
     splitgym evaluate runs/train                # the latest run: plan, actor, references
-    splitgym list devices|networks|boards|planners|models|scenarios
+    splitgym list devices|networks|boards|planners|models|scenarios|splits
+    splitgym benchmark aofl random runs/gen --split distredge-v1/test   # IQM and CIs over a split
     splitgym report runs/multirun/<date>       # every job of a sweep: overrides and results
     splitgym --version
 
@@ -522,6 +523,12 @@ def cmd_list(args: argparse.Namespace) -> None:
         ]
         _emit(args, scenarios, _table(rows))
         return
+    if what == "splits":  # named, frozen instance sets (envs/splits.py)
+        from splitgym.envs.splits import get_split, list_splits
+
+        splits = [get_split(n).summary() for n in list_splits()]
+        _emit(args, splits, _table(splits))
+        return
     items = {
         "devices": lambda: list_conf("devices"),
         "networks": lambda: list_conf("network"),
@@ -529,6 +536,13 @@ def cmd_list(args: argparse.Namespace) -> None:
         "models": available_models,
     }[what]()
     _emit(args, items, "\n".join(items))
+
+
+def cmd_benchmark(args: argparse.Namespace) -> None:
+    from splitgym.experiments.benchmark_cli import benchmark
+
+    data, text = benchmark(args)
+    _emit(args, data, text)
 
 
 def _verb(sub: Any, name: str, fn: Any, help_: str) -> argparse.ArgumentParser:
@@ -720,7 +734,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp = verb(
         "list", cmd_list, "List device groups, networks, boards, planners, models or scenarios (of every env and kind)."
     )
-    sp.add_argument("what", choices=["devices", "networks", "boards", "planners", "models", "scenarios"])
+    sp.add_argument("what", choices=["devices", "networks", "boards", "planners", "models", "scenarios", "splits"])
+
+    sp = verb(
+        "benchmark",
+        cmd_benchmark,
+        "Score planners, random search or trained runs over a named split (IQM, bootstrap CIs; CSV, MD, PNG).",
+    )
+    from splitgym.experiments.benchmark_cli import add_benchmark_args
+
+    add_benchmark_args(sp)
     return p
 
 

@@ -17,6 +17,7 @@ SMALL = {
     "splitgym/NPTP-v0": {"model": "vgg11", "input": 64},
     "splitgym/MSMDI-v0": {"images": (4, 4)},
     "splitgym/MSMDI-v1": {"images": (4, 4)},
+    "splitgym/DistrEdge-v1": {"scenario": "vgg11-DB-300-small"},
 }
 
 

@@ -19,7 +19,11 @@ from splitgym.envs import ENV_IDS
 from splitgym.envs.distredge import DistrEdgeEnv
 
 ZOO = Path(__file__).resolve().parents[1] / "experiments" / "zoo"
-BOX_ENVS = {"splitgym/DistrEdge-v0", "splitgym/NPTP-v0"}  # MS-MDI's action is MultiDiscrete: PPO only
+BOX_ENVS = {
+    "splitgym/DistrEdge-v0",
+    "splitgym/DistrEdge-v1",
+    "splitgym/NPTP-v0",
+}  # MS-MDI's action is MultiDiscrete: PPO only
 SMALL = {"model": "vgg11", "input": 64, "partition": "stages"}
 
 

@@ -104,4 +104,10 @@ def get_task(env_id: str) -> TrainTask:
 
 
 # The tasks, one module each (imported last: they subclass TrainTask and call register_task).
-from splitgym.agents.tasks import distredge_task, msmdi_task, nptp_task, nptp_v1_task  # noqa: E402,F401
+from splitgym.agents.tasks import (  # noqa: E402,F401
+    distredge_task,
+    distredge_v1_task,
+    msmdi_task,
+    nptp_task,
+    nptp_v1_task,
+)
