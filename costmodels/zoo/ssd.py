@@ -107,7 +107,5 @@ def build_resnet50() -> SSD:
     backbone = nn.Sequential(r.conv1, r.bn1, r.relu, r.maxpool, r.layer1, r.layer2, r.layer3)
     channels = [1024, 512, 512, 256, 256, 256]
     mids = [256, 256, 128, 128, 128]
-    extra = nn.ModuleList(
-        [_extra(channels[i], mids[i], channels[i + 1], stride2=i < 3) for i in range(len(mids))]
-    )
+    extra = nn.ModuleList([_extra(channels[i], mids[i], channels[i + 1], stride2=i < 3) for i in range(len(mids))])
     return SSD(backbone, extra, channels, scale=False)

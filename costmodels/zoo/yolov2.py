@@ -84,7 +84,9 @@ class YOLOv2(nn.Module):
         x = torch.cat([self.reorg(fine), self.to13(fine)], dim=1)
         p = self.out(self.last(x))  # (N, A*(5+C), H, W)
         p = p.unflatten(1, (self.anchors, 5 + self.classes)).permute(0, 1, 3, 4, 2).flatten(1, 3)
-        return torch.cat([torch.sigmoid(p[..., :2]), p[..., 2:4], torch.sigmoid(p[..., 4:5]), p[..., 5:].softmax(-1)], -1)
+        return torch.cat(
+            [torch.sigmoid(p[..., :2]), p[..., 2:4], torch.sigmoid(p[..., 4:5]), p[..., 5:].softmax(-1)], -1
+        )
 
 
 def build() -> YOLOv2:
