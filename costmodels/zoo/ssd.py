@@ -19,7 +19,7 @@ device's rows of a feature map sent to the requester), which the volume simulato
 not model; the README gives each model's head share of the FLOPs.
 
 The L2-norm rescaling is a depthwise 1x1 conv (:func:`_rescale`, the same per-channel product).
-``SSDHead.forward`` unpacks ``results.shape`` (torch.fx cannot trace that); :meth:`SSD._head` runs
+``SSDHead.forward`` unpacks ``results.shape`` (torch.fx cannot trace that); :func:`head_outputs` runs
 the same convs and the same (N, HWA, K) layout with static sizes (tested equal to ``SSDHead``).
 """
 
@@ -31,7 +31,7 @@ from torch import nn
 
 from splitgym.costmodels.models import torchvision_module
 
-__all__ = ["SSD", "build_vgg16", "build_resnet50"]
+__all__ = ["SSD", "build_vgg16", "build_resnet50", "head_outputs"]
 
 ANCHORS = [4, 6, 6, 6, 4, 4]
 CLASSES = 91
@@ -40,6 +40,17 @@ CLASSES = 91
 def _head_layout(x: torch.Tensor, k: int) -> torch.Tensor:
     """(N, A*K, H, W) -> (N, H*W*A, K): ``SSDScoringHead``'s view/permute/reshape, static sizes."""
     return x.permute(0, 2, 3, 1).flatten(1, 2).unflatten(2, (-1, k)).flatten(1, 2)
+
+
+def head_outputs(head: nn.Module, maps: list[torch.Tensor]) -> torch.Tensor:
+    """An ``SSDHead``'s (N, anchors, 4 + classes) on the feature maps, as ``SSDHead.forward``
+    computes it but with static sizes, so that torch.fx traces it."""
+    reg = head.regression_head.module_list
+    cls = head.classification_head.module_list
+    k = head.classification_head.num_columns
+    boxes = [_head_layout(reg[i](f), 4) for i, f in enumerate(maps)]
+    logits = [_head_layout(cls[i](f), k) for i, f in enumerate(maps)]
+    return torch.cat([torch.cat(boxes, 1), torch.cat(logits, 1)], -1)
 
 
 def _rescale(channels: int) -> nn.Conv2d:
@@ -62,13 +73,6 @@ class SSD(nn.Module):
         self.rescale = _rescale(channels[0]) if scale else None
         self.head = detection.SSDHead(channels, ANCHORS, CLASSES)
 
-    def _head(self, maps: list[torch.Tensor]) -> torch.Tensor:
-        reg = self.head.regression_head.module_list
-        cls = self.head.classification_head.module_list
-        boxes = [_head_layout(reg[i](f), 4) for i, f in enumerate(maps)]
-        logits = [_head_layout(cls[i](f), CLASSES) for i, f in enumerate(maps)]
-        return torch.cat([torch.cat(boxes, 1), torch.cat(logits, 1)], -1)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.backbone(x)
         first = x if self.rescale is None else self.rescale(F.normalize(x))
@@ -76,7 +80,7 @@ class SSD(nn.Module):
         for block in self.extra:
             x = block(x)
             maps.append(x)
-        return self._head(maps)
+        return head_outputs(self.head, maps)
 
 
 def build_vgg16() -> SSD:
