@@ -4,6 +4,12 @@ OpenPose's carried features, SSD's static head layout) equal the originals bit f
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -121,3 +127,34 @@ def test_voxelnet_is_refused_in_one_line():
     with pytest.raises(UnsupportedModelError) as info:
         build_model("voxelnet")
     assert str(info.value).startswith("model: VoxelNet is not supported") and "\n" not in str(info.value)
+
+
+def _cli(tmp: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SPLITGYM_HOME": str(tmp / "home")}  # its own profile cache: measured here
+    cmd = [sys.executable, "-m", "splitgym.experiments.cli", *args]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=tmp, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return res
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "size"), [("yolov2", 64), ("openpose", 32)])
+def test_zoo_model_through_every_cli_verb_and_training(tmp_path: Path, name: str, size: int):
+    """graph, profile, plan (AOFL and the LC-PSS pilot), simulate, execute local and distributed
+    (output equal to the unsplit model), and a short DistrEdge training run, by the model's name."""
+    graph = json.loads(_cli(tmp_path, "graph", name, "--input", str(size), "--json").stdout)
+    assert len(graph["units"]) == SHAPES[name][0] and graph["input"] == [3, size, size]
+    _cli(tmp_path, "profile", "--model", name, "--input", str(size))
+    for method in ("aofl", "lcpss-pilot"):
+        plan_file = f"{method}.json"
+        _cli(tmp_path, "plan", method, "--model", name, "--input", str(size), "--devices", "DB", "-o", plan_file)
+        sim = json.loads(_cli(tmp_path, "simulate", plan_file, "--json").stdout)
+        assert sim["latency_s"] > 0
+    for backend in ("local", "distributed"):
+        args = ("execute", "aofl.json", "--backend", backend, "--images", "2", "--json")
+        run = json.loads(_cli(tmp_path, *args).stdout)
+        assert run["max_abs_error"] <= 1e-5 * max(1.0, run["ref_max_abs"]), backend
+    train = ["train", f"model={name}", f"model.input={size}", "network=bw50", "episodes=5"]
+    _cli(tmp_path, *train, f"hydra.run.dir={tmp_path / 'run'}")
+    trained = json.loads((tmp_path / "run" / "export" / "plan.json").read_text())
+    assert trained["model"]["name"] == name
