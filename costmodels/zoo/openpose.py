@@ -12,7 +12,7 @@ one live tensor and the six stages would be one unit whose halo (receptive field
 the whole 46-row map. Each stage's input is already concat(L, S, F); each stage here also *passes
 F on* inside its own output, taking it from its input with a fixed one-hot 1x1 conv
 (:func:`channel_select`, a window op the row maths splits, equal to ``x[:, 57:]`` bit for bit,
-0.06% of the FLOPs). Then every stage's output is a cut point and each stage is one block unit.
+0.15% of the FLOPs). Then every stage's output is a cut point and each stage is one block unit.
 
 **What is split / what is head.** Split: the VGG-19 front, the CPM convs and each stage. Head:
 none (the maps are the output; peak finding and limb grouping are post-processing).
