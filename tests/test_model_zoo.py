@@ -5,9 +5,6 @@ OpenPose's carried features, SSD's static head layout) equal the originals bit f
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +21,7 @@ from splitgym.costmodels.zoo.ssd import ANCHORS, CLASSES, head_outputs
 from splitgym.costmodels.zoo.yolov2 import reorg
 from tests.helpers import intermediates
 from tests.test_graph import assert_exact, grid_split
+from tests.test_own_model import _cli
 
 #: name -> (units, last unit's output (C, H, W), head output or None) at the paper's input
 SHAPES = {
@@ -127,14 +125,6 @@ def test_voxelnet_is_refused_in_one_line():
     with pytest.raises(UnsupportedModelError) as info:
         build_model("voxelnet")
     assert str(info.value).startswith("model: VoxelNet is not supported") and "\n" not in str(info.value)
-
-
-def _cli(tmp: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "SPLITGYM_HOME": str(tmp / "home")}  # its own profile cache: measured here
-    cmd = [sys.executable, "-m", "splitgym.experiments.cli", *args]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=tmp, env=env)
-    assert res.returncode == 0, res.stderr[-3000:]
-    return res
 
 
 @pytest.mark.slow
