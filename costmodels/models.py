@@ -20,11 +20,20 @@ from torch import nn
 
 from splitgym.costmodels.errors import UnsupportedModelError
 from splitgym.costmodels.nodynamo import without_dynamo
+from splitgym.costmodels.zoo import EXCLUDED, ZOO, ZOO_INPUT
 
-__all__ = ["build_model", "available_models", "DEFAULT_INPUT", "is_model_spec", "model_factory", "resolve_model_spec"]
+__all__ = [
+    "build_model",
+    "available_models",
+    "DEFAULT_INPUT",
+    "is_model_spec",
+    "model_factory",
+    "resolve_model_spec",
+    "torchvision_module",
+]
 
 #: Models whose input size differs from the usual 224.
-DEFAULT_INPUT: dict[str, int] = {"inception_v3": 299}
+DEFAULT_INPUT: dict[str, int] = {"inception_v3": 299, **ZOO_INPUT}
 
 _EXTRA_KWARGS: dict[str, dict[str, object]] = {
     "inception_v3": {"aux_logits": False, "init_weights": False},
@@ -40,10 +49,18 @@ def _torchvision() -> ModuleType:
     return sys.modules["torchvision"]
 
 
+def torchvision_module(path: str) -> ModuleType:
+    """``torchvision.<path>`` (e.g. ``models.detection.ssd``), imported the way :func:`_torchvision`
+    imports torchvision, for the zoo's models built from torchvision's blocks."""
+    _torchvision()
+    return importlib.import_module(f"torchvision.{path}")
+
+
 def available_models() -> list[str]:
-    """Every torchvision classification model name (the tested set is in the README)."""
+    """Every torchvision classification model name and the zoo's (DistrEdge's detection and pose
+    models, :mod:`splitgym.costmodels.zoo`); the tested set is in the README."""
     torchvision = _torchvision()
-    return sorted(torchvision.models.list_models(module=torchvision.models))
+    return sorted([*torchvision.models.list_models(module=torchvision.models), *ZOO])
 
 
 def is_model_spec(name: str) -> bool:
@@ -130,7 +147,8 @@ def _called(fn: Any, name: str) -> nn.Module:
 
 
 def build_model(name: str, seed: int = 0, meta: bool = False) -> nn.Module:
-    """A torchvision classifier in eval mode with seeded random weights.
+    """A torchvision classifier (or a zoo model: ``yolov2``, ``ssd300_vgg16``, ...) in eval mode
+    with seeded random weights.
 
     ``meta``: the same modules with shape-only parameters on the ``meta`` device (no memory, no
     random init, ~20x faster), for tracing; ``build_model(name, seed)`` gives the weights when
@@ -140,6 +158,10 @@ def build_model(name: str, seed: int = 0, meta: bool = False) -> nn.Module:
     arguments under the same seed."""
     if is_model_spec(name):
         return _build_custom(name, seed, meta)
+    if name in ZOO:  # DistrEdge's detection and pose models (costmodels/zoo): built like a user's factory
+        return _build_custom(ZOO[name], seed, meta)
+    if name in EXCLUDED:
+        raise UnsupportedModelError(f"model: {EXCLUDED[name]}")
     torchvision = _torchvision()
     if name not in available_models():
         raise UnsupportedModelError(

@@ -60,12 +60,21 @@ class Scenario(ScenarioBase):
     network: str | Mapping[str, Any] = "bw300"
     partition: str = "lcpss"  # lcpss | lcpss-pilot | pilot-search | layers | single | stages | "0,4,9"
     alpha: float = 0.75  # LC-PSS's a when partition == "lcpss"
+    lcpss_samples: int = 100  # LC-PSS's |R_s| (DE L246), for "lcpss" and the pilots' LC-PSS seeds
+    lcpss_seed: int = 0  # seed of LC-PSS's random split decisions
+    pilot_samples: int = 256  # the pilots' share decisions priced per partition
+    pilot_spread: float = 0.5  # their normal spread around the prior
+    pilot_seed: int = 0
     version: int = 1
+
+    def __post_init__(self) -> None:
+        check_lcpss_settings(self)
 
     def volumes(self, graph: ModelGraph | None = None, n_devices: int | None = None) -> Partition:
         g = graph or self.graph()
         if self.partition == "lcpss":
-            return lcpss_partition(g, n_devices or self.cluster().size, alpha=self.alpha)
+            n = n_devices or self.cluster().size
+            return lcpss_partition(g, n, alpha=self.alpha, samples=self.lcpss_samples, seed=self.lcpss_seed)
         pilot = self.pilot(g)
         if pilot is not None:
             return pilot.partition
@@ -75,7 +84,45 @@ class Scenario(ScenarioBase):
         """The partition pilot's choice where ``partition`` names one (costmodels/volumes/partition_pilot.py)."""
         if self.partition not in PILOTS:
             return None
-        return pilot_partition(graph or self.graph(), self.cluster(), **PILOTS[self.partition])
+        return pilot_partition(
+            graph or self.graph(),
+            self.cluster(),
+            samples=self.pilot_samples,
+            spread=self.pilot_spread,
+            seed=self.pilot_seed,
+            lcpss_samples=self.lcpss_samples,
+            lcpss_seed=self.lcpss_seed,
+            **PILOTS[self.partition],
+        )
+
+
+#: LC-PSS's settings (used by partition "lcpss" and the pilots) and the pilots' own, with defaults
+LCPSS_SETTINGS: dict[str, object] = {"lcpss_samples": 100, "lcpss_seed": 0}
+PILOT_SETTINGS: dict[str, object] = {"pilot_samples": 256, "pilot_spread": 0.5, "pilot_seed": 0}
+
+
+def check_lcpss_settings(sc: Scenario) -> None:
+    """One line for an LC-PSS or pilot setting of the wrong type or range, or changed from its
+    default where the scenario's partition does not use it (it would be silently ignored: the
+    pilots sweep a themselves, a named partition runs no LC-PSS)."""
+    for key in ("lcpss_samples", "pilot_samples"):
+        v = getattr(sc, key)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise EnvArgumentError(f"{key}: expected an integer >= 1, got {v!r}")
+    for key in ("lcpss_seed", "pilot_seed"):
+        v = getattr(sc, key)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise EnvArgumentError(f"{key}: expected an integer >= 0, got {v!r}")
+    if isinstance(sc.pilot_spread, bool) or not isinstance(sc.pilot_spread, (int, float)) or sc.pilot_spread <= 0:
+        raise EnvArgumentError(f"pilot_spread: expected a number > 0, got {sc.pilot_spread!r}")
+    users = {"alpha": ("lcpss",), "lcpss_samples": ("lcpss", *PILOTS), "lcpss_seed": ("lcpss", *PILOTS)}
+    users.update({k: tuple(PILOTS) for k in PILOT_SETTINGS})
+    for key, default in {"alpha": 0.75, **LCPSS_SETTINGS, **PILOT_SETTINGS}.items():
+        if getattr(sc, key) != default and sc.partition not in users[key]:
+            raise EnvArgumentError(
+                f"{key}: {getattr(sc, key)!r} is not used by partition {sc.partition!r} "
+                f"(only by {', '.join(users[key])})"
+            )
 
 
 def network_arg(network: Any) -> str | Mapping[str, Any]:

@@ -29,7 +29,18 @@ from splitgym.experiments.cli import main
 SETUPS: dict[str, tuple[str, str, str | float, dict[str, Any]]] = {
     **{
         m: ("volumes", "DB", 300.0, {})
-        for m in ("equal", "coedge", "modnn", "mednn", "deepthings", "deeperthings", "aofl", "offload", "exact")
+        for m in (
+            "equal",
+            "coedge",
+            "modnn",
+            "mednn",
+            "deepthings",
+            "deeperthings",
+            "aofl",
+            "offload",
+            "exact",
+            "lcpss-pilot",
+        )
     },
     "ar-mdi": ("stages", "tx2x3", 300.0, {}),
     "nptp-mpa": ("tiles", "nptp3", 4.0, {"iterations": 30, "rounds": 1}),

@@ -31,6 +31,7 @@ from splitgym.agents.planners.volumes.deeperthings import plan_deeperthings
 from splitgym.agents.planners.volumes.deepthings import plan_deepthings
 from splitgym.agents.planners.volumes.equal import plan_equal
 from splitgym.agents.planners.volumes.exact import plan_exact
+from splitgym.agents.planners.volumes.lcpss_pilot import plan_lcpss_pilot
 from splitgym.agents.planners.volumes.mednn import plan_mednn
 from splitgym.agents.planners.volumes.modnn import plan_modnn
 from splitgym.agents.planners.volumes.offload import plan_offload
@@ -53,6 +54,7 @@ PLANNERS: dict[str, Planner] = {
     "aofl": plan_aofl,
     "offload": plan_offload,
     "exact": plan_exact,
+    "lcpss-pilot": plan_lcpss_pilot,
     "hyps": plan_hyps,
     "ar-mdi": plan_ar_mdi,
     # NPTP: tile plans (costmodels/tiles/tile_cost.py)

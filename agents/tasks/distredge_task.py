@@ -45,7 +45,25 @@ def scenario_from_config(cfg: DictConfig) -> Scenario:
         network=network,
         partition=str(cfg.env.partition),
         alpha=float(cfg.env.alpha),
+        **lcpss_settings(cfg.env),
     )
+
+
+def lcpss_settings(env: DictConfig) -> dict[str, Any]:
+    """``env.lcpss.{samples,seed}`` and ``env.pilot.{samples,spread,seed}`` as the scenario's
+    fields (absent in an older run's config: the defaults); the scenario checks them in one line."""
+    out: dict[str, Any] = {}
+    for group, keys in (("lcpss", ("samples", "seed")), ("pilot", ("samples", "spread", "seed"))):
+        values = env.get(group)
+        if values is None:
+            continue
+        if not isinstance(values, DictConfig):
+            raise SplitgymError(f"env.{group}: expected a mapping of {', '.join(keys)}, got {values!r}")
+        unknown = [k for k in values if k not in keys]
+        if unknown:
+            raise SplitgymError(f"env.{group}.{unknown[0]}: unknown setting (known: {', '.join(keys)})")
+        out.update({f"{group}_{k}": values[k] for k in keys if values.get(k) is not None})
+    return out
 
 
 class DistrEdgeTask(TrainTask):

@@ -145,10 +145,13 @@ def pilot_partition(
     linear_seed: bool = False,
     priors: tuple[str, ...] = ("whole",),
     max_moves: int = 0,
+    lcpss_samples: int = 100,
+    lcpss_seed: int = 0,
 ) -> PilotResult:
     """The fastest partition (by its best sampled share decision) among the LC-PSS partitions over
     ``alphas`` and, with ``linear_seed``, the linear model's optimum; then up to ``max_moves``
-    improving boundary toggles from it. The defaults are ``lcpss-pilot``; :data:`SEARCH` the rest."""
+    improving boundary toggles from it. The defaults are ``lcpss-pilot``; :data:`SEARCH` the rest.
+    ``lcpss_samples`` (|R_s|) and ``lcpss_seed``: LC-PSS's own random split decisions, per a."""
     if not alphas:
         raise ValueError("alphas: at least one value is needed")
     if samples < 1:
@@ -160,7 +163,9 @@ def pilot_partition(
     rows = []
     seeds: list[tuple[float, float, str, Starts]] = []  # (latency, -a, source, starts)
     for a in sorted(alphas, reverse=True):
-        part = tuple(tuple(p) for p in lcpss_partition(graph, cluster.size, alpha=a))
+        part = tuple(
+            tuple(p) for p in lcpss_partition(graph, cluster.size, alpha=a, samples=lcpss_samples, seed=lcpss_seed)
+        )
         starts = tuple(f for f, _ in part)
         rows.append((float(a), part, price(starts)[0]))
         seeds.append((price(starts)[0], -float(a), "lcpss", starts))
