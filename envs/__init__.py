@@ -22,3 +22,5 @@ if "splitgym/MSMDI-v0" not in registry:
     register(id="splitgym/MSMDI-v0", entry_point="splitgym.envs.msmdi:MSMDIEnv")
 if "splitgym/NPTP-v0" not in registry:
     register(id="splitgym/NPTP-v0", entry_point="splitgym.envs.nptp:NPTPEnv")
+if "splitgym/HiDP-v0" not in registry:
+    register(id="splitgym/HiDP-v0", entry_point="splitgym.envs.hidp:HiDPEnv")
