@@ -1,7 +1,7 @@
 """PPO on ``splitgym/HiDP-v0`` (planners' menu) against HiDP, DisNet, OmniBoost and the one-step
 earliest-finish look-ahead, on the same held-out arrival streams.
 
-    nice -n 10 python -m splitgym.experiments.hidp_env_ppo                   # 3 seeds x 15k steps
+    nice -n 10 python -m splitgym.experiments.hidp_env_ppo                   # 3 seeds x 8k steps
     python -m splitgym.experiments.hidp_env_ppo --timesteps 256 --seeds 0 --eval-episodes 1 --out /tmp/x
 
 Per training seed: SB3 PPO (MlpPolicy, CPU, one thread) learns on episodes of 64 requests drawn
@@ -49,8 +49,8 @@ def evaluate(env: HiDPEnv, policies: list[Policy], episodes: int, train_seed: in
     return rows
 
 
-def one_seed(args: argparse.Namespace, seed: int) -> tuple[list[dict[str, Any]], float]:
-    env = HiDPEnv(rates=tuple(args.rates), requests=args.requests, reward=args.reward, menu=planner_menu)
+def one_seed(env: HiDPEnv, args: argparse.Namespace, seed: int) -> tuple[list[dict[str, Any]], float]:
+    """Train on ``env`` (its plan menus cached across seeds) and evaluate every policy."""
     model = PPO("MlpPolicy", Monitor(env), seed=seed, n_steps=512, batch_size=128, device="cpu", verbose=0)
     t = time.perf_counter()
     model.learn(total_timesteps=args.timesteps)
@@ -96,9 +96,9 @@ def markdown(summ: list[dict[str, Any]], args: argparse.Namespace, train_s: list
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--timesteps", type=int, default=15_000)
+    ap.add_argument("--timesteps", type=int, default=8_000)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--eval-episodes", type=int, default=10)
+    ap.add_argument("--eval-episodes", type=int, default=5)
     ap.add_argument("--requests", type=int, default=64)
     ap.add_argument("--rates", type=float, nargs="+", default=[16.0, 8.0])
     ap.add_argument("--reward", default="latency", choices=["latency", "throughput"])
@@ -110,8 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(1)
     rows, train_s = [], []
+    env = HiDPEnv(rates=tuple(args.rates), requests=args.requests, reward=args.reward, menu=planner_menu)
     for seed in args.seeds:
-        r, s = one_seed(args, seed)
+        r, s = one_seed(env, args, seed)
         rows += r
         train_s.append(s)
         print(f"seed {seed}: trained in {s:.0f} s", flush=True)
