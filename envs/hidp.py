@@ -97,7 +97,7 @@ class HiDPEnv(gym.Env[np.ndarray, np.int64]):
         reward: str = "latency",
         menu: Menu | None = None,
         trace: Sequence[Sequence[float]] | None = None,
-        backlog_scale: float = 0.2,
+        backlog_scale: float = 1.0,
         efficiency: dict[str, float] | None = None,
         start: float | None = None,
     ) -> None:

@@ -4,8 +4,9 @@ earliest-finish look-ahead, on the same held-out arrival streams.
     nice -n 10 python -m splitgym.experiments.hidp_env_ppo                   # 3 seeds x 8k steps
     python -m splitgym.experiments.hidp_env_ppo --timesteps 256 --seeds 0 --eval-episodes 1 --out /tmp/x
 
-Per training seed: SB3 PPO (MlpPolicy, CPU, one thread) learns on episodes of 64 requests drawn
-from seeds of its own; then every policy runs the same ``--eval-episodes`` episodes (reset seeds
+Per training seed: SB3 PPO (MlpPolicy, CPU, one thread, rewards normalised by ``VecNormalize``
+since a request's slowdown ranges over 1-30, an entropy bonus) learns on episodes of 64 requests
+drawn from seeds of its own; then every policy runs the same ``--eval-episodes`` episodes (reset seeds
 10_000 + i, never trained on). Writes ``hidp_env_ppo.csv`` (one row per policy, training seed and
 evaluation episode) and ``hidp_env_ppo.md`` (the median over training seeds of each policy's mean
 over the episodes, with the min-max over seeds).
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
 from splitgym.agents.planners.nodes.hidp_menu import BASELINES, planner_menu
 from splitgym.agents.planners.nodes.hidp_policies import (
@@ -51,7 +53,10 @@ def evaluate(env: HiDPEnv, policies: list[Policy], episodes: int, train_seed: in
 
 def one_seed(env: HiDPEnv, args: argparse.Namespace, seed: int) -> tuple[list[dict[str, Any]], float]:
     """Train on ``env`` (its plan menus cached across seeds) and evaluate every policy."""
-    model = PPO("MlpPolicy", Monitor(env), seed=seed, n_steps=512, batch_size=128, device="cpu", verbose=0)
+    venv = VecNormalize(DummyVecEnv([lambda: Monitor(env)]), norm_obs=False, norm_reward=True)
+    model = PPO(
+        "MlpPolicy", venv, seed=seed, n_steps=512, batch_size=128, ent_coef=args.ent_coef, device="cpu", verbose=0
+    )
     t = time.perf_counter()
     model.learn(total_timesteps=args.timesteps)
     train_s = time.perf_counter() - t
@@ -81,7 +86,8 @@ def markdown(summ: list[dict[str, Any]], args: argparse.Namespace, train_s: list
     head = (
         f"PPO on splitgym/HiDP-v0 (planners' menu, hidp-dynamic, rates {args.rates} req/s, "
         f"{args.requests} requests/episode, reward {args.reward}); {args.timesteps} steps per seed, "
-        f"seeds {args.seeds}, training {np.median(train_s):.0f} s median per seed; "
+        f"ent_coef {args.ent_coef}, rewards normalised (VecNormalize), seeds {args.seeds}, "
+        f"training {np.median(train_s):.0f} s median per seed; "
         f"{args.eval_episodes} held-out episodes. Median over training seeds [min-max].\n\n"
         "| policy | return | mean latency (ms) | throughput (req/s) |\n|---|---|---|---|\n"
     )
@@ -100,6 +106,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--eval-episodes", type=int, default=5)
     ap.add_argument("--requests", type=int, default=64)
+    ap.add_argument("--ent-coef", type=float, default=0.01, help="PPO's entropy bonus (keeps exploring)")
     ap.add_argument("--rates", type=float, nargs="+", default=[16.0, 8.0])
     ap.add_argument("--reward", default="latency", choices=["latency", "throughput"])
     ap.add_argument("--out", default=RESULTS_DIR)
