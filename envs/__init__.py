@@ -23,4 +23,4 @@ if "splitgym/MSMDI-v0" not in registry:
 if "splitgym/NPTP-v0" not in registry:
     register(id="splitgym/NPTP-v0", entry_point="splitgym.envs.nptp:NPTPEnv")
 if "splitgym/HiDP-v0" not in registry:
-    register(id="splitgym/HiDP-v0", entry_point="splitgym.envs.hidp:HiDPEnv")
+    register(id="splitgym/HiDP-v0", entry_point="splitgym.envs.hidp_env:HiDPEnv")

@@ -34,7 +34,7 @@ from splitgym.agents.planners.nodes.hidp_policies import (
     RandomPolicy,
     run_episode,
 )
-from splitgym.envs.hidp import HiDPEnv
+from splitgym.envs.hidp_env import HiDPEnv
 from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
 
 EVAL_BASE = 10_000

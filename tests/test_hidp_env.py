@@ -12,7 +12,7 @@ import splitgym.envs  # noqa: F401  (registers the ids)
 from splitgym.agents.planners.nodes.hidp_menu import BASELINES, menu_names, planner_menu
 from splitgym.agents.planners.nodes.hidp_policies import EarliestFinishPolicy, FixedPolicy, run_episode
 from splitgym.costmodels.errors import ConfigError, EnvArgumentError
-from splitgym.envs.hidp import HiDPEnv
+from splitgym.envs.hidp_env import HiDPEnv
 
 SMALL = {"models": ("resnet18",), "rates": (40.0,), "requests": 12}
 

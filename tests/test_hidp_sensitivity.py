@@ -54,3 +54,14 @@ def test_ppo_summary_takes_the_median_over_training_seeds():
     (summ,) = hidp_env_ppo.summary(rows)
     assert summ["return"] == -4.0 and summ["return_min"] == -10.0 and summ["return_max"] == -2.0
     assert summ["train_seeds"] == 3
+
+
+@pytest.mark.slow
+def test_ppo_script_writes_every_policy_on_the_same_episodes(tmp_path):
+    argv = ["--timesteps", "64", "--seeds", "0", "--eval-episodes", "1", "--requests", "8"]
+    assert hidp_env_ppo.main([*argv, "--out", str(tmp_path)]) == 0
+    rows = read_csv(tmp_path / "hidp_env_ppo.csv")
+    assert [r["policy"] for r in rows] == ["ppo", "hidp", "disnet", "omniboost", "earliest-finish", "random"]
+    assert {r["seed"] for r in rows} == {hidp_env_ppo.EVAL_BASE}
+    assert sum(int(p.split("=")[1]) for p in rows[1]["picks"].split(";")) == 8
+    assert "| earliest-finish |" in (tmp_path / "hidp_env_ppo.md").read_text()
