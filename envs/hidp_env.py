@@ -61,7 +61,10 @@ class HiDPEnv(gym.Env[np.ndarray, np.int64]):
     ``Box(0, 1, (N*P + N + S + 1,))``: for every node and processor slot (P the most processors
     on a node, missing ones 0) its backlog ``b`` (seconds until it is free) as ``1 - exp(-b/s)``
     with ``s = backlog_scale``; each node's availability (0/1); the stream of this request
-    (one-hot); the time since the previous arrival, scaled the same way.
+    (one-hot); the time since the previous arrival, scaled the same way. With ``preview=True``, K
+    more: for each menu entry, when this request would finish if it took it, from now, scaled the
+    same way (K schedules per step: the one-step consequence of every action, so a policy need not
+    learn the simulator to see it).
 
     ## Rewards
     ``"latency"`` (default): minus the request's latency over its model's reference (the best
@@ -82,7 +85,7 @@ class HiDPEnv(gym.Env[np.ndarray, np.int64]):
     ``models`` (one per stream), ``rates`` (requests/s per stream), ``devices`` (a HiDP device
     group), ``requests``, ``reward``, ``menu`` (a :data:`Menu`), ``trace``, ``backlog_scale``,
     ``efficiency`` (processor-kind fractions of peak, a sensitivity run), ``start`` (a fixed start
-    time instead of the random one).
+    time instead of the random one), ``preview`` (the look-ahead features above).
 
     ## Version History
     * v0: initial version.
@@ -100,6 +103,7 @@ class HiDPEnv(gym.Env[np.ndarray, np.int64]):
         backlog_scale: float = 1.0,
         efficiency: dict[str, float] | None = None,
         start: float | None = None,
+        preview: bool = False,
     ) -> None:
         if reward not in REWARDS:
             raise EnvArgumentError(f"reward: must be one of {REWARDS}, got {reward!r}")
@@ -116,7 +120,7 @@ class HiDPEnv(gym.Env[np.ndarray, np.int64]):
         self.requests = len(self.trace) if self.trace is not None else int(requests)
         self.episode_steps = self.requests
         self.reward_mode, self.menu, self.scale = reward, menu or template_menu, float(backlog_scale)
-        self.start = start
+        self.start, self.show_preview = start, bool(preview)
         steps = [t for n in self.nodes.nodes for t, _ in n.availability.steps]
         self.span = (max(steps) if steps else 0.0) + 20.0
         self.scorers = {m: HiDPScorer(graph_of(m), self.nodes) for m in set(self.models)}
@@ -126,7 +130,7 @@ class HiDPEnv(gym.Env[np.ndarray, np.int64]):
         self.ref = {m: min(self.scorers[m].latency(p) for p in self.plans(m, full)) for m in set(self.models)}
         self.N, self.P = self.nodes.size, max(len(n.processors) for n in self.nodes.nodes)
         self.action_space = spaces.Discrete(self.K)
-        dim = self.N * self.P + self.N + len(self.models) + 1
+        dim = self.N * self.P + self.N + len(self.models) + 1 + (self.K if self.show_preview else 0)
         self.observation_space = spaces.Box(0.0, 1.0, (dim,), dtype=np.float32)
 
     # -- the menu -----------------------------------------------------------------------------
@@ -197,10 +201,15 @@ class HiDPEnv(gym.Env[np.ndarray, np.int64]):
 
     def _obs(self) -> np.ndarray:
         t, s = self.arrivals[self.i]
-        return self._obs_at(t, s)
+        obs = self._obs_at(t, s)
+        if not self.show_preview:
+            return obs
+        ahead = [self._squash(self.preview(a).end - t) for a in range(self.K)]
+        return np.concatenate([obs, np.array(ahead, dtype=np.float32)])
 
     def _obs_final(self) -> np.ndarray:
-        return self._obs_at(self.prev_t, self.arrivals[-1][1])
+        obs = self._obs_at(self.prev_t, self.arrivals[-1][1])
+        return np.concatenate([obs, np.zeros(self.K, dtype=np.float32)]) if self.show_preview else obs
 
     def _info(self) -> dict[str, Any]:
         t, s = self.arrivals[self.i]

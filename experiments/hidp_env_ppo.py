@@ -7,7 +7,8 @@ earliest-finish look-ahead, on the same held-out arrival streams.
 Per training seed: SB3 PPO (MlpPolicy, CPU, one thread, rewards normalised by ``VecNormalize``
 since a request's slowdown ranges over 1-30, an entropy bonus) learns on episodes of 64 requests
 drawn from seeds of its own; then every policy runs the same ``--eval-episodes`` episodes (reset seeds
-10_000 + i, never trained on). Writes ``hidp_env_ppo.csv`` (one row per policy, training seed and
+10_000 + i, never trained on). ``--preview`` adds each menu entry's look-ahead finish time to the
+observation (files ``hidp_env_ppo_preview.*``). Writes ``hidp_env_ppo.csv`` (one row per policy, training seed and
 evaluation episode) and ``hidp_env_ppo.md`` (the median over training seeds of each policy's mean
 over the episodes, with the min-max over seeds).
 """
@@ -84,7 +85,7 @@ def summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def markdown(summ: list[dict[str, Any]], args: argparse.Namespace, train_s: list[float]) -> str:
     head = (
-        f"PPO on splitgym/HiDP-v0 (planners' menu, hidp-dynamic, rates {args.rates} req/s, "
+        f"PPO on splitgym/HiDP-v0 (planners' menu, hidp-dynamic, rates {args.rates} req/s, preview {args.preview}, "
         f"{args.requests} requests/episode, reward {args.reward}); {args.timesteps} steps per seed, "
         f"ent_coef {args.ent_coef}, rewards normalised (VecNormalize), seeds {args.seeds}, "
         f"training {np.median(train_s):.0f} s median per seed; "
@@ -109,6 +110,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--ent-coef", type=float, default=0.01, help="PPO's entropy bonus (keeps exploring)")
     ap.add_argument("--rates", type=float, nargs="+", default=[16.0, 8.0])
     ap.add_argument("--reward", default="latency", choices=["latency", "throughput"])
+    ap.add_argument("--preview", action="store_true", help="each entry's look-ahead finish time in the observation")
     ap.add_argument("--out", default=RESULTS_DIR)
     return ap.parse_args(argv)
 
@@ -117,17 +119,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(1)
     rows, train_s = [], []
-    env = HiDPEnv(rates=tuple(args.rates), requests=args.requests, reward=args.reward, menu=planner_menu)
+    env = HiDPEnv(
+        rates=tuple(args.rates), requests=args.requests, reward=args.reward, menu=planner_menu, preview=args.preview
+    )
     for seed in args.seeds:
         r, s = one_seed(env, args, seed)
         rows += r
         train_s.append(s)
         print(f"seed {seed}: trained in {s:.0f} s", flush=True)
     out = Path(args.out)
-    write_csv(out / "hidp_env_ppo.csv", rows)
+    stem = "hidp_env_ppo_preview" if args.preview else "hidp_env_ppo"
+    write_csv(out / f"{stem}.csv", rows)
     summ = summary(rows)
     text = markdown(summ, args, train_s)
-    (out / "hidp_env_ppo.md").write_text(text)
+    (out / f"{stem}.md").write_text(text)
     print(text)
     return 0
 

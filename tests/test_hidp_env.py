@@ -140,3 +140,17 @@ def test_bad_action_is_refused():
     env.reset(seed=0)
     with pytest.raises(EnvArgumentError, match="^action:"):
         env.step(env.K)
+
+
+def test_preview_features_rank_the_entries_as_earliest_finish_does():
+    env = HiDPEnv(**SMALL, preview=True)
+    gym_check_env(env, skip_render_check=True)
+    sb3_check_env(env)
+    plain = HiDPEnv(**SMALL).observation_space.shape[0]
+    assert env.observation_space.shape == (plain + env.K,)
+    obs, _ = env.reset(seed=5)
+    for _ in range(6):
+        ahead = obs[plain:]
+        a = EarliestFinishPolicy().act(env, obs, {})
+        assert ahead[a] == ahead.min() and ahead.max() > 0
+        obs = env.step(a)[0]
