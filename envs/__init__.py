@@ -32,3 +32,7 @@ if "splitgym/NPTP-v1" not in registry:
 ENV_IDS.append("splitgym/DistrEdge-v1")
 if "splitgym/DistrEdge-v1" not in registry:
     register(id="splitgym/DistrEdge-v1", entry_point="splitgym.envs.distredge_v1:DistrEdgeV1Env")
+
+# HiDP-v0: a request stream over nodes whose availability changes (not in ENV_IDS: no render modes)
+if "splitgym/HiDP-v0" not in registry:
+    register(id="splitgym/HiDP-v0", entry_point="splitgym.envs.hidp_env:HiDPEnv")
