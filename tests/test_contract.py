@@ -45,6 +45,7 @@ SETUPS: dict[str, tuple[str, str, str | float, dict[str, Any]]] = {
     "ar-mdi": ("stages", "tx2x3", 300.0, {}),
     "nptp-mpa": ("tiles", "nptp3", 4.0, {"iterations": 30, "rounds": 1}),
     "coedge-strips": ("tiles", "nptp3", 4.0, {"grid": 4}),
+    "coedge-lp": ("tiles", "nptp3", 4.0, {}),
     "grid": ("tiles", "nptp3", 4.0, {}),
     "nptp-exact": ("tiles", "nptp3", 4.0, {}),
     "hyps": ("neurons", "pi3b-4", 300.0, {"threshold": 1000000}),
