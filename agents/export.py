@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from splitgym.costmodels.atomic import atomic_file, atomic_write
 from splitgym.costmodels.volumes.linear_model import equal_cuts
 from splitgym.envs.distredge import OBS_HIGH, DistrEdgeEnv
 
@@ -67,7 +68,8 @@ def export_actor(policy: nn.Module, env: DistrEdgeEnv, path: str | Path) -> Path
         program = torch.export.export(module, (example,), dynamic_shapes=batch)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.export.save(program, str(path))
+    with atomic_file(path) as f:
+        torch.export.save(program, f)
     return path
 
 
@@ -165,5 +167,5 @@ def write_summary(
         **_pilot(env),
         **(extra or {}),
     }
-    Path(path).write_text(json.dumps(summary, indent=1))
+    atomic_write(path, json.dumps(summary, indent=1))
     return summary

@@ -12,6 +12,7 @@ best plan, exported policy and ``summary.json``).
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import signal
 import sys
@@ -30,14 +31,18 @@ from stable_baselines3.common.logger import configure
 from splitgym.agents.actor_init import scale_actor_output
 from splitgym.agents.algos import ALGOS
 from splitgym.agents.callbacks import BestPlanCallback, ResumableCheckpoint, save_checkpoint
+from splitgym.agents.checkpoint_set import MANIFEST, read_set
 from splitgym.agents.config_check import check_config
 from splitgym.agents.episode_budget import EpisodeBudget
 from splitgym.agents.noise import EpsilonGaussianNoise
 from splitgym.agents.periodic_eval import PeriodicEval
 from splitgym.agents.rerun import rerun_command
+from splitgym.agents.resume_config import resumed_config, run_fingerprint
 from splitgym.agents.tasks import get_task
 from splitgym.agents.tb_logging import EpisodeDump, log_hparams
+from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.errors import ConfigError, SplitgymError
+from splitgym.costmodels.run_folder import folder_lock
 
 __all__ = ["train", "main"]
 
@@ -104,20 +109,8 @@ def _make_model(
     episode and ``best``'s state) when ``cfg.resume``, else a fresh one built from ``cfg.agent``
     (``kwargs``: its resolved ``kwargs``); with whether ``learn`` resets the timestep count (only
     for a fresh model)."""
-    if cfg.resume and (ckpt / "model.zip").exists():
-        model = Algo.load(ckpt / "model.zip", env=env, device=cfg.device)
-        if (ckpt / "replay_buffer.pkl").exists() and hasattr(model, "load_replay_buffer"):
-            model.load_replay_buffer(ckpt / "replay_buffer.pkl")
-        progress = json.loads((ckpt / "progress.json").read_text())
-        if noise is not None:
-            noise.episode = int(progress.get("noise_episode") or 0)
-            model.action_noise = noise
-        state = json.loads((ckpt / "best.json").read_text())
-        pol = torch.load(ckpt / "best_policy.pt", weights_only=True) if (ckpt / "best_policy.pt").exists() else None
-        best.load_state(state, pol)
-        return model, False
     if cfg.resume:
-        raise ConfigError(f"resume: no checkpoint in {ckpt} (set hydra.run.dir to the run to resume)")
+        return _resume(cfg, Algo, env, ckpt, best, noise), False
     extra = {"action_noise": noise} if noise is not None else {}
     model = Algo(
         cfg.agent.policy, env, seed=int(cfg.seed), device=cfg.device, verbose=int(cfg.verbose), **extra, **kwargs
@@ -125,6 +118,27 @@ def _make_model(
     if cfg.agent.get("actor_init_scale") is not None:
         scale_actor_output(model, float(cfg.agent.actor_init_scale))
     return model, True
+
+
+def _resume(
+    cfg: DictConfig, Algo: Any, env: Any, ckpt: Path, best: BestPlanCallback, noise: EpsilonGaussianNoise | None
+) -> Any:
+    """The model, replay buffer, noise episode and ``best``'s state of the checkpoint set in
+    ``ckpt``, loaded from bytes the signed manifest vouches for (nothing is unpickled before)."""
+    if not (ckpt / MANIFEST).exists() and not (ckpt / "model.zip").exists():
+        raise ConfigError(f"resume: no checkpoint in {ckpt} (set hydra.run.dir to the run to resume)")
+    parts, _ = read_set(ckpt, run_fingerprint(cfg))
+    model = Algo.load(io.BytesIO(parts["model.zip"]), env=env, device=cfg.device)
+    if "replay_buffer.pkl" in parts and hasattr(model, "load_replay_buffer"):
+        model.load_replay_buffer(io.BytesIO(parts["replay_buffer.pkl"]))
+    progress = json.loads(parts["progress.json"])
+    if noise is not None:
+        noise.episode = int(progress.get("noise_episode") or 0)
+        model.action_noise = noise
+    pol = parts.get("best_policy.pt")
+    policy = torch.load(io.BytesIO(pol), weights_only=True) if pol is not None else None
+    best.load_state(json.loads(parts["best.json"]), policy)
+    return model
 
 
 def _count(cfg: DictConfig, key: str, minimum: int = 0) -> int:
@@ -159,7 +173,7 @@ def _callbacks(cfg: DictConfig, task: Any, env: Any, best: BestPlanCallback, ckp
         evals = [PeriodicEval(best, task.make_env(cfg), task.episode_scalars, every, episodes)]
     refs = task.reference_scalars(env)
     dump = EpisodeDump(best, _count(cfg, "log_interval", 1), refs, lambda d: task.plan_figure(env, d))
-    checkpoint = ResumableCheckpoint(ckpt, best, _count(cfg, "checkpoint_every", 1))
+    checkpoint = ResumableCheckpoint(ckpt, best, run_fingerprint(cfg), _count(cfg, "checkpoint_every", 1))
     return [best, *evals, dump, checkpoint, EpisodeBudget(best, _count(cfg, "episodes", 1), _progress(cfg))]
 
 
@@ -186,14 +200,23 @@ def _warn_no_update(model: Any, episodes: int, steps: int) -> None:
         )
 
 
-def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
-    """Run one training job into ``run_dir``; returns the summary."""
+def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None) -> dict[str, Any]:
+    """Run one training job into ``run_dir`` (``overrides``: the command line's, checked against
+    the saved config on a resume); returns the summary. The folder is locked while it runs."""
+    with folder_lock(run_dir, "train"):
+        return _train(resumed_config(cfg, run_dir, overrides or []), run_dir)
+
+
+def _train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     # read the config (checked, then recorded in the run folder)
     check_config(cfg)
-    run_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(int(cfg.torch_threads))
-    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    (run_dir / "command.txt").write_text(rerun_command() + "\n")
+    ckpt = run_dir / "checkpoints"
+    if not cfg.resume and (ckpt / MANIFEST).exists():
+        raise ConfigError(f"resume: {run_dir} already holds a run; add resume=true to continue it, or use a new folder")
+    atomic_write(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    if not cfg.resume:
+        atomic_write(run_dir / "command.txt", rerun_command() + "\n")
     # make the env (its steps timed) and the algorithm, or resume it from the run's checkpoint
     task = get_task(str(cfg.env.id))
     env = task.make_env(cfg)
@@ -204,7 +227,6 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         raise ConfigError(f"agent.algo: unknown algorithm {algo_name!r} (known: {', '.join(ALGOS)})")
     kwargs = OmegaConf.to_container(cfg.agent.kwargs, resolve=True)
     assert isinstance(kwargs, dict)
-    ckpt = run_dir / "checkpoints"
     best = BestPlanCallback(
         run_dir, describe=task.describe(env), scalars=task.episode_scalars, best_scalars=task.best_scalars
     )
@@ -237,7 +259,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         interrupted = True
     wall = time.perf_counter() - t0
     # save the checkpoint and export the best policy
-    save_checkpoint(model, ckpt, best)
+    save_checkpoint(model, ckpt, best, run_fingerprint(cfg))
     if best.best_policy_state is not None:  # Alg. 2's Actor*: export the best policy, not the last
         model.policy.load_state_dict(best.best_policy_state)
     summary = task.export(
@@ -263,7 +285,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 def main(cfg: DictConfig) -> float:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
-        summary = train(cfg, run_dir)
+        summary = train(cfg, run_dir, list(HydraConfig.get().overrides.task))
     except SplitgymError as exc:
         print(f"splitgym train: error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -24,6 +24,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.errors import SplitgymError
 
 __all__ = ["launch", "worker_errors", "WorkerError", "check_images", "free_port"]
@@ -44,7 +45,7 @@ def _guarded(rank: int, work: Work, cfg: dict[str, Any]) -> None:
         work(rank, cfg)
     except BaseException as exc:  # noqa: BLE001  (every failure becomes one line for the parent)
         line = f"{type(exc).__name__}: {exc}".replace("\n", " ")
-        Path(cfg["dir"], f"error-{rank}.txt").write_text(f"{time.time()!r}\n{line}\n{traceback.format_exc()}")
+        atomic_write(Path(cfg["dir"], f"error-{rank}.txt"), f"{time.time()!r}\n{line}\n{traceback.format_exc()}")
         os._exit(1)  # no interpreter teardown: a blocked gloo peer must not hang this process
 
 

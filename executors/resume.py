@@ -17,11 +17,11 @@ reaches the result.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
 
+from splitgym.costmodels.atomic import atomic_torch_save, atomic_write
 from splitgym.costmodels.errors import SplitgymError
 
 __all__ = ["ResumeHub"]
@@ -37,7 +37,7 @@ class ResumeHub:
             if stamp.read_text() != text:
                 raise SplitgymError(f"hub: {self.folder} holds a run of another plan; use an empty folder")
         else:
-            self._atomic_text(stamp, text)
+            atomic_write(stamp, text)
 
     # -- paths ------------------------------------------------------------------------------------
     def _img(self, img: int) -> Path:
@@ -79,22 +79,9 @@ class ResumeHub:
 
     # -- writing ----------------------------------------------------------------------------------
     def save_part(self, img: int, stage: int, rank: int, y: torch.Tensor) -> None:
-        self._atomic_tensor(self.part_path(img, stage, rank), y)
+        atomic_torch_save(y.clone(), self.part_path(img, stage, rank))
         with open(self.folder / f"compute-r{rank}.log", "a") as f:
             f.write(f"{img} {stage}\n")
 
     def save_result(self, img: int, y: torch.Tensor) -> None:
-        self._atomic_tensor(self.result_path(img), y)
-
-    @staticmethod
-    def _atomic_tensor(path: Path, y: torch.Tensor) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        torch.save(y.clone(), tmp)
-        os.replace(tmp, path)
-
-    @staticmethod
-    def _atomic_text(path: Path, text: str) -> None:
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+        atomic_torch_save(y.clone(), self.result_path(img))

@@ -19,6 +19,7 @@ import numpy as np
 from omegaconf import DictConfig
 
 from splitgym.agents.tasks import TrainTask, register_task
+from splitgym.costmodels.atomic import atomic_file, atomic_write
 from splitgym.costmodels.cluster import plain_config
 from splitgym.envs.msmdi import REFERENCES, MSMDIEnv
 from splitgym.envs.msmdi_scenarios import MDIScenario
@@ -91,7 +92,8 @@ class MSMDITask(TrainTask):
 
     def export(self, model: Any, env: MSMDIEnv, best: Any, out: Path, extra: dict[str, Any]) -> dict[str, Any]:
         out.mkdir(parents=True, exist_ok=True)
-        model.save(out / "policy.zip", exclude=["train"])  # "train" is wrapped by a timer
+        with atomic_file(out / "policy.zip") as f:
+            model.save(f, exclude=["train"])  # "train" is wrapped by a timer
         kwargs = {"scenario": env.scenario, "reward": env.reward_mode, "service": env.service_name}
         seeds = list(range(1000, 1000 + int(getattr(env, "eval_episodes", 5))))
         res = evaluate_policies(kwargs, model, seeds)
@@ -105,7 +107,7 @@ class MSMDITask(TrainTask):
             "learned_vs_best_reference": res[best_ref]["total_time_s"] / res["learned"]["total_time_s"],
             "objective": 1.0 / res["learned"]["total_time_s"],
         }
-        (out / "summary.json").write_text(json.dumps(summary, indent=1))
+        atomic_write(out / "summary.json", json.dumps(summary, indent=1))
         return summary
 
     def report(self, summary: dict[str, Any], run_dir: Path) -> None:

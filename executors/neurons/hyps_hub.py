@@ -53,6 +53,7 @@ from typing import Any
 
 import torch
 
+from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.errors import SplitgymError
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.neurons.hybrid_partitions import Partition, hybrid_partitions
@@ -107,12 +108,7 @@ class Hub:
         buf = io.BytesIO()
         torch.save(t.detach().clone(), buf)
         data = buf.getvalue()
-        tmp = self._path(key).with_suffix(".tmp")
-        with tmp.open("wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self._path(key))
+        atomic_write(self._path(key), data)
         line = json.dumps({"key": key, "sha256": hashlib.sha256(data).hexdigest(), "time": time.time(), **info})
         with self.journal.open("a") as f:
             f.write(line + "\n")
@@ -163,7 +159,7 @@ class _Workers:
             theirs.close()
             self.procs[device], self.conns[device] = p, mine
             pids = {d: q.pid for d, q in self.procs.items()}
-            (self.hub.folder / "workers.json").write_text(json.dumps(pids))
+            atomic_write(self.hub.folder / "workers.json", json.dumps(pids))
             msg = mine.recv()  # "ready" once the limit is set
             if msg.get("error"):
                 raise MemoryBudgetError(f"device {device}: {msg['error']}")

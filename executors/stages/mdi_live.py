@@ -53,6 +53,7 @@ from typing import Any
 
 import torch
 
+from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.models import build_model
 from splitgym.costmodels.slicing import SlicedSegment
@@ -377,4 +378,4 @@ def work_live(rank: int, cfg: dict[str, Any]) -> None:
     torch.set_num_threads(cfg["threads"])
     os.environ["MASTER_ADDR"], os.environ["MASTER_PORT"] = "127.0.0.1", str(cfg["port"])
     out = _Worker(rank, cfg).run()
-    Path(cfg["dir"], f"rank-{rank}.json").write_text(json.dumps(out))
+    atomic_write(Path(cfg["dir"], f"rank-{rank}.json"), json.dumps(out))

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.graph import ModelGraph
@@ -243,8 +244,9 @@ def _work_replay(rank: int, cfg: dict[str, Any]) -> None:
             ref = model(_image(cfg["seed"], k, shape))
             err = max(err, float((y.reshape(ref.shape) - ref).abs().max()))
             ref_max = max(ref_max, float(ref.abs().max()))
-    Path(cfg["dir"], f"rank-{rank}.json").write_text(
-        json.dumps({"done": done, "compute_s": compute, "max_abs_error": err, "ref_max_abs": ref_max})
+    atomic_write(
+        Path(cfg["dir"], f"rank-{rank}.json"),
+        json.dumps({"done": done, "compute_s": compute, "max_abs_error": err, "ref_max_abs": ref_max}),
     )
     dist.barrier()
     dist.destroy_process_group()

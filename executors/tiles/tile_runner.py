@@ -41,6 +41,7 @@ import numpy as np
 import torch
 import torch.fx
 
+from splitgym.costmodels.atomic import atomic_torch_save
 from splitgym.costmodels.errors import PlanError
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.models import build_model
@@ -281,7 +282,7 @@ def _tile_work(rank: int, cfg: dict[str, Any]) -> None:
                 sent = sent_img
             if img >= cfg["warmup"]:
                 compute.append(compute_s)
-    torch.save(
+    atomic_torch_save(
         {"compute_s": statistics.fmean(compute), "bytes_sent": sent, "latency_s": latency},
         Path(cfg["dir"]) / f"stats-{rank}.pt",
     )
@@ -397,7 +398,7 @@ class _TileWorker:
         if img == 0:
             ref = self.model(self.x)
             feat_err = float((feats - reference_features(self.graph, self.x)).abs().max())
-            torch.save(
+            atomic_torch_save(
                 {"feature_error": feat_err, "output_error": float((out - ref).abs().max())},
                 Path(self.cfg["dir"]) / "errors.pt",
             )

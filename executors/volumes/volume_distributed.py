@@ -54,6 +54,7 @@ from typing import Any
 
 import torch
 
+from splitgym.costmodels.atomic import atomic_torch_save
 from splitgym.costmodels.cluster import REQUESTER
 from splitgym.costmodels.errors import SplitgymError
 from splitgym.costmodels.graph import ModelGraph
@@ -414,7 +415,7 @@ class _RankWorker:
                     self._image(img, first)
             if self.procs is not None:
                 self.procs.close()
-            torch.save(self.stats, Path(self.cfg["dir"]) / f"stats-{self.rank}.pt")
+            atomic_torch_save(self.stats, Path(self.cfg["dir"]) / f"stats-{self.rank}.pt")
             dist.barrier()
             self.sender.close()
             dist.destroy_process_group()
