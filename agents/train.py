@@ -200,11 +200,17 @@ def _warn_no_update(model: Any, episodes: int, steps: int) -> None:
         )
 
 
-def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None) -> dict[str, Any]:
-    """Run one training job into ``run_dir`` (``overrides``: the command line's, checked against
-    the saved config on a resume); returns the summary. The folder is locked while it runs."""
+def train(
+    cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None, choices: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Run one training job into ``run_dir``; returns the summary. ``overrides`` and ``choices``
+    (the command line's and Hydra's group choices) are checked against the saved run on a resume.
+    The folder is locked while it runs."""
     with folder_lock(run_dir, "train"):
-        return _train(resumed_config(cfg, run_dir, overrides or []), run_dir)
+        cfg = resumed_config(cfg, run_dir, overrides or [], choices or {})
+        if not cfg.resume and choices:
+            atomic_write(run_dir / "choices.json", json.dumps(choices, indent=1, sort_keys=True))
+        return _train(cfg, run_dir)
 
 
 def _train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
@@ -285,7 +291,8 @@ def _train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 def main(cfg: DictConfig) -> float:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
-        summary = train(cfg, run_dir, list(HydraConfig.get().overrides.task))
+        hydra_cfg = HydraConfig.get()
+        summary = train(cfg, run_dir, list(hydra_cfg.overrides.task), dict(hydra_cfg.runtime.choices))
     except SplitgymError as exc:
         print(f"splitgym train: error: {exc}", file=sys.stderr)
         sys.exit(2)
