@@ -60,6 +60,7 @@ from splitgym.costmodels.neurons.hybrid_partitions import Partition, hybrid_part
 from splitgym.costmodels.neurons.hyps_cost import plan_memory
 from splitgym.costmodels.neurons.neuron_spans import Span, layer_spans
 from splitgym.costmodels.plan import Plan
+from splitgym.costmodels.run_folder import code_version, digest, folder_lock, stamp_fingerprint
 from splitgym.executors.neurons.hyps_worker import worker_main, write_all
 from splitgym.executors.neurons.neuron_modules import (
     concat_parts,
@@ -347,10 +348,31 @@ def run_hyps(
     on a folder holding a finished or interrupted run, resume it (``x`` may then be None).
 
     ``budgets_mb`` overrides the usable memory per device (MiB; None: unlimited); by default the
-    plan's ``meta["memory"]`` (what the hyps planner recorded).
+    plan's ``meta["memory"]`` (what the hyps planner recorded). The folder is locked while the run
+    lasts (a second run on it fails at once) and fingerprinted (plan, model, input size, code
+    version): a folder of another plan is refused in one line instead of mixing two runs.
     """
-    t0 = time.perf_counter()
     plan.check(graph)
+    with folder_lock(folder, "folder"):
+        fingerprint = {
+            "plan": digest(plan.model_dump(mode="json")),
+            "model": plan.model.name,
+            "input": list(plan.model.input),
+            "code": code_version(),
+        }
+        stamp_fingerprint(folder, fingerprint, "hub")
+        return _run_hyps(plan, graph, x, folder, budgets_mb, delay_s)
+
+
+def _run_hyps(
+    plan: Plan,
+    graph: ModelGraph,
+    x: torch.Tensor | None,
+    folder: str | Path,
+    budgets_mb: dict[str, float | None] | None,
+    delay_s: float,
+) -> HubResult:
+    t0 = time.perf_counter()
     spans = layer_spans(graph)
     parts = hybrid_partitions(plan, graph, spans)
     hub = Hub(folder)

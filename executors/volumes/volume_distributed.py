@@ -60,6 +60,7 @@ from splitgym.costmodels.errors import SplitgymError
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.models import build_model
 from splitgym.costmodels.plan import Plan
+from splitgym.costmodels.run_folder import folder_lock
 from splitgym.costmodels.slicing import Region
 from splitgym.executors.launch import WorkerError, _guarded, check_images, free_port, launch
 from splitgym.executors.netns import ShapedLan, check_links, enter_netns
@@ -376,7 +377,7 @@ class _RankWorker:
         self.mine = {st.stage: st for steps in sched for st in steps if st.rank == rank}
         # with a hub: skip finished images, restart the others after their last complete stage (read
         # before the group forms, so every rank sees the same hub; see resume.py)
-        self.hub = ResumeHub(cfg["hub"], cfg["plan"]) if cfg.get("hub") else None
+        self.hub = ResumeHub(cfg["hub"], cfg["plan"], cfg["seed"]) if cfg.get("hub") else None
         stage_ranks = [[st.rank for st in steps] for steps in sched[:-1]]
         self.start = {
             i: (self.hub.resume_stage(i, stage_ranks) if self.hub else -1)
@@ -609,7 +610,8 @@ def run_distributed(
         else:
             _check_port(addr, port)
         if hub is not None:
-            ResumeHub(hub, plan.model_dump(mode="json"))  # a hub of another plan fails here, in one line
+            stack.enter_context(folder_lock(hub, "folder"))  # a second run on it fails here, at once
+            ResumeHub(hub, plan.model_dump(mode="json"), seed)  # a hub of another run fails here, in one line
             extra["hub"] = str(hub)
         extra["processors"] = processors
         return _launch(
