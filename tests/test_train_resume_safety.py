@@ -3,6 +3,7 @@ at a time; a crafted pickle in the run folder is refused before it is loaded."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import pickle
 import shutil
@@ -10,11 +11,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hydra import compose, initialize_config_module
 from omegaconf import open_dict
 
 from splitgym.agents.checkpoint_set import MANIFEST
+from splitgym.agents.export import exported_policy
 from splitgym.agents.train import train
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.run_folder import FolderError, folder_lock
@@ -83,8 +86,6 @@ def test_the_crafted_pickle_through_the_command_is_one_line(run: Path, tmp_path:
 
 
 def test_a_manifest_rewritten_for_the_crafted_pickle_fails_its_signature(run: Path, tmp_path: Path):
-    import hashlib
-
     marker = tmp_path / "pwned"
     data = pickle.dumps(_Touch(marker))
     (run / "checkpoints" / "replay_buffer.pkl").write_bytes(data)
@@ -153,3 +154,18 @@ def test_a_second_command_on_a_running_folder_fails_at_once(run: Path):
     assert res.returncode == 2
     errors = [line for line in res.stderr.splitlines() if "error" in line.lower()]
     assert len(errors) == 1 and f"in use by another run (pid {holder.pid})" in errors[0]
+
+
+def test_evaluate_loads_the_exported_actor_only_when_its_signed_hash_matches(run: Path):
+    actor = run / "export" / "actor.pt2"
+    n_state = len(json.loads((run / "export" / "obs_scale.json").read_text())["scale"])  # N + 4
+    action = exported_policy(actor)(np.zeros(n_state, dtype=np.float32))
+    assert action.shape == (n_state - 5,) and np.all(np.abs(action) <= 1)  # N - 1 actions in [-1, 1]
+    actor.write_bytes(actor.read_bytes() + b"\0")
+    with pytest.raises(FolderError, match=r"actor.pt2: does not match actor.pt2.sig.json"):
+        exported_policy(actor)
+    sig = json.loads((run / "export" / "actor.pt2.sig.json").read_text())
+    sig["sha256"] = hashlib.sha256(actor.read_bytes()).hexdigest()  # forged without the key
+    (run / "export" / "actor.pt2.sig.json").write_text(json.dumps(sig))
+    with pytest.raises(FolderError, match="not signed by this user's splitgym"):
+        exported_policy(actor)
