@@ -25,9 +25,7 @@ earlier in the simulator's order, so the globally earliest pending service can a
 
 from __future__ import annotations
 
-import datetime
 import json
-import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -46,7 +44,7 @@ from splitgym.costmodels.models import build_model
 from splitgym.costmodels.slicing import SlicedSegment
 from splitgym.costmodels.stages.queue_policies import get_scheduler
 from splitgym.costmodels.stages.queue_sim import Policy, QueueResult, QueueSim, QueueSystem
-from splitgym.executors.launch import free_port, launch
+from splitgym.executors.launch import free_port, init_group, launch
 from splitgym.executors.stages.mdi_live import image as _image
 from splitgym.executors.stages.mdi_live import work_live
 from splitgym.executors.stages.mdi_view import RingLayout, check_decisions
@@ -179,7 +177,6 @@ def _work_replay(rank: int, cfg: dict[str, Any]) -> None:
     import torch.distributed as dist
 
     torch.set_num_threads(cfg["threads"])
-    os.environ["MASTER_ADDR"], os.environ["MASTER_PORT"] = "127.0.0.1", str(cfg["port"])
     model = build_model(cfg["model"], seed=0)
     shape = tuple(cfg["input"])
     graph = ModelGraph.from_module(model, shape, name=cfg["model"])
@@ -192,13 +189,7 @@ def _work_replay(rank: int, cfg: dict[str, Any]) -> None:
     in_shape = [(1, *graph.units[u].in_shape) for u in range(U)]
     out_shape = (1, *graph.head.out_shape) if graph.head is not None else (1, *graph.units[-1].out_shape)
     arrive = cfg["arrive"]
-    dist.init_process_group(
-        "gloo",
-        init_method="env://",
-        rank=rank,
-        world_size=cfg["N"],
-        timeout=datetime.timedelta(seconds=cfg["timeout_s"]),
-    )
+    init_group(rank, cfg["N"], cfg)  # on loopback only
     t0 = torch.tensor([time.monotonic() + 0.5], dtype=torch.float64)
     dist.broadcast(t0, src=0)  # one start for everyone (the monotonic clock is machine-wide)
     start = float(t0.item())

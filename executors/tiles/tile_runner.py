@@ -27,7 +27,6 @@ runs the head.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import os
 import statistics
 import tempfile
@@ -54,7 +53,7 @@ from splitgym.costmodels.tiles.tile_cost import (
     plan_rects,
     score_tiles,
 )
-from splitgym.executors.launch import check_images, launch
+from splitgym.executors.launch import check_images, init_group, launch
 from splitgym.executors.netns import ShapedLan, check_links, enter_netns
 from splitgym.executors.volumes.volume_local import network_transfer
 
@@ -262,14 +261,7 @@ def _tile_work(rank: int, cfg: dict[str, Any]) -> None:
 
     torch.set_num_threads(cfg["threads"])
     worker = _TileWorker(rank, cfg, dist)
-    os.environ["MASTER_ADDR"], os.environ["MASTER_PORT"] = cfg["addr"], str(cfg["port"])
-    dist.init_process_group(
-        "gloo",
-        init_method="env://",
-        rank=rank,
-        world_size=worker.N,
-        timeout=datetime.timedelta(seconds=cfg["timeout_s"]),
-    )
+    init_group(rank, worker.N, cfg)  # listens on cfg["addr"] only
     compute: list[float] = []
     latency: list[float] = []
     sent = 0
@@ -425,7 +417,7 @@ def run_tiles_distributed(
     caps, :class:`~splitgym.executors.netns.ShapedLan`, as the volume executor uses; the workers
     wait only the plan's latency and per-message overhead). ``images`` recorded runs after
     ``warmup`` unrecorded ones (the same image), ``threads`` torch threads per process."""
-    from splitgym.executors.launch import free_port
+    from splitgym.executors.launch import free_port, stop_on_signals
 
     check_links(links, TILE_LINKS, "waits the plan's link time for each message")
     check_images(images, warmup)
@@ -434,6 +426,7 @@ def run_tiles_distributed(
     names = [d.name for d in plan.devices]
     head_name = score_tiles(graph, rects=plan).head_device
     with contextlib.ExitStack() as stack:
+        stack.enter_context(stop_on_signals())  # SIGTERM/SIGHUP/SIGINT: namespaces and workers go too
         tmpdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="splitgym-tiles-"))
         cfg = {
             "dir": tmpdir,

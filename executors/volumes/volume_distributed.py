@@ -42,7 +42,6 @@ import functools
 import heapq
 import os
 import signal
-import socket
 import statistics
 import tempfile
 import threading
@@ -62,7 +61,16 @@ from splitgym.costmodels.models import build_model
 from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.run_folder import folder_lock
 from splitgym.costmodels.slicing import Region
-from splitgym.executors.launch import WorkerError, _guarded, check_images, free_port, launch
+from splitgym.executors.launch import (
+    WorkerError,
+    _guarded,
+    check_images,
+    free_port,
+    init_group,
+    launch,
+    listening_socket,
+    stop_on_signals,
+)
 from splitgym.executors.netns import ShapedLan, check_links, enter_netns
 from splitgym.executors.nodes.processor_runner import NodeProcessors
 from splitgym.executors.resume import ResumeHub
@@ -311,16 +319,12 @@ def _work(rank: int, cfg: dict[str, Any]) -> None:
         enter_netns(cfg["netns"][rank])
         os.environ["GLOO_SOCKET_IFNAME"] = cfg["ifnames"][rank]
     _fault(cfg, rank, me, "start")
-    os.environ["MASTER_ADDR"] = cfg["addr"]
-    os.environ["MASTER_PORT"] = str(cfg["port"])
     worker = _RankWorker(rank, me, plan, cfg)
-    dist.init_process_group(
-        "gloo",
-        init_method="env://",
-        rank=rank,
-        world_size=len(names) + 1,
-        timeout=datetime.timedelta(seconds=cfg["timeout_s"]),
-    )
+    if cfg.get("torchrun"):  # torchrun's agent already serves the store at MASTER_ADDR:MASTER_PORT
+        timeout = datetime.timedelta(seconds=cfg["timeout_s"])
+        dist.init_process_group("gloo", init_method="env://", rank=rank, world_size=len(names) + 1, timeout=timeout)
+    else:
+        init_group(rank, len(names) + 1, cfg)  # listens on cfg["addr"] only
     worker.run(dist)
 
 
@@ -529,14 +533,7 @@ class _RankWorker:
 
 # -- the launcher ----------------------------------------------------------------------------------
 def _check_port(addr: str, port: int) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind((addr, port))
-        except OSError as exc:
-            raise SplitgymError(
-                f"port: {addr}:{port} is not free for the rendezvous ({exc.strerror}); "
-                "pick another or leave it out to get a free one"
-            ) from None
+    listening_socket(addr, port).close()  # a busy port is one line here, before any process starts
 
 
 def _failure(names: list[str], exc: BaseException, errors: list[WorkerError], exitcodes: list[int | None]) -> str:
@@ -596,6 +593,7 @@ def run_distributed(
     plan.check(graph)
     names = [d.name for d in plan.devices]
     with contextlib.ExitStack() as stack:
+        stack.enter_context(stop_on_signals())  # SIGTERM/SIGHUP/SIGINT: namespaces and workers go too
         extra: dict[str, Any] = {}
         if links == "netns":  # fresh namespaces: any port is free there
             caps = [d.bandwidth_mbps for d in plan.devices] + [plan.network.requester_mbps]
@@ -857,6 +855,7 @@ def _main(argv: list[str] | None = None) -> int:
         "threads": args.threads,
         "addr": os.environ["MASTER_ADDR"],
         "port": int(os.environ["MASTER_PORT"]),
+        "torchrun": True,
         "timeout_s": args.timeout,
         "fail_rank": None,
         "fail_at": "start",
