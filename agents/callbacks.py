@@ -23,6 +23,7 @@ import torch
 from stable_baselines3.common.callbacks import BaseCallback
 
 from splitgym.agents.checkpoint_set import write_set
+from splitgym.agents.rng_state import capture
 
 __all__ = ["BestPlanCallback", "ResumableCheckpoint", "latency_scalars", "best_latency_scalars"]
 
@@ -129,11 +130,18 @@ class ResumableCheckpoint(BaseCallback):
         self.best = best
         self.every = max(1, every_episodes)
         self._last = 0
+        self._due = False
 
     def _on_step(self) -> bool:
-        if self.best.episodes - self._last >= self.every:
-            self.save()
+        self._due = self._due or self.best.episodes - self._last >= self.every
         return True
+
+    def _on_rollout_end(self) -> None:
+        # after the rollout, not in on_step: SB3 stores a step's transition after on_step, so a
+        # checkpoint written there would lack it (and a resumed run would differ)
+        if self._due:
+            self._due = False
+            self.save()
 
     def save(self) -> None:
         self._last = self.best.episodes
@@ -155,6 +163,7 @@ def save_checkpoint(model, folder: Path, best: BestPlanCallback, fingerprint: di
         "noise_episode": getattr(noise, "episode", None),
     }
     parts["progress.json"] = json.dumps(meta).encode()
+    parts["rng.json"] = capture(model)
     write_set(folder, parts, best.episodes, fingerprint)
 
 

@@ -38,6 +38,7 @@ from splitgym.agents.noise import EpsilonGaussianNoise
 from splitgym.agents.periodic_eval import PeriodicEval
 from splitgym.agents.rerun import rerun_command
 from splitgym.agents.resume_config import resumed_config, run_fingerprint
+from splitgym.agents.rng_state import restore
 from splitgym.agents.tasks import get_task
 from splitgym.agents.tb_logging import EpisodeDump, log_hparams
 from splitgym.costmodels.atomic import atomic_write
@@ -138,7 +139,32 @@ def _resume(
     pol = parts.get("best_policy.pt")
     policy = torch.load(io.BytesIO(pol), weights_only=True) if pol is not None else None
     best.load_state(json.loads(parts["best.json"]), policy)
+    if "rng.json" in parts:  # after load, which re-seeds the global generators
+        restore(parts["rng.json"], model)
     return model
+
+
+def _pending_update(model: Any) -> None:
+    """Make the gradient update a checkpointed run had not made yet. Why: a checkpoint is written
+    by a callback during a rollout, and SB3's off-policy ``learn`` stops (budget reached, or a
+    kill) before the update that follows that rollout; the uninterrupted run makes it. With the
+    generators restored too, a resumed run then repeats the uninterrupted one's episodes."""
+    from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+
+    if isinstance(model, OffPolicyAlgorithm) and model.num_timesteps > model.learning_starts:
+        steps = model.gradient_steps if model.gradient_steps >= 0 else 1
+        if steps > 0:
+            model.train(batch_size=model.batch_size, gradient_steps=steps)
+
+
+def _store_last_transition(model: Any, local: dict[str, Any]) -> None:
+    """Store the step at which the episode budget stopped ``learn``: SB3 returns from its rollout
+    before storing that step, so the checkpoint would lack it (a resumed run would differ)."""
+    from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+
+    if isinstance(model, OffPolicyAlgorithm) and "buffer_actions" in local:
+        names = ("buffer_actions", "new_obs", "rewards", "dones", "infos")
+        model._store_transition(model.replay_buffer, *(local[k] for k in names))
 
 
 def _count(cfg: DictConfig, key: str, minimum: int = 0) -> int:
@@ -241,6 +267,8 @@ def _train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     model, reset = _make_model(cfg, ALGOS[algo_name], kwargs, env, ckpt, best, noise)
     fmt = ["csv", "tensorboard"] + (["stdout"] if cfg.verbose else [])
     model.set_logger(configure(str(run_dir / "tb"), fmt))
+    if not reset:
+        _pending_update(model)
     model_train = _Timed(model.train)
     model.train = model_train  # type: ignore[method-assign]
     callbacks = _callbacks(cfg, task, env, best, ckpt)
@@ -264,6 +292,8 @@ def _train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     except KeyboardInterrupt:
         interrupted = True
     wall = time.perf_counter() - t0
+    if not interrupted:
+        _store_last_transition(model, callbacks[-1].locals)
     # save the checkpoint and export the best policy
     save_checkpoint(model, ckpt, best, run_fingerprint(cfg))
     if best.best_policy_state is not None:  # Alg. 2's Actor*: export the best policy, not the last

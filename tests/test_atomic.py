@@ -13,6 +13,7 @@ import pytest
 from splitgym.costmodels import atomic
 from splitgym.costmodels.atomic import WriteError, atomic_torch_save, atomic_write, remove_stale_temps
 from splitgym.costmodels.plan import load_plan
+from splitgym.experiments.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,9 +27,7 @@ def _full_disk(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _plan(tmp_path: Path) -> Path:
     out = tmp_path / "plan.json"
-    cmd = [sys.executable, "-m", "splitgym.experiments.cli", "plan", "equal", "--model", "vgg11", "--input", "64"]
-    res = subprocess.run([*cmd, "-o", str(out)], capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stderr
+    assert main(["plan", "equal", "--model", "vgg11", "--input", "64", "-o", str(out)]) == 0
     return out
 
 

@@ -169,3 +169,16 @@ def test_evaluate_loads_the_exported_actor_only_when_its_signed_hash_matches(run
     (run / "export" / "actor.pt2.sig.json").write_text(json.dumps(sig))
     with pytest.raises(FolderError, match="not signed by this user's splitgym"):
         exported_policy(actor)
+
+
+@pytest.mark.slow
+def test_a_resumed_run_repeats_the_uninterrupted_one(tmp_path: Path):
+    """DDPG with the same seed: 10 + 10 resumed episodes equal 20 in one go, episode by episode
+    (generators restored, the stopping step stored, the pending update made)."""
+    _train(tmp_path / "whole", "episodes=20", "seed=1")
+    _train(tmp_path / "split", "episodes=10", "seed=1")
+    _train(tmp_path / "split", "episodes=20", "resume=true")
+    whole, split = (json.loads((tmp_path / r / "checkpoints" / "best.json").read_text()) for r in ("whole", "split"))
+    assert len(whole["latencies"]) == len(split["latencies"]) == 20
+    assert split["latencies"] == whole["latencies"]
+    assert split["best_decision"] == whole["best_decision"]
