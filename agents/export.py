@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from splitgym.costmodels.atomic import atomic_write, sha256_bytes
-from splitgym.costmodels.run_folder import FolderError, sign, verify
+from splitgym.costmodels.atomic import atomic_write
+from splitgym.costmodels.run_folder import read_signed, write_signed
 from splitgym.costmodels.volumes.linear_model import equal_cuts
 from splitgym.envs.distredge import OBS_HIGH, DistrEdgeEnv
 
@@ -72,15 +72,8 @@ def export_actor(policy: nn.Module, env: DistrEdgeEnv, path: str | Path) -> Path
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     torch.export.save(program, buf)
-    atomic_write(path, buf.getvalue())
-    # the program may hold pickled constants: its hash, signed with this user's key, is what
-    # exported_policy checks before it loads the file
-    atomic_write(_signature(path), json.dumps(sign({"file": path.name, "sha256": sha256_bytes(buf.getvalue())})))
-    return path
-
-
-def _signature(path: Path) -> Path:
-    return path.with_name(path.name + ".sig.json")
+    # the program may hold pickled constants: exported_policy loads it only once its signed hash matches
+    return write_signed(path, buf.getvalue())
 
 
 def rollout(env: DistrEdgeEnv, act: Callable[[np.ndarray], np.ndarray]) -> dict[str, Any]:
@@ -96,19 +89,7 @@ def rollout(env: DistrEdgeEnv, act: Callable[[np.ndarray], np.ndarray]) -> dict[
 def exported_policy(path: str | Path) -> Callable[[np.ndarray], np.ndarray]:
     """Load an exported actor as ``act(raw_state) -> action``, only after its hash matches the
     signed one written beside it (``actor.pt2.sig.json``); the verified bytes are what is loaded."""
-    path = Path(path)
-    sig = _signature(path)
-    if not sig.is_file():
-        raise FolderError(f"{path}: no {sig.name} beside it (not exported by this splitgym); not loaded")
-    try:
-        doc = json.loads(sig.read_text())
-        assert isinstance(doc, dict)
-    except (ValueError, AssertionError, UnicodeDecodeError):
-        raise FolderError(f"{sig}: not a signature this program wrote; {path.name} not loaded") from None
-    verify(doc, sig)
-    data = path.read_bytes()
-    if sha256_bytes(data) != doc.get("sha256"):
-        raise FolderError(f"{path}: does not match {sig.name} (changed since export); not loaded")
+    data = read_signed(path)
     actor = torch.export.load(io.BytesIO(data)).module()
 
     def act(raw: np.ndarray) -> np.ndarray:

@@ -29,7 +29,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from splitgym.costmodels.atomic import atomic_write
+from splitgym.costmodels.atomic import atomic_write, sha256_bytes
 from splitgym.costmodels.errors import SplitgymError
 
 __all__ = [
@@ -41,6 +41,8 @@ __all__ = [
     "sign",
     "verify",
     "key_path",
+    "write_signed",
+    "read_signed",
 ]
 
 
@@ -145,3 +147,35 @@ def verify(doc: dict[str, Any], source: str | Path) -> None:
             f"{source}: not signed by this user's splitgym (key {key_path()}): refusing to load files "
             "that could run code; resume only folders you wrote"
         )
+
+
+def _signature(path: Path) -> Path:
+    return path.with_name(path.name + ".sig.json")
+
+
+def write_signed(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically and, beside it, ``<name>.sig.json``: its sha256
+    signed with this user's key (for files whose loading can run code: pickles, exported programs)."""
+    path = Path(path)
+    atomic_write(path, data)
+    atomic_write(_signature(path), json.dumps(sign({"file": path.name, "sha256": sha256_bytes(data)})))
+    return path
+
+
+def read_signed(path: str | Path) -> bytes:
+    """The bytes of ``path`` once their hash matches the signed one beside it; one line otherwise.
+    Hand these bytes, not the path, to the loader: nothing can be swapped in between."""
+    path = Path(path)
+    sig = _signature(path)
+    if not sig.is_file():
+        raise FolderError(f"{path}: no {sig.name} beside it (not written by this splitgym); not loaded")
+    try:
+        doc = json.loads(sig.read_text())
+        assert isinstance(doc, dict)
+    except (ValueError, AssertionError, UnicodeDecodeError):
+        raise FolderError(f"{sig}: not a signature this program wrote; {path.name} not loaded") from None
+    verify(doc, sig)
+    data = path.read_bytes()
+    if sha256_bytes(data) != doc.get("sha256"):
+        raise FolderError(f"{path}: does not match {sig.name} (changed since it was written); not loaded")
+    return data

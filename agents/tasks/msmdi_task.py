@@ -11,6 +11,7 @@ policy and of each reference (the same seeds, hence the same arrivals, for all).
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,9 @@ import numpy as np
 from omegaconf import DictConfig
 
 from splitgym.agents.tasks import TrainTask, register_task
-from splitgym.costmodels.atomic import atomic_file, atomic_write
+from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.cluster import plain_config
+from splitgym.costmodels.run_folder import write_signed
 from splitgym.envs.msmdi import REFERENCES, MSMDIEnv
 from splitgym.envs.msmdi_scenarios import MDIScenario
 
@@ -92,8 +94,9 @@ class MSMDITask(TrainTask):
 
     def export(self, model: Any, env: MSMDIEnv, best: Any, out: Path, extra: dict[str, Any]) -> dict[str, Any]:
         out.mkdir(parents=True, exist_ok=True)
-        with atomic_file(out / "policy.zip") as f:
-            model.save(f, exclude=["train"])  # "train" is wrapped by a timer
+        buf = io.BytesIO()
+        model.save(buf, exclude=["train"])  # "train" is wrapped by a timer
+        write_signed(out / "policy.zip", buf.getvalue())  # a pickle inside: loaded only once its hash checks out
         kwargs = {"scenario": env.scenario, "reward": env.reward_mode, "service": env.service_name}
         seeds = list(range(1000, 1000 + int(getattr(env, "eval_episodes", 5))))
         res = evaluate_policies(kwargs, model, seeds)
