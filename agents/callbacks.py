@@ -11,6 +11,7 @@ every few episodes so a killed run resumes where it was.
 from __future__ import annotations
 
 import copy
+import io
 import json
 import time
 from collections.abc import Callable
@@ -20,6 +21,9 @@ from typing import Any
 import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
+
+from splitgym.agents.checkpoint_set import write_set
+from splitgym.agents.rng_state import capture
 
 __all__ = ["BestPlanCallback", "ResumableCheckpoint", "latency_scalars", "best_latency_scalars"]
 
@@ -104,47 +108,66 @@ class BestPlanCallback(BaseCallback):
         self.latencies = list(state.get("latencies", []))
         self.best_policy_state = policy_state
 
-    def save_best(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
+    def parts(self) -> dict[str, bytes]:
+        """Its checkpoint files: ``best.json`` and, once there is one, ``best_policy.pt``."""
+        out = {"best.json": json.dumps(self.state()).encode()}
         if self.best_policy_state is not None:
-            torch.save(self.best_policy_state, folder / "best_policy.pt")
-        (folder / "best.json").write_text(json.dumps(self.state()))
+            buf = io.BytesIO()
+            torch.save(self.best_policy_state, buf)
+            out["best_policy.pt"] = buf.getvalue()
+        return out
 
 
 class ResumableCheckpoint(BaseCallback):
     """Every ``every_episodes`` episodes: model, replay buffer, noise and best-plan state."""
 
-    def __init__(self, folder: str | Path, best: BestPlanCallback, every_episodes: int = 500) -> None:
+    def __init__(
+        self, folder: str | Path, best: BestPlanCallback, fingerprint: dict[str, Any], every_episodes: int = 500
+    ) -> None:
         super().__init__()
         self.folder = Path(folder)
+        self.fingerprint = fingerprint
         self.best = best
         self.every = max(1, every_episodes)
         self._last = 0
+        self._due = False
 
     def _on_step(self) -> bool:
-        if self.best.episodes - self._last >= self.every:
-            self.save()
+        self._due = self._due or self.best.episodes - self._last >= self.every
         return True
+
+    def _on_rollout_end(self) -> None:
+        # after the rollout, not in on_step: SB3 stores a step's transition after on_step, so a
+        # checkpoint written there would lack it (and a resumed run would differ)
+        if self._due:
+            self._due = False
+            self.save()
 
     def save(self) -> None:
         self._last = self.best.episodes
-        save_checkpoint(self.model, self.folder, self.best)
+        save_checkpoint(self.model, self.folder, self.best, self.fingerprint)
 
 
-def save_checkpoint(model, folder: Path, best: BestPlanCallback) -> None:
-    """Write atomically enough: a crash mid-save leaves the previous checkpoint readable."""
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / "model.tmp.zip"
-    model.save(tmp, exclude=["train"])  # "train" may be shadowed by a timing wrapper
-    tmp.replace(folder / "model.zip")
-    if hasattr(model, "replay_buffer") and model.replay_buffer is not None:
-        model.save_replay_buffer(folder / "replay_buffer.tmp.pkl")
-        (folder / "replay_buffer.tmp.pkl").replace(folder / "replay_buffer.pkl")
-    best.save_best(folder)
+def save_checkpoint(model, folder: Path, best: BestPlanCallback, fingerprint: dict[str, Any]) -> None:
+    """One consistent set (:mod:`~splitgym.agents.checkpoint_set`): model, replay buffer, best
+    plan and progress, then the manifest naming them; a crash or a full disk mid-save leaves the
+    previous set whole."""
+    parts = {"model.zip": _saved(lambda f: model.save(f, exclude=["train"]))}  # "train": a timing wrapper
+    if getattr(model, "replay_buffer", None) is not None:
+        parts["replay_buffer.pkl"] = _saved(model.save_replay_buffer)
+    parts.update(best.parts())
     noise = getattr(model, "action_noise", None)
     meta = {
         "num_timesteps": model.num_timesteps,
         "episodes": best.episodes,
         "noise_episode": getattr(noise, "episode", None),
     }
-    (folder / "progress.json").write_text(json.dumps(meta))
+    parts["progress.json"] = json.dumps(meta).encode()
+    parts["rng.json"] = capture(model)
+    write_set(folder, parts, best.episodes, fingerprint)
+
+
+def _saved(save: Callable[[io.BytesIO], None]) -> bytes:
+    buf = io.BytesIO()
+    save(buf)
+    return buf.getvalue()

@@ -9,6 +9,7 @@ maps to rows.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from splitgym.costmodels.atomic import atomic_write
+from splitgym.costmodels.run_folder import read_signed, write_signed
 from splitgym.costmodels.volumes.linear_model import equal_cuts
 from splitgym.envs.distredge import OBS_HIGH, DistrEdgeEnv
 
@@ -67,8 +70,10 @@ def export_actor(policy: nn.Module, env: DistrEdgeEnv, path: str | Path) -> Path
         program = torch.export.export(module, (example,), dynamic_shapes=batch)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.export.save(program, str(path))
-    return path
+    buf = io.BytesIO()
+    torch.export.save(program, buf)
+    # the program may hold pickled constants: exported_policy loads it only once its signed hash matches
+    return write_signed(path, buf.getvalue())
 
 
 def rollout(env: DistrEdgeEnv, act: Callable[[np.ndarray], np.ndarray]) -> dict[str, Any]:
@@ -82,8 +87,10 @@ def rollout(env: DistrEdgeEnv, act: Callable[[np.ndarray], np.ndarray]) -> dict[
 
 
 def exported_policy(path: str | Path) -> Callable[[np.ndarray], np.ndarray]:
-    """Load an exported actor as ``act(raw_state) -> action``."""
-    actor = torch.export.load(str(path)).module()
+    """Load an exported actor as ``act(raw_state) -> action``, only after its hash matches the
+    signed one written beside it (``actor.pt2.sig.json``); the verified bytes are what is loaded."""
+    data = read_signed(path)
+    actor = torch.export.load(io.BytesIO(data)).module()
 
     def act(raw: np.ndarray) -> np.ndarray:
         with torch.no_grad():
@@ -165,5 +172,5 @@ def write_summary(
         **_pilot(env),
         **(extra or {}),
     }
-    Path(path).write_text(json.dumps(summary, indent=1))
+    atomic_write(path, json.dumps(summary, indent=1))
     return summary

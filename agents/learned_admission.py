@@ -11,11 +11,13 @@ a view that counts its decisions (``decision``) gets a fresh prediction for each
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 from splitgym.costmodels.errors import ConfigError
+from splitgym.costmodels.run_folder import read_signed
 from splitgym.costmodels.stages.queue_policies import BackPressure
 from splitgym.envs.msmdi import admission_obs
 
@@ -50,7 +52,8 @@ class LearnedAdmission:
     def load(cls, run: str | Path, ref_s: float, total: int) -> LearnedAdmission:
         from stable_baselines3 import PPO
 
-        return cls(PPO.load(policy_path(run), device="cpu"), ref_s, total)
+        data = read_signed(policy_path(run))  # SB3's zip holds pickles: only a verified one is loaded
+        return cls(PPO.load(io.BytesIO(data), device="cpu"), ref_s, total)
 
     def check_dims(self, N: int, S: int) -> None:
         """The model must have been trained on N workers and S sources."""

@@ -12,6 +12,7 @@ best plan, exported policy and ``summary.json``).
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import signal
 import sys
@@ -30,14 +31,19 @@ from stable_baselines3.common.logger import configure
 from splitgym.agents.actor_init import scale_actor_output
 from splitgym.agents.algos import ALGOS
 from splitgym.agents.callbacks import BestPlanCallback, ResumableCheckpoint, save_checkpoint
+from splitgym.agents.checkpoint_set import MANIFEST, read_set
 from splitgym.agents.config_check import check_config
 from splitgym.agents.episode_budget import EpisodeBudget
 from splitgym.agents.noise import EpsilonGaussianNoise
 from splitgym.agents.periodic_eval import PeriodicEval
 from splitgym.agents.rerun import rerun_command
+from splitgym.agents.resume_config import resumed_config, run_fingerprint
+from splitgym.agents.rng_state import restore
 from splitgym.agents.tasks import get_task
 from splitgym.agents.tb_logging import EpisodeDump, log_hparams
+from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.errors import ConfigError, SplitgymError
+from splitgym.costmodels.run_folder import folder_lock
 
 __all__ = ["train", "main"]
 
@@ -104,20 +110,8 @@ def _make_model(
     episode and ``best``'s state) when ``cfg.resume``, else a fresh one built from ``cfg.agent``
     (``kwargs``: its resolved ``kwargs``); with whether ``learn`` resets the timestep count (only
     for a fresh model)."""
-    if cfg.resume and (ckpt / "model.zip").exists():
-        model = Algo.load(ckpt / "model.zip", env=env, device=cfg.device)
-        if (ckpt / "replay_buffer.pkl").exists() and hasattr(model, "load_replay_buffer"):
-            model.load_replay_buffer(ckpt / "replay_buffer.pkl")
-        progress = json.loads((ckpt / "progress.json").read_text())
-        if noise is not None:
-            noise.episode = int(progress.get("noise_episode") or 0)
-            model.action_noise = noise
-        state = json.loads((ckpt / "best.json").read_text())
-        pol = torch.load(ckpt / "best_policy.pt", weights_only=True) if (ckpt / "best_policy.pt").exists() else None
-        best.load_state(state, pol)
-        return model, False
     if cfg.resume:
-        raise ConfigError(f"resume: no checkpoint in {ckpt} (set hydra.run.dir to the run to resume)")
+        return _resume(cfg, Algo, env, ckpt, best, noise), False
     extra = {"action_noise": noise} if noise is not None else {}
     model = Algo(
         cfg.agent.policy, env, seed=int(cfg.seed), device=cfg.device, verbose=int(cfg.verbose), **extra, **kwargs
@@ -125,6 +119,52 @@ def _make_model(
     if cfg.agent.get("actor_init_scale") is not None:
         scale_actor_output(model, float(cfg.agent.actor_init_scale))
     return model, True
+
+
+def _resume(
+    cfg: DictConfig, Algo: Any, env: Any, ckpt: Path, best: BestPlanCallback, noise: EpsilonGaussianNoise | None
+) -> Any:
+    """The model, replay buffer, noise episode and ``best``'s state of the checkpoint set in
+    ``ckpt``, loaded from bytes the signed manifest vouches for (nothing is unpickled before)."""
+    if not (ckpt / MANIFEST).exists() and not (ckpt / "model.zip").exists():
+        raise ConfigError(f"resume: no checkpoint in {ckpt} (set hydra.run.dir to the run to resume)")
+    parts, _ = read_set(ckpt, run_fingerprint(cfg))
+    model = Algo.load(io.BytesIO(parts["model.zip"]), env=env, device=cfg.device)
+    if "replay_buffer.pkl" in parts and hasattr(model, "load_replay_buffer"):
+        model.load_replay_buffer(io.BytesIO(parts["replay_buffer.pkl"]))
+    progress = json.loads(parts["progress.json"])
+    if noise is not None:
+        noise.episode = int(progress.get("noise_episode") or 0)
+        model.action_noise = noise
+    pol = parts.get("best_policy.pt")
+    policy = torch.load(io.BytesIO(pol), weights_only=True) if pol is not None else None
+    best.load_state(json.loads(parts["best.json"]), policy)
+    if "rng.json" in parts:  # after load, which re-seeds the global generators
+        restore(parts["rng.json"], model)
+    return model
+
+
+def _pending_update(model: Any) -> None:
+    """Make the gradient update a checkpointed run had not made yet. Why: a checkpoint is written
+    by a callback during a rollout, and SB3's off-policy ``learn`` stops (budget reached, or a
+    kill) before the update that follows that rollout; the uninterrupted run makes it. With the
+    generators restored too, a resumed run then repeats the uninterrupted one's episodes."""
+    from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+
+    if isinstance(model, OffPolicyAlgorithm) and model.num_timesteps > model.learning_starts:
+        steps = model.gradient_steps if model.gradient_steps >= 0 else 1
+        if steps > 0:
+            model.train(batch_size=model.batch_size, gradient_steps=steps)
+
+
+def _store_last_transition(model: Any, local: dict[str, Any]) -> None:
+    """Store the step at which the episode budget stopped ``learn``: SB3 returns from its rollout
+    before storing that step, so the checkpoint would lack it (a resumed run would differ)."""
+    from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+
+    if isinstance(model, OffPolicyAlgorithm) and "buffer_actions" in local:
+        names = ("buffer_actions", "new_obs", "rewards", "dones", "infos")
+        model._store_transition(model.replay_buffer, *(local[k] for k in names))
 
 
 def _count(cfg: DictConfig, key: str, minimum: int = 0) -> int:
@@ -159,7 +199,7 @@ def _callbacks(cfg: DictConfig, task: Any, env: Any, best: BestPlanCallback, ckp
         evals = [PeriodicEval(best, task.make_env(cfg), task.episode_scalars, every, episodes)]
     refs = task.reference_scalars(env)
     dump = EpisodeDump(best, _count(cfg, "log_interval", 1), refs, lambda d: task.plan_figure(env, d))
-    checkpoint = ResumableCheckpoint(ckpt, best, _count(cfg, "checkpoint_every", 1))
+    checkpoint = ResumableCheckpoint(ckpt, best, run_fingerprint(cfg), _count(cfg, "checkpoint_every", 1))
     return [best, *evals, dump, checkpoint, EpisodeBudget(best, _count(cfg, "episodes", 1), _progress(cfg))]
 
 
@@ -188,14 +228,29 @@ def _warn_no_update(model: Any, episodes: int, steps: int) -> None:
         )
 
 
-def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
-    """Run one training job into ``run_dir``; returns the summary."""
+def train(
+    cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None, choices: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Run one training job into ``run_dir``; returns the summary. ``overrides`` and ``choices``
+    (the command line's and Hydra's group choices) are checked against the saved run on a resume.
+    The folder is locked while it runs."""
+    with folder_lock(run_dir, "train"):
+        cfg = resumed_config(cfg, run_dir, overrides or [], choices or {})
+        if not cfg.resume and choices:
+            atomic_write(run_dir / "choices.json", json.dumps(choices, indent=1, sort_keys=True))
+        return _train(cfg, run_dir)
+
+
+def _train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     # read the config (checked, then recorded in the run folder)
     check_config(cfg)
-    run_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(int(cfg.torch_threads))
-    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    (run_dir / "command.txt").write_text(rerun_command() + "\n")
+    ckpt = run_dir / "checkpoints"
+    if not cfg.resume and (ckpt / MANIFEST).exists():
+        raise ConfigError(f"resume: {run_dir} already holds a run; add resume=true to continue it, or use a new folder")
+    atomic_write(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    if not cfg.resume:
+        atomic_write(run_dir / "command.txt", rerun_command() + "\n")
     # make the env (its steps timed) and the algorithm, or resume it from the run's checkpoint
     task = get_task(str(cfg.env.id))
     env = task.make_env(cfg)
@@ -207,7 +262,6 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         raise ConfigError(f"agent.algo: unknown algorithm {algo_name!r} (known: {', '.join(ALGOS)})")
     kwargs = OmegaConf.to_container(cfg.agent.kwargs, resolve=True)
     assert isinstance(kwargs, dict)
-    ckpt = run_dir / "checkpoints"
     best = BestPlanCallback(
         run_dir, describe=task.describe(env), scalars=task.episode_scalars, best_scalars=task.best_scalars
     )
@@ -216,6 +270,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     model, reset = _make_model(cfg, ALGOS[algo_name], kwargs, learn_env, ckpt, best, noise)
     fmt = ["csv", "tensorboard"] + (["stdout"] if cfg.verbose else [])
     model.set_logger(configure(str(run_dir / "tb"), fmt))
+    if not reset:
+        _pending_update(model)
     model_train = _Timed(model.train)
     model.train = model_train  # type: ignore[method-assign]
     callbacks = _callbacks(cfg, task, env, best, ckpt)
@@ -239,8 +295,10 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     except KeyboardInterrupt:
         interrupted = True
     wall = time.perf_counter() - t0
+    if not interrupted:
+        _store_last_transition(model, callbacks[-1].locals)
     # save the checkpoint and export the best policy
-    save_checkpoint(model, ckpt, best)
+    save_checkpoint(model, ckpt, best, run_fingerprint(cfg))
     if best.best_policy_state is not None:  # Alg. 2's Actor*: export the best policy, not the last
         model.policy.load_state_dict(best.best_policy_state)
     summary = task.export(
@@ -266,7 +324,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 def main(cfg: DictConfig) -> float:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
-        summary = train(cfg, run_dir)
+        hydra_cfg = HydraConfig.get()
+        summary = train(cfg, run_dir, list(hydra_cfg.overrides.task), dict(hydra_cfg.runtime.choices))
     except SplitgymError as exc:
         print(f"splitgym train: error: {exc}", file=sys.stderr)
         sys.exit(2)

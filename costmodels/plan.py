@@ -22,6 +22,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.cluster import REQUESTER, Cluster, Device
 from splitgym.costmodels.errors import PlanError
 from splitgym.costmodels.graph import ModelGraph
@@ -400,9 +401,7 @@ class Plan(_Strict):
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self._relative_profiles(path.parent).model_dump_json(indent=1, exclude_none=True))
-        return path
+        return atomic_write(path, self._relative_profiles(path.parent).model_dump_json(indent=1, exclude_none=True))
 
     def _relative_profiles(self, folder: Path) -> Plan:
         """This plan with each brought profile named by its path relative to ``folder`` (where

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.boards import Board
 from splitgym.costmodels.boards import board as lookup_board
 from splitgym.costmodels.errors import ConfigError, ProfileError
@@ -183,9 +184,7 @@ class DeviceProfile:
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_json(), indent=1))
-        return path
+        return atomic_write(path, json.dumps(self.to_json(), indent=1))
 
     @classmethod
     def from_json(cls, data: dict[str, Any], where: str = "profile") -> DeviceProfile:

@@ -68,7 +68,10 @@ class DistrEdgeEnv(PlanRender, gym.Env[np.ndarray, np.ndarray]):
     ## Starting State
     T_0 = 0 on every device and the first volume's configuration. With a time-varying network
     the network is sampled at the env's clock, which advances by each image's latency (or
-    ``time_per_episode`` seconds), so one actor faces changing links (DE Section V-F).
+    ``time_per_episode`` seconds), so one actor faces changing links (DE Section V-F). A reset
+    without a seed keeps the clock running (training's episodes follow one another); a reset
+    with a seed restores the whole initial state, the clock at 0 included, unless
+    ``options={"keep_clock": True}``; ``options={"clock": t}`` sets it.
 
     ## Episode End
     Terminates after the last volume (one image per episode). No truncation.
@@ -87,6 +90,7 @@ class DistrEdgeEnv(PlanRender, gym.Env[np.ndarray, np.ndarray]):
 
     ## Version History
     * v0: initial version (``action="shares"`` added later as an option; the default is Eq. 9).
+    * v0: ``reset(seed=...)`` puts the clock back to 0 (``keep_clock`` option to keep it).
     * v0 (same dynamics): ``render_mode``; ``model``/``input``/``devices``/``network``/``alpha`` kwargs and
       partition names through ``partition``.
     """
@@ -181,7 +185,15 @@ class DistrEdgeEnv(PlanRender, gym.Env[np.ndarray, np.ndarray]):
     # -- gymnasium API --------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        if options and "clock" in options:
+        options = dict(options or {})
+        unknown = sorted(set(options) - {"clock", "keep_clock"})
+        if unknown:
+            raise ValueError(f"reset: unknown option(s) {unknown} (known: clock, keep_clock)")
+        if seed is not None and not options.get("keep_clock", False):
+            # a seeded reset is the initial state, so two runs with one seed see the same network
+            self.clock = 0.0
+            self.last_cuts, self.last_latency = None, None
+        if "clock" in options:
             self.clock = float(options["clock"])
         if self._dynamic:
             self.sim.set_time(self.clock)

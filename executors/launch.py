@@ -13,24 +13,60 @@ it does not stop).
 from __future__ import annotations
 
 import contextlib
+import datetime
+import ipaddress
 import logging
 import os
+import signal
 import socket
+import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
+from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.errors import SplitgymError
 
-__all__ = ["launch", "worker_errors", "WorkerError", "check_images", "free_port"]
+__all__ = [
+    "launch",
+    "stop_on_signals",
+    "worker_errors",
+    "WorkerError",
+    "check_images",
+    "free_port",
+    "init_group",
+    "listening_socket",
+]
 
 #: (time of failure, rank, one-line message)
 WorkerError = tuple[float, int, str]
 Work = Callable[[int, dict[str, Any]], None]
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """SIGTERM, SIGHUP and SIGINT raise ``KeyboardInterrupt`` in the block, so that its clean-up
+    (workers terminated, network namespaces deleted) runs instead of the default death that left
+    them behind; SIGINT too where the process was started with it ignored (a background job of a
+    non-interactive shell). Previous handlers come back after the block. Main thread only (Python
+    delivers signals there); elsewhere a no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    before = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
 def check_images(images: int, warmup: int) -> None:
@@ -44,7 +80,7 @@ def _guarded(rank: int, work: Work, cfg: dict[str, Any]) -> None:
         work(rank, cfg)
     except BaseException as exc:  # noqa: BLE001  (every failure becomes one line for the parent)
         line = f"{type(exc).__name__}: {exc}".replace("\n", " ")
-        Path(cfg["dir"], f"error-{rank}.txt").write_text(f"{time.time()!r}\n{line}\n{traceback.format_exc()}")
+        atomic_write(Path(cfg["dir"], f"error-{rank}.txt"), f"{time.time()!r}\n{line}\n{traceback.format_exc()}")
         os._exit(1)  # no interpreter teardown: a blocked gloo peer must not hang this process
 
 
@@ -78,39 +114,85 @@ def launch(
     spawn_log = logging.getLogger("torch.multiprocessing.spawn")
     level = spawn_log.level
     spawn_log.setLevel(logging.ERROR)
-    t0 = time.perf_counter()
-    ctx = mp.start_processes(_guarded, args=(work, cfg), nprocs=nprocs, join=False, start_method=start_method)
-    if on_start is not None:
-        on_start([p.pid for p in ctx.processes])
-    # feedback on a terminal (tqdm disables itself elsewhere): a run can take minutes in silence
-    bar = tqdm(
-        total=nprocs,
-        desc=f"{nprocs} processes",
-        unit="proc",
-        disable=None,
-        leave=False,
-        bar_format="{desc}: {n}/{total} finished, {elapsed} elapsed",
-    )
+    with stop_on_signals():  # a signal still stops and joins every worker (the finally below)
+        t0 = time.perf_counter()
+        ctx = mp.start_processes(_guarded, args=(work, cfg), nprocs=nprocs, join=False, start_method=start_method)
+        if on_start is not None:
+            on_start([p.pid for p in ctx.processes])
+        # feedback on a terminal (tqdm disables itself elsewhere): a run can take minutes in silence
+        bar = tqdm(
+            total=nprocs,
+            desc=f"{nprocs} processes",
+            unit="proc",
+            disable=None,
+            leave=False,
+            bar_format="{desc}: {n}/{total} finished, {elapsed} elapsed",
+        )
+        try:
+            deadline = time.monotonic() + timeout_s
+            while not ctx.join(timeout=0.2):
+                bar.update(sum(not p.is_alive() for p in ctx.processes) - bar.n)
+                if time.monotonic() > deadline:
+                    raise SplitgymError(timeout_message)
+        except (mp.ProcessRaisedException, mp.ProcessExitedException) as exc:
+            raise SplitgymError(failure(exc, worker_errors(cfg["dir"]), [p.exitcode for p in ctx.processes])) from None
+        finally:
+            bar.close()
+            spawn_log.setLevel(level)
+            for p in ctx.processes:
+                if p.is_alive():
+                    p.terminate()
+            for p in ctx.processes:
+                p.join(timeout=5)
+                if p.is_alive():
+                    p.kill()
+                    p.join()
+        return time.perf_counter() - t0
+
+
+def _loopback(addr: str) -> bool:
     try:
-        deadline = time.monotonic() + timeout_s
-        while not ctx.join(timeout=0.2):
-            bar.update(sum(not p.is_alive() for p in ctx.processes) - bar.n)
-            if time.monotonic() > deadline:
-                raise SplitgymError(timeout_message)
-    except (mp.ProcessRaisedException, mp.ProcessExitedException) as exc:
-        raise SplitgymError(failure(exc, worker_errors(cfg["dir"]), [p.exitcode for p in ctx.processes])) from None
-    finally:
-        bar.close()
-        spawn_log.setLevel(level)
-        for p in ctx.processes:
-            if p.is_alive():
-                p.terminate()
-        for p in ctx.processes:
-            p.join(timeout=5)
-            if p.is_alive():
-                p.kill()
-                p.join()
-    return time.perf_counter() - t0
+        return ipaddress.ip_address(addr).is_loopback
+    except ValueError:
+        return addr == "localhost"
+
+
+def listening_socket(addr: str, port: int) -> socket.socket:
+    """A TCP socket listening on ``addr:port`` only (not on every interface), reusable at once
+    after the last run (SO_REUSEADDR: no wait for TIME_WAIT); a busy port is one line."""
+    s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind((addr, port))
+    except OSError as exc:
+        s.close()
+        raise SplitgymError(
+            f"port: {addr}:{port} is not free for the rendezvous ({exc.strerror}); pick another or leave it out"
+        ) from None
+    s.listen(128)
+    return s
+
+
+def init_group(rank: int, world_size: int, cfg: dict[str, Any]) -> None:
+    """Form the gloo group of a run with no listener beyond ``cfg["addr"]`` (default 127.0.0.1).
+
+    Why: ``init_method="env://"`` makes rank 0's TCPStore listen on every interface, without
+    authentication, whatever ``MASTER_ADDR`` says. Here rank 0 binds the store's socket itself to
+    the address (loopback for a single-host run, the interface the user names otherwise) and hands
+    it to the store (``master_listen_fd``); on loopback gloo's own pair sockets are put on ``lo``
+    too (``GLOO_SOCKET_IFNAME``), unless the run's network namespace already named a veth."""
+    import torch.distributed as dist
+
+    addr, port = str(cfg.get("addr", "127.0.0.1")), int(cfg["port"])
+    if _loopback(addr):
+        os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
+    timeout = datetime.timedelta(seconds=float(cfg["timeout_s"]))
+    if rank == 0:
+        sock = listening_socket(addr, port)
+        store = dist.TCPStore(addr, port, world_size, True, timeout, master_listen_fd=sock.detach())
+    else:
+        store = dist.TCPStore(addr, port, world_size, False, timeout)
+    dist.init_process_group("gloo", store=store, rank=rank, world_size=world_size, timeout=timeout)
 
 
 def free_port(addr: str = "127.0.0.1") -> int:

@@ -1,6 +1,8 @@
 """A hub folder that persists every finished part, so a killed distributed run resumes.
 
-Layout: ``plan.json`` (the plan the hub belongs to), and per image ``img00042/``: ``s003-r1.pt``
+Layout: ``fingerprint.json`` (what the hub belongs to: plan, model, seeds, code version; a run of
+another refuses the folder), ``plan.json`` (the plan, for people), ``.lock`` (held by the running
+launcher: a second run on the folder fails at once), and per image ``img00042/``: ``s003-r1.pt``
 (rank 1's output of stage 3: a volume part, or the head) and ``result.pt`` (what the requester
 received). Every file is written to a temporary name and renamed, so a process killed mid-write
 leaves either the whole file or none. ``compute-r<rank>.log`` lines ``image stage`` record every
@@ -17,27 +19,33 @@ reaches the result.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
 
-from splitgym.costmodels.errors import SplitgymError
+from splitgym.costmodels.atomic import atomic_torch_save, atomic_write
+from splitgym.costmodels.run_folder import code_version, digest, stamp_fingerprint
 
 __all__ = ["ResumeHub"]
 
 
 class ResumeHub:
-    def __init__(self, folder: str | Path, plan_json: dict) -> None:
+    """``seed``: the images' seed (parts of other images must not be reused); the folder's
+    fingerprint (plan, model, weights seed 0, images' seed, code version) is recorded on the first
+    run and a folder of another run is refused in one line."""
+
+    def __init__(self, folder: str | Path, plan_json: dict, seed: int | None = None) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        stamp = self.folder / "plan.json"
-        text = json.dumps(plan_json, sort_keys=True)
-        if stamp.exists():
-            if stamp.read_text() != text:
-                raise SplitgymError(f"hub: {self.folder} holds a run of another plan; use an empty folder")
-        else:
-            self._atomic_text(stamp, text)
+        fingerprint = {
+            "plan": digest(plan_json),
+            "model": str(plan_json.get("model", {}).get("name")),
+            "weights_seed": 0,
+            "seed": seed,
+            "code": code_version(),
+        }
+        if not stamp_fingerprint(self.folder, fingerprint, "hub"):
+            atomic_write(self.folder / "plan.json", json.dumps(plan_json, sort_keys=True))  # for people
 
     # -- paths ------------------------------------------------------------------------------------
     def _img(self, img: int) -> Path:
@@ -79,22 +87,9 @@ class ResumeHub:
 
     # -- writing ----------------------------------------------------------------------------------
     def save_part(self, img: int, stage: int, rank: int, y: torch.Tensor) -> None:
-        self._atomic_tensor(self.part_path(img, stage, rank), y)
+        atomic_torch_save(y.clone(), self.part_path(img, stage, rank))
         with open(self.folder / f"compute-r{rank}.log", "a") as f:
             f.write(f"{img} {stage}\n")
 
     def save_result(self, img: int, y: torch.Tensor) -> None:
-        self._atomic_tensor(self.result_path(img), y)
-
-    @staticmethod
-    def _atomic_tensor(path: Path, y: torch.Tensor) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        torch.save(y.clone(), tmp)
-        os.replace(tmp, path)
-
-    @staticmethod
-    def _atomic_text(path: Path, text: str) -> None:
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+        atomic_torch_save(y.clone(), self.result_path(img))

@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from splitgym.costmodels.atomic import atomic_write
 from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
 
 __all__ = ["COLUMNS", "MODES", "SECTIONS", "Mode", "main", "run"]
@@ -562,7 +563,7 @@ def run(mode: Mode, out: Path, only: list[str] | None = None) -> list[dict[str, 
         f"{load1[0]:.2f}/{load1[1]:.2f}/{load1[2]:.2f} after. Ratio = value / anchor's value, both from "
         "this run; values are medians over the repeats."
     )
-    (out / "bench.md").write_text(markdown(rows, header))
+    atomic_write(out / "bench.md", markdown(rows, header))
     return rows
 
 

@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.errors import SplitgymError
 from splitgym.executors.netns import HostPair
 
@@ -262,7 +263,7 @@ def _pingpong(args: argparse.Namespace) -> int:
                 rows.append({"repeat": rep, "bytes": size, "mode": mode, **one_way})
     dist.barrier()
     if args.rank == 0:
-        Path(args.out).write_text(json.dumps(rows))
+        atomic_write(Path(args.out), json.dumps(rows))
     dist.destroy_process_group()
     return 0
 
@@ -358,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         " of each image's latency is the executor's own per-message overhead"
     )
     if args.output:
-        Path(args.output).write_text(json.dumps(res, indent=1))
+        atomic_write(Path(args.output), json.dumps(res, indent=1))
     return 0
 
 

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.errors import ConfigError, ProfileError
 from splitgym.costmodels.gpu_shape import GpuShapeParams, GpuSpec, KernelTerms, head_terms, unit_terms
 from splitgym.costmodels.graph import ModelGraph
@@ -256,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / name).write_text(json.dumps(report, indent=1))
+    atomic_write(args.out / name, json.dumps(report, indent=1))
     p = report["params"]
     print(
         f"gpu_shape on {spec.name}: launch {p['launch_s'] * 1e6:.2f} us, efficiency {p['efficiency']:.3f}, "

@@ -31,6 +31,7 @@ from splitgym.agents.callbacks import BestPlanCallback
 from splitgym.agents.noise import EpsilonGaussianNoise
 from splitgym.agents.planners import run_planner
 from splitgym.agents.train import action_noise
+from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.cluster import Cluster, conf_dir
 from splitgym.costmodels.network import Network
 from splitgym.costmodels.plan import Plan
@@ -169,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
         "replans": timing,
         **{f"{m}_over_{b}": mean[m] / mean[b] for m in tuners for b in ("aofl", "coedge")},
     }
-    (out / "dynamic_summary.json").write_text(json.dumps(summary, indent=1))
+    atomic_write(out / "dynamic_summary.json", json.dumps(summary, indent=1))
     plot(rows, out / "dynamic.png")
     print(json.dumps(summary, indent=1))
 

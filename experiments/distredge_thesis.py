@@ -34,6 +34,7 @@ from typing import Any
 
 import yaml
 
+from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.cluster import load_conf
 from splitgym.costmodels.errors import ConfigError
 from splitgym.experiments.distredge_tables import MAX_EPISODES, VARIANTS, train_run
@@ -60,7 +61,7 @@ def linear_devices(group: str, folder: Path) -> Path:
     cfg["name"] = f"{cfg.get('name', group)}-linear"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{group}-linear.yaml"
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    atomic_write(path, yaml.safe_dump(cfg, sort_keys=False))
     return path
 
 
@@ -89,7 +90,7 @@ def _cached_exact(run: Path, grid: int, max_candidates: int) -> tuple[float | No
         got = json.loads(path.read_text())
         return got["exact_ms"], got["note"]
     exact_ms, note = exact_on_partition(run / "export" / "plan.json", grid, max_candidates)
-    path.write_text(json.dumps({"exact_ms": exact_ms, "note": note}))
+    atomic_write(path, json.dumps({"exact_ms": exact_ms, "note": note}))
     return exact_ms, note
 
 
@@ -229,7 +230,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     summary = summarise(rows)
     write_csv(out / "thesis_runs.csv", rows)
     write_csv(out / "thesis.csv", summary)
-    (out / "thesis.md").write_text(markdown(summary))
+    atomic_write(out / "thesis.md", markdown(summary))
     print(markdown(summary))
     return summary
 

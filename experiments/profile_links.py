@@ -40,6 +40,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.errors import ConfigError, SplitgymError
 
 __all__ = ["measure", "table", "main"]
@@ -67,7 +68,7 @@ def _worker(args: argparse.Namespace) -> int:
             rows.append({"repeat": rep, "bytes": size, "one_way_s": statistics.fmean(rtt) / 2})
     dist.barrier()
     if args.rank == 0:
-        Path(args.out).write_text(json.dumps(rows))
+        atomic_write(Path(args.out), json.dumps(rows))
     dist.destroy_process_group()
     return 0
 
@@ -225,7 +226,7 @@ def profile(args: argparse.Namespace) -> dict[str, Any]:
         "fit_per_where": {w: fit_links([r for r in rows if r["where"] == w]).to_json() for w in wheres},
     }
     if args.output:
-        Path(args.output).write_text(json.dumps(doc, indent=1) + "\n")
+        atomic_write(Path(args.output), json.dumps(doc, indent=1) + "\n")
     return doc
 
 

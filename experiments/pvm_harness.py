@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.cluster import Cluster, Device
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.link_table import load_link_table
@@ -282,7 +283,7 @@ def write_study(study: Study, res: dict[str, Any], out: Path) -> None:
     write_csv(out / f"{study.stem}.csv", res["rows"])
     for key in study.tables():
         write_csv(out / f"{study.stem}_{key}.csv", res[key])
-    (out / f"{study.stem}.json").write_text(json.dumps(res["summary"], indent=1))
+    atomic_write(out / f"{study.stem}.json", json.dumps(res["summary"], indent=1))
     if study.figure is not None:
         plot(res["rows"], out / f"{study.stem}.png", log=study.figure == "log", title=study.figure_title)
 

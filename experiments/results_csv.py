@@ -6,6 +6,8 @@ import csv
 from pathlib import Path
 from typing import Any
 
+from splitgym.costmodels.atomic import atomic_file
+
 __all__ = ["RESULTS_DIR", "write_csv", "read_csv"]
 
 #: every experiment script's ``--out`` default, relative to the working directory (the checkout,
@@ -16,8 +18,7 @@ RESULTS_DIR = "experiments/results"
 
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
     """``rows`` (dicts with the same keys, in column order) as a CSV file at ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
+    with atomic_file(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)

@@ -3,11 +3,14 @@ policy's for the state logged with it, every image once and back at its source),
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 
 from splitgym.agents.learned_admission import LearnedAdmission
 from splitgym.costmodels.errors import ConfigError
+from splitgym.costmodels.run_folder import write_signed
 from splitgym.costmodels.stages.queue_policies import BackPressure, Local, get_scheduler
 from splitgym.costmodels.stages.queue_sim import IDLE, QueueSim, WorkerEvent
 from splitgym.executors.stages.mdi_ring import RingResult, local_system, ring_tasks, run_mdi_ring
@@ -69,7 +72,9 @@ def test_live_ring_with_the_learned_admission(small, tmp_path):
 
     graph, system = small
     env = MSMDIEnv(MDIScenario("t2", model="vgg11", input=64, devices="tx2x2", images=(4, 6)))
-    PPO("MlpPolicy", env, n_steps=32, batch_size=32, seed=0, device="cpu").save(tmp_path / "policy.zip")
+    buf = io.BytesIO()
+    PPO("MlpPolicy", env, n_steps=32, batch_size=32, seed=0, device="cpu").save(buf)
+    write_signed(tmp_path / "policy.zip", buf.getvalue())  # as the training export writes it: loaded only when signed
     r = run_mdi_ring(
         graph, system, "learned", seed=0, timeout_s=240, learned=tmp_path / "policy.zip", loader=LearnedAdmission.load
     )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import io
 
 import pytest
 
+from splitgym.costmodels.run_folder import write_signed
 from splitgym.experiments import msmdi_tables
 
 
@@ -47,7 +49,11 @@ def test_tables_add_a_learned_policy_of_the_same_devices(tmp_path):
     env = MSMDIEnv("ms-mdi-3-small", images=(5, 10))
     run = tmp_path / "run"
     (run / "export").mkdir(parents=True)
-    PPO("MlpPolicy", env, n_steps=32, batch_size=32, seed=0, device="cpu").save(run / "export" / "policy.zip")
+    buf = io.BytesIO()
+    PPO("MlpPolicy", env, n_steps=32, batch_size=32, seed=0, device="cpu").save(buf)
+    write_signed(
+        run / "export" / "policy.zip", buf.getvalue()
+    )  # as the training export writes it: loaded only when signed
     (run / "export" / "summary.json").write_text(json.dumps({"scenario": env.scenario.to_dict() | {"events": []}}))
     out = msmdi_tables.main(
         [

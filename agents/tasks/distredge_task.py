@@ -23,6 +23,7 @@ from splitgym.agents.plan_gantt import plan_gantt
 from splitgym.agents.planners import run_planner
 from splitgym.agents.tasks import TrainTask, register_task
 from splitgym.agents.tasks.config_groups import devices_group, group_label, group_mapping, model_input, model_spec
+from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.errors import SplitgymError
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.plan import load_plan
@@ -118,8 +119,9 @@ class DistrEdgeTask(TrainTask):
         if actor["latency"] < learned:  # the greedy actor found better than any noisy episode
             learned, cuts = actor["latency"], np.asarray(actor["cuts"])
         env.plan(cuts, method=f"distredge-{extra['algo']}").save(out / "plan.json")
-        (out / "obs_scale.json").write_text(
-            json.dumps({"scale": env.obs_scale.tolist(), "state": ["T_prev_s"] * env.N + ["H", "C", "F", "S"]})
+        atomic_write(
+            out / "obs_scale.json",
+            json.dumps({"scale": env.obs_scale.tolist(), "state": ["T_prev_s"] * env.N + ["H", "C", "F", "S"]}),
         )
         return write_summary(
             out / "summary.json", env, learned, actor["latency"], {**extra, "objective": 1.0 / learned}

@@ -17,6 +17,7 @@ policy and of each reference (the same seeds, hence the same arrivals, for all).
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,10 @@ import numpy as np
 from omegaconf import DictConfig
 
 from splitgym.agents.tasks import TrainTask, register_task
+from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.cluster import plain_config
 from splitgym.costmodels.errors import ConfigError
+from splitgym.costmodels.run_folder import write_signed
 from splitgym.envs.msmdi import REFERENCES, MSMDIEnv
 from splitgym.envs.msmdi_scenarios import MDIScenario
 from splitgym.envs.msmdi_v1 import MSMDIEnvV1
@@ -120,7 +123,9 @@ class MSMDITask(TrainTask):
 
     def export(self, model: Any, env: MSMDIEnv, best: Any, out: Path, extra: dict[str, Any]) -> dict[str, Any]:
         out.mkdir(parents=True, exist_ok=True)
-        model.save(out / "policy.zip", exclude=["train"])  # "train" is wrapped by a timer
+        buf = io.BytesIO()
+        model.save(buf, exclude=["train"])  # "train" is wrapped by a timer
+        write_signed(out / "policy.zip", buf.getvalue())  # a pickle inside: loaded only once its hash checks out
         seeds = list(range(1000, 1000 + int(getattr(env, "eval_episodes", 5))))
         res = evaluate_policies(eval_kwargs(env), model, seeds)
         best_ref = min(REFERENCES, key=lambda n: res[n]["total_time_s"])
@@ -135,7 +140,7 @@ class MSMDITask(TrainTask):
             "learned_vs_best_reference": res[best_ref]["total_time_s"] / res["learned"]["total_time_s"],
             "objective": 1.0 / res["learned"]["total_time_s"],
         }
-        (out / "summary.json").write_text(json.dumps(summary, indent=1))
+        atomic_write(out / "summary.json", json.dumps(summary, indent=1))
         return summary
 
     def report(self, summary: dict[str, Any], run_dir: Path) -> None:

@@ -15,6 +15,7 @@ from splitgym.agents.plan_gantt import tile_gantt
 from splitgym.agents.planners import run_planner
 from splitgym.agents.tasks import TrainTask, register_task
 from splitgym.agents.tasks.config_groups import devices_group, group_mapping, model_input, model_spec
+from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.errors import ConfigError, SplitgymError
 from splitgym.costmodels.plan import load_plan
 from splitgym.costmodels.tiles.tile_cost import score_tiles
@@ -97,7 +98,7 @@ class NPTPTask(TrainTask):
             "speedup_vs_coedge_strips": ref_ms["coedge-strips"] / (latency * 1e3),
             "speedup_vs_mpa": ref_ms["nptp-mpa"] / (latency * 1e3),
         }
-        (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+        atomic_write(out / "summary.json", json.dumps(summary, indent=1, default=str))
         return summary
 
     def report(self, summary: dict[str, Any], run_dir: Path) -> None:

@@ -53,12 +53,14 @@ from typing import Any
 
 import torch
 
+from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.errors import SplitgymError
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.neurons.hybrid_partitions import Partition, hybrid_partitions
 from splitgym.costmodels.neurons.hyps_cost import plan_memory
 from splitgym.costmodels.neurons.neuron_spans import Span, layer_spans
 from splitgym.costmodels.plan import Plan
+from splitgym.costmodels.run_folder import code_version, digest, folder_lock, stamp_fingerprint
 from splitgym.executors.neurons.hyps_worker import worker_main, write_all
 from splitgym.executors.neurons.neuron_modules import (
     concat_parts,
@@ -107,12 +109,7 @@ class Hub:
         buf = io.BytesIO()
         torch.save(t.detach().clone(), buf)
         data = buf.getvalue()
-        tmp = self._path(key).with_suffix(".tmp")
-        with tmp.open("wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self._path(key))
+        atomic_write(self._path(key), data)
         line = json.dumps({"key": key, "sha256": hashlib.sha256(data).hexdigest(), "time": time.time(), **info})
         with self.journal.open("a") as f:
             f.write(line + "\n")
@@ -163,7 +160,7 @@ class _Workers:
             theirs.close()
             self.procs[device], self.conns[device] = p, mine
             pids = {d: q.pid for d, q in self.procs.items()}
-            (self.hub.folder / "workers.json").write_text(json.dumps(pids))
+            atomic_write(self.hub.folder / "workers.json", json.dumps(pids))
             msg = mine.recv()  # "ready" once the limit is set
             if msg.get("error"):
                 raise MemoryBudgetError(f"device {device}: {msg['error']}")
@@ -351,10 +348,31 @@ def run_hyps(
     on a folder holding a finished or interrupted run, resume it (``x`` may then be None).
 
     ``budgets_mb`` overrides the usable memory per device (MiB; None: unlimited); by default the
-    plan's ``meta["memory"]`` (what the hyps planner recorded).
+    plan's ``meta["memory"]`` (what the hyps planner recorded). The folder is locked while the run
+    lasts (a second run on it fails at once) and fingerprinted (plan, model, input size, code
+    version): a folder of another plan is refused in one line instead of mixing two runs.
     """
-    t0 = time.perf_counter()
     plan.check(graph)
+    with folder_lock(folder, "folder"):
+        fingerprint = {
+            "plan": digest(plan.model_dump(mode="json")),
+            "model": plan.model.name,
+            "input": list(plan.model.input),
+            "code": code_version(),
+        }
+        stamp_fingerprint(folder, fingerprint, "hub")
+        return _run_hyps(plan, graph, x, folder, budgets_mb, delay_s)
+
+
+def _run_hyps(
+    plan: Plan,
+    graph: ModelGraph,
+    x: torch.Tensor | None,
+    folder: str | Path,
+    budgets_mb: dict[str, float | None] | None,
+    delay_s: float,
+) -> HubResult:
+    t0 = time.perf_counter()
     spans = layer_spans(graph)
     parts = hybrid_partitions(plan, graph, spans)
     hub = Hub(folder)

@@ -40,10 +40,8 @@ completion times are measured (``time.monotonic``, one start broadcast to all pr
 
 from __future__ import annotations
 
-import datetime
 import json
 import math
-import os
 import queue
 import threading
 import time
@@ -53,10 +51,12 @@ from typing import Any
 
 import torch
 
+from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.models import build_model
 from splitgym.costmodels.slicing import SlicedSegment
 from splitgym.costmodels.stages.queue_sim import IDLE, LOCAL
+from splitgym.executors.launch import init_group
 from splitgym.executors.stages.mdi_view import (
     ADM_F,
     BUSY_F,
@@ -305,13 +305,7 @@ class _Worker:
 
         cfg = self.cfg
         H = HDR + len(ROW) + self.S
-        dist.init_process_group(
-            "gloo",
-            init_method="env://",
-            rank=self.rank,
-            world_size=self.N,
-            timeout=datetime.timedelta(seconds=cfg["timeout_s"]),
-        )
+        init_group(self.rank, self.N, cfg)  # on loopback only
         inbox: queue.Queue = queue.Queue()
         rx = threading.Thread(target=_receiver, args=(inbox, self.N - 1, H, self.in_shape, self.out_shape), daemon=True)
         t0 = torch.tensor([time.monotonic() + 0.5], dtype=torch.float64)
@@ -375,6 +369,5 @@ class _Worker:
 def work_live(rank: int, cfg: dict[str, Any]) -> None:
     """The worker process (launched by :func:`splitgym.executors.launch.launch`)."""
     torch.set_num_threads(cfg["threads"])
-    os.environ["MASTER_ADDR"], os.environ["MASTER_PORT"] = "127.0.0.1", str(cfg["port"])
     out = _Worker(rank, cfg).run()
-    Path(cfg["dir"], f"rank-{rank}.json").write_text(json.dumps(out))
+    atomic_write(Path(cfg["dir"], f"rank-{rank}.json"), json.dumps(out))

@@ -25,9 +25,7 @@ earlier in the simulator's order, so the globally earliest pending service can a
 
 from __future__ import annotations
 
-import datetime
 import json
-import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -38,6 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.graph import ModelGraph
@@ -45,7 +44,7 @@ from splitgym.costmodels.models import build_model
 from splitgym.costmodels.slicing import SlicedSegment
 from splitgym.costmodels.stages.queue_policies import get_scheduler
 from splitgym.costmodels.stages.queue_sim import Policy, QueueResult, QueueSim, QueueSystem
-from splitgym.executors.launch import free_port, launch
+from splitgym.executors.launch import free_port, init_group, launch
 from splitgym.executors.stages.mdi_live import image as _image
 from splitgym.executors.stages.mdi_live import work_live
 from splitgym.executors.stages.mdi_view import RingLayout, check_decisions
@@ -178,7 +177,6 @@ def _work_replay(rank: int, cfg: dict[str, Any]) -> None:
     import torch.distributed as dist
 
     torch.set_num_threads(cfg["threads"])
-    os.environ["MASTER_ADDR"], os.environ["MASTER_PORT"] = "127.0.0.1", str(cfg["port"])
     model = build_model(cfg["model"], seed=0)
     shape = tuple(cfg["input"])
     graph = ModelGraph.from_module(model, shape, name=cfg["model"])
@@ -191,13 +189,7 @@ def _work_replay(rank: int, cfg: dict[str, Any]) -> None:
     in_shape = [(1, *graph.units[u].in_shape) for u in range(U)]
     out_shape = (1, *graph.head.out_shape) if graph.head is not None else (1, *graph.units[-1].out_shape)
     arrive = cfg["arrive"]
-    dist.init_process_group(
-        "gloo",
-        init_method="env://",
-        rank=rank,
-        world_size=cfg["N"],
-        timeout=datetime.timedelta(seconds=cfg["timeout_s"]),
-    )
+    init_group(rank, cfg["N"], cfg)  # on loopback only
     t0 = torch.tensor([time.monotonic() + 0.5], dtype=torch.float64)
     dist.broadcast(t0, src=0)  # one start for everyone (the monotonic clock is machine-wide)
     start = float(t0.item())
@@ -243,8 +235,9 @@ def _work_replay(rank: int, cfg: dict[str, Any]) -> None:
             ref = model(_image(cfg["seed"], k, shape))
             err = max(err, float((y.reshape(ref.shape) - ref).abs().max()))
             ref_max = max(ref_max, float(ref.abs().max()))
-    Path(cfg["dir"], f"rank-{rank}.json").write_text(
-        json.dumps({"done": done, "compute_s": compute, "max_abs_error": err, "ref_max_abs": ref_max})
+    atomic_write(
+        Path(cfg["dir"], f"rank-{rank}.json"),
+        json.dumps({"done": done, "compute_s": compute, "max_abs_error": err, "ref_max_abs": ref_max}),
     )
     dist.barrier()
     dist.destroy_process_group()

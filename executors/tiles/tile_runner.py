@@ -27,7 +27,6 @@ runs the head.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import os
 import statistics
 import tempfile
@@ -41,6 +40,7 @@ import numpy as np
 import torch
 import torch.fx
 
+from splitgym.costmodels.atomic import atomic_torch_save
 from splitgym.costmodels.errors import PlanError
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.models import build_model
@@ -53,7 +53,7 @@ from splitgym.costmodels.tiles.tile_cost import (
     plan_rects,
     score_tiles,
 )
-from splitgym.executors.launch import check_images, launch
+from splitgym.executors.launch import check_images, init_group, launch
 from splitgym.executors.netns import ShapedLan, check_links, enter_netns
 from splitgym.executors.volumes.volume_local import network_transfer
 
@@ -261,14 +261,7 @@ def _tile_work(rank: int, cfg: dict[str, Any]) -> None:
 
     torch.set_num_threads(cfg["threads"])
     worker = _TileWorker(rank, cfg, dist)
-    os.environ["MASTER_ADDR"], os.environ["MASTER_PORT"] = cfg["addr"], str(cfg["port"])
-    dist.init_process_group(
-        "gloo",
-        init_method="env://",
-        rank=rank,
-        world_size=worker.N,
-        timeout=datetime.timedelta(seconds=cfg["timeout_s"]),
-    )
+    init_group(rank, worker.N, cfg)  # listens on cfg["addr"] only
     compute: list[float] = []
     latency: list[float] = []
     sent = 0
@@ -281,7 +274,7 @@ def _tile_work(rank: int, cfg: dict[str, Any]) -> None:
                 sent = sent_img
             if img >= cfg["warmup"]:
                 compute.append(compute_s)
-    torch.save(
+    atomic_torch_save(
         {"compute_s": statistics.fmean(compute), "bytes_sent": sent, "latency_s": latency},
         Path(cfg["dir"]) / f"stats-{rank}.pt",
     )
@@ -397,7 +390,7 @@ class _TileWorker:
         if img == 0:
             ref = self.model(self.x)
             feat_err = float((feats - reference_features(self.graph, self.x)).abs().max())
-            torch.save(
+            atomic_torch_save(
                 {"feature_error": feat_err, "output_error": float((out - ref).abs().max())},
                 Path(self.cfg["dir"]) / "errors.pt",
             )
@@ -424,7 +417,7 @@ def run_tiles_distributed(
     caps, :class:`~splitgym.executors.netns.ShapedLan`, as the volume executor uses; the workers
     wait only the plan's latency and per-message overhead). ``images`` recorded runs after
     ``warmup`` unrecorded ones (the same image), ``threads`` torch threads per process."""
-    from splitgym.executors.launch import free_port
+    from splitgym.executors.launch import free_port, stop_on_signals
 
     check_links(links, TILE_LINKS, "waits the plan's link time for each message")
     check_images(images, warmup)
@@ -433,6 +426,7 @@ def run_tiles_distributed(
     names = [d.name for d in plan.devices]
     head_name = score_tiles(graph, rects=plan).head_device
     with contextlib.ExitStack() as stack:
+        stack.enter_context(stop_on_signals())  # SIGTERM/SIGHUP/SIGINT: namespaces and workers go too
         tmpdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="splitgym-tiles-"))
         cfg = {
             "dir": tmpdir,

@@ -42,7 +42,6 @@ import functools
 import heapq
 import os
 import signal
-import socket
 import statistics
 import tempfile
 import threading
@@ -54,13 +53,24 @@ from typing import Any
 
 import torch
 
+from splitgym.costmodels.atomic import atomic_torch_save
 from splitgym.costmodels.cluster import REQUESTER
 from splitgym.costmodels.errors import SplitgymError
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.models import build_model
 from splitgym.costmodels.plan import Plan
+from splitgym.costmodels.run_folder import folder_lock
 from splitgym.costmodels.slicing import Region
-from splitgym.executors.launch import WorkerError, _guarded, check_images, free_port, launch
+from splitgym.executors.launch import (
+    WorkerError,
+    _guarded,
+    check_images,
+    free_port,
+    init_group,
+    launch,
+    listening_socket,
+    stop_on_signals,
+)
 from splitgym.executors.netns import ShapedLan, check_links, enter_netns
 from splitgym.executors.nodes.processor_runner import NodeProcessors
 from splitgym.executors.resume import ResumeHub
@@ -309,16 +319,12 @@ def _work(rank: int, cfg: dict[str, Any]) -> None:
         enter_netns(cfg["netns"][rank])
         os.environ["GLOO_SOCKET_IFNAME"] = cfg["ifnames"][rank]
     _fault(cfg, rank, me, "start")
-    os.environ["MASTER_ADDR"] = cfg["addr"]
-    os.environ["MASTER_PORT"] = str(cfg["port"])
     worker = _RankWorker(rank, me, plan, cfg)
-    dist.init_process_group(
-        "gloo",
-        init_method="env://",
-        rank=rank,
-        world_size=len(names) + 1,
-        timeout=datetime.timedelta(seconds=cfg["timeout_s"]),
-    )
+    if cfg.get("torchrun"):  # torchrun's agent already serves the store at MASTER_ADDR:MASTER_PORT
+        timeout = datetime.timedelta(seconds=cfg["timeout_s"])
+        dist.init_process_group("gloo", init_method="env://", rank=rank, world_size=len(names) + 1, timeout=timeout)
+    else:
+        init_group(rank, len(names) + 1, cfg)  # listens on cfg["addr"] only
     worker.run(dist)
 
 
@@ -375,7 +381,7 @@ class _RankWorker:
         self.mine = {st.stage: st for steps in sched for st in steps if st.rank == rank}
         # with a hub: skip finished images, restart the others after their last complete stage (read
         # before the group forms, so every rank sees the same hub; see resume.py)
-        self.hub = ResumeHub(cfg["hub"], cfg["plan"]) if cfg.get("hub") else None
+        self.hub = ResumeHub(cfg["hub"], cfg["plan"], cfg["seed"]) if cfg.get("hub") else None
         stage_ranks = [[st.rank for st in steps] for steps in sched[:-1]]
         self.start = {
             i: (self.hub.resume_stage(i, stage_ranks) if self.hub else -1)
@@ -414,7 +420,7 @@ class _RankWorker:
                     self._image(img, first)
             if self.procs is not None:
                 self.procs.close()
-            torch.save(self.stats, Path(self.cfg["dir"]) / f"stats-{self.rank}.pt")
+            atomic_torch_save(self.stats, Path(self.cfg["dir"]) / f"stats-{self.rank}.pt")
             dist.barrier()
             self.sender.close()
             dist.destroy_process_group()
@@ -527,14 +533,7 @@ class _RankWorker:
 
 # -- the launcher ----------------------------------------------------------------------------------
 def _check_port(addr: str, port: int) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind((addr, port))
-        except OSError as exc:
-            raise SplitgymError(
-                f"port: {addr}:{port} is not free for the rendezvous ({exc.strerror}); "
-                "pick another or leave it out to get a free one"
-            ) from None
+    listening_socket(addr, port).close()  # a busy port is one line here, before any process starts
 
 
 def _failure(names: list[str], exc: BaseException, errors: list[WorkerError], exitcodes: list[int | None]) -> str:
@@ -594,6 +593,7 @@ def run_distributed(
     plan.check(graph)
     names = [d.name for d in plan.devices]
     with contextlib.ExitStack() as stack:
+        stack.enter_context(stop_on_signals())  # SIGTERM/SIGHUP/SIGINT: namespaces and workers go too
         extra: dict[str, Any] = {}
         if links == "netns":  # fresh namespaces: any port is free there
             caps = [d.bandwidth_mbps for d in plan.devices] + [plan.network.requester_mbps]
@@ -608,7 +608,8 @@ def run_distributed(
         else:
             _check_port(addr, port)
         if hub is not None:
-            ResumeHub(hub, plan.model_dump(mode="json"))  # a hub of another plan fails here, in one line
+            stack.enter_context(folder_lock(hub, "folder"))  # a second run on it fails here, at once
+            ResumeHub(hub, plan.model_dump(mode="json"), seed)  # a hub of another run fails here, in one line
             extra["hub"] = str(hub)
         extra["processors"] = processors
         return _launch(
@@ -854,6 +855,7 @@ def _main(argv: list[str] | None = None) -> int:
         "threads": args.threads,
         "addr": os.environ["MASTER_ADDR"],
         "port": int(os.environ["MASTER_PORT"]),
+        "torchrun": True,
         "timeout_s": args.timeout,
         "fail_rank": None,
         "fail_at": "start",
