@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from splitgym.costmodels.atomic import atomic_file, atomic_write
 from splitgym.costmodels.errors import ConfigError
 from splitgym.envs.splits import Split
 
@@ -105,11 +106,11 @@ def write_outputs(result: dict[str, Any], out: Path) -> list[Path]:
 
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "benchmark.csv", out / "benchmark.md", out / "benchmark.png"]
-    with paths[0].open("w", newline="") as f:
+    with atomic_file(paths[0], "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(result["rows"][0]))
         w.writeheader()
         w.writerows(result["rows"])
-    paths[1].write_text(markdown(result))
+    atomic_write(paths[1], markdown(result))
     agg = result["aggregate"]
     names = [a["target"] for a in agg]
     point = {a["target"]: np.array([a["IQM"], a["mean"]]) for a in agg}

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from splitgym.costmodels.atomic import atomic_write
 from splitgym.envs.msmdi import MSMDIEnv, admission_decision
 from splitgym.experiments.bench_steps import legacy, legacy_admission, msmdi_run
 from splitgym.experiments.results_csv import RESULTS_DIR
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(json.dumps(out, indent=1))
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
-        (Path(args.out) / "bench_msmdi_env.json").write_text(json.dumps(out, indent=1) + "\n")
+        atomic_write((Path(args.out) / "bench_msmdi_env.json"), json.dumps(out, indent=1) + "\n")
     return out
 
 

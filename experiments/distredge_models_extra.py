@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from splitgym.agents.planners import VOLUME_PLANNERS, run_planner
+from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.volumes.volume_simulator import Simulator
@@ -138,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     head = (
         f"DistrEdge's models on {args.devices} at {args.bandwidth:g} Mbps (`{common['command']}`, {common['commit']})"
     )
-    (args.out / "distredge_models_extra.md").write_text(_markdown(summary(rows), head))
+    atomic_write((args.out / "distredge_models_extra.md"), _markdown(summary(rows), head))
     print(_markdown(summary(rows), head))
 
 

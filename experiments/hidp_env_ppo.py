@@ -35,6 +35,7 @@ from splitgym.agents.planners.nodes.hidp_policies import (
     RandomPolicy,
     run_episode,
 )
+from splitgym.costmodels.atomic import atomic_write
 from splitgym.envs.hidp_env import HiDPEnv
 from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
 
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     write_csv(out / f"{stem}.csv", rows)
     summ = summary(rows)
     text = markdown(summ, args, train_s)
-    (out / f"{stem}.md").write_text(text)
+    atomic_write((out / f"{stem}.md"), text)
     print(text)
     return 0
 

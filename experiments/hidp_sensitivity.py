@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from splitgym.agents.planners import PLANNERS
+from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.nodes.hidp_cost import HiDPScorer
@@ -229,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     write_csv(out / "hidp_sensitivity_summary.csv", summ)
     plot(summ, out / "hidp_sensitivity.png")
     text = markdown(summ, args)
-    (out / "hidp_sensitivity.md").write_text(text)
+    atomic_write((out / "hidp_sensitivity.md"), text)
     print(text)
     return 0
 

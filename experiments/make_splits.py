@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from splitgym.agents.bench_adapters import exact_latency
+from splitgym.costmodels.atomic import atomic_write
 from splitgym.envs.distredge import DistrEdgeEnv
 from splitgym.envs.distributions import DistrEdgeDistribution, make_scenario
 from splitgym.envs.scenarios import Scenario
@@ -105,7 +106,7 @@ def _write(part: str, items: list[tuple[Scenario, list[str]]], folder: Path, des
         "sha256": instances_hash(instances),
         "instances": instances,
     }
-    (folder / f"{part}.json").write_text(json.dumps(doc, indent=1) + "\n")
+    atomic_write((folder / f"{part}.json"), json.dumps(doc, indent=1) + "\n")
 
 
 DESCRIPTIONS = {
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
                 lat[sc.name] = references(sc)
                 print(f"{part:5s} {sc.name}: best {min(v for v in lat[sc.name].values() if v):.2f} ms", file=sys.stderr)
         doc = {"command": "python -m splitgym.experiments.make_splits", "unit": "ms", "latency_ms": lat}
-        (folder / "references.json").write_text(json.dumps(doc, indent=1) + "\n")
+        atomic_write((folder / "references.json"), json.dumps(doc, indent=1) + "\n")
 
 
 if __name__ == "__main__":

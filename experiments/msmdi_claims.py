@@ -15,6 +15,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from splitgym.costmodels.atomic import atomic_write
 from splitgym.experiments.msmdi_tables import PAPER
 from splitgym.experiments.results_csv import RESULTS_DIR, read_csv
 
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> str:
     args = ap.parse_args(argv)
     out = Path(args.out)
     text = claims_markdown(out)
-    (out / "msmdi_claims.md").write_text(text)
+    atomic_write((out / "msmdi_claims.md"), text)
     print(text, end="")
     return text
 

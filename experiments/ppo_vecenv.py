@@ -39,6 +39,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 from splitgym.agents.export import reference_latencies
 from splitgym.agents.planners import run_planner
+from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.cluster import load_conf
 from splitgym.envs.distredge import DistrEdgeEnv
 from splitgym.envs.distredge_sb3_vec import DistrEdgeVecEnv
@@ -198,7 +199,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             rows.append(run_one(v, seed, args.n_envs, args.scenario, args.target, args.cap_s))
             print({k: (round(x, 3) if isinstance(x, float) else x) for k, x in rows[-1].items()}, flush=True)
     write_csv(Path(args.out) / f"{args.name}.csv", rows)
-    (Path(args.out) / f"{args.name}.md").write_text(markdown(rows))
+    atomic_write((Path(args.out) / f"{args.name}.md"), markdown(rows))
     print(markdown(rows))
     return rows
 

@@ -20,6 +20,7 @@ from omegaconf import DictConfig
 
 from splitgym.agents.callbacks import latency_scalars
 from splitgym.agents.tasks import TrainTask, register_task
+from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.errors import ConfigError
 from splitgym.envs.distredge_v1 import DistrEdgeV1Env
 
@@ -83,7 +84,7 @@ class DistrEdgeV1Task(TrainTask):
             "objective": float(np.mean(ratios)),  # what a sweep maximises: the mean speed-up over equal
             **extra,
         }
-        (out / "summary.json").write_text(json.dumps(summary, indent=1))
+        atomic_write((out / "summary.json"), json.dumps(summary, indent=1))
         return summary
 
     def report(self, summary: dict[str, Any], run_dir: Path) -> None:

@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 from splitgym.agents.planners import run_planner
 from splitgym.agents.tasks import TrainTask, register_task
 from splitgym.agents.tasks.config_groups import model_input, model_spec
+from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.cluster import plain_config
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.tiles.tile_cost import plan_rects
@@ -89,7 +90,7 @@ class NPTPv1Task(TrainTask):
             "feasible_share": float(np.mean([r["feasible"] for r in rows])),
             "instances": rows,
         }
-        (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+        atomic_write((out / "summary.json"), json.dumps(summary, indent=1, default=str))
         return summary
 
     def report(self, summary: dict[str, Any], run_dir: Path) -> None:
