@@ -13,7 +13,6 @@ one line naming the field and the bad value.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from splitgym.costmodels.network import Network
 from splitgym.costmodels.profile_forms import Form
 from splitgym.costmodels.profile_spec import ProfileSpec, file_sha256, find_profile_file, known_profile
 from splitgym.costmodels.profiles import profile_dir
+from splitgym.costmodels.validation import first_error as _first_error
 
 __all__ = [
     "Plan",
@@ -430,19 +430,6 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message} (got {self.value!r})"
-
-
-def _first_error(exc: ValidationError) -> str:
-    e = exc.errors()[0]
-    loc = ".".join(str(p) for p in e["loc"])
-    msg = e["msg"].removeprefix("Value error, ")
-    if e["type"] == "value_error":  # our validators: the message already shows the value
-        return f"{loc}: {msg}" if loc else msg
-    value = e.get("input")
-    shown = json.dumps(value) if isinstance(value, (int, float, str, list)) else type(value).__name__
-    if len(shown) > 60:
-        shown = shown[:57] + "..."
-    return f"{loc or 'document'}: {msg} (got {shown})"
 
 
 def load_plan(path: str | Path) -> Plan:
