@@ -89,7 +89,7 @@ class NetworkDoc(BaseModel):
     @model_validator(mode="after")
     def _has_rate(self) -> NetworkDoc:
         if self.bandwidth_mbps is None and self.per_device_mbps is None:
-            raise ValueError("needs bandwidth_mbps or per_device_mbps")
+            raise ValueError(f"network {self.name}: needs bandwidth_mbps or per_device_mbps")
         return self
 
 

@@ -258,7 +258,7 @@ def test_bad_link_settings_are_one_line(extra: dict, needle: str) -> None:
 @pytest.mark.parametrize(
     "content,needle",
     [
-        ("not json", "not a JSON link table"),
+        ("not json", "not valid JSON"),
         (json.dumps({"format": "other", "rows": []}), "format"),
         (json.dumps({"format": LINKS_FORMAT, "rows": []}), "no rows"),
         (json.dumps({"format": LINKS_FORMAT, "rows": [{"bytes": 4}]}), "rows[0]"),
