@@ -66,4 +66,3 @@ def torch_device(text: str) -> str:
     if dev.type not in ("cpu", "cuda"):
         raise argparse.ArgumentTypeError(f"expected cpu or cuda[:N], got {text[:40]!r}")
     return text
-
