@@ -785,7 +785,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["train"]:  # everything after the verb belongs to Hydra (-m, --help, overrides)
         args = argparse.Namespace(verb="train", overrides=argv[1:], func=cmd_train, json=False)
     else:
-        args = build_parser().parse_args(argv)
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as exc:  # argparse's one line (status 2), --help or --version (0)
+            return exc.code if isinstance(exc.code, int) else 2
     try:
         args.func(args)
     except BrokenPipeError:  # output piped into head & co.
