@@ -272,7 +272,7 @@ def _check_forms(cluster: Any, graph: Any) -> None:
 def cmd_plan(args: argparse.Namespace) -> None:
     from splitgym.agents.planners import PLANNERS, run_planner
 
-    if args.list or not args.method:
+    if args.list or args.method is None:
         rows = [
             {"method": k, "about": (v.__module__ and sys.modules[v.__module__].__doc__ or "").strip().splitlines()[0]}
             for k, v in sorted(PLANNERS.items())
