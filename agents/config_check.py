@@ -51,6 +51,8 @@ _RANGES = {
     "env.bandwidth_mbps": (0.0, math.inf, False, False),
     "env.time_per_episode": (0.0, math.inf, False, False),
 }
+#: every top-level key conf/train.yaml composes (an experiment sets some of them)
+_TOP_KEYS = {*_TOP_INTS, "model", "devices", "network", "env", "agent", "resume", "device", "eval", "progress"}
 #: env ids whose action space is discrete: only PPO of our algorithms takes it
 _DISCRETE_ACTIONS = ("splitgym/MSMDI-v0",)
 _NETWORK_NUMBERS = ("bandwidth_mbps", "requester_mbps", "latency_ms", "overhead_ms")
@@ -163,9 +165,12 @@ def _check_env(env: Any) -> None:
 def check_config(cfg: DictConfig) -> None:
     """Raise a one-line :class:`ConfigError` for the first value of the wrong type or range; make a
     model file path absolute, so that the run's ``config.yaml`` re-runs it from any folder."""
+    unknown = sorted(set(cfg) - _TOP_KEYS)
+    if unknown:  # ``+nosuch=1``: nothing reads it, so it would be silently ignored
+        raise ConfigError(f"{unknown[0]}: not a setting of splitgym train (known: {', '.join(sorted(_TOP_KEYS))})")
     for key, (low, high) in _TOP_INTS.items():
         value = cfg.get(key)
-        if value is not None and (not _is_int(value) or value < low):
+        if key in cfg and (not _is_int(value) or value < low):
             raise ConfigError(f"{key}: must be an integer >= {low}, got {value!r}")
         if value is not None and value > high:
             raise ConfigError(f"{key}: must be an integer <= {high}, got {value!r}")

@@ -56,6 +56,8 @@ def read_yaml(path: str | Path, kind: str) -> dict[str, Any]:
         raise ConfigError(f"{where}: not valid YAML ({_yaml_problem(exc)})") from None
     except RecursionError:
         raise ConfigError(f"{where}: nested too deep") from None
+    except ValueError as exc:  # an integer beyond Python's digit limit
+        raise ConfigError(f"{where}: not valid YAML ({str(exc).splitlines()[0][:100]})") from None
     except (OSError, OmegaConfBaseException) as exc:  # a scalar or a list at the top
         raise ConfigError(f"{where}: does not hold a mapping ({str(exc).splitlines()[0]})") from None
     if not isinstance(cfg, DictConfig):

@@ -121,9 +121,9 @@ def _profile_source(args: argparse.Namespace, g: Any) -> Any:
     from splitgym.costmodels.profiler import profile_model
     from splitgym.costmodels.profiles import load_or_measure, load_profile_file, profile_for
 
-    if args.profile:
-        return load_profile_file(ProfileSpec(str(Path(args.profile).resolve()), where="--profile"), g)
-    if args.board:  # a stored (measured) profile of the board wins; else derived
+    if args.profile is not None:  # absolute, links not followed: a symlink loop is refused when read
+        return load_profile_file(ProfileSpec(os.path.abspath(args.profile), where="--profile"), g)
+    if args.board is not None:  # a stored (measured) profile of the board wins; else derived
         return profile_for(ProfileSpec(args.board, form="table" if args.forms else None), g)
     if args.forms:
         return load_or_measure(g, args.device, progress=not args.quiet)
@@ -145,7 +145,7 @@ def cmd_profile(args: argparse.Namespace) -> None:
     written only where ``-o`` says: the store keeps measured ones, so none shadows a later derivation."""
     from splitgym.costmodels.profiles import cached_profile_path
 
-    if args.board and args.profile:
+    if args.board is not None and args.profile is not None:
         raise SplitgymError("profile: give --board or --profile, not both")
     if args.forms and args.output:
         raise SplitgymError("-o: --forms only shows the forms; write a profile without --forms")
@@ -156,7 +156,7 @@ def cmd_profile(args: argparse.Namespace) -> None:
     if args.forms:
         _show_forms(args, prof)
         return
-    measured_here = not args.board and not args.profile
+    measured_here = args.board is None and args.profile is None
     out = Path(args.output) if args.output else (cached_profile_path(prof.board, g) if measured_here else None)
     if out is not None:
         prof.save(out)
@@ -362,7 +362,9 @@ def cmd_execute(args: argparse.Namespace) -> None:
     c = plan.model.input[0]
     if c != 3:
         raise SplitgymError(f"model.input: torchvision models take 3 channels, got {c}")
-    backend = args.backend or ("hub" if plan.kind == "neurons" else "local")
+    backend = args.backend if args.backend is not None else ("hub" if plan.kind == "neurons" else "local")
+    if args.folder is not None and Path(args.folder).exists() and not Path(args.folder).is_dir():
+        raise SplitgymError(f"--folder: {args.folder!r} exists and is not a folder")
     opts = {key: getattr(args, name) for name, key in _RUN_OPTIONS.items() if getattr(args, name) is not None}
     run = execute(plan, backend, **opts)
     data = {"plan": str(args.plan), "model": plan.model.name, "input": list(plan.model.input), **run.to_json()}

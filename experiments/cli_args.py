@@ -40,7 +40,7 @@ def bounded_float(low: float, high: float, low_open: bool = False) -> Callable[[
 
     def parse(text: str) -> float:
         try:
-            value = float(text) if len(text) <= 40 else math.nan
+            value = float(text) if len(text) <= 40 and "_" not in text else math.nan
         except ValueError:
             value = math.nan
         if not math.isfinite(value) or value > high or value < low or (low_open and value == low):
@@ -63,6 +63,6 @@ def torch_device(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text!r}: this machine has no CUDA device (use cpu)")
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
         raise argparse.ArgumentTypeError(f"{text!r}: this machine has {torch.cuda.device_count()} CUDA devices")
-    if dev.type not in ("cpu", "cuda"):
+    if dev.type not in ("cpu", "cuda") or (dev.type == "cpu" and dev.index not in (None, 0)):
         raise argparse.ArgumentTypeError(f"expected cpu or cuda[:N], got {text[:40]!r}")
     return text

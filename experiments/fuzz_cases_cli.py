@@ -148,7 +148,10 @@ def train_cases() -> list[Case]:
     sets = [(f"{k}={v}",) for k, vs in _OVERRIDES.items() for v in vs] + _GROUPS
     cases = []
     for overrides in sets:
-        bound = () if any(o.startswith("episodes=") for o in overrides) else ("episodes=1",)
-        argv = ("train", *overrides, *bound, "checkpoint_every=1000", "eval.every=0", "hydra.run.dir={d}/run")
+        given = {o.partition("=")[0] for o in overrides}
+        bound = tuple(
+            b for b in ("episodes=1", "checkpoint_every=1000", "eval.every=0") if b.split("=")[0] not in given
+        )
+        argv = ("train", *overrides, *bound, "hydra.run.dir={d}/run")
         cases.append(Case(KIND_TRAIN, " ".join(overrides)[:40], argv, files, True))
     return cases

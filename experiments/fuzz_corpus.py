@@ -226,7 +226,6 @@ def _yaml_text_cases(dev_argv: tuple[str, ...], net_argv: tuple[str, ...]) -> li
         "board list": "devices: [{name: a, board: [1]}]\n",
         "no name": "devices: [{board: nano}]\n",
         "duplicate names": "devices: [{name: a, board: nano}, {name: a, board: nano}]\n",
-        "unknown board": "devices: [{name: a, board: nosuch}]\n",
         "profile device file": "devices: [{name: a, profile: /dev/zero}]\n",
     }
     return [Case(kind, f"network {n}", net_argv, (("in.yaml", t),), True) for n, t in net.items()] + [
