@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 from collections.abc import Callable
 
 __all__ = ["bounded_int", "bounded_float", "MAX_THREADS", "torch_device"]
@@ -23,8 +24,7 @@ def bounded_int(low: int, high: int) -> Callable[[str], int]:
     """An argparse type: an integer in ``low..high`` (at most 12 digits, read before converting)."""
 
     def parse(text: str) -> int:
-        digits = text.strip().lstrip("+-")
-        if not digits.isdigit() or len(digits) > 12:
+        if not re.fullmatch(r"\s*[+-]?[0-9]{1,12}\s*", text):  # ASCII digits only: "¹".isdigit() is True
             raise argparse.ArgumentTypeError(f"expected an integer in {low}..{high}, got {text[:20]!r}")
         value = int(text)
         if not low <= value <= high:
