@@ -167,7 +167,7 @@ def _mb(dev: dict[str, Any], key: str) -> float | None:
     value = dev.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
         raise ConfigError(f"devices.{dev.get('name')}.{key}: expected MiB >= 0, got {value!r}")
     return float(value)
 

@@ -4,8 +4,8 @@ The same approach as plans (:mod:`~splitgym.costmodels.plan`): pydantic models, 
 (``bandwidth_mbps: true`` is not 1 Mbps, ``"300"`` is not 300), finite and in range, the first
 problem one line naming the file, the field and the value. Why bounds here: a synthetic trace
 allocates ``duration_s / step_s`` points, so ``{step_s: 1e-9, duration_s: 1e9}`` would ask for
-exabytes; it is refused before anything is allocated. Devices entries keep extra keys (HiDP and
-NPTP read their own); a network mapping has a fixed set, so a misspelt key is refused, not ignored.
+exabytes; it is refused before anything is allocated. Devices entries take the keys every reader
+uses (the cluster, HiDP, NPTP); a misspelt key is refused, not ignored.
 """
 
 from __future__ import annotations
@@ -30,20 +30,37 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class DeviceDoc(BaseModel):
-    """One entry of ``devices:``; its profile keys are checked by ``spec_from_entry``."""
+    """One entry of ``devices:``: every key some reader takes (the cluster, a profile's form,
+    NPTP's memory caps, HiDP's availability and per-node rate); a misspelt key is refused. Profile
+    keys' meaning (a known form, a derivation for this board) is checked by ``spec_from_entry``."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
     name: Name | Annotated[int, Field(strict=True)]
     board: Name | None = None
     profile: Name | None = None
-    memory_mb: NonNegative | None = None
-    reserved_mb: NonNegative | None = None
+    # checked where they are read (the cluster's _mb, spec_from_entry), whose messages name the device
+    memory_mb: Any = None
+    reserved_mb: Any = None
+    form: Any = None
+    k: Any = None
+    knots: Any = None
+    derive: Any = None
+    activation_share: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0, le=1)] | None = None
+    availability: Annotated[list[tuple[NonNegative, Literal[0, 1]]], Field(max_length=100_000)] | None = None
+    network_mbps: Positive | None = None
 
 
 class DevicesDoc(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    """A devices YAML: a group ``name``, its ``devices``; HiDP's ``leader``, ``network_mbps`` and
+    ``latency_ms`` (read by NodeCluster); ``path`` names another file (``devices=file``)."""
+
+    model_config = ConfigDict(extra="forbid")
     name: Name | None = None
     devices: Annotated[list[DeviceDoc], Field(min_length=1, max_length=MAX_DEVICES)]
+    path: Name | None = None
+    leader: Name | None = None
+    network_mbps: Positive | None = None
+    latency_ms: NonNegative | None = None
 
 
 class TraceDoc(BaseModel):

@@ -47,12 +47,17 @@ def main() -> None:
     p.add_argument("--scale", type=int, default=1, help="mutations per document kind, times this")
     p.add_argument("--subprocess-every", type=int, default=0, help="also run every Nth case as a process (0: none)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds before a case counts as a hang")
+    p.add_argument("--list-accepted", action="store_true", help="also list the mutations taken as valid")
     args = p.parse_args()
     cases = all_cases(args.seed, args.scale)
     t0 = time.perf_counter()
     results = run_cases(cases, timeout_s=args.timeout)
     print(f"in-process: {len(cases)} cases in {time.perf_counter() - t0:.0f} s, load {os.getloadavg()[0]:.1f}")
     print(markdown(tally(results)) + "\n\nnot clean:\n" + _failures(results))
+    if args.list_accepted:  # a mutation that leaves a valid document (a name changed, an optional key gone)
+        print(
+            "\naccepted:\n" + "\n".join(f"- {r.case.kind}: {r.case.label}" for r in results if r.outcome == "accepted")
+        )
     if args.subprocess_every:
         picked = cases[:: args.subprocess_every]
         t0 = time.perf_counter()

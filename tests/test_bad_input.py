@@ -191,3 +191,29 @@ def test_cuda_without_cuda_is_refused_not_run_on_the_cpu(monkeypatch: pytest.Mon
     with pytest.raises(ConfigError, match="no CUDA device"):
         check_config(cfg)
     assert main(["profile", "--device", "cuda"]) == 2
+
+
+@pytest.mark.parametrize("mbps", [0, 0.0, -1.0, float("nan"), True])
+def test_nptp_bandwidth_zero_is_refused_not_replaced_by_the_default(mbps: float) -> None:
+    from splitgym.envs.nptp import NPTPEnv
+
+    with pytest.raises(ConfigError) as exc:  # 0 used to become the default 4.0 Mbps (`bandwidth_mbps or 4.0`)
+        NPTPEnv(model="vgg11", input=64, devices="nptp3", bandwidth_mbps=mbps)
+    assert "network" in _one(exc) or "bandwidth_mbps" in _one(exc)
+
+
+@pytest.mark.parametrize(
+    "entry, needle",
+    [
+        ("{name: a, board: nano, memroy_mb: 512}", "devices.0.memroy_mb: Extra inputs are not permitted"),
+        ("{name: a, board: nano, memory_mb: .nan}", "devices.a.memory_mb: expected MiB >= 0, got nan"),
+        ("{name: a, board: nano, availability: [[5, 2]]}", "devices.0.availability.0.1: Input should be 0 or 1"),
+        ("{name: a, board: nano, activation_share: 2}", "devices.0.activation_share: Input should be less than"),
+    ],
+)
+def test_devices_yaml_keys_are_known_and_typed(tmp_path: Path, entry: str, needle: str) -> None:
+    path = tmp_path / "dev.yaml"
+    path.write_text(f"name: lab\ndevices:\n  - {entry}\n")
+    with pytest.raises(ConfigError) as exc:
+        Cluster.from_config(str(path), 100.0)
+    assert needle in _one(exc), _one(exc)
