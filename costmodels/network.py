@@ -181,6 +181,8 @@ class BandwidthTrace:
         for n, row in enumerate(rows[1:], start=2):
             if not row:
                 continue
+            if len(row) != len(rows[0]):  # an extra cell (a decimal comma?) would be silently dropped
+                raise ConfigError(f"trace {path}: line {n}: {len(row)} cells for {len(rows[0])} columns")
             try:
                 times.append(float(row[it]))
                 mbps.append(float(row[iv]))

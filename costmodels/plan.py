@@ -80,8 +80,25 @@ def infer_kind(doc: dict[str, Any]) -> str:
 NonNegInt = Field(ge=0)
 
 
+def _takes_bool(annotation: Any) -> bool:
+    return annotation is bool or annotation is Any or any(_takes_bool(a) for a in get_args(annotation))
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_boolean_numbers(cls, data: Any) -> Any:
+        """pydantic's lax mode reads ``true`` as 1 (a row, a millisecond): refused for every field
+        that is not a boolean, as it is in the devices and network YAML."""
+        if isinstance(data, dict):
+            for name, info in cls.model_fields.items():
+                value = data.get(name)
+                items = value if isinstance(value, (list, tuple)) else [value]
+                if any(isinstance(v, bool) for v in items) and not _takes_bool(info.annotation):
+                    raise ValueError(f"{name}: expected a number, not a boolean (got {str(value).lower()[:40]})")
+        return data
 
 
 class PlanModel(_Strict):

@@ -77,7 +77,7 @@ def test_network_yaml_is_typed_at_load(tmp_path: Path, text: str, needle: str) -
     "rows, needle",
     [
         ("0,100\n0,50\n", "times must strictly increase"),
-        ("0,100\n10\n", "line 3: expected numbers time_s,mbps"),
+        ("0,100\n10\n", "line 3: 1 cells for 2 columns"),
         ("0,nan\n", "finite and > 0, got nan"),
         ("0,100\ninf,5\n", "be finite"),
     ],
@@ -217,3 +217,33 @@ def test_devices_yaml_keys_are_known_and_typed(tmp_path: Path, entry: str, needl
     with pytest.raises(ConfigError) as exc:
         Cluster.from_config(str(path), 100.0)
     assert needle in _one(exc), _one(exc)
+
+
+@pytest.mark.parametrize(
+    "field, value, needle",
+    [
+        ("transport_ms", True, "network: transport_ms: expected a number, not a boolean (got true)"),
+        ("rows", True, "volumes.0: rows: expected a number, not a boolean"),
+    ],
+)
+def test_plan_booleans_are_not_numbers(tmp_path: Path, field: str, value: bool, needle: str) -> None:
+    path = tmp_path / "p.json"
+    assert main(["plan", "equal", "--model", "vgg11", "--input", "64", "-o", str(path)]) == 0
+    doc = json.loads(path.read_text())
+    if field == "rows":
+        doc["volumes"][0]["rows"][1] = value
+    else:
+        doc["network"][field] = value
+    path.write_text(json.dumps(doc))
+    with pytest.raises(PlanError) as exc:
+        from splitgym.costmodels.plan import load_plan
+
+        load_plan(path)
+    assert needle in _one(exc)
+
+
+def test_trace_row_with_an_extra_cell_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("time_s,mbps\n0,1,5\n")  # a decimal comma: 1,5 would have been read as 1
+    with pytest.raises(ConfigError, match="line 2: 3 cells for 2 columns"):
+        BandwidthTrace.from_csv(path)
