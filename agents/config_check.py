@@ -8,6 +8,7 @@ keys a person sets gives one line naming both (:class:`ConfigError`), exit code 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -23,8 +24,37 @@ from splitgym.envs.nptp import REWARDS as NP_REWARDS
 
 __all__ = ["check_config"]
 
-#: top-level integers and their smallest allowed value
-_TOP_INTS = {"seed": 0, "episodes": 1, "checkpoint_every": 1, "log_interval": 1, "verbose": 0, "torch_threads": 1}
+#: top-level integers and their smallest and largest allowed values (numpy/SB3 seeds are 32-bit)
+_TOP_INTS = {
+    "seed": (0, 2**32 - 1),
+    "episodes": (1, 10**9),
+    "checkpoint_every": (1, 10**9),
+    "log_interval": (1, 10**9),
+    "verbose": (0, 2),
+    "torch_threads": (1, 1024),
+}
+#: numbers with a range, where a value outside it fails deep inside SB3 or means nothing:
+#: (low, high, low allowed, high allowed)
+_RANGES = {
+    "agent.kwargs.learning_rate": (0.0, math.inf, False, False),
+    "agent.kwargs.critic_learning_rate": (0.0, math.inf, False, False),
+    "agent.kwargs.gamma": (0.0, 1.0, True, True),
+    "agent.kwargs.tau": (0.0, 1.0, False, True),
+    "agent.kwargs.gae_lambda": (0.0, 1.0, True, True),
+    "agent.kwargs.batch_size": (1, 10**9, True, True),
+    "agent.kwargs.buffer_size": (1, 10**10, True, True),
+    "agent.kwargs.learning_starts": (0, 10**10, True, True),
+    "agent.kwargs.n_steps": (1, 10**9, True, True),
+    "agent.kwargs.n_epochs": (1, 10**6, True, True),
+    "agent.noise.variance": (0.0, math.inf, True, False),
+    "agent.noise.decay": (0.0, math.inf, True, False),
+    "env.bandwidth_mbps": (0.0, math.inf, False, False),
+    "env.time_per_episode": (0.0, math.inf, False, False),
+}
+#: every top-level key conf/train.yaml composes (an experiment sets some of them)
+_TOP_KEYS = {*_TOP_INTS, "model", "devices", "network", "env", "agent", "resume", "device", "eval", "progress"}
+#: env ids whose action space is discrete: only PPO of our algorithms takes it
+_DISCRETE_ACTIONS = ("splitgym/MSMDI-v0",)
 _NETWORK_NUMBERS = ("bandwidth_mbps", "requester_mbps", "latency_ms", "overhead_ms")
 _AGENT_INTS = ("batch_size", "buffer_size", "learning_starts", "gradient_steps", "n_steps", "n_epochs")
 _AGENT_FLOATS = ("learning_rate", "critic_learning_rate", "gamma", "tau", "gae_lambda", "vf_coef", "max_grad_norm")
@@ -50,7 +80,41 @@ def _is_int(v: Any) -> bool:
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _check_ranges(cfg: DictConfig) -> None:
+    """Every key of :data:`_RANGES` that is set lies in its range."""
+    for key, (low, high, low_ok, high_ok) in _RANGES.items():
+        value = OmegaConf.select(cfg, key, default=None)
+        if value is None or not _is_number(value):
+            continue  # missing, or a wrong type: reported by the type checks
+        if value < low or value > high or (value == low and not low_ok) or (value == high and not high_ok):
+            shown = f"{'[' if low_ok else '('}{low:g}, {high:g}{']' if high_ok else ')'}"
+            raise ConfigError(f"{key}: expected a number in {shown}, got {value!r}")
+
+
+def _check_device(device: Any) -> None:
+    """``device``: cpu, cuda[:N] on a machine that has it, or auto (SB3's choice); never a silent CPU."""
+    import torch
+
+    if device == "auto":
+        return
+    try:
+        dev = torch.device(str(device))
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"device: expected cpu, cuda, cuda:N or auto, got {device!r}") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise ConfigError(f"device: expected cpu, cuda, cuda:N or auto, got {device!r}")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device: {device!r} asked for, but this machine has no CUDA device (use device=cpu)")
+
+
+def _check_algo(cfg: DictConfig) -> None:
+    env_id = OmegaConf.select(cfg, "env.id", default=None)
+    algo = OmegaConf.select(cfg, "agent.algo", default=None)
+    if env_id in _DISCRETE_ACTIONS and algo not in (None, "ppo"):
+        raise ConfigError(f"agent={algo}: {env_id} has discrete actions, which only agent=ppo takes")
 
 
 def _numbers(cfg: Any, prefix: str, keys: Iterable[str], check: Any, what: str) -> None:
@@ -122,10 +186,17 @@ def _check_n_envs(cfg: DictConfig) -> None:
 def check_config(cfg: DictConfig) -> None:
     """Raise a one-line :class:`ConfigError` for the first value of the wrong type or range; make a
     model file path absolute, so that the run's ``config.yaml`` re-runs it from any folder."""
-    for key, low in _TOP_INTS.items():
+    unknown = sorted(set(cfg) - _TOP_KEYS)
+    if unknown:  # ``+nosuch=1``: nothing reads it, so it would be silently ignored
+        raise ConfigError(f"{unknown[0]}: not a setting of splitgym train (known: {', '.join(sorted(_TOP_KEYS))})")
+    for key, (low, high) in _TOP_INTS.items():
         value = cfg.get(key)
-        if value is not None and (not _is_int(value) or value < low):
+        if key in cfg and (not _is_int(value) or value < low):
             raise ConfigError(f"{key}: must be an integer >= {low}, got {value!r}")
+        if value is not None and value > high:
+            raise ConfigError(f"{key}: must be an integer <= {high}, got {value!r}")
+    if cfg.get("device") is not None:
+        _check_device(cfg.device)
     if cfg.get("network") is not None:
         _check_network(cfg.network)
     if cfg.get("devices") is not None:
@@ -137,6 +208,8 @@ def check_config(cfg: DictConfig) -> None:
         _numbers(agent.get("noise"), "agent.noise", _NOISE_FLOATS, _is_number, "a number")
     _check_env(cfg.get("env"))
     _check_n_envs(cfg)
+    _check_ranges(cfg)
+    _check_algo(cfg)
     model = cfg.get("model")
     if isinstance(model, DictConfig) and isinstance(model.get("name"), str) and is_model_spec(model.name):
         model.name = resolve_model_spec(model.name)

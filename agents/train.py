@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import signal
 import sys
 import threading
@@ -42,7 +43,7 @@ from splitgym.agents.rng_state import restore
 from splitgym.agents.tasks import get_task
 from splitgym.agents.tb_logging import EpisodeDump, log_hparams
 from splitgym.costmodels.atomic import atomic_write
-from splitgym.costmodels.errors import ConfigError, SplitgymError
+from splitgym.costmodels.errors import ConfigError, SplitgymError, one_line_failure
 from splitgym.costmodels.run_folder import folder_lock
 
 __all__ = ["train", "main"]
@@ -329,6 +330,11 @@ def main(cfg: DictConfig) -> float:
     except SplitgymError as exc:
         print(f"splitgym train: error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except Exception as exc:  # one line and a hint; the traceback with SPLITGYM_DEBUG=1 (splitgym --debug train)
+        if os.environ.get("SPLITGYM_DEBUG", "") not in ("", "0"):
+            raise
+        print(f"splitgym train: {one_line_failure(exc)}", file=sys.stderr)
+        sys.exit(1)
     get_task(str(cfg.env.id)).report(summary, run_dir)
     return float(summary["objective"])  # what a sweep maximises
 

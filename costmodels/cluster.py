@@ -8,17 +8,20 @@ provider of compute.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+from splitgym.costmodels.config_schema import check_devices, check_network
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.link_table import load_link_table
 from splitgym.costmodels.network import BandwidthTrace, Network
 from splitgym.costmodels.profile_spec import ProfileSpec, spec_from_entry
+from splitgym.costmodels.yamlfile import read_yaml, resolve_mapping
 
 __all__ = ["Device", "Cluster", "conf_dir", "load_conf", "list_conf", "plain_config", "REQUESTER"]
 
@@ -43,9 +46,8 @@ def load_conf(group: str, name_or_path: str) -> dict[str, Any]:
         path = conf_dir() / group / f"{name_or_path}.yaml"
     if not path.exists():
         raise ConfigError(f"{group}: unknown {group} {name_or_path!r} (known: {', '.join(list_conf(group))})")
-    cfg = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
-    if not isinstance(cfg, dict):
-        raise ConfigError(f"{group}: {path} does not hold a mapping")
+    cfg = read_yaml(path, group)
+    _check(group, cfg, f"{group} {path}")
     if group == "network" and isinstance(cfg.get("links"), str):  # relative to the YAML's folder
         cfg["links"] = str((path.parent / cfg["links"]).resolve())
     return cfg
@@ -105,11 +107,12 @@ class Cluster:
         a number as ``network`` caps every device at that many Mbps."""
         dev_cfg, base_dir = _devices_config(devices)
         if isinstance(network, (int, float)):
-            net_cfg: dict[str, Any] = {"name": f"bw{network:g}", "bandwidth_mbps": float(network)}
+            net_cfg = _number_network(network)
         elif isinstance(network, str):
             net_cfg = load_conf("network", network)
         else:
             net_cfg = plain_config(network)
+            _check("network", net_cfg, "network")
         entries = dev_cfg.get("devices")
         if not isinstance(entries, list) or not all(isinstance(d, dict) and "name" in d for d in entries):
             raise ConfigError(f"devices: each device needs a name and a board, got {entries!r}"[:200])
@@ -117,6 +120,21 @@ class Cluster:
         if not devs:
             raise ConfigError("devices: a cluster needs at least one device, got an empty list")
         return cls(str(dev_cfg.get("name", "custom")), devs, _network(net_cfg, [d.name for d in devs]))
+
+
+def _check(group: str, cfg: dict[str, Any], where: str) -> None:
+    """The typed schema of a devices or network mapping (:mod:`config_schema`), checked at load."""
+    if group == "network":
+        check_network(cfg, where)
+    elif group == "devices" and not ("path" in cfg and "devices" not in cfg):  # devices=file: its file is checked
+        check_devices(cfg, where)
+
+
+def _number_network(network: float) -> dict[str, Any]:
+    """``--bandwidth N``: every device capped at N Mbps (a finite number > 0, not a boolean)."""
+    if isinstance(network, bool) or not math.isfinite(network) or network <= 0:
+        raise ConfigError(f"bandwidth_mbps: expected Mbps > 0, got {network!r}")
+    return {"name": f"bw{network:g}", "bandwidth_mbps": float(network)}
 
 
 def _devices_config(devices: str | Mapping[str, Any] | DictConfig) -> tuple[dict[str, Any], Path | None]:
@@ -130,6 +148,7 @@ def _devices_config(devices: str | Mapping[str, Any] | DictConfig) -> tuple[dict
             return cfg, path.resolve().parent if path.suffix in (".yaml", ".yml") else None
     else:
         cfg = plain_config(devices)
+        _check("devices", cfg, "devices")
     if cfg.get("path") in (None, "???") and "devices" not in cfg:
         raise ConfigError("devices.path: set it to your devices YAML (devices=file devices.path=my/devices.yaml)")
     if cfg.get("path") not in (None, "???"):
@@ -148,7 +167,7 @@ def _mb(dev: dict[str, Any], key: str) -> float | None:
     value = dev.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
         raise ConfigError(f"devices.{dev.get('name')}.{key}: expected MiB >= 0, got {value!r}")
     return float(value)
 
@@ -156,9 +175,7 @@ def _mb(dev: dict[str, Any], key: str) -> float | None:
 def plain_config(cfg: Any) -> dict[str, Any]:
     """A config mapping (a dict or Hydra's DictConfig, resolved) as a plain dict."""
     if isinstance(cfg, DictConfig):
-        out = OmegaConf.to_container(cfg, resolve=True)
-        assert isinstance(out, dict)
-        return out
+        return resolve_mapping(cfg, "config")
     return dict(cfg)
 
 

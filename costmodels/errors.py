@@ -14,6 +14,7 @@ __all__ = [
     "ProfileError",
     "UnsupportedModelError",
     "EnvArgumentError",
+    "one_line_failure",
 ]
 
 
@@ -40,3 +41,13 @@ class ProfileError(SplitgymError):
 
 class UnsupportedModelError(SplitgymError):
     """A model cannot be traced or one of its operations cannot be split spatially."""
+
+
+def one_line_failure(exc: BaseException) -> str:
+    """An unexpected exception (not a :class:`SplitgymError`) as one line and a hint: its type and
+    the first line of its message. The CLI and the training app print it instead of a traceback."""
+    first = (str(exc).strip().splitlines() or [""])[0][:200]
+    return (
+        f"internal error: {type(exc).__name__}: {first} "
+        "(a bug or an input not checked yet; rerun with --debug or SPLITGYM_DEBUG=1 for the traceback)"
+    )

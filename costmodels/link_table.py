@@ -12,7 +12,6 @@ effective bandwidths are reported beside the caps, not applied (the caps stay wh
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from splitgym.costmodels.errors import ConfigError
+from splitgym.costmodels.jsonfile import read_json
 
 __all__ = ["LINKS_FORMAT", "LOCAL_LINKS", "LinkFit", "fit_links", "load_link_table"]
 
@@ -103,12 +103,7 @@ def fit_links(rows: Sequence[dict[str, Any]], where: str = "links") -> LinkFit:
 def load_link_table(path: str | Path) -> LinkFit:
     """The fit of a link table file (written by ``splitgym profile-links``); one-line errors."""
     path = Path(path)
-    try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"links: no such link table {str(path)!r}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"links: {str(path)!r} is not a JSON link table ({type(exc).__name__})") from None
+    doc = read_json(path, "links", ConfigError)
     if not isinstance(doc, dict) or doc.get("format") != LINKS_FORMAT:
         got = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
         raise ConfigError(f"links: {str(path)!r} has format {got!r}, expected {LINKS_FORMAT!r}")

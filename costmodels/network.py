@@ -22,6 +22,8 @@ operations) / :class:`MediumClock` (event loops), shared by every kind's cost mo
 from __future__ import annotations
 
 import csv
+import io
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,10 @@ from typing import Any
 import numpy as np
 
 from splitgym.costmodels.errors import ConfigError
+from splitgym.costmodels.inputfile import read_text
+
+#: the size limit of a trace CSV (about a million rows)
+MAX_TRACE_BYTES = 32 * 1024 * 1024
 
 __all__ = [
     "Link",
@@ -142,10 +148,14 @@ class BandwidthTrace:
     def __post_init__(self) -> None:
         if not self.times or len(self.times) != len(self.mbps):
             raise ConfigError("trace: needs as many times as bandwidths, and at least one")
-        if any(b <= 0 for b in self.mbps):
-            raise ConfigError(f"trace: bandwidths must be > 0, got min {min(self.mbps)}")
-        if list(self.times) != sorted(self.times) or self.times[0] != 0:
-            raise ConfigError(f"trace: times must start at 0 and increase, got {self.times[:3]}...")
+        bad = next((b for b in self.mbps if not (b > 0 and math.isfinite(b))), None)
+        if bad is not None:
+            raise ConfigError(f"trace: bandwidths must be finite and > 0, got {bad}")
+        if self.times[0] != 0 or not math.isfinite(self.times[-1]):
+            raise ConfigError(f"trace: times must start at 0 and be finite, got {self.times[:3]}...")
+        same = next((b for a, b in zip(self.times, self.times[1:]) if not b > a), None)
+        if same is not None:
+            raise ConfigError(f"trace: times must strictly increase, got {same} after a time >= it")
 
     @property
     def period(self) -> float:
@@ -162,17 +172,24 @@ class BandwidthTrace:
     def from_csv(cls, path: str | Path, column: str = "mbps") -> BandwidthTrace:
         """A CSV with columns ``time_s`` and ``mbps`` (or the named column)."""
         path = Path(path)
-        try:
-            with path.open() as f:
-                rows = list(csv.DictReader(f))
-        except FileNotFoundError:
-            raise ConfigError(f"trace: no such file {str(path)!r}") from None
-        except (IsADirectoryError, UnicodeDecodeError):
-            raise ConfigError(f"trace: {str(path)!r} is not a readable CSV text file") from None
-        try:
-            return cls(tuple(float(r["time_s"]) for r in rows), tuple(float(r[column]) for r in rows))
-        except (KeyError, ValueError) as exc:
-            raise ConfigError(f"trace {path}: expected columns time_s,{column} with numbers ({exc})") from None
+        text = read_text(path, "trace", ConfigError, MAX_TRACE_BYTES)
+        rows = list(csv.reader(io.StringIO(text)))
+        if not rows or "time_s" not in rows[0] or column not in rows[0]:
+            raise ConfigError(f"trace {path}: expected a header with columns time_s,{column}")
+        it, iv = rows[0].index("time_s"), rows[0].index(column)
+        times, mbps = [], []
+        for n, row in enumerate(rows[1:], start=2):
+            if not row:
+                continue
+            if len(row) != len(rows[0]):  # an extra cell (a decimal comma?) would be silently dropped
+                raise ConfigError(f"trace {path}: line {n}: {len(row)} cells for {len(rows[0])} columns")
+            try:
+                times.append(float(row[it]))
+                mbps.append(float(row[iv]))
+            except (IndexError, ValueError):
+                shown = f"{row!r}"[:60]
+                raise ConfigError(f"trace {path}: line {n}: expected numbers time_s,{column}, got {shown}") from None
+        return cls(tuple(times), tuple(mbps))
 
     @classmethod
     def synthetic(

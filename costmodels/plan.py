@@ -13,7 +13,6 @@ one line naming the field and the bad value.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from splitgym.costmodels.network import Network
 from splitgym.costmodels.profile_forms import Form
 from splitgym.costmodels.profile_spec import ProfileSpec, file_sha256, find_profile_file, known_profile
 from splitgym.costmodels.profiles import profile_dir
+from splitgym.costmodels.validation import first_error as _first_error
 
 __all__ = [
     "Plan",
@@ -81,8 +81,25 @@ def infer_kind(doc: dict[str, Any]) -> str:
 NonNegInt = Field(ge=0)
 
 
+def _takes_bool(annotation: Any) -> bool:
+    return annotation is bool or annotation is Any or any(_takes_bool(a) for a in get_args(annotation))
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_boolean_numbers(cls, data: Any) -> Any:
+        """pydantic's lax mode reads ``true`` as 1 (a row, a millisecond): refused for every field
+        that is not a boolean, as it is in the devices and network YAML."""
+        if isinstance(data, dict):
+            for name, info in cls.model_fields.items():
+                value = data.get(name)
+                items = value if isinstance(value, (list, tuple)) else [value]
+                if any(isinstance(v, bool) for v in items) and not _takes_bool(info.annotation):
+                    raise ValueError(f"{name}: expected a number, not a boolean (got {str(value).lower()[:40]})")
+        return data
 
 
 class PlanModel(_Strict):
@@ -429,19 +446,6 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message} (got {self.value!r})"
-
-
-def _first_error(exc: ValidationError) -> str:
-    e = exc.errors()[0]
-    loc = ".".join(str(p) for p in e["loc"])
-    msg = e["msg"].removeprefix("Value error, ")
-    if e["type"] == "value_error":  # our validators: the message already shows the value
-        return f"{loc}: {msg}" if loc else msg
-    value = e.get("input")
-    shown = json.dumps(value) if isinstance(value, (int, float, str, list)) else type(value).__name__
-    if len(shown) > 60:
-        shown = shown[:57] + "..."
-    return f"{loc or 'document'}: {msg} (got {shown})"
 
 
 def load_plan(path: str | Path) -> Plan:

@@ -29,6 +29,7 @@ from splitgym.costmodels.gpu_shape import GpuShapeParams, GpuSpec, gpu_tables
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.jsonfile import read_json
 from splitgym.costmodels.profile_forms import DEFAULT_K, DEFAULT_KNOTS, Form, form_seconds
+from splitgym.costmodels.profile_schema import check_profile
 from splitgym.costmodels.profile_spec import ProfileSpec, canonical_sha256
 
 __all__ = [
@@ -195,6 +196,7 @@ class DeviceProfile:
             )
         if data.get("version") != PROFILE_VERSION:
             raise ProfileError(f"{where}: version: expected {PROFILE_VERSION}, got {data.get('version')!r}")
+        check_profile(data, where)
         try:
             units = [
                 UnitTable(u["name"], list(u["heights"]), list(u["widths"]), [list(map(float, r)) for r in u["seconds"]])

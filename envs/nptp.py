@@ -123,7 +123,7 @@ class NPTPEnv(PlanRender, gym.Env[np.ndarray, np.ndarray]):
         else:
             size = None if input is None else input_arg(input)
             self.graph = cached_graph(resolve_model_spec(str(model)), size)
-            net = network_arg(network if network is not None else float(bandwidth_mbps or 4.0))
+            net = network_arg(network if network is not None else 4.0 if bandwidth_mbps is None else bandwidth_mbps)
             self.cluster = Cluster.from_config(devices, net)
         self.reward_mode = reward
         self.N = self.cluster.size

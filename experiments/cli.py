@@ -29,7 +29,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from splitgym.costmodels.errors import SplitgymError
+from splitgym.costmodels.errors import SplitgymError, one_line_failure
+from splitgym.experiments.cli_args import MAX_THREADS, bounded_float, bounded_int, torch_device
+
+#: the largest ``--input`` side: a 4096 x 4096 image is 48 MB at the first layer; beyond is a typo
+MAX_INPUT = 4096
 
 __all__ = ["main", "train_overrides"]
 
@@ -118,9 +122,9 @@ def _profile_source(args: argparse.Namespace, g: Any) -> Any:
     from splitgym.costmodels.profiler import profile_model
     from splitgym.costmodels.profiles import load_or_measure, load_profile_file, profile_for
 
-    if args.profile:
-        return load_profile_file(ProfileSpec(str(Path(args.profile).resolve()), where="--profile"), g)
-    if args.board:  # a stored (measured) profile of the board wins; else derived
+    if args.profile is not None:  # absolute, links not followed: a symlink loop is refused when read
+        return load_profile_file(ProfileSpec(os.path.abspath(args.profile), where="--profile"), g)
+    if args.board is not None:  # a stored (measured) profile of the board wins; else derived
         return profile_for(ProfileSpec(args.board, form="table" if args.forms else None), g)
     if args.forms:
         return load_or_measure(g, args.device, progress=not args.quiet)
@@ -142,7 +146,7 @@ def cmd_profile(args: argparse.Namespace) -> None:
     written only where ``-o`` says: the store keeps measured ones, so none shadows a later derivation."""
     from splitgym.costmodels.profiles import cached_profile_path
 
-    if args.board and args.profile:
+    if args.board is not None and args.profile is not None:
         raise SplitgymError("profile: give --board or --profile, not both")
     if args.forms and args.output:
         raise SplitgymError("-o: --forms only shows the forms; write a profile without --forms")
@@ -153,7 +157,7 @@ def cmd_profile(args: argparse.Namespace) -> None:
     if args.forms:
         _show_forms(args, prof)
         return
-    measured_here = not args.board and not args.profile
+    measured_here = args.board is None and args.profile is None
     out = Path(args.output) if args.output else (cached_profile_path(prof.board, g) if measured_here else None)
     if out is not None:
         prof.save(out)
@@ -269,7 +273,7 @@ def _check_forms(cluster: Any, graph: Any) -> None:
 def cmd_plan(args: argparse.Namespace) -> None:
     from splitgym.agents.planners import PLANNERS, run_planner
 
-    if args.list or not args.method:
+    if args.list or args.method is None:
         rows = [
             {"method": k, "about": (v.__module__ and sys.modules[v.__module__].__doc__ or "").strip().splitlines()[0]}
             for k, v in sorted(PLANNERS.items())
@@ -321,6 +325,11 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     c, h, w = plan.model.input
     if c != 3:
         raise SplitgymError(f"model.input: torchvision models take 3 channels, got {c}")
+    if args.at and plan.kind != "nodes":  # a plan file's bandwidths are fixed: no trace travels in it
+        raise SplitgymError(
+            f"--at: a {plan.kind} plan file holds fixed bandwidths (no trace), so --at {args.at:g} would change "
+            "nothing; only nodes (HiDP) plans use it (node availability)"
+        )
     g = _graph(plan.model.name, (h, w))
     sc = score_plan(plan, g, at=args.at)
     text = (
@@ -354,7 +363,9 @@ def cmd_execute(args: argparse.Namespace) -> None:
     c = plan.model.input[0]
     if c != 3:
         raise SplitgymError(f"model.input: torchvision models take 3 channels, got {c}")
-    backend = args.backend or ("hub" if plan.kind == "neurons" else "local")
+    backend = args.backend if args.backend is not None else ("hub" if plan.kind == "neurons" else "local")
+    if args.folder is not None and Path(args.folder).exists() and not Path(args.folder).is_dir():
+        raise SplitgymError(f"--folder: {args.folder!r} exists and is not a folder")
     opts = {key: getattr(args, name) for name, key in _RUN_OPTIONS.items() if getattr(args, name) is not None}
     run = execute(plan, backend, **opts)
     data = {"plan": str(args.plan), "model": plan.model.name, "input": list(plan.model.input), **run.to_json()}
@@ -559,12 +570,17 @@ def _model_args(sp: argparse.ArgumentParser, positional: bool = False) -> None:
         sp.add_argument(
             "--model", default="vgg16", help="torchvision model name (default vgg16) or your own: FILE.py:factory"
         )
-    sp.add_argument("--input", type=int, default=None, help="input height=width (default 224; 299 for inception_v3)")
+    sp.add_argument(
+        "--input",
+        type=bounded_int(1, MAX_INPUT),
+        default=None,
+        help="input height=width (default 224; 299 for inception_v3)",
+    )
 
 
 def _profile_args(sp: argparse.ArgumentParser) -> None:
     _model_args(sp)
-    sp.add_argument("--device", default="cpu", help="torch device to measure (cpu, cuda, cuda:1)")
+    sp.add_argument("--device", type=torch_device, default="cpu", help="torch device to measure (cpu, cuda, cuda:1)")
     sp.add_argument(
         "--board",
         default=None,
@@ -577,18 +593,32 @@ def _profile_args(sp: argparse.ArgumentParser) -> None:
         action="store_true",
         help="show the profile in each form (table, linear, piecewise, knn) with its MAPE against the table",
     )
-    sp.add_argument("--k", type=int, default=None, help="kNN neighbours for --forms (default 3)")
-    sp.add_argument("--knots", type=int, default=None, help="piecewise knots, ends included, for --forms (default 3)")
+    sp.add_argument("--k", type=bounded_int(1, 10_000), default=None, help="kNN neighbours for --forms (default 3)")
     sp.add_argument(
-        "--granularity", type=int, default=None, help="rows between measured heights (default H//12; 1 = the paper's)"
+        "--knots",
+        type=bounded_int(2, 10_000),
+        default=None,
+        help="piecewise knots, ends included, for --forms (default 3)",
     )
     sp.add_argument(
-        "--widths", type=float, nargs="*", default=None, help="width fractions to measure as tiles, e.g. 0.25 0.5 1"
+        "--granularity",
+        type=bounded_int(1, MAX_INPUT),
+        default=None,
+        help="rows between measured heights (default H//12; 1 = the paper's)",
     )
-    sp.add_argument("--min-run-time", type=float, default=0.02, help="seconds of timing per point")
+    sp.add_argument(
+        "--widths",
+        type=bounded_float(0, 1, low_open=True),
+        nargs="*",
+        default=None,
+        help="width fractions to measure as tiles, e.g. 0.25 0.5 1",
+    )
+    sp.add_argument(
+        "--min-run-time", type=bounded_float(0, 600, low_open=True), default=0.02, help="seconds of timing per point"
+    )
     sp.add_argument(
         "--threads",
-        type=int,
+        type=bounded_int(1, MAX_THREADS),
         default=1,
         help="torch CPU threads while measuring (default 1, as the executors run: --threads 1)",
     )
@@ -627,7 +657,12 @@ def _plan_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument(
         "--devices", default="DB", help="device group (conf/devices: DA, DB, DC, LA.., local4) or a YAML path"
     )
-    sp.add_argument("--bandwidth", type=float, default=None, help="cap every device at this many Mbps")
+    sp.add_argument(
+        "--bandwidth",
+        type=bounded_float(0, 1e6, low_open=True),
+        default=None,
+        help="cap every device at this many Mbps",
+    )
     sp.add_argument(
         "--network",
         default=None,
@@ -661,12 +696,26 @@ def _execute_args(sp: argparse.ArgumentParser) -> None:
         "time before each send) or netns (distributed only, root: each device in its own network namespace, "
         "links shaped by tc to the plan's bandwidth)",
     )
-    sp.add_argument("--images", type=int, default=None, help="images to record (a stream: one at a time; default 5)")
-    sp.add_argument("--warmup", type=int, default=None, help="unrecorded images first (default 1; tiles 0)")
-    sp.add_argument("--threads", type=int, default=None, help="torch threads per process (default 1)")
-    sp.add_argument("--port", type=int, default=None, help="rendezvous port (distributed; default a free one)")
     sp.add_argument(
-        "--timeout", type=float, default=None, help="seconds before a distributed run is stopped (default 300)"
+        "--images",
+        type=bounded_int(1, 100_000),
+        default=None,
+        help="images to record (a stream: one at a time; default 5)",
+    )
+    sp.add_argument(
+        "--warmup", type=bounded_int(0, 10_000), default=None, help="unrecorded images first (default 1; tiles 0)"
+    )
+    sp.add_argument(
+        "--threads", type=bounded_int(1, MAX_THREADS), default=None, help="torch threads per process (default 1)"
+    )
+    sp.add_argument(
+        "--port", type=bounded_int(1024, 65535), default=None, help="rendezvous port (distributed; default a free one)"
+    )
+    sp.add_argument(
+        "--timeout",
+        type=bounded_float(0, 86_400, low_open=True),
+        default=None,
+        help="seconds before a distributed run is stopped (default 300)",
     )
     sp.add_argument(
         "--folder",
@@ -688,6 +737,7 @@ def _version() -> str:
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="splitgym", description="Split CNN inference across heterogeneous edge devices.")
     p.add_argument("--version", action="version", version=f"splitgym {_version()}")
+    p.add_argument("--debug", action="store_true", help="on a failure, print the full traceback")
     sub = p.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
     sub.required = True
 
@@ -708,7 +758,9 @@ def build_parser() -> argparse.ArgumentParser:
     _plan_args(sp)
     sp = verb("simulate", cmd_simulate, "Score a plan: per-device compute, transfers, latency, IPS.")
     sp.add_argument("plan", help="plan JSON file")
-    sp.add_argument("--at", type=float, default=0.0, help="time (s) at which to sample a time-varying network")
+    sp.add_argument(
+        "--at", type=bounded_float(0, 1e9), default=0.0, help="time (s) at which to sample a time-varying network"
+    )
 
     sp = verb(
         "execute",
@@ -748,11 +800,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one verb; a bad input is one line and status 2, any other failure one line and status 1
+    (the full traceback only with ``--debug`` before the verb, or ``SPLITGYM_DEBUG=1``)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = argv[:1] == ["--debug"] or os.environ.get("SPLITGYM_DEBUG", "") not in ("", "0")
+    argv = argv[1:] if argv[:1] == ["--debug"] else argv
+    if debug:
+        os.environ["SPLITGYM_DEBUG"] = "1"  # the training app reads it too
     if argv[:1] == ["train"]:  # everything after the verb belongs to Hydra (-m, --help, overrides)
         args = argparse.Namespace(verb="train", overrides=argv[1:], func=cmd_train, json=False)
     else:
-        args = build_parser().parse_args(argv)
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as exc:  # argparse's one line (status 2), --help or --version (0)
+            return exc.code if isinstance(exc.code, int) else 2
     try:
         args.func(args)
     except BrokenPipeError:  # output piped into head & co.
@@ -764,6 +825,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"splitgym {args.verb}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if debug:
+            raise
+        print(f"splitgym {args.verb}: {one_line_failure(exc)}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -50,5 +50,5 @@ def check_overrides(overrides: Sequence[str], config_name: str = "train") -> Non
     try:
         with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
             compose(config_name, overrides=mine)
-    except (HydraException, OmegaConfBaseException) as exc:
+    except (HydraException, OmegaConfBaseException, ValueError) as exc:  # ValueError: ``=1``
         raise ConfigError(f"override: {_one_line(exc)}") from None

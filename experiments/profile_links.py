@@ -30,6 +30,7 @@ import argparse
 import contextlib
 import datetime
 import json
+import math
 import os
 import platform
 import statistics
@@ -42,6 +43,7 @@ from typing import Any
 
 from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.errors import ConfigError, SplitgymError
+from splitgym.experiments.cli_args import bounded_int
 
 __all__ = ["measure", "table", "main"]
 
@@ -154,7 +156,7 @@ def _parser() -> argparse.ArgumentParser:
     add_profile_links_args(p)
     p.add_argument("--rank", type=int, default=0)  # worker: this side's rank
     p.add_argument("--addr", default="127.0.0.1")  # worker: rank 0's address
-    p.add_argument("--port", type=int, default=PORT)  # worker: rendezvous port
+    p.add_argument("--port", type=bounded_int(1, 65535), default=PORT)  # worker: rendezvous port
     p.add_argument("--out", default="")  # worker: rank 0's rows
     return p
 
@@ -164,8 +166,8 @@ def _ints(text: str) -> list[int]:
         values = [int(x) for x in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not values or min(values) <= 0:
-        raise argparse.ArgumentTypeError(f"expected positive byte counts, got {text!r}")
+    if not values or min(values) <= 0 or max(values) > 1 << 30:
+        raise argparse.ArgumentTypeError(f"expected byte counts in 1..{1 << 30}, got {text!r}")
     return values
 
 
@@ -174,11 +176,13 @@ def add_profile_links_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--where", default="both", choices=["loopback", "netns", "both"], help="default both (netns: root)")
     p.add_argument("--caps", default="50,300", help="netns bandwidth caps, Mbps (default 50,300)")
     p.add_argument("--sizes", type=_ints, default=[4, 16384, 262144, 1048576], help="message bytes, comma-separated")
-    p.add_argument("--messages", type=int, default=20, help="round trips per size and repeat (default 20)")
-    p.add_argument("--repeats", type=int, default=3, help="repeats; a row is their median (default 3)")
+    p.add_argument(
+        "--messages", type=bounded_int(1, 100_000), default=20, help="round trips per size and repeat (default 20)"
+    )
+    p.add_argument("--repeats", type=bounded_int(1, 1000), default=3, help="repeats; a row is their median (default 3)")
     p.add_argument(
         "--busy",
-        type=int,
+        type=bounded_int(0, 64),
         default=1,
         help="processes computing meanwhile (default 1: a distributed run's other device on this 2-core machine)",
     )
@@ -194,7 +198,7 @@ def profile(args: argparse.Namespace) -> dict[str, Any]:
         caps = [float(c) for c in str(args.caps).split(",")]
     except ValueError:
         raise ConfigError(f"caps: expected comma-separated Mbps, got {args.caps!r}") from None
-    if args.messages < 1 or args.repeats < 1 or min(caps) <= 0:
+    if args.messages < 1 or args.repeats < 1 or not all(0 < c < math.inf for c in caps):
         raise ConfigError(f"messages/repeats/caps: need >= 1, >= 1, > 0; got {args.messages}/{args.repeats}/{caps}")
     wheres = ["loopback", "netns"] if args.where == "both" else [args.where]
     if "netns" in wheres and (why := netns_available()):

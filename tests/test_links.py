@@ -246,7 +246,7 @@ def test_the_queue_simulator_takes_the_shared_medium_from_the_network() -> None:
         ({"overhead_ms": -1.0}, "overhead_ms"),
         ({"latency_ms": "fast"}, "latency_ms"),
         ({"links": 3}, "links"),
-        ({"links": "/nonexistent/table.json"}, "no such link table"),
+        ({"links": "/nonexistent/table.json"}, "links: no such file"),
     ],
 )
 def test_bad_link_settings_are_one_line(extra: dict, needle: str) -> None:
@@ -258,7 +258,7 @@ def test_bad_link_settings_are_one_line(extra: dict, needle: str) -> None:
 @pytest.mark.parametrize(
     "content,needle",
     [
-        ("not json", "not a JSON link table"),
+        ("not json", "not valid JSON"),
         (json.dumps({"format": "other", "rows": []}), "format"),
         (json.dumps({"format": LINKS_FORMAT, "rows": []}), "no rows"),
         (json.dumps({"format": LINKS_FORMAT, "rows": [{"bytes": 4}]}), "rows[0]"),

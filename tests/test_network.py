@@ -313,8 +313,8 @@ def test_network_with_a_synthetic_trace_on_every_device() -> None:
         ({"devices": [{"name": "a"}]}, 100.0, "board"),
         ({"devices": [{"name": "a", "board": "nano"}, {"name": "a", "board": "tx2"}]}, 100.0, "['a']"),
         ({"devices": [{"name": "requester", "board": "nano"}]}, 100.0, "requester"),
-        ({"devices": []}, 100.0, "at least one"),
-        ("DB", 0.0, "cap > 0"),
+        ({"devices": []}, 100.0, "at least 1"),
+        ("DB", 0.0, "Mbps > 0, got 0.0"),
     ],
 )
 def test_config_errors_are_one_line(devices: object, network: object, needle: str) -> None:

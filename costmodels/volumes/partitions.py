@@ -56,4 +56,6 @@ def named_partition(name: str, graph: ModelGraph, also: tuple[str, ...] = ()) ->
             f"partition: unknown partition {name!r} (known: {', '.join([*also, *PARTITIONS])}, "
             "or unit indices like 0,3,7)"
         ) from None
+    if not starts or starts != sorted(set(starts)):  # "5,3" or "3,3" is a typo, not a partition to reorder
+        raise ConfigError(f"partition: unit indices must strictly increase, got {name!r}")
     return from_starts(starts, graph.num_units)
