@@ -19,7 +19,7 @@ from splitgym.costmodels.volumes.volume_simulator import Breakdown, Simulator
 from splitgym.envs.plan_render import NOTHING, PlanRender, text_table
 from splitgym.envs.scenarios import Scenario, scenario_with
 
-__all__ = ["DistrEdgeEnv", "REWARDS", "ACTIONS", "map_action"]
+__all__ = ["DistrEdgeEnv", "REWARDS", "ACTIONS", "map_action", "check_modes"]
 
 REWARDS = ("paper", "relative", "neg_ms")
 ACTIONS = ("cuts", "shares")
@@ -32,6 +32,14 @@ def map_action(action: np.ndarray, height: int) -> np.ndarray:
     x = np.sort(np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0))
     rows = np.round(height * (x + 1.0) / 2.0).astype(np.int64)
     return np.concatenate([[0], rows, [height]])
+
+
+def check_modes(reward: str, action: str) -> None:
+    """The reward and action modes DistrEdge's envs know, refused in one line otherwise."""
+    if reward not in REWARDS:
+        raise EnvArgumentError(f"reward: must be one of {REWARDS}, got {reward!r}")
+    if action not in ACTIONS:
+        raise EnvArgumentError(f"action: must be one of {ACTIONS}, got {action!r}")
 
 
 class DistrEdgeEnv(PlanRender, gym.Env[np.ndarray, np.ndarray]):
@@ -110,10 +118,7 @@ class DistrEdgeEnv(PlanRender, gym.Env[np.ndarray, np.ndarray]):
         alpha: float | None = None,
         render_mode: str | None = None,
     ) -> None:
-        if reward not in REWARDS:
-            raise EnvArgumentError(f"reward: must be one of {REWARDS}, got {reward!r}")
-        if action not in ACTIONS:
-            raise EnvArgumentError(f"action: must be one of {ACTIONS}, got {action!r}")
+        check_modes(reward, action)
         self._set_render_mode(render_mode)
         self.action_mode = action
         named = partition if isinstance(partition, str) else None  # a name goes into the scenario

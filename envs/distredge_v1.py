@@ -14,7 +14,7 @@ import numpy as np
 from gymnasium import spaces
 
 from splitgym.costmodels.errors import EnvArgumentError
-from splitgym.envs.distredge import ACTIONS, OBS_HIGH, REWARDS, DistrEdgeEnv
+from splitgym.envs.distredge import OBS_HIGH, DistrEdgeEnv, check_modes
 from splitgym.envs.distributions import InstanceSource, ScenarioList, load_distribution
 from splitgym.envs.plan_render import NOTHING, PlanRender
 from splitgym.envs.scenarios import Scenario, cached_graph
@@ -99,10 +99,7 @@ class DistrEdgeV1Env(PlanRender, gym.Env[np.ndarray, np.ndarray]):
         action: str = "cuts",
         render_mode: str | None = None,
     ) -> None:
-        if reward not in REWARDS:
-            raise EnvArgumentError(f"reward: must be one of {REWARDS}, got {reward!r}")
-        if action not in ACTIONS:
-            raise EnvArgumentError(f"action: must be one of {ACTIONS}, got {action!r}")
+        check_modes(reward, action)
         self._set_render_mode(render_mode)
         if max_devices is not None and (isinstance(max_devices, bool) or not isinstance(max_devices, int)):
             raise EnvArgumentError(f"max_devices: expected a positive int, got {max_devices!r}")
