@@ -23,10 +23,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from splitgym.experiments.results_csv import RESULTS_DIR
+
 __all__ = ["commands", "main"]
 
 PLANNERS = ["equal", "coedge", "modnn", "mednn", "deepthings", "deeperthings", "aofl", "offload", "exact"]
-RESULTS = Path(__file__).parent / "results"
 
 
 def commands(root: Path, episodes: int, specialist_episodes: int, seeds: str) -> list[list[str]]:
@@ -59,15 +60,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--specialist-episodes", type=int, default=300, help="each specialist's episodes")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--skip-training", action="store_true", help="only the benchmarks (runs already there)")
+    ap.add_argument("--out", default=RESULTS_DIR, help="where the benchmark tables are copied")
     args = ap.parse_args(argv)
     root = Path(args.root)
     cmds = commands(root, args.episodes, args.specialist_episodes, args.seeds)
     for cmd in cmds[2:] if args.skip_training else cmds:
         print("+", shlex.join(cmd), flush=True)
         subprocess.run(cmd, check=True)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     for part in ("test", "val"):
         for ext in ("csv", "md", "png"):
-            shutil.copy(root / f"bench-{part}" / f"benchmark.{ext}", RESULTS / f"generalization_{part}.{ext}")
+            shutil.copy(root / f"bench-{part}" / f"benchmark.{ext}", out / f"generalization_{part}.{ext}")
 
 
 if __name__ == "__main__":

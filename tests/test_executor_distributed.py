@@ -221,7 +221,7 @@ def test_execute_local_prints_and_is_exact(tmp_path, capsys) -> None:
         ("PLAN", ["--links", "netns"], r"links: 'netns' needs the distributed backend"),
         ("PLAN", ["--folder", "somewhere"], r"folder: the local backend of a 'volumes' plan takes no 'folder'"),
         ("PLAN", ["--links", "wifi"], r"links: unknown link mode 'wifi'"),
-        ("PLAN", ["--images", "0"], r"images: need at least 1 image"),
+        ("PLAN", ["--images", "0"], r"--images: expected an integer in 1\.\.100000, got 0"),
     ],
 )
 def test_execute_rejects_bad_input_in_one_line(tmp_path, capsys, content, args, pattern) -> None:
