@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from splitgym.costmodels.errors import SplitgymError, one_line_failure
-from splitgym.experiments.cli_args import MAX_THREADS, bounded_float, bounded_int, torch_device
+from splitgym.experiments.cli_args import MAX_THREADS, bounded_float, bounded_int, nonempty_path, torch_device
 
 #: the largest ``--input`` side: a 4096 x 4096 image is 48 MB at the first layer; beyond is a typo
 MAX_INPUT = 4096
@@ -779,7 +779,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("run", help="a run folder (runs/train/<date>) or a folder of runs (the latest is used)")
 
     sp = verb("report", cmd_report, "Tabulate a multirun: every job's overrides and final results (table, CSV, PNG).")
-    sp.add_argument("sweep_dir", help="a multirun folder (hydra.sweep.dir, e.g. runs/multirun/<date>)")
+    sp.add_argument("sweep_dir", type=nonempty_path, help="a multirun folder (hydra.sweep.dir)")
     sp.add_argument("--csv", default=None, help="CSV to write (default SWEEP_DIR/report.csv)")
     sp.add_argument("--png", default=None, help="plot to write (default SWEEP_DIR/report.png)")
 

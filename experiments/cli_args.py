@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Callable
 
-__all__ = ["bounded_int", "bounded_float", "MAX_THREADS", "torch_device"]
+__all__ = ["bounded_int", "bounded_float", "MAX_THREADS", "nonempty_path", "torch_device"]
 
 #: the most torch threads a process may ask for: more than the cores only adds contention
 MAX_THREADS = max(64, 4 * (os.cpu_count() or 1))
@@ -65,4 +65,11 @@ def torch_device(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text!r}: this machine has {torch.cuda.device_count()} CUDA devices")
     if dev.type not in ("cpu", "cuda") or (dev.type == "cpu" and dev.index not in (None, 0)):
         raise argparse.ArgumentTypeError(f"expected cpu or cuda[:N], got {text[:40]!r}")
+    return text
+
+
+def nonempty_path(text: str) -> str:
+    """A path argument: '' would silently mean the working directory."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a path, got {text!r}")
     return text
