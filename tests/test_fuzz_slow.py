@@ -5,12 +5,18 @@ with a hard timeout. Figures: experiments/fuzz_report.py (README "Bad input").""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from splitgym.experiments.fuzz_report import all_cases
 from splitgym.experiments.fuzz_run import run_cases, tally
 
 pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _bad(results: list) -> list[str]:
@@ -21,12 +27,22 @@ def _bad(results: list) -> list[str]:
     ]
 
 
-def test_whole_corpus_in_process_is_clean() -> None:
+def whole_corpus() -> dict:
+    """The whole corpus in-process (in the interpreter that calls it): the bad cases and the totals."""
     cases = all_cases(seed=0)
-    assert len(cases) >= 1000
     results = run_cases(cases, timeout_s=60)
-    assert not _bad(results), "\n".join(_bad(results)[:30])
-    total = tally(results)[-1]
+    return {"cases": len(cases), "bad": _bad(results), "total": tally(results)[-1]}
+
+
+def test_whole_corpus_in_process_is_clean() -> None:
+    """In one fresh interpreter, as tests/test_fuzz_inputs.py's slice and for the same reason."""
+    code = "import json, tests.test_fuzz_slow as t; print(json.dumps(t.whole_corpus(), default=str))"
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=3000)
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["cases"] >= 1000
+    assert not out["bad"], "\n".join(out["bad"][:30])
+    total = out["total"]
     assert total["hang"] == total["traceback"] == total["coerced"] == 0
 
 
