@@ -254,8 +254,9 @@ def test_every_device_group_file_is_covered() -> None:
         "pi3b-1",
         "pi3b-4",
         "nptp3",
+        "nptp6",
         "file",
-    }  # pi3b-*: test_hyps.py; nptp3: test_tiles.py; file: test_profile_store.py
+    }  # pi3b-*: test_hyps.py; nptp3: test_tiles.py; nptp6: test_nptp_v1.py; file: test_profile_store.py
     assert {"NA", "NB", "NC", "ND", "LA", "LB", "LC", "LD", "bw50", "bw300"} <= set(list_conf("network"))
 
 
