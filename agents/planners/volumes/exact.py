@@ -38,14 +38,13 @@ Ties go to the first candidate in enumeration order (the earliest cut vectors of
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 from collections.abc import Mapping
 
 import numpy as np
 
-from splitgym.agents.planners.volumes.exact_bnb import bound_holds, branch_and_bound, enumerate_all
+from splitgym.agents.planners.volumes.exact_bnb import bound_holds, branch_and_bound, cut_vectors, enumerate_all
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.graph import ModelGraph
@@ -69,9 +68,7 @@ def grid_points(height: int, grid: int) -> np.ndarray:
 
 def grid_cuts(height: int, n: int, grid: int) -> np.ndarray:
     """Every sorted vector of N+1 cut points (first 0, last ``height``) on the grid: (K, N+1)."""
-    pts = grid_points(height, grid).tolist()
-    inner = list(itertools.combinations_with_replacement(pts, n - 1))
-    return np.array([[0, *c, height] for c in inner], dtype=np.int64)
+    return cut_vectors(grid_points(height, grid), n)
 
 
 def count_candidates(heights: list[int], n: int, grid: int) -> int:
@@ -97,14 +94,17 @@ def plan_exact(
     heights = [graph.units[last].height for _, last in part]
     n = cluster.size
     total = count_candidates(heights, n, grid)
+    too_many = ConfigError(
+        f"grid: {total:,} candidate plans ({len(part)} volumes, {n} devices, grid {grid}) exceed "
+        f"max_candidates={max_candidates:,}; use a coarser grid, fewer volumes or raise it"
+    )
+    if method == "enumerate" and total > max_candidates:
+        raise too_many  # before the simulator (and any profiling it needs) is built
     t0 = time.perf_counter()
     sim = Simulator(graph, cluster, profiles=dict(profiles or {}))
     enumerate_ = method == "enumerate" or not bound_holds(sim, part)
     if enumerate_ and total > max_candidates:
-        raise ConfigError(
-            f"grid: {total:,} candidate plans ({len(part)} volumes, {n} devices, grid {grid}) exceed "
-            f"max_candidates={max_candidates:,}; use a coarser grid, fewer volumes or raise it"
-        )
+        raise too_many
     if enumerate_:
         tables = [grid_cuts(h, n, grid) for h in heights]  # per volume, every cut vector on the grid
         best_i, best, scored = enumerate_all(sim, part, tables, chunk, head_device=None)

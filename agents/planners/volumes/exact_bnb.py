@@ -28,7 +28,7 @@ import numpy as np
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.volumes.volume_simulator import Simulator
 
-__all__ = ["bound_holds", "branch_and_bound", "enumerate_all"]
+__all__ = ["bound_holds", "branch_and_bound", "cut_vectors", "enumerate_all"]
 
 Partition = list[tuple[int, int]]
 #: a volume with at most this many cut vectors is expanded whole (one step), not device by device
@@ -65,6 +65,12 @@ def enumerate_all(
         if lat[k] < best:
             best_i, best = start + k, float(lat[k])
     return best_i, best, total
+
+
+def cut_vectors(points: np.ndarray, n: int) -> np.ndarray:
+    """Every sorted vector of N+1 cut points on ``points`` (first 0, last the height): (K, N+1)."""
+    inner = itertools.combinations_with_replacement(points.tolist(), n - 1)
+    return np.array([[0, *c, int(points[-1])] for c in inner], dtype=np.int64)
 
 
 class _Frontier:
@@ -158,8 +164,7 @@ class _Search:
         pts, n = self.points[v], self.sim.N
         if n > 1 and math.comb(len(pts) + n - 2, n - 1) > TABLE_MAX:
             return None
-        inner = itertools.combinations_with_replacement(pts.tolist(), n - 1)
-        return np.array([[0, *c, int(pts[-1])] for c in inner], dtype=np.int64)
+        return cut_vectors(pts, n)
 
     def _clocks(self, fr: _Frontier, v: int, filled: int) -> np.ndarray:
         """Device clocks after volume ``v`` with cuts ``0..filled`` chosen and later parts empty."""
