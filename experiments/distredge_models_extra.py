@@ -72,7 +72,8 @@ def group_label(devices: str, network: str | float) -> str:
     return f"{devices} {network:g} Mbps" if isinstance(network, float) else f"{devices} {network}"
 
 
-def _commit() -> str:
+def commit_stamp() -> str:
+    """The short commit a result row was made on (``+dirty`` with uncommitted tracked changes)."""
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
@@ -151,7 +152,7 @@ def main(argv: list[str] | None = None) -> None:
     command = "python -m splitgym.experiments.distredge_models_extra " + " ".join(
         argv if argv is not None else sys.argv[1:]
     )
-    stamp = {"commit": _commit(), "command": command.strip()}
+    stamp = {"commit": commit_stamp(), "command": command.strip()}
     rows: list[dict[str, Any]] = []
     for devices, network, cluster in groups:
         common = {"group": group_label(devices, network), "devices": devices, "network": network, **stamp}
