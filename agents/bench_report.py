@@ -3,14 +3,14 @@ files: a CSV of every (target, seed, instance), a Markdown table and a PNG of th
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from splitgym.costmodels.atomic import atomic_file, atomic_write
+from splitgym.costmodels.atomic import atomic_csv, atomic_write
 from splitgym.costmodels.errors import ConfigError
+from splitgym.costmodels.provenance import SOURCE, stamp_rows
 from splitgym.envs.splits import Split
 
 __all__ = ["aggregate", "write_outputs", "markdown"]
@@ -106,10 +106,8 @@ def write_outputs(result: dict[str, Any], out: Path) -> list[Path]:
 
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "benchmark.csv", out / "benchmark.md", out / "benchmark.png"]
-    with atomic_file(paths[0], "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(result["rows"][0]))
-        w.writeheader()
-        w.writerows(result["rows"])
+    # every row stamped like experiments' CSVs (generalization_*.csv are copies of this file)
+    atomic_csv(paths[0], stamp_rows([dict(r) for r in result["rows"]], (*SOURCE, "experiments")))
     atomic_write(paths[1], markdown(result))
     agg = result["aggregate"]
     names = [a["target"] for a in agg]

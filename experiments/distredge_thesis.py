@@ -37,6 +37,7 @@ import yaml
 from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.cluster import load_conf
 from splitgym.costmodels.errors import ConfigError
+from splitgym.costmodels.provenance import UNKNOWN, command_line, read_run_provenance
 from splitgym.experiments.distredge_tables import MAX_EPISODES, VARIANTS, train_run
 from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
 
@@ -128,6 +129,9 @@ def run_one(
         "gain_over_best": best_ms / learned,
         "gain_over_exact": None if exact_ms is None else exact_ms / learned,
         "partition": "|".join(f"{a}-{b}" for a, b in s["partition"]),
+        # the run's commit (recorded by train_run before it trained; unknown for older runs)
+        "commit": read_run_provenance(run)["commit"],
+        "command": command_line(),
     }
 
 
@@ -154,6 +158,9 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 **{f"over_best_{k}": v for k, v in best.items()},
                 **{f"over_exact_{k}": v for k, v in exact.items()},
                 "best_classical": ",".join(sorted({r["best_classical"] for r in mine})),
+                # every seed's commit: a summary is stale when any of its runs is
+                "commit": "|".join(sorted({str(r.get("commit") or UNKNOWN) for r in mine})),
+                "command": mine[0].get("command") or UNKNOWN,
             }
         )
     return out
