@@ -1,0 +1,95 @@
+"""Renderers of the README's result tables (experiments/readme_figures.py): one small function per
+view, each given the rows of the CSVs its marker names, returning the Markdown table.
+
+Only the paper's figures (which no CSV holds: PAPERS-AUDIT) are constants here, written beside
+the columns they are compared with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["VIEWS", "table"]
+
+Rows = list[dict[str, Any]]
+
+
+def table(header: list[str], body: list[list[Any]]) -> str:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = ["| " + " | ".join(str(c) for c in row) + " |" for row in body]
+    return "\n".join(lines + [r.replace("|  |", "| |") for r in rows]) + "\n"
+
+
+def _span(values: list[float], digits: int = 2) -> str:
+    lo, hi = f"{min(values):.{digits}f}", f"{max(values):.{digits}f}"
+    return lo if lo == hi else f"{lo}-{hi}"
+
+
+# -- DistrEdge's thesis (thesis.csv): DRL over the best classical plan, median (min-max) over seeds
+THESIS_GROUPS = {"all-nano_NA": "Nano NA", "LB_LB": "LB (16)"}  # others: DA_bw50 -> "DA 50"
+
+
+def thesis(rows: Rows) -> str:
+    def label(group: str) -> str:
+        return THESIS_GROUPS.get(group) or group.replace("_bw", " ")
+
+    cols = [("paper", "gpu"), ("paper", "linear"), ("ours", "gpu"), ("ours", "linear")]
+    cell = {(r["group"], r["variant"], r["boards"]): r for r in rows}
+    body = []
+    for group in dict.fromkeys(r["group"] for r in rows):
+        mine = [cell.get((group, v, b)) for v, b in cols]
+        body.append(
+            [label(group)]
+            + [
+                "" if r is None else f"{r['over_best_median']:.3f} ({r['over_best_min']:.3f}-{r['over_best_max']:.3f})"
+                for r in mine
+            ]
+        )
+    header = ["group", "paper, GPU-shaped", "paper, linear", "ours, GPU-shaped", "ours, linear"]
+    return table(header, body)
+
+
+# -- DistrEdge's models (distredge_models_extra.csv): the training-free start against the planners
+MODELS_PAPER = "1.1 to >2.6x over the baselines, every model (text; no bar values)"
+CLASSICAL = ("equal", "coedge", "modnn", "mednn", "deepthings", "deeperthings", "aofl", "offload")
+
+
+def models_extra(rows: Rows) -> str:
+    body = []
+    for i, model in enumerate(dict.fromkeys(r["model"] for r in rows)):
+        ms = {r["method"]: r for r in rows if r["model"] == model}
+        best = min((ms[m] for m in CLASSICAL if m in ms), key=lambda r: r["latency_ms"])
+        search = ms["pilot-search"]["latency_ms"]
+        body.append(
+            [model, best["units"], f"{100 * best['head_flops_share']:.1f}%"]
+            + [f"{best['method']} {best['latency_ms']:.1f}"]
+            + [f"{ms[m]['latency_ms']:.1f}" for m in ("aofl", "lcpss(a=0.75)+pilot", "lcpss-pilot", "pilot-search")]
+            + [f"{best['latency_ms'] / search:.2f}x", MODELS_PAPER if i == 0 else ""]
+        )
+    header = ["model", "units", "head FLOPs", "best classical (ms)", "AOFL", "LC-PSS a=0.75", "pilot"]
+    return table(header + ["pilot search", "search / best", "paper"], body)
+
+
+# -- NPTP (nptp_bandwidth.csv, nptp_bandwidth_eq9.csv): MPA's speed-up over CoEdge at 224, 0.1-1 MB/s
+NPTP_PAPER = {"vgg11": "1.22-1.31", "vgg13": "1.32-1.43", "vgg16": "1.37-1.52", "vgg19": "1.45-1.58"}
+
+
+def nptp_speedups(end_to_end: Rows, eq9: Rows) -> str:
+    body = []
+    for model in dict.fromkeys(r["model"] for r in end_to_end):
+        row = [model.upper().replace("VGG", "VGG"), NPTP_PAPER.get(model, "")]
+        for rows in (end_to_end, eq9):
+            mine = [r for r in rows if r["model"] == model and r["size"] == 224 and 0.1 <= r["bandwidth_MBps"] <= 1]
+            row += [_span([r["speedup"] for r in mine]), _span([r["speedup_lp"] for r in mine])]
+        body.append(row)
+    header = ["model", "paper", "end-to-end, vs best strips", "end-to-end, vs CoEdge LP"]
+    return table(header + ["Eq. 9 alone, vs best strips", "Eq. 9 alone, vs CoEdge LP"], body)
+
+
+VIEWS: dict[str, Callable[..., str]] = {
+    "thesis": thesis,
+    "models_extra": models_extra,
+    "nptp_speedups": nptp_speedups,
+}
