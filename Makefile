@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: demo test test-slow test-sweeps test-all bench lint clean reproduce-distredge reproduce-hyps reproduce-msmdi reproduce-nptp \
-        reproduce-hidp
+        reproduce-hidp rerun-results
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -95,6 +95,13 @@ reproduce-hidp: $(STAMP)
 # minutes on 2 cores. experiments/results/bench.csv + bench.md.
 bench: $(STAMP)
 	$(PY) -m splitgym.experiments.bench_all
+
+# Every result the README quotes, re-made on this commit in order (cost-model tables first, then the
+# trainings, 3 seeds where training is involved; ~11 h on 2 cores by the thesis runs' wall_s), then
+# the README's tables regenerated and every CSV checked for stale rows. `python -m
+# splitgym.experiments.rerun_results` alone lists the steps and their estimates.
+rerun-results: $(STAMP)
+	$(PY) -m splitgym.experiments.rerun_results --run
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check costmodels agents envs executors experiments tests setup.py

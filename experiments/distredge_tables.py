@@ -363,6 +363,11 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         help="re-run the runs behind stale or unknown rows (old run folders are moved aside), instead of refusing",
     )
     ap.add_argument(
+        "--keep-stale",
+        action="store_true",
+        help="write stale or unknown rows anyway: they keep their commit, and results_check lists them",
+    )
+    ap.add_argument(
         "--variants",
         default="paper,ours",
         help=f"DistrEdge variants, comma-separated from {sorted(VARIANTS)} (the a table: paper only)",
@@ -412,8 +417,8 @@ def main(argv: list[str] | None = None) -> None:
         redone = launch(args.table, out, args.episodes, jobs(args.table, variants, seeds), extra, False)
         rows = merge(read_csv(csv_path), collect(args.table, redone), variants)
         bad = stale_rows(rows)
-    if bad:
-        hint = "re-run them with --rerun-stale, or remove them from the CSV"
+    if bad and not args.keep_stale:
+        hint = "re-run them with --rerun-stale, or keep them as they are with --keep-stale"
         raise SystemExit(refusal(csv_path, bad, ("run", "seed", "method"), hint))
     write(args.table, rows, out)
     for r in ratios(rows):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import fnmatch
 import re
 from collections import Counter
 from pathlib import Path
@@ -27,7 +28,7 @@ from splitgym.experiments.results_csv import PROVENANCE, RESULTS_DIR
 
 __all__ = ["status", "stale_rows", "refusal", "check_csv", "readme_uses", "main"]
 
-MARKER = re.compile(r"<!-- results: (?P<csv>\S+)(?P<args>[^>]*)-->")
+MARKER = re.compile(r"<!-- results: (?P<args>[^>]*)-->")
 
 
 def status(row: dict[str, Any], repo: Path = REPO, _memo: dict | None = None) -> tuple[str, list[str]]:
@@ -84,6 +85,15 @@ def check_csv(path: Path, repo: Path = REPO) -> list[str]:
     return lines
 
 
+def _names(line: str, csv_path: Path) -> bool:
+    """Whether a README line names ``csv_path``: by name, as ``stem.{csv,md}``, or by a glob in
+    backticks (``hidp_*``, ``nptp_*.csv``)."""
+    if csv_path.name in line or f"{csv_path.stem}.{{" in line:
+        return True
+    globs = [g.split("/")[-1] for g in re.findall(r"`([^`\s]*\*[^`\s]*)`", line)]
+    return any(fnmatch.fnmatch(csv_path.name, g if "." in g else g + ".csv") for g in globs)
+
+
 def readme_uses(readme: Path, csv_path: Path) -> list[str]:
     """Where the README rests on ``csv_path``: its generated blocks and the lines naming the file."""
     if not readme.exists():
@@ -91,9 +101,9 @@ def readme_uses(readme: Path, csv_path: Path) -> list[str]:
     uses = []
     for i, line in enumerate(readme.read_text().splitlines(), 1):
         m = MARKER.search(line)
-        if m and Path(m["csv"]).name == csv_path.name:
+        if m and csv_path.name in {Path(w).name for w in m["args"].split()}:
             uses.append(f"block line {i}")
-        elif csv_path.name in line or f"{csv_path.stem}.{{" in line:
+        elif not m and _names(line, csv_path):
             uses.append(f"line {i}")
     return uses
 

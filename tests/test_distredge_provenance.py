@@ -13,6 +13,8 @@ import pytest
 from splitgym.costmodels.provenance import REPO, UNKNOWN, command_line, commit_stamp, write_run_provenance
 from splitgym.experiments.dependencies import module_of, paths_of
 from splitgym.experiments.distredge_tables import main, merge, run_dir, summary
+from splitgym.experiments.distredge_thesis import main as thesis
+from splitgym.experiments.distredge_thesis import run_folder
 from splitgym.experiments.results_csv import read_csv, write_csv
 
 
@@ -96,3 +98,32 @@ def test_summary_joins_the_seeds_commits():
     ]  # fmt: skip
     (s,) = summary(rows)
     assert (s["over_aofl_median"], s["over_aofl_min"], s["over_aofl_max"], s["commit"]) == (2.0, 1.0, 3.0, "a|b")
+
+
+def _fake_thesis_run(out: Path, seed: int) -> Path:
+    run = run_folder(out, {"group": "DB_bw300", "boards": "gpu", "variant": "paper", "seed": seed})
+    summary = {
+        "latency_ms": {"learned_plan": 40.0},
+        "best_classical": "aofl",
+        "classical_latency_ms": {"aofl": 50.0},
+        "episodes": 10,
+        "partition": [[0, 17]],
+    }
+    (run / "export").mkdir(parents=True)
+    (run / "export" / "summary.json").write_text(json.dumps(summary))
+    (run / "exact_grid8_max4000000.json").write_text(json.dumps({"exact_ms": 39.0, "note": "cached"}))
+    return run
+
+
+def test_thesis_refuses_runs_without_a_commit_unless_kept(tmp_path: Path):
+    argv = ["--groups", "DB_bw300", "--boards", "gpu", "--variants", "paper", "--seeds", "0,1", "--collect"]
+    _fake_thesis_run(tmp_path, 0)  # made before provenance.json: unknown
+    fresh = _fake_thesis_run(tmp_path, 1)
+    write_run_provenance(fresh, paths_of(module_of(command_line())), "python -m splitgym.agents.train")
+    with pytest.raises(SystemExit, match=r"thesis_runs.csv: row group=DB_bw300 boards=gpu variant=paper seed=0 is "):
+        thesis([*argv, "--out", str(tmp_path)])
+    assert not (tmp_path / "thesis.csv").exists()
+    (row,) = thesis([*argv, "--out", str(tmp_path), "--keep-stale"])
+    assert row["seeds"] == 2 and UNKNOWN in row["commit"].split("|") and len(row["commit"].split("|")) == 2
+    runs = read_csv(tmp_path / "thesis_runs.csv")
+    assert [r["commit"] == UNKNOWN for r in runs] == [True, False]
