@@ -75,7 +75,7 @@ reproduce-msmdi: $(STAMP)
 
 # NPTP's Figs. 4-6 on the tile cost model (end-to-end: input scatter + 2 ms per message; then the
 # paper's Eq. 9 alone, files *_eq9.*), MPA's gap to the grid optimum and its search time at
-# 4096, PPO/DDPG on NPTP-v0 (6 training runs of 1-3 min; finished runs are reused), and the tile
+# 4096, PPO/DDPG on NPTP-v0 (6 training runs of 1-3 min x 3 seeds; finished runs are reused), and the tile
 # executors against the cost model (netns links where root; run it on a quiet machine, ~10 min).
 reproduce-nptp: $(STAMP)
 	$(PY) -m splitgym.experiments.nptp_tables all

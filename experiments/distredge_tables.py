@@ -53,7 +53,7 @@ from tqdm import tqdm
 from splitgym.costmodels.provenance import command_line, read_run_provenance, write_run_provenance
 from splitgym.experiments.dependencies import module_of, paths_of
 from splitgym.experiments.results_check import refusal, stale_rows
-from splitgym.experiments.results_csv import RESULTS_DIR, read_csv, write_csv
+from splitgym.experiments.results_csv import RESULTS_DIR, read_csv, seed_spread, write_csv
 
 # one entry per run: (devices, network, overrides)
 Rows = list[tuple[str, str, tuple[str, ...]]]
@@ -293,20 +293,13 @@ def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def summary(ratio_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per group and variant: median, min and max over the seeds of the ratios; the commit is
-    every seed's (``|``-joined when they differ: stale if any one is)."""
-    out = []
-    for run, variant in dict.fromkeys((r["run"], r["variant"]) for r in ratio_rows):
-        mine = [r for r in ratio_rows if (r["run"], r["variant"]) == (run, variant)]
-        row: dict[str, Any] = {"run": run, "variant": variant, "seeds": len(mine)}
-        for what in ("distredge_ips", "over_best_baseline", "over_aofl"):
-            vals = [r[what] for r in mine]
-            row |= {f"{what}_median": statistics.median(vals), f"{what}_min": min(vals), f"{what}_max": max(vals)}
+    """Per group and variant: median, min and max over the seeds of the ratios, the best
+    baselines seen, and every seed's commit (``|``-joined when they differ)."""
+    out = seed_spread(ratio_rows, ("run", "variant"), ("distredge_ips", "over_best_baseline", "over_aofl"))
+    for row in out:
+        mine = [r for r in ratio_rows if (r["run"], r["variant"]) == (row["run"], row["variant"])]
         row["best_baseline"] = ",".join(sorted({r["best_baseline"] for r in mine}))
-        row["commit"] = "|".join(sorted({str(r["commit"]) for r in mine}))
-        row["command"] = mine[0]["command"]
-        out.append(row)
-    return out
+    return out  # write_csv puts commit and command last
 
 
 def write(table: str, rows: list[dict[str, Any]], out: Path) -> None:

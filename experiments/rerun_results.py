@@ -125,7 +125,7 @@ STEPS: list[Step] = [
         "README: 451-868 s x 3 + 1,221 s",
         training=True,
     ),
-    Step("nptp-ppo", "splitgym.experiments.nptp_tables", ("ppo",), 18, "Makefile: 6 runs of 1-3 min", training=True),
+    Step("nptp-ppo", "splitgym.experiments.nptp_tables", ("ppo",), 36, "1-3 min per run, 6 x 3 seeds", training=True),
 ]
 
 

@@ -5,6 +5,7 @@ with the commit and the command that made it (``costmodels/provenance.py``), so 
 from __future__ import annotations
 
 import csv
+import statistics
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from splitgym.costmodels.atomic import atomic_csv
 from splitgym.costmodels.provenance import UNKNOWN, command_line, stamp_rows
 from splitgym.experiments.dependencies import module_of, paths_of
 
-__all__ = ["RESULTS_DIR", "PROVENANCE", "write_csv", "read_csv"]
+__all__ = ["RESULTS_DIR", "PROVENANCE", "write_csv", "read_csv", "seed_spread"]
 
 #: every experiment script's ``--out`` default, relative to the working directory (the checkout,
 #: when run through ``make``): a folder next to the module would sit inside the installed package
@@ -60,3 +61,25 @@ def read_csv(path: Path) -> list[dict[str, Any]]:
         for k in PROVENANCE:
             r[k] = r.get(k) or UNKNOWN
     return rows
+
+
+def seed_spread(rows: list[dict[str, Any]], by: Sequence[str], values: Sequence[str]) -> list[dict[str, Any]]:
+    """Per group of ``by`` (in first-seen order): the number of rows (seeds) and each of
+    ``values``' median, min and max over them; the commit is every row's, ``|``-joined when they
+    differ (stale if any one is), the command the first row's."""
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(tuple(r[k] for k in by), []).append(r)
+    out = []
+    for key, mine in groups.items():
+        row: dict[str, Any] = {**dict(zip(by, key)), "seeds": len(mine)}
+        for v in values:
+            vals = [r[v] for r in mine if r[v] is not None]
+            row |= {f"{v}_{s}": f(vals) if vals else None for s, f in _STATS}
+        row["commit"] = "|".join(sorted({str(r.get("commit") or UNKNOWN) for r in mine}))
+        row["command"] = mine[0].get("command") or UNKNOWN
+        out.append(row)
+    return out
+
+
+_STATS = (("median", statistics.median), ("min", min), ("max", max))
