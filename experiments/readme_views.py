@@ -88,7 +88,33 @@ def nptp_speedups(end_to_end: Rows, eq9: Rows) -> str:
     return table(header + ["Eq. 9 alone, vs best strips", "Eq. 9 alone, vs CoEdge LP"], body)
 
 
+# -- HiDP-v0 (hidp_env_ppo.csv): every policy on the held-out episodes, median over training seeds
+HIDP_POLICIES = {
+    "ppo": "PPO",
+    "hidp": "HiDP (DP, re-planned per availability)",
+    "disnet": "DisNet",
+    "omniboost": "OmniBoost",
+    "earliest-finish": "earliest finish (one-step look-ahead)",
+}
+
+
+def hidp_env_ppo(rows: Rows) -> str:
+    from splitgym.experiments.hidp_env_ppo import summary  # its per-seed mean, then the median (SB3: lazily)
+
+    def cell(r: dict[str, Any], m: str, digits: int) -> str:
+        mid, lo, hi = (f"{r[k]:.{digits}f}" for k in (m, f"{m}_min", f"{m}_max"))
+        return mid if lo == hi else f"{mid} [{lo} to {hi}]"
+
+    body = [
+        [HIDP_POLICIES.get(r["policy"], r["policy"])]
+        + [cell(r, m, d) for m, d in (("return", 1), ("mean_latency_ms", 1), ("throughput_rps", 2))]
+        for r in summary(rows)
+    ]
+    return table(["policy", "return", "mean latency (ms)", "throughput (req/s)"], body)
+
+
 VIEWS: dict[str, Callable[..., str]] = {
+    "hidp_env_ppo": hidp_env_ppo,
     "thesis": thesis,
     "models_extra": models_extra,
     "nptp_speedups": nptp_speedups,
