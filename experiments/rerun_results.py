@@ -17,6 +17,7 @@ steps: ``results_check`` (every row fresh?) and ``readme_figures --write`` (the 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import statistics
 import subprocess
@@ -28,6 +29,8 @@ from splitgym.experiments.results_csv import RESULTS_DIR
 
 __all__ = ["Step", "STEPS", "estimate", "main"]
 
+HIDP_TABLES = ("claims", "latency", "latency_all", "nodes", "nodes_all", "mixes", "staggered", "motivation")
+HIDP_TABLES += ("planner_time",)
 START_S = 10.0  # a training subprocess's start (torch import, profiles, pilot) not in wall_s
 SEEDS = "0,1,2"
 
@@ -126,7 +129,58 @@ STEPS: list[Step] = [
         training=True,
     ),
     Step("nptp-ppo", "splitgym.experiments.nptp_tables", ("ppo",), 36, "1-3 min per run, 6 x 3 seeds", training=True),
+    Step("bench", "make:bench", (), 5, "Makefile: a few minutes"),
+    Step("bench-vecenv", "splitgym.experiments.bench_vecenv", (), 1, "guess: 16 cases x 3 x 0.5 s"),
+    Step("bench-nptp-env", "splitgym.experiments.bench_nptp_env", (), None, "no duration recorded"),
+    Step("bench-exact", "splitgym.experiments.bench_exact", (), None, "no duration recorded"),
+    Step("ppo-vecenv", "splitgym.experiments.ppo_vecenv", ("--cap-s", "90"), 14, "<= 90 s x 3 seeds x 3 setups"),
+    Step(
+        "ppo-vecenv-aofl",
+        "splitgym.experiments.ppo_vecenv",
+        ("--target", "1.0", "--cap-s", "120", "--name", "ppo_vecenv_aofl"),
+        18,
+        "<= 120 s x 3 seeds x 3 setups",
+    ),
+    Step("pvm", "splitgym.experiments.predicted_vs_measured", ("--distributed", "4"), 4, "README: 20:18-20:22"),
+    Step("pvm-report", "splitgym.experiments.predicted_vs_measured_report", (), 0.1, "reads the pvm CSVs"),
+    Step("pvm-hidp", "splitgym.experiments.predicted_vs_measured_hidp", (), None, "no duration recorded"),
+    Step("pvm-tiles", "splitgym.experiments.predicted_vs_measured_tiles", (), 10, "Makefile: ~10 min"),
+    Step("hidp-processors", "splitgym.experiments.hidp_processors", (), None, "no duration recorded"),
 ]
+
+#: what each step writes under experiments/results/ (globs), for ``--stale``: which steps re-make
+#: the CSVs that results_check lists
+OUTPUTS: dict[str, tuple[str, ...]] = {
+    "lcpss-samples": ("lcpss_samples.csv",),
+    "nptp-all": ("nptp_bandwidth.csv", "nptp_sizes.csv", "nptp_layers.csv", "nptp_gap.csv"),
+    "nptp-eq9": ("nptp_*_eq9.csv",),
+    "nptp-search-time": ("nptp_search_time.csv",),
+    "hidp-tables": tuple(f"hidp_{n}.csv" for n in HIDP_TABLES),
+    "hidp-gpu-eff": ("hidp_gpu_eff_0.1/*.csv",),
+    "hidp-dp": ("hidp_dp.csv",),
+    "hyps": ("hyps_*.csv",),
+    "msmdi": ("msmdi_*.csv",),
+    "models-extra": ("distredge_models_extra.csv",),
+    "hidp-sensitivity": ("hidp_sensitivity*.csv",),
+    **{f"distredge-{t}": (f"{t}.csv", f"{t}_*.csv") for t in ("table1", "table2", "table3", "alpha", "models")},
+    "thesis": ("thesis*.csv",),
+    "dynamic": ("dynamic.csv",),
+    "hidp-env-ppo": ("hidp_env_ppo.csv",),
+    "hidp-env-ppo-preview": ("hidp_env_ppo_preview.csv",),
+    "generalization": ("generalization_*.csv",),
+    "nptp-ppo": ("nptp_ppo*.csv",),
+    "bench": ("bench.csv",),
+    "bench-vecenv": ("bench_vecenv.csv",),
+    "bench-nptp-env": ("bench_nptp_env.csv",),
+    "bench-exact": ("bench_exact.csv",),
+    "ppo-vecenv": ("ppo_vecenv.csv",),
+    "ppo-vecenv-aofl": ("ppo_vecenv_aofl.csv",),
+    "pvm": ("predicted_vs_measured.csv",),
+    "pvm-report": ("predicted_vs_measured_summary.csv",),
+    "pvm-hidp": ("predicted_vs_measured_hidp*.csv",),
+    "pvm-tiles": ("predicted_vs_measured_tiles.csv",),
+    "hidp-processors": ("hidp_processors.csv",),
+}
 
 
 def _walls(runs: Path) -> dict[tuple[str, str], float]:
@@ -151,6 +205,22 @@ def estimate(step: Step, walls: dict[tuple[str, str], float]) -> tuple[float | N
     return total, f"{count} runs; thesis wall_s medians of {', '.join(sorted({g for g, _, _ in step.runs}))}"
 
 
+def stale_steps(results: Path, walls: dict[tuple[str, str], float]) -> tuple[list[str], list[str]]:
+    """Lines naming, per step, the stale or unknown CSVs it re-makes and its estimate; and the
+    stale CSVs no step makes (predicted_vs_measured_gpu needs a GPU)."""
+    from splitgym.experiments.results_check import check_csv
+
+    bad = [p for p in sorted(results.rglob("*.csv")) if "runs" not in p.parts and check_csv(p)]
+    lines, covered = [], set()
+    for step in STEPS:
+        mine = [p for p in bad if any(fnmatch.fnmatch(str(p.relative_to(results)), g) for g in OUTPUTS[step.name])]
+        if mine:
+            covered.update(mine)
+            secs, why = estimate(step, walls)
+            lines.append(f"{step.name:<22} {_fmt(secs)}  {', '.join(p.name for p in mine)}  ({why})")
+    return lines, [str(p) for p in bad if p not in covered]
+
+
 def _fmt(seconds: float | None) -> str:
     return "?" if seconds is None else f"{seconds / 60:6.1f} min"
 
@@ -161,7 +231,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--run", action="store_true", help="run the steps (nice -n 10), not only list them")
     ap.add_argument("--from", dest="start", default=None, help="start at this step's name")
     ap.add_argument("--only-training", action="store_true")
+    ap.add_argument("--stale", action="store_true", help="only the steps that re-make stale or unknown CSVs")
     args = ap.parse_args(argv)
+    if args.stale:
+        lines, orphans = stale_steps(Path(RESULTS_DIR), _walls(Path(args.runs)))
+        print("\n".join(lines) + "".join(f"\nno step re-makes {p}" for p in orphans))
+        return 0
     names = [s.name for s in STEPS]
     if args.start and args.start not in names:
         ap.error(f"--from: no step {args.start!r} (steps: {', '.join(names)})")

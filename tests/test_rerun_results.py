@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from splitgym.experiments.rerun_results import START_S, STEPS, _walls, estimate, main
+from splitgym.experiments.rerun_results import START_S, STEPS, _walls, estimate, main, stale_steps
+from splitgym.experiments.results_csv import write_csv
 
 
 def _thesis_run(root: Path, group: str, variant: str, seed: int, wall_s: float) -> None:
@@ -36,3 +37,12 @@ def test_bad_from_is_refused(capsys):
     with pytest.raises(SystemExit):
         main(["--from", "nope"])
     assert "--from: no step 'nope'" in capsys.readouterr().err
+
+
+def test_stale_csvs_map_to_the_steps_that_remake_them(tmp_path: Path):
+    (tmp_path / "hyps_parts.csv").write_text("a\n1\n")  # from before provenance: unknown
+    (tmp_path / "mystery.csv").write_text("a\n1\n")
+    write_csv(tmp_path / "lcpss_samples.csv", [{"a": 1}])  # made now: fresh
+    lines, orphans = stale_steps(tmp_path, {})
+    assert len(lines) == 1 and lines[0].startswith("hyps ") and "hyps_parts.csv" in lines[0]
+    assert orphans == [str(tmp_path / "mystery.csv")]
