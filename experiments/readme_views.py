@@ -113,7 +113,30 @@ def hidp_env_ppo(rows: Rows) -> str:
     return table(["policy", "return", "mean latency (ms)", "throughput (req/s)"], body)
 
 
+# -- DistrEdge's tables (<table>_summary.csv): each variant over the best baseline and over AOFL,
+# median (min-max) over seeds; for the README once Tables I-III are re-run with --seeds 0,1,2
+def distredge_summary(rows: Rows) -> str:
+    by = {(r["run"], r["variant"]): r for r in rows}
+    variants = list(dict.fromkeys(r["variant"] for r in rows))
+
+    def cell(r: dict[str, Any] | None, what: str) -> str:
+        if r is None:
+            return ""
+        return f"{r[what + '_median']:.2f} ({r[what + '_min']:.2f}-{r[what + '_max']:.2f})"
+
+    body = []
+    for run in dict.fromkeys(r["run"] for r in rows):
+        mine = [by.get((run, v)) for v in variants]
+        seeds = ",".join(sorted({str(r["seeds"]) for r in mine if r}))
+        cells = [cell(r, w) for r in mine for w in ("over_best_baseline", "over_aofl")]
+        best = ",".join(sorted({b for r in mine if r for b in r["best_baseline"].split(",")}))
+        body.append([run, seeds, *cells, best])
+    header = [f"{v}: {w}" for v in variants for w in ("over best baseline", "over AOFL")]
+    return table(["group", "seeds", *header, "best baseline"], body)
+
+
 VIEWS: dict[str, Callable[..., str]] = {
+    "distredge_summary": distredge_summary,
     "hidp_env_ppo": hidp_env_ppo,
     "thesis": thesis,
     "models_extra": models_extra,

@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     missing = [p for p in paths if not p.is_file()]
     if missing:
         raise SystemExit(f"results_check: no CSV file {missing[0]}")
-    bad = 0
+    bad, blocks = 0, []
     for path in paths:
         if args.mark_unknown and mark_unknown(path):
             print(f"{path}: rows without provenance marked commit={UNKNOWN}")
@@ -138,7 +138,10 @@ def main(argv: list[str] | None = None) -> int:
             bad += 1
             uses = readme_uses(Path(args.readme), path)
             print("\n".join(lines) + (f"\n  README rests on it: {', '.join(uses)}" if uses else ""))
+            blocks += [f"{u.removeprefix('block ')} ({path.name})" for u in uses if u.startswith("block")]
     print(f"{bad} of {len(paths)} CSV files hold stale or unknown rows")
+    if blocks:
+        print(f"README tables generated from them: {', '.join(blocks)}")
     return 1 if bad else 0
 
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from splitgym.experiments.distredge_tables import summary
 from splitgym.experiments.readme_figures import blocks, main, regenerate
+from splitgym.experiments.readme_views import VIEWS
 from splitgym.experiments.results_csv import write_csv
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,3 +49,16 @@ def test_bad_markers_are_one_line(tmp_path: Path):
     path.write_text(path.read_text().replace("t.csv view=nope", "missing.csv view=thesis"))
     with pytest.raises(SystemExit, match="reads missing.csv, which does not exist"):
         main(["--readme", str(path), "--root", str(tmp_path)])
+
+
+def test_distredge_summary_view_shows_both_variants_over_seeds():
+    ratios = [
+        {"run": "DB_bw300", "variant": v, "distredge_ips": x, "over_best_baseline": x, "over_aofl": 2 * x,
+         "best_baseline": b, "commit": "c", "command": "cmd"}
+        for v, x, b in (("paper", 1.0, "aofl"), ("paper", 1.2, "offload"), ("paper", 1.1, "aofl"),
+                        ("ours", 1.3, "aofl"))
+    ]  # fmt: skip
+    text = VIEWS["distredge_summary"](summary(ratios))
+    assert text.splitlines()[0].startswith("| group | seeds | paper: over best baseline | paper: over AOFL | ours:")
+    assert "| DB_bw300 | 1,3 | 1.10 (1.00-1.20) | 2.20 (2.00-2.40) | 1.30 (1.30-1.30) | 2.60 (2.60-2.60) |" in text
+    assert text.rstrip().endswith("| aofl,offload |")
