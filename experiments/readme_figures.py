@@ -17,6 +17,7 @@ import argparse
 import re
 from pathlib import Path
 
+from splitgym.costmodels.atomic import atomic_write
 from splitgym.experiments.readme_views import VIEWS
 from splitgym.experiments.results_csv import read_csv
 
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     new = regenerate(text, Path(args.root))
     if args.write:
         if new != text:
-            path.write_text(new)
+            atomic_write(path, new)
         print(f"{path}: {len(blocks(new))} blocks regenerated" + ("" if new != text else " (unchanged)"))
         return 0
     for (csvs, view, body), (_, _, fresh) in zip(blocks(text), blocks(new)):
