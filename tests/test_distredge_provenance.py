@@ -127,3 +127,19 @@ def test_thesis_refuses_runs_without_a_commit_unless_kept(tmp_path: Path):
     assert row["seeds"] == 2 and UNKNOWN in row["commit"].split("|") and len(row["commit"].split("|")) == 2
     runs = read_csv(tmp_path / "thesis_runs.csv")
     assert [r["commit"] == UNKNOWN for r in runs] == [True, False]
+
+
+@pytest.mark.slow
+def test_rerun_stale_trains_the_unknown_runs_again(tmp_path: Path):
+    """A run folder from before provenance and a kept row of the other variant, both unknown:
+    --rerun-stale moves the folder aside, trains both again, and every row has today's commit."""
+    run = _fake_run(tmp_path, 0, 40.0)
+    (run / "provenance.json").unlink()
+    write_csv(tmp_path / "table1.csv", [_old_ours_row(UNKNOWN)])
+    small = ["--episodes", "8", "--model", "vgg11", "--input", "64", "--out", str(tmp_path)]
+    main(["table1", "--only", "DB_bw300", "--variants", "paper", "--rerun-stale", *small])
+    rows = read_csv(tmp_path / "table1.csv")
+    assert {r["method"] for r in rows} >= {"distredge", "distredge-ours", "aofl"}
+    assert len({r["commit"] for r in rows}) == 1 and UNKNOWN not in {r["commit"] for r in rows}
+    assert [p.name.split("-")[0] for p in run.parent.iterdir() if "stale" in p.name] == ["seed0.stale"]
+    assert json.loads((run / "provenance.json").read_text())["command"].startswith("python -m splitgym.agents.train")
