@@ -135,7 +135,17 @@ def distredge_summary(rows: Rows) -> str:
     return table(["group", "seeds", *header, "best baseline"], body)
 
 
+# -- NPTP's env step rates (bench_nptp_env.csv): each case against NPTP-v0 with the loop scorer
+def bench_nptp_env(rows: Rows) -> str:
+    def ratio(x: float) -> str:
+        return f"{x:.2f}" if x < 10 else f"{x:.1f}"
+
+    body = [[r["case"], f"{r['steps_per_s']:,.0f}", ratio(r["ratio_to_v0_loop"])] for r in rows]
+    return table(["case", "steps/s", "vs NPTP-v0 with the loop scorer"], body)
+
+
 VIEWS: dict[str, Callable[..., str]] = {
+    "bench_nptp_env": bench_nptp_env,
     "distredge_summary": distredge_summary,
     "hidp_env_ppo": hidp_env_ppo,
     "thesis": thesis,
