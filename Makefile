@@ -47,8 +47,8 @@ test-sweeps: $(SWEEPS_VENV)/.installed-stamp
 
 test-all: test test-slow test-sweeps
 
-# DistrEdge's Tables I-III, the a sweep and other models: ~50 training runs of 4000 episodes
-# (about 1.5 min each on 2 cores); finished runs are reused. CSV + PNG in experiments/results/.
+# DistrEdge's Tables I-III, the a sweep and other models: ~50 training runs of 4000 episodes x 3
+# seeds (about 1.5 min each on 2 cores); finished runs are reused. CSV + PNG in experiments/results/.
 reproduce-distredge: $(STAMP)
 	for t in table1 table2 table3 alpha models; do $(PY) -m splitgym.experiments.distredge_tables $$t || exit 1; done
 	$(PY) -m splitgym.experiments.distredge_dynamic

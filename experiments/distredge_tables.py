@@ -23,7 +23,7 @@ since the pilot picks the partition itself. Rows of a variant not run now are ke
 table's CSV (:func:`merge`), so ``--variants ours`` re-runs one variant only, but only while they
 are fresh: a kept row, or one collected from a finished run folder, whose code changed since its
 commit (``results_check``) stops the script in one line naming it; ``--rerun-stale`` trains those
-runs again instead (the old folders are moved aside). ``--seeds 0,1,2`` trains each row once per
+runs again instead (the old folders are moved aside). ``--seeds`` (default 0,1,2) trains each row once per
 seed (``runs/<table>[-ours]/<row>/seed<k>``); ``<table>_summary.csv`` gives per row and variant
 the median, min and max over the seeds.
 
@@ -340,7 +340,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("table", choices=sorted(TABLES))
     ap.add_argument("--episodes", type=int, default=4000)
-    ap.add_argument("--seeds", default="0", help="comma-separated training seeds (e.g. 0,1,2); one run each")
+    ap.add_argument("--seeds", default="0,1,2", help="comma-separated training seeds; one run each")
     ap.add_argument("--model", default=None, help="override the model (e.g. vgg11 for a quick check)")
     ap.add_argument("--input", type=int, default=None, help="override the input size")
     ap.add_argument(

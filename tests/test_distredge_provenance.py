@@ -136,7 +136,7 @@ def test_rerun_stale_trains_the_unknown_runs_again(tmp_path: Path):
     run = _fake_run(tmp_path, 0, 40.0)
     (run / "provenance.json").unlink()
     write_csv(tmp_path / "table1.csv", [_old_ours_row(UNKNOWN)])
-    small = ["--episodes", "8", "--model", "vgg11", "--input", "64", "--out", str(tmp_path)]
+    small = ["--episodes", "8", "--model", "vgg11", "--input", "64", "--seeds", "0", "--out", str(tmp_path)]
     main(["table1", "--only", "DB_bw300", "--variants", "paper", "--rerun-stale", *small])
     rows = read_csv(tmp_path / "table1.csv")
     assert {r["method"] for r in rows} >= {"distredge", "distredge-ours", "aofl"}
