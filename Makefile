@@ -55,22 +55,25 @@ reproduce-distredge: $(STAMP)
 	$(PY) -m splitgym.experiments.lcpss_samples
 
 # MS-MDI Section 5 on the queueing simulator (a few minutes), after a PPO admission policy is
-# trained per worker count (~10 min on 2 cores; finished runs are reused); then AR-MDI's allocation
+# trained per worker count and seed 0-2 (~30 min on 2 cores; finished runs are reused; each run
+# folder records its commit first, so the learned rows carry it); then AR-MDI's allocation
 # and the starvation of the sources' MDI queues (msmdi_mechanisms), the tie/idle rules, the load
 # regimes and joining/leaving workers (msmdi_regimes, ~15 min of CPU), and the env's action-check
 # benchmark. CSV + MD + PNG in experiments/results/.
+MSMDI_TRAIN = env=msmdi agent=ppo episodes=120 'env.images=[300,900]' env.eval_episodes=3
 reproduce-msmdi: $(STAMP)
-	for n in 5 3 2; do test -f runs/msmdi-ppo-ms$$n/export/policy.zip || nice -n 19 $(VENV)/bin/splitgym train env=msmdi \
-	  agent=ppo episodes=120 env.scenario=ms-mdi-$$n 'env.images=[300,900]' env.eval_episodes=3 \
-	  hydra.run.dir=runs/msmdi-ppo-ms$$n || exit 1; done
-	$(PY) -m splitgym.experiments.msmdi_tables --seeds 2 --learned runs/msmdi-ppo-ms5 runs/msmdi-ppo-ms3 runs/msmdi-ppo-ms2
+	for n in 5 3 2; do for s in 0 1 2; do r=runs/msmdi-ppo-ms$$n-s$$s; test -f $$r/export/policy.zip || { \
+	  $(PY) -m splitgym.costmodels.provenance $$r splitgym train $(MSMDI_TRAIN) env.scenario=ms-mdi-$$n seed=$$s && \
+	  nice -n 19 $(VENV)/bin/splitgym train $(MSMDI_TRAIN) env.scenario=ms-mdi-$$n seed=$$s hydra.run.dir=$$r; } \
+	  || exit 1; done; done
+	$(PY) -m splitgym.experiments.msmdi_tables --seeds 2 --learned runs/msmdi-ppo-ms[532]-s[012]
 	$(PY) -m splitgym.experiments.msmdi_mechanisms
 	$(PY) -m splitgym.experiments.msmdi_regimes all --seeds 2
 	$(PY) -m splitgym.experiments.msmdi_claims
 	$(PY) -m splitgym.experiments.bench_queueing
 	$(PY) -m splitgym.experiments.bench_msmdi_env
 	for n in 3 2; do $(PY) -m splitgym.experiments.mdi_ring_run --workers $$n --sources 0 1 --rates 30 60 --images 30 60 \
-	  --policies ms-mdi ar-mdi local learned --learned runs/msmdi-ppo-ms$$n || exit 1; done \
+	  --policies ms-mdi ar-mdi local learned --learned runs/msmdi-ppo-ms$$n-s0 || exit 1; done \
 	  | tee experiments/results/msmdi_ring.jsonl
 
 # NPTP's Figs. 4-6 on the tile cost model (end-to-end: input scatter + 2 ms per message; then the

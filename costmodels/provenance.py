@@ -149,3 +149,19 @@ def read_run_provenance(folder: Path) -> dict[str, str]:
         return {"commit": UNKNOWN, "command": UNKNOWN}
     got = json.loads(path.read_text())
     return {"commit": str(got.get("commit") or UNKNOWN), "command": str(got.get("command") or UNKNOWN)}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m splitgym.costmodels.provenance RUN COMMAND...``: record in a run folder, before a
+    training launched from a shell (the Makefile), the commit it trains on."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) < 2:
+        print("usage: python -m splitgym.costmodels.provenance RUN_FOLDER COMMAND...", file=sys.stderr)
+        return 2
+    prov = write_run_provenance(Path(args[0]), (*SOURCE, "experiments"), shlex.join(args[1:]))
+    print(f"{args[0]}: commit {prov['commit']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

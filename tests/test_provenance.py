@@ -138,3 +138,12 @@ def test_dependencies_follow_experiments_imports_on_this_repository():
     assert "experiments/bench_cli.py" not in thesis
     assert paths_of("splitgym.agents.train") == ("costmodels", "envs", "agents", "executors", "conf")
     assert "experiments" in paths_of(None)  # a command naming no module: everything
+
+
+def test_provenance_cli_records_a_shell_launched_run(tmp_path: Path, capsys):
+    from splitgym.costmodels.provenance import main
+
+    assert main([str(tmp_path / "run"), "splitgym", "train", "env.images=[300,900]"]) == 0
+    got = read_run_provenance(tmp_path / "run")
+    assert got["command"] == "splitgym train 'env.images=[300,900]'" and got["commit"] not in ("", UNKNOWN)
+    assert main([str(tmp_path / "run")]) == 2 and "usage:" in capsys.readouterr().err
