@@ -147,3 +147,20 @@ def test_provenance_cli_records_a_shell_launched_run(tmp_path: Path, capsys):
     got = read_run_provenance(tmp_path / "run")
     assert got["command"] == "splitgym train 'env.images=[300,900]'" and got["commit"] not in ("", UNKNOWN)
     assert main([str(tmp_path / "run")]) == 2 and "usage:" in capsys.readouterr().err
+
+
+def test_benchmark_rows_of_a_trained_target_carry_its_runs_commits(tmp_path: Path):
+    import json
+
+    from splitgym.agents.bench_report import _target_commit
+
+    for run, commit in (("0", "abc"), ("1", None)):
+        (tmp_path / "sweep" / run / "export").mkdir(parents=True)
+        (tmp_path / "sweep" / run / "export" / "policy.zip").write_bytes(b"")
+        if commit:
+            (tmp_path / "sweep" / run / "provenance.json").write_text(json.dumps({"commit": commit, "command": "c"}))
+    target = str(tmp_path / "sweep")
+    assert _target_commit(target) == f"abc|{UNKNOWN}"  # one run recorded nothing: unknown, never today's
+    (tmp_path / "sweep" / "provenance.json").write_text(json.dumps({"commit": "def", "command": "c"}))
+    assert _target_commit(target + " (best episode)") == "abc|def"  # the sweep's own record fills in
+    assert _target_commit("aofl") is None
