@@ -87,6 +87,17 @@ class DistrEdgeV1Task(TrainTask):
         atomic_write((out / "summary.json"), json.dumps(summary, indent=1))
         return summary
 
+    eval_options = ("split", "seeds")  # splitgym evaluate RUN --split NAME --seeds N
+
+    def evaluate(
+        self, run: Path, cfg: DictConfig, split: str | None = None, seeds: int | None = None
+    ) -> dict[str, Any]:
+        """The exported policy per instance of the run's source (or ``split``) next to the
+        classical planners (:mod:`splitgym.agents.tasks.distredge_v1_eval`)."""
+        from splitgym.agents.tasks.distredge_v1_eval import evaluate_v1
+
+        return evaluate_v1(run, cfg, split=split, seeds=seeds)
+
     def report(self, summary: dict[str, Any], run_dir: Path) -> None:
         print(f"run: {run_dir} ({summary['source']}, {summary['policy']} policy)")
         print(f"{'instance':<64}{'latency_ms':>12}{'vs_equal':>10}")
