@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 
 from splitgym.agents.bench_adapters import load_policy
 from splitgym.agents.export import classical_latencies, reference_latencies
+from splitgym.agents.tasks.distredge_v1_task import env_from_config
 from splitgym.costmodels.errors import ConfigError, EnvArgumentError
 from splitgym.envs.distredge_v1 import DistrEdgeV1Env
 from splitgym.envs.splits import get_split
@@ -29,21 +30,9 @@ ENV_ID = "splitgym/DistrEdge-v1"
 DEFAULT_SEEDS = 16  # drawn instances when the source is a distribution and --seeds is not given
 
 
-def _opt(cfg: DictConfig, key: str) -> Any:
-    value = cfg.env.get(key)
-    return None if value in (None, "null") else value
-
-
 def eval_env(run: Path, cfg: DictConfig, split: str | None) -> DistrEdgeV1Env:
     """The run's env (its source, reward, action, padding), on ``split`` instead where given."""
-    own = DistrEdgeV1Env(
-        distribution=_opt(cfg, "distribution"),
-        split=_opt(cfg, "split"),
-        instance=_opt(cfg, "instance"),
-        max_devices=_opt(cfg, "max_devices"),
-        reward=str(cfg.env.reward),
-        action=str(cfg.env.get("action", "cuts")),
-    )
+    own = env_from_config(cfg)
     if split is None:
         return own
     sp = get_split(split)
