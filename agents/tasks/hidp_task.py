@@ -151,7 +151,8 @@ class HiDPTask(TrainTask):
         model = PPO.load(path, device="cpu")
         if model.observation_space != env.observation_space:
             raise SplitgymError(
-                f"run {run}: export/policy.zip observes {model.observation_space}, the env gives {env.observation_space}"
+                f"run {run}: export/policy.zip observes {model.observation_space.shape}, "
+                f"the run's env {env.observation_space.shape} (config.yaml edited?)"
             )
         res = compare_policies(env, env.run_kwargs, model, eval_seeds(n))  # type: ignore[attr-defined]
         title = f"run {run}: {n} seeded streams ({', '.join(env.models)} on {env.nodes.name}), mean per episode"
