@@ -101,3 +101,24 @@ def test_a_signed_v1_policy_runs_the_simulator_to_the_end(tmp_path):
     pol.check_dims(env.N, env.S)
     res = QueueSim(env.system, seed=0).run(pol)
     assert len(res.done) == env.total and np.isfinite(res.done).all() and pol.kind == "v1-service"
+
+
+@pytest.mark.slow
+def test_the_live_ring_runs_a_v1_policy_that_serves(tmp_path):
+    """The real ring (torch.distributed workers) with a learn_service v1 policy: the rates reach
+    the workers through the loader, and every logged decision is the policy's for its state."""
+    import functools
+
+    from splitgym.envs.msmdi_scenarios import MDIScenario
+    from splitgym.executors.stages.mdi_ring import local_system, run_mdi_ring
+
+    graph, system = local_system("vgg11", 64, 2, [0, 1], [200.0, 400.0], [8, 12])
+    env = MSMDIEnvV1(MDIScenario("t2", model="vgg11", input=64, devices="tx2x2", images=(4, 6)), learn_service=True)
+    buf = io.BytesIO()
+    _model(env).save(buf)
+    write_signed(tmp_path / "policy.zip", buf.getvalue())
+    loader = functools.partial(LearnedAdmission.load, rates=tuple(system.rates))
+    r = run_mdi_ring(graph, system, "learned", seed=0, timeout_s=240, learned=tmp_path / "policy.zip", loader=loader)
+    pol = loader(tmp_path / "policy.zip", float(np.mean(system.full_s())), sum(system.images))
+    assert r.check(pol) == [] and {d["kind"] for d in r.decisions} >= {"admit", "serve"}
+    assert pol.kind == "v1-service"
