@@ -473,7 +473,7 @@ _RUN_DIRS = {
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from splitgym.agents.evaluate import evaluate
 
-    res = evaluate(args.run)  # the run's training task says what to show: a title and rows
+    res = evaluate(args.run, split=args.split, seeds=args.seeds)  # the run's task: a title and rows
     _emit(args, res, f"{res['title']}\n" + _table(res["rows"], 2))
 
 
@@ -777,6 +777,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = verb("evaluate", cmd_evaluate, "Re-simulate a run's exported plan and run its exported actor.")
     sp.add_argument("run", help="a run folder (runs/train/<date>) or a folder of runs (the latest is used)")
+    sp.add_argument("--split", default=None, help="DistrEdge-v1 runs: play this named split (default: the run's own)")
+    sp.add_argument("--seeds", type=int, default=None, help="DistrEdge-v1/HiDP-v0 runs: this many seeded episodes")
 
     sp = verb("report", cmd_report, "Tabulate a multirun: every job's overrides and final results (table, CSV, PNG).")
     sp.add_argument("sweep_dir", type=nonempty_path, help="a multirun folder (hydra.sweep.dir)")
