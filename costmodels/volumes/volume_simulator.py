@@ -47,21 +47,64 @@ from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.profiles import DeviceProfile, profile_for
 from splitgym.costmodels.traffic import SplitMaths
 from splitgym.costmodels.volumes.single_plan import FAST_MAX_N, SinglePlan, StepDetail
+from splitgym.costmodels.volumes.transfer_arrival import SPARSE_MIN_N, dense_arrival, sparse_arrival
+from splitgym.costmodels.volumes.volume_tables import VolumeTables
 
 __all__ = ["Simulator", "Breakdown", "VolumeStep"]
 
 
-@dataclass
 class VolumeStep:
-    """One volume advanced for a batch: what :meth:`Simulator.advance` returns."""
+    """One volume advanced for a batch: what :meth:`Simulator.advance` returns.
 
-    T: np.ndarray  # (B, N) accumulated latency of each device after this volume
-    compute: np.ndarray  # (B, N) seconds of compute of each device's part
-    recv_bytes: np.ndarray  # (B, N, M) bytes each device gets from each source
-    recv_seconds: np.ndarray  # (B, N, M)
-    in_lo: np.ndarray  # (B, N) input rows each part needs
-    in_hi: np.ndarray
-    ranges: list[tuple[np.ndarray, np.ndarray]]  # last unit's output .. volume input: (B, N) each
+    ``T``, ``compute``, ``in_lo`` and ``in_hi`` are computed by the step; the per-pair transfers
+    and the per-unit ranges, which only a breakdown reads, are computed on first access (by the
+    dense per-pair maths), so a training step or a batch score does not pay for them.
+    """
+
+    def __init__(
+        self,
+        sim: Simulator,
+        first: int,
+        last: int,
+        cuts: np.ndarray,
+        T_prev: np.ndarray,
+        prev_cuts: np.ndarray | None,
+        T: np.ndarray,
+        compute: np.ndarray,
+        in_lo: np.ndarray,
+        in_hi: np.ndarray,
+    ) -> None:
+        self.T = T  # (B, N) accumulated latency of each device after this volume
+        self.compute = compute  # (B, N) seconds of compute of each device's part
+        self.in_lo = in_lo  # (B, N) input rows each part needs
+        self.in_hi = in_hi
+        self._args = (sim, first, last, cuts, T_prev, prev_cuts)
+        self._transfers: tuple[np.ndarray, np.ndarray] | None = None
+        self._ranges: list[tuple[np.ndarray, np.ndarray]] | None = None
+
+    @property
+    def recv_bytes(self) -> np.ndarray:
+        """(B, N, M) bytes each device gets from each source."""
+        return self._dense()[0]
+
+    @property
+    def recv_seconds(self) -> np.ndarray:
+        """(B, N, M) seconds of each of those transfers (0 where none)."""
+        return self._dense()[1]
+
+    @property
+    def ranges(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Last unit's output .. volume input: (B, N) lo and hi each."""
+        if self._ranges is None:
+            sim, first, last, cuts = self._args[:4]
+            self._ranges = sim.split.ranges(first, last, cuts)
+        return self._ranges
+
+    def _dense(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._transfers is None:
+            sim, first, _, _, T_prev, prev_cuts = self._args
+            self._transfers = sim._dense_transfers(first, self.in_lo, self.in_hi, T_prev, prev_cuts)
+        return self._transfers
 
 
 @dataclass
@@ -160,6 +203,9 @@ class Simulator:
         self.unit_param_bytes = np.array([u.params for u in graph.units], dtype=float) * DTYPE_BYTES
         self._dev = np.arange(self.N)
         self._single: SinglePlan | None = None
+        self._tables: dict[tuple[int, int], VolumeTables] = {}
+        self._links_of: np.ndarray | None = None
+        self._links_cache: dict[str, np.ndarray] = {}
         self.set_time(at)
 
     @property
@@ -193,26 +239,67 @@ class Simulator:
             prev_cuts: (B, N+1) cuts of the previous volume, or None when the requester holds the
                 input (the first volume).
         """
-        B = cuts.shape[0]
-        nonempty = cuts[:, 1:] > cuts[:, :-1]
-        ranges = self.split.ranges(first, last, cuts)
-        # one gather for every unit of the volume: (L, B, N) rows -> seconds, summed over units
-        rows = np.stack([b - a for a, b in ranges[:-1]])
-        units = np.arange(last, first - 1, -1)[:, None, None]
-        compute = self.lat[self._dev, units, rows].sum(axis=0)
-        a, b = ranges[-1]
-        nbytes = self.split.received_bytes(first, a, b, prev_cuts)
+        tables = self._tables.get((first, last))
+        if tables is None:
+            tables = self._tables[first, last] = VolumeTables(self, first, last)
+        compute, in_lo, in_hi = tables.lookup(self, cuts)
+        if self.shared:
+            nbytes, secs = self._dense_transfers(first, in_lo, in_hi, T_prev, prev_cuts)
+            ready = np.zeros((cuts.shape[0], 1)) if prev_cuts is None else T_prev
+            arrival = np.where(nbytes > 0, ready[:, None, :] + secs, 0.0).max(axis=2)
+        else:
+            arrival = self._arrival(first, in_lo, in_hi, T_prev, prev_cuts)
+        T = np.maximum(T_prev, arrival)
+        T += compute
+        T = np.where(cuts[:, 1:] > cuts[:, :-1], T, T_prev)
+        return VolumeStep(self, first, last, cuts, T_prev, prev_cuts, T, compute, in_lo, in_hi)
+
+    def _arrival(
+        self, first: int, in_lo: np.ndarray, in_hi: np.ndarray, T_prev: np.ndarray, prev_cuts: np.ndarray | None
+    ) -> np.ndarray:
+        """(B, N) arrival of each part's last input slice on a switched medium (0: none needed)."""
+        links = self._links()
+        base = self.latency_s + self.overhead_s
         if prev_cuts is None:
-            src_dev, ready = np.array([self.N]), np.zeros((B, 1))
+            zero = np.zeros((1, 1), dtype=np.int64)
+            full = np.full((1, 1), self.split.input_height, dtype=np.int64)
+            rb = np.full((1, 1, self.N), self.input_row_bytes)
+            return dense_arrival(in_lo, in_hi, zero, full, np.zeros((1, 1)), rb, links["from_requester"], base)
+        rb = self.row_bytes[first - 1]
+        if self.N >= SPARSE_MIN_N and (prev_cuts[:, 1:] >= prev_cuts[:, :-1]).all():
+            return sparse_arrival(in_lo, in_hi, prev_cuts, T_prev, rb, links["flat"], base)
+        src_lo, src_hi = prev_cuts[:, :-1], prev_cuts[:, 1:]
+        return dense_arrival(in_lo, in_hi, src_lo, src_hi, T_prev, links["off_diagonal"] * rb, links["between"], base)
+
+    def _links(self) -> dict[str, np.ndarray]:
+        """The link rates ``mbps * 1e6`` in the layouts of :mod:`transfer_arrival`, rebuilt when
+        :meth:`set_time` samples a new bandwidth matrix."""
+        if self._links_of is not self.bw:
+            N, rate = self.N, self.bw * 1e6
+            self._links_cache = {
+                "from_requester": rate[N, :N].reshape(1, 1, N),
+                "between": np.ascontiguousarray(rate[:N, :N]).reshape(N, 1, N),
+                "flat": np.ascontiguousarray(rate[:N, :N]).ravel(),
+                "off_diagonal": (1.0 - np.eye(N)).reshape(N, 1, N),
+            }
+            self._links_of = self.bw
+        return self._links_cache
+
+    def _dense_transfers(
+        self, first: int, in_lo: np.ndarray, in_hi: np.ndarray, T_prev: np.ndarray, prev_cuts: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(B, N, M) bytes and seconds of every (part, source) pair (on a shared medium, queued):
+        the breakdown's detail, and the shared medium's step."""
+        nbytes = self.split.received_bytes(first, in_lo, in_hi, prev_cuts)
+        if prev_cuts is None:
+            src_dev, ready = np.array([self.N]), np.zeros((in_lo.shape[0], 1))
         else:
             src_dev, ready = self._dev, T_prev
         bw = self.bw[src_dev][:, : self.N].T  # (N, M): source m -> device k
         secs = transfer_seconds(nbytes, bw[None], self.latency_s, self.overhead_s)
         if self.shared:
             secs = self._queued(np.broadcast_to(ready[:, None, :], nbytes.shape), secs, nbytes)
-        arrival = np.where(nbytes > 0, ready[:, None, :] + secs, 0.0).max(axis=2)
-        T = np.where(nonempty, np.maximum(T_prev, arrival) + compute, T_prev)
-        return VolumeStep(T, compute, nbytes, secs, a, b, ranges)
+        return nbytes, secs
 
     def finish(
         self, last_cuts: np.ndarray, T: np.ndarray, head_device: int | None = None
