@@ -56,9 +56,9 @@ __all__ = ["Simulator", "Breakdown", "VolumeStep"]
 class VolumeStep:
     """One volume advanced for a batch: what :meth:`Simulator.advance` returns.
 
-    ``T``, ``compute``, ``in_lo`` and ``in_hi`` are computed by the step; the per-pair transfers
-    and the per-unit ranges, which only a breakdown reads, are computed on first access (by the
-    dense per-pair maths), so a training step or a batch score does not pay for them.
+    ``T`` and ``compute`` are computed by the step; the input rows, the per-pair transfers and the
+    per-unit ranges, which only a breakdown reads, are computed on first access (the transfers by
+    the dense per-pair maths), so a training step or a batch score does not pay for them.
     """
 
     def __init__(
@@ -69,18 +69,27 @@ class VolumeStep:
         cuts: np.ndarray,
         T_prev: np.ndarray,
         prev_cuts: np.ndarray | None,
-        T: np.ndarray,
         compute: np.ndarray,
-        in_lo: np.ndarray,
-        in_hi: np.ndarray,
+        tables: VolumeTables,
+        idx: np.ndarray,
     ) -> None:
-        self.T = T  # (B, N) accumulated latency of each device after this volume
+        self.T: np.ndarray = T_prev  # (B, N) accumulated latency of each device after this volume (set by advance)
         self.compute = compute  # (B, N) seconds of compute of each device's part
-        self.in_lo = in_lo  # (B, N) input rows each part needs
-        self.in_hi = in_hi
         self._args = (sim, first, last, cuts, T_prev, prev_cuts)
+        self._tables, self._idx = tables, idx
+        self._in: tuple[np.ndarray, np.ndarray] | None = None
         self._transfers: tuple[np.ndarray, np.ndarray] | None = None
         self._ranges: list[tuple[np.ndarray, np.ndarray]] | None = None
+
+    @property
+    def in_lo(self) -> np.ndarray:
+        """(B, N) first input row each part needs."""
+        return self._input()[0]
+
+    @property
+    def in_hi(self) -> np.ndarray:
+        """(B, N) end of the input rows each part needs."""
+        return self._input()[1]
 
     @property
     def recv_bytes(self) -> np.ndarray:
@@ -99,6 +108,12 @@ class VolumeStep:
             sim, first, last, cuts = self._args[:4]
             self._ranges = sim.split.ranges(first, last, cuts)
         return self._ranges
+
+    def _input(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._in is None:
+            idx = self._idx.T
+            self._in = self._tables.in_lo.take(idx), self._tables.in_hi.take(idx)
+        return self._in
 
     def _dense(self) -> tuple[np.ndarray, np.ndarray]:
         if self._transfers is None:
@@ -242,34 +257,47 @@ class Simulator:
         tables = self._tables.get((first, last))
         if tables is None:
             tables = self._tables[first, last] = VolumeTables(self, first, last)
-        compute, in_lo, in_hi = tables.lookup(self, cuts)
+        cuts_t = np.ascontiguousarray(cuts.T)  # (N+1, B): the batch last, see transfer_arrival
+        idx = tables.index(cuts_t)
+        compute, lo, hi = tables.lookup(self, cuts, idx)
+        step = VolumeStep(self, first, last, cuts, T_prev, prev_cuts, compute.T, tables, idx)
+        T_prev_t = np.ascontiguousarray(T_prev.T)
         if self.shared:
-            nbytes, secs = self._dense_transfers(first, in_lo, in_hi, T_prev, prev_cuts)
+            nbytes, secs = step._dense()
             ready = np.zeros((cuts.shape[0], 1)) if prev_cuts is None else T_prev
-            arrival = np.where(nbytes > 0, ready[:, None, :] + secs, 0.0).max(axis=2)
+            arrival = np.where(nbytes > 0, ready[:, None, :] + secs, 0.0).max(axis=2).T
         else:
-            arrival = self._arrival(first, in_lo, in_hi, T_prev, prev_cuts)
-        T = np.maximum(T_prev, arrival)
+            arrival = self._arrival(first, step, lo, hi, T_prev_t, prev_cuts)
+        T = np.maximum(T_prev_t, arrival)
         T += compute
-        T = np.where(cuts[:, 1:] > cuts[:, :-1], T, T_prev)
-        return VolumeStep(self, first, last, cuts, T_prev, prev_cuts, T, compute, in_lo, in_hi)
+        step.T = np.where(cuts_t[1:] > cuts_t[:-1], T, T_prev_t).T
+        return step
 
     def _arrival(
-        self, first: int, in_lo: np.ndarray, in_hi: np.ndarray, T_prev: np.ndarray, prev_cuts: np.ndarray | None
+        self,
+        first: int,
+        step: VolumeStep,
+        lo: np.ndarray,
+        hi: np.ndarray,
+        T_prev_t: np.ndarray,
+        prev_cuts: np.ndarray | None,
     ) -> np.ndarray:
-        """(B, N) arrival of each part's last input slice on a switched medium (0: none needed)."""
+        """(N, B) arrival of each part's last input slice on a switched medium (0: none needed);
+        ``lo``, ``hi`` (N, B) the input rows of the parts, ``T_prev_t`` (N, B) the previous finish."""
         links = self._links()
         base = self.latency_s + self.overhead_s
+        B = lo.shape[1]
         if prev_cuts is None:
-            zero = np.zeros((1, 1), dtype=np.int64)
-            full = np.full((1, 1), self.split.input_height, dtype=np.int64)
-            rb = np.full((1, 1, self.N), self.input_row_bytes)
-            return dense_arrival(in_lo, in_hi, zero, full, np.zeros((1, 1)), rb, links["from_requester"], base)
+            bits = np.full((1, self.N), self.input_row_bytes * 8.0)
+            zero, full = np.zeros((1, B)), np.full((1, B), float(self.split.input_height))
+            return dense_arrival(lo, hi, zero, full, zero, bits, links["from_requester"], base)
         rb = self.row_bytes[first - 1]
         if self.N >= SPARSE_MIN_N and (prev_cuts[:, 1:] >= prev_cuts[:, :-1]).all():
-            return sparse_arrival(in_lo, in_hi, prev_cuts, T_prev, rb, links["flat"], base)
-        src_lo, src_hi = prev_cuts[:, :-1], prev_cuts[:, 1:]
-        return dense_arrival(in_lo, in_hi, src_lo, src_hi, T_prev, links["off_diagonal"] * rb, links["between"], base)
+            got = sparse_arrival(step.in_lo, step.in_hi, prev_cuts, T_prev_t.T, rb, links["flat"], base)
+            return got.T
+        prev_t = prev_cuts.T.astype(float)
+        bits = links["off_diagonal"] * (rb * 8.0)
+        return dense_arrival(lo, hi, prev_t[:-1], prev_t[1:], T_prev_t, bits, links["between"], base)
 
     def _links(self) -> dict[str, np.ndarray]:
         """The link rates ``mbps * 1e6`` in the layouts of :mod:`transfer_arrival`, rebuilt when
@@ -277,10 +305,10 @@ class Simulator:
         if self._links_of is not self.bw:
             N, rate = self.N, self.bw * 1e6
             self._links_cache = {
-                "from_requester": rate[N, :N].reshape(1, 1, N),
-                "between": np.ascontiguousarray(rate[:N, :N]).reshape(N, 1, N),
+                "from_requester": rate[N, :N].reshape(1, N),
+                "between": np.ascontiguousarray(rate[:N, :N]),
                 "flat": np.ascontiguousarray(rate[:N, :N]).ravel(),
-                "off_diagonal": (1.0 - np.eye(N)).reshape(N, 1, N),
+                "off_diagonal": 1.0 - np.eye(N),
             }
             self._links_of = self.bw
         return self._links_cache

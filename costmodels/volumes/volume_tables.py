@@ -47,29 +47,30 @@ class VolumeTables:
         ranges = sim.split.ranges(first, last, pairs)
         self.in_lo = np.ascontiguousarray(ranges[-1][0][:, 0])  # (P,) by a * H1 + b
         self.in_hi = np.ascontiguousarray(ranges[-1][1][:, 0])
+        self.in_lo_f, self.in_hi_f = self.in_lo.astype(float), self.in_hi.astype(float)  # exact
         self.compute: np.ndarray | None = None
         if H1 * H1 * sim.N <= MAX_TABLE:
             # (N, P), flattened: device k's seconds for the pair p at k * P + p
             self.compute = np.ascontiguousarray(unit_compute(sim, first, last, ranges).T).ravel()
-            self._dev_offset = np.arange(sim.N, dtype=np.int64) * (H1 * H1)
+            self._dev_offset = (np.arange(sim.N, dtype=np.int64) * (H1 * H1))[:, None]
 
-    def index(self, cuts: np.ndarray) -> np.ndarray:
-        """(B, N) table index ``a * (H + 1) + b`` of every part of a batch of (B, N+1) cuts; a cut
-        outside ``0..H`` is refused (it would index another pair's entry)."""
-        if cuts.min() < 0 or cuts.max() >= self.H1:
+    def index(self, cuts_t: np.ndarray) -> np.ndarray:
+        """(N, B) table index ``a * (H + 1) + b`` of every part of a batch of cuts given device-first,
+        (N+1, B); a cut outside ``0..H`` is refused (it would index another pair's entry)."""
+        if cuts_t.min() < 0 or cuts_t.max() >= self.H1:
             raise PlanError(
                 f"cuts: volume {self.first}..{self.last} takes cut points in 0..{self.H1 - 1}, "
-                f"got {int(cuts.min())}..{int(cuts.max())}"
+                f"got {int(cuts_t.min())}..{int(cuts_t.max())}"
             )
-        idx = cuts[:, :-1] * self.H1
-        idx += cuts[:, 1:]
+        idx = cuts_t[:-1] * self.H1
+        idx += cuts_t[1:]
         return idx
 
-    def lookup(self, sim: Any, cuts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(compute, in_lo, in_hi), each (B, N), of a batch of cuts on this volume."""
-        idx = self.index(cuts)
-        lo, hi = self.in_lo.take(idx), self.in_hi.take(idx)
+    def lookup(self, sim: Any, cuts: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(compute, in_lo, in_hi), each (N, B) (device-first), of a batch of (B, N+1) ``cuts`` whose
+        :meth:`index` is ``idx``; the input rows as doubles (exact), for the transfer arithmetic."""
+        lo, hi = self.in_lo_f.take(idx), self.in_hi_f.take(idx)
         if self.compute is None:
-            return unit_compute(sim, self.first, self.last, sim.split.ranges(self.first, self.last, cuts)), lo, hi
-        flat = idx + self._dev_offset
-        return self.compute.take(flat), lo, hi
+            comp = unit_compute(sim, self.first, self.last, sim.split.ranges(self.first, self.last, cuts))
+            return np.ascontiguousarray(comp.T), lo, hi
+        return self.compute.take(idx + self._dev_offset), lo, hi
