@@ -84,13 +84,19 @@ def test_every_field_equals_the_reference(
 
 
 @pytest.mark.parametrize("n", [8, 16, 64])
-def test_sparse_transfers_equal_the_dense_matrix(vgg16: ModelGraph, n: int) -> None:
-    """At 16 and 64 devices the transfers are priced sparsely; the latencies equal the dense maths."""
+@pytest.mark.parametrize("sparse_from", [1, SPARSE_MIN_N])
+def test_sparse_transfers_equal_the_dense_matrix(vgg16: ModelGraph, n: int, sparse_from: int) -> None:
+    """Transfers priced sparsely (forced from 1 device on, and by default from SPARSE_MIN_N): the
+    latencies equal the dense maths'."""
     rng = np.random.default_rng(n)
     sim = sim_for(vgg16, n, "switched", traced=False)
-    for partition in ([(0, 3), (4, 9), (10, 12)], [(0, 0), (1, 1), (2, 6), (7, 12)]):
-        cuts = batch_cuts(rng, vgg16, partition, n, 64)
-        assert np.array_equal(sim.score(partition, cuts), reference_score(sim, partition, cuts))
+    sim.sparse_min_n = sparse_from
+    try:
+        for partition in ([(0, 3), (4, 9), (10, 12)], [(0, 0), (1, 1), (2, 6), (7, 12)]):
+            cuts = batch_cuts(rng, vgg16, partition, n, 64)
+            assert np.array_equal(sim.score(partition, cuts), reference_score(sim, partition, cuts))
+    finally:
+        sim.sparse_min_n = SPARSE_MIN_N
 
 
 @pytest.mark.parametrize("n", [16, 64])

@@ -8,11 +8,11 @@ Part k of a volume can start once every slice it needs from another part m of th
   every operation runs over long contiguous rows and the max over sources is an elementwise
   maximum of contiguous blocks (numpy's reduction over a short last axis was most of the old
   step's time).
-* :func:`sparse_arrival` prices only the pairs that can overlap. The previous volume's cuts are
-  sorted, so the sources a part ``[lo, hi)`` needs rows from are one run ``m_lo..m_hi - 1`` of
-  them (two ``searchsorted`` over the whole batch, rows kept apart by an offset per instance);
-  a part needs rows from its neighbours and a few more, so a 64-device batch prices ~3 pairs per
-  part instead of 64, and the per-part max is a ``maximum.reduceat`` over the runs.
+* :func:`sparse_arrival` prices only the pairs that overlap. The previous volume's cuts are
+  sorted, so the non-empty parts a part ``[lo, hi)`` needs rows from are one run of them, found
+  by looking up the owners of rows ``lo`` and ``hi - 1`` (a row -> owner table of the batch); a
+  part needs rows from its neighbours and a few more, so a 64-device batch prices a few pairs
+  per part instead of 64, and the per-part max is a ``maximum.reduceat`` over the runs.
 
 Both do the same double operations per priced pair as the old dense code, and the max is exact,
 so their results are equal to it (``tests/test_fast_advance.py``).
@@ -25,7 +25,7 @@ import numpy as np
 __all__ = ["dense_arrival", "sparse_arrival", "SPARSE_MIN_N"]
 
 #: from this many devices on, the simulator prices transfers sparsely (experiments/bench_sparse.py)
-SPARSE_MIN_N = 16
+SPARSE_MIN_N = 20
 
 
 def dense_arrival(
@@ -86,38 +86,52 @@ def sparse_arrival(
     """:func:`dense_arrival` between two volumes of N parts, pricing only the overlapping pairs.
 
     Args:
-        in_lo, in_hi: (B, N) input rows each part needs.
-        prev_cuts: (B, N+1) the previous volume's cuts, sorted in every row.
+        in_lo, in_hi: (B, N) input rows each part needs (``0 <= lo <= hi <= H``).
+        prev_cuts: (B, N+1) the previous volume's cuts, sorted, from 0 to its height H.
         ready: (B, N) when each part of the previous volume finished.
         row_bytes: bytes of one row of the previous volume's output.
         mbps_e6: (N * N,) link rate ``mbps * 1e6`` from device m to device k at ``m * N + k``.
         base: ``latency_s + overhead_s`` of one message.
+
+    The non-empty previous parts of the whole batch are numbered in order (instance, device);
+    ``owner[i * H + r]`` is the number of the one holding row r of instance i. A part needing rows
+    ``[lo, hi)`` then gets them from the numbers ``owner(lo) .. owner(hi - 1)``: a run, every one
+    overlapping (empty parts, which a 64-device plan on a 14-row volume has many of, never appear).
     """
     B, N = in_lo.shape
-    span = max(int(prev_cuts.max()), int(in_hi.max())) + 1
-    off = np.arange(0, B * span, span, dtype=np.int64)[:, None]  # keeps the instances' rows apart
-    src_lo = (prev_cuts[:, :-1] + off).ravel()
-    src_hi = (prev_cuts[:, 1:] + off).ravel()
-    lo, hi = (in_lo + off).ravel(), (in_hi + off).ravel()
-    first = np.searchsorted(src_hi, lo, side="right")  # first source ending after lo (global index)
-    width = np.searchsorted(src_lo, hi, side="left") - first  # sources starting before hi
-    np.maximum(width, 0, out=width)
-    arrival = np.zeros(B * N)
+    H = int(prev_cuts[0, -1])
+    held = (prev_cuts[:, 1:] - prev_cuts[:, :-1]).ravel()  # rows of each previous part
+    parts = np.flatnonzero(held)  # the non-empty ones, flat (instance, m)
+    owner = np.repeat(np.arange(parts.size), held[parts])  # (B * H,)
+    row0 = np.arange(0, B * H, H, dtype=np.int64)[:, None]
+    lo, hi = (in_lo + row0).ravel(), (in_hi + row0).ravel()  # flat rows of the batch
+    need = hi > lo
+    first = owner.take(lo, mode="clip")
+    width = owner.take(hi - 1, mode="clip")  # (an empty part's lookups are any row: width 0 below)
+    width += 1
+    width -= first
+    width *= need
     total = int(width.sum())
     if total == 0:
-        return arrival.reshape(B, N)
-    start = np.cumsum(width) - width
+        return np.zeros((B, N))
+    start = np.cumsum(width)
+    start -= width
     dst = np.repeat(np.arange(B * N), width)  # the pair's part, flat (instance, k)
-    src = np.repeat(first - start, width) + np.arange(total)  # its source, flat (instance, m)
-    ov = np.minimum(hi[dst], src_hi[src]) - np.maximum(lo[dst], src_lo[src])
+    src = np.repeat(first - start, width)
+    src += np.arange(total)
+    src = parts.take(src)  # its source, flat (instance, m)
+    src_lo = (prev_cuts[:, :-1] + row0).ravel().take(src)
+    ov = np.minimum(hi.take(dst), src_lo + held.take(src))
+    ov -= np.maximum(lo.take(dst), src_lo)
     m, k = src % N, dst % N
-    nb = ov * row_bytes
-    none = (nb <= 0.0) | (m == k)  # no rows, or the part's own rows (free)
-    nb *= 8.0
-    nb /= mbps_e6[m * N + k]
-    nb += base
-    nb += ready.ravel()[src]
-    np.copyto(nb, 0.0, where=none)
-    has = width > 0
-    arrival[has] = np.maximum.reduceat(nb, start[has])
+    nb = np.empty(total + 1)  # one more, 0: the end of the last run for reduceat
+    np.multiply(ov, row_bytes, out=nb[:-1])
+    nb[-1] = 0.0
+    nb[:-1] *= 8.0
+    nb[:-1] /= mbps_e6.take(m * N + k)
+    nb[:-1] += base
+    nb[:-1] += ready.ravel().take(src)
+    nb[:-1] *= m != k  # a part's own rows are free (nb is finite and >= 0: * 0 gives +0.0)
+    arrival = np.maximum.reduceat(nb, start)  # a part without runs gets the next run's first value
+    arrival *= need
     return arrival.reshape(B, N)

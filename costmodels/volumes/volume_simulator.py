@@ -219,6 +219,8 @@ class Simulator:
         self._dev = np.arange(self.N)
         self._single: SinglePlan | None = None
         self._tables: dict[tuple[int, int], VolumeTables] = {}
+        #: from this many devices on, transfers between volumes are priced sparsely (switched medium)
+        self.sparse_min_n = SPARSE_MIN_N
         self._links_of: np.ndarray | None = None
         self._links_cache: dict[str, np.ndarray] = {}
         self.set_time(at)
@@ -292,12 +294,21 @@ class Simulator:
             zero, full = np.zeros((1, B)), np.full((1, B), float(self.split.input_height))
             return dense_arrival(lo, hi, zero, full, zero, bits, links["from_requester"], base)
         rb = self.row_bytes[first - 1]
-        if self.N >= SPARSE_MIN_N and (prev_cuts[:, 1:] >= prev_cuts[:, :-1]).all():
+        if self.N >= self.sparse_min_n and self._sparse_ok(prev_cuts):
             got = sparse_arrival(step.in_lo, step.in_hi, prev_cuts, T_prev_t.T, rb, links["flat"], base)
             return got.T
         prev_t = prev_cuts.T.astype(float)
         bits = links["off_diagonal"] * (rb * 8.0)
         return dense_arrival(lo, hi, prev_t[:-1], prev_t[1:], T_prev_t, bits, links["between"], base)
+
+    @staticmethod
+    def _sparse_ok(prev_cuts: np.ndarray) -> bool:
+        """Whether :func:`sparse_arrival` applies: every row of cuts sorted, from 0 to one height
+        (a volume's cuts as the envs and planners make them; others take the dense path)."""
+        ends = prev_cuts[:, -1]
+        return bool(
+            (prev_cuts[:, 0] == 0).all() and (ends == ends[0]).all() and (prev_cuts[:, 1:] >= prev_cuts[:, :-1]).all()
+        )
 
     def _links(self) -> dict[str, np.ndarray]:
         """The link rates ``mbps * 1e6`` in the layouts of :mod:`transfer_arrival`, rebuilt when
