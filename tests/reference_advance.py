@@ -40,4 +40,20 @@ def reference_score(sim, partition: list[tuple[int, int]], cuts: np.ndarray, hea
     for v, (f, l) in enumerate(partition):
         T = reference_advance(sim, f, l, cuts[:, v], T, prev)[0]
         prev = cuts[:, v]
-    return sim.finish(prev, T, head_device)[0]
+    if sim.graph.head is not None and not sim.shared:
+        return reference_finish(sim, prev, T, head_device)[0]
+    return sim.finish(prev, T, head_device)[0]  # (the headless and shared finish are unchanged)
+
+
+def reference_finish(sim, last_cuts: np.ndarray, T: np.ndarray, head_device: int | None = None):
+    """``Simulator.finish`` of a model with a head on a switched medium, the old maths."""
+    B = T.shape[0]
+    nbytes = sim.split.gather_bytes(last_cuts)
+    h = np.argmax(nbytes, axis=1) if head_device is None else np.full(B, head_device)
+    nbytes[np.arange(B), h] = 0.0
+    secs = transfer_seconds(nbytes, sim.bw[: sim.N][:, h].T, sim.latency_s, sim.overhead_s)
+    arrive = np.where(nbytes > 0, T + secs, 0.0).max(axis=1)
+    start = np.maximum(T[np.arange(B), h], arrive)
+    result = transfer_seconds(np.full(B, sim.result_bytes), sim.bw[h, sim.N], sim.latency_s, sim.overhead_s)
+    end = start + sim.head_lat[h] + result
+    return end, {"head": h, "head_start": start, "result": result, "gather_bytes": nbytes, "gather_s": secs}

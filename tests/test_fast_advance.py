@@ -19,7 +19,7 @@ from splitgym.costmodels.volumes import volume_tables
 from splitgym.costmodels.volumes.transfer_arrival import SPARSE_MIN_N, dense_arrival, sparse_arrival
 from splitgym.costmodels.volumes.volume_simulator import Simulator
 
-from .reference_advance import reference_advance, reference_score
+from .reference_advance import reference_advance, reference_finish, reference_score
 from .test_single_plan import headless_graph, make_sim, random_partition
 
 _SIMS: dict[tuple, Simulator] = {}
@@ -148,3 +148,19 @@ def test_a_cut_outside_the_volume_is_refused(vgg16: ModelGraph) -> None:
     bad = np.array([[0, 5, 10, h + 1, h]])
     with pytest.raises(PlanError, match=rf"cuts: volume 0\.\.3 takes cut points in 0\.\.{h}, got 0\.\.{h + 1}"):
         sim.advance(0, 3, bad, np.zeros((1, 4)), None)
+
+
+@pytest.mark.parametrize("n", [1, 3, 8, 24])
+@pytest.mark.parametrize("head_device", [None, 0])
+def test_the_head_gather_equals_the_reference(vgg16: ModelGraph, n: int, head_device: int | None) -> None:
+    """The batch-last finish: every field equal, ties of the largest part to the first device."""
+    sim = sim_for(vgg16, n, "switched", traced=True)
+    sim.set_time(123.0)
+    rng = np.random.default_rng(n)
+    cuts = batch_cuts(rng, vgg16, [(0, 17)], n, 60)[:, 0]
+    cuts[:5, 1:-1] = np.linspace(0, cuts[0, -1], n + 1).astype(int)[1:-1]  # near-equal parts: ties
+    T = rng.uniform(0, 1e-2, (60, n))
+    end, info = sim.finish(cuts, T.T.copy().T if n > 1 else T, head_device)
+    want, want_info = reference_finish(sim, cuts, T, head_device)
+    assert np.array_equal(end, want)
+    assert all(np.array_equal(info[k], want_info[k]) for k in want_info)

@@ -46,6 +46,7 @@ from splitgym.costmodels.network import fifo_finish, transfer_seconds
 from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.profiles import DeviceProfile, profile_for
 from splitgym.costmodels.traffic import SplitMaths
+from splitgym.costmodels.volumes.head_gather import gather_at_head
 from splitgym.costmodels.volumes.single_plan import FAST_MAX_N, SinglePlan, StepDetail
 from splitgym.costmodels.volumes.transfer_arrival import SPARSE_MIN_N, dense_arrival, sparse_arrival
 from splitgym.costmodels.volumes.volume_tables import VolumeTables
@@ -344,6 +345,8 @@ class Simulator:
         self, last_cuts: np.ndarray, T: np.ndarray, head_device: int | None = None
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """End-to-end latency after the last volume: gather at the head, run it, return."""
+        if self.graph.head is not None and not self.shared:
+            return gather_at_head(self, last_cuts, T, head_device)  # the same maths, batch-last
         B = T.shape[0]
         nbytes = self.split.gather_bytes(last_cuts)
         req = self.N
