@@ -4,10 +4,10 @@ Part k of a volume can start once every slice it needs from another part m of th
 (or from the requester) has arrived: ``max over m with bytes > 0 of ready_m + seconds_km``, where
 ``seconds = latency + overhead + 8 bytes / (mbps 1e6)`` (:func:`network.transfer_seconds`).
 
-* :func:`dense_arrival` prices every (source, part) pair, laid out (M, N, B): the batch last, so
-  every operation runs over long contiguous rows and the max over sources is an elementwise
-  maximum of contiguous blocks (numpy's reduction over a short last axis was most of the old
-  step's time).
+* :func:`dense_arrival` prices every (source, part) pair but a part's own, laid out (pairs, B):
+  the batch last, so every operation runs over long contiguous rows and the max over sources is
+  an elementwise maximum of contiguous blocks (numpy's reduction over a short last axis was most
+  of the old step's time).
 * :func:`sparse_arrival` prices only the pairs that overlap. The previous volume's cuts are
   sorted, so the non-empty parts a part ``[lo, hi)`` needs rows from are one run of them, found
   by looking up the owners of rows ``lo`` and ``hi - 1`` (a row -> owner table of the batch); a
@@ -22,10 +22,18 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["dense_arrival", "sparse_arrival", "SPARSE_MIN_N"]
+__all__ = ["dense_arrival", "sparse_arrival", "pairs_by_part", "SPARSE_MIN_N"]
 
 #: from this many devices on, the simulator prices transfers sparsely (experiments/bench_sparse.py)
 SPARSE_MIN_N = 20
+
+
+def pairs_by_part(n_src: int, n_dst: int, own_free: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(source, part) index pairs grouped by part, every source of each part in order, a part's
+    own rows left out where they are free (``own_free``, sources and parts the same devices)."""
+    src = [m for k in range(n_dst) for m in range(n_src) if not (own_free and m == k)]
+    dst = [k for k in range(n_dst) for m in range(n_src) if not (own_free and m == k)]
+    return np.array(src, dtype=np.int64), np.array(dst, dtype=np.int64)
 
 
 def dense_arrival(
@@ -34,8 +42,9 @@ def dense_arrival(
     src_lo: np.ndarray,
     src_hi: np.ndarray,
     ready: np.ndarray,
-    row_bits: np.ndarray,
-    mbps_e6: np.ndarray,
+    pairs: tuple[np.ndarray, np.ndarray],
+    row_bits: float,
+    rate: np.ndarray,
     base: float,
 ) -> np.ndarray:
     """(N, B) arrival of each part's last slice (0 when it needs none), everything batch-last.
@@ -43,35 +52,32 @@ def dense_arrival(
     Args:
         in_lo, in_hi: (N, B) input rows each part needs (doubles holding integers).
         src_lo, src_hi, ready: (M, B) rows each source holds (doubles) and when it has them.
-        row_bits: (M, N) bits of one row from source m to part k, ``8 * bytes`` (0 where the data
-            is free); ``rows * (8 * bytes)`` equals ``(rows * bytes) * 8`` (a power of two).
-        mbps_e6: (M, N) link rate ``mbps * 1e6`` from source m to part k.
+        pairs: :func:`pairs_by_part`, P = N x S (source, part) pairs, S sources per part.
+        row_bits: bits of one row, ``8 * bytes``; ``rows * (8 * bytes)`` equals ``(rows * bytes)
+            * 8`` (a power of two).
+        rate: (P, B) link rate ``mbps * 1e6`` of each pair, repeated over the batch (an ufunc
+            over a broadcast (P, 1) operand runs numpy's slow strided loops, ~6x slower here).
         base: ``latency_s + overhead_s`` of one message.
 
-    Every (M, N, B) operand is first copied into a full buffer (a broadcast copy is cheap; an
-    arithmetic ufunc over broadcast operands runs numpy's slow strided loops, ~6x slower here).
+    The masks are branch-free arithmetic (``maximum``/``minimum`` and ``* keep``): a masked copy,
+    ``np.sign`` or ``np.heaviside`` over a random mask branch per element and cost 10-60x more.
     """
-    M, (N, B) = src_lo.shape[0], in_lo.shape
-    x, y = np.empty((M, N, B)), np.empty((M, N, B))
-    x[:] = in_hi
-    y[:] = src_hi[:, None]
-    np.minimum(x, y, out=x)
-    z = np.empty((M, N, B))
-    z[:] = in_lo
-    y[:] = src_lo[:, None]
-    np.maximum(z, y, out=z)
+    src, dst = pairs
+    if not src.size:  # one device: nothing to fetch
+        return np.zeros(in_lo.shape)
+    x = in_hi.take(dst, axis=0)  # (P, B)
+    np.minimum(x, src_hi.take(src, axis=0), out=x)
+    z = in_lo.take(dst, axis=0)
+    np.maximum(z, src_lo.take(src, axis=0), out=z)
     x -= z
     np.maximum(x, 0.0, out=x)  # rows of overlap
-    y[:] = row_bits[:, :, None]
-    x *= y  # bits, >= 0
-    keep = np.sign(x, out=z)  # 1.0 where a message is sent, else 0.0
-    y[:] = mbps_e6[:, :, None]
-    x /= y
+    keep = np.minimum(x, 1.0, out=z)  # 1.0 where a message is sent (rows are whole), else 0.0
+    x *= row_bits
+    x /= rate
     x += base  # seconds of the transfer
-    y[:] = ready[:, None]
-    x += y  # arrival, finite and >= 0 (rates are > 0), so * 0.0 gives +0.0
+    x += ready.take(src, axis=0)  # arrival, finite and >= 0 (rates are > 0), so * 0.0 gives +0.0
     x *= keep  # (a masked copy is ~20x slower: it branches on a random mask)
-    return x.max(axis=0)
+    return x.reshape(in_lo.shape[0], -1, x.shape[1]).max(axis=1)
 
 
 def sparse_arrival(

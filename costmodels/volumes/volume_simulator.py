@@ -48,7 +48,7 @@ from splitgym.costmodels.profiles import DeviceProfile, profile_for
 from splitgym.costmodels.traffic import SplitMaths
 from splitgym.costmodels.volumes.head_gather import gather_at_head
 from splitgym.costmodels.volumes.single_plan import FAST_MAX_N, SinglePlan, StepDetail
-from splitgym.costmodels.volumes.transfer_arrival import SPARSE_MIN_N, dense_arrival, sparse_arrival
+from splitgym.costmodels.volumes.transfer_arrival import SPARSE_MIN_N, dense_arrival, pairs_by_part, sparse_arrival
 from splitgym.costmodels.volumes.volume_tables import VolumeTables
 
 __all__ = ["Simulator", "Breakdown", "VolumeStep"]
@@ -223,7 +223,7 @@ class Simulator:
         #: from this many devices on, transfers between volumes are priced sparsely (switched medium)
         self.sparse_min_n = SPARSE_MIN_N
         self._links_of: np.ndarray | None = None
-        self._links_cache: dict[str, np.ndarray] = {}
+        self._links_cache: dict[str, Any] = {}
         self.set_time(at)
 
     @property
@@ -287,20 +287,37 @@ class Simulator:
     ) -> np.ndarray:
         """(N, B) arrival of each part's last input slice on a switched medium (0: none needed);
         ``lo``, ``hi`` (N, B) the input rows of the parts, ``T_prev_t`` (N, B) the previous finish."""
-        links = self._links()
         base = self.latency_s + self.overhead_s
         B = lo.shape[1]
         if prev_cuts is None:
-            bits = np.full((1, self.N), self.input_row_bytes * 8.0)
             zero, full = np.zeros((1, B)), np.full((1, B), float(self.split.input_height))
-            return dense_arrival(lo, hi, zero, full, zero, bits, links["from_requester"], base)
+            pairs, rate = self._pair_rates("requester", B)
+            return dense_arrival(lo, hi, zero, full, zero, pairs, self.input_row_bytes * 8.0, rate, base)
         rb = self.row_bytes[first - 1]
         if self.N >= self.sparse_min_n and self._sparse_ok(prev_cuts):
-            got = sparse_arrival(step.in_lo, step.in_hi, prev_cuts, T_prev_t.T, rb, links["flat"], base)
+            got = sparse_arrival(step.in_lo, step.in_hi, prev_cuts, T_prev_t.T, rb, self._links()["flat"], base)
             return got.T
         prev_t = prev_cuts.T.astype(float)
-        bits = links["off_diagonal"] * (rb * 8.0)
-        return dense_arrival(lo, hi, prev_t[:-1], prev_t[1:], T_prev_t, bits, links["between"], base)
+        pairs, rate = self._pair_rates("devices", B)
+        return dense_arrival(lo, hi, prev_t[:-1], prev_t[1:], T_prev_t, pairs, rb * 8.0, rate, base)
+
+    def _pair_rates(self, sources: str, B: int) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+        """The (source, part) pairs of :func:`dense_arrival` from the requester or between devices,
+        and their rates ``mbps * 1e6`` repeated over a batch of B (kept for the last B asked)."""
+        links = self._links()
+        key = f"{sources}-{B}"
+        if key not in links:
+            N = self.N
+            if sources == "requester":
+                pairs = pairs_by_part(1, N, own_free=False)
+                per_pair = links["rate"][N, :N][pairs[1]]
+            else:
+                pairs = pairs_by_part(N, N, own_free=True)
+                per_pair = links["rate"][pairs[0], pairs[1]]
+            for old in [k for k in links if k.startswith(f"{sources}-")]:
+                del links[old]
+            links[key] = (pairs, np.ascontiguousarray(np.repeat(per_pair[:, None], B, axis=1)))  # type: ignore[assignment]
+        return links[key]  # type: ignore[return-value]
 
     @staticmethod
     def _sparse_ok(prev_cuts: np.ndarray) -> bool:
@@ -311,17 +328,12 @@ class Simulator:
             (prev_cuts[:, 0] == 0).all() and (ends == ends[0]).all() and (prev_cuts[:, 1:] >= prev_cuts[:, :-1]).all()
         )
 
-    def _links(self) -> dict[str, np.ndarray]:
+    def _links(self) -> dict[str, Any]:
         """The link rates ``mbps * 1e6`` in the layouts of :mod:`transfer_arrival`, rebuilt when
         :meth:`set_time` samples a new bandwidth matrix."""
         if self._links_of is not self.bw:
-            N, rate = self.N, self.bw * 1e6
-            self._links_cache = {
-                "from_requester": rate[N, :N].reshape(1, N),
-                "between": np.ascontiguousarray(rate[:N, :N]),
-                "flat": np.ascontiguousarray(rate[:N, :N]).ravel(),
-                "off_diagonal": 1.0 - np.eye(N),
-            }
+            rate = self.bw * 1e6
+            self._links_cache = {"rate": rate, "flat": np.ascontiguousarray(rate[: self.N, : self.N]).ravel()}
             self._links_of = self.bw
         return self._links_cache
 
