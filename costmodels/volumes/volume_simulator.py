@@ -25,7 +25,11 @@ The timing model (DistrEdge Section III-IV; the choices it leaves open, PAPERS-A
   + the largest input+output activation of those parts (fp32).
 
 :meth:`Simulator.score` evaluates a batch of split decisions (B x volumes x N+1 cuts) at once in
-numpy: LC-PSS, AOFL and the exact search go through :meth:`Simulator.advance`. One decision on at
+numpy: LC-PSS, AOFL and the exact search go through :meth:`Simulator.advance`. A step looks a
+part's compute and input rows up by its two cuts (:mod:`volume_tables`), prices transfers with the
+batch as the last, contiguous axis (:mod:`transfer_arrival`; from ``sparse_min_n`` devices on only
+the pairs that overlap) and computes the per-pair detail a breakdown reads only when it is read;
+the results equal the per-unit, dense maths it replaced to the last bit (tests/test_fast_advance.py). One decision on at
 most :data:`~splitgym.costmodels.volumes.single_plan.FAST_MAX_N` devices (``score`` of one plan,
 ``simulate``, the env's step) takes the plain-Python path of
 :mod:`~splitgym.costmodels.volumes.single_plan` instead, ~4x faster and equal to the batched
@@ -59,7 +63,8 @@ class VolumeStep:
 
     ``T`` and ``compute`` are computed by the step; the input rows, the per-pair transfers and the
     per-unit ranges, which only a breakdown reads, are computed on first access (the transfers by
-    the dense per-pair maths), so a training step or a batch score does not pay for them.
+    the dense per-pair maths), so a training step or a batch score does not pay for them. They
+    read the arrays given to :meth:`Simulator.advance`: read them before changing those in place.
     """
 
     def __init__(
