@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from splitgym.costmodels.errors import PlanError
 from splitgym.costmodels.graph import ModelGraph
-from splitgym.costmodels.volumes import volume_tables
+from splitgym.costmodels.volumes import volume_simulator, volume_tables
 from splitgym.costmodels.volumes.transfer_arrival import SPARSE_MIN_N, dense_arrival, pairs_by_part, sparse_arrival
 from splitgym.costmodels.volumes.volume_simulator import Simulator
 
@@ -146,8 +146,27 @@ def test_tall_volumes_sum_compute_per_unit(vgg16: ModelGraph, monkeypatch: pytes
     rng = np.random.default_rng(3)
     partition = [(0, 5), (6, 12)]
     cuts = batch_cuts(rng, vgg16, partition, 4, 30)
-    assert same_bits(sim.score(partition, cuts), reference_score(sim, partition, cuts))
-    assert all(t.compute is None for t in sim._tables.values())
+    for _ in range(2):  # the first score has no tables yet, the second builds them
+        assert same_bits(sim.score(partition, cuts), reference_score(sim, partition, cuts))
+    assert len(sim._tables) == 2 and all(t.compute is None for t in sim._tables.values())
+
+
+def test_tables_are_built_on_a_volumes_second_step_and_bounded(
+    vgg16: ModelGraph, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A one-off score pays no table; the second step of a volume builds it; at most MAX_TABLES kept,
+    the oldest built dropped first; every step equal to the reference either way."""
+    monkeypatch.setattr(volume_simulator, "MAX_TABLES", 2)
+    sim = make_sim(vgg16, 3, seed=5)
+    sim.fast = False
+    rng = np.random.default_rng(5)
+    partitions = [[(0, 3), (4, 12)], [(0, 3), (4, 12)], [(0, 1), (2, 12)], [(0, 1), (2, 12)]]
+    built = []
+    for partition in partitions:
+        cuts = batch_cuts(rng, vgg16, partition, 3, 20)
+        assert same_bits(sim.score(partition, cuts), reference_score(sim, partition, cuts))
+        built.append(sorted(sim._tables))
+    assert built == [[], [(0, 3), (4, 12)], [(0, 3), (4, 12)], [(0, 1), (2, 12)]]
 
 
 def test_a_cut_outside_the_volume_is_refused(vgg16: ModelGraph) -> None:

@@ -53,9 +53,12 @@ from splitgym.costmodels.traffic import SplitMaths
 from splitgym.costmodels.volumes.head_gather import gather_at_head
 from splitgym.costmodels.volumes.single_plan import FAST_MAX_N, SinglePlan, StepDetail
 from splitgym.costmodels.volumes.transfer_arrival import SPARSE_MIN_N, dense_arrival, pairs_by_part, sparse_arrival
-from splitgym.costmodels.volumes.volume_tables import VolumeTables
+from splitgym.costmodels.volumes.volume_tables import VolumeTables, check_cuts, direct_lookup
 
-__all__ = ["Simulator", "Breakdown", "VolumeStep"]
+__all__ = ["Simulator", "Breakdown", "VolumeStep", "MAX_TABLES"]
+
+#: the most volumes whose lookup tables a simulator keeps (the oldest built goes first)
+MAX_TABLES = 64
 
 
 class VolumeStep:
@@ -76,14 +79,13 @@ class VolumeStep:
         T_prev: np.ndarray,
         prev_cuts: np.ndarray | None,
         compute: np.ndarray,
-        tables: VolumeTables,
-        idx: np.ndarray,
+        rows_in: tuple[np.ndarray, np.ndarray] | tuple[VolumeTables, np.ndarray],
     ) -> None:
         self.T: np.ndarray = T_prev  # (B, N) accumulated latency of each device after this volume (set by advance)
         self.compute = compute  # (B, N) seconds of compute of each device's part
         self._args = (sim, first, last, cuts, T_prev, prev_cuts)
-        self._tables, self._idx = tables, idx
-        self._in: tuple[np.ndarray, np.ndarray] | None = None
+        # the input rows (B, N) lo and hi, or the tables and (N, B) index to look them up in
+        self._rows_in = rows_in
         self._transfers: tuple[np.ndarray, np.ndarray] | None = None
         self._ranges: list[tuple[np.ndarray, np.ndarray]] | None = None
 
@@ -116,10 +118,11 @@ class VolumeStep:
         return self._ranges
 
     def _input(self) -> tuple[np.ndarray, np.ndarray]:
-        if self._in is None:
-            idx = self._idx.T
-            self._in = self._tables.in_lo.take(idx), self._tables.in_hi.take(idx)
-        return self._in
+        first, second = self._rows_in
+        if isinstance(first, VolumeTables):
+            idx = second.T
+            self._rows_in = first.in_lo.take(idx), first.in_hi.take(idx)
+        return self._rows_in  # type: ignore[return-value]
 
     def _dense(self) -> tuple[np.ndarray, np.ndarray]:
         if self._transfers is None:
@@ -225,6 +228,7 @@ class Simulator:
         self._dev = np.arange(self.N)
         self._single: SinglePlan | None = None
         self._tables: dict[tuple[int, int], VolumeTables] = {}
+        self._seen: set[tuple[int, int]] = set()
         #: from this many devices on, transfers between volumes are priced sparsely (switched medium)
         self.sparse_min_n = SPARSE_MIN_N
         self._links_of: np.ndarray | None = None
@@ -262,13 +266,16 @@ class Simulator:
             prev_cuts: (B, N+1) cuts of the previous volume, or None when the requester holds the
                 input (the first volume).
         """
-        tables = self._tables.get((first, last))
-        if tables is None:
-            tables = self._tables[first, last] = VolumeTables(self, first, last)
         cuts_t = np.ascontiguousarray(cuts.T)  # (N+1, B): the batch last, see transfer_arrival
-        idx = tables.index(cuts_t)
-        compute, lo, hi = tables.lookup(self, cuts, idx)
-        step = VolumeStep(self, first, last, cuts, T_prev, prev_cuts, compute.T, tables, idx)
+        tables = self._volume_tables(first, last)
+        if tables is None:  # the volume's first step: no table yet
+            check_cuts(cuts_t, first, last, int(self.heights[last]) + 1)
+            compute, lo, hi, rows_in = direct_lookup(self, first, last, cuts)
+            step = VolumeStep(self, first, last, cuts, T_prev, prev_cuts, compute.T, rows_in)
+        else:
+            idx = tables.index(cuts_t)
+            compute, lo, hi = tables.lookup(self, cuts, idx)
+            step = VolumeStep(self, first, last, cuts, T_prev, prev_cuts, compute.T, (tables, idx))
         T_prev_t = np.ascontiguousarray(T_prev.T)
         if self.shared:
             nbytes, secs = step._dense()
@@ -280,6 +287,18 @@ class Simulator:
         T += compute
         step.T = np.where(cuts_t[1:] > cuts_t[:-1], T, T_prev_t).T
         return step
+
+    def _volume_tables(self, first: int, last: int) -> VolumeTables | None:
+        """The volume's lookup tables: None on its first step, built on its second (kept for the
+        last :data:`MAX_TABLES` volumes built)."""
+        key = (first, last)
+        tables = self._tables.get(key)
+        if tables is None and key in self._seen:
+            if len(self._tables) >= MAX_TABLES:
+                del self._tables[next(iter(self._tables))]
+            tables = self._tables[key] = VolumeTables(self, first, last)
+        self._seen.add(key)
+        return tables
 
     def _arrival(
         self,

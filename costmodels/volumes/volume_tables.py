@@ -12,7 +12,9 @@ arithmetic produced, so the results are equal, not merely close (``tests/test_fa
 
 The compute table is (H + 1)^2 x N doubles; above :data:`MAX_TABLE` entries (a 224-row volume on
 64 devices would be 26 MB) only the input-row tables are kept and the compute is summed per unit
-as before.
+as before. Building a table costs ~1-300 ms (VGG-16, 4-64 devices), so the simulator builds one on
+a volume's second step (the first goes through :func:`direct_lookup`) and keeps the last
+:data:`~splitgym.costmodels.volumes.volume_simulator.MAX_TABLES` it built.
 """
 
 from __future__ import annotations
@@ -23,10 +25,32 @@ import numpy as np
 
 from splitgym.costmodels.errors import PlanError
 
-__all__ = ["VolumeTables", "MAX_TABLE"]
+__all__ = ["VolumeTables", "MAX_TABLE", "check_cuts", "direct_lookup"]
 
 #: the largest compute table built, in entries ((H + 1)^2 x N doubles; 2^20 = 8 MiB)
 MAX_TABLE = 1 << 20
+
+
+def check_cuts(cuts_t: np.ndarray, first: int, last: int, H1: int) -> None:
+    """Refuse, in one line, cuts outside ``0..H`` (``cuts_t`` (N+1, B)): in a table they would index
+    another pair's entry."""
+    if cuts_t.min() < 0 or cuts_t.max() >= H1:
+        raise PlanError(
+            f"cuts: volume {first}..{last} takes cut points in 0..{H1 - 1}, "
+            f"got {int(cuts_t.min())}..{int(cuts_t.max())}"
+        )
+
+
+def direct_lookup(
+    sim: Any, first: int, last: int, cuts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """:meth:`VolumeTables.lookup` without a table, by the per-unit maths: (compute, in_lo, in_hi)
+    (N, B), the last two as doubles, and the input rows (B, N) as integers. The simulator uses it
+    on a volume's first step, so a one-off score of a new partition does not pay for a table."""
+    ranges = sim.split.ranges(first, last, cuts)
+    lo, hi = ranges[-1]
+    comp = unit_compute(sim, first, last, ranges)
+    return np.ascontiguousarray(comp.T), lo.T.astype(float), hi.T.astype(float), (lo, hi)
 
 
 def unit_compute(sim: Any, first: int, last: int, ranges: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
@@ -57,11 +81,7 @@ class VolumeTables:
     def index(self, cuts_t: np.ndarray) -> np.ndarray:
         """(N, B) table index ``a * (H + 1) + b`` of every part of a batch of cuts given device-first,
         (N+1, B); a cut outside ``0..H`` is refused (it would index another pair's entry)."""
-        if cuts_t.min() < 0 or cuts_t.max() >= self.H1:
-            raise PlanError(
-                f"cuts: volume {self.first}..{self.last} takes cut points in 0..{self.H1 - 1}, "
-                f"got {int(cuts_t.min())}..{int(cuts_t.max())}"
-            )
+        check_cuts(cuts_t, self.first, self.last, self.H1)
         idx = cuts_t[:-1] * self.H1
         idx += cuts_t[1:]
         return idx
