@@ -60,6 +60,8 @@ def assert_step_equal(sim: Simulator, first: int, last: int, cuts, T_prev, prev)
     assert np.array_equal(st_new.in_lo, lo) and np.array_equal(st_new.in_hi, hi)
     assert np.array_equal(st_new.recv_bytes, nbytes) and np.array_equal(st_new.recv_seconds, secs)
     assert all(np.array_equal(a, b) for pa, pb in zip(st_new.ranges, ranges) for a, b in zip(pa, pb))
+    detailed = sim.advance(first, last, cuts, T_prev, prev, detail=True)  # arrivals from the pairs
+    assert same_bits(detailed.T, T) and np.array_equal(detailed.recv_seconds, secs)
     return T
 
 

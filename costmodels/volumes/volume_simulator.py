@@ -256,7 +256,14 @@ class Simulator:
 
     # -- the vectorised core ------------------------------------------------------------------
     def advance(
-        self, first: int, last: int, cuts: np.ndarray, T_prev: np.ndarray, prev_cuts: np.ndarray | None
+        self,
+        first: int,
+        last: int,
+        cuts: np.ndarray,
+        T_prev: np.ndarray,
+        prev_cuts: np.ndarray | None,
+        *,
+        detail: bool = False,
     ) -> VolumeStep:
         """Advance a batch by one volume (units ``first..last``).
 
@@ -265,6 +272,8 @@ class Simulator:
             T_prev: (B, N) accumulated latency before this volume.
             prev_cuts: (B, N+1) cuts of the previous volume, or None when the requester holds the
                 input (the first volume).
+            detail: price every (part, source) pair now and take the arrivals from them (what a
+                breakdown reads anyway) instead of the batch-last pricing; the same results.
         """
         cuts_t = np.ascontiguousarray(cuts.T)  # (N+1, B): the batch last, see transfer_arrival
         tables = self._volume_tables(first, last)
@@ -277,7 +286,7 @@ class Simulator:
             compute, lo, hi = tables.lookup(self, cuts, idx)
             step = VolumeStep(self, first, last, cuts, T_prev, prev_cuts, compute.T, (tables, idx))
         T_prev_t = np.ascontiguousarray(T_prev.T)
-        if self.shared:
+        if self.shared or detail:
             nbytes, secs = step._dense()
             ready = np.zeros((cuts.shape[0], 1)) if prev_cuts is None else T_prev
             arrival = np.where(nbytes > 0, ready[:, None, :] + secs, 0.0).max(axis=2).T
@@ -443,7 +452,8 @@ class Simulator:
         if fast is not None:
             return fast.advance(first, last, cuts, T_prev, prev_cuts, detail=True)
         prev = None if prev_cuts is None else np.array([prev_cuts], dtype=np.int64)
-        st = self.advance(first, last, np.array([cuts], dtype=np.int64), np.array([T_prev], dtype=float), prev)
+        cuts_a, T_a = np.array([cuts], dtype=np.int64), np.array([T_prev], dtype=float)
+        st = self.advance(first, last, cuts_a, T_a, prev, detail=True)
         return StepDetail(
             st.T[0].tolist(),
             st.compute[0].tolist(),
