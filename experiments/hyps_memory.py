@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
             continue
         print(f"{r['case']}: weights {r['weight_bytes'] / MiB:.1f} MiB, +{r['address_space_bytes'] / MiB:.1f} MiB")
     if not args.check:
-        doc = {"command": COMMAND, "model": "vgg16 3x224x224", **model, "cases": rows, "torch_load": extra}
+        doc = {"command": COMMAND, "model": "vgg16 3x224x224", **model, "cases": rows, "extra": extra}
         atomic_write(args.out, json.dumps(doc, indent=1) + "\n")
         print(f"wrote {args.out}")
 

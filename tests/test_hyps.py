@@ -160,7 +160,7 @@ def test_pool_cuts_when_memory_needs_them() -> None:
     sp = layer_spans(g)
     units = [s for s in sp if s.unit is not None]
     whole = partition_bytes(units)
-    budget = int(whole * 0.6)
+    budget = int(whole * 0.75)
     pieces = pieces_that_fit(units, budget, {s.index for s in sp if s.pool})
     assert pieces is not None and len(pieces) >= 2
     for p in pieces:
@@ -237,7 +237,7 @@ def test_memory_model_bounds_every_measured_case(spans) -> None:
             <= case["address_space_bytes"] + (data["max_over_mib"] + 0.01) * 2**20
         )
     assert 0.95 < memory_model().weights < 1.05
-    (loaded,) = [c for c in data["torch_load"] if c["case"] == "fc6/2 via torch.load"]
+    (loaded,) = [c for c in data["extra"] if c["case"] == "fc6/2 via torch.load"]
     assert loaded["address_space_bytes"] > 1.9 * loaded["weight_bytes"]
 
 

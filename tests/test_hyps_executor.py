@@ -207,7 +207,7 @@ def test_a_killed_worker_loses_nothing_and_the_run_resumes(tiny, tmp_path: Path)
 
 @pytest.mark.slow
 def test_vgg16_fc6_on_a_1gb_pi_worker(vgg16: ModelGraph, tmp_path: Path) -> None:
-    """The real thing: fc6 (392 MiB of weights) fails on a worker with the 240 MiB a 1 GB Pi
+    """The real thing: fc6 (392 MiB of weights) fails on a worker with the 116 MiB a 1 GB Pi
     leaves (conf/devices/pi3b-1.yaml); the HyPS plan (4 parts) runs and equals the model."""
     plan = run_planner("hyps", vgg16, Cluster.from_config("pi3b-1", 100))
     x = torch.randn(1, 3, 224, 224)
@@ -217,7 +217,7 @@ def test_vgg16_fc6_on_a_1gb_pi_worker(vgg16: ModelGraph, tmp_path: Path) -> None
     torch.testing.assert_close(res.output, ref, rtol=1e-4, atol=1e-4)
     ns = plan.neuron_splits[0]
     whole = ns.model_copy(update={"parts": [ns.parts[0].model_copy(update={"end": 4096})]})
-    with pytest.raises(MemoryBudgetError, match=r"layer classifier_0 does not fit in its memory budget of 240 MiB"):
+    with pytest.raises(MemoryBudgetError, match=r"layer classifier_0 does not fit in its memory budget of 116 MiB"):
         run_hyps(plan.model_copy(update={"neuron_splits": [whole]}), vgg16, x, tmp_path / "unsplit")
 
 
