@@ -16,8 +16,10 @@ its own clock and the worker reports its own (:mod:`hyps_worker`), so each part 
 
 A partition sums its parts' columns and adds the persist of the concatenated map of a neuron
 split; its ``wall_s`` runs from the hub holding its input to the hub holding its output. On one
-device the parts run in turn, so the columns sum to ``wall_s`` (``other_s`` absorbs the gaps);
-on several devices they overlap and the sum exceeds the wall time.
+device the parts run in turn, so the columns sum to ``wall_s`` (``other_s`` absorbs the gaps; it
+can be slightly negative: a pipe write can return in the hub after the worker has read the bytes
+and started its clock, so the two processes' intervals overlap by a scheduling slice); on several
+devices the parts overlap and the sum exceeds the wall time.
 """
 
 from __future__ import annotations

@@ -362,8 +362,11 @@ def _run_partition(
         hub.put(key, x_in, partition=p.index)
         computed.append(key)
         return None
+    jobs = _partition_jobs(p, key, first, graph, spans, done)
+    for device in {j[0] for j in jobs}:  # started before the clock: a worker's start is not the partition's
+        workers.conn(device)
     t0, n = time.perf_counter(), len(timings)
-    _run_jobs(workers, hub, _partition_jobs(p, key, first, graph, spans, done), x_in, p.index, computed, timings)
+    _run_jobs(workers, hub, jobs, x_in, p.index, computed, timings)
     t1 = time.perf_counter()
     if p.neuron:
         outs = [hub.get(f"{key}.part{j}") for j in range(len(p.parts))]
