@@ -31,6 +31,9 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
+# At import, so before the worker reads its base: an import under the limit would count against it.
+from splitgym.costmodels.network import link_seconds
+
 __all__ = ["worker_main", "address_space_bytes", "memory_marks", "read_into", "write_all"]
 
 
@@ -80,8 +83,6 @@ def _link_wait(link: dict[str, Any] | None, direction: str, nbytes: int) -> floa
     """Sleep the emulated link time of ``nbytes`` (nothing without a link); the seconds waited."""
     if not link:
         return 0.0
-    from splitgym.costmodels.network import link_seconds
-
     secs = link_seconds(nbytes, *link[direction])
     time.sleep(secs)
     return secs
