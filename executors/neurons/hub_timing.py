@@ -53,6 +53,7 @@ def part_record(partition: int, device: str, info: dict[str, Any], persist_s: fl
         "output_bytes": reply["nbytes"],
         "vm_peak": reply["vm_peak"],
         "vm_hwm": reply["vm_hwm"],
+        "held_bytes": reply["held_bytes"],  # address space earlier jobs left in the worker
     }
     row["other_s"] = row["wall_s"] - sum(row[c] for c in COLUMNS if c != "other_s")
     row["communication_s"] = row["input_s"] + row["output_s"]

@@ -25,6 +25,7 @@ overlapping as the cost model assumes (the hub sends to several devices at once)
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import resource
 import time
@@ -105,9 +106,25 @@ def _too_big(exc: BaseException) -> bool:
     )
 
 
+def _fixed_malloc() -> Any:
+    """glibc with a fixed mmap threshold (128 KiB): the default one rises to the largest block
+    freed, after which blocks that large come from the heap and their address space stays after a
+    job (a VGG conv partition left fc6's next part short of its budget). Fixed, every large block
+    is unmapped when freed, so each job starts from the base address space the planner assumes.
+    Returns libc (None off glibc) for :func:`_trim` after each job."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+    libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD
+    libc.mallopt(-1, 128 * 1024)  # M_TRIM_THRESHOLD
+    return libc
+
+
 def worker_main(conn: Connection, device: str, budget: int | None, delay_s: float = 0.0) -> None:
     import torch
 
+    libc = _fixed_malloc()
     _warm_up()
     marks = memory_marks()
     base = marks["vm_size"]
@@ -133,6 +150,7 @@ def worker_main(conn: Connection, device: str, budget: int | None, delay_s: floa
             return
         dtype_x, shape_x = job["x"]
         nx = torch.Size(shape_x).numel() * torch.empty((), dtype=getattr(torch, dtype_x)).element_size()
+        job["held_bytes"] = memory_marks()["vm_size"] - base  # what earlier jobs left mapped
         try:
             wbuf = bytearray(job["wbytes"])
             xbuf = bytearray(nx)
@@ -154,6 +172,8 @@ def worker_main(conn: Connection, device: str, budget: int | None, delay_s: floa
             mv.release()
             del wbuf, xbuf
             gc.collect()
+            if libc is not None:
+                libc.malloc_trim(0)
 
 
 def _run_job(conn: Connection, job: dict[str, Any], wbuf: bytearray, xbuf: bytearray, nx: int, delay_s: float) -> None:
@@ -181,5 +201,5 @@ def _run_job(conn: Connection, job: dict[str, Any], wbuf: bytearray, xbuf: bytea
     t.update(load_s=t1 - t0, compute_s=time.perf_counter() - t2)
     t["link_out_s"] = _link_wait(job.get("link"), "out", int(out.nbytes))
     head = {"dtype": str(y.dtype).removeprefix("torch."), "shape": list(y.shape), "nbytes": int(out.nbytes)}
-    conn.send({**head, **t, **memory_marks()})
+    conn.send({**head, **t, **memory_marks(), "held_bytes": job["held_bytes"]})
     conn.send_bytes(out)
