@@ -5,9 +5,12 @@ inference, excluding communications") plus communication ("the transfer time of 
 feature map from one partition to another", HY L270-L274). The hub measures every part's job on
 its own clock and the worker reports its own (:mod:`hyps_worker`), so each part splits into:
 
-* ``weights_s``: the manager sending the part's structure and weights (the worker allocates its
-  buffer and reads them from the pipe). HyPS deploys partitions before the inference; we ship
-  them with every job, so this is reported apart from the feature maps' communication.
+* ``setup_s``: the manager sending the part's structure (a pickled ``torch.fx`` module with meta
+  tensors) until the worker has rebuilt it and allocated its buffers: a cost per part, whatever
+  its size (the fx module is compiled again in the worker).
+* ``weights_s``: the part's weights through the pipe into the worker's buffer. HyPS deploys
+  partitions before the inference; we ship them with every job, so both are reported apart from
+  the feature maps' communication.
 * ``input_s`` / ``output_s``: the feature map to the worker and back (pipe time plus, with
   ``links="emulated"``, the plan's link time the worker waited); their sum is ``communication_s``.
 * ``load_s``: the weights becoming tensors (no copy); ``compute_s``: the worker's forward pass.
@@ -29,7 +32,7 @@ from typing import Any
 __all__ = ["COLUMNS", "part_record", "partition_record"]
 
 #: The columns of the breakdown, in the order they happen.
-COLUMNS = ("weights_s", "input_s", "load_s", "compute_s", "output_s", "persist_s", "other_s")
+COLUMNS = ("setup_s", "weights_s", "input_s", "load_s", "compute_s", "output_s", "persist_s", "other_s")
 
 
 def part_record(partition: int, device: str, info: dict[str, Any], persist_s: float, end: float) -> dict[str, Any]:
@@ -40,6 +43,7 @@ def part_record(partition: int, device: str, info: dict[str, Any], persist_s: fl
         "partition": partition,
         "key": info["key"],
         "device": device,
+        "setup_s": t["setup_s"],
         "weights_s": t["weights_s"],
         "input_s": t["input_pipe_s"] + reply["link_in_s"],
         "load_s": reply["load_s"],
