@@ -114,7 +114,10 @@ clean:
 	rm -rf runs .pytest_cache .hypothesis
 
 # HyPS on VGG-16 and derived Pi 3B+ profiles: fc6 in 4..50 neuron parts, partitions ending at conv
-# vs pool, and the fc6 parts run for real by the hub executor (a few minutes). CSV + PNG in
-# experiments/results/hyps_*.
+# vs pool, the 21 layers one by one (Figs. 8/9, with a real hub run), and the fc6 parts run for
+# real by the hub executor; then the worker's memory measured again against the shipped
+# calibration (costmodels/data/hyps_memory.json; --check writes nothing). About ten minutes.
+# CSV + PNG in experiments/results/hyps_*.
 reproduce-hyps: $(STAMP)
 	$(PY) -m splitgym.experiments.hyps_tables all
+	$(PY) -m splitgym.experiments.hyps_memory --check

@@ -413,6 +413,13 @@ def _run_notes(detail: dict[str, Any]) -> str:
             f"\nhub run in {detail['folder']} ({'resumed' if detail['resumed'] else 'new'}): computed "
             f"{len(detail['computed'])}, reused {len(detail['reused'])} feature maps in {detail['seconds']:.1f} s"
         )
+        if detail.get("partitions"):  # computation vs communication per partition
+            from splitgym.executors.neurons.hub_timing import COLUMNS as HUB_COLUMNS
+
+            text += "\n\nper partition (seconds; links " + str(detail.get("links")) + ")\n"
+            text += _table(
+                [{k: r[k] for k in ("partition", "layers", *HUB_COLUMNS, "wall_s")} for r in detail["partitions"]], 4
+            )
     if "modelled_bytes" in detail:
         text += f"\nhalo modelled {detail['modelled_bytes'] / 1024:.1f} KB"
     return text
