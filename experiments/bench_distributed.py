@@ -80,6 +80,24 @@ def composed_ms(plan: Plan, graph: ModelGraph, repeats: int = 3) -> tuple[float,
     return compose_latency(times, plan, with_transport(plan))["latency_s"] * 1e3, per
 
 
+def _parts_in_process(plan_json: dict[str, Any]) -> dict[str, float]:
+    """(In a fresh process, one thread) each device's compute ms of ``plan``'s parts, timed alone."""
+    torch.set_num_threads(1)
+    plan = Plan.model_validate(plan_json)
+    graph = ModelGraph.from_module(build_model(plan.model.name, seed=0), tuple(plan.model.input), name=plan.model.name)
+    return composed_ms(plan, graph, repeats=5)[1]
+
+
+def concurrent_compute_ms(plan: Plan, processes: int = 2) -> list[dict[str, float]]:
+    """Every device's compute ms timed as :func:`composed_ms` does, in ``processes`` processes at
+    once (no messages): what computing on both cores at the same time costs on this machine, the
+    control for the distributed run's compute."""
+    import torch.multiprocessing as mp
+
+    with mp.get_context("spawn").Pool(processes) as pool:
+        return pool.map(_parts_in_process, [plan.model_dump(mode="json")] * processes)
+
+
 def measure(plan: Plan, sender: str, images: int, links: str) -> dict[str, Any]:
     """One distributed run with ``sender``: median latency (ms), max abs error, the breakdown (ms)."""
     ctx = old_sender() if sender == "old" else contextlib.nullcontext()
@@ -105,6 +123,8 @@ def bench(models: list[str], args: argparse.Namespace) -> dict[str, Any]:
             graph = ModelGraph.from_module(build_model(name, seed=0), (3, args.size, args.size), name=name)
             plan = run_planner(args.plan, graph, local_cluster(2, links=LOCAL_LINKS))
             comp, per_dev = composed_ms(plan, graph)
+            both = concurrent_compute_ms(plan)
+            together = {d: statistics.fmean(b[d] for b in both) for d in per_dev}
             runs: dict[str, list[dict[str, Any]]] = {s: [] for s in args.senders}
             for rep in range(args.repeats):
                 k = rep % len(args.senders)
@@ -120,6 +140,7 @@ def bench(models: list[str], args: argparse.Namespace) -> dict[str, Any]:
                         "sender": sender,
                         "composed_ms": comp,
                         "part_compute_ms": per_dev,
+                        "part_compute_two_processes_ms": together,
                         "measured_ms": statistics.median(lat),
                         "measured_per_repeat_ms": lat,
                         "measured_over_composed": statistics.median(lat) / comp,
@@ -142,8 +163,9 @@ def report(res: dict[str, Any]) -> None:
         print(f"    {'rank':<10}" + "".join(f"{k:>10}" for k in SHOWN) + f"{'msgs':>6}")
         for rank, row in r["breakdown_ms"].items():
             part = r["part_compute_ms"].get(rank)
+            both = r["part_compute_two_processes_ms"].get(rank)
             cells = "".join(f"{row.get(k, 0.0):10.2f}" for k in SHOWN)
-            note = f"  (alone: {part:.1f} ms compute)" if part is not None else ""
+            note = f"  (compute alone {part:.1f} ms, two processes at once {both:.1f} ms)" if part is not None else ""
             print(f"    {rank:<10}{cells}{row.get('messages', 0):6.0f}{note}")
     lb, la = res["loadavg_before"], res["loadavg_after"]
     print(f"load {lb[0]:.2f} {lb[1]:.2f} {lb[2]:.2f} -> {la[0]:.2f} {la[1]:.2f} {la[2]:.2f}")

@@ -381,6 +381,7 @@ class _RankWorker:
         """Image ``img``, from stage ``first`` on (-1: from the start), and its stats."""
         t0 = time.perf_counter()
         self.span = _Spans(t0)
+        self.posted = self._post_all(img, first)
         if self.rank == self.N:
             compute, wait, sent = self._request(img, first, t0)
         else:
@@ -408,7 +409,7 @@ class _RankWorker:
         else:
             self.stats["resumed"][img] = first
         t_send = time.perf_counter()
-        y = self._gather(self.mine[self.S - 1], img, None)
+        y = self._gather(self.mine[self.S - 1], None)
         latency = time.perf_counter() - t0
         wait = time.perf_counter() - t_send
         self.span.at["result"] = t0 + latency
@@ -442,7 +443,7 @@ class _RankWorker:
             if self.cfg["fail_rank"] == self.rank and self.cfg["fail_at"] == f"kill:{img}:{s}":
                 os.kill(os.getpid(), signal.SIGKILL)  # a real, abrupt death (tests)
             tw = time.perf_counter()
-            inp = self._gather(st, img, own)
+            inp = self._gather(st, own)
             tc = time.perf_counter()
             wait += tc - tw
             self.span.at.setdefault("first_in", tc)
@@ -474,21 +475,39 @@ class _RankWorker:
             self.span.add("put", t)
         return nbytes
 
-    def _gather(self, st: Step, img: int, own: torch.Tensor | None) -> torch.Tensor:
-        """The input of step ``st``: its pieces, received or (``own``) already here, in row order."""
+    def _post_all(self, img: int, first: int) -> dict[int, list[tuple[Piece, torch.Tensor, Any]]]:
+        """Post now the receive of every piece this rank gets in image ``img`` (stages after
+        ``first``), each into a buffer of its own: gloo moves a message's bytes only once its
+        receive is posted (until then the sender only announces it), so a receive posted when the
+        stage starts would keep every transfer from overlapping this rank's compute."""
         t = time.perf_counter()
-        bufs, works = [], []
+        posted: dict[int, list[tuple[Piece, torch.Tensor, Any]]] = {}
+        for s, st in self.mine.items():
+            if s <= first:  # a resumed image: stage ``first``'s part is persisted, not received
+                continue
+            got = []
+            for pc in st.pieces:
+                if pc.src != self.rank:
+                    buf = torch.empty(pc.shape)
+                    got.append((pc, buf, self.dist.irecv(buf, src=pc.src, tag=img * (self.S + 1) + st.stage)))
+            posted[s] = got
+        self.span.add("recv_post", t)
+        return posted
+
+    def _gather(self, st: Step, own: torch.Tensor | None) -> torch.Tensor:
+        """The input of step ``st``: its pieces, received (posted by :meth:`_post_all`) or
+        (``own``) already here, in row order."""
+        t = time.perf_counter()
+        received = iter(self.posted.pop(st.stage, []))
+        bufs = []
         for pc in st.pieces:
             if pc.src == self.rank:
                 assert own is not None
                 bufs.append(own[:, :, pc.r0 : pc.r1, pc.c0 : pc.c1])
             else:
-                buf = torch.empty(pc.shape)
-                works.append(self.dist.irecv(buf, src=pc.src, tag=img * (self.S + 1) + st.stage))
+                _, buf, work = next(received)
+                work.wait()
                 bufs.append(buf)
-        t = self.span.add("recv_post", t)
-        for w in works:
-            w.wait()
         t = self.span.add("recv_wait", t)
         if not bufs:  # only padding is read
             return torch.empty(1, 0, 0, 0)
