@@ -1,25 +1,29 @@
-"""Where a distributed run's latency goes, and the executor's sender before and after (issue #21.7).
+"""Where a distributed run's latency goes, and the executor before and after issue #21 item 7.
 
     python -m splitgym.experiments.bench_distributed [--models resnet18,vgg11] [--size 224]
-        [--plan equal] [--images 5] [--repeats 3] [--links netns] [--senders new,old] [-o out.json]
+        [--plan equal] [--images 5] [--repeats 3] [--links netns] [--variants before,sender,after]
+        [-o out.json]
 
 The plans are the predicted-vs-measured study's distributed ones (:mod:`.predicted_vs_measured`):
 ``--plan`` on 2 logical devices that are this CPU, 300 Mbps and 1 ms, the measured link table's
-transport cost per message. For each, three numbers side by side:
+transport cost per message. For each:
 
 - ``composed_ms``: the plan's parts timed alone in this process (``LocalExecutor.run_timed``,
   median of 3) composed along the plan with its links, the link table's per-message transport
-  included (:func:`compose_latency`): the prediction with the compute model's error taken out, so
-  that what is left is the executor's and the machine's;
-- ``measured_ms`` per sender (``new``: :class:`~splitgym.executors.volumes.volume_sender.Sender`;
-  ``old``: the waiter-thread-per-message sender it replaced, kept in :mod:`.bench_hosts`), the
-  median image latency of ``run_distributed`` (``--images`` after one warm-up);
-- the run's breakdown (``ExecutionResult.meta["breakdown"]``): per rank, seconds per image of
-  compute, receive posting and waiting, slicing, hand-off to the sender, the end-of-image flush,
-  Python bookkeeping (``other``), the sender thread's time inside ``isend`` (``issue``) and its
-  lateness after due (``lag``).
+  included (:func:`compose_latency`): the prediction with the compute model's error taken out;
+- the control for compute: the same parts timed in two processes at once, no messages
+  (:func:`concurrent_compute_ms`): what computing on both cores together costs here;
+- ``measured_ms`` per executor variant (:data:`~.bench_hosts.VARIANTS`): ``before`` (a waiter
+  thread per message, each stage's receives posted when it starts), ``sender`` (only the sender
+  new: :class:`~splitgym.executors.volumes.volume_sender.Sender`), ``after`` (the executor as it is:
+  also every receive of an image posted at its start); the median image latency of
+  ``run_distributed`` (``--images`` after one warm-up);
+- the run's breakdown (``ExecutionResult.meta["breakdown"]``): per rank, ms per image of compute,
+  receive posting and waiting, concatenation, slicing, hand-off to the sender, the end-of-image
+  flush, Python bookkeeping (``other``), the sender thread's time inside ``isend`` (``issue``) and
+  its lateness after due (``lag``).
 
-Every repeat runs every sender, in an order rotated per repeat, so they see the same load; the
+Every repeat runs every variant, in an order rotated per repeat, so they see the same load; the
 medians over repeats are reported with ``os.getloadavg()`` before and after. Run it at
 ``nice -n -20`` as root on a shared machine (the processes inherit it).
 """
@@ -27,7 +31,6 @@ medians over repeats are reported with ``os.getloadavg()`` before and after. Run
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import statistics
@@ -47,12 +50,11 @@ from splitgym.costmodels.plan import Plan
 from splitgym.executors import LocalExecutor, compose_latency
 from splitgym.executors.netns import netns_available
 from splitgym.executors.volumes.volume_distributed import run_distributed
-from splitgym.experiments.bench_hosts import old_sender
+from splitgym.experiments.bench_hosts import VARIANTS, executor_variant
 from splitgym.experiments.pvm_harness import local_cluster, torch_threads
 
-__all__ = ["composed_ms", "measure", "main", "SENDERS"]
+__all__ = ["composed_ms", "concurrent_compute_ms", "measure", "main"]
 
-SENDERS = ("new", "old")
 #: the breakdown's columns printed per device rank (ms per image)
 SHOWN = ("compute", "recv_post", "recv_wait", "assemble", "slice", "put", "flush", "other", "issue", "lag")
 
@@ -98,10 +100,9 @@ def concurrent_compute_ms(plan: Plan, processes: int = 2) -> list[dict[str, floa
         return pool.map(_parts_in_process, [plan.model_dump(mode="json")] * processes)
 
 
-def measure(plan: Plan, sender: str, images: int, links: str) -> dict[str, Any]:
-    """One distributed run with ``sender``: median latency (ms), max abs error, the breakdown (ms)."""
-    ctx = old_sender() if sender == "old" else contextlib.nullcontext()
-    with ctx:
+def measure(plan: Plan, variant: str, images: int, links: str) -> dict[str, Any]:
+    """One distributed run of the executor ``variant``: median latency (ms), max abs error, the breakdown (ms)."""
+    with executor_variant(variant):
         res = run_distributed(plan, images=images, links=links, warmup=1, threads=1, timeout_s=600)
     brk = {
         rank: {k: (v if k == "messages" else v * 1e3) for k, v in row.items()}
@@ -116,7 +117,7 @@ def _median_breakdown(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]
 
 
 def bench(models: list[str], args: argparse.Namespace) -> dict[str, Any]:
-    """Every model's plan: composed prediction, then ``--repeats`` rounds of every sender."""
+    """Every model's plan: composed prediction, then ``--repeats`` rounds of every variant."""
     out: dict[str, Any] = {"loadavg_before": os.getloadavg(), "links": args.links, "rows": []}
     with torch_threads(1):
         for name in models:
@@ -125,19 +126,19 @@ def bench(models: list[str], args: argparse.Namespace) -> dict[str, Any]:
             comp, per_dev = composed_ms(plan, graph)
             both = concurrent_compute_ms(plan)
             together = {d: statistics.fmean(b[d] for b in both) for d in per_dev}
-            runs: dict[str, list[dict[str, Any]]] = {s: [] for s in args.senders}
+            runs: dict[str, list[dict[str, Any]]] = {s: [] for s in args.variants}
             for rep in range(args.repeats):
-                k = rep % len(args.senders)
-                for sender in args.senders[k:] + args.senders[:k]:
-                    runs[sender].append(measure(plan, sender, args.images, args.links))
-                    print(f"{name} {sender} repeat {rep}: {runs[sender][-1]['latency_ms']:.1f} ms", flush=True)
-            for sender, rs in runs.items():
+                k = rep % len(args.variants)
+                for var in args.variants[k:] + args.variants[:k]:
+                    runs[var].append(measure(plan, var, args.images, args.links))
+                    print(f"{name} {var} repeat {rep}: {runs[var][-1]['latency_ms']:.1f} ms", flush=True)
+            for var, rs in runs.items():
                 lat = [r["latency_ms"] for r in rs]
                 out["rows"].append(
                     {
                         "model": name,
                         "plan": args.plan,
-                        "sender": sender,
+                        "variant": var,
                         "composed_ms": comp,
                         "part_compute_ms": per_dev,
                         "part_compute_two_processes_ms": together,
@@ -155,7 +156,7 @@ def bench(models: list[str], args: argparse.Namespace) -> dict[str, Any]:
 def report(res: dict[str, Any]) -> None:
     for r in res["rows"]:
         print(
-            f"{r['model']:<10} {r['plan']:<7} sender {r['sender']:<4} measured {r['measured_ms']:7.1f} ms "
+            f"{r['model']:<10} {r['plan']:<7} variant {r['variant']:<6} measured {r['measured_ms']:7.1f} ms "
             f"(repeats {', '.join(f'{x:.1f}' for x in r['measured_per_repeat_ms'])}), composed "
             f"{r['composed_ms']:.1f} ms, ratio {r['measured_over_composed']:.2f}, "
             f"max abs error {r['max_abs_error']:.1e}"
@@ -181,12 +182,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--images", type=int, default=5)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--links", default=None, help="netns (default where root) or emulated or none")
-    ap.add_argument("--senders", type=lambda s: s.split(","), default=list(SENDERS))
+    ap.add_argument("--variants", type=lambda s: s.split(","), default=list(VARIANTS))
     ap.add_argument("-o", "--output", default=None, help="write the results JSON here")
     args = ap.parse_args(argv)
-    bad = [s for s in args.senders if s not in SENDERS]
+    bad = [s for s in args.variants if s not in VARIANTS]
     if bad:
-        ap.error(f"--senders: {bad[0]!r} is not one of {', '.join(SENDERS)}")
+        ap.error(f"--variants: {bad[0]!r} is not one of {', '.join(VARIANTS)}")
     args.links = args.links or ("netns" if netns_available() is None else "emulated")
     res = bench(args.models.split(","), args)
     report(res)

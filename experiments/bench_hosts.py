@@ -269,12 +269,52 @@ class _WaiterThreadSender:
         self.thread.join(timeout=5)
 
 
-def work_with_old_sender(rank: int, cfg: dict[str, Any]) -> None:
-    """A distributed run's worker with :class:`_WaiterThreadSender` (before/after benchmarks:
-    :func:`old_sender` makes ``run_distributed`` start this one; spawned processes import it here)."""
+def _lazy_receives(vd: Any) -> None:
+    """The executor's receives as they were: each stage's posted when the stage starts."""
+
+    def post_all(self: Any, img: int, first: int) -> dict:
+        self.img_now = img
+        return {}
+
+    def gather(self: Any, st: Any, own: Any) -> Any:
+        import torch
+
+        t = time.perf_counter()
+        bufs, works = [], []
+        for pc in st.pieces:
+            if pc.src == self.rank:
+                bufs.append(own[:, :, pc.r0 : pc.r1, pc.c0 : pc.c1])
+            else:
+                buf = torch.empty(pc.shape)
+                works.append(self.dist.irecv(buf, src=pc.src, tag=self.img_now * (self.S + 1) + st.stage))
+                bufs.append(buf)
+        t = self.span.add("recv_post", t)
+        for w in works:
+            w.wait()
+        self.span.add("recv_wait", t)
+        if not bufs:
+            return torch.empty(1, 0, 0, 0)
+        return bufs[0] if len(bufs) == 1 else torch.cat(bufs, dim=2)
+
+    vd._RankWorker._post_all = post_all
+    vd._RankWorker._gather = gather
+
+
+def work_before(rank: int, cfg: dict[str, Any]) -> None:
+    """A distributed run's worker as it was before issue #21 item 7: :class:`_WaiterThreadSender`
+    and each stage's receives posted when it starts (spawned processes import it from here)."""
     import splitgym.executors.volumes.volume_distributed as vd
 
     vd._Sender = _WaiterThreadSender
+    _lazy_receives(vd)
+    _ORIGINAL_WORK(rank, cfg)
+
+
+def work_new_sender_only(rank: int, cfg: dict[str, Any]) -> None:
+    """The worker with today's sender but each stage's receives posted when it starts."""
+    import splitgym.executors.volumes.volume_distributed as vd
+
+    _lazy_receives(vd)
     _ORIGINAL_WORK(rank, cfg)
 
 
@@ -285,14 +325,18 @@ def _original_work() -> Any:
 
 
 _ORIGINAL_WORK = _original_work()
+#: the executor's variants for before/after runs: name -> the worker ``run_distributed`` starts
+VARIANTS = {"before": work_before, "sender": work_new_sender_only, "after": _ORIGINAL_WORK}
 
 
 @contextlib.contextmanager
-def old_sender() -> Iterator[None]:
-    """``run_distributed`` in the block runs its workers with the previous sender."""
+def executor_variant(name: str) -> Iterator[None]:
+    """``run_distributed`` in the block runs its workers as :data:`VARIANTS` ``[name]``:
+    ``before`` (the previous sender and per-stage receives), ``sender`` (only the sender new),
+    ``after`` (the executor as it is)."""
     import splitgym.executors.volumes.volume_distributed as vd
 
-    vd._work = work_with_old_sender
+    vd._work = VARIANTS[name]
     try:
         yield
     finally:

@@ -16,8 +16,11 @@ image ``i`` has returned, and records each image's latency (after ``warmup`` unr
 
 Links: ``"none"`` sends over the loopback as fast as it goes; ``"emulated"`` makes every send wait
 the plan's link time for its bytes first (:func:`network_transfer`: ``min(cap_src, cap_dst)``
-Mbps, the plan's latency and overhead), in a sender thread per worker so that transfers overlap
-compute and each other, as the simulator assumes. ``"netns"``: real shaped links, every rank in its
+Mbps, the plan's latency and overhead), in the worker's sender thread
+(:class:`~.volume_sender.Sender`) so that transfers overlap compute and each other, as the
+simulator assumes. Every receive of an image is posted when the image starts: gloo moves a
+message's bytes only once its receive is posted, so a receive posted when its stage starts would
+hold every transfer until the receiver had finished its previous part. ``"netns"``: real shaped links, every rank in its
 own network namespace on a bridged LAN whose veths ``tc`` shapes to the devices' caps
 (:class:`~splitgym.executors.netns.ShapedLan`); gloo's bytes really cross them, and the sender
 thread waits only the plan's latency and per-transfer overhead (no netem on this kernel).
@@ -30,7 +33,11 @@ Measured in the workers, per device and image (mean over recorded images): ``com
 seconds of its parts; ``link_s``, the emulated link seconds of its sends (0 without emulation);
 ``send_s``, the seconds from each ``isend`` to its completion, summed (gloo completes a send once
 the receiver has posted its receive, so this includes a busy receiver); ``recv_wait_s``, the
-seconds it waited for its inputs (upstream compute included); ``bytes_sent``. The requester compares every
+seconds it waited for its inputs (upstream compute included); ``bytes_sent``; and, in
+``meta["breakdown"]``, every rank's main-thread time per image split by kind of work
+(:class:`_Spans`: posting receives, waiting, concatenating, compute, slicing, handing to the sender,
+the end-of-image flush, bookkeeping) with its sender's time inside ``isend`` and when its first
+input came and last output left after the image was sent. The requester compares every
 output with the unsplit model built from the same seed (``max_abs_error``).
 """
 
