@@ -18,13 +18,16 @@ round trips of each size three ways, one after another in every repeat so they s
 - ``isend``: ``dist.isend(...).wait()`` in the calling thread, ``irecv(...).wait()`` to receive;
 - ``handoff``: one background thread that takes each message from a queue and sends it
   (``isend(...).wait()``): a hand-off to a sender thread, without a thread per message;
-- ``executor``: the distributed executor's own path, its ``_Sender`` (a background thread that
-  issues ``isend`` and starts a waiter thread per message) and ``irecv(...).wait()`` as its
-  ``_gather`` does.
+- ``executor``: the distributed executor's own path, its sender
+  (:class:`~splitgym.executors.volumes.volume_sender.Sender`: one dispatch thread, one completion
+  thread per destination) and ``irecv(...).wait()`` as its ``_gather`` does;
+- ``executor-old``: the same with the sender the executor had before (:class:`_WaiterThreadSender`,
+  kept here only, for this side-by-side: a waiter thread started per message).
 
 One-way time per message = round trip / 2; reported: the median over repeats of each repeat's
 median round trip (a shared CPU preempts some round trips by milliseconds; the mean is kept in the
-rows), and ``executor - gloo`` as the executor's own overhead per message. The executor's run is repeated
+rows), and ``executor - gloo`` (``executor-old - gloo``) as the executor's own overhead per
+message, now (before). The executor's run is repeated
 ``--repeats`` times (latency: median over images, then median over repeats); ``os.getloadavg()`` is
 recorded before and after, since the CPU is shared.
 """
@@ -34,6 +37,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import heapq
 import io
 import json
 import math
@@ -58,7 +62,7 @@ __all__ = ["make_plan", "torchrun_argv", "started", "run_two_hosts", "TwoHostRun
 
 PORT = 29500  # each host is its own namespace: no other process listens there
 ENTRY = "splitgym.executors.volumes.volume_distributed"
-MODES = ("gloo", "isend", "handoff", "executor")
+MODES = ("gloo", "isend", "handoff", "executor", "executor-old")
 
 
 def make_plan(path: Path, model: str = "vgg11", size: int = 64, devices: str = "tx2x3", mbps: float = 100.0) -> Path:
@@ -175,6 +179,170 @@ def messages_per_image(plan_path: Path) -> tuple[int, int, int]:
     return len(pieces), nbytes, len(sched)
 
 
+# -- the executor's previous sender, for the before/after comparison -------------------------------
+class _WaiterThreadSender:
+    """The distributed executor's sender before issue #21 item 7, verbatim but for :meth:`flush`'s
+    return type: a dispatch thread (heap by due time) that starts a waiter thread per message to
+    learn when gloo completes its ``isend``. Kept only here, to measure the new one beside it."""
+
+    def __init__(self, dist: Any) -> None:
+        self.dist = dist
+        self.heap: list[tuple[float, int, Any, int, int, float]] = []
+        self.cv = threading.Condition()
+        self.waiters: list[threading.Thread] = []
+        self.link_s = 0.0
+        self.send_s = 0.0
+        self.error: BaseException | None = None
+        self.closed = False
+        self.count = 0
+        self.busy = 0
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def put(self, tensor: Any, dst: int, tag: int, link_s: float) -> None:
+        now = time.perf_counter()
+        with self.cv:
+            self.count += 1
+            self.link_s += link_s
+            heapq.heappush(self.heap, (now + link_s, self.count, tensor, dst, tag, now))
+            self.cv.notify()
+
+    def _await(self, work: Any, tensor: Any, issued: float) -> None:
+        try:
+            work.wait()
+        except BaseException as exc:
+            with self.cv:
+                self.error = exc
+            return
+        with self.cv:
+            self.send_s += time.perf_counter() - issued
+
+    def _loop(self) -> None:
+        while True:
+            with self.cv:
+                while not self.heap and not self.closed:
+                    self.cv.wait()
+                if self.closed and not self.heap:
+                    return
+                delay = self.heap[0][0] - time.perf_counter()
+                if delay > 0:
+                    self.cv.wait(timeout=delay)
+                    continue
+                _, _, tensor, dst, tag, _ = heapq.heappop(self.heap)
+                self.busy += 1
+            try:
+                issued = time.perf_counter()
+                work = self.dist.isend(tensor, dst=dst, tag=tag)
+                waiter = threading.Thread(target=self._await, args=(work, tensor, issued), daemon=True)
+                waiter.start()
+            except BaseException as exc:
+                with self.cv:
+                    self.error = exc
+                    self.busy -= 1
+                    self.cv.notify_all()
+                return
+            with self.cv:
+                self.waiters.append(waiter)
+                self.busy -= 1
+                self.cv.notify_all()
+
+    def flush(self) -> Any:
+        from splitgym.executors.volumes.volume_sender import Flushed
+
+        with self.cv:
+            while (self.heap or self.busy) and self.error is None:
+                self.cv.wait(timeout=0.05)
+            waiters, self.waiters = self.waiters, []
+        for w in waiters:
+            w.join()
+        with self.cv:
+            if self.error is not None:
+                raise self.error
+            out = Flushed(link_s=self.link_s, send_s=self.send_s)
+            self.link_s = self.send_s = 0.0
+        return out
+
+    def close(self) -> None:
+        with self.cv:
+            self.closed = True
+            self.cv.notify_all()
+        self.thread.join(timeout=5)
+
+
+def _lazy_receives(vd: Any) -> None:
+    """The executor's receives as they were: each stage's posted when the stage starts."""
+
+    def post_all(self: Any, img: int, first: int) -> dict:
+        self.img_now = img
+        return {}
+
+    def gather(self: Any, st: Any, own: Any) -> Any:
+        import torch
+
+        t = time.perf_counter()
+        bufs, works = [], []
+        for pc in st.pieces:
+            if pc.src == self.rank:
+                bufs.append(own[:, :, pc.r0 : pc.r1, pc.c0 : pc.c1])
+            else:
+                buf = torch.empty(pc.shape)
+                works.append(self.dist.irecv(buf, src=pc.src, tag=self.img_now * (self.S + 1) + st.stage))
+                bufs.append(buf)
+        t = self.span.add("recv_post", t)
+        for w in works:
+            w.wait()
+        self.span.add("recv_wait", t)
+        if not bufs:
+            return torch.empty(1, 0, 0, 0)
+        return bufs[0] if len(bufs) == 1 else torch.cat(bufs, dim=2)
+
+    vd._RankWorker._post_all = post_all
+    vd._RankWorker._gather = gather
+
+
+def work_before(rank: int, cfg: dict[str, Any]) -> None:
+    """A distributed run's worker as it was before issue #21 item 7: :class:`_WaiterThreadSender`
+    and each stage's receives posted when it starts (spawned processes import it from here)."""
+    import splitgym.executors.volumes.volume_distributed as vd
+
+    vd._Sender = _WaiterThreadSender
+    _lazy_receives(vd)
+    _ORIGINAL_WORK(rank, cfg)
+
+
+def work_new_sender_only(rank: int, cfg: dict[str, Any]) -> None:
+    """The worker with today's sender but each stage's receives posted when it starts."""
+    import splitgym.executors.volumes.volume_distributed as vd
+
+    _lazy_receives(vd)
+    _ORIGINAL_WORK(rank, cfg)
+
+
+def _original_work() -> Any:
+    import splitgym.executors.volumes.volume_distributed as vd
+
+    return vd._work
+
+
+_ORIGINAL_WORK = _original_work()
+#: the executor's variants for before/after runs: name -> the worker ``run_distributed`` starts
+VARIANTS = {"before": work_before, "sender": work_new_sender_only, "after": _ORIGINAL_WORK}
+
+
+@contextlib.contextmanager
+def executor_variant(name: str) -> Iterator[None]:
+    """``run_distributed`` in the block runs its workers as :data:`VARIANTS` ``[name]``:
+    ``before`` (the previous sender and per-stage receives), ``sender`` (only the sender new),
+    ``after`` (the executor as it is)."""
+    import splitgym.executors.volumes.volume_distributed as vd
+
+    vd._work = VARIANTS[name]
+    try:
+        yield
+    finally:
+        vd._work = _ORIGINAL_WORK
+
+
 # -- the ping-pong (one process per host) -------------------------------------------------------------
 class _Handoff:
     """Sends what it is handed from one background thread (``isend``, then wait): the executor's
@@ -205,12 +373,13 @@ def _roundtrips(dist: Any, mode: str, rank: int, nbytes: int, n: int) -> list[fl
     """Seconds of each of ``n`` round trips of ``nbytes``-byte messages sent the ``mode`` way."""
     import torch
 
-    from splitgym.executors.volumes.volume_distributed import _Sender
+    from splitgym.executors.volumes.volume_sender import Sender
 
     x = torch.zeros(max(1, nbytes // 4))
     buf = torch.empty_like(x)
     peer = 1 - rank
-    sender = {"executor": _Sender, "handoff": _Handoff}.get(mode, lambda d: None)(dist)
+    kinds = {"executor": Sender, "executor-old": _WaiterThreadSender, "handoff": _Handoff}
+    sender = kinds.get(mode, lambda d: None)(dist)
 
     def send(i: int) -> None:
         if mode == "gloo":
@@ -256,7 +425,8 @@ def _pingpong(args: argparse.Namespace) -> int:
     rows = []
     for rep in range(args.repeats):
         for size in args.sizes:
-            for mode in MODES[rep % 4 :] + MODES[: rep % 4]:  # each mode goes first in some repeat
+            k = rep % len(MODES)
+            for mode in MODES[k:] + MODES[:k]:  # each mode goes first in some repeat
                 dist.barrier()
                 rtt = _roundtrips(dist, mode, args.rank, size, args.messages)
                 one_way = {"one_way_us": statistics.median(rtt) / 2 * 1e6, "mean_us": statistics.fmean(rtt) / 2 * 1e6}
@@ -290,6 +460,7 @@ def _summarise(rows: list[dict[str, Any]], sizes: list[int]) -> list[dict[str, A
             med[mode] = statistics.median(r["one_way_us"] for r in rows if r["bytes"] == size and r["mode"] == mode)
         table.append({"bytes": size, **{f"{m}_us": round(v, 1) for m, v in med.items()}})
         table[-1]["executor_overhead_us"] = round(med["executor"] - med["gloo"], 1)
+        table[-1]["executor_old_overhead_us"] = round(med["executor-old"] - med["gloo"], 1)
     return table
 
 
@@ -342,10 +513,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.verb == "pingpong":
         return _pingpong(args)
     res = bench(args)
-    print(f"{'bytes':>8} {'gloo us':>9} {'isend us':>9} {'handoff us':>11} {'executor us':>12} {'overhead us':>12}")
+    head = f"{'bytes':>8} {'gloo us':>9} {'isend us':>9} {'handoff us':>11} {'executor us':>12} {'old us':>9}"
+    print(f"{head} {'overhead us':>12} {'old overhead':>13}")
     for r in res["pingpong"]:
         us = f"{r['gloo_us']:>9} {r['isend_us']:>9} {r['handoff_us']:>11} {r['executor_us']:>12}"
-        print(f"{r['bytes']:>8} {us} {r['executor_overhead_us']:>12}")
+        us += f" {r['executor-old_us']:>9}"
+        print(f"{r['bytes']:>8} {us} {r['executor_overhead_us']:>12} {r['executor_old_overhead_us']:>13}")
     print(
         f"executor, VGG-11 64 px on 3 devices over two hosts ({res['mbps']:g} Mbit veth): median latency "
         f"{res['executor_latency_median_s'] * 1e3:.1f} ms over {args.repeats} runs of {args.images} images "

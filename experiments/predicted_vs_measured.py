@@ -65,6 +65,7 @@ from splitgym.experiments.pvm_harness import (
     Measured,
     Study,
     backend_line,
+    breakdown_columns,
     execute,
     fit_overhead,
     local_cluster,
@@ -144,7 +145,8 @@ class VolumeStudy(Study):
     in_process: bool = True
 
     stem = "predicted_vs_measured"
-    trailing = ("fitted_overhead_ms",)  # distributed rows only; last column
+    # distributed rows only; last columns
+    trailing = ("fitted_overhead_ms", "dist_compute_ms", "dist_recv_wait_ms", "dist_executor_ms", "dist_messages")
 
     def summarise(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         return summarise(rows, {"mape_no_transport_pct": "predicted_no_transport_ms"})
@@ -191,6 +193,7 @@ class VolumeStudy(Study):
             "measured_ms": res.latency_median_s * 1e3,
             "predicted_no_transport_ms": predicted(without_transport(plan), ctx.graph, ctx.profile) * 1e3,
             "_plan": plan,
+            **breakdown_columns(res.meta["breakdown"], res.devices),
         }
         progress(f"{ctx.name:<14}distributed {plan.method:<14}", row, f" (max abs error {res.max_abs_error:.2g})")
         return Measured(plan.method, [row])

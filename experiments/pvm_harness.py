@@ -62,6 +62,7 @@ __all__ = [
     "without_transport",
     "fit_overhead",
     "torch_threads",
+    "breakdown_columns",
 ]
 
 RESULTS = Path(RESULTS_DIR)  # under the working directory (the checkout under make), never the package
@@ -152,6 +153,28 @@ def fit_overhead(
         for g in grid
     ]
     return float(grid[int(np.argmin(err))])
+
+
+#: the distributed executor's own main-thread work per image (its ``meta["breakdown"]`` kinds)
+EXECUTOR_KINDS = ("recv_post", "assemble", "slice", "put", "flush", "other")
+
+
+def breakdown_columns(breakdown: dict[str, dict[str, float]], devices: list[str]) -> dict[str, float]:
+    """A distributed row's breakdown (from ``ExecutionResult.meta["breakdown"]``, seconds per
+    image per rank) as columns: the busiest device's compute (``dist_compute_ms``), the devices'
+    mean wait for inputs (``dist_recv_wait_ms``), the most any device spent on the executor's own
+    work (``dist_executor_ms``: posting receives, concatenating, slicing, handing to the sender,
+    the end-of-image flush, bookkeeping) and the messages per image (``dist_messages``), so that
+    a re-run of the study shows where the measured latency beyond the prediction goes."""
+    rows = [breakdown[d] for d in devices if d in breakdown]
+    if not rows:
+        return {}
+    return {
+        "dist_compute_ms": max(r["compute"] for r in rows) * 1e3,
+        "dist_recv_wait_ms": float(np.mean([r["recv_wait"] for r in rows])) * 1e3,
+        "dist_executor_ms": max(sum(r[k] for k in EXECUTOR_KINDS) for r in rows) * 1e3,
+        "dist_messages": sum(r.get("messages", 0.0) for r in breakdown.values()),
+    }
 
 
 @contextlib.contextmanager

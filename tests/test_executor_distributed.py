@@ -116,6 +116,19 @@ def test_distributed_equal_cuts_are_exact_and_measured() -> None:
     _, times = LocalExecutor(plan, graph("vgg11")).run_timed(torch.zeros(1, 3, SIZE, SIZE), warmup=0)
     for n in res.devices + ["requester"]:
         assert res.bytes_sent[n] == sum(t["bytes"] for t in times["transfers"] if t["src"] == n), n
+    # where each rank's time went: its messages are the schedule's, its compute the one measured,
+    # and on the common clock its first input comes after the image left and its last output
+    # leaves before the result is back
+    brk = res.meta["breakdown"]
+    sched = dx.schedule(plan, graph("vgg11"), result_shape=(1, 1000))
+    for rank, n in enumerate(res.devices + ["requester"]):
+        sent = [pc for steps in sched for st in steps for pc in st.pieces if pc.src == rank and st.rank != rank]
+        assert brk[n]["messages"] == len(sent), n
+        assert brk[n]["image"] > 0 and brk[n]["other"] >= -1e-6, n
+    for n in res.devices:
+        assert brk[n]["compute"] == pytest.approx(res.compute_s[n])
+        assert 0 < brk[n]["first_in"] < brk[n]["last_out"] < brk["requester"]["result"]
+    assert brk["requester"]["result"] == pytest.approx(res.latency_mean_s)
     assert not spawned_children()
 
 

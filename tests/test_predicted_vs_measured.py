@@ -88,6 +88,11 @@ def test_reduced_report_writes_csv_json_png(tmp_path: Path) -> None:
     summary = json.loads((tmp_path / "predicted_vs_measured.json").read_text())
     assert summary["in-process"]["plans"] == 10  # 8 planners + 2 random splits
     assert float(rows[-1]["fitted_overhead_ms"]) >= 0 and rows[0]["fitted_overhead_ms"] == ""
+    # the distributed row says where its latency went (the executor's breakdown); in-process rows do not
+    last = rows[-1]
+    assert 0 < float(last["dist_compute_ms"]) < float(last["measured_ms"])
+    assert float(last["dist_executor_ms"]) >= 0 and float(last["dist_messages"]) >= 2
+    assert rows[0]["dist_compute_ms"] == ""
     assert all(math.isfinite(s["mape_pct"]) for s in summary.values())
     assert (tmp_path / "predicted_vs_measured.png").stat().st_size > 10_000
 

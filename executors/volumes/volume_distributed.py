@@ -16,8 +16,11 @@ image ``i`` has returned, and records each image's latency (after ``warmup`` unr
 
 Links: ``"none"`` sends over the loopback as fast as it goes; ``"emulated"`` makes every send wait
 the plan's link time for its bytes first (:func:`network_transfer`: ``min(cap_src, cap_dst)``
-Mbps, the plan's latency and overhead), in a sender thread per worker so that transfers overlap
-compute and each other, as the simulator assumes. ``"netns"``: real shaped links, every rank in its
+Mbps, the plan's latency and overhead), in the worker's sender thread
+(:class:`~.volume_sender.Sender`) so that transfers overlap compute and each other, as the
+simulator assumes. Every receive of an image is posted when the image starts: gloo moves a
+message's bytes only once its receive is posted, so a receive posted when its stage starts would
+hold every transfer until the receiver had finished its previous part. ``"netns"``: real shaped links, every rank in its
 own network namespace on a bridged LAN whose veths ``tc`` shapes to the devices' caps
 (:class:`~splitgym.executors.netns.ShapedLan`); gloo's bytes really cross them, and the sender
 thread waits only the plan's latency and per-transfer overhead (no netem on this kernel).
@@ -30,7 +33,11 @@ Measured in the workers, per device and image (mean over recorded images): ``com
 seconds of its parts; ``link_s``, the emulated link seconds of its sends (0 without emulation);
 ``send_s``, the seconds from each ``isend`` to its completion, summed (gloo completes a send once
 the receiver has posted its receive, so this includes a busy receiver); ``recv_wait_s``, the
-seconds it waited for its inputs (upstream compute included); ``bytes_sent``. The requester compares every
+seconds it waited for its inputs (upstream compute included); ``bytes_sent``; and, in
+``meta["breakdown"]``, every rank's main-thread time per image split by kind of work
+(:class:`_Spans`: posting receives, waiting, concatenating, compute, slicing, handing to the sender,
+the end-of-image flush, bookkeeping) with its sender's time inside ``isend`` and when its first
+input came and last output left after the image was sent. The requester compares every
 output with the unsplit model built from the same seed (``max_abs_error``).
 """
 
@@ -39,12 +46,10 @@ from __future__ import annotations
 import contextlib
 import datetime
 import functools
-import heapq
 import os
 import signal
 import statistics
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -75,6 +80,8 @@ from splitgym.executors.netns import ShapedLan, check_links, enter_netns
 from splitgym.executors.nodes.processor_runner import NodeProcessors
 from splitgym.executors.resume import ResumeHub
 from splitgym.executors.volumes.volume_local import build_stages, network_transfer
+from splitgym.executors.volumes.volume_sender import Flushed
+from splitgym.executors.volumes.volume_sender import Sender as _Sender
 
 __all__ = [
     "run_distributed",
@@ -210,93 +217,40 @@ class ExecutionResult:
 DistributedResult = ExecutionResult
 
 
-# -- sending with emulated links ------------------------------------------------------------------
-class _Sender:
-    """Sends messages from a background thread, each once its link time has passed since it was
-    ready (0 with free links), so transfers overlap compute and each other. gloo completes a send
-    only once the receiver has posted its receive, so a waiter thread per message records when."""
+# -- where a rank's time goes ---------------------------------------------------------------------
+class _Spans:
+    """Seconds of one image on one rank's main thread, per kind of work, and when its first input
+    came and its last output left (``perf_counter``: one clock for every process on a host), so a
+    run says where its latency goes beyond compute (README, "Per-message and per-run cost").
 
-    def __init__(self, dist: Any) -> None:
-        self.dist = dist
-        self.heap: list[tuple[float, int, torch.Tensor, int, int, float]] = []
-        self.cv = threading.Condition()
-        self.waiters: list[threading.Thread] = []
-        self.link_s = 0.0  # emulated link seconds of the messages sent so far
-        self.send_s = 0.0  # seconds from isend to completion, summed
-        self.error: BaseException | None = None
-        self.closed = False
-        self.count = 0
-        self.busy = 0
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-        self.thread.start()
+    Kinds: ``recv_post`` (receive buffers allocated and ``irecv`` posted), ``recv_wait`` (waiting
+    for them: upstream work and the wire), ``assemble`` (pieces concatenated in row order),
+    ``compute``, ``hub`` (parts persisted), ``slice`` (output rows cut and made contiguous for a
+    consumer), ``put`` (handed to the sender), ``flush`` (the image's sends awaited at its end) and
+    ``other`` (the image's wall time less all those: Python bookkeeping)."""
 
-    def put(self, tensor: torch.Tensor, dst: int, tag: int, link_s: float) -> None:
+    KINDS = ("recv_post", "recv_wait", "assemble", "compute", "hub", "slice", "put", "flush")
+
+    def __init__(self, t0: float = 0.0) -> None:
+        self.t0 = t0
+        self.s = dict.fromkeys(self.KINDS, 0.0)
+        self.at: dict[str, float] = {}
+
+    def add(self, kind: str, since: float) -> float:
+        """Count the seconds since ``since`` as ``kind``; returns now."""
         now = time.perf_counter()
-        with self.cv:
-            self.count += 1
-            self.link_s += link_s
-            heapq.heappush(self.heap, (now + link_s, self.count, tensor, dst, tag, now))
-            self.cv.notify()
+        self.s[kind] += now - since
+        return now
 
-    def _await(self, work: Any, tensor: torch.Tensor, issued: float) -> None:
-        try:
-            work.wait()
-        except BaseException as exc:  # reported by flush in the main thread
-            with self.cv:
-                self.error = exc
-            return
-        with self.cv:
-            self.send_s += time.perf_counter() - issued
-
-    def _loop(self) -> None:
-        while True:
-            with self.cv:
-                while not self.heap and not self.closed:
-                    self.cv.wait()
-                if self.closed and not self.heap:
-                    return
-                delay = self.heap[0][0] - time.perf_counter()
-                if delay > 0:
-                    self.cv.wait(timeout=delay)
-                    continue
-                _, _, tensor, dst, tag, _ = heapq.heappop(self.heap)
-                self.busy += 1
-            try:
-                issued = time.perf_counter()
-                work = self.dist.isend(tensor, dst=dst, tag=tag)
-                waiter = threading.Thread(target=self._await, args=(work, tensor, issued), daemon=True)
-                waiter.start()
-            except BaseException as exc:  # reported by flush in the main thread
-                with self.cv:
-                    self.error = exc
-                    self.busy -= 1
-                    self.cv.notify_all()
-                return
-            with self.cv:
-                self.waiters.append(waiter)
-                self.busy -= 1
-                self.cv.notify_all()
-
-    def flush(self) -> tuple[float, float]:
-        """Wait until every message is sent; returns and resets (link seconds, send seconds)."""
-        with self.cv:
-            while (self.heap or self.busy) and self.error is None:
-                self.cv.wait(timeout=0.05)
-            waiters, self.waiters = self.waiters, []
-        for w in waiters:
-            w.join()
-        with self.cv:
-            if self.error is not None:
-                raise self.error
-            out = (self.link_s, self.send_s)
-            self.link_s = self.send_s = 0.0
+    def close(self, sends: Flushed) -> dict[str, float]:
+        """The image's record: the kinds, ``other``, ``image`` (wall), the sender's ``issue``
+        (inside ``isend``) and ``lag`` (issued late after due) seconds, ``messages``, and the
+        absolute times ``t0``, ``first_in``, ``last_out`` and (requester) ``result``."""
+        image = time.perf_counter() - self.t0
+        out = dict(self.s)
+        out.update(other=image - sum(self.s.values()), image=image, issue=sends.issue_s, lag=sends.lag_s)
+        out.update(messages=float(sends.messages), t0=self.t0, **self.at)
         return out
-
-    def close(self) -> None:
-        with self.cv:
-            self.closed = True
-            self.cv.notify_all()
-        self.thread.join(timeout=5)
 
 
 # -- the worker ------------------------------------------------------------------------------------
@@ -405,7 +359,9 @@ class _RankWorker:
             "ref_max_abs": 0.0,
             "resumed": {},
             "skipped": len(self.images) - len(self.start),
+            "spans": [],  # per recorded image: seconds per kind of work (see _Spans)
         }
+        self.span = _Spans()
 
     def run(self, dist: Any) -> None:
         """Every image to run, then the stats; on a failure, no teardown: closing the connections
@@ -431,18 +387,23 @@ class _RankWorker:
     def _image(self, img: int, first: int) -> None:
         """Image ``img``, from stage ``first`` on (-1: from the start), and its stats."""
         t0 = time.perf_counter()
+        self.span = _Spans(t0)
+        self.posted = self._post_all(img, first)
         if self.rank == self.N:
             compute, wait, sent = self._request(img, first, t0)
         else:
             compute, wait, sent = self._parts(img, first)
-        link_s, send_s = self.sender.flush()
+        tf = time.perf_counter()
+        sends = self.sender.flush()
+        self.span.add("flush", tf)
         per_proc = self.procs.take() if self.procs is not None else {}
         if img >= self.cfg["warmup"]:
             self.stats["compute_s"].append(compute)
             if per_proc:
                 self.stats.setdefault("processor_s", []).append(per_proc)
-            self.stats["link_s"].append(link_s)
-            self.stats["send_s"].append(send_s)
+            self.stats["link_s"].append(sends.link_s)
+            self.stats["send_s"].append(sends.send_s)
+            self.stats["spans"].append(self.span.close(sends))
             self.stats["recv_wait_s"].append(wait)
             self.stats["bytes_sent"] = sent
 
@@ -455,9 +416,10 @@ class _RankWorker:
         else:
             self.stats["resumed"][img] = first
         t_send = time.perf_counter()
-        y = self._gather(self.mine[self.S - 1], img, None)
+        y = self._gather(self.mine[self.S - 1], None)
         latency = time.perf_counter() - t0
         wait = time.perf_counter() - t_send
+        self.span.at["result"] = t0 + latency
         if self.hub is not None:
             self.hub.save_result(img, y)
         if img >= self.cfg["warmup"]:
@@ -488,17 +450,21 @@ class _RankWorker:
             if self.cfg["fail_rank"] == self.rank and self.cfg["fail_at"] == f"kill:{img}:{s}":
                 os.kill(os.getpid(), signal.SIGKILL)  # a real, abrupt death (tests)
             tw = time.perf_counter()
-            inp = self._gather(st, img, own)
+            inp = self._gather(st, own)
             tc = time.perf_counter()
             wait += tc - tw
+            self.span.at.setdefault("first_in", tc)
             if self.procs is not None and self.procs.handles(s):
                 own = self.procs.run(s, st.module, st.out_rows, inp)
             else:
                 own = st.module(inp)
-            compute += time.perf_counter() - tc
+            t = self.span.add("compute", tc)
+            compute += t - tc
             if self.hub is not None:
                 self.hub.save_part(img, s, self.rank, own)
+                self.span.add("hub", t)
             sent += self._emit(s, own, img)
+            self.span.at["last_out"] = time.perf_counter()
         return compute, wait, sent
 
     def _emit(self, after: int, y: torch.Tensor, img: int) -> int:
@@ -506,29 +472,55 @@ class _RankWorker:
         returns the bytes queued."""
         nbytes = 0
         for st, pc in self.sends.get(after, []):
+            t = time.perf_counter()
             piece = (y[:, :, pc.r0 : pc.r1, pc.c0 : pc.c1] if y.dim() == 4 else y).contiguous()
             b = piece.numel() * piece.element_size()
             nbytes += b
             cost = self.link(self.me, self.rank_name[st.rank], b) if self.link is not None else 0.0
+            t = self.span.add("slice", t)
             self.sender.put(piece, st.rank, img * (self.S + 1) + st.stage, cost)
+            self.span.add("put", t)
         return nbytes
 
-    def _gather(self, st: Step, img: int, own: torch.Tensor | None) -> torch.Tensor:
-        """The input of step ``st``: its pieces, received or (``own``) already here, in row order."""
-        bufs, works = [], []
+    def _post_all(self, img: int, first: int) -> dict[int, list[tuple[Piece, torch.Tensor, Any]]]:
+        """Post now the receive of every piece this rank gets in image ``img`` (stages after
+        ``first``), each into a buffer of its own: gloo moves a message's bytes only once its
+        receive is posted (until then the sender only announces it), so a receive posted when the
+        stage starts would keep every transfer from overlapping this rank's compute."""
+        t = time.perf_counter()
+        posted: dict[int, list[tuple[Piece, torch.Tensor, Any]]] = {}
+        for s, st in self.mine.items():
+            if s <= first:  # a resumed image: stage ``first``'s part is persisted, not received
+                continue
+            got = []
+            for pc in st.pieces:
+                if pc.src != self.rank:
+                    buf = torch.empty(pc.shape)
+                    got.append((pc, buf, self.dist.irecv(buf, src=pc.src, tag=img * (self.S + 1) + st.stage)))
+            posted[s] = got
+        self.span.add("recv_post", t)
+        return posted
+
+    def _gather(self, st: Step, own: torch.Tensor | None) -> torch.Tensor:
+        """The input of step ``st``: its pieces, received (posted by :meth:`_post_all`) or
+        (``own``) already here, in row order."""
+        t = time.perf_counter()
+        received = iter(self.posted.pop(st.stage, []))
+        bufs = []
         for pc in st.pieces:
             if pc.src == self.rank:
                 assert own is not None
                 bufs.append(own[:, :, pc.r0 : pc.r1, pc.c0 : pc.c1])
             else:
-                buf = torch.empty(pc.shape)
-                works.append(self.dist.irecv(buf, src=pc.src, tag=img * (self.S + 1) + st.stage))
+                _, buf, work = next(received)
+                work.wait()
                 bufs.append(buf)
-        for w in works:
-            w.wait()
+        t = self.span.add("recv_wait", t)
         if not bufs:  # only padding is read
             return torch.empty(1, 0, 0, 0)
-        return bufs[0] if len(bufs) == 1 else torch.cat(bufs, dim=2)
+        out = bufs[0] if len(bufs) == 1 else torch.cat(bufs, dim=2)
+        self.span.add("assemble", t)
+        return out
 
 
 # -- the launcher ----------------------------------------------------------------------------------
@@ -722,9 +714,31 @@ def _distributed_result(
             **run_meta,
             "resumed": req["resumed"],
             "skipped_images": req["skipped"],
+            "breakdown": _breakdown(stats, names + [REQUESTER]),
             **({"processors": per_proc} if per_proc else {}),
         },
     )
+
+
+def _breakdown(stats: list[dict[str, Any]], names: list[str]) -> dict[str, dict[str, float]]:
+    """Per rank (``names``, the requester last): the mean seconds per recorded image of every
+    :class:`_Spans` kind, and when its first input came (``first_in``) and its last output left
+    (``last_out``), in seconds after the requester sent the image (the same host's clock; only
+    where every rank recorded the same images, i.e. not in a resumed run)."""
+    out: dict[str, dict[str, float]] = {}
+    req = stats[-1].get("spans", [])
+    for name, st in zip(names, stats, strict=True):
+        spans = st.get("spans", [])
+        if not spans:
+            continue
+        keys = [k for k in spans[0] if k not in ("t0", "first_in", "last_out", "result")]
+        row = {k: statistics.fmean(sp.get(k, 0.0) for sp in spans) for k in keys}
+        if len(spans) == len(req):
+            for k in ("first_in", "last_out", "result"):
+                if all(k in sp for sp in spans):
+                    row[k] = statistics.fmean(sp[k] - r["t0"] for sp, r in zip(spans, req, strict=True))
+        out[name] = row
+    return out
 
 
 def run_local(
