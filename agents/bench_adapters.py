@@ -103,8 +103,24 @@ def exact_latency(env: DistrEdgeEnv) -> float | None:
     return None
 
 
-#: env id -> adapter class (built from a split)
-ADAPTERS: dict[str, Callable[[Split], BenchAdapter]] = {"splitgym/DistrEdge-v1": DistrEdgeAdapter}
+def _lazy(module: str, name: str) -> Callable[[Split], BenchAdapter]:
+    """An adapter class imported when first used (the HiDP one pulls in every node planner)."""
+
+    def make(split: Split) -> BenchAdapter:
+        import importlib
+
+        return getattr(importlib.import_module(f"splitgym.agents.{module}"), name)(split)
+
+    return make
+
+
+#: env id -> adapter class (built from a split); the other envs' adapters live in their own modules
+ADAPTERS: dict[str, Callable[[Split], BenchAdapter]] = {
+    "splitgym/DistrEdge-v1": DistrEdgeAdapter,
+    "splitgym/NPTP-v1": _lazy("bench_adapters_nptp", "NPTPAdapter"),
+    "splitgym/MSMDI-v1": _lazy("bench_adapters_msmdi", "MSMDIAdapter"),
+    "splitgym/HiDP-v0": _lazy("bench_adapters_hidp", "HiDPAdapter"),
+}
 
 
 def register_adapter(env_id: str, make: Callable[[Split], BenchAdapter]) -> None:
