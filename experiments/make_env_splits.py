@@ -86,4 +86,6 @@ def family_references(mod: ModuleType, folder: Path) -> None:
             best = min(v for v in row.values() if v is not None)
             print(f"{part:5s} {name}: best {best:.2f} ms", file=sys.stderr, flush=True)
     cmd = f"python -m splitgym.experiments.make_splits --family {mod.FAMILY}"
-    atomic_write(folder / "references.json", json.dumps({"command": cmd, "unit": "ms", "latency_ms": lat}, indent=1) + "\n")
+    atomic_write(
+        folder / "references.json", json.dumps({"command": cmd, "unit": "ms", "latency_ms": lat}, indent=1) + "\n"
+    )

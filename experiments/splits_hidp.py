@@ -37,7 +37,14 @@ def _draw(rng: np.random.Generator, models: tuple[str, ...], rates: tuple[tuple[
     start = round(float(rng.uniform(0.0, SPAN_S)), 3)
     seed = int(rng.integers(2**31 - 1))
     name = f"{'+'.join(models)}-{'+'.join(f'{x:g}' for x in r)}rps-t{start:g}-s{seed % 10_000}"
-    return {"name": name, "models": list(models), "rates": r, "requests": REQUESTS, "start": start, "arrival_seed": seed}
+    return {
+        "name": name,
+        "models": list(models),
+        "rates": r,
+        "requests": REQUESTS,
+        "start": start,
+        "arrival_seed": seed,
+    }
 
 
 def build_parts(seed: int = 18) -> dict[str, list[tuple[dict[str, Any], list[str]]]]:

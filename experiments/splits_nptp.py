@@ -64,7 +64,9 @@ def build_parts(seed: int = 18) -> dict[str, list[tuple[dict[str, Any], list[str
     seen: set[str] = set()
     train = [(m, []) for m in _draws(TRAIN, MODELS, rng, 16, seen)]
     val = [(m, []) for m in _draws(TRAIN, MODELS, rng, 4, seen)]
-    test = [(m, ["model"]) for models in ((("vgg13", 96),), (("vgg19", 128),)) for m in _draws(TRAIN, models, rng, 1, seen)]
+    test = [
+        (m, ["model"]) for models in ((("vgg13", 96),), (("vgg19", 128),)) for m in _draws(TRAIN, models, rng, 1, seen)
+    ]
     test += [(m, ["cluster"]) for m in _draws({**TRAIN, "n_devices": [6, 6]}, MODELS, rng, 2, seen)]
     test += [(m, ["bandwidth"]) for m in _draws({**TRAIN, "bandwidth_mbps": [20.0, 40.0]}, MODELS, rng, 2, seen)]
     return {"train": train, "val": val, "test": test}
