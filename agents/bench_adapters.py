@@ -140,10 +140,17 @@ def load_policy(run: Path, algo: str) -> Act:
 
     path = run / "export" / "policy.zip"
     if not path.exists():
-        raise SplitgymError(f"run {run}: no export/policy.zip (a DistrEdge-v1 run exports one)")
+        raise SplitgymError(f"run {run}: no export/policy.zip (DistrEdge-v1 and MSMDI runs export one)")
     if algo not in ALGOS:
         raise SplitgymError(f"run {run}: unknown agent.algo {algo!r}")
-    model = ALGOS[algo].load(path, device="cpu")
+    if path.with_name("policy.zip.sig.json").exists():  # an MSMDI run signs its export: load the checked bytes
+        import io
+
+        from splitgym.costmodels.run_folder import read_signed
+
+        model = ALGOS[algo].load(io.BytesIO(read_signed(path)), device="cpu")
+    else:
+        model = ALGOS[algo].load(path, device="cpu")
 
     def act(obs: np.ndarray) -> np.ndarray:
         return model.predict(obs, deterministic=True)[0]

@@ -8,13 +8,10 @@ env's references; a policy or random search admits, the workers serving by the e
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import numpy as np
 
-from splitgym.agents.bench_adapters_nptp import split_index
-from splitgym.costmodels.errors import ConfigError, SplitgymError
+from splitgym.agents.bench_split_env import SplitEnvAdapter
+from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.stages.queue_policies import SCHEDULERS, get_scheduler
 from splitgym.costmodels.stages.queue_sim import QueueSim
 from splitgym.envs.msmdi_v1 import MSMDIEnvV1
@@ -23,19 +20,13 @@ from splitgym.envs.splits import Split
 __all__ = ["MSMDIAdapter"]
 
 
-class MSMDIAdapter:
+class MSMDIAdapter(SplitEnvAdapter):
     """MSMDI-v1 on a split (see the module)."""
 
+    objective = "mean_sojourn_s"
+
     def __init__(self, split: Split) -> None:
-        self.split = split
-        self.env = MSMDIEnvV1(split=split.name)
-        self.index = split_index(split)
-
-    def instance_names(self) -> list[str]:
-        return [i.name for i in self.split.instances]
-
-    def _reset(self, j: int) -> np.ndarray:
-        return self.env.reset(options={"instance": self.index[j]})[0]
+        super().__init__(split, MSMDIEnvV1(split=split.name))
 
     def planner_latency(self, index: int, planner: str) -> float:
         if planner not in SCHEDULERS:
@@ -43,16 +34,6 @@ class MSMDIAdapter:
         self._reset(index)
         res = QueueSim(self.env.system, seed=self.env.episode_seed).run(get_scheduler(planner))
         return float(np.mean(res.done - res.arrive))
-
-    def policy_latency(self, index: int, act: Callable[[np.ndarray], Any]) -> float:
-        obs = self._reset(index)
-        done, info = False, {}
-        while not done:
-            try:
-                obs, _, done, _, info = self.env.step(act(obs))
-            except ValueError as exc:
-                raise SplitgymError(f"policy: its action does not fit MSMDI-v1 ({exc})") from None
-        return float(info["mean_sojourn_s"])
 
     def random_search_latency(self, index: int, evaluations: int, seed: int) -> float:
         """The best of ``evaluations`` episodes of uniform admissions."""

@@ -65,27 +65,37 @@ def _planners(adapter: Any) -> list[str]:
     return list(NPTP_PLANNERS) if type(adapter).__name__ == "NPTPAdapter" else list(SCHEDULERS)
 
 
-def family_references(mod: ModuleType, folder: Path) -> None:
-    """``references.json``: every planner's latency (ms) per instance of every part."""
+def _instance_row(name: str, j: int) -> dict[str, float | None]:
+    """Every planner's latency (ms) on instance ``j`` of split ``name`` (``None``: refused)."""
     from splitgym.agents.bench_adapters import adapter_for
+    from splitgym.agents.benchmark import subset
+
+    adapter = adapter_for(subset(get_split(name), [j]))
+    row: dict[str, float | None] = {}
+    for p in _planners(adapter):
+        try:
+            row[p] = adapter.planner_latency(0, p) * 1e3
+        except ConfigError:
+            row[p] = None
+    return row
+
+
+def family_references(mod: ModuleType, folder: Path) -> None:
+    """``references.json``: every planner's latency (ms) per instance of every part. One process
+    per instance (the tile planners' and cost models' caches grow to gigabytes over a part)."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
 
     if folder.resolve() != (SPLITS_DIR / mod.FAMILY).resolve():
         raise ConfigError(f"out: references read the split from the package; use --no-references with --out {folder}")
     lat: dict[str, dict[str, float | None]] = {}
-    for part in ("train", "val", "test"):
-        split = get_split(f"{mod.FAMILY}/{part}")
-        adapter = adapter_for(split)
-        for j, name in enumerate(adapter.instance_names()):
-            row: dict[str, float | None] = {}
-            for p in _planners(adapter):
-                try:
-                    row[p] = adapter.planner_latency(j, p) * 1e3
-                except ConfigError:
-                    row[p] = None
-            lat[name] = row
-            best = min(v for v in row.values() if v is not None)
-            print(f"{part:5s} {name}: best {best:.2f} ms", file=sys.stderr, flush=True)
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn"), max_tasks_per_child=1) as pool:
+        for part in ("train", "val", "test"):
+            split = get_split(f"{mod.FAMILY}/{part}")
+            for j, inst in enumerate(split.instances):
+                lat[inst.name] = row = pool.submit(_instance_row, split.name, j).result()
+                best = min(v for v in row.values() if v is not None)
+                print(f"{part:5s} {inst.name}: best {best:.2f} ms", file=sys.stderr, flush=True)
     cmd = f"python -m splitgym.experiments.make_splits --family {mod.FAMILY}"
-    atomic_write(
-        folder / "references.json", json.dumps({"command": cmd, "unit": "ms", "latency_ms": lat}, indent=1) + "\n"
-    )
+    doc = {"command": cmd, "unit": "ms", "latency_ms": lat}
+    atomic_write(folder / "references.json", json.dumps(doc, indent=1) + "\n")
