@@ -105,6 +105,7 @@ def test_msmdi_adapter_latency_is_the_envs_episode_under_that_scheduler(planner)
         )
 
 
+@pytest.mark.slow  # traces and plans four models' menus (~20 s at load 10 on two cores)
 def test_hidp_adapter_latency_is_the_envs_episode_under_that_policy():
     from splitgym.agents.bench_adapters_hidp import HiDPAdapter
     from splitgym.agents.planners.nodes.hidp_menu import planner_menu
@@ -121,7 +122,14 @@ def test_hidp_adapter_latency_is_the_envs_episode_under_that_policy():
         assert refs[policy.name] == pytest.approx(own, rel=1e-9)
 
 
-@pytest.mark.parametrize("family,planner", [("nptp-v1", "nptp-mpa"), ("msmdi-v1", "ms-mdi"), ("hidp-v0", "hidp")])
+@pytest.mark.parametrize(
+    "family,planner",
+    [
+        pytest.param("nptp-v1", "nptp-mpa", marks=pytest.mark.slow),  # tile cost tables per instance
+        ("msmdi-v1", "ms-mdi"),
+        pytest.param("hidp-v0", "hidp", marks=pytest.mark.slow),  # four models' menus
+    ],
+)
 def test_benchmark_end_to_end_on_two_test_instances(family, planner, tmp_path):
     result = run_benchmark([planner, "random"], f"{family}/test", seeds=2, random_evals=2, instances=[0, 1])
     assert len(result["rows"]) == 1 * 2 + 2 * 2  # the planner once, random search per seed
