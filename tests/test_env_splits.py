@@ -63,6 +63,7 @@ def _small_nptp() -> int:
     return next(j for j, i in enumerate(sp.instances) if i.value.model == "vgg11" and len(i.value.devices) == 3)
 
 
+@pytest.mark.slow  # three tile cost models (~25 s at load 10 on two cores)
 def test_nptp_adapter_scores_as_the_env_does():
     from splitgym.agents.bench_adapters_nptp import NPTPAdapter
 
