@@ -76,12 +76,21 @@ def test_nptp_adapter_scores_as_the_env_does():
     done, info = False, {}
     while not done:
         _, _, done, _, info = env.step(rng.uniform(-1, 1, 4))
-    assert ad.planner_latency(0, "equal-strips") == info["reference_latency"]  # the env's own T_strips
-    # the adapter scores a layout as the env's step does (memory penalty included)
+    # the adapter scores a layout as the env's step does (memory penalty included) ...
     from splitgym.costmodels.slicing import Region
+    from splitgym.costmodels.tiles.tile_layouts import equal_strips
 
     layout = [Region(*t) for t in info["tiles"]]
     assert ad.env.penalised(ad.env.model.score(layout)) == pytest.approx(info["latency"], rel=1e-12)
+    strips = env.model.score(equal_strips(env.H, env.W, env.N))  # ... equal strips (T_strips) included
+    assert strips.latency == info["reference_latency"]
+    assert ad.planner_latency(0, "equal-strips") == env.penalised(strips)
+    # the planners see the instance's memory caps: MPA's layout fits them
+    from splitgym.agents.planners import run_planner
+    from splitgym.costmodels.tiles.tile_cost import plan_rects
+
+    plan = run_planner("nptp-mpa", env.graph, env.cluster, scatter=True, iterations=100, caps=ad._caps_file(0))
+    assert env.model.score(plan_rects(plan)).feasible
     refs = load_references("nptp-v1/train")[split.instances[j].name]
     for planner in ("coedge-lp", "nptp-mpa", "grid"):  # the shipped references are the adapter's numbers
         assert ad.planner_latency(0, planner) * 1e3 == pytest.approx(refs[planner], rel=1e-9)
