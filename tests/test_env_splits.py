@@ -12,6 +12,8 @@ import pytest
 from splitgym.agents.bench_report import write_outputs
 from splitgym.agents.benchmark import run_benchmark, subset
 from splitgym.costmodels.errors import ConfigError, EnvArgumentError
+from splitgym.envs.hidp_env import HiDPEnv
+from splitgym.envs.msmdi_v1 import MSMDIEnvV1
 from splitgym.envs.nptp_v1 import NPTPv1Env
 from splitgym.envs.splits import SPLITS_DIR, get_split, list_splits, load_references
 from splitgym.experiments.cli import main
@@ -100,7 +102,6 @@ def test_nptp_adapter_scores_as_the_env_does():
 @pytest.mark.parametrize("planner", ["ms-mdi", "ar-mdi", "local"])
 def test_msmdi_adapter_latency_is_the_envs_episode_under_that_scheduler(planner):
     from splitgym.agents.bench_adapters_msmdi import MSMDIAdapter
-    from splitgym.envs.msmdi_v1 import MSMDIEnvV1
 
     split = get_split("msmdi-v1/test")
     for j in (0, 2):  # a held-out cluster and a held-out rate regime
@@ -121,7 +122,6 @@ def test_hidp_adapter_latency_is_the_envs_episode_under_that_policy():
     from splitgym.agents.bench_adapters_hidp import HiDPAdapter
     from splitgym.agents.planners.nodes.hidp_menu import planner_menu
     from splitgym.agents.planners.nodes.hidp_policies import EarliestFinishPolicy, FixedPolicy, run_episode
-    from splitgym.envs.hidp_env import HiDPEnv
 
     split = get_split("hidp-v0/train")
     ad = HiDPAdapter(subset(split, [0]))
@@ -162,3 +162,17 @@ def test_cli_benchmark_on_msmdi_and_a_bad_planner(tmp_path, capsys):
     assert "msmdi-v1/test" in out and (tmp_path / "benchmark.png").exists()
     assert main(["benchmark", "aofl", "--split", "msmdi-v1/test", "--instances", "0", "-o", str(tmp_path)]) == 2
     assert "'aofl' is not an MS-MDI scheduler" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda: NPTPv1Env(split="nptp-v1/val"), marks=pytest.mark.slow, id="nptp"),  # ~9 s
+        pytest.param(lambda: MSMDIEnvV1(split="msmdi-v1/val"), id="msmdi"),
+        pytest.param(lambda: HiDPEnv(split="hidp-v0/val"), id="hidp"),
+    ],
+)
+def test_split_envs_pass_gymnasiums_checker(make):
+    from gymnasium.utils.env_checker import check_env
+
+    check_env(make(), skip_render_check=True)
