@@ -103,8 +103,24 @@ def exact_latency(env: DistrEdgeEnv) -> float | None:
     return None
 
 
-#: env id -> adapter class (built from a split)
-ADAPTERS: dict[str, Callable[[Split], BenchAdapter]] = {"splitgym/DistrEdge-v1": DistrEdgeAdapter}
+def _lazy(module: str, name: str) -> Callable[[Split], BenchAdapter]:
+    """An adapter class imported when first used (the HiDP one pulls in every node planner)."""
+
+    def make(split: Split) -> BenchAdapter:
+        import importlib
+
+        return getattr(importlib.import_module(f"splitgym.agents.{module}"), name)(split)
+
+    return make
+
+
+#: env id -> adapter class (built from a split); the other envs' adapters live in their own modules
+ADAPTERS: dict[str, Callable[[Split], BenchAdapter]] = {
+    "splitgym/DistrEdge-v1": DistrEdgeAdapter,
+    "splitgym/NPTP-v1": _lazy("bench_adapters_nptp", "NPTPAdapter"),
+    "splitgym/MSMDI-v1": _lazy("bench_adapters_msmdi", "MSMDIAdapter"),
+    "splitgym/HiDP-v0": _lazy("bench_adapters_hidp", "HiDPAdapter"),
+}
 
 
 def register_adapter(env_id: str, make: Callable[[Split], BenchAdapter]) -> None:
@@ -124,10 +140,17 @@ def load_policy(run: Path, algo: str) -> Act:
 
     path = run / "export" / "policy.zip"
     if not path.exists():
-        raise SplitgymError(f"run {run}: no export/policy.zip (a DistrEdge-v1 run exports one)")
+        raise SplitgymError(f"run {run}: no export/policy.zip (DistrEdge-v1 and MSMDI runs export one)")
     if algo not in ALGOS:
         raise SplitgymError(f"run {run}: unknown agent.algo {algo!r}")
-    model = ALGOS[algo].load(path, device="cpu")
+    if path.with_name("policy.zip.sig.json").exists():  # an MSMDI run signs its export: load the checked bytes
+        import io
+
+        from splitgym.costmodels.run_folder import read_signed
+
+        model = ALGOS[algo].load(io.BytesIO(read_signed(path)), device="cpu")
+    else:
+        model = ALGOS[algo].load(path, device="cpu")
 
     def act(obs: np.ndarray) -> np.ndarray:
         return model.predict(obs, deterministic=True)[0]

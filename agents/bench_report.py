@@ -16,7 +16,7 @@ from splitgym.envs.splits import Split
 __all__ = ["aggregate", "write_outputs", "markdown"]
 
 REPS = 2000  # bootstrap resamples (rliable's default is 50,000; 2,000 keeps a run in seconds)
-GROUPS = ("none", "model", "cluster", "bandwidth")  # held-out axes of a split ("none": in distribution)
+GROUPS = ("none", "model", "cluster", "bandwidth", "rates")  # held-out axes ("none": in distribution)
 
 
 def _rliable() -> tuple[Any, Any, Any]:

@@ -17,6 +17,7 @@ from splitgym.costmodels.nodes.node_cluster import NodeCluster
 from splitgym.costmodels.plan import Plan
 from splitgym.envs.hidp_render import HiDPRender
 from splitgym.envs.hidp_streams import Menu, poisson_arrivals, template_menu, trace_arrivals
+from splitgym.envs.split_kinds import hidp_episode, hidp_split, pick
 
 __all__ = ["HiDPEnv", "REWARDS", "graph_of"]
 
@@ -88,7 +89,11 @@ class HiDPEnv(HiDPRender, gym.Env[np.ndarray, np.int64]):
     ``efficiency`` (processor-kind fractions of peak, a sensitivity run), ``start`` (a fixed start
     time instead of the random one), ``preview`` (the look-ahead features above), ``render_mode``
     (``"ansi"``: the processors' backlogs, the nodes' availability and the current request as text;
-    ``"human"``: printed; ``"rgb_array"``: a band per processor, ``envs/hidp_render.py``).
+    ``"human"``: printed; ``"rgb_array"``: a band per processor, ``envs/hidp_render.py``). ``split``
+    (``"hidp-v0/train"``, ``splitgym list splits``): each reset draws one of the split's instances
+    (models, rates, requests, start, arrivals seed: ``envs/split_kinds.py``) instead of ``models``,
+    ``rates``, ``requests``, ``trace`` and ``start``; ``instance=i`` its i-th alone,
+    ``reset(options={"instance": i})`` the i-th for one episode.
 
     ## Version History
     * v0: initial version.
@@ -109,8 +114,18 @@ class HiDPEnv(HiDPRender, gym.Env[np.ndarray, np.int64]):
         start: float | None = None,
         preview: bool = False,
         render_mode: str | None = None,
+        split: str | None = None,
+        instance: int | None = None,
     ) -> None:
         self._set_render_mode(render_mode)
+        self._items, every = hidp_split(split, instance) if split is not None else ((), ())
+        if self._items:
+            if trace is not None or start is not None:
+                raise ConfigError(f"split: {split} sets the arrivals and start; drop trace/start")
+            models, rates, _, _ = hidp_episode(self._items[0])
+            requests = self._items[0].value.requests
+        elif instance is not None:
+            raise EnvArgumentError(f"instance: {instance!r} needs a split to index")
         if reward not in REWARDS:
             raise EnvArgumentError(f"reward: must be one of {REWARDS}, got {reward!r}")
         if len(models) != len(rates) or not models:
@@ -129,11 +144,11 @@ class HiDPEnv(HiDPRender, gym.Env[np.ndarray, np.int64]):
         self.start, self.show_preview = start, bool(preview)
         steps = [t for n in self.nodes.nodes for t, _ in n.availability.steps]
         self.span = (max(steps) if steps else 0.0) + 20.0
-        self.scorers = {m: HiDPScorer(graph_of(m), self.nodes) for m in set(self.models)}
+        self.scorers = {m: HiDPScorer(graph_of(m), self.nodes) for m in {*self.models, *every}}
         self._menus: dict[tuple[str, tuple[bool, ...]], list[Plan]] = {}
         full = tuple(True for _ in self.nodes.nodes)
         self.K = len(self.plans(self.models[0], full))
-        self.ref = {m: min(self.scorers[m].latency(p) for p in self.plans(m, full)) for m in set(self.models)}
+        self.ref = {m: min(self.scorers[m].latency(p) for p in self.plans(m, full)) for m in self.scorers}
         self.N, self.P = self.nodes.size, max(len(n.processors) for n in self.nodes.nodes)
         self.action_space = spaces.Discrete(self.K)
         dim = self.N * self.P + self.N + len(self.models) + 1 + (self.K if self.show_preview else 0)
@@ -160,11 +175,13 @@ class HiDPEnv(HiDPRender, gym.Env[np.ndarray, np.int64]):
     # -- gymnasium API ------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        t0 = self.start if self.start is not None else float(self.np_random.uniform(0.0, self.span))
-        if self.trace is not None:
-            arrivals = self.trace
+        if self._items:
+            self.models, self.rates, arrivals, t0 = hidp_episode(pick(self._items, self.np_random, options))
+        elif (options or {}).get("instance") is not None:
+            raise EnvArgumentError("options.instance: needs an env built on a split (split=...)")
         else:
-            arrivals = poisson_arrivals(self.np_random, self.rates, self.requests)
+            t0 = self.start if self.start is not None else float(self.np_random.uniform(0.0, self.span))
+            arrivals = self.trace or poisson_arrivals(self.np_random, self.rates, self.requests)
         self.arrivals = [(t0 + t, s) for t, s in arrivals]
         self.free: dict[tuple[int, str], float] = {}
         self.i, self.prev_t, self.makespan = 0, t0, t0

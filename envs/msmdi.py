@@ -128,7 +128,7 @@ class MSMDIEnv(PlanRender, gym.Env[np.ndarray, np.ndarray]):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         self._draw_instance()
-        self.episode_seed = int(self.np_random.integers(2**31 - 1))  # the arrivals' seed
+        self.episode_seed = self._arrival_seed()  # the arrivals' seed
         self.sim = QueueSim(self.system, seed=self.episode_seed)
         self._gen = self.sim.steps(self.service, external=True, external_service=self._learn_service)
         self._area_paid = 0.0  # backlog area already turned into reward (the first step pays from t=0)
@@ -213,6 +213,10 @@ class MSMDIEnv(PlanRender, gym.Env[np.ndarray, np.ndarray]):
 
     def _draw_instance(self) -> None:
         """v0: one fixed instance (draws nothing, so v0's trajectories are unchanged)."""
+
+    def _arrival_seed(self) -> int:
+        """The episode's arrivals seed, drawn from ``np_random`` (a v1 split instance fixes its own)."""
+        return int(self.np_random.integers(2**31 - 1))
 
     def _decision(self, a: np.ndarray) -> list[int] | None:
         return admission_decision(a, self.S)

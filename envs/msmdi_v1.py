@@ -19,6 +19,7 @@ from splitgym.costmodels.errors import ConfigError
 from splitgym.envs.msmdi import MSMDIEnv, admission_decision
 from splitgym.envs.msmdi_instances import InstanceDistribution
 from splitgym.envs.msmdi_scenarios import MDIScenario
+from splitgym.envs.split_kinds import Named, pick, split_items
 
 __all__ = ["MSMDIEnvV1", "scaled_obs"]
 
@@ -67,6 +68,10 @@ class MSMDIEnvV1(MSMDIEnv):
     ``instances`` (:mod:`splitgym.envs.msmdi_instances`): rates and worker count drawn from
     ``self.np_random`` at each reset; ``None`` is the scenario alone. The same seed gives the same
     instance and trajectory; the drawn instance is in ``info`` at reset (``rates``, ``workers``).
+    Or ``split`` (``"msmdi-v1/train"``, ``splitgym list splits``): a uniform draw among the split's
+    instances per reset, each with its own arrivals seed (so an instance is one trajectory for one
+    policy); ``instance=i`` its i-th alone, ``reset(options={"instance": i})`` the i-th for one
+    episode. ``scenario`` is then the split's (another one is refused).
 
     ## Rewards, Starting State, Episode End
     As v0: ``reward`` (backlog or makespan) is the same for training and for the evaluation at
@@ -78,15 +83,22 @@ class MSMDIEnvV1(MSMDIEnv):
 
     def __init__(
         self,
-        scenario: str | MDIScenario = "ms-mdi-3-small",
+        scenario: str | MDIScenario | None = None,
         images: tuple[int, ...] | None = None,
         reward: str = "backlog",
         service: str = "ms-mdi",
         learn_service: bool = False,
         instances: Mapping[str, Any] | None = None,
         render_mode: str | None = None,
+        split: str | None = None,
+        instance: int | None = None,
     ) -> None:
-        super().__init__(scenario, images, reward, service, render_mode)
+        self._items: tuple[Named, ...] = ()
+        if split is not None:
+            scenario = self._split_scenario(split, instance, scenario, instances)
+        elif instance is not None:
+            raise ConfigError(f"instance: {instance!r} needs a split to index")
+        super().__init__(scenario or "ms-mdi-3-small", images, reward, service, render_mode)
         if not isinstance(learn_service, bool):
             raise ConfigError(f"learn_service: expected true or false, got {learn_service!r}")
         self._learn_service = learn_service
@@ -98,9 +110,26 @@ class MSMDIEnvV1(MSMDIEnv):
         self.action_space = spaces.MultiDiscrete([2] * S + ([S + 2] * N if learn_service else []))
         self.observation_space = spaces.Box(0.0, 1.0, (2 * S + N * S + 3 * N + S + 1,), dtype=np.float32)
 
+    def _split_scenario(
+        self, split: str, instance: int | None, scenario: str | MDIScenario | None, instances: Any
+    ) -> str:
+        """The split's scenario (every instance of a split shares it: one observation size)."""
+        if instances is not None:
+            raise ConfigError(f"split: give split or instances, not both (split={split!r})")
+        _, self._items = split_items(split, instance, "splitgym/MSMDI-v1")
+        name = self._items[0].value.scenario
+        given = getattr(scenario, "name", scenario)
+        if given is not None and given != name:
+            raise ConfigError(f"scenario: {split} is on {name!r}, got {given!r}")
+        return name
+
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        if not self._items and (options or {}).get("instance") is not None:
+            raise ConfigError("options.instance: needs an env built on a split (split=...)")
+        self._options = options
         obs, info = super().reset(seed=seed, options=options)
-        return obs, info | {"rates": list(self.system.rates), "workers": int(sum(self.system.alive or []))}
+        info = info | {"rates": list(self.system.rates), "workers": int(sum(self.system.alive or []))}
+        return obs, info | ({"instance": self._current.name} if self._items else {})
 
     def step(self, action: np.ndarray):
         obs, r, done, trunc, info = super().step(action)
@@ -114,7 +143,16 @@ class MSMDIEnvV1(MSMDIEnv):
         return np.concatenate([a, np.full(self.N, self.S + 1, dtype=np.int64)]) if self._learn_service else a
 
     def _draw_instance(self) -> None:
-        self.system = self.instances.draw(self.np_random, self.base_system)
+        if not self._items:
+            self.system = self.instances.draw(self.np_random, self.base_system)
+            return
+        self._current = pick(self._items, self.np_random, getattr(self, "_options", None))
+        inst = self._current.value
+        point = {"rates": list(inst.rates), "workers": [inst.workers]}
+        self.system = InstanceDistribution.from_config(point, self.base_system).draw(self.np_random, self.base_system)
+
+    def _arrival_seed(self) -> int:
+        return self._current.value.arrival_seed if self._items else super()._arrival_seed()
 
     def _decision(self, a: np.ndarray) -> list[int] | None:
         if not self._learn_service:

@@ -138,3 +138,33 @@ class InstanceSpace:
         model = self.models[int(rng.integers(len(self.models)))]
         size = self.inputs[int(rng.integers(len(self.inputs)))]
         return Instance(model, size, tuple(self.pool[int(i)] for i in picked), round(bw, 6), self.latency_ms)
+
+
+@dataclass(frozen=True)
+class SplitSpace:
+    """A named split's instances as NPTP-v1's distribution (``NPTPv1Env(split=...)``): a uniform
+    draw among them. ``models`` is the observation's one-hot vocabulary: the family's train models,
+    so a policy trained on ``<family>/train`` reads every part of the family with the same inputs
+    (a held-out model is all zeros there, as it should be: the policy has never seen it)."""
+
+    items: tuple[Any, ...]  # split_kinds.Named, value an Instance
+    n_max: int
+    models: tuple[str, ...]
+    label: str
+
+    @property
+    def n_devices(self) -> tuple[int, int]:
+        sizes = [len(i.value.devices) for i in self.items]
+        return min(sizes), max(sizes)
+
+    @classmethod
+    def from_split(cls, split: str, instance: int | None) -> SplitSpace:
+        from splitgym.envs.split_kinds import split_items
+        from splitgym.envs.splits import get_split, list_splits
+
+        sp, items = split_items(split, instance, "splitgym/NPTP-v1")
+        family = split.partition("/")[0]
+        vocab = get_split(f"{family}/train").instances if f"{family}/train" in list_splits() else sp.instances
+        models = tuple(dict.fromkeys(i.value.model for i in vocab))
+        label = split if instance is None else f"{split}[{instance}]"
+        return cls(tuple(items), sp.max_devices, models, label)

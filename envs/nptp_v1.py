@@ -20,9 +20,10 @@ from splitgym.costmodels.slicing import Region
 from splitgym.costmodels.tiles.tile_cost import TileCostModel, TileScore, memory_caps, tile_plan
 from splitgym.costmodels.tiles.tile_layouts import COLS, ROWS, equal_strips, fraction_cuts
 from splitgym.envs.nptp import REWARDS
-from splitgym.envs.nptp_instances import Instance, InstanceSpace
+from splitgym.envs.nptp_instances import Instance, InstanceSpace, SplitSpace
 from splitgym.envs.plan_render import NOTHING, PlanRender, text_table
 from splitgym.envs.scenarios import cached_graph
+from splitgym.envs.split_kinds import pick
 
 __all__ = ["NPTPv1Env", "penalised_latency", "PER_DEVICE", "CACHE_SIZE"]
 
@@ -92,7 +93,10 @@ class NPTPv1Env(PlanRender, gym.Env[np.ndarray, np.ndarray]):
     ## Arguments
     ``instances``: the distribution (a mapping, :class:`InstanceSpace`; None: the default space);
     ``reward``; ``scatter`` (default True: the end-to-end objective; False: the paper's Eq. 9);
-    ``overflow_weight`` (default 10); ``render_mode`` as v0.
+    ``overflow_weight`` (default 10); ``render_mode`` as v0. ``split`` (``"nptp-v1/train"``,
+    ``splitgym list splits``) instead of ``instances``: a uniform draw among the split's instances
+    per reset, ``instance=i`` its i-th alone, ``reset(options={"instance": i})`` the i-th for one
+    episode (the benchmark's way); the model one-hot is over the family's train models.
 
     ## Version History
     * v1: instances drawn per reset, device choice in the action, assigned tiles and instance
@@ -106,7 +110,13 @@ class NPTPv1Env(PlanRender, gym.Env[np.ndarray, np.ndarray]):
         scatter: bool = True,
         overflow_weight: float = 10.0,
         render_mode: str | None = None,
+        split: str | None = None,
+        instance: int | None = None,
     ) -> None:
+        if split is not None and instances is not None:
+            raise EnvArgumentError(f"split: give split or instances, not both (split={split!r})")
+        if instance is not None and split is None:
+            raise EnvArgumentError(f"instance: {instance!r} needs a split to index")
         if reward not in REWARDS:
             raise EnvArgumentError(f"reward: must be one of {REWARDS}, got {reward!r}")
         if isinstance(overflow_weight, bool) or not isinstance(overflow_weight, (int, float)) or overflow_weight <= 0:
@@ -114,7 +124,11 @@ class NPTPv1Env(PlanRender, gym.Env[np.ndarray, np.ndarray]):
         if not isinstance(scatter, bool):
             raise EnvArgumentError(f"scatter: must be true or false, got {scatter!r}")
         self._set_render_mode(render_mode)
-        self.space = instances if isinstance(instances, InstanceSpace) else InstanceSpace.from_config(instances)
+        self.space: InstanceSpace | SplitSpace
+        if split is not None:
+            self.space = SplitSpace.from_split(split, instance)
+        else:
+            self.space = instances if isinstance(instances, InstanceSpace) else InstanceSpace.from_config(instances)
         self.reward_mode, self.scatter, self.overflow_weight = reward, scatter, float(overflow_weight)
         self.n_max = self.space.n_max
         self.action_space = spaces.Box(-1.0, 1.0, (4,), dtype=np.float32)
@@ -124,10 +138,18 @@ class NPTPv1Env(PlanRender, gym.Env[np.ndarray, np.ndarray]):
         self._profiles: dict[tuple[str, int], dict[str, DeviceProfile]] = {}
         self._rates: dict[tuple[Any, ...], list[Any]] = {}
         self.last_layout: list[Region] | None = None
-        self._load(self.space.draw(np.random.default_rng(0)))
+        self._load(self._draw(np.random.default_rng(0), None))
         self._reset_episode()
 
     # -- instances ------------------------------------------------------------------------------
+    def _draw(self, rng: np.random.Generator, options: dict[str, Any] | None) -> Instance:
+        """This reset's instance: from the split (``options["instance"]``: that one) or the space."""
+        if isinstance(self.space, SplitSpace):
+            return pick(self.space.items, rng, options).value
+        if (options or {}).get("instance") is not None:
+            raise EnvArgumentError("options.instance: needs an env built on a split (split=...)")
+        return self.space.draw(rng)
+
     def _load(self, inst: Instance) -> None:
         """Make ``inst`` the current instance (its cost model cached by instance)."""
         self.instance = inst
@@ -173,7 +195,7 @@ class NPTPv1Env(PlanRender, gym.Env[np.ndarray, np.ndarray]):
     # -- gymnasium API --------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        self._load(self.space.draw(self.np_random))
+        self._load(self._draw(self.np_random, options))
         self._reset_episode()
         return self._obs(), {"step": 0, "instance": self._describe()}
 

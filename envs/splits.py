@@ -120,3 +120,14 @@ def load_references(name: str) -> dict[str, dict[str, float]]:
     if not ref.exists():
         raise ConfigError(f"split {name}: no references.json in {family}")
     return json.loads(ref.read_text())["latency_ms"]
+
+
+def _register_env_kinds() -> None:
+    """NPTP-v1's, MSMDI-v1's and HiDP-v0's instance kinds (envs/split_kinds.py)."""
+    from splitgym.envs.split_kinds import DECODERS
+
+    for kind, decode in DECODERS.items():
+        register_kind(kind, decode)
+
+
+_register_env_kinds()

@@ -1,6 +1,7 @@
 """Write the DistrEdge-v1 splits (train / val / test) and their reference latencies.
 
     python -m splitgym.experiments.make_splits            # writes envs/data/splits/distredge-v1/
+    python -m splitgym.experiments.make_splits --family nptp-v1   # or msmdi-v1, hidp-v0 (make_env_splits.py)
 
 Run once per family: the files are frozen (each holds its instances' sha256; a change is a new
 family). What each part holds:
@@ -118,11 +119,20 @@ DESCRIPTIONS = {
 
 
 def main(argv: list[str] | None = None) -> None:
+    from splitgym.experiments.make_env_splits import FAMILY_MODULES, family_module, family_references, write_family
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=str(SPLITS_DIR / FAMILY), help="folder to write (default: the package's)")
+    ap.add_argument("--family", default=FAMILY, choices=[FAMILY, *FAMILY_MODULES], help="which family to write")
+    ap.add_argument("--out", default=None, help="folder to write (default: the package's, envs/data/splits/<family>)")
     ap.add_argument("--no-references", action="store_true", help="skip references.json")
     args = ap.parse_args(argv)
-    folder = Path(args.out)
+    folder = Path(args.out or SPLITS_DIR / args.family)
+    if args.family != FAMILY:  # NPTP-v1, MSMDI-v1, HiDP-v0 (experiments/make_env_splits.py)
+        mod = family_module(args.family)
+        write_family(mod, folder)
+        if not args.no_references:
+            family_references(mod, folder)
+        return
     folder.mkdir(parents=True, exist_ok=True)
     parts = build_parts()
     for part, items in parts.items():
