@@ -91,7 +91,7 @@ class _Chain:
 
     part: Partition
     T: list[np.ndarray]
-    steps: dict[tuple[Span | None, Span], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+    steps: dict[tuple[Span | None, Span], tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
 class _Pricer:
@@ -131,7 +131,8 @@ class _Pricer:
     @cached_property
     def linear(self) -> LinearModel:
         """The linear model, built once for the volume prior and the linear seed."""
-        return LinearModel.build(self.graph, self.cluster)
+        profiles = {d.spec.key(): p for d, p in zip(self.cluster.devices, self.sim.profiles, strict=True)}
+        return LinearModel.build(self.graph, self.cluster, profiles)  # the simulator's, not derived again
 
     def volume_cuts(self, kind: str, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
         """(prior row (N,), cut points (B, N+1)) of volume ``first..last`` under prior ``kind``."""
@@ -165,8 +166,9 @@ class _Pricer:
                 prev = self.volume_cuts(kind, *part[v - 1])[1] if v else None
                 st = self.sim.advance(part[v][0], part[v][1], cuts, T, prev)
                 T = st.T
-                if keep:
-                    chain.steps[key] = (cuts[:, 1:] > cuts[:, :-1], st.compute, st.recv_bytes > 0, st.recv_seconds)
+                if keep:  # transfer seconds by source first, -inf where nothing is sent (see _replay)
+                    secs = np.where(st.recv_bytes > 0, st.recv_seconds, -np.inf).transpose(2, 0, 1).copy()
+                    chain.steps[key] = (cuts[:, 1:] > cuts[:, :-1], st.compute, secs)
             chain.T.append(T)
         return T, chain
 
@@ -199,11 +201,14 @@ class _Pricer:
         return self.cache[starts]
 
 
-def _replay(step: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], T_prev: np.ndarray) -> np.ndarray:
+def _replay(step: tuple[np.ndarray, np.ndarray, np.ndarray], T_prev: np.ndarray) -> np.ndarray:
     """:meth:`Simulator.advance`'s state update for a volume whose parts, compute and transfer
-    seconds are known (not shared links): each device starts once its inputs arrived."""
-    nonempty, compute, sends, secs = step
-    arrival = np.where(sends, T_prev[:, None, :] + secs, 0.0).max(axis=2)
+    seconds are known (not shared links): each device starts once its inputs arrived. ``secs`` is
+    (M, B, N), source first so that the max over sources is an elementwise max of M arrays
+    (numpy reduces a short last axis slowly), -inf where a source sends nothing: the simulator's
+    ``where(sends, T + secs, 0).max()`` is the same max once taken with ``T_prev`` (>= 0)."""
+    nonempty, compute, secs = step
+    arrival = (T_prev.T[:, :, None] + secs).max(axis=0)
     return np.where(nonempty, np.maximum(T_prev, arrival) + compute, T_prev)
 
 
