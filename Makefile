@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: demo test test-slow test-sweeps test-all bench lint clean reproduce-distredge reproduce-hyps reproduce-msmdi reproduce-nptp \
-        reproduce-hidp
+        reproduce-hidp rerun-results
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,35 +47,38 @@ test-sweeps: $(SWEEPS_VENV)/.installed-stamp
 
 test-all: test test-slow test-sweeps
 
-# DistrEdge's Tables I-III, the a sweep and other models: ~50 training runs of 4000 episodes
-# (about 1.5 min each on 2 cores); finished runs are reused. CSV + PNG in experiments/results/.
+# DistrEdge's Tables I-III, the a sweep and other models: ~50 training runs of 4000 episodes x 3
+# seeds (about 1.5 min each on 2 cores); finished runs are reused. CSV + PNG in experiments/results/.
 reproduce-distredge: $(STAMP)
 	for t in table1 table2 table3 alpha models; do $(PY) -m splitgym.experiments.distredge_tables $$t || exit 1; done
 	$(PY) -m splitgym.experiments.distredge_dynamic
 	$(PY) -m splitgym.experiments.lcpss_samples
 
 # MS-MDI Section 5 on the queueing simulator (a few minutes), after a PPO admission policy is
-# trained per worker count (~10 min on 2 cores; finished runs are reused); then AR-MDI's allocation
+# trained per worker count and seed 0-2 (~30 min on 2 cores; finished runs are reused; each run
+# folder records its commit first, so the learned rows carry it); then AR-MDI's allocation
 # and the starvation of the sources' MDI queues (msmdi_mechanisms), the tie/idle rules, the load
 # regimes and joining/leaving workers (msmdi_regimes, ~15 min of CPU), and the env's action-check
 # benchmark. CSV + MD + PNG in experiments/results/.
+MSMDI_TRAIN = env=msmdi agent=ppo episodes=120 'env.images=[300,900]' env.eval_episodes=3
 reproduce-msmdi: $(STAMP)
-	for n in 5 3 2; do test -f runs/msmdi-ppo-ms$$n/export/policy.zip || nice -n 19 $(VENV)/bin/splitgym train env=msmdi \
-	  agent=ppo episodes=120 env.scenario=ms-mdi-$$n 'env.images=[300,900]' env.eval_episodes=3 \
-	  hydra.run.dir=runs/msmdi-ppo-ms$$n || exit 1; done
-	$(PY) -m splitgym.experiments.msmdi_tables --seeds 2 --learned runs/msmdi-ppo-ms5 runs/msmdi-ppo-ms3 runs/msmdi-ppo-ms2
+	for n in 5 3 2; do for s in 0 1 2; do r=runs/msmdi-ppo-ms$$n-s$$s; test -f $$r/export/policy.zip || { \
+	  $(PY) -m splitgym.costmodels.provenance $$r splitgym train $(MSMDI_TRAIN) env.scenario=ms-mdi-$$n seed=$$s && \
+	  nice -n 19 $(VENV)/bin/splitgym train $(MSMDI_TRAIN) env.scenario=ms-mdi-$$n seed=$$s hydra.run.dir=$$r; } \
+	  || exit 1; done; done
+	$(PY) -m splitgym.experiments.msmdi_tables --seeds 2 --learned runs/msmdi-ppo-ms[532]-s[012]
 	$(PY) -m splitgym.experiments.msmdi_mechanisms
 	$(PY) -m splitgym.experiments.msmdi_regimes all --seeds 2
 	$(PY) -m splitgym.experiments.msmdi_claims
 	$(PY) -m splitgym.experiments.bench_queueing
 	$(PY) -m splitgym.experiments.bench_msmdi_env
 	for n in 3 2; do $(PY) -m splitgym.experiments.mdi_ring_run --workers $$n --sources 0 1 --rates 30 60 --images 30 60 \
-	  --policies ms-mdi ar-mdi local learned --learned runs/msmdi-ppo-ms$$n || exit 1; done \
+	  --policies ms-mdi ar-mdi local learned --learned runs/msmdi-ppo-ms$$n-s0 || exit 1; done \
 	  | tee experiments/results/msmdi_ring.jsonl
 
 # NPTP's Figs. 4-6 on the tile cost model (end-to-end: input scatter + 2 ms per message; then the
 # paper's Eq. 9 alone, files *_eq9.*), MPA's gap to the grid optimum and its search time at
-# 4096, PPO/DDPG on NPTP-v0 (6 training runs of 1-3 min; finished runs are reused), and the tile
+# 4096, PPO/DDPG on NPTP-v0 (6 training runs of 1-3 min x 3 seeds; finished runs are reused), and the tile
 # executors against the cost model (netns links where root; run it on a quiet machine, ~10 min).
 reproduce-nptp: $(STAMP)
 	$(PY) -m splitgym.experiments.nptp_tables all
@@ -96,6 +99,13 @@ reproduce-hidp: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m splitgym.experiments.bench_all
 
+# Every result the README quotes, re-made on this commit in order (cost-model tables first, then the
+# trainings, 3 seeds where training is involved; ~11 h on 2 cores by the thesis runs' wall_s), then
+# the README's tables regenerated and every CSV checked for stale rows. `python -m
+# splitgym.experiments.rerun_results` alone lists the steps and their estimates.
+rerun-results: $(STAMP)
+	$(PY) -m splitgym.experiments.rerun_results --run
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check costmodels agents envs executors experiments tests setup.py
 	$(VENV)/bin/ruff format --check costmodels agents envs executors experiments tests setup.py
@@ -104,7 +114,10 @@ clean:
 	rm -rf runs .pytest_cache .hypothesis
 
 # HyPS on VGG-16 and derived Pi 3B+ profiles: fc6 in 4..50 neuron parts, partitions ending at conv
-# vs pool, and the fc6 parts run for real by the hub executor (a few minutes). CSV + PNG in
-# experiments/results/hyps_*.
+# vs pool, the 21 layers one by one (Figs. 8/9, with a real hub run), and the fc6 parts run for
+# real by the hub executor; then the worker's memory measured again against the shipped
+# calibration (costmodels/data/hyps_memory.json; --check writes nothing). About ten minutes.
+# CSV + PNG in experiments/results/hyps_*.
 reproduce-hyps: $(STAMP)
 	$(PY) -m splitgym.experiments.hyps_tables all
+	$(PY) -m splitgym.experiments.hyps_memory --check

@@ -3,14 +3,14 @@ files: a CSV of every (target, seed, instance), a Markdown table and a PNG of th
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from splitgym.costmodels.atomic import atomic_file, atomic_write
+from splitgym.costmodels.atomic import atomic_csv, atomic_write
 from splitgym.costmodels.errors import ConfigError
+from splitgym.costmodels.provenance import SOURCE, UNKNOWN, read_run_provenance, stamp_rows
 from splitgym.envs.splits import Split
 
 __all__ = ["aggregate", "write_outputs", "markdown"]
@@ -96,6 +96,19 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _target_commit(target: str) -> str | None:
+    """The commits a folder target's runs trained on (``|``-joined; ``unknown`` for a run that did
+    not record one, unless the folder itself did, as a sweep launched by a script does), or None
+    for a planner target."""
+    folder = Path(target.split(" (")[0])  # "<folder> (best episode)" is the same runs
+    if not folder.is_dir():
+        return None
+    runs = sorted({p.parent.parent for p in folder.rglob("export/policy.zip")}) or [folder]
+    own = read_run_provenance(folder)["commit"]
+    got = {read_run_provenance(r)["commit"] for r in runs}
+    return "|".join(sorted({own if c == UNKNOWN else c for c in got}))
+
+
 def write_outputs(result: dict[str, Any], out: Path) -> list[Path]:
     """``benchmark.csv`` (every row), ``benchmark.md`` and ``benchmark.png`` in ``out``."""
     _, _, plot_utils = _rliable()
@@ -106,10 +119,11 @@ def write_outputs(result: dict[str, Any], out: Path) -> list[Path]:
 
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "benchmark.csv", out / "benchmark.md", out / "benchmark.png"]
-    with atomic_file(paths[0], "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(result["rows"][0]))
-        w.writeheader()
-        w.writerows(result["rows"])
+    # every row stamped like experiments' CSVs (generalization_*.csv are copies of this file); a
+    # trained target's rows carry its runs' commits, not this process's
+    commits = {t: _target_commit(t) for t in dict.fromkeys(r["target"] for r in result["rows"])}
+    rows = [{**r, **({"commit": commits[r["target"]]} if commits[r["target"]] else {})} for r in result["rows"]]
+    atomic_csv(paths[0], stamp_rows(rows, (*SOURCE, "experiments")))
     atomic_write(paths[1], markdown(result))
     agg = result["aggregate"]
     names = [a["target"] for a in agg]

@@ -19,6 +19,7 @@ from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.models import is_model_spec, resolve_model_spec
 from splitgym.envs.distredge import ACTIONS as DE_ACTIONS
 from splitgym.envs.distredge import REWARDS as DE_REWARDS
+from splitgym.envs.hidp_env import REWARDS as HIDP_REWARDS
 from splitgym.envs.msmdi import REWARDS as MS_REWARDS
 from splitgym.envs.nptp import REWARDS as NP_REWARDS
 
@@ -66,7 +67,7 @@ _TOP_KEYS = {
     "export",
 }
 #: env ids whose action space is discrete: only PPO of our algorithms takes it
-_DISCRETE_ACTIONS = ("splitgym/MSMDI-v0",)
+_DISCRETE_ACTIONS = ("splitgym/MSMDI-v0", "splitgym/HiDP-v0")
 _NETWORK_NUMBERS = ("bandwidth_mbps", "requester_mbps", "latency_ms", "overhead_ms")
 _AGENT_INTS = ("batch_size", "buffer_size", "learning_starts", "gradient_steps", "n_steps", "n_epochs")
 _AGENT_FLOATS = ("learning_rate", "critic_learning_rate", "gamma", "tau", "gae_lambda", "vf_coef", "max_grad_norm")
@@ -80,6 +81,7 @@ _ENV_CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
     "splitgym/NPTP-v0": {"reward": NP_REWARDS},
     "splitgym/MSMDI-v0": {"reward": MS_REWARDS},
     "splitgym/MSMDI-v1": {"reward": MS_REWARDS},
+    "splitgym/HiDP-v0": {"reward": HIDP_REWARDS},
 }
 #: env ids with a batched vector env (``env.n_envs`` > 1)
 _BATCHED_ENVS = ("splitgym/DistrEdge-v0",)

@@ -3,7 +3,9 @@
 Finds the run (the folder itself, or the latest finished run under it) and hands it to the
 training task of its env (``config.yaml``'s ``env.id``), which re-checks the export from its files
 alone: for DistrEdge, the plan re-simulated from its JSON and the exported actor run on a fresh
-env, next to the equal split and Offload. Every failure names the path it looked at.
+env, next to the equal split and Offload; for DistrEdge-v1, the exported policy per instance of
+its split or distribution (or ``--split``), next to the classical planners. Every failure names
+the path it looked at.
 """
 
 from __future__ import annotations
@@ -40,11 +42,18 @@ def find_run(path: str | Path) -> Path:
     return find_run(max(runs, key=lambda q: (q / "export").stat().st_mtime))
 
 
-def evaluate(path: str | Path) -> dict[str, Any]:
+def evaluate(path: str | Path, **options: Any) -> dict[str, Any]:
+    """The run's task re-checks it; ``options`` (``split``, ``seeds``: DistrEdge-v1 and HiDP-v0
+    runs) go to the tasks that name them in ``eval_options``, and are refused by the others."""
     run = find_run(path)
     try:
         cfg = OmegaConf.load(run / "config.yaml")
     except Exception as exc:  # omegaconf raises yaml's and its own errors
         raise SplitgymError(f"run {run}: config.yaml is not readable ({type(exc).__name__})") from None
     env_id = OmegaConf.select(cfg, "env.id", default="splitgym/DistrEdge-v0")
-    return get_task(str(env_id)).evaluate(run, cfg)
+    task = get_task(str(env_id))
+    given = {k: v for k, v in options.items() if v is not None}
+    unknown = [k for k in given if k not in getattr(task, "eval_options", ())]
+    if unknown:
+        raise SplitgymError(f"--{unknown[0]}: not an option for a {env_id} run ({run})")
+    return task.evaluate(run, cfg, **given)

@@ -13,6 +13,7 @@ removed by the next write to the same name and by :func:`remove_stale_temps`.
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
 import os
 import re
@@ -23,7 +24,15 @@ from typing import IO, Any
 
 from splitgym.costmodels.errors import SplitgymError
 
-__all__ = ["WriteError", "atomic_file", "atomic_write", "atomic_torch_save", "remove_stale_temps", "sha256_bytes"]
+__all__ = [
+    "WriteError",
+    "atomic_file",
+    "atomic_write",
+    "atomic_csv",
+    "atomic_torch_save",
+    "remove_stale_temps",
+    "sha256_bytes",
+]
 
 _TEMP = re.compile(r"^(?P<name>.+)\.tmp(?P<pid>\d+)-[0-9a-f]+$")
 
@@ -116,4 +125,16 @@ def atomic_torch_save(obj: Any, path: str | Path) -> Path:
 
     with atomic_file(path) as f:
         torch.save(obj, f)
+    return Path(path)
+
+
+def atomic_csv(path: str | Path, rows: list[dict[str, Any]]) -> Path:
+    """``rows`` as a CSV file with a header, written atomically. The columns are every key in the
+    order first seen (rows merged from an older file may lack a newer column: its cell is empty).
+    Here, not in experiments/, so that agents/ (the benchmark) shares it without importing up."""
+    fields = list(dict.fromkeys(k for r in rows for k in r))
+    with atomic_file(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields, restval="")
+        w.writeheader()
+        w.writerows(rows)
     return Path(path)

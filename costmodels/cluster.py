@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 
 from splitgym.costmodels.config_schema import check_devices, check_network
 from splitgym.costmodels.errors import ConfigError
+from splitgym.costmodels.limits import MAX_MBPS, MAX_MEMORY_MIB, MIN_MBPS, check_range
 from splitgym.costmodels.link_table import load_link_table
 from splitgym.costmodels.network import BandwidthTrace, Network
 from splitgym.costmodels.profile_spec import ProfileSpec, spec_from_entry
@@ -134,6 +135,7 @@ def _number_network(network: float) -> dict[str, Any]:
     """``--bandwidth N``: every device capped at N Mbps (a finite number > 0, not a boolean)."""
     if isinstance(network, bool) or not math.isfinite(network) or network <= 0:
         raise ConfigError(f"bandwidth_mbps: expected Mbps > 0, got {network!r}")
+    check_range("bandwidth_mbps", network, MIN_MBPS, MAX_MBPS, ConfigError)
     return {"name": f"bw{network:g}", "bandwidth_mbps": float(network)}
 
 
@@ -169,7 +171,7 @@ def _mb(dev: dict[str, Any], key: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
         raise ConfigError(f"devices.{dev.get('name')}.{key}: expected MiB >= 0, got {value!r}")
-    return float(value)
+    return float(check_range(f"devices.{dev.get('name')}.{key}", value, 0, MAX_MEMORY_MIB, ConfigError))
 
 
 def plain_config(cfg: Any) -> dict[str, Any]:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from splitgym.costmodels.errors import ConfigError
+from splitgym.costmodels.limits import MAX_LATENCY_MS, MAX_MBPS, MIN_MBPS
 from splitgym.costmodels.validation import validate
 
 __all__ = ["DevicesDoc", "NetworkDoc", "TraceDoc", "MAX_TRACE_POINTS", "MAX_DEVICES", "check_devices", "check_network"]
@@ -26,6 +27,9 @@ MAX_DEVICES = 1024
 
 Positive = Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0)]
 NonNegative = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0)]
+#: the physical ranges of :mod:`~splitgym.costmodels.limits` (``latency_ms: 1e300`` is refused)
+Mbps = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=MIN_MBPS, le=MAX_MBPS)]
+Millis = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=MAX_LATENCY_MS)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 
@@ -35,7 +39,7 @@ class DeviceDoc(BaseModel):
     keys' meaning (a known form, a derivation for this board) is checked by ``spec_from_entry``."""
 
     model_config = ConfigDict(extra="forbid")
-    name: Name | Annotated[int, Field(strict=True)]
+    name: Name | int
     board: Name | None = None
     profile: Name | None = None
     # checked where they are read (the cluster's _mb, spec_from_entry), whose messages name the device
@@ -47,7 +51,17 @@ class DeviceDoc(BaseModel):
     derive: Any = None
     activation_share: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0, le=1)] | None = None
     availability: Annotated[list[tuple[NonNegative, Literal[0, 1]]], Field(max_length=100_000)] | None = None
-    network_mbps: Positive | None = None
+    network_mbps: Mbps | None = None
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _named(cls, value: Any) -> Any:
+        """``name: 300`` is the device ``"300"`` (YAML reads it as a number); ``""``, blanks,
+        booleans and floats are refused in one line (not pydantic's union of two messages)."""
+        ok = isinstance(value, str) and value.strip() and len(value) <= 200
+        if not ok and not (isinstance(value, int) and not isinstance(value, bool)):
+            raise ValueError(f"a device name must be a non-empty string (or an integer), got {value!r}"[:120])
+        return value
 
 
 class DevicesDoc(BaseModel):
@@ -59,8 +73,8 @@ class DevicesDoc(BaseModel):
     devices: Annotated[list[DeviceDoc], Field(min_length=1, max_length=MAX_DEVICES)]
     path: Name | None = None
     leader: Name | None = None
-    network_mbps: Positive | None = None
-    latency_ms: NonNegative | None = None
+    network_mbps: Mbps | None = None
+    latency_ms: Millis | None = None
 
 
 class TraceDoc(BaseModel):
@@ -73,8 +87,8 @@ class TraceDoc(BaseModel):
     per_device: Annotated[bool, Field(strict=True)] = False
     duration_s: Positive = 3600.0
     step_s: Positive = 60.0
-    low_mbps: Positive = 20.0
-    high_mbps: Positive = 300.0
+    low_mbps: Mbps = 20.0
+    high_mbps: Mbps = 300.0
 
     @model_validator(mode="after")
     def _bounded(self) -> TraceDoc:
@@ -92,16 +106,16 @@ class TraceDoc(BaseModel):
 class NetworkDoc(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Name | Annotated[float, Field(strict=True)] | None = None
-    bandwidth_mbps: Positive | None = None
-    per_device_mbps: Annotated[list[Positive], Field(max_length=MAX_DEVICES)] | None = None
-    requester_mbps: Positive | None = None
-    latency_ms: NonNegative | None = None
-    overhead_ms: NonNegative | None = None
+    bandwidth_mbps: Mbps | None = None
+    per_device_mbps: Annotated[list[Mbps], Field(max_length=MAX_DEVICES)] | None = None
+    requester_mbps: Mbps | None = None
+    latency_ms: Millis | None = None
+    overhead_ms: Millis | None = None
     links: Name | None = None
     medium: Literal["switched", "shared"] | None = None
     trace: TraceDoc | None = None
     # HiDP's own keys, read by NodeCluster when a devices YAML doubles as its network
-    network_mbps: Positive | None = None
+    network_mbps: Mbps | None = None
 
     @model_validator(mode="after")
     def _has_rate(self) -> NetworkDoc:

@@ -21,6 +21,7 @@ import numpy as np
 
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.jsonfile import read_json
+from splitgym.costmodels.limits import MAX_MBPS, MAX_SECONDS, MIN_MBPS, check_range
 
 __all__ = ["LINKS_FORMAT", "LOCAL_LINKS", "LinkFit", "fit_links", "load_link_table"]
 
@@ -60,6 +61,9 @@ def _row(r: Any, i: int, where: str) -> tuple[float, float | None, float]:
         raise ConfigError(f"{where}: rows[{i}] needs numbers bytes, seconds (and mbps or null): {exc}") from None
     if not nbytes > 0 or not seconds > 0 or (mbps is not None and not mbps > 0):
         raise ConfigError(f"{where}: rows[{i}] needs bytes > 0, seconds > 0, mbps > 0 or null; got {r!r}")
+    check_range(f"{where}: rows[{i}].seconds", seconds, 0, MAX_SECONDS, ConfigError)
+    if mbps is not None:
+        check_range(f"{where}: rows[{i}].mbps", mbps, MIN_MBPS, MAX_MBPS, ConfigError)
     return nbytes, mbps, seconds
 
 

@@ -32,6 +32,7 @@ import numpy as np
 
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.inputfile import read_text
+from splitgym.costmodels.limits import MAX_MBPS, MIN_MBPS, check_range
 
 #: the size limit of a trace CSV (about a million rows)
 MAX_TRACE_BYTES = 32 * 1024 * 1024
@@ -151,6 +152,9 @@ class BandwidthTrace:
         bad = next((b for b in self.mbps if not (b > 0 and math.isfinite(b))), None)
         if bad is not None:
             raise ConfigError(f"trace: bandwidths must be finite and > 0, got {bad}")
+        far = next((b for b in self.mbps if not MIN_MBPS <= b <= MAX_MBPS), None)
+        if far is not None:
+            check_range("trace: mbps", far, MIN_MBPS, MAX_MBPS, ConfigError)
         if self.times[0] != 0 or not math.isfinite(self.times[-1]):
             raise ConfigError(f"trace: times must start at 0 and be finite, got {self.times[:3]}...")
         same = next((b for a, b in zip(self.times, self.times[1:]) if not b > a), None)

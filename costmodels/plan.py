@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.cluster import REQUESTER, Cluster, Device
 from splitgym.costmodels.errors import PlanError
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.jsonfile import read_json
+from splitgym.costmodels.limits import MAX_LATENCY_MS, MAX_MBPS, MIN_MBPS
 from splitgym.costmodels.network import Network
 from splitgym.costmodels.profile_forms import Form
 from splitgym.costmodels.profile_spec import ProfileSpec, file_sha256, find_profile_file, known_profile
@@ -81,6 +82,16 @@ def infer_kind(doc: dict[str, Any]) -> str:
 NonNegInt = Field(ge=0)
 
 
+def _mbps(**kw: Any) -> Any:
+    """A bandwidth in Mbps within the physical range of :mod:`~splitgym.costmodels.limits`."""
+    return Field(ge=MIN_MBPS, le=MAX_MBPS, **kw)
+
+
+def _millis(default: float = 0.0) -> Any:
+    """A per-message time in ms within the physical range of :mod:`~splitgym.costmodels.limits`."""
+    return Field(default=default, ge=0, le=MAX_LATENCY_MS)
+
+
 def _takes_bool(annotation: Any) -> bool:
     return annotation is bool or annotation is Any or any(_takes_bool(a) for a in get_args(annotation))
 
@@ -113,12 +124,21 @@ class PlanDevice(_Strict):
 
     name: str
     board: str
-    bandwidth_mbps: float = Field(gt=0)
+    bandwidth_mbps: float = _mbps()
     form: Form | None = None
     k: int | None = Field(default=None, ge=1)
     knots: int | None = Field(default=None, ge=2)
     derive: Literal["gpu", "linear", "table"] | None = None  # a derived board's shape; absent: its default
     profile_sha256: str | None = Field(default=None, pattern="^[0-9a-f]{64}$")
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _named(cls, value: Any) -> Any:
+        """A device is referred to by its name (head_device, tiles, stages, executors' ranks), so
+        ``""``, blanks and numbers (``300``, which a reader would take as a count) are refused."""
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"a device name must be a non-empty string, got {value!r}"[:120])
+        return value
 
     @classmethod
     def from_device(cls, device: Device, cap_mbps: float) -> PlanDevice:
@@ -143,12 +163,12 @@ class PlanDevice(_Strict):
 
 
 class PlanNetwork(_Strict):
-    requester_mbps: float = Field(gt=0)
-    latency_ms: float = Field(default=0.0, ge=0)
-    overhead_ms: float = Field(default=0.0, ge=0)
+    requester_mbps: float = _mbps()
+    latency_ms: float = _millis()
+    overhead_ms: float = _millis()
     pair_rule: Literal["min"] = "min"
     medium: Literal["switched", "shared"] = "switched"
-    transport_ms: float = Field(default=0.0, ge=0)  # the measured per-message cost (network.py)
+    transport_ms: float = _millis()  # the measured per-message cost (network.py)
 
     @classmethod
     def of(cls, net: Network, requester: str) -> PlanNetwork:

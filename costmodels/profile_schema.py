@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from splitgym.costmodels.errors import ProfileError
+from splitgym.costmodels.limits import MAX_SECONDS
 from splitgym.costmodels.validation import validate
 
 __all__ = ["ProfileDoc", "check_profile"]
@@ -20,7 +21,8 @@ __all__ = ["ProfileDoc", "check_profile"]
 #: the most measured points per axis of one unit (a 4096-row input at every row)
 MAX_POINTS = 4096
 
-Seconds = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0)]
+#: a measured time, within the physical range of :mod:`~splitgym.costmodels.limits`
+Seconds = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=MAX_SECONDS)]
 Size = Annotated[int, Field(strict=True, ge=1, le=1_000_000)]
 Axis = Annotated[list[Size], Field(min_length=1, max_length=MAX_POINTS)]
 

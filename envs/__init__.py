@@ -33,6 +33,7 @@ ENV_IDS.append("splitgym/DistrEdge-v1")
 if "splitgym/DistrEdge-v1" not in registry:
     register(id="splitgym/DistrEdge-v1", entry_point="splitgym.envs.distredge_v1:DistrEdgeV1Env")
 
-# HiDP-v0: a request stream over nodes whose availability changes (not in ENV_IDS: no render modes)
+# HiDP-v0: a request stream over nodes whose availability changes
+ENV_IDS.append("splitgym/HiDP-v0")
 if "splitgym/HiDP-v0" not in registry:
     register(id="splitgym/HiDP-v0", entry_point="splitgym.envs.hidp_env:HiDPEnv")

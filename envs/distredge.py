@@ -94,7 +94,8 @@ class DistrEdgeEnv(PlanRender, gym.Env[np.ndarray, np.ndarray]):
     ``reward``: one of ``REWARDS``; ``action``: one of ``ACTIONS``; ``time_per_episode``: seconds
     the clock advances per episode (None: the image's latency); ``render_mode``: ``"ansi"`` (the
     plan so far as text), ``"human"`` (printed) or ``"rgb_array"`` (a band per volume, a colour
-    per device).
+    per device); ``profiles``: device profiles already built for this graph, keyed by
+    :meth:`ProfileSpec.key` (DistrEdge-v1 reuses them across the instances it draws).
 
     ## Version History
     * v0: initial version (``action="shares"`` added later as an option; the default is Eq. 9).
@@ -117,6 +118,7 @@ class DistrEdgeEnv(PlanRender, gym.Env[np.ndarray, np.ndarray]):
         network: str | float | Mapping[str, Any] | None = None,
         alpha: float | None = None,
         render_mode: str | None = None,
+        profiles: Mapping[str, Any] | None = None,
     ) -> None:
         check_modes(reward, action)
         self._set_render_mode(render_mode)
@@ -130,11 +132,12 @@ class DistrEdgeEnv(PlanRender, gym.Env[np.ndarray, np.ndarray]):
         self.time_per_episode = time_per_episode
         self.graph = self.scenario.graph()
         self.cluster = self.scenario.cluster()
-        self.sim = Simulator(self.graph, self.cluster)
+        self.sim = Simulator(self.graph, self.cluster, profiles=dict(profiles or {}))
         # the pilot partition with the share action: its best sampled decision is the action centre
         pilot = self.scenario.pilot(self.graph) if action == "shares" and partition is None else None
         self.pilot = pilot  # where training starts (reported in the run's summary)
-        default = pilot.partition if pilot else self.scenario.volumes(self.graph, self.cluster.size)
+        if not partition:  # LC-PSS only where no partition is given (DistrEdge-v1 brings its cached one)
+            partition = pilot.partition if pilot else self.scenario.volumes(self.graph, self.cluster.size)
         self.N = self.cluster.size
         units = self.graph.units
         self._conf_max = np.array(
@@ -147,7 +150,7 @@ class DistrEdgeEnv(PlanRender, gym.Env[np.ndarray, np.ndarray]):
             dtype=np.float64,
         )
         self._set_partition(
-            partition or default,
+            partition,
             None if action != "shares" else pilot.centre if pilot else prior_shares(self.graph, self.cluster),
         )
         n_act = self.N if action == "shares" else self.N - 1

@@ -15,6 +15,7 @@ from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.nodes.hidp_cost import HiDPScorer, RequestResult
 from splitgym.costmodels.nodes.node_cluster import NodeCluster
 from splitgym.costmodels.plan import Plan
+from splitgym.envs.hidp_render import HiDPRender
 from splitgym.envs.hidp_streams import Menu, poisson_arrivals, template_menu, trace_arrivals
 
 __all__ = ["HiDPEnv", "REWARDS", "graph_of"]
@@ -30,7 +31,7 @@ def graph_of(model: str) -> ModelGraph:
     return _GRAPHS[model]
 
 
-class HiDPEnv(gym.Env[np.ndarray, np.int64]):
+class HiDPEnv(HiDPRender, gym.Env[np.ndarray, np.int64]):
     """
     ## Description
     Requests of several streams (one model each) arrive at the leader node of a HiDP cluster
@@ -85,10 +86,13 @@ class HiDPEnv(gym.Env[np.ndarray, np.int64]):
     ``models`` (one per stream), ``rates`` (requests/s per stream), ``devices`` (a HiDP device
     group), ``requests``, ``reward``, ``menu`` (a :data:`Menu`), ``trace``, ``backlog_scale``,
     ``efficiency`` (processor-kind fractions of peak, a sensitivity run), ``start`` (a fixed start
-    time instead of the random one), ``preview`` (the look-ahead features above).
+    time instead of the random one), ``preview`` (the look-ahead features above), ``render_mode``
+    (``"ansi"``: the processors' backlogs, the nodes' availability and the current request as text;
+    ``"human"``: printed; ``"rgb_array"``: a band per processor, ``envs/hidp_render.py``).
 
     ## Version History
     * v0: initial version.
+    * v0 (same dynamics): ``render_mode``.
     """
 
     def __init__(
@@ -104,7 +108,9 @@ class HiDPEnv(gym.Env[np.ndarray, np.int64]):
         efficiency: dict[str, float] | None = None,
         start: float | None = None,
         preview: bool = False,
+        render_mode: str | None = None,
     ) -> None:
+        self._set_render_mode(render_mode)
         if reward not in REWARDS:
             raise EnvArgumentError(f"reward: must be one of {REWARDS}, got {reward!r}")
         if len(models) != len(rates) or not models:
@@ -132,6 +138,11 @@ class HiDPEnv(gym.Env[np.ndarray, np.int64]):
         self.action_space = spaces.Discrete(self.K)
         dim = self.N * self.P + self.N + len(self.models) + 1 + (self.K if self.show_preview else 0)
         self.observation_space = spaces.Box(0.0, 1.0, (dim,), dtype=np.float32)
+
+    @property
+    def cluster(self) -> NodeCluster:
+        """The nodes the requests are planned on (the name the other envs use)."""
+        return self.nodes
 
     # -- the menu -----------------------------------------------------------------------------
     def plans(self, model: str, mask: tuple[bool, ...]) -> list[Plan]:

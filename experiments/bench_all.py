@@ -20,6 +20,8 @@ reference points measured in the same run, so a ratio holds across machines wher
   (``bench_simulator``, ``bench_env``);
 - ``vecenv``: the batched DistrEdge-v0 vector envs at B = 1..1,024 vs ``SyncVectorEnv`` of 8
   single envs (``bench_vecenv``);
+- ``sparse``: batched scoring per plan at 16-64 devices, transfers priced densely vs sparsely
+  (``bench_sparse``);
 - ``nptp-env``: NPTP-v0/v1 steps/s with the tile cost model's loop vs its numpy path, and the
   batched NPTP env (``bench_nptp_env``);
 - ``planners``, ``executor``, ``queueing``, ``cli``: planning times, the in-process executor vs
@@ -355,6 +357,37 @@ def bench_vecenv(mode: Mode) -> list[dict[str, Any]]:
     ]
 
 
+def bench_sparse(mode: Mode) -> list[dict[str, Any]]:
+    from splitgym.experiments.bench_sparse import measure
+
+    smallest = mode.name == "smallest"
+    found = measure((16,) if smallest else (16, 32, 64), 32 if smallest else 256, mode.repeats)
+    return [
+        row
+        for r in found
+        for row in (
+            _row(
+                "sparse",
+                f"vgg16 stages, {r['n_devices']} devices",
+                "dense",
+                r["dense_us_per_plan"],
+                "us/plan",
+                repeats=mode.repeats,
+            ),
+            _row(
+                "sparse",
+                f"vgg16 stages, {r['n_devices']} devices",
+                "sparse",
+                r["sparse_us_per_plan"],
+                "us/plan",
+                anchor=("dense", r["dense_us_per_plan"]),
+                repeats=mode.repeats,
+                note=f"batch {r['batch']}, equal latencies: {r['equal']}",
+            ),
+        )
+    ]
+
+
 def bench_nptp_env(mode: Mode) -> list[dict[str, Any]]:
     """NPTP-v0/v1 steps/s: the tile cost model's loop vs numpy path, and the batched env
     (``bench_nptp_env``), against NPTP-v0 with the loop scorer."""
@@ -507,6 +540,7 @@ SECTIONS: dict[str, Callable[[Mode], list[dict[str, Any]]]] = {
     "simulator": bench_simulator,
     "env": bench_env,
     "vecenv": bench_vecenv,
+    "sparse": bench_sparse,
     "nptp-env": bench_nptp_env,
     "planners": bench_planners,
     "executor": bench_executor,

@@ -413,6 +413,13 @@ def _run_notes(detail: dict[str, Any]) -> str:
             f"\nhub run in {detail['folder']} ({'resumed' if detail['resumed'] else 'new'}): computed "
             f"{len(detail['computed'])}, reused {len(detail['reused'])} feature maps in {detail['seconds']:.1f} s"
         )
+        if detail.get("partitions"):  # computation vs communication per partition
+            from splitgym.executors.neurons.hub_timing import COLUMNS as HUB_COLUMNS
+
+            text += "\n\nper partition (seconds; links " + str(detail.get("links")) + ")\n"
+            text += _table(
+                [{k: r[k] for k in ("partition", "layers", *HUB_COLUMNS, "wall_s")} for r in detail["partitions"]], 4
+            )
     if "modelled_bytes" in detail:
         text += f"\nhalo modelled {detail['modelled_bytes'] / 1024:.1f} KB"
     return text
@@ -473,7 +480,7 @@ _RUN_DIRS = {
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from splitgym.agents.evaluate import evaluate
 
-    res = evaluate(args.run)  # the run's training task says what to show: a title and rows
+    res = evaluate(args.run, split=args.split, seeds=args.seeds)  # the run's task: a title and rows
     _emit(args, res, f"{res['title']}\n" + _table(res["rows"], 2))
 
 
@@ -777,6 +784,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = verb("evaluate", cmd_evaluate, "Re-simulate a run's exported plan and run its exported actor.")
     sp.add_argument("run", help="a run folder (runs/train/<date>) or a folder of runs (the latest is used)")
+    sp.add_argument("--split", default=None, help="DistrEdge-v1 runs: play this named split (default: the run's own)")
+    sp.add_argument("--seeds", type=int, default=None, help="DistrEdge-v1/HiDP-v0 runs: this many seeded episodes")
 
     sp = verb("report", cmd_report, "Tabulate a multirun: every job's overrides and final results (table, CSV, PNG).")
     sp.add_argument("sweep_dir", type=nonempty_path, help="a multirun folder (hydra.sweep.dir)")

@@ -1,7 +1,11 @@
-"""DistrEdge's model comparison (DE L337, Fig. 9: Group DB at 50 Mbps) on the models it names.
+"""DistrEdge's model comparison (DE L337: Fig. 9, Group DB at 50 Mbps; Fig. 10, four Nanos on
+network NA) on the models it names.
 
-    python -m splitgym.experiments.distredge_models_extra [--devices DB] [--bandwidth 50]
+    python -m splitgym.experiments.distredge_models_extra [--groups DB:50,all-nano:NA]
         [--models vgg16,resnet50,inception_v3,yolov2,ssd300_vgg16,ssd300_resnet50,openpose]
+
+A group is ``devices:network``: a device group and either a number (every device capped at that
+many Mbps) or a network config name (``NA``: per-device caps 50/50/200/200 Mbps).
 
 Per model: every classical volume planner (``VOLUME_PLANNERS``), LC-PSS at the paper's a = 0.75
 with the pilot's best sampled split on its partition (``lcpss-pilot --set alphas=0.75``), the
@@ -15,8 +19,8 @@ on all models (DB at 50 Mbps and NA), which the table puts beside ours.
 
 Also per model: units, the FLOP share of the unsplit head (SSD's extras and box head run on the
 requester, see costmodels/zoo/ssd.py) and the time to plan. VoxelNet is refused (README).
-Writes ``experiments/results/distredge_models_extra.csv`` (one row per model and method, with the
-commit and the command) and ``.md`` (one row per model).
+Writes ``experiments/results/distredge_models_extra.csv`` (one row per group, model and method,
+with the commit and the command) and ``.md`` (one row per group and model).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from typing import Any
 from splitgym.agents.planners import VOLUME_PLANNERS, run_planner
 from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.cluster import Cluster
+from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.volumes.volume_simulator import Simulator
 from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
@@ -43,9 +48,32 @@ OURS: dict[str, tuple[str, dict[str, Any]]] = {
     "pilot-search": ("lcpss-pilot", {"search": 1}),
 }
 PAPER = "1.1 to >2.6 (all 7 models, DB@50 and NA; bars not in the text)"
+#: Fig. 9's group and Fig. 10's (the Nanos on NA)
+GROUPS = "DB:50,all-nano:NA"
 
 
-def _commit() -> str:
+def parse_groups(text: str) -> list[tuple[str, str | float]]:
+    """``DB:50,all-nano:NA`` -> [("DB", 50.0), ("all-nano", "NA")]: a number is a bandwidth cap in
+    Mbps, anything else a network config name (checked when the cluster is built)."""
+    groups: list[tuple[str, str | float]] = []
+    for item in text.split(","):
+        devices, sep, network = item.strip().partition(":")
+        if not sep or not devices or not network:
+            raise ConfigError(f"--groups: expected devices:network (e.g. DB:50 or all-nano:NA), got {item!r}")
+        try:
+            groups.append((devices, float(network)))
+        except ValueError:
+            groups.append((devices, network))
+    return groups
+
+
+def group_label(devices: str, network: str | float) -> str:
+    """``DB 50 Mbps`` or ``all-nano NA``: the group column of the tables."""
+    return f"{devices} {network:g} Mbps" if isinstance(network, float) else f"{devices} {network}"
+
+
+def commit_stamp() -> str:
+    """The short commit a result row was made on (``+dirty`` with uncommitted tracked changes)."""
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
@@ -86,11 +114,12 @@ def model_rows(name: str, cluster: Cluster, common: dict[str, Any]) -> list[dict
 def summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per model: the best classical plan, AOFL, and the two LC-PSS plans over both."""
     out = []
-    for name in dict.fromkeys(r["model"] for r in rows):
-        mine = {r["method"]: r for r in rows if r["model"] == name}
+    for group, name in dict.fromkeys((r["group"], r["model"]) for r in rows):
+        mine = {r["method"]: r for r in rows if r["model"] == name and r["group"] == group}
         classical = [mine[m] for m in VOLUME_PLANNERS]
         best = min(classical, key=lambda r: r["latency_ms"])
         row = {
+            "group": group,
             "model": name,
             "units": best["units"],
             "head FLOPs": f"{100 * best['head_flops_share']:.1f}%",
@@ -115,30 +144,25 @@ def _markdown(rows: list[dict[str, Any]], header: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--devices", default="DB")
-    ap.add_argument("--bandwidth", type=float, default=50.0)
+    ap.add_argument("--groups", default=GROUPS, help="devices:network pairs (network: Mbps or a config name)")
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--out", type=Path, default=Path(RESULTS_DIR))
     args = ap.parse_args(argv)
-    cluster = Cluster.from_config(args.devices, args.bandwidth)
+    groups = [(d, n, Cluster.from_config(d, n)) for d, n in parse_groups(args.groups)]  # bad names refused first
     command = "python -m splitgym.experiments.distredge_models_extra " + " ".join(
         argv if argv is not None else sys.argv[1:]
     )
-    common = {
-        "devices": args.devices,
-        "bandwidth_mbps": args.bandwidth,
-        "commit": _commit(),
-        "command": command.strip(),
-    }
+    stamp = {"commit": commit_stamp(), "command": command.strip()}
     rows: list[dict[str, Any]] = []
-    for name in args.models.split(","):
-        t0 = time.perf_counter()
-        rows += model_rows(name, cluster, common)
-        print(f"{name}: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    for devices, network, cluster in groups:
+        common = {"group": group_label(devices, network), "devices": devices, "network": network, **stamp}
+        for name in args.models.split(","):
+            t0 = time.perf_counter()
+            rows += model_rows(name, cluster, common)
+            print(f"{common['group']} {name}: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     write_csv(args.out / "distredge_models_extra.csv", rows)
-    head = (
-        f"DistrEdge's models on {args.devices} at {args.bandwidth:g} Mbps (`{common['command']}`, {common['commit']})"
-    )
+    labels = ", ".join(group_label(d, n) for d, n, _ in groups)
+    head = f"DistrEdge's models on {labels} (`{stamp['command']}`, {stamp['commit']})"
     atomic_write((args.out / "distredge_models_extra.md"), _markdown(summary(rows), head))
     print(_markdown(summary(rows), head))
 

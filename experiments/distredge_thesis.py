@@ -21,7 +21,10 @@ partition where it fits ``--max-candidates`` (cached per run folder), and writes
 - ``thesis.csv`` and ``thesis.md``: per group, board shape and variant, the median gain over the
   seeds with its min and max, linear beside GPU-shaped.
 
-Runs whose ``summary.json`` exists are reused (``--out``/runs/thesis/...).
+Runs whose ``summary.json`` exists are reused (``--out``/runs/thesis/...), but only while fresh:
+each run folder records the commit it trained on (``provenance.json``), and a run whose commit is
+unknown or whose code changed since (``results_check``) stops the script in one line, unless
+``--rerun-stale`` (train it again) or ``--keep-stale`` (collect it with its old commit).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import time
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +41,9 @@ import yaml
 from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.cluster import load_conf
 from splitgym.costmodels.errors import ConfigError
+from splitgym.costmodels.provenance import UNKNOWN, command_line, read_run_provenance
 from splitgym.experiments.distredge_tables import MAX_EPISODES, VARIANTS, train_run
+from splitgym.experiments.results_check import refusal, stale_rows
 from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
 
 __all__ = ["GROUPS", "BOARDS", "linear_devices", "exact_on_partition", "summarise", "main"]
@@ -94,13 +100,17 @@ def _cached_exact(run: Path, grid: int, max_candidates: int) -> tuple[float | No
     return exact_ms, note
 
 
+def run_folder(out: Path, key: dict[str, Any]) -> Path:
+    return out / "runs" / "thesis" / key["group"] / key["boards"] / key["variant"] / f"seed{key['seed']}"
+
+
 def run_one(
     out: Path, key: dict[str, Any], extra: list[str], episodes: int, exact: tuple[int, int], collect_only: bool = False
 ) -> dict[str, Any] | None:
     """Train (unless done; with ``collect_only`` a missing run is None) and read one run: group x
     board shape x variant x seed."""
     devices, network, overrides = GROUPS[key["group"]]
-    run = out / "runs" / "thesis" / key["group"] / key["boards"] / key["variant"] / f"seed{key['seed']}"
+    run = run_folder(out, key)
     summary = run / "export" / "summary.json"
     if not summary.exists() and collect_only:
         return None
@@ -128,6 +138,9 @@ def run_one(
         "gain_over_best": best_ms / learned,
         "gain_over_exact": None if exact_ms is None else exact_ms / learned,
         "partition": "|".join(f"{a}-{b}" for a, b in s["partition"]),
+        # the run's commit (recorded by train_run before it trained; unknown for older runs)
+        "commit": read_run_provenance(run)["commit"],
+        "command": command_line(),
     }
 
 
@@ -154,6 +167,9 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 **{f"over_best_{k}": v for k, v in best.items()},
                 **{f"over_exact_{k}": v for k, v in exact.items()},
                 "best_classical": ",".join(sorted({r["best_classical"] for r in mine})),
+                # every seed's commit: a summary is stale when any of its runs is
+                "commit": "|".join(sorted({str(r.get("commit") or UNKNOWN) for r in mine})),
+                "command": mine[0].get("command") or UNKNOWN,
             }
         )
     return out
@@ -198,6 +214,16 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     )
     ap.add_argument("--out", default=RESULTS_DIR)
     ap.add_argument("--collect", action="store_true", help="only collect the finished runs, launch nothing")
+    ap.add_argument(
+        "--rerun-stale",
+        action="store_true",
+        help="train again the runs whose commit is unknown or whose code changed since (old folders moved aside)",
+    )
+    ap.add_argument(
+        "--keep-stale",
+        action="store_true",
+        help="collect stale or unknown runs anyway: their rows keep their commit, and results_check lists them",
+    )
     args = ap.parse_args(argv)
     for name, known in (("groups", GROUPS), ("boards", BOARDS), ("variants", VARIANTS)):
         bad = [v for v in getattr(args, name).split(",") if v not in known]
@@ -206,27 +232,46 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _rows(args: argparse.Namespace, out: Path, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    extra = ([f"model={args.model}"] if args.model else []) + ([f"model.input={args.input}"] if args.input else [])
+    exact = (args.exact_grid, args.max_candidates)
+    rows = [run_one(out, k, extra, args.episodes, exact, args.collect) for k in keys]
+    return [r for r in rows if r is not None]
+
+
+def _fresh(args: argparse.Namespace, out: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows``, once none is stale: refused in one line, or (``--rerun-stale``) trained again
+    after moving the old run folders aside; ``--keep-stale`` keeps them as they are."""
+    bad = stale_rows(rows)
+    if bad and args.rerun_stale and not args.collect:
+        keys = [{k: r[k] for k in ("group", "boards", "variant", "seed")} for r, _, _ in bad]
+        stamp = time.strftime("%Y%m%d%H%M%S")
+        for k in keys:
+            run = run_folder(out, k)
+            run.rename(run.with_name(f"{run.name}.stale-{stamp}"))
+        again = {tuple(r.values()): r for r in _rows(args, out, keys)}
+        rows = [again.get(tuple(r[k] for k in ("group", "boards", "variant", "seed")), r) for r in rows]
+        bad = stale_rows(rows)
+    if bad and not args.keep_stale:
+        hint = "train them again with --rerun-stale, or collect them anyway with --keep-stale"
+        raise SystemExit(refusal(out / "thesis_runs.csv", bad, ("group", "boards", "variant", "seed"), hint))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     args = _args(argv)
     out = Path(args.out)
-    extra = ([f"model={args.model}"] if args.model else []) + ([f"model.input={args.input}"] if args.input else [])
-    rows = [  # seeds outermost: a run stopped part-way has every group at the first seeds
-        run_one(
-            out,
-            {"group": g, "boards": b, "variant": v, "seed": int(s)},
-            extra,
-            args.episodes,
-            (args.exact_grid, args.max_candidates),
-            args.collect,
-        )
+    keys = [  # seeds outermost: a run stopped part-way has every group at the first seeds
+        {"group": g, "boards": b, "variant": v, "seed": int(s)}
         for s in args.seeds.split(",")
         for g in args.groups.split(",")
         for b in args.boards.split(",")
         for v in args.variants.split(",")
     ]
-    rows = [r for r in rows if r is not None]
+    rows = _rows(args, out, keys)
     if not rows:
         raise SystemExit("no finished runs to collect")
+    rows = _fresh(args, out, rows)
     summary = summarise(rows)
     write_csv(out / "thesis_runs.csv", rows)
     write_csv(out / "thesis.csv", summary)

@@ -187,11 +187,35 @@ def file_cases(base: dict[str, Any], seed: int = 0, scale: int = 1) -> list[Case
     prof_argv = ("profile", "--model", MODEL, "--input", str(INPUT), "--profile", "{d}/in.json")
     yaml_kind = "device / network YAML"
     cases = _document_cases("plan JSON -> simulate", base["plan"], "json", plan_argv, 300 * scale, rng)
+    cases += _plan_limit_cases(base["plan"], plan_argv)
     cases += _document_cases(yaml_kind, base["devices"], "yaml", dev_argv, 70 * scale, rng)
     cases += _document_cases(yaml_kind, base["network"], "yaml", net_argv, 90 * scale, rng)
     cases += _yaml_text_cases(dev_argv, net_argv)
     cases += _csv_cases(base["csv"], 50 * scale, rng)
     cases += _document_cases("profile JSON", base["profile"], "json", prof_argv, 110 * scale, rng)
+    return cases
+
+
+def _plan_limit_cases(plan: dict[str, Any], argv: tuple[str, ...]) -> list[Case]:
+    """Plans the mutations once let through (fuzz report, issue 22): a device named ``""``, a blank
+    or a number, and absurd but finite sizes (costmodels/limits.py); each must be refused."""
+    changes: dict[str, tuple[tuple, Any]] = {
+        "device name empty": (("devices", 1, "name"), ""),
+        "device name blank": (("devices", 1, "name"), "  "),
+        "device name 300": (("devices", 1, "name"), 300),
+        "latency 1e300": (("network", "latency_ms"), 1e300),
+        "overhead 1e8": (("network", "overhead_ms"), 1e8),
+        "requester 1e-9 Mbps": (("network", "requester_mbps"), 1e-9),
+        "bandwidth 1e13 Mbps": (("devices", 0, "bandwidth_mbps"), 1e13),
+    }
+    cases = []
+    for label, (path, value) in changes.items():
+        doc = copy.deepcopy(plan)
+        parent = doc
+        for k in path[:-1]:
+            parent = parent[k]
+        parent[path[-1]] = value
+        cases.append(Case("plan JSON -> simulate", label, argv, (("in.json", json.dumps(doc)),), True))
     return cases
 
 
@@ -217,6 +241,10 @@ def _yaml_text_cases(dev_argv: tuple[str, ...], net_argv: tuple[str, ...]) -> li
         "misspelt key": "bandwith_mbps: 300\nbandwidth_mbps: 3\n",
         "medium": "bandwidth_mbps: 3\nmedium: wifi\n",
         "per-device bools": "per_device_mbps: [true, 1, 1, 1]\n",
+        "latency 1e300": "bandwidth_mbps: 3\nlatency_ms: 1.0e+300\n",
+        "bandwidth 1e-300": "bandwidth_mbps: 1.0e-300\n",
+        "per-device 1e13": "per_device_mbps: [1.0e+13, 1, 1, 1]\n",
+        "trace high 1e13": "bandwidth_mbps: 3\ntrace: {high_mbps: 1.0e+13}\n",
     }
     dev = {
         "no devices": "name: x\n",
@@ -227,6 +255,8 @@ def _yaml_text_cases(dev_argv: tuple[str, ...], net_argv: tuple[str, ...]) -> li
         "no name": "devices: [{board: nano}]\n",
         "duplicate names": "devices: [{name: a, board: nano}, {name: a, board: nano}]\n",
         "profile device file": "devices: [{name: a, profile: /dev/zero}]\n",
+        "memory 1e300": "devices: [{name: a, board: nano, memory_mb: 1.0e+300}]\n",
+        "empty name": "devices: [{name: '', board: nano}]\n",
     }
     return [Case(kind, f"network {n}", net_argv, (("in.yaml", t),), True) for n, t in net.items()] + [
         Case(kind, f"devices {n}", dev_argv, (("in.yaml", t),), True) for n, t in dev.items()

@@ -23,6 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from splitgym.costmodels.provenance import SOURCE, write_run_provenance
 from splitgym.experiments.results_csv import RESULTS_DIR
 
 __all__ = ["commands", "main"]
@@ -66,6 +67,9 @@ def main(argv: list[str] | None = None) -> None:
     cmds = commands(root, args.episodes, args.specialist_episodes, args.seeds)
     for cmd in cmds[2:] if args.skip_training else cmds:
         print("+", shlex.join(cmd), flush=True)
+        sweep = next((c.split("=", 1)[1] for c in cmd if c.startswith("hydra.sweep.dir=")), None)
+        if sweep:  # the commit the sweep's runs train on: the benchmark's rows of them carry it
+            write_run_provenance(Path(sweep), (*SOURCE, "experiments"), shlex.join(["splitgym", *cmd[1:]]))
         subprocess.run(cmd, check=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ executors -> costmodels).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 
 from splitgym.agents.learned_admission import LearnedAdmission
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--timeout", type=float, default=300.0)
     args = ap.parse_args(argv)
     graph, system = local_system(args.model, args.input, args.workers, args.sources, args.rates, args.images)
-    loader = LearnedAdmission.load
+    loader = functools.partial(LearnedAdmission.load, rates=tuple(system.rates))  # an MSMDI-v1 policy observes them
     for p in args.policies:
         r = run_mdi_ring(
             graph,

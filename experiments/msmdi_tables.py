@@ -8,7 +8,9 @@ sources with a = 5 and 10 images/s receiving 10K and 30K images, 2 workers (Fig.
 same arrival streams (seeds 0..seeds-1); the numbers are means over seeds. AR-MDI's allocation by
 parameters is the paper's rule (``params``); ``flops`` balances compute instead. With ``--learned``
 the PPO admission policies of ``splitgym train env=msmdi`` runs (their ``export/policy.zip``) also
-run each scenario whose devices match their training scenario's.
+run each scenario whose devices match their training scenario's; several runs of one scenario (one
+per training seed) are ``learned-0``, ``learned-1``, ... and the improvement row gives the median
+over them with its min and max.
 
 Writes ``experiments/results/msmdi_total.csv`` (scenario, weight, policy, seed-mean total and
 per-image time, local fraction), ``msmdi_improvement.csv`` (MS-MDI's % improvement over each
@@ -29,6 +31,7 @@ import numpy as np
 from tqdm import tqdm
 
 from splitgym.agents.learned_admission import LearnedAdmission, run_scenario
+from splitgym.costmodels.provenance import read_run_provenance
 from splitgym.costmodels.stages.queue_policies import SCHEDULERS, get_scheduler
 from splitgym.costmodels.stages.queue_sim import QueueResult, QueueSim, QueueSystem
 from splitgym.envs.msmdi_scenarios import MDIScenario, get_mdi_scenario
@@ -71,13 +74,35 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def _policies_for(
     sc: MDIScenario, system: QueueSystem, learned: list[tuple[str, Any, dict[str, Any]]]
-) -> dict[str, Any]:
-    """Every rule scheduler, and ``"learned"`` from a training run whose scenario has these devices."""
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Every rule scheduler, and the training runs whose scenario has these devices: ``"learned"``
+    for one run, ``"learned-<k>"`` for several (one per training seed); and each learned policy's
+    run folder."""
     policies: dict[str, Any] = {p: get_scheduler(p) for p in SCHEDULERS}
-    for _, pol, trained_on in learned:
-        if trained_on["devices"] == sc.devices:  # same workers and sources: same observation
-            policies["learned"] = LearnedAdmission(pol.model, float(np.mean(system.full_s())), sum(system.images))
-    return policies
+    mine = [(run, pol) for run, pol, trained_on in learned if trained_on["devices"] == sc.devices]  # same observation
+    runs = {}
+    for k, (run, pol) in enumerate(mine):
+        name = "learned" if len(mine) == 1 else f"learned-{k}"
+        policies[name] = LearnedAdmission(pol.model, float(np.mean(system.full_s())), sum(system.images))
+        runs[name] = str(run)
+    return policies, runs
+
+
+def _run_columns(run: str | None) -> dict[str, Any]:
+    """A learned policy's run and the commit it trained on (``unknown``: made before runs recorded
+    it); a rule's row has none, and write_csv gives it this process's commit."""
+    return {} if run is None else {"run": run, "commit": read_run_provenance(Path(run))["commit"]}
+
+
+def _learned_spread(mean: dict[str, float]) -> dict[str, Any]:
+    """The learned policies' % improvement over MS-MDI: the median over training runs (seeds), and
+    its min and max when there are several."""
+    pct = sorted(100 * (mean["ms-mdi"] - v) / mean["ms-mdi"] for k, v in mean.items() if k.startswith("learned"))
+    if not pct:
+        return {}
+    mid = float(np.median(pct))
+    spread = {"learned_vs_ms_min_pct": round(pct[0], 1), "learned_vs_ms_max_pct": round(pct[-1], 1)}
+    return {"learned_vs_ms_pct": round(mid, 1), "learned_runs": len(pct), **(spread if len(pct) > 1 else {})}
 
 
 def _improvement_row(name: str, workers: int, net: str, weight: str, mean: dict[str, float]) -> dict[str, Any]:
@@ -94,11 +119,7 @@ def _improvement_row(name: str, workers: int, net: str, weight: str, mean: dict[
         "paper_vs_local_pct": pl,
         "mw_vs_ar_mdi_pct": round(100 * (mean["ar-mdi"] - mean["ms-mdi-mw"]) / mean["ar-mdi"], 1),
         "order": " < ".join(sorted(mean, key=mean.get)),
-        **(
-            {"learned_vs_ms_pct": round(100 * (mean["ms-mdi"] - mean["learned"]) / mean["ms-mdi"], 1)}
-            if "learned" in mean
-            else {}
-        ),
+        **_learned_spread(mean),
     }
 
 
@@ -134,7 +155,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         sc = get_mdi_scenario(name)
         system = sc.system(weight=weight, network=net)
         mean: dict[str, float] = {}
-        for pname, pol in _policies_for(sc, system, learned).items():
+        policies, runs = _policies_for(sc, system, learned)
+        for pname, pol in policies.items():
             res = [run(system, pol, s) for s in range(args.seeds)]
             mean[pname] = float(np.mean([r.makespan_s for r in res]))
             totals.append(
@@ -149,6 +171,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     "mean_sojourn_s": round(float(np.mean([np.mean(r.done - r.arrive) for r in res])), 2),
                     "local_fraction": round(float(np.mean([(r.path == 0).mean() for r in res])), 4),
                     "seeds": args.seeds,
+                    **_run_columns(runs.get(pname)),
                 }
             )
             if weight == "params" and system.N <= 3 and net == args.networks[0]:
@@ -158,7 +181,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         improv.append(_improvement_row(name, system.N, net, weight, mean))
         bar.write(json.dumps(improv[-1]))
     sens = _sensitivity_table(args.image_s)
-    write_csv(out / "msmdi_total.csv", totals)
+    keys = list(dict.fromkeys(k for r in totals for k in r))
+    write_csv(out / "msmdi_total.csv", [{k: r.get(k) for k in keys} for r in totals])
     keys = list(dict.fromkeys(k for r in improv for k in r))
     write_csv(out / "msmdi_improvement.csv", [{k: r.get(k) for k in keys} for r in improv])
     if curves:

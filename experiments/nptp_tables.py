@@ -35,6 +35,7 @@ import argparse
 import csv
 import gc
 import json
+import shlex
 import subprocess
 import sys
 import time
@@ -47,8 +48,10 @@ from tqdm import tqdm
 from splitgym.agents.planners import run_planner
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.graph import ModelGraph
+from splitgym.costmodels.provenance import command_line, read_run_provenance, write_run_provenance
 from splitgym.costmodels.tiles.tile_cost import TileCostModel, cluster_caps, plan_rects
-from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
+from splitgym.experiments.dependencies import module_of, paths_of
+from splitgym.experiments.results_csv import RESULTS_DIR, seed_spread, write_csv
 
 DEVICES = "nptp3"
 BANDWIDTHS_MBS = (0.1, 0.25, 0.5, 0.75, 1.0)
@@ -294,6 +297,8 @@ def _train(algo: str, model: str, size: int, mbs: float, episodes: int, seed: in
             f"hydra.run.dir={run}",
         ]
         print(" ".join(cmd[1:]), flush=True)
+        # the commit it trains on, in the run folder: its row carries it, whoever collects it
+        write_run_provenance(run, paths_of(module_of(command_line())), shlex.join(["python", *cmd[1:]]))
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     return json.loads(summary.read_text())
 
@@ -312,7 +317,7 @@ def table_ppo(
     model: str = "vgg16",
     size: int = 1024,
     grid: int = 16,
-    seed: int = 0,
+    seeds: tuple[int, ...] = (0,),
     runs: Path = Path("runs"),
     *,
     out: Path,
@@ -337,50 +342,61 @@ def table_ppo(
             plan = run_planner(name, env.graph, env.cluster, **opts)
             refs[name] = (env.penalised(env.model.score(plan_rects(plan))) * 1e3, time.perf_counter() - t0)
         for algo, eps in (("ppo", episodes), ("ddpg", ddpg_episodes)):
-            if eps <= 0:
-                continue
-            run = runs / f"nptp-{algo}-{model}-{size}-{mbs:g}MBps-s{seed}"
-            summ = _train(algo, model, size, mbs, eps, seed, run)
-            curve = _curve(run)
-            final = summ["latency_ms"]
-            conv = next((e for e, b in curve if b <= 1.01 * final), curve[-1][0] if curve else 0)
-            curves[(algo, mbs)] = curve
-            rows.append(
-                {
-                    "model": model,
-                    "size": size,
-                    "bandwidth_MBps": mbs,
-                    "algo": algo,
-                    "episodes": summ["episodes"],
-                    "train_s": summ["wall_s"],
-                    "learned_ms": final,
-                    "feasible": summ["feasible"],
-                    "episodes_to_1pct": conv,
-                    "mpa_ms": refs["nptp-mpa"][0],
-                    "mpa_s": refs["nptp-mpa"][1],
-                    "exact_ms": refs["nptp-exact"][0],
-                    "exact_s": refs["nptp-exact"][1],
-                    "exact_grid": grid,
-                    "coedge_ms": refs["coedge-strips"][0],
-                    "learned_over_mpa": final / refs["nptp-mpa"][0],
-                    "learned_over_exact": final / refs["nptp-exact"][0],
-                    "mpa_over_exact": refs["nptp-mpa"][0] / refs["nptp-exact"][0],
-                    "tiles": ";".join(
-                        f"{t['device']}:{t['rows'][0]}-{t['rows'][1]}x{t['cols'][0]}-{t['cols'][1]}"
-                        for t in summ["tiles"]
-                    ),
-                    "run": str(run),
-                }
-            )
-            print({k: v for k, v in rows[-1].items() if k not in ("tiles", "run")}, flush=True)
+            for seed in seeds if eps > 0 else ():
+                run = runs / f"nptp-{algo}-{model}-{size}-{mbs:g}MBps-s{seed}"
+                summ = _train(algo, model, size, mbs, eps, seed, run)
+                curves[(algo, mbs, seed)] = _curve(run)
+                key = {"model": model, "size": size, "bandwidth_MBps": mbs, "algo": algo, "seed": seed}
+                rows.append(_ppo_row(key, summ, curves[(algo, mbs, seed)], refs, run, grid))
+                print({k: v for k, v in rows[-1].items() if k not in ("tiles", "run", "command")}, flush=True)
         del env  # one VGG-16 cost model at a time (each holds GBs at 1024)
         gc.collect()
     write_csv(out / "nptp_ppo.csv", rows)
+    by = ("model", "size", "bandwidth_MBps", "algo")
+    write_csv(out / "nptp_ppo_summary.csv", seed_spread(rows, by, ("learned_over_mpa", "learned_over_exact")))
     _plot_ppo(out / "nptp_ppo.png", rows, curves)
     return rows
 
 
-def _plot_ppo(path: Path, rows: list[dict[str, Any]], curves: dict[tuple[str, float], list[tuple[int, float]]]) -> None:
+def _ppo_row(
+    key: dict[str, Any],
+    summ: dict[str, Any],
+    curve: list[tuple[int, float]],
+    refs: dict[str, Any],
+    run: Path,
+    grid: int,
+) -> dict[str, Any]:
+    """One trained run against MPA, the grid optimum and CoEdge's strips; its run's commit."""
+    final = summ["latency_ms"]
+    conv = next((e for e, b in curve if b <= 1.01 * final), curve[-1][0] if curve else 0)
+    return {
+        **key,
+        "episodes": summ["episodes"],
+        "train_s": summ["wall_s"],
+        "learned_ms": final,
+        "feasible": summ["feasible"],
+        "episodes_to_1pct": conv,
+        "mpa_ms": refs["nptp-mpa"][0],
+        "mpa_s": refs["nptp-mpa"][1],
+        "exact_ms": refs["nptp-exact"][0],
+        "exact_s": refs["nptp-exact"][1],
+        "exact_grid": grid,
+        "coedge_ms": refs["coedge-strips"][0],
+        "learned_over_mpa": final / refs["nptp-mpa"][0],
+        "learned_over_exact": final / refs["nptp-exact"][0],
+        "mpa_over_exact": refs["nptp-mpa"][0] / refs["nptp-exact"][0],
+        "tiles": ";".join(
+            f"{t['device']}:{t['rows'][0]}-{t['rows'][1]}x{t['cols'][0]}-{t['cols'][1]}" for t in summ["tiles"]
+        ),
+        "run": str(run),
+        "commit": read_run_provenance(run)["commit"],
+        "command": command_line(),
+    }
+
+
+def _plot_ppo(
+    path: Path, rows: list[dict[str, Any]], curves: dict[tuple[str, float, int], list[tuple[int, float]]]
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -391,8 +407,9 @@ def _plot_ppo(path: Path, rows: list[dict[str, Any]], curves: dict[tuple[str, fl
     for ax, mbs in zip(axes[0], bws):
         sel = [r for r in rows if r["bandwidth_MBps"] == mbs]
         for r in sel:
-            c = curves.get((r["algo"], mbs), [])
-            ax.plot([e for e, _ in c], [b / r["exact_ms"] for _, b in c], label=f"{r['algo']} (best so far)")
+            c = curves.get((r["algo"], mbs, r["seed"]), [])
+            label = f"{r['algo']} seed {r['seed']} (best so far)"
+            ax.plot([e for e, _ in c], [b / r["exact_ms"] for _, b in c], label=label)
         ax.axhline(sel[0]["mpa_ms"] / sel[0]["exact_ms"], color="k", ls="--", lw=0.9, label="MPA")
         ax.axhline(
             1.0, color="0.5", ls=":", lw=0.9, label=f"grid optimum ({sel[0]['exact_grid']}x{sel[0]['exact_grid']})"
@@ -445,6 +462,13 @@ def _line(r: dict[str, Any]) -> str:
     )
 
 
+def _seeds(p: argparse.ArgumentParser, text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(s) for s in text.split(","))
+    except ValueError:
+        p.error(f"--seeds: {text!r} is not a comma-separated list of integers")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("table", choices=["bandwidth", "sizes", "layers", "gap", "ppo", "search-time", "all"])
@@ -461,6 +485,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=int, default=1024, help="ppo: image size")
     p.add_argument("--grid", type=int, default=16, help="ppo: grid of the exhaustive search")
     p.add_argument("--runs", default="runs", help="ppo: folder of the training runs (finished ones are reused)")
+    p.add_argument(
+        "--seeds", default="0,1,2", help="ppo: training seeds, comma-separated (nptp_ppo_summary.csv: spread)"
+    )
     p.add_argument(
         "--out", default=RESULTS_DIR, help="results folder (default: %(default)s, under the working directory)"
     )
@@ -480,6 +507,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.ddpg_episodes,
                 size=args.size,
                 grid=args.grid,
+                seeds=_seeds(p, args.seeds),
                 runs=Path(args.runs),
                 out=out,
             )

@@ -9,7 +9,7 @@ from splitgym.experiments.results_csv import read_csv
 def test_bench_all_smallest_writes_the_table(tmp_path):
     main(["--mode", "smallest", "--out", str(tmp_path)])
     rows = read_csv(tmp_path / "bench.csv")
-    assert rows and list(rows[0]) == COLUMNS
+    assert rows and list(rows[0]) == [*COLUMNS, "commit", "command"]  # write_csv: provenance last
     assert not [r for r in rows if r["metric"] == "failed"], [r["note"] for r in rows if r["metric"] == "failed"]
     got = {(r["benchmark"], r["case"], r["anchor"] or "") for r in rows}
     for env_id in ("splitgym/DistrEdge-v0", "splitgym/NPTP-v0", "splitgym/MSMDI-v0"):

@@ -159,3 +159,24 @@ def test_train_config_builds_the_env_and_refuses_two_sources():
     assert env.source_label == "distredge-mixed"
     with pytest.raises(EnvArgumentError, match="give one of distribution, split or scenario"):
         task.make_env(cfg("env.distribution=distredge-mixed"))
+
+
+def test_a_warm_cache_keeps_the_trajectory_and_matches_a_fresh_v0_env(monkeypatch: pytest.MonkeyPatch):
+    """Profiles and LC-PSS partitions reused across instances change nothing an agent sees."""
+    from splitgym.envs import distredge_v1
+    from splitgym.envs.distredge import DistrEdgeEnv
+
+    warm = DistrEdgeV1Env(distribution=SMALL)
+    for seed in range(8):  # fills the LRU with this distribution's boards and device counts
+        warm.reset(seed=100 + seed)
+    assert warm._profiles  # something was cached to be reused
+    assert _trajectory(warm, 3) == _trajectory(DistrEdgeV1Env(distribution=SMALL), 3)
+    sc = warm.inner.scenario
+    fresh = DistrEdgeEnv(sc, reward="relative")
+    assert warm.inner.partition == fresh.partition and warm.inner.T_equal == fresh.T_equal
+    monkeypatch.setattr(distredge_v1, "PROFILE_CACHE", 3)
+    small = DistrEdgeV1Env(distribution=SMALL)
+    for seed in range(6):
+        small.reset(seed=seed)
+        assert len(small._profiles) <= 3  # bounded
+    assert _trajectory(small, 3) == _trajectory(DistrEdgeV1Env(distribution=SMALL), 3)

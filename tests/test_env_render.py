@@ -18,6 +18,7 @@ SMALL = {
     "splitgym/MSMDI-v0": {"images": (4, 4)},
     "splitgym/MSMDI-v1": {"images": (4, 4)},
     "splitgym/DistrEdge-v1": {"scenario": "vgg11-DB-300-small"},
+    "splitgym/HiDP-v0": {"models": ("resnet18",), "rates": (40.0,), "requests": 12},
 }
 
 
@@ -26,7 +27,8 @@ def _episode(env: gym.Env, seed: int = 0) -> dict:
     env.action_space.seed(seed)
     done, info = False, {}
     while not done:
-        _, _, done, _, info = env.step(env.action_space.sample())
+        _, _, term, trunc, info = env.step(env.action_space.sample())
+        done = term or trunc  # HiDP-v0 truncates after its requests
     return info
 
 
@@ -107,6 +109,10 @@ def test_rgb_array_paints_the_plan_one_colour_per_device(env_id: str):
         img, sim = env.render(), env.unwrapped.sim
         assert [bool((img[8 * n] == PALETTE[n]).all()) for n in range(env.unwrapped.N)] == list(map(bool, sim.busy))
         return
+    if "HiDP" in env_id:  # mid-episode: a band per processor, its node's colour over its squashed backlog
+        busy = {**SMALL[env_id], "rates": (2000.0,), "start": 30.0}  # arrivals 0.5 ms apart: queues build up
+        _hidp_bands_follow_the_backlogs(gym.make(env_id, render_mode="rgb_array", **busy).unwrapped)
+        return
     _episode(env)
     img = env.render()
     assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3
@@ -121,3 +127,32 @@ def test_rgb_array_paints_the_plan_one_colour_per_device(env_id: str):
             band = img[8 * v]
             for d in range(env.unwrapped.N):
                 assert (band == PALETTE[d]).all(axis=1).sum() == pytest.approx(256 * (c[d + 1] - c[d]) / c[-1], abs=1)
+
+
+def _hidp_bands_follow_the_backlogs(env) -> None:
+    env.reset(seed=0)
+    for k in range(5):  # load the cluster: every request on the leader's entry and one other
+        env.step(k % 2)
+    img, rows = env.render(), env._rows()
+    assert img.shape == (8 * len(rows), 256, 3) and any(b > 0 for *_, b, _ in rows)
+    for k, (j, _, _, backlog, avail) in enumerate(rows):
+        band = img[8 * k]
+        if not avail:
+            assert (band == PALETTE[-2]).all()
+            continue
+        filled = int((band == PALETTE[j]).all(axis=1).sum())
+        assert filled == round(256 * (1 - np.exp(-backlog / env.scale)))
+
+
+def test_hidp_ansi_frame_names_the_request_the_queues_and_unavailable_nodes():
+    kwargs = {**SMALL["splitgym/HiDP-v0"], "rates": (2000.0,), "start": 30.0}  # a busy cluster at 30 s
+    env = gym.make("splitgym/HiDP-v0", render_mode="ansi", **kwargs).unwrapped
+    assert "no episode yet" in env.render()
+    env.reset(seed=0)
+    text = env.render()
+    assert "request 1/12: stream 0 (resnet18)" in text
+    tx2 = next(line for line in text.splitlines() if line.startswith("tx2"))
+    assert " no " in f" {tx2} "  # hidp-dynamic: the TX2 is away from 20 s to 60 s
+    env.step(0)
+    backlog = max(env.frame_info().values())
+    assert backlog > 0 and f"{backlog:.2f}" in env.render()

@@ -15,11 +15,12 @@ from splitgym.envs import ENV_IDS, Scenario, get_scenario, list_scenarios
 from splitgym.envs.distredge import DistrEdgeEnv, map_action
 
 SMALL = "vgg11-DB-300-small"
+HIDP_SMALL = {"models": ("resnet18",), "rates": (40.0,), "requests": 12}  # HiDP-v0 has no scenario
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_env_checkers(env_id: str, recwarn: pytest.WarningsRecorder):
-    env = gym.make(env_id, scenario=SMALL)
+    env = gym.make(env_id, **(HIDP_SMALL if "HiDP" in env_id else {"scenario": SMALL}))
     gym_check_env(env.unwrapped, skip_render_check=True)
     sb3_check_env(env.unwrapped, warn=True)
     unexpected = [w for w in recwarn if "splitgym" in str(w.filename)]

@@ -22,7 +22,8 @@ def test_tables_define_the_papers_groups():
 
 def test_reduced_table1_writes_csv_png_and_ratios(tmp_path: Path):
     main(
-        ["table1", "--episodes", "8", "--model", "vgg11", "--input", "64", "--out", str(tmp_path), "--only", "DB_bw300"]
+        ["table1", "--episodes", "8", "--model", "vgg11", "--input", "64", "--out", str(tmp_path)]
+        + ["--only", "DB_bw300", "--seeds", "0"]
     )
     rows = list(csv.DictReader((tmp_path / "table1.csv").open()))
     runs = {r["run"] for r in rows}
@@ -45,16 +46,18 @@ def test_reduced_table1_writes_csv_png_and_ratios(tmp_path: Path):
     ratios = list(csv.DictReader((tmp_path / "table1_ratios.csv").open()))
     assert len(ratios) == 2 and all(float(r["over_aofl"]) > 0 for r in ratios)
     assert {(r["run"], r["variant"]) for r in ratios} == {(g, v) for g in runs for v in ("paper", "ours")}
-    ours = (tmp_path / "runs" / "table1-ours" / "DB_bw300" / "config.yaml").read_text()
+    ours = (tmp_path / "runs" / "table1-ours" / "DB_bw300" / "seed0" / "config.yaml").read_text()
     assert "action: shares" in ours and "partition: pilot-search" in ours and "anchor_every: 10" in ours
-    summary = json.loads((tmp_path / "runs" / "table1-ours" / "DB_bw300" / "export" / "summary.json").read_text())
+    summary = json.loads(
+        (tmp_path / "runs" / "table1-ours" / "DB_bw300" / "seed0" / "export" / "summary.json").read_text()
+    )
     ours_row = next(r for r in rows if r["method"] == "distredge-ours")
     assert float(ours_row["start_latency_ms"]) == pytest.approx(summary["pilot"]["latency_ms"])
     assert (tmp_path / "table1.png").stat().st_size > 1000
     # a second call reuses the finished runs
-    before = (tmp_path / "runs" / "table1" / "DB_bw300" / "export" / "summary.json").stat().st_mtime
-    main(["table1", "--out", str(tmp_path), "--only", "DB_bw300", "--variants", "paper"])
-    assert (tmp_path / "runs" / "table1" / "DB_bw300" / "export" / "summary.json").stat().st_mtime == before
+    before = (tmp_path / "runs" / "table1" / "DB_bw300" / "seed0" / "export" / "summary.json").stat().st_mtime
+    main(["table1", "--out", str(tmp_path), "--only", "DB_bw300", "--variants", "paper", "--seeds", "0"])
+    assert (tmp_path / "runs" / "table1" / "DB_bw300" / "seed0" / "export" / "summary.json").stat().st_mtime == before
     # ... and keeps the rows of the variant it did not run (merge with the table's CSV)
     again = list(csv.DictReader((tmp_path / "table1.csv").open()))
     assert [r["method"] for r in again] == [r["method"] for r in rows]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -17,13 +18,18 @@ from torch import nn
 
 from splitgym.agents.planners import run_planner
 from splitgym.costmodels.cluster import Cluster
+from splitgym.costmodels.errors import SplitgymError
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.neurons.neuron_spans import equal_parts, layer_spans
 from splitgym.costmodels.plan import Plan
+from splitgym.executors.neurons.hub_timing import COLUMNS
 from splitgym.executors.neurons.hyps_hub import MemoryBudgetError, WorkerLost, run_hyps
 from splitgym.executors.neurons.neuron_modules import concat_parts, partition_module, slice_layer
 
 from .helpers import synthetic_profile
+
+#: What conf/devices/pi3b-*.yaml reserve of the Pi's 1024 MiB.
+PI_RESERVED_MB = Cluster.from_config("pi3b-1", 100).devices[0].reserved_mb
 
 
 class Tiny(nn.Module):
@@ -57,9 +63,9 @@ def tiny() -> tuple[nn.Module, ModelGraph]:
     return m, ModelGraph.from_module(m, (3, 32, 32), name="tiny")
 
 
-def tiny_plan(graph: ModelGraph, n: int) -> Plan:
+def tiny_plan(graph: ModelGraph, n: int, mbps: float = 100) -> Plan:
     devs = [{"name": f"d{i}", "board": "local-cpu", "memory_mb": 64, "reserved_mb": 60} for i in range(n)]
-    cluster = Cluster.from_config({"name": f"tiny{n}", "devices": devs}, 100)
+    cluster = Cluster.from_config({"name": f"tiny{n}", "devices": devs}, mbps)
     return run_planner(
         "hyps", graph, cluster, partitions=0, profiles={"local-cpu": synthetic_profile(graph, 1e-4, head=1e-3)}
     )
@@ -201,7 +207,7 @@ def test_a_killed_worker_loses_nothing_and_the_run_resumes(tiny, tmp_path: Path)
 
 @pytest.mark.slow
 def test_vgg16_fc6_on_a_1gb_pi_worker(vgg16: ModelGraph, tmp_path: Path) -> None:
-    """The real thing: fc6 (392 MiB of weights) fails on a worker with the 240 MiB a 1 GB Pi
+    """The real thing: fc6 (392 MiB of weights) fails on a worker with the 116 MiB a 1 GB Pi
     leaves (conf/devices/pi3b-1.yaml); the HyPS plan (4 parts) runs and equals the model."""
     plan = run_planner("hyps", vgg16, Cluster.from_config("pi3b-1", 100))
     x = torch.randn(1, 3, 224, 224)
@@ -211,7 +217,7 @@ def test_vgg16_fc6_on_a_1gb_pi_worker(vgg16: ModelGraph, tmp_path: Path) -> None
     torch.testing.assert_close(res.output, ref, rtol=1e-4, atol=1e-4)
     ns = plan.neuron_splits[0]
     whole = ns.model_copy(update={"parts": [ns.parts[0].model_copy(update={"end": 4096})]})
-    with pytest.raises(MemoryBudgetError, match=r"layer classifier_0 does not fit in its memory budget of 240 MiB"):
+    with pytest.raises(MemoryBudgetError, match=r"layer classifier_0 does not fit in its memory budget of 116 MiB"):
         run_hyps(plan.model_copy(update={"neuron_splits": [whole]}), vgg16, x, tmp_path / "unsplit")
 
 
@@ -249,3 +255,68 @@ def test_cli_execute_hub_runs_and_resumes(tmp_path: Path, capsys: pytest.Capture
     assert main(["execute", str(plan), "--folder", str(folder), "--json"]) == 0  # hub: the neurons default
     again = json.loads(capsys.readouterr().out)["detail"]
     assert again["resumed"] and again["computed"] == [] and set(first["computed"]) <= set(again["reused"])
+
+
+def test_hub_breakdown_sums_to_each_partition_and_a_slow_link_grows_communication(tiny, tmp_path: Path) -> None:
+    m, g = tiny
+    x = torch.randn(1, 3, 32, 32)
+    fast = run_hyps(tiny_plan(g, 1, 1000.0), g, x, tmp_path / "fast")
+    slow_plan = tiny_plan(g, 1, 2.0)
+    slow = run_hyps(slow_plan, g, x, tmp_path / "slow", links="emulated")
+    net = slow_plan.cluster().network
+    for res in (fast, slow):
+        torch.testing.assert_close(res.output, m(x).detach())
+        assert res.partitions and len(res.parts) >= len(res.partitions)
+        for row in res.partitions:  # one device: parts in turn, the columns add up to the wall time
+            named = sum(row[c] for c in COLUMNS if c != "other_s")
+            # within a tolerance: the hub's and the worker's intervals can overlap by a scheduling
+            # slice (a write returns after the worker has read it) on this shared CPU
+            assert row["wall_s"] > 0 and abs(row["wall_s"] - named) <= 0.25 * row["wall_s"] + 0.05
+            assert row["other_s"] == pytest.approx(row["wall_s"] - named)
+    assert all(p["link_s"] == 0 for p in fast.parts)
+    for p in slow.parts:  # 2 Mbps: every feature map waits its bytes' link time, in and out
+        expect = net.link("requester", "d0").seconds(p["input_bytes"]) + net.link("d0", "requester").seconds(
+            p["output_bytes"]
+        )
+        assert p["link_s"] == pytest.approx(expect, rel=1e-6)
+        assert p["communication_s"] >= p["link_s"]
+    comm = [sum(r["communication_s"] for r in res.partitions) for res in (fast, slow)]
+    assert comm[1] > comm[0] + 0.9 * sum(p["link_s"] for p in slow.parts)
+
+
+def test_hub_links_are_none_or_emulated(tiny, tmp_path: Path) -> None:
+    _, g = tiny
+    with pytest.raises(SplitgymError, match=r"^links: the hub backend takes none or emulated, got 'netns'$"):
+        run_hyps(tiny_plan(g, 1), g, torch.randn(1, 3, 32, 32), tmp_path, links="netns")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("reserved_mb", [PI_RESERVED_MB, 784])
+def test_planner_and_rlimit_agree_on_fc6(vgg16: ModelGraph, reserved_mb: float) -> None:
+    """The fewest fc6 parts the planner accepts under a budget run under RLIMIT_AS at that budget,
+    and one part fewer is refused there: the memory model and the enforced limit agree (at the
+    Pi's budget, conf/devices/pi3b-1.yaml, and at 240 MiB)."""
+    from splitgym.experiments.hyps_memory import probe, span_inputs
+
+    budget = int((1024 - reserved_mb) * 2**20)
+    devs = [{"name": "pi-0", "board": "pi3b+", "memory_mb": 1024, "reserved_mb": reserved_mb}]
+    plan = run_planner("hyps", vgg16, Cluster.from_config({"name": "pi", "devices": devs}, 100), partitions=0)
+    (ns,) = plan.neuron_splits
+    k = len(ns.parts)
+    assert ns.layer == "classifier_0" and k >= 2
+    spans = layer_spans(vgg16)
+    fc6 = next(s for s in spans if s.name == "classifier_0")
+    torch.manual_seed(0)
+    x = span_inputs(vgg16, spans, torch.randn(1, 3, 224, 224))[fc6.index]
+    for parts, runs in ((k, True), (k - 1, False)):
+        a, b = equal_parts(fc6.neurons, parts)[0]  # the largest part
+        module = partition_module(vgg16, spans, fc6.index, fc6.index, (a, b))
+        got = probe(module, x, budget)
+        assert ("error" not in got) is runs, (parts, got.get("error"))
+        if runs:
+            with torch.no_grad():
+                torch.testing.assert_close(got["output"], module(x))
+        else:
+            assert re.fullmatch(
+                r"device probe: layer .* does not fit in its memory budget of \d+ MiB \(.*\)", got["error"]
+            )

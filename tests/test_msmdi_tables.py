@@ -38,8 +38,8 @@ def test_tables_on_a_small_scenario(tmp_path):
     assert float(next(r for r in rows if r["policy"] == "local")["local_fraction"]) == 1.0
 
 
-def test_tables_add_a_learned_policy_of_the_same_devices(tmp_path):
-    """A training run's policy (its export) runs the scenarios with its devices, not the others."""
+def _learned_run(folder, seed: int = 0):
+    """A training run's export as ``splitgym train env=msmdi`` leaves it (an untrained PPO)."""
     import json
 
     from stable_baselines3 import PPO
@@ -47,33 +47,41 @@ def test_tables_add_a_learned_policy_of_the_same_devices(tmp_path):
     from splitgym.envs.msmdi import MSMDIEnv
 
     env = MSMDIEnv("ms-mdi-3-small", images=(5, 10))
-    run = tmp_path / "run"
-    (run / "export").mkdir(parents=True)
+    (folder / "export").mkdir(parents=True)
     buf = io.BytesIO()
-    PPO("MlpPolicy", env, n_steps=32, batch_size=32, seed=0, device="cpu").save(buf)
-    write_signed(
-        run / "export" / "policy.zip", buf.getvalue()
-    )  # as the training export writes it: loaded only when signed
-    (run / "export" / "summary.json").write_text(json.dumps({"scenario": env.scenario.to_dict() | {"events": []}}))
-    out = msmdi_tables.main(
-        [
-            "--scenarios",
-            "ms-mdi-3-small",
-            "--seeds",
-            "1",
-            "--networks",
-            "bw100",
-            "--weights",
-            "params",
-            "--image-s",
-            "--out",
-            str(tmp_path / "res"),
-            "--learned",
-            str(run),
-        ]
-    )
+    PPO("MlpPolicy", env, n_steps=32, batch_size=32, seed=seed, device="cpu").save(buf)
+    write_signed(folder / "export" / "policy.zip", buf.getvalue())  # as the export writes it: loaded only when signed
+    (folder / "export" / "summary.json").write_text(json.dumps({"scenario": env.scenario.to_dict() | {"events": []}}))
+    return folder
+
+
+SMALL = ["--scenarios", "ms-mdi-3-small", "--seeds", "1", "--networks", "bw100", "--weights", "params", "--image-s"]
+
+
+def test_tables_add_a_learned_policy_of_the_same_devices(tmp_path):
+    """A training run's policy (its export) runs the scenarios with its devices, not the others."""
+    run = _learned_run(tmp_path / "run")
+    out = msmdi_tables.main([*SMALL, "--out", str(tmp_path / "res"), "--learned", str(run)])
     t = {r["policy"]: r for r in out["totals"]}
     assert "learned" in t and 0.0 <= t["learned"]["local_fraction"] <= 1.0
     assert out["improvement"][0]["learned_vs_ms_pct"] == pytest.approx(
         100 * (t["ms-mdi"]["total_time_s"] - t["learned"]["total_time_s"]) / t["ms-mdi"]["total_time_s"], abs=0.1
     )
+
+
+def test_several_learned_runs_give_a_spread_and_their_own_commit(tmp_path):
+    runs = [str(_learned_run(tmp_path / f"s{seed}", seed)) for seed in (0, 1, 2)]
+    out = msmdi_tables.main([*SMALL, "--out", str(tmp_path / "res"), "--learned", *runs])
+    t = {r["policy"]: r for r in out["totals"]}
+    assert [t[f"learned-{k}"]["run"] for k in range(3)] == runs
+    pct = sorted(100 * (t["ms-mdi"]["total_time_s"] - t[f"learned-{k}"]["total_time_s"]) / t["ms-mdi"]["total_time_s"]
+                 for k in range(3))  # fmt: skip
+    imp = out["improvement"][0]
+    assert imp["learned_runs"] == 3 and imp["learned_vs_ms_pct"] == pytest.approx(pct[1], abs=0.1)
+    assert (imp["learned_vs_ms_min_pct"], imp["learned_vs_ms_max_pct"]) == (
+        pytest.approx(pct[0], abs=0.1),
+        pytest.approx(pct[2], abs=0.1),
+    )
+    rows = {r["policy"]: r for r in csv.DictReader((tmp_path / "res" / "msmdi_total.csv").open())}
+    assert rows["learned-0"]["commit"] == "unknown"  # trained before runs recorded their commit
+    assert rows["ms-mdi"]["commit"] not in ("", "unknown")  # a rule: this process's commit

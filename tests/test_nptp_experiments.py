@@ -53,3 +53,7 @@ def test_ppo_table_row_matches_its_exported_plan(tmp_path):
     assert r["learned_over_mpa"] == pytest.approx(r["learned_ms"] / r["mpa_ms"])
     assert r["learned_over_exact"] == pytest.approx(r["learned_ms"] / r["exact_ms"])
     assert 0 < r["episodes_to_1pct"] <= r["episodes"]
+    # the run's commit (recorded in its folder before training) and a per-group spread over seeds
+    assert r["seed"] == 0 and r["commit"] not in ("", "unknown") and (Path(r["run"]) / "provenance.json").exists()
+    (spread,) = list(csv.DictReader(open(tmp_path / "nptp_ppo_summary.csv")))
+    assert spread["seeds"] == "1" and float(spread["learned_over_mpa_median"]) == pytest.approx(r["learned_over_mpa"])

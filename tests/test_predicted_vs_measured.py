@@ -66,7 +66,9 @@ def test_harness_calibrates_each_half_on_the_other_and_writes_every_file(tmp_pat
         "error_pct",
         "calibrated_error_pct",
         "fold_mean",
-    ]  # private keys dropped
+        "commit",
+        "command",
+    ]  # private keys dropped; write_csv ends every row with its provenance
     # folds by sorted method: {a, c} (1, 3 ms: mean 2) predicts b and d; {b, d} (mean 3) a and c
     assert {r["plan"]: float(r["calibrated_ms"]) for r in rows} == {"a": 3.0, "c": 3.0, "b": 2.0, "d": 2.0}
     assert res["summary"]["in-process"]["plans"] == 4

@@ -107,6 +107,7 @@ def get_task(env_id: str) -> TrainTask:
 from splitgym.agents.tasks import (  # noqa: E402,F401
     distredge_task,
     distredge_v1_task,
+    hidp_task,
     msmdi_task,
     nptp_task,
     nptp_v1_task,

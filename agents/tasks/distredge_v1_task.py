@@ -24,7 +24,7 @@ from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.errors import ConfigError
 from splitgym.envs.distredge_v1 import DistrEdgeV1Env
 
-__all__ = ["DistrEdgeV1Task"]
+__all__ = ["DistrEdgeV1Task", "env_from_config"]
 
 DRAWS = 16  # instances the summary scores a distribution-trained policy on
 
@@ -32,6 +32,18 @@ DRAWS = 16  # instances the summary scores a distribution-trained policy on
 def _opt(cfg: DictConfig, key: str) -> Any:
     value = cfg.env.get(key)
     return None if value in (None, "null") else value
+
+
+def env_from_config(cfg: DictConfig) -> DistrEdgeV1Env:
+    """The env of a run's ``cfg.env`` (training, and ``splitgym evaluate`` from its config.yaml)."""
+    return DistrEdgeV1Env(
+        distribution=_opt(cfg, "distribution"),
+        split=_opt(cfg, "split"),
+        instance=_opt(cfg, "instance"),
+        max_devices=_opt(cfg, "max_devices"),
+        reward=str(cfg.env.reward),
+        action=str(cfg.env.get("action", "cuts")),
+    )
 
 
 class DistrEdgeV1Task(TrainTask):
@@ -42,14 +54,7 @@ class DistrEdgeV1Task(TrainTask):
             for override in HydraConfig.get().overrides.task:
                 if override.split("=")[0].lstrip("+~") in ("model", "devices", "network"):
                     raise ConfigError(f"{override}: not used by {self.env_id} (set env.split or env.distribution)")
-        return DistrEdgeV1Env(
-            distribution=_opt(cfg, "distribution"),
-            split=_opt(cfg, "split"),
-            instance=_opt(cfg, "instance"),
-            max_devices=_opt(cfg, "max_devices"),
-            reward=str(cfg.env.reward),
-            action=str(cfg.env.get("action", "cuts")),
-        )
+        return env_from_config(cfg)
 
     def episode_steps(self, env: DistrEdgeV1Env) -> int:
         return int(env.episode_steps)
@@ -86,6 +91,17 @@ class DistrEdgeV1Task(TrainTask):
         }
         atomic_write((out / "summary.json"), json.dumps(summary, indent=1))
         return summary
+
+    eval_options = ("split", "seeds")  # splitgym evaluate RUN --split NAME --seeds N
+
+    def evaluate(
+        self, run: Path, cfg: DictConfig, split: str | None = None, seeds: int | None = None
+    ) -> dict[str, Any]:
+        """The exported policy per instance of the run's source (or ``split``) next to the
+        classical planners (:mod:`splitgym.agents.tasks.distredge_v1_eval`)."""
+        from splitgym.agents.tasks.distredge_v1_eval import evaluate_v1
+
+        return evaluate_v1(run, cfg, split=split, seeds=seeds)
 
     def report(self, summary: dict[str, Any], run_dir: Path) -> None:
         print(f"run: {run_dir} ({summary['source']}, {summary['policy']} policy)")

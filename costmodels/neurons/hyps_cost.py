@@ -97,8 +97,7 @@ def _whole(
     back = net.link(dev, hub)
     comp = sum(span_seconds(s, graph, prof) for s in members)
     b_in, b_out = members[0].in_bytes, members[-1].out_bytes
-    params = sum(s.param_bytes for s in members)
-    peak = partition_bytes(params, max(s.act_bytes for s in members))
+    peak = partition_bytes(members)
     return comp, link.seconds(b_in), back.seconds(b_out), peak, b_in, b_out
 
 

@@ -18,16 +18,21 @@ Choices where the paper is silent (each one a constant or a function below):
 * **Splittable.** A span can be neuron-split when it holds exactly one Conv2d (groups = 1) or
   Linear and otherwise only element-wise ops (BatchNorm included: its per-channel parameters are
   sliced with the channels). Blocks (residual, inception) are not.
-* **Memory of a partition on a device** = ``WEIGHT_COPIES`` x its parameter bytes + the largest
-  input + output activation among its spans (fp32), the simulator's rule with the weights counted
-  twice: a partition's weights arrive as a message and are then turned into tensors, so two copies
-  exist while it loads (our executor needs one, so the model is conservative). A device runs its
-  partitions one after another, loading each and dropping it when done (HyPS's "distributed over
-  time", HY L209), so its peak is the largest of its partitions, not their sum.
+* **Memory of a partition on a device**: the worker's footprint, measured and fitted
+  (:class:`MemoryModel`, ``costmodels/data/hyps_memory.json``, written by
+  ``python -m splitgym.experiments.hyps_memory``): ``a`` x its weight bytes (the hub worker holds
+  them once: they arrive in one buffer that becomes the tensors; a ``torch.load`` of the same
+  bytes measured 2.0 copies) + the largest, over its spans, of ``b`` x the live activations (the
+  span's input and output, and the partition's input, which the worker holds to the end) plus
+  what the kind of layer allocates for itself (a convolution: oneDNN's reordered copy of its
+  weights and its blocked output; a max pool: its int64 indices) + a constant. Conservative by
+  construction: the constant is raised until the model bounds every measured case. A device runs
+  its partitions one after another, loading each and dropping it when done (HyPS's "distributed
+  over time", HY L209), so its peak is the largest of its partitions, not their sum.
 * **Budget.** usable bytes = ``memory_mb - reserved_mb`` of the device (an optional per-device
   ``memory_mb``/``reserved_mb`` in ``conf/devices/*.yaml``; by default the board's memory and
   nothing reserved). The *parameter threshold* of HyPS's Algorithm 1 is derived from it:
-  ``(usable - activation) / (WEIGHT_COPIES * 4 bytes)``.
+  ``(usable - constant - activation) / (a * 4 bytes)``.
 * **Compute.** A unit span costs its profiled latency at full height; a head span costs the
   profile's head seconds times its share of the head's FLOPs (profiles time the head as one
   piece). A neuron part costs its span's seconds times its share of the output neurons (the work
@@ -40,8 +45,11 @@ Choices where the paper is silent (each one a constant or a function below):
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from functools import lru_cache
+from pathlib import Path
 
 from torch import nn
 from torch.fx import Node
@@ -58,10 +66,13 @@ __all__ = [
     "Span",
     "layer_spans",
     "span_by_layer",
-    "WEIGHT_COPIES",
+    "MEMORY_FILE",
+    "MemoryModel",
+    "memory_model",
     "DeviceMemory",
     "device_memory",
     "partition_bytes",
+    "span_terms",
     "param_threshold",
     "fewest_parts",
     "equal_parts",
@@ -70,8 +81,8 @@ __all__ = [
     "neuron_split_cost",
 ]
 
-#: Copies of a partition's weights alive while it loads (message + tensors), see the docstring.
-WEIGHT_COPIES = 2
+#: The worker's measured memory model (:mod:`splitgym.experiments.hyps_memory` writes it).
+MEMORY_FILE = Path(__file__).parent.parent / "data" / "hyps_memory.json"
 
 _SLICEABLE = (nn.Conv2d, nn.Linear)
 
@@ -240,14 +251,60 @@ def device_memory(cluster: Cluster) -> dict[str, DeviceMemory]:
     return out
 
 
-def partition_bytes(param_bytes: float, act_bytes: float) -> float:
-    """Peak bytes of one partition while it loads and runs (see the module docstring)."""
-    return WEIGHT_COPIES * param_bytes + act_bytes
+@dataclass(frozen=True)
+class MemoryModel:
+    """Bytes a worker needs for a partition, per byte of each term (see the module docstring)."""
+
+    weights: float  # x every weight byte of the partition (held once)
+    activations: float  # x the live input + output bytes of a span
+    conv_weights: float  # x a convolution's weight bytes (oneDNN's reordered copy, per call)
+    conv_output: float  # x a convolution's output bytes (its blocked output before the reorder)
+    pool_output: float  # x a max pool's output bytes (its int64 indices)
+    constant_bytes: float  # the worker's own, raised to bound every measured case
+
+    TERMS = ("weights", "activations", "conv_weights", "conv_output", "pool_output")
+
+
+@lru_cache(maxsize=1)
+def memory_model() -> MemoryModel:
+    """The fitted model in :data:`MEMORY_FILE`; a missing file is one line naming the command."""
+    try:
+        data = json.loads(MEMORY_FILE.read_text())
+    except FileNotFoundError:
+        raise ConfigError(
+            f"memory model: {MEMORY_FILE} is missing; python -m splitgym.experiments.hyps_memory writes it"
+        ) from None
+    return MemoryModel(**{f.name: float(data[f.name]) for f in fields(MemoryModel)})
+
+
+def span_terms(span: Span, share: float = 1.0, live_input: int = 0) -> dict[str, float]:
+    """A span's transient terms (all but ``weights``) for a ``share`` of its neurons, with
+    ``live_input`` bytes of the partition's input still held."""
+    out = span.out_bytes * share
+    conv, pool = span.kind == "conv", span.kind == "maxpool"
+    return {
+        "activations": span.in_bytes + out + live_input,
+        "conv_weights": span.param_bytes * share if conv else 0.0,
+        "conv_output": out if conv else 0.0,
+        "pool_output": out if pool else 0.0,
+    }
+
+
+def partition_bytes(spans: list[Span], share: float = 1.0, model: MemoryModel | None = None) -> float:
+    """Peak bytes of a worker running ``spans`` as one partition (a ``share`` of one span's
+    neurons for a neuron part), by the fitted :class:`MemoryModel`."""
+    m = model or memory_model()
+    peak = 0.0
+    for i, s in enumerate(spans):
+        terms = span_terms(s, share, spans[0].in_bytes if i else 0)
+        peak = max(peak, sum(getattr(m, k) * v for k, v in terms.items()))
+    return m.weights * sum(s.param_bytes for s in spans) * share + peak + m.constant_bytes
 
 
 def param_threshold(usable_bytes: int, act_bytes: int = 0) -> int:
     """HyPS's threshold: the most parameters a device can hold next to ``act_bytes``."""
-    return max(0, (usable_bytes - act_bytes) // (WEIGHT_COPIES * DTYPE_BYTES))
+    m = memory_model()
+    return max(0, int((usable_bytes - m.constant_bytes - m.activations * act_bytes) // (m.weights * DTYPE_BYTES)))
 
 
 def equal_parts(neurons: int, k: int) -> list[tuple[int, int]]:
@@ -262,8 +319,7 @@ def equal_parts(neurons: int, k: int) -> list[tuple[int, int]]:
 
 
 def _part_bytes(span: Span, start: int, end: int) -> float:
-    share = (end - start) / span.neurons
-    return partition_bytes(span.param_bytes * share, span.in_bytes + span.out_bytes * share)
+    return partition_bytes([span], (end - start) / span.neurons)
 
 
 def fewest_parts(span: Span, usable_bytes: int) -> int:

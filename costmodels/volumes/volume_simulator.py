@@ -25,7 +25,11 @@ The timing model (DistrEdge Section III-IV; the choices it leaves open, PAPERS-A
   + the largest input+output activation of those parts (fp32).
 
 :meth:`Simulator.score` evaluates a batch of split decisions (B x volumes x N+1 cuts) at once in
-numpy: LC-PSS, AOFL and the exact search go through :meth:`Simulator.advance`. One decision on at
+numpy: LC-PSS, AOFL and the exact search go through :meth:`Simulator.advance`. A step looks a
+part's compute and input rows up by its two cuts (:mod:`volume_tables`), prices transfers with the
+batch as the last, contiguous axis (:mod:`transfer_arrival`; from ``sparse_min_n`` devices on only
+the pairs that overlap) and computes the per-pair detail a breakdown reads only when it is read;
+the results equal the per-unit, dense maths it replaced to the last bit (tests/test_fast_advance.py). One decision on at
 most :data:`~splitgym.costmodels.volumes.single_plan.FAST_MAX_N` devices (``score`` of one plan,
 ``simulate``, the env's step) takes the plain-Python path of
 :mod:`~splitgym.costmodels.volumes.single_plan` instead, ~4x faster and equal to the batched
@@ -46,22 +50,85 @@ from splitgym.costmodels.network import fifo_finish, transfer_seconds
 from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.profiles import DeviceProfile, profile_for
 from splitgym.costmodels.traffic import SplitMaths
+from splitgym.costmodels.volumes.head_gather import gather_at_head
 from splitgym.costmodels.volumes.single_plan import FAST_MAX_N, SinglePlan, StepDetail
+from splitgym.costmodels.volumes.transfer_arrival import SPARSE_MIN_N, dense_arrival, pairs_by_part, sparse_arrival
+from splitgym.costmodels.volumes.volume_tables import VolumeTables, check_cuts, direct_lookup
 
-__all__ = ["Simulator", "Breakdown", "VolumeStep"]
+__all__ = ["Simulator", "Breakdown", "VolumeStep", "MAX_TABLES"]
+
+#: the most volumes whose lookup tables a simulator keeps (the oldest built goes first)
+MAX_TABLES = 64
 
 
-@dataclass
 class VolumeStep:
-    """One volume advanced for a batch: what :meth:`Simulator.advance` returns."""
+    """One volume advanced for a batch: what :meth:`Simulator.advance` returns.
 
-    T: np.ndarray  # (B, N) accumulated latency of each device after this volume
-    compute: np.ndarray  # (B, N) seconds of compute of each device's part
-    recv_bytes: np.ndarray  # (B, N, M) bytes each device gets from each source
-    recv_seconds: np.ndarray  # (B, N, M)
-    in_lo: np.ndarray  # (B, N) input rows each part needs
-    in_hi: np.ndarray
-    ranges: list[tuple[np.ndarray, np.ndarray]]  # last unit's output .. volume input: (B, N) each
+    ``T`` and ``compute`` are computed by the step; the input rows, the per-pair transfers and the
+    per-unit ranges, which only a breakdown reads, are computed on first access (the transfers by
+    the dense per-pair maths), so a training step or a batch score does not pay for them. They
+    read the arrays given to :meth:`Simulator.advance`: read them before changing those in place.
+    """
+
+    def __init__(
+        self,
+        sim: Simulator,
+        first: int,
+        last: int,
+        cuts: np.ndarray,
+        T_prev: np.ndarray,
+        prev_cuts: np.ndarray | None,
+        compute: np.ndarray,
+        rows_in: tuple[np.ndarray, np.ndarray] | tuple[VolumeTables, np.ndarray],
+    ) -> None:
+        self.T: np.ndarray = T_prev  # (B, N) accumulated latency of each device after this volume (set by advance)
+        self.compute = compute  # (B, N) seconds of compute of each device's part
+        self._args = (sim, first, last, cuts, T_prev, prev_cuts)
+        # the input rows (B, N) lo and hi, or the tables and (N, B) index to look them up in
+        self._rows_in = rows_in
+        self._transfers: tuple[np.ndarray, np.ndarray] | None = None
+        self._ranges: list[tuple[np.ndarray, np.ndarray]] | None = None
+
+    @property
+    def in_lo(self) -> np.ndarray:
+        """(B, N) first input row each part needs."""
+        return self._input()[0]
+
+    @property
+    def in_hi(self) -> np.ndarray:
+        """(B, N) end of the input rows each part needs."""
+        return self._input()[1]
+
+    @property
+    def recv_bytes(self) -> np.ndarray:
+        """(B, N, M) bytes each device gets from each source."""
+        return self._dense()[0]
+
+    @property
+    def recv_seconds(self) -> np.ndarray:
+        """(B, N, M) seconds of each of those transfers (0 where none)."""
+        return self._dense()[1]
+
+    @property
+    def ranges(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Last unit's output .. volume input: (B, N) lo and hi each."""
+        if self._ranges is None:
+            sim, first, last, cuts = self._args[:4]
+            self._ranges = sim.split.ranges(first, last, cuts)
+        return self._ranges
+
+    def _input(self) -> tuple[np.ndarray, np.ndarray]:
+        first, second = self._rows_in
+        if isinstance(first, VolumeTables):
+            idx = second.T
+            self._rows_in = first.in_lo.take(idx), first.in_hi.take(idx)
+        return self._rows_in  # type: ignore[return-value]
+
+    def _dense(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._transfers is None:
+            sim, first, _, _, T_prev, prev_cuts = self._args
+            self._transfers = sim._dense_transfers(first, self.in_lo, self.in_hi, T_prev, prev_cuts)
+        return self._transfers
 
 
 @dataclass
@@ -160,6 +227,12 @@ class Simulator:
         self.unit_param_bytes = np.array([u.params for u in graph.units], dtype=float) * DTYPE_BYTES
         self._dev = np.arange(self.N)
         self._single: SinglePlan | None = None
+        self._tables: dict[tuple[int, int], VolumeTables] = {}
+        self._seen: set[tuple[int, int]] = set()
+        #: from this many devices on, transfers between volumes are priced sparsely (switched medium)
+        self.sparse_min_n = SPARSE_MIN_N
+        self._links_of: np.ndarray | None = None
+        self._links_cache: dict[str, Any] = {}
         self.set_time(at)
 
     @property
@@ -183,7 +256,14 @@ class Simulator:
 
     # -- the vectorised core ------------------------------------------------------------------
     def advance(
-        self, first: int, last: int, cuts: np.ndarray, T_prev: np.ndarray, prev_cuts: np.ndarray | None
+        self,
+        first: int,
+        last: int,
+        cuts: np.ndarray,
+        T_prev: np.ndarray,
+        prev_cuts: np.ndarray | None,
+        *,
+        detail: bool = False,
     ) -> VolumeStep:
         """Advance a batch by one volume (units ``first..last``).
 
@@ -192,32 +272,126 @@ class Simulator:
             T_prev: (B, N) accumulated latency before this volume.
             prev_cuts: (B, N+1) cuts of the previous volume, or None when the requester holds the
                 input (the first volume).
+            detail: price every (part, source) pair now and take the arrivals from them (what a
+                breakdown reads anyway) instead of the batch-last pricing; the same results.
         """
-        B = cuts.shape[0]
-        nonempty = cuts[:, 1:] > cuts[:, :-1]
-        ranges = self.split.ranges(first, last, cuts)
-        # one gather for every unit of the volume: (L, B, N) rows -> seconds, summed over units
-        rows = np.stack([b - a for a, b in ranges[:-1]])
-        units = np.arange(last, first - 1, -1)[:, None, None]
-        compute = self.lat[self._dev, units, rows].sum(axis=0)
-        a, b = ranges[-1]
-        nbytes = self.split.received_bytes(first, a, b, prev_cuts)
+        cuts_t = np.ascontiguousarray(cuts.T)  # (N+1, B): the batch last, see transfer_arrival
+        tables = self._volume_tables(first, last)
+        if tables is None:  # the volume's first step: no table yet
+            check_cuts(cuts_t, first, last, int(self.heights[last]) + 1)
+            compute, lo, hi, rows_in = direct_lookup(self, first, last, cuts)
+            step = VolumeStep(self, first, last, cuts, T_prev, prev_cuts, compute.T, rows_in)
+        else:
+            idx = tables.index(cuts_t)
+            compute, lo, hi = tables.lookup(self, cuts, idx)
+            step = VolumeStep(self, first, last, cuts, T_prev, prev_cuts, compute.T, (tables, idx))
+        T_prev_t = np.ascontiguousarray(T_prev.T)
+        if self.shared or detail:
+            nbytes, secs = step._dense()
+            ready = np.zeros((cuts.shape[0], 1)) if prev_cuts is None else T_prev
+            arrival = np.where(nbytes > 0, ready[:, None, :] + secs, 0.0).max(axis=2).T
+        else:
+            arrival = self._arrival(first, step, lo, hi, T_prev_t, prev_cuts)
+        T = np.maximum(T_prev_t, arrival)
+        T += compute
+        step.T = np.where(cuts_t[1:] > cuts_t[:-1], T, T_prev_t).T
+        return step
+
+    def _volume_tables(self, first: int, last: int) -> VolumeTables | None:
+        """The volume's lookup tables: None on its first step, built on its second (kept for the
+        last :data:`MAX_TABLES` volumes built)."""
+        key = (first, last)
+        tables = self._tables.get(key)
+        if tables is None and key in self._seen:
+            if len(self._tables) >= MAX_TABLES:
+                del self._tables[next(iter(self._tables))]
+            tables = self._tables[key] = VolumeTables(self, first, last)
+        self._seen.add(key)
+        return tables
+
+    def _arrival(
+        self,
+        first: int,
+        step: VolumeStep,
+        lo: np.ndarray,
+        hi: np.ndarray,
+        T_prev_t: np.ndarray,
+        prev_cuts: np.ndarray | None,
+    ) -> np.ndarray:
+        """(N, B) arrival of each part's last input slice on a switched medium (0: none needed);
+        ``lo``, ``hi`` (N, B) the input rows of the parts, ``T_prev_t`` (N, B) the previous finish."""
+        base = self.latency_s + self.overhead_s
+        B = lo.shape[1]
         if prev_cuts is None:
-            src_dev, ready = np.array([self.N]), np.zeros((B, 1))
+            zero, full = np.zeros((1, B)), np.full((1, B), float(self.split.input_height))
+            pairs, rate = self._pair_rates("requester", B)
+            return dense_arrival(lo, hi, zero, full, zero, pairs, self.input_row_bytes * 8.0, rate, base)
+        rb = self.row_bytes[first - 1]
+        if self.N >= self.sparse_min_n and self._sparse_ok(prev_cuts):
+            got = sparse_arrival(step.in_lo, step.in_hi, prev_cuts, T_prev_t.T, rb, self._links()["flat"], base)
+            return got.T
+        prev_t = prev_cuts.T.astype(float)
+        pairs, rate = self._pair_rates("devices", B)
+        return dense_arrival(lo, hi, prev_t[:-1], prev_t[1:], T_prev_t, pairs, rb * 8.0, rate, base)
+
+    def _pair_rates(self, sources: str, B: int) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+        """The (source, part) pairs of :func:`dense_arrival` from the requester or between devices,
+        and their rates ``mbps * 1e6`` repeated over a batch of B (kept for the last B asked)."""
+        links = self._links()
+        key = f"{sources}-{B}"
+        if key not in links:
+            N = self.N
+            if sources == "requester":
+                pairs = pairs_by_part(1, N, own_free=False)
+                per_pair = links["rate"][N, :N][pairs[1]]
+            else:
+                pairs = pairs_by_part(N, N, own_free=True)
+                per_pair = links["rate"][pairs[0], pairs[1]]
+            for old in [k for k in links if k.startswith(f"{sources}-")]:
+                del links[old]
+            links[key] = (pairs, np.ascontiguousarray(np.repeat(per_pair[:, None], B, axis=1)))  # type: ignore[assignment]
+        return links[key]  # type: ignore[return-value]
+
+    @staticmethod
+    def _sparse_ok(prev_cuts: np.ndarray) -> bool:
+        """Whether :func:`sparse_arrival` applies: every row of cuts sorted, from 0 to one height
+        (a volume's cuts as the envs and planners make them; others take the dense path)."""
+        ends = prev_cuts[:, -1]
+        return bool(
+            (prev_cuts[:, 0] == 0).all() and (ends == ends[0]).all() and (prev_cuts[:, 1:] >= prev_cuts[:, :-1]).all()
+        )
+
+    def _links(self) -> dict[str, Any]:
+        """The link rates ``mbps * 1e6`` in the layouts of :mod:`transfer_arrival`, rebuilt when
+        :meth:`set_time` samples a new bandwidth matrix."""
+        if self._links_of is not self.bw:
+            rate = self.bw * 1e6
+            self._links_cache = {"rate": rate, "flat": np.ascontiguousarray(rate[: self.N, : self.N]).ravel()}
+            self._links_of = self.bw
+        return self._links_cache
+
+    def _dense_transfers(
+        self, first: int, in_lo: np.ndarray, in_hi: np.ndarray, T_prev: np.ndarray, prev_cuts: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(B, N, M) bytes and seconds of every (part, source) pair (on a shared medium, queued):
+        the breakdown's detail, and the shared medium's step."""
+        nbytes = self.split.received_bytes(first, in_lo, in_hi, prev_cuts)
+        if prev_cuts is None:
+            src_dev, ready = np.array([self.N]), np.zeros((in_lo.shape[0], 1))
         else:
             src_dev, ready = self._dev, T_prev
         bw = self.bw[src_dev][:, : self.N].T  # (N, M): source m -> device k
         secs = transfer_seconds(nbytes, bw[None], self.latency_s, self.overhead_s)
         if self.shared:
             secs = self._queued(np.broadcast_to(ready[:, None, :], nbytes.shape), secs, nbytes)
-        arrival = np.where(nbytes > 0, ready[:, None, :] + secs, 0.0).max(axis=2)
-        T = np.where(nonempty, np.maximum(T_prev, arrival) + compute, T_prev)
-        return VolumeStep(T, compute, nbytes, secs, a, b, ranges)
+        return nbytes, secs
 
     def finish(
         self, last_cuts: np.ndarray, T: np.ndarray, head_device: int | None = None
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """End-to-end latency after the last volume: gather at the head, run it, return."""
+        if self.graph.head is not None and not self.shared:
+            return gather_at_head(self, last_cuts, T, head_device)  # the same maths, batch-last
         B = T.shape[0]
         nbytes = self.split.gather_bytes(last_cuts)
         req = self.N
@@ -278,7 +452,8 @@ class Simulator:
         if fast is not None:
             return fast.advance(first, last, cuts, T_prev, prev_cuts, detail=True)
         prev = None if prev_cuts is None else np.array([prev_cuts], dtype=np.int64)
-        st = self.advance(first, last, np.array([cuts], dtype=np.int64), np.array([T_prev], dtype=float), prev)
+        cuts_a, T_a = np.array([cuts], dtype=np.int64), np.array([T_prev], dtype=float)
+        st = self.advance(first, last, cuts_a, T_a, prev, detail=True)
         return StepDetail(
             st.T[0].tolist(),
             st.compute[0].tolist(),

@@ -34,8 +34,11 @@ here a lost worker is one dead pipe the manager notices (its process sentinel) a
 simply starts new workers; and the weights go through a pipe straight into the worker's one
 preallocated buffer, so the memory a part needs is what the budget is checked against.
 
-Timings are not the point of this executor (the cost model is :mod:`hyps_score`); ``delay_s``
-makes each job wait that long first, so tests can kill a worker mid-run.
+Timings: every part's job is split into weights, feature-map transfers, load, compute and persist
+(:mod:`hub_timing`; ``HubResult.parts``/``partitions`` and ``timings.jsonl`` in the folder), and
+``links="emulated"`` makes the feature maps wait the plan's link time (the cost model's
+:mod:`hyps_cost` is the prediction). ``delay_s`` makes each job wait that long first, so tests can
+kill a worker mid-run.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ from splitgym.costmodels.neurons.hyps_cost import plan_memory
 from splitgym.costmodels.neurons.neuron_spans import Span, layer_spans
 from splitgym.costmodels.plan import Plan
 from splitgym.costmodels.run_folder import code_version, digest, folder_lock, stamp_fingerprint
+from splitgym.executors.neurons.hub_timing import part_record, partition_record
 from splitgym.executors.neurons.hyps_worker import worker_main, write_all
 from splitgym.executors.neurons.neuron_modules import (
     concat_parts,
@@ -69,7 +73,10 @@ from splitgym.executors.neurons.neuron_modules import (
     weights_only,
 )
 
-__all__ = ["Hub", "HubResult", "run_hyps", "MemoryBudgetError", "WorkerLost"]
+__all__ = ["Hub", "HubResult", "run_hyps", "MemoryBudgetError", "WorkerLost", "Workers", "send_job", "collect", "LINKS"]
+
+#: ``links`` modes of the hub: free pipes, or the plan's link time on every feature map.
+LINKS = ("none", "emulated")
 
 
 class MemoryBudgetError(SplitgymError):
@@ -132,18 +139,28 @@ class HubResult:
     reused: list[str]  # keys read from the hub (a resumed run)
     worker_pids: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    parts: list[dict[str, Any]] = field(default_factory=list)  # per part job: hub_timing.part_record
+    partitions: list[dict[str, Any]] = field(default_factory=list)  # hub_timing.partition_record
 
 
 def _raw(t: torch.Tensor) -> Any:
     return t.detach().contiguous().view(-1).view(torch.uint8).numpy()
 
 
-class _Workers:
+class Workers:
     """One worker process per device, started on first use."""
 
-    def __init__(self, hub: Hub, budgets: dict[str, int | None], delay_s: float) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        budgets: dict[str, int | None],
+        delay_s: float,
+        links: dict[str, dict[str, list[float]]] | None = None,
+    ) -> None:
         self.ctx = mp.get_context("spawn")
         self.hub, self.budgets, self.delay_s = hub, budgets, delay_s
+        self.links = links or {}  # device -> {"in": [mbps, latency_s, overhead_s], "out": [...]}
+        self.ready: dict[str, dict[str, Any]] = {}  # device -> its "ready" message (memory marks)
         self.procs: dict[str, Any] = {}
         self.conns: dict[str, Connection] = {}
 
@@ -164,6 +181,7 @@ class _Workers:
             msg = mine.recv()  # "ready" once the limit is set
             if msg.get("error"):
                 raise MemoryBudgetError(f"device {device}: {msg['error']}")
+            self.ready[device] = msg
         return self.conns[device]
 
     def dead(self, device: str) -> bool:
@@ -182,7 +200,7 @@ class _Workers:
                 p.join(timeout=5)
 
 
-def _send_job(w: _Workers, device: str, job: dict[str, Any], module: torch.nn.Module, x: torch.Tensor) -> None:
+def send_job(w: Workers, device: str, job: dict[str, Any], module: torch.nn.Module, x: torch.Tensor) -> None:
     try:
         _send(w, device, job, module, x)
     except (EOFError, OSError):
@@ -192,7 +210,7 @@ def _send_job(w: _Workers, device: str, job: dict[str, Any], module: torch.nn.Mo
         ) from None
 
 
-def _send(w: _Workers, device: str, job: dict[str, Any], module: torch.nn.Module, x: torch.Tensor) -> None:
+def _send(w: Workers, device: str, job: dict[str, Any], module: torch.nn.Module, x: torch.Tensor) -> None:
     conn = w.conn(device)
     weights = weights_only(module)
     wmeta, off = [], 0
@@ -200,6 +218,7 @@ def _send(w: _Workers, device: str, job: dict[str, Any], module: torch.nn.Module
         n = v.numel() * v.element_size()
         wmeta.append((k, str(v.dtype).removeprefix("torch."), list(v.shape), off, n))
         off += n
+    t0 = time.perf_counter()
     conn.send(
         {
             **job,
@@ -207,6 +226,7 @@ def _send(w: _Workers, device: str, job: dict[str, Any], module: torch.nn.Module
             "weights": wmeta,
             "wbytes": off,
             "x": (str(x.dtype).removeprefix("torch."), list(x.shape)),
+            "link": w.links.get(device),
         }
     )
     w.hub.log(
@@ -222,12 +242,21 @@ def _send(w: _Workers, device: str, job: dict[str, Any], module: torch.nn.Module
     reply = conn.recv()
     if reply.get("error"):
         raise MemoryBudgetError(reply["error"])
+    t_ok = time.perf_counter()  # the worker has rebuilt the structure and allocated its buffers
     for v in weights.values():  # raw, in header order: the worker reads them into one buffer
         write_all(conn, memoryview(_raw(v)))
+    t1 = time.perf_counter()
     write_all(conn, memoryview(_raw(x)))
+    job["timing"] = {
+        "start": t0,
+        "setup_s": t_ok - t0,
+        "weights_s": t1 - t_ok,
+        "input_pipe_s": time.perf_counter() - t1,
+    }
+    job["bytes"] = {"weights": off, "input": x.numel() * x.element_size()}
 
 
-def _collect(w: _Workers, busy: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any], torch.Tensor]:
+def collect(w: Workers, busy: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any], torch.Tensor]:
     """Wait for one busy worker's result (or notice its death)."""
     conns = {w.conns[d]: d for d in busy}
     sentinels = {w.procs[d].sentinel: d for d in busy}
@@ -238,8 +267,10 @@ def _collect(w: _Workers, busy: dict[str, dict[str, Any]]) -> tuple[str, dict[st
             reply = w.conns[d].recv()
             if reply.get("error"):
                 raise MemoryBudgetError(reply["error"])
+            t0 = time.perf_counter()
             buf = bytearray(reply["nbytes"])
             w.conns[d].recv_bytes_into(buf)
+            busy[d]["reply"] = {**reply, "output_pipe_s": time.perf_counter() - t0}
         except (EOFError, OSError):
             raise WorkerLost(
                 f"device {d}: worker (pid {w.procs[d].pid}) died during {busy[d]['key']}; "
@@ -290,26 +321,32 @@ def _partition_jobs(
 
 
 def _run_jobs(
-    workers: _Workers,
+    workers: Workers,
     hub: Hub,
     jobs: list[tuple[str, dict[str, Any], torch.nn.Module]],
     x_in: torch.Tensor,
     partition: int,
     computed: list[str],
+    timings: list[dict[str, Any]],
 ) -> None:
     """Run ``jobs`` on their devices' workers (one job per worker at a time, devices in parallel),
-    putting each output in the hub as it arrives."""
+    putting each output in the hub as it arrives and its timing (:mod:`hub_timing`) in ``timings``
+    and ``timings.jsonl``."""
     busy: dict[str, dict[str, Any]] = {}
     while jobs or busy:
         for job in [jb for jb in jobs if jb[0] not in busy]:
             if job[0] in busy:
                 continue
             jobs.remove(job)
-            _send_job(workers, job[0], job[1], job[2], x_in)
+            send_job(workers, job[0], job[1], job[2], x_in)
             busy[job[0]] = job[1]
-        d, info, out = _collect(workers, busy)
+        d, info, out = collect(workers, busy)
+        t0 = time.perf_counter()
         hub.put(info["key"], out, partition=partition, device=d)
+        end = time.perf_counter()
         computed.append(info["key"])
+        timings.append(part_record(partition, d, info, end - t0, end))
+        hub.log("timings.jsonl", timings[-1])
 
 
 def _run_partition(
@@ -319,21 +356,32 @@ def _run_partition(
     graph: ModelGraph,
     spans: list[Span],
     hub: Hub,
-    workers: _Workers,
+    workers: Workers,
     done: set[str],
     computed: list[str],
-) -> None:
-    """Compute partition ``p`` (its parts the hub lacks) from ``x_in`` and put its output under ``key``."""
+    timings: list[dict[str, Any]],
+) -> dict[str, Any] | None:
+    """Compute partition ``p`` (its parts the hub lacks) from ``x_in`` and put its output under
+    ``key``; its timing record (:func:`hub_timing.partition_record`), None when it ran no job."""
     first = max(p.first, 1)
     if first > p.last:  # the partition was only the first layer
         hub.put(key, x_in, partition=p.index)
         computed.append(key)
-        return
-    _run_jobs(workers, hub, _partition_jobs(p, key, first, graph, spans, done), x_in, p.index, computed)
+        return None
+    jobs = _partition_jobs(p, key, first, graph, spans, done)
+    for device in {j[0] for j in jobs}:  # started before the clock: a worker's start is not the partition's
+        workers.conn(device)
+    t0, n = time.perf_counter(), len(timings)
+    _run_jobs(workers, hub, jobs, x_in, p.index, computed, timings)
+    t1 = time.perf_counter()
     if p.neuron:
         outs = [hub.get(f"{key}.part{j}") for j in range(len(p.parts))]
+        t1 = time.perf_counter()
         hub.put(key, concat_parts(outs), partition=p.index)
         computed.append(key)
+    end = time.perf_counter()
+    layers = spans[first].name + (f"..{spans[p.last].name}" if p.last > first else "")
+    return partition_record(p.index, layers, timings[n:], end - t0, end - t1)
 
 
 def run_hyps(
@@ -343,6 +391,7 @@ def run_hyps(
     folder: str | Path,
     budgets_mb: dict[str, float | None] | None = None,
     delay_s: float = 0.0,
+    links: str = "none",
 ) -> HubResult:
     """Run a hybrid plan (one image) through the manager, its workers and the hub in ``folder``;
     on a folder holding a finished or interrupted run, resume it (``x`` may then be None).
@@ -351,7 +400,11 @@ def run_hyps(
     plan's ``meta["memory"]`` (what the hyps planner recorded). The folder is locked while the run
     lasts (a second run on it fails at once) and fingerprinted (plan, model, input size, code
     version): a folder of another plan is refused in one line instead of mixing two runs.
+    ``links="emulated"`` makes every feature map wait its link time (the plan's network, hub to
+    device and back, as :mod:`hyps_cost` prices it) in the worker; ``"none"``: free pipes.
     """
+    if links not in LINKS:
+        raise SplitgymError(f"links: the hub backend takes {' or '.join(LINKS)}, got {links!r}")
     plan.check(graph)
     with folder_lock(folder, "folder"):
         fingerprint = {
@@ -361,7 +414,7 @@ def run_hyps(
             "code": code_version(),
         }
         stamp_fingerprint(folder, fingerprint, "hub")
-        return _run_hyps(plan, graph, x, folder, budgets_mb, delay_s)
+        return _run_hyps(plan, graph, x, folder, budgets_mb, delay_s, _links(plan) if links == "emulated" else None)
 
 
 def _run_hyps(
@@ -371,6 +424,7 @@ def _run_hyps(
     folder: str | Path,
     budgets_mb: dict[str, float | None] | None,
     delay_s: float,
+    links: dict[str, dict[str, list[float]]] | None,
 ) -> HubResult:
     t0 = time.perf_counter()
     spans = layer_spans(graph)
@@ -381,7 +435,9 @@ def _run_hyps(
     budgets = _budgets(plan, budgets_mb)
     computed: list[str] = []
     reused = sorted(done)
-    workers = _Workers(hub, budgets, delay_s)
+    workers = Workers(hub, budgets, delay_s, links)
+    timings: list[dict[str, Any]] = []
+    partitions: list[dict[str, Any]] = []
     try:
         with torch.no_grad():
             if "safe" not in done:  # the first layer, in the safe zone
@@ -391,11 +447,26 @@ def _run_hyps(
             for p in parts:  # in order, each from the previous one's output in the hub
                 key = f"p{p.index}"
                 if key not in done:
-                    _run_partition(p, key, hub.get(prev), graph, spans, hub, workers, done, computed)
+                    row = _run_partition(p, key, hub.get(prev), graph, spans, hub, workers, done, computed, timings)
+                    partitions += [row] if row else []
                 prev = key
         out = hub.get(prev)
     finally:
         workers.stop()
-    return HubResult(
-        out, hub.folder, computed, reused, {d: q.pid for d, q in workers.procs.items()}, time.perf_counter() - t0
-    )
+    pids = {d: q.pid for d, q in workers.procs.items()}
+    return HubResult(out, hub.folder, computed, reused, pids, time.perf_counter() - t0, timings, partitions)
+
+
+def _links(plan: Plan) -> dict[str, dict[str, list[float]]]:
+    """Per device, the plan's hub -> device and device -> hub links as ``[mbps, latency_s,
+    overhead_s]`` (:func:`network.link_seconds`' arguments), for the workers to wait."""
+    cluster = plan.cluster()
+    net, hub = cluster.network, cluster.requester
+    out = {}
+    for d in cluster.names:
+        a, b = net.link(hub, d), net.link(d, hub)
+        out[d] = {
+            "in": [a.bandwidth_mbps, a.latency_s, a.overhead_s],
+            "out": [b.bandwidth_mbps, b.latency_s, b.overhead_s],
+        }
+    return out

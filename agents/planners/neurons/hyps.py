@@ -64,7 +64,7 @@ __all__ = ["plan_hyps", "pieces_that_fit"]
 def _fits(spans: list[Span], usable: int | None) -> bool:
     if usable is None:
         return True
-    return partition_bytes(sum(s.param_bytes for s in spans), max(s.act_bytes for s in spans)) <= usable
+    return partition_bytes(spans) <= usable
 
 
 def pieces_that_fit(spans: list[Span], usable: int | None, cuts_allowed: set[int]) -> list[list[Span]] | None:
