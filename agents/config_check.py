@@ -53,7 +53,19 @@ _RANGES = {
     "env.time_per_episode": (0.0, math.inf, False, False),
 }
 #: every top-level key conf/train.yaml composes (an experiment sets some of them)
-_TOP_KEYS = {*_TOP_INTS, "model", "devices", "network", "env", "agent", "resume", "device", "eval", "progress"}
+_TOP_KEYS = {
+    *_TOP_INTS,
+    "model",
+    "devices",
+    "network",
+    "env",
+    "agent",
+    "resume",
+    "device",
+    "eval",
+    "progress",
+    "export",
+}
 #: env ids whose action space is discrete: only PPO of our algorithms takes it
 _DISCRETE_ACTIONS = ("splitgym/MSMDI-v0", "splitgym/HiDP-v0")
 _NETWORK_NUMBERS = ("bandwidth_mbps", "requester_mbps", "latency_ms", "overhead_ms")

@@ -5,6 +5,11 @@ torch) takes the paper's *raw* state s_l = (T_{l-1} per device in seconds, H, C,
 S) and carries the env's observation scaling inside it, so it runs without splitgym's env; it
 returns the N-1 raw actions in [-1, 1] that :func:`splitgym.envs.distredge.map_action` sorts and
 maps to rows.
+
+Exporting costs about a second of a training run (the torch.export trace, ~0.6-1.3 s; its save;
+3-4 s in a fresh process that has not imported torch's tracing machinery yet), so it is optional:
+``export.actor=false`` writes no ``actor.pt2``; the summary's deterministic actor is then rolled out
+from the policy in memory, and ``splitgym evaluate`` runs the checkpoint's best policy instead.
 """
 
 from __future__ import annotations
@@ -17,14 +22,55 @@ from typing import Any
 
 import numpy as np
 import torch
+from omegaconf import DictConfig
 from torch import nn
 
 from splitgym.costmodels.atomic import atomic_write
+from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.run_folder import read_signed, write_signed
 from splitgym.costmodels.volumes.linear_model import equal_cuts
 from splitgym.envs.distredge import OBS_HIGH, DistrEdgeEnv
 
-__all__ = ["ExportedActor", "export_actor", "rollout", "reference_latencies", "write_summary"]
+__all__ = [
+    "ACTOR_ENVS",
+    "ExportedActor",
+    "actor_export_setting",
+    "checkpoint_policy",
+    "eager_policy",
+    "export_actor",
+    "rollout",
+    "reference_latencies",
+    "write_summary",
+]
+
+#: env ids whose training exports a deterministic actor (``export/actor.pt2``); the others write
+#: their SB3 policy (``export/policy.zip``), so ``export.actor`` means nothing there
+ACTOR_ENVS = ("splitgym/DistrEdge-v0",)
+_EXPORT_KEYS = ("actor",)
+
+
+def actor_export_setting(cfg: DictConfig) -> dict[str, bool]:
+    """``export.actor`` (true|false) as the summary's ``export_actor`` field, for an env that
+    exports an actor; one line for a value that is not a boolean, an unknown ``export.*`` key, or
+    ``false`` where no actor is exported (it would change nothing)."""
+    group = cfg.get("export")
+    if group is None:
+        return {"export_actor": True} if str(cfg.env.id) in ACTOR_ENVS else {}
+    if not isinstance(group, DictConfig):
+        raise ConfigError(f"export: expected a mapping with the key actor, got {group!r}")
+    unknown = [k for k in group if k not in _EXPORT_KEYS]
+    if unknown:
+        raise ConfigError(f"export.{unknown[0]}: unknown setting (known: {', '.join(_EXPORT_KEYS)})")
+    value = group.get("actor", True)
+    if not isinstance(value, bool):
+        raise ConfigError(f"export.actor: must be true or false, got {value!r}")
+    if str(cfg.env.id) not in ACTOR_ENVS:
+        if not value:
+            raise ConfigError(
+                f"export.actor: {cfg.env.id} exports its SB3 policy (policy.zip), not an actor; got false"
+            )
+        return {}
+    return {"export_actor": value}
 
 
 class _Deterministic(nn.Module):
@@ -86,17 +132,40 @@ def rollout(env: DistrEdgeEnv, act: Callable[[np.ndarray], np.ndarray]) -> dict[
     return {"latency": info["latency"], "ips": info["ips"], "cuts": info["cuts"]}
 
 
-def exported_policy(path: str | Path) -> Callable[[np.ndarray], np.ndarray]:
-    """Load an exported actor as ``act(raw_state) -> action``, only after its hash matches the
-    signed one written beside it (``actor.pt2.sig.json``); the verified bytes are what is loaded."""
-    data = read_signed(path)
-    actor = torch.export.load(io.BytesIO(data)).module()
-
+def _as_policy(actor: nn.Module) -> Callable[[np.ndarray], np.ndarray]:
     def act(raw: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             return actor(torch.as_tensor(raw, dtype=torch.float32)[None])[0].numpy()
 
     return act
+
+
+def eager_policy(policy: nn.Module, env: DistrEdgeEnv) -> Callable[[np.ndarray], np.ndarray]:
+    """The exported actor's maths run on ``policy`` itself (no trace, no file): what the summary
+    rolls out, so a run with ``export.actor=false`` still reports the deterministic actor."""
+    return _as_policy(ExportedActor(policy.to("cpu").eval(), env.obs_scale).eval())
+
+
+def checkpoint_policy(run: Path, cfg: DictConfig, env: DistrEdgeEnv) -> Callable[[np.ndarray], np.ndarray]:
+    """The best policy of the run's last checkpoint set (``checkpoints/``: the SB3 model, then
+    ``best_policy.pt``, what the export would have traced) as ``act(raw_state) -> action``; the
+    set is loaded only once its signed manifest checks out."""
+    from splitgym.agents.algos import ALGOS  # the algorithms import SB3's; only evaluate needs them
+    from splitgym.agents.checkpoint_set import read_set
+    from splitgym.agents.resume_config import run_fingerprint
+
+    parts, _ = read_set(run / "checkpoints", run_fingerprint(cfg))
+    model = ALGOS[str(cfg.agent.algo)].load(io.BytesIO(parts["model.zip"]), device="cpu")
+    if "best_policy.pt" in parts:
+        model.policy.load_state_dict(torch.load(io.BytesIO(parts["best_policy.pt"]), weights_only=True))
+    return eager_policy(model.policy, env)
+
+
+def exported_policy(path: str | Path) -> Callable[[np.ndarray], np.ndarray]:
+    """Load an exported actor as ``act(raw_state) -> action``, only after its hash matches the
+    signed one written beside it (``actor.pt2.sig.json``); the verified bytes are what is loaded."""
+    data = read_signed(path)
+    return _as_policy(torch.export.load(io.BytesIO(data)).module())
 
 
 def reference_latencies(env: DistrEdgeEnv) -> dict[str, float]:

@@ -23,8 +23,8 @@ from splitgym.costmodels.run_folder import code_version, digest
 
 __all__ = ["MUTABLE", "resumed_config", "run_fingerprint"]
 
-#: keys a resume may change: the budget and the display, not what is computed
-MUTABLE = ("resume", "episodes", "progress", "verbose")
+#: keys a resume may change: the budget, the display and what is exported, not what is computed
+MUTABLE = ("resume", "episodes", "progress", "verbose", "export")
 
 
 def _flat(value: Any, prefix: str = "") -> dict[str, Any]:

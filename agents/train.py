@@ -35,6 +35,7 @@ from splitgym.agents.callbacks import BestPlanCallback, ResumableCheckpoint, sav
 from splitgym.agents.checkpoint_set import MANIFEST, read_set
 from splitgym.agents.config_check import check_config
 from splitgym.agents.episode_budget import EpisodeBudget
+from splitgym.agents.export import actor_export_setting
 from splitgym.agents.noise import EpsilonGaussianNoise
 from splitgym.agents.periodic_eval import PeriodicEval
 from splitgym.agents.rerun import rerun_command
@@ -245,6 +246,7 @@ def train(
 def _train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     # read the config (checked, then recorded in the run folder)
     check_config(cfg)
+    exporting = actor_export_setting(cfg)  # checked before anything is built
     torch.set_num_threads(int(cfg.torch_threads))
     ckpt = run_dir / "checkpoints"
     if not cfg.resume and (ckpt / MANIFEST).exists():
@@ -315,6 +317,7 @@ def _train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             "env_s": env_step.seconds,
             "update_s": model_train.seconds,
             "best_episode": best.best_episode,
+            **exporting,  # export.actor: whether export/actor.pt2 is written
         },
     )
     _hparams(cfg, model, callbacks, summary, best)

@@ -4,9 +4,12 @@ Both run side by side in one process on the same priced volumes (``price_volumes
 cluster at 300 Mbps, the shipped local profiles), and must return the same mask and cost; then
 the DP alone where the brute force cannot finish: ResNet-152's 52 units (its volumes priced only
 when its local profile is cached: profiling it takes minutes) and synthetic chains of 52 and 100
-units with random volume costs. Medians of ``--repeats`` runs, with the load average.
+units with random volume costs. Medians of ``--repeats`` runs, with the load average. With
+``--pilot``, then the pilot search over those partitions' candidates on VGG-16, ResNet-50 and
+ResNet-152, DB and LB (:mod:`.bench_pilot`; ``--baseline PYTHON``: another checkout's beside it).
 
     python -m splitgym.experiments.bench_partitions [--repeats 3] [--out experiments/results]
+    python -m splitgym.experiments.bench_partitions --pilot [--baseline /work/main/.venv/bin/python]
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.profiles import SHIPPED_PROFILES, cached_profile_path
 from splitgym.costmodels.volumes.linear_model import LinearModel
 from splitgym.costmodels.volumes.partition_search import brute_force_partitions, price_volumes, search_partitions
+from splitgym.experiments.bench_pilot import measure_pilot, report
 from splitgym.experiments.bench_planners import median_time
 from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
 
@@ -83,7 +87,11 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", default=RESULTS_DIR)
+    ap.add_argument("--pilot", action="store_true", help="also time the pilot search (bench_pilot)")
+    ap.add_argument("--baseline", help="with --pilot: another checkout's python, timed beside this code")
     args = ap.parse_args(argv)
+    if args.baseline and not args.pilot:
+        ap.error("--baseline: only with --pilot")
     rows = measure(args.repeats)
     load = os.getloadavg()[0]
     for r in rows:
@@ -93,6 +101,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         print(f"{r['case']:<10} U={r['units']:<4} {price}  DP {r['dp_s'] * 1e3:8.3f} ms  {extra}")
     print(f"(medians of {args.repeats}; load {load:.1f} on {os.cpu_count()} cores)")
     write_csv(Path(args.out) / "bench_partitions.csv", rows)
+    if args.pilot:
+        pilot = measure_pilot(args.repeats, args.baseline)
+        report(pilot, args.repeats, Path(args.out))
     return rows
 
 

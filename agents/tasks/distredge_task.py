@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from splitgym.agents.export import (
+    checkpoint_policy,
+    eager_policy,
     export_actor,
     exported_policy,
     reference_latencies,
@@ -109,10 +111,13 @@ class DistrEdgeTask(TrainTask):
         return plan_gantt(env.breakdown(np.asarray(decision)))
 
     def export(self, model: Any, env: DistrEdgeEnv, best: Any, out: Path, extra: dict[str, Any]) -> dict[str, Any]:
-        """Best plan, exported actor (the best policy, Alg. 2's Actor*), summary."""
+        """Best plan, exported actor (the best policy, Alg. 2's Actor*; unless ``export_actor`` is
+        false), summary. The deterministic actor is rolled out on the policy in memory, which the
+        exported program computes equally (tests/test_export_option.py), not re-loaded from it."""
         out.mkdir(parents=True, exist_ok=True)
-        actor_path = export_actor(model.policy, env, out / "actor.pt2")
-        actor = rollout(env, exported_policy(actor_path))
+        if extra.get("export_actor", True):
+            export_actor(model.policy, env, out / "actor.pt2")
+        actor = rollout(env, eager_policy(model.policy, env))
         found = best.best_decision is not None
         learned = best.best_latency if found else actor["latency"]
         cuts = np.asarray(best.best_decision) if found else np.asarray(actor["cuts"])
@@ -148,8 +153,10 @@ class DistrEdgeTask(TrainTask):
 
     def evaluate(self, run: Path, cfg: DictConfig) -> dict[str, Any]:
         """Re-simulate the exported plan from its JSON alone and run the exported actor on a
-        fresh env of the run's scenario; both next to the equal split and Offload."""
-        for name in ("export/plan.json", "export/actor.pt2"):
+        fresh env of the run's scenario (a run trained with ``export.actor=false``: its checkpoint's
+        best policy); both next to the equal split and Offload."""
+        exported = OmegaConf.select(cfg, "export.actor", default=True)
+        for name in ("export/plan.json", "export/actor.pt2")[: 2 if exported else 1]:
             if not (run / name).exists():
                 raise SplitgymError(f"run {run}: incomplete, missing {name}")
         plan = load_plan(run / "export" / "plan.json")
@@ -163,15 +170,17 @@ class DistrEdgeTask(TrainTask):
             partition=[tuple(p) for p in plan.partition],
             action=cfg.env.get("action", "cuts"),
         )
+        source = "export/actor.pt2" if exported else "checkpoints/ (export.actor=false)"
         try:
-            actor = rollout(env, exported_policy(run / "export" / "actor.pt2"))
+            act = exported_policy(run / "export" / "actor.pt2") if exported else checkpoint_policy(run, cfg, env)
+            actor = rollout(env, act)
         except (RuntimeError, ValueError) as exc:
-            raise SplitgymError(f"run {run}: export/actor.pt2 cannot be run ({str(exc).splitlines()[0]})") from None
+            raise SplitgymError(f"run {run}: {source} cannot be run ({str(exc).splitlines()[0]})") from None
         ref = reference_latencies(env)
         res = {
             "run": str(run),
             "plan": {"method": plan.method, "latency_ms": simulated.latency * 1e3, "ips": simulated.ips},
-            "actor": {"latency_ms": actor["latency"] * 1e3, "ips": actor["ips"], "cuts": actor["cuts"]},
+            "actor": {"latency_ms": actor["latency"] * 1e3, "ips": actor["ips"], "cuts": actor["cuts"], "from": source},
             "equal": {"latency_ms": ref["equal"] * 1e3, "ips": 1 / ref["equal"]},
             "offload": {"latency_ms": ref["offload"] * 1e3, "ips": 1 / ref["offload"], "device": ref["offload_device"]},
             "per_device": simulated.per_device(),

@@ -31,12 +31,14 @@ three ways, because on 16 devices (LB) AOFL's three fused volumes beat every LC-
 So the search's start is never slower than AOFL's plan (sample 0 is a = 0: AOFL's partition and
 split, up to the 5% floor of the prior) nor than the LC-PSS pilot's. The best of a few hundred
 random splits is a cheap stand-in for what the agent will reach on a partition; it costs one
-batched simulation per candidate (tens of ms for VGG-16 on 16 devices; the search prices 20-60).
+batched simulation per candidate (tens of ms for VGG-16 on 16 devices; the search prices 40-250),
+less where candidates share volumes with the partition the search stands on (:class:`_Pricer`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -78,8 +80,36 @@ class PilotResult:
     priced: int = 0  # distinct partitions priced
 
 
+Span = tuple[int, int]
+
+
+@dataclass
+class _Chain:
+    """One partition's volumes advanced for every sample: the state ``T`` (B, N) after each volume
+    and, per (previous volume, volume), what that volume costs whenever it starts: which parts
+    are non-empty, their compute, which sources send bytes and the transfer seconds."""
+
+    part: Partition
+    T: list[np.ndarray]
+    steps: dict[tuple[Span | None, Span], tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
 class _Pricer:
-    """Best sampled share decision per (partition, prior), cached: the pilot's one cost."""
+    """Best sampled share decision per (partition, prior), cached: the pilot's one cost.
+
+    Pricing a partition advances ``samples`` decisions volume by volume through the batched
+    simulator. Three things make it cheaper without changing a number:
+
+    * a volume's cut points depend only on the volume and its prior, so they are computed once
+      per volume (:meth:`volume_cuts`; :func:`share_cuts` treats each volume alone);
+    * the local search's neighbours toggle one boundary of the current partition (the anchor,
+      :meth:`anchor`), so they share its volumes up to that boundary: its state there is reused;
+    * after the boundary they share its volumes again, each after the same previous volume, so
+      with the same parts, compute and transfers; only when they start differs. On a network
+      whose links are not shared, a transfer's seconds do not depend on when it starts, so such a
+      volume is replayed from the anchor's (:func:`_replay`: the simulator's last two lines,
+      a max and a sum, the same float operations) instead of advanced.
+    """
 
     def __init__(
         self, graph: ModelGraph, cluster: Cluster, priors: tuple[str, ...], samples: int, spread: float, seed: int
@@ -90,47 +120,102 @@ class _Pricer:
         self.graph, self.cluster, self.priors = graph, cluster, priors
         self.sim = Simulator(graph, cluster)
         self.whole = prior_shares(graph, cluster)
-        self.linear = LinearModel.build(graph, cluster) if "volume" in priors else None
         rng = np.random.default_rng(seed)
         self.actions = np.concatenate(
             [np.zeros((1, cluster.size)), rng.normal(0.0, spread, (samples - 1, cluster.size))]
         )
         self.cache: dict[Starts, tuple[float, str, np.ndarray]] = {}
+        self._cuts: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._anchor: dict[str, _Chain] = {}
 
-    def volume_prior(self, part: Partition) -> np.ndarray:
-        """(V, N): each volume's real-valued linear-ratio rows, floored like the whole prior."""
-        out = []
-        for first, last in part:
+    @cached_property
+    def linear(self) -> LinearModel:
+        """The linear model, built once for the volume prior and the linear seed."""
+        profiles = {d.spec.key(): p for d, p in zip(self.cluster.devices, self.sim.profiles, strict=True)}
+        return LinearModel.build(self.graph, self.cluster, profiles)  # the simulator's, not derived again
+
+    def volume_cuts(self, kind: str, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
+        """(prior row (N,), cut points (B, N+1)) of volume ``first..last`` under prior ``kind``."""
+        key = (kind, first, last) if kind == "volume" else (kind, 0, last)  # the whole prior: one row
+        if key not in self._cuts:
             h = self.graph.units[last].height
-            rows, _ = water_fill(*self.linear.coefficients(first, last), h)
-            out.append(np.maximum(rows, PRIOR_FLOOR * h / self.cluster.size))
-        return np.stack(out)
+            if kind == "whole":
+                row = self.whole
+            else:
+                rows, _ = water_fill(*self.linear.coefficients(first, last), h)
+                row = np.maximum(rows, PRIOR_FLOOR * h / self.cluster.size)
+            self._cuts[key] = (row, share_cuts(self.actions, row[None], [h])[:, 0])
+        return self._cuts[key]
+
+    def _run(self, part: Partition, kind: str, keep: bool) -> tuple[np.ndarray, _Chain]:
+        """T (B, N) after the last volume of ``part``, reusing the anchor where it can; with
+        ``keep``, from scratch, recording every volume (the next anchor)."""
+        old = None if keep else self._anchor.get(kind)
+        n = 0
+        while old is not None and n < min(len(part), len(old.part)) - 1 and part[n] == old.part[n]:
+            n += 1  # the last volume is never reused: finish needs its T alone
+        chain = _Chain(part, list(old.T[:n]) if old else [], {})
+        T = chain.T[-1] if n else np.zeros((len(self.actions), self.cluster.size))
+        for v in range(n, len(part)):
+            key = (part[v - 1] if v else None, part[v])
+            step = old.steps.get(key) if old is not None and v and not self.sim.shared else None
+            if step is not None:
+                T = _replay(step, T)
+            else:
+                cuts = self.volume_cuts(kind, *part[v])[1]
+                prev = self.volume_cuts(kind, *part[v - 1])[1] if v else None
+                st = self.sim.advance(part[v][0], part[v][1], cuts, T, prev)
+                T = st.T
+                if keep:  # transfer seconds by source first, -inf where nothing is sent (see _replay)
+                    secs = np.where(st.recv_bytes > 0, st.recv_seconds, -np.inf).transpose(2, 0, 1).copy()
+                    chain.steps[key] = (cuts[:, 1:] > cuts[:, :-1], st.compute, secs)
+            chain.T.append(T)
+        return T, chain
+
+    def anchor(self, starts: Starts) -> None:
+        """Keep every volume of the partition at ``starts`` for the partitions priced next."""
+        part = from_starts(list(starts), self.graph.num_units)
+        self._anchor = {kind: self._run(part, kind, keep=True)[1] for kind in self.priors}
+
+    def _latencies(self, part: Partition, kind: str) -> np.ndarray:
+        """(B,) end-to-end latency of every sampled decision on ``part`` under prior ``kind``."""
+        if len(self.actions) == 1:  # the simulator's one-decision path (plain floats): as score runs it
+            cuts = np.stack([self.volume_cuts(kind, f, last)[1] for f, last in part], axis=1)
+            return self.sim.score(part, cuts)
+        T, _ = self._run(part, kind, keep=False)
+        return self.sim.finish(self.volume_cuts(kind, *part[-1])[1], T)[0]
 
     def __call__(self, starts: Starts) -> tuple[float, str, np.ndarray]:
         """(best latency, its prior, its (V, N) centre) of the partition starting at ``starts``."""
         if starts not in self.cache:
             part = from_starts(list(starts), self.graph.num_units)
-            heights = [self.graph.units[last].height for _, last in part]
             best: tuple[float, str, np.ndarray] | None = None
             for kind in self.priors:
-                prior = (
-                    np.broadcast_to(self.whole, (len(part), self.cluster.size))
-                    if kind == "whole"
-                    else self.volume_prior(part)
-                )
-                lat = self.sim.score(part, share_cuts(self.actions, prior, heights))
+                lat = self._latencies(part, kind)
                 k = int(lat.argmin())
                 if best is None or lat[k] < best[0]:
                     a = np.clip(self.actions[k], -1.0, 1.0)
+                    prior = np.stack([self.volume_cuts(kind, f, last)[0] for f, last in part])
                     best = (float(lat[k]), kind, prior * np.exp(SHARE_RANGE * a)[None, :])
             self.cache[starts] = best
         return self.cache[starts]
 
 
-def _linear_seed(graph: ModelGraph, cluster: Cluster) -> Starts:
+def _replay(step: tuple[np.ndarray, np.ndarray, np.ndarray], T_prev: np.ndarray) -> np.ndarray:
+    """:meth:`Simulator.advance`'s state update for a volume whose parts, compute and transfer
+    seconds are known (not shared links): each device starts once its inputs arrived. ``secs`` is
+    (M, B, N), source first so that the max over sources is an elementwise max of M arrays
+    (numpy reduces a short last axis slowly), -inf where a source sends nothing: the simulator's
+    ``where(sends, T + secs, 0).max()`` is the same max once taken with ``T_prev`` (>= 0)."""
+    nonempty, compute, secs = step
+    arrival = (T_prev.T[:, :, None] + secs).max(axis=0)
+    return np.where(nonempty, np.maximum(T_prev, arrival) + compute, T_prev)
+
+
+def _linear_seed(graph: ModelGraph, model: LinearModel) -> Starts:
     """The partition AOFL's brute force picks under the linear model."""
     U = graph.num_units
-    tau, _ = price_volumes(LinearModel.build(graph, cluster), U)
+    tau, _ = price_volumes(model, U)
     mask, _, _ = search_partitions(tau)
     return tuple([0] + [i for i in range(1, U) if mask >> (i - 1) & 1])
 
@@ -170,11 +255,12 @@ def pilot_partition(
         rows.append((float(a), part, price(starts)[0]))
         seeds.append((price(starts)[0], -float(a), "lcpss", starts))
     if linear_seed:
-        starts = _linear_seed(graph, cluster)
+        starts = _linear_seed(graph, price.linear)
         seeds.append((price(starts)[0], 1.0, "linear", starts))  # ties: LC-PSS first
     lat, neg_a, source, cur = min(seeds)
     moves = 0
     while moves < max_moves:
+        price.anchor(cur)  # its neighbours share its volumes up to the toggled boundary
         neighbours = [tuple(sorted(set(cur) ^ {i})) for i in range(1, U)]
         best = min(neighbours, key=lambda s: price(s)[0])
         if price(best)[0] >= lat:
