@@ -4,8 +4,9 @@ back-pressure rule, AR-MDI and Local on the same arrival streams.
 
 ``env.id`` picks the version (``env=msmdi env.id=splitgym/MSMDI-v1``); ``env.learn_service``,
 ``env.instances`` and ``env.split`` (``msmdi-v1/train``: a named split's instances) are v1's and
-refused on v0 when set. Training and the export's evaluation build the env from the same arguments (scenario, images, reward, instances), so both run on the same
-scale and reward; the evaluation's seeds draw the instances as training does.
+refused on v0 when set. Training and the export's evaluation build the env from the same
+arguments (scenario, images, reward, instances or split), so both run on the same scale and reward;
+the evaluation's seeds draw the instances as training does.
 
 The env comes from ``cfg.env`` alone (an MS-MDI scenario with its own model, devices and network;
 the DistrEdge groups ``model``/``devices``/``network`` of the training config are not used).
