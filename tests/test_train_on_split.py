@@ -81,3 +81,15 @@ def test_nptp_v1_training_env_draws_the_split_instances():
     values = [i.value for i in get_split("nptp-v1/train").instances]
     assert list(env.space.items) == list(get_split("nptp-v1/train").instances)
     assert env.instance in values  # the constructor's draw; a reset costs a cost model (~3 s here)
+
+
+def test_hidp_refuses_streams_set_beside_a_split_on_the_command_line(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cli = str(Path(sys.executable).parent / "splitgym")
+    args = ["env=hidp", "agent=ppo", "env.split=hidp-v0/train", "env.models=[resnet18]", f"hydra.run.dir={tmp_path}"]
+    bad = subprocess.run([cli, "train", *args], capture_output=True, text=True)
+    assert bad.returncode == 2
+    assert "env.models=[resnet18]: env.split=hidp-v0/train sets it per instance; drop one" in bad.stderr
