@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
+from omegaconf import OmegaConf
 
 from splitgym.costmodels.errors import ConfigError, SplitgymError
 from splitgym.envs.distredge import DistrEdgeEnv
@@ -27,6 +28,7 @@ __all__ = [
     "register_adapter",
     "adapter_for",
     "load_policy",
+    "RunPolicy",
 ]
 
 EXACT_LIMIT = 2_000_000  # candidates: ~5 s of exact search here
@@ -134,16 +136,35 @@ def adapter_for(split: Split) -> BenchAdapter:
     return make(split)
 
 
-def load_policy(run: Path, algo: str) -> Act:
-    """A run's exported SB3 policy (``export/policy.zip``) as ``act(obs) -> action`` (deterministic)."""
+class RunPolicy:
+    """A run's exported policy as ``act(obs) -> action`` (deterministic), with the run's config:
+    an adapter whose env has settings a run can change (HiDP's menu, NPTP's objective) reads it to
+    play the policy on the env it was trained for, or to refuse the run in one line."""
+
+    def __init__(self, run: Path, model: Any, cfg: Any) -> None:
+        self.run, self.model, self.cfg = run, model, cfg
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        want = self.model.observation_space.shape
+        if np.shape(obs) != want:
+            raise SplitgymError(
+                f"run {self.run}: its policy observes shape {want}, the split's env gives {np.shape(obs)} "
+                f"(trained on env.id={OmegaConf.select(self.cfg, 'env.id')})"
+            )
+        return self.model.predict(obs, deterministic=True)[0]
+
+
+def load_policy(run: Path, algo: str) -> RunPolicy:
+    """A run's exported SB3 policy (``export/policy.zip``; the signed bytes where the run signed
+    them) as a :class:`RunPolicy` (deterministic)."""
     from splitgym.agents.algos import ALGOS
 
     path = run / "export" / "policy.zip"
     if not path.exists():
-        raise SplitgymError(f"run {run}: no export/policy.zip (DistrEdge-v1 and MSMDI runs export one)")
+        raise SplitgymError(f"run {run}: no export/policy.zip (DistrEdge-v1, NPTP-v1, MSMDI and HiDP runs export one)")
     if algo not in ALGOS:
         raise SplitgymError(f"run {run}: unknown agent.algo {algo!r}")
-    if path.with_name("policy.zip.sig.json").exists():  # an MSMDI run signs its export: load the checked bytes
+    if path.with_name("policy.zip.sig.json").exists():  # a signed export: load the checked bytes
         import io
 
         from splitgym.costmodels.run_folder import read_signed
@@ -151,8 +172,5 @@ def load_policy(run: Path, algo: str) -> Act:
         model = ALGOS[algo].load(io.BytesIO(read_signed(path)), device="cpu")
     else:
         model = ALGOS[algo].load(path, device="cpu")
-
-    def act(obs: np.ndarray) -> np.ndarray:
-        return model.predict(obs, deterministic=True)[0]
-
-    return act
+    cfg_path = run / "config.yaml"
+    return RunPolicy(run, model, OmegaConf.load(cfg_path) if cfg_path.exists() else OmegaConf.create({}))

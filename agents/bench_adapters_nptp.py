@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from omegaconf import OmegaConf
 
 from splitgym.agents.bench_split_env import SplitEnvAdapter
 from splitgym.costmodels.errors import ConfigError
@@ -37,6 +38,15 @@ class NPTPAdapter(SplitEnvAdapter):
     def __init__(self, split: Split) -> None:
         super().__init__(split, NPTPv1Env(split=split.name))
         self._tmp = tempfile.TemporaryDirectory(prefix="splitgym-nptp-caps-")
+
+    def policy_env(self, act: Any) -> NPTPv1Env:
+        """A trained run (``splitgym train env=nptp env.id=splitgym/NPTP-v1 env.split=nptp-v1/train``)
+        plays the split's env; one trained on Eq. 9 alone (``env.scatter=false``) is refused: the
+        split's references and this env score the end-to-end latency."""
+        env = super().policy_env(act)
+        if OmegaConf.select(getattr(act, "cfg", None) or OmegaConf.create({}), "env.scatter") is False:
+            raise ConfigError(f"run {act.run}: env.scatter=false, the split {self.split.name} scores with the scatter")
+        return env
 
     def planner_latency(self, index: int, planner: str) -> float:
         from splitgym.agents.planners import run_planner

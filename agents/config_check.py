@@ -162,9 +162,25 @@ def _check_devices(devices: Any) -> None:
             raise ConfigError(f"devices.devices.{i}: expected {{name, board}}, got {d!r}")
 
 
+def _check_split(env: DictConfig) -> None:
+    """``env.split``: a shipped split of this very env id (an env without splits has none)."""
+    split = env.get("split")
+    if split is None:
+        return
+    from splitgym.envs.splits import get_split
+
+    try:
+        got = get_split(str(split)).env_id
+    except ConfigError as exc:  # an unknown name: the known ones
+        raise ConfigError(f"env.{exc}") from None
+    if got != env.get("id"):
+        raise ConfigError(f"env.split: {split} is a split of {got}, not of {env.get('id')} (splitgym list splits)")
+
+
 def _check_env(env: Any) -> None:
     if not isinstance(env, DictConfig):
         return
+    _check_split(env)
     _numbers(env, "env", _ENV_NUMBERS, _is_number, "a number")
     _numbers(env, "env", _ENV_INTS, _is_int, "an integer")
     for key, choices in _ENV_CHOICES.get(str(env.get("id")), {}).items():

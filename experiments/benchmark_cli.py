@@ -16,7 +16,7 @@ def add_benchmark_args(sp: argparse.ArgumentParser) -> None:
         "targets",
         nargs="+",
         help="planner names (aofl, nptp-mpa, ms-mdi, hidp, ...: the split's env's), 'random' (random search) "
-        "or folders of runs (DistrEdge-v1, MSMDI-v1)",
+        "or folders of runs (DistrEdge-v1, NPTP-v1, MSMDI-v1, HiDP-v0)",
     )
     sp.add_argument("--split", default="distredge-v1/test", help="a split (splitgym list splits)")
     sp.add_argument("--seeds", type=int, default=3, help="random search's seeds (a run folder brings its own)")

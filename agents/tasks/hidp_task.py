@@ -6,7 +6,8 @@ exported), so this task exports a *scheduler*: the final policy (``export/policy
 episode is merely the stream with the easiest arrivals) and ``summary.json`` with its episode
 objective and HiDP's DP, DisNet, OmniBoost and the earliest-finish look-ahead on the same seeded
 streams (:mod:`splitgym.agents.tasks.hidp_eval`). The env comes from ``cfg.env`` alone (models,
-rates, a HiDP device group): the model/devices/network groups of the training config are refused.
+rates, a HiDP device group; or ``env.split=hidp-v0/train``: the split's models, rates, requests and
+arrivals per reset): the model/devices/network groups of the training config are refused.
 """
 
 from __future__ import annotations
@@ -25,15 +26,16 @@ from splitgym.costmodels.errors import ConfigError, SplitgymError
 from splitgym.envs.hidp_env import HiDPEnv
 from splitgym.envs.hidp_streams import template_menu
 
-__all__ = ["HiDPTask", "hidp_kwargs", "MENUS"]
+__all__ = ["HiDPTask", "hidp_kwargs", "menu_by_name", "MENUS"]
 
 #: ``env.menu`` names (the planners' menu is imported when asked for: it loads HiDP's planners)
 MENUS = ("planners", "templates")
 KEYS = ("id", "models", "rates", "devices", "requests", "reward", "menu", "backlog_scale", "preview")
-KEYS += ("normalize_reward", "eval_episodes")
+KEYS += ("normalize_reward", "eval_episodes", "split")
+SPLIT_SETS = ("models", "rates", "requests")  # what a split's instances set (env.split: refused beside it)
 
 
-def _menu(name: Any) -> Any:
+def menu_by_name(name: Any) -> Any:
     if name == "templates":
         return template_menu
     if name == "planners":
@@ -67,9 +69,10 @@ def hidp_kwargs(cfg: DictConfig) -> dict[str, Any]:
         "devices": str(cfg.env.devices),
         "requests": int(cfg.env.requests),
         "reward": str(cfg.env.reward),
-        "menu": _menu(cfg.env.get("menu", "planners")),
+        "menu": menu_by_name(cfg.env.get("menu", "planners")),
         "backlog_scale": float(cfg.env.get("backlog_scale", 1.0)),
         "preview": preview,
+        "split": None if cfg.env.get("split") is None else str(cfg.env.split),
     }
 
 
@@ -82,6 +85,9 @@ class HiDPTask(TrainTask):
             for override in HydraConfig.get().overrides.task:
                 if override.split("=")[0].split(".")[0].lstrip("+~") in ("model", "devices", "network"):
                     raise ConfigError(f"{override}: not used by {self.env_id} (set env.models, env.devices)")
+                key = override.split("=")[0].lstrip("+~")
+                if cfg.env.get("split") is not None and key in (f"env.{k}" for k in SPLIT_SETS):
+                    raise ConfigError(f"{override}: env.split={cfg.env.split} sets it per instance; drop one")
         kwargs = hidp_kwargs(cfg)
         env = HiDPEnv(**kwargs)
         env.run_kwargs = kwargs  # type: ignore[attr-defined]  (the export's baseline twin)

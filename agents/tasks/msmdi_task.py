@@ -2,10 +2,11 @@
 decision too, over instances drawn per reset) and comparing the learned scheduler with MS-MDI's
 back-pressure rule, AR-MDI and Local on the same arrival streams.
 
-``env.id`` picks the version (``env=msmdi env.id=splitgym/MSMDI-v1``); ``env.learn_service`` and
-``env.instances`` are v1's and refused on v0 when set. Training and the export's evaluation build
-the env from the same arguments (scenario, images, reward, instances), so both run on the same
-scale and reward; the evaluation's seeds draw the instances as training does.
+``env.id`` picks the version (``env=msmdi env.id=splitgym/MSMDI-v1``); ``env.learn_service``,
+``env.instances`` and ``env.split`` (``msmdi-v1/train``: a named split's instances) are v1's and
+refused on v0 when set. Training and the export's evaluation build the env from the same
+arguments (scenario, images, reward, instances or split), so both run on the same scale and reward;
+the evaluation's seeds draw the instances as training does.
 
 The env comes from ``cfg.env`` alone (an MS-MDI scenario with its own model, devices and network;
 the DistrEdge groups ``model``/``devices``/``network`` of the training config are not used).
@@ -36,7 +37,7 @@ from splitgym.envs.msmdi_v1 import MSMDIEnvV1
 
 __all__ = ["MSMDITask", "MSMDIV1Task", "evaluate_policies", "eval_kwargs"]
 
-V1_KEYS = ("learn_service", "instances")
+V1_KEYS = ("learn_service", "instances", "split")
 
 
 def _episode(env: MSMDIEnv, seed: int, act) -> dict[str, float]:
@@ -88,14 +89,21 @@ def env_kwargs(cfg: DictConfig, v1: bool = False) -> dict[str, Any]:
                 f"got {learn if learn else inst!r}"
             )
         return kwargs
-    return kwargs | {"learn_service": learn, "instances": None if inst is None else plain_config(inst)}
+    split = cfg.env.get("split")
+    return kwargs | {
+        "learn_service": learn,
+        "instances": None if inst is None else plain_config(inst),
+        "split": None if split is None else str(split),
+    }
 
 
 def eval_kwargs(env: MSMDIEnv) -> dict[str, Any]:
     """The arguments that rebuild ``env`` for evaluation: same scenario, scale, reward (and v1's)."""
     kwargs = {"scenario": env.scenario, "reward": env.reward_mode, "service": env.service_name}
     if isinstance(env, MSMDIEnvV1):
-        kwargs |= {"learn_service": env._learn_service, "instances": vars(env.instances)}
+        split = getattr(env, "train_split", None)  # a split's instances, else the distribution's
+        kwargs |= {"learn_service": env._learn_service}
+        kwargs |= {"split": split} if split is not None else {"instances": vars(env.instances)}
     return kwargs
 
 
@@ -160,7 +168,9 @@ class MSMDIV1Task(MSMDITask):
     env_id = "splitgym/MSMDI-v1"
 
     def make_env(self, cfg: DictConfig) -> MSMDIEnv:
-        env = MSMDIEnvV1(**env_kwargs(cfg, v1=True))
+        kwargs = env_kwargs(cfg, v1=True)
+        env = MSMDIEnvV1(**kwargs)
+        env.train_split = kwargs["split"]  # type: ignore[attr-defined]  (the export's evaluation env)
         env.eval_episodes = int(cfg.env.get("eval_episodes", 5))  # type: ignore[attr-defined]
         return env
 

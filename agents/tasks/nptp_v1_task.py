@@ -1,9 +1,11 @@
 """Training on ``splitgym/NPTP-v1`` (``splitgym train env=nptp env.id=splitgym/NPTP-v1``): the env
 from ``env.instances`` (models and inputs default to the model group's), and an export that runs
-the trained policy on held seeds' instances next to CoEdge's LP rule and equal strips."""
+the trained policy on held seeds' instances next to CoEdge's LP rule and equal strips. ``env.split``
+(``nptp-v1/train``) trains on a named split's instances instead of ``env.instances``."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from splitgym.agents.tasks.config_groups import model_input, model_spec
 from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.cluster import plain_config
 from splitgym.costmodels.errors import ConfigError
+from splitgym.costmodels.run_folder import write_signed
 from splitgym.costmodels.tiles.tile_cost import plan_rects
 from splitgym.envs.nptp_v1 import NPTPv1Env
 
@@ -38,13 +41,16 @@ def v1_env(cfg: DictConfig) -> NPTPv1Env:
         )
     if str(e.get("caps", "auto")) != "auto":
         raise ConfigError(f"env.caps: NPTP-v1 reads the caps of the drawn devices, got {e.get('caps')!r}")
+    scatter = e.get("scatter")
+    kwargs = {"reward": str(e.get("reward", "relative")), "scatter": True if scatter is None else scatter}
+    if e.get("split") is not None:  # the split's instances (models and inputs its own)
+        if e.get("instances") is not None:
+            raise ConfigError(f"env.instances: give env.split or env.instances, not both (env.split={e.split})")
+        return NPTPv1Env(split=str(e.split), **kwargs)
     inst = plain_config(e.instances) if e.get("instances") is not None else {}
     inst.setdefault("models", [model_spec(cfg.model)])
     inst.setdefault("inputs", [model_input(cfg.model) or 224])
-    scatter = e.get("scatter")
-    return NPTPv1Env(
-        instances=inst, reward=str(e.get("reward", "relative")), scatter=True if scatter is None else scatter
-    )
+    return NPTPv1Env(instances=inst, **kwargs)
 
 
 class NPTPv1Task(TrainTask):
@@ -59,8 +65,12 @@ class NPTPv1Task(TrainTask):
         return max(1, round((lo + hi) / 2) - 1)
 
     def export(self, model: Any, env: Any, best: Any, out: Path, extra: dict[str, Any]) -> dict[str, Any]:
-        """The greedy policy on :data:`EVAL_SEEDS`' instances against CoEdge's LP rule and equal strips."""
+        """The policy (``policy.zip``, signed: ``splitgym benchmark RUN`` loads it) and the greedy
+        policy on :data:`EVAL_SEEDS`' instances against CoEdge's LP rule and equal strips."""
         out.mkdir(parents=True, exist_ok=True)
+        buf = io.BytesIO()
+        model.save(buf, exclude=["train"])  # "train" is wrapped by a timer (agents/train.py)
+        write_signed(out / "policy.zip", buf.getvalue())  # a pickle inside: loaded once its hash checks out
         env = env.unwrapped
         rows = []
         for seed in EVAL_SEEDS:
