@@ -9,9 +9,11 @@ matrix, each with a 95% stratified-bootstrap confidence interval over seeds. A d
 planner has one row, so its interval is a point: no seed moves it.
 
 Targets: a planner name (``aofl``, ``exact``, ...), ``random`` (the best of ``random_evals``
-uniform episodes per instance, a new draw per seed) or a folder of DistrEdge-v1 runs. A run
-trained on the whole train split (``env.instance`` null) is played zero-shot on every instance;
-a run trained on one instance (``env.instance=i``) only on that one (seed = the run's seed).
+uniform episodes per instance, a new draw per seed) or a folder of runs of the split's env
+(DistrEdge-v1, NPTP-v1, MSMDI-v1, HiDP-v0; each adapter loads and refuses runs of its env). A
+DistrEdge-v1 run trained on the whole train split (``env.instance`` null) is played zero-shot on
+every instance; one trained on one instance (``env.instance=i``) only on that one (seed = the
+run's seed).
 """
 
 from __future__ import annotations
