@@ -71,7 +71,8 @@ def _plain_search(monkeypatch: pytest.MonkeyPatch, graph: ModelGraph, cluster: C
         monkeypatch.undo()
 
 
-def _cached_plain(self: _Pricer, starts: tuple[int, ...]) -> tuple[float, str, np.ndarray]:
+def _cached_plain(self: _Pricer, starts: tuple[int, ...], below: float = np.inf) -> tuple[float, str, np.ndarray]:
+    """Every partition priced in full, whatever ``below`` says (no clock bound)."""
     if starts not in self.cache:
         self.cache[starts] = _plain(self, starts)
     return self.cache[starts]
