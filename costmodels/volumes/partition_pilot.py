@@ -179,7 +179,8 @@ class _Pricer:
         """T (b, N) after the last volume of ``part`` and the samples it is for (b indices), reusing
         the anchor where it can; with ``keep``, from scratch, recording every volume (the next
         anchor). With ``below``, a sample is dropped once the latest device clock after a prefix
-        is >= ``below`` (where :meth:`_bounded_from` says that clock bounds its latency)."""
+        is >= ``below`` (where :meth:`_bounded_from` says that clock bounds its latency), checked
+        before each volume that must be advanced."""
         old = None if keep else self._anchor.get(kind)
         n = 0
         while old is not None and n < min(len(part), len(old.part)) - 1 and part[n] == old.part[n]:
@@ -189,19 +190,20 @@ class _Pricer:
         bounded = self._bounded_from(part) if below < np.inf else [False] * len(part)
         idx = np.arange(len(self.actions))
         for v in range(n, len(part)):
-            if bounded[v]:
-                live = T.max(axis=1) < below
-                if not live.all():
-                    T, idx = T[live], idx[live]
-                    if not len(idx):
-                        return T, idx, chain
             key = (part[v - 1] if v else None, part[v])
             step = old.steps.get(key) if old is not None and v and not self.sim.shared else None
             if step is not None:
                 T = _replay(step, T, idx)
-            else:
-                cuts = self.volume_cuts(kind, *part[v])[1][idx]
-                prev = self.volume_cuts(kind, *part[v - 1])[1][idx] if v else None
+            else:  # an advance: the bound first (a replay costs less than the check)
+                if bounded[v]:
+                    live = T.max(axis=1) < below
+                    if not live.all():
+                        T, idx = T[live], idx[live]
+                        if not len(idx):
+                            return T, idx, chain
+                rows = slice(None) if len(idx) == len(self.actions) else idx  # no copy while all are in
+                cuts = self.volume_cuts(kind, *part[v])[1][rows]
+                prev = self.volume_cuts(kind, *part[v - 1])[1][rows] if v else None
                 st = self.sim.advance(part[v][0], part[v][1], cuts, T, prev)
                 T = st.T
                 if keep:  # transfer seconds by source first, -inf where nothing is sent (see _replay)
