@@ -16,6 +16,8 @@ reference points measured in the same run, so a ratio holds across machines wher
   steps/s of ``learn`` over a short budget, on Pendulum-v1 vs DistrEdge-v0 (one torch thread);
 - ``partitions``: AOFL's partition search, brute force vs the DP (``bench_partitions``);
 - ``exact``: the exact search, enumeration vs branch and bound, same plan (``bench_exact``);
+- ``pilot``: the pilot search (``partition=pilot-search``) with its clock bound vs pricing every
+  neighbour in full, same choice (``bench_pilot_bound``; ResNet-152 DB and LB, VGG-16 DB);
 - ``simulator``, ``env``: the simulator's single-plan fast path vs its batched numpy path
   (``bench_simulator``, ``bench_env``);
 - ``vecenv``: the batched DistrEdge-v0 vector envs at B = 1..1,024 vs ``SyncVectorEnv`` of 8
@@ -282,6 +284,25 @@ def bench_exact(mode: Mode) -> list[dict[str, Any]]:
     return rows
 
 
+def bench_pilot(mode: Mode) -> list[dict[str, Any]]:
+    from splitgym.experiments.bench_pilot_bound import side_by_side
+
+    quick = [("resnet152", "DB"), ("resnet152", "LB"), ("vgg16", "DB")]
+    cases = [("vgg16", "DB")] if mode.name == "smallest" else quick
+    rows = []
+    for model, devices in cases:
+        with _quiet():
+            r = side_by_side(model, devices, mode.repeats)
+        note = f"{r['volumes']} volumes, {r['latency_ms']:.2f} ms, {r['priced']} partitions"
+        rows.append(_row("pilot", r["case"], "full pricing", r["full_s"] * 1e3, "ms", repeats=mode.repeats, note=note))
+        note += f", same choice: {r['same_choice']}"
+        anchor, n = ("full pricing", r["full_s"] * 1e3), mode.repeats
+        rows.append(
+            _row("pilot", r["case"], "clock bound", r["bound_s"] * 1e3, "ms", anchor=anchor, repeats=n, note=note)
+        )
+    return rows
+
+
 def bench_simulator(mode: Mode) -> list[dict[str, Any]]:
     from splitgym.experiments.bench_simulator import measure
 
@@ -537,6 +558,7 @@ SECTIONS: dict[str, Callable[[Mode], list[dict[str, Any]]]] = {
     "ddpg": bench_ddpg,
     "partitions": bench_partitions,
     "exact": bench_exact,
+    "pilot": bench_pilot,
     "simulator": bench_simulator,
     "env": bench_env,
     "vecenv": bench_vecenv,

@@ -20,6 +20,8 @@ def test_bench_all_smallest_writes_the_table(tmp_path):
     assert ("partitions", "vgg16", "brute force") in got
     assert ("exact", "vgg16 DB 0,7,14 grid 4", "enumerate") in got
     assert all("same plan: True" in r["note"] for r in rows if r["benchmark"] == "exact" and r["anchor"])
+    assert ("pilot", "vgg16 DB", "full pricing") in got
+    assert all("same choice: True" in r["note"] for r in rows if r["benchmark"] == "pilot" and r["anchor"])
     assert any(r["benchmark"] == "simulator" and r["anchor"] == "score, batched path" for r in rows)
     assert ("vecenv", "DistrEdgeVecEnv, B=1024", "SyncVectorEnv, B=8") in got
     assert any(r["benchmark"] == "nptp-env" and r["metric"].startswith("NPTPVectorEnv") for r in rows)

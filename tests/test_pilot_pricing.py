@@ -7,12 +7,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from splitgym.agents.planners.volumes.exact_bnb import bound_holds
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.volumes import partition_pilot
+from splitgym.costmodels.volumes.clock_bound import rows_covered
 from splitgym.costmodels.volumes.partition_pilot import SEARCH, _Pricer, pilot_partition
 from splitgym.costmodels.volumes.partitions import from_starts
 from splitgym.costmodels.volumes.share_actions import share_cuts
+from splitgym.costmodels.volumes.volume_simulator import Simulator
+
+from .test_exact_bnb import setup
 
 
 def _plain(price: _Pricer, starts: tuple[int, ...]) -> tuple[float, str, np.ndarray]:
@@ -71,7 +76,8 @@ def _plain_search(monkeypatch: pytest.MonkeyPatch, graph: ModelGraph, cluster: C
         monkeypatch.undo()
 
 
-def _cached_plain(self: _Pricer, starts: tuple[int, ...]) -> tuple[float, str, np.ndarray]:
+def _cached_plain(self: _Pricer, starts: tuple[int, ...], below: float = np.inf) -> tuple[float, str, np.ndarray]:
+    """Every partition priced in full, whatever ``below`` says (no clock bound)."""
     if starts not in self.cache:
         self.cache[starts] = _plain(self, starts)
     return self.cache[starts]
@@ -101,3 +107,36 @@ def test_pilot_search_chooses_as_the_plain_pricing_on_vgg16(monkeypatch: pytest.
 @pytest.mark.parametrize("devices", ["DB", "LB"])
 def test_pilot_search_chooses_as_the_plain_pricing_at_224(model: str, devices: str, monkeypatch: pytest.MonkeyPatch):
     _same_choice(ModelGraph.from_torchvision(model), Cluster.from_config(devices, 300.0), monkeypatch)
+
+
+def test_rows_covered_is_the_exact_searchs_condition_per_boundary():
+    for stride1x1 in (False, True):
+        g, cluster, profiles = setup(3, stride1x1=stride1x1)
+        sim = Simulator(g, cluster, profiles=profiles)
+        for cut in range(1, g.num_units):
+            part = [(0, cut - 1), (cut, g.num_units - 1)]
+            assert rows_covered(sim, cut, g.num_units - 1) == bound_holds(sim, part), (stride1x1, cut)
+    g, cluster, profiles = setup(3, stride1x1=True)
+    sim = Simulator(g, cluster, profiles=profiles)
+    assert not all(rows_covered(sim, cut, g.num_units - 1) for cut in range(1, g.num_units))  # some skip rows
+
+
+def test_the_clock_bound_gives_up_only_partitions_that_cannot_win(monkeypatch: pytest.MonkeyPatch):
+    graph = ModelGraph.from_torchvision("vgg16")
+    cluster = Cluster.from_config("DB", 300.0)
+    advances = []
+    real = Simulator.advance
+    monkeypatch.setattr(Simulator, "advance", lambda self, *a, **k: advances.append(a[0]) or real(self, *a, **k))
+    starts = (0, 4, 9, 13)
+    exact = _Pricer(graph, cluster, ("whole", "volume"), 32, 0.5, 3)(starts)
+    n_full = len(advances)
+    assert n_full == 2 * 4  # two priors, four volumes, nothing to reuse
+    tie = _Pricer(graph, cluster, ("whole", "volume"), 32, 0.5, 3)
+    assert tie(starts, below=exact[0])[0] == np.inf and starts in tie.ruled_out  # a tie cannot win
+    advances.clear()
+    low = _Pricer(graph, cluster, ("whole", "volume"), 32, 0.5, 3)
+    assert low(starts, below=exact[0] / 2)[0] == np.inf
+    assert 0 < len(advances) < n_full  # given up before its last volumes were advanced
+    above = _Pricer(graph, cluster, ("whole", "volume"), 32, 0.5, 3)(starts, below=np.nextafter(exact[0], 1.0))
+    assert above[:2] == exact[:2]  # just above the best: priced, the same float
+    np.testing.assert_array_equal(above[2], exact[2])
