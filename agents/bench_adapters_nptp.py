@@ -13,6 +13,7 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from splitgym.agents.bench_split_env import SplitEnvAdapter
+from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.errors import ConfigError
 from splitgym.envs.nptp_v1 import NPTPv1Env
 from splitgym.envs.splits import Split
@@ -73,7 +74,7 @@ class NPTPAdapter(SplitEnvAdapter):
         path = Path(self._tmp.name) / f"caps-{self.index[index]}.yaml"
         if not path.exists():
             devices = [dict(d) for d in self.split.instances[index].value.devices]
-            path.write_text(yaml.safe_dump({"name": "nptp-v1-instance", "devices": devices}))
+            atomic_write(path, yaml.safe_dump({"name": "nptp-v1-instance", "devices": devices}))
         return str(path)
 
     def random_search_latency(self, index: int, evaluations: int, seed: int) -> float:
