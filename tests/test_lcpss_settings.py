@@ -28,9 +28,11 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Any]]:
         seen["lcpss"].append((self.samples, self.seed))
         lc_init(self)
 
-    def pr(self: Any, graph: Any, cluster: Any, priors: Any, samples: int, spread: float, seed: int) -> None:
+    def pr(
+        self: Any, graph: Any, cluster: Any, priors: Any, samples: int, spread: float, seed: int, *rest: Any
+    ) -> None:
         seen["pilot"].append((samples, spread, seed))
-        pr_init(self, graph, cluster, priors, samples, spread, seed)
+        pr_init(self, graph, cluster, priors, samples, spread, seed, *rest)
 
     monkeypatch.setattr(lcpss.LCPSS, "__post_init__", lc)
     monkeypatch.setattr(partition_pilot._Pricer, "__init__", pr)
