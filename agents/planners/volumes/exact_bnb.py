@@ -26,6 +26,7 @@ import math
 import numpy as np
 
 from splitgym.costmodels.errors import ConfigError
+from splitgym.costmodels.volumes.clock_bound import rows_covered
 from splitgym.costmodels.volumes.volume_simulator import Simulator
 
 __all__ = ["bound_holds", "branch_and_bound", "cut_vectors", "enumerate_all"]
@@ -36,18 +37,9 @@ TABLE_MAX = 4096
 
 
 def bound_holds(sim: Simulator, partition: Partition) -> bool:
-    """True when every output row of each volume is read by some output row of the next one."""
-    for (first, last), (_, prev_last) in zip(partition[1:], partition[:-1], strict=True):
-        h_out = int(sim.heights[last])
-        rows = np.arange(h_out, dtype=np.int64)
-        cuts = np.stack([rows, rows + 1], axis=1)  # one part per output row
-        lo, hi = sim.split.ranges(first, last, cuts)[-1]
-        covered = np.zeros(int(sim.heights[prev_last]) + 1, dtype=np.int64)
-        np.add.at(covered, lo[:, 0], 1)
-        np.add.at(covered, hi[:, 0], -1)
-        if (np.cumsum(covered)[: int(sim.heights[prev_last])] <= 0).any():
-            return False
-    return True
+    """True when every output row of each volume is read by some output row of the next one
+    (:func:`rows_covered` at every boundary; a partition's volumes are contiguous)."""
+    return all(rows_covered(sim, first, last) for first, last in partition[1:])
 
 
 def enumerate_all(
