@@ -26,7 +26,6 @@ with the commit and the command) and ``.md`` (one row per group and model).
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,7 +36,9 @@ from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.errors import ConfigError
 from splitgym.costmodels.graph import ModelGraph
+from splitgym.costmodels.provenance import commit_stamp
 from splitgym.costmodels.volumes.volume_simulator import Simulator
+from splitgym.experiments.dependencies import module_of, paths_of
 from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
 
 MODELS = ("vgg16", "resnet50", "inception_v3", "yolov2", "ssd300_vgg16", "ssd300_resnet50", "openpose")
@@ -70,16 +71,6 @@ def parse_groups(text: str) -> list[tuple[str, str | float]]:
 def group_label(devices: str, network: str | float) -> str:
     """``DB 50 Mbps`` or ``all-nano NA``: the group column of the tables."""
     return f"{devices} {network:g} Mbps" if isinstance(network, float) else f"{devices} {network}"
-
-
-def commit_stamp() -> str:
-    """The short commit a result row was made on (``+dirty`` with uncommitted tracked changes)."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
-        return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def model_rows(name: str, cluster: Cluster, common: dict[str, Any]) -> list[dict[str, Any]]:
@@ -152,7 +143,8 @@ def main(argv: list[str] | None = None) -> None:
     command = "python -m splitgym.experiments.distredge_models_extra " + " ".join(
         argv if argv is not None else sys.argv[1:]
     )
-    stamp = {"commit": commit_stamp(), "command": command.strip()}
+    command = command.strip()
+    stamp = {"commit": commit_stamp(paths_of(module_of(command))), "command": command}
     rows: list[dict[str, Any]] = []
     for devices, network, cluster in groups:
         common = {"group": group_label(devices, network), "devices": devices, "network": network, **stamp}
