@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: demo test test-slow test-sweeps test-all bench lint clean reproduce-distredge reproduce-hyps reproduce-msmdi reproduce-nptp \
-        reproduce-hidp rerun-results
+        reproduce-hidp reproduce-models rerun-results
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,12 +47,26 @@ test-sweeps: $(SWEEPS_VENV)/.installed-stamp
 
 test-all: test test-slow test-sweeps
 
-# DistrEdge's Tables I-III, the a sweep and other models: ~50 training runs of 4000 episodes x 3
-# seeds (about 1.5 min each on 2 cores); finished runs are reused. CSV + PNG in experiments/results/.
+# DistrEdge's Tables I-III, the a sweep, other models and the thesis (8 groups x GPU-shaped/linear
+# boards x paper/ours): ~290 training runs of 1000-4000 episodes, seeds 0-2 (about 1.5 min each on
+# 2 cores; ~7 h); finished runs are reused. Then the dynamic-network run, LC-PSS's sample study, the
+# best classical plans and the claims table. CSV + PNG in experiments/results/.
+DISTREDGE_SEEDS = 0,1,2
 reproduce-distredge: $(STAMP)
-	for t in table1 table2 table3 alpha models; do $(PY) -m splitgym.experiments.distredge_tables $$t || exit 1; done
+	for t in table1 table2 table3 alpha models; do $(PY) -m splitgym.experiments.distredge_tables $$t --seeds $(DISTREDGE_SEEDS) || exit 1; done
+	$(PY) -m splitgym.experiments.distredge_thesis --seeds $(DISTREDGE_SEEDS)
 	$(PY) -m splitgym.experiments.distredge_dynamic
 	$(PY) -m splitgym.experiments.lcpss_samples
+	$(PY) -m splitgym.experiments.distredge_models_extra
+	$(PY) -m splitgym.experiments.distredge_baselines
+	$(PY) -m splitgym.experiments.distredge_claims
+
+# DistrEdge's other models alone (YOLOv2, SSD-VGG16, SSD-ResNet50, OpenPose beside VGG-16, ResNet-50,
+# Inception-v3): the classical plans on DB at 50 Mbps and NA (~1 min once profiled), then the
+# trained table (24 runs, ~30 min).
+reproduce-models: $(STAMP)
+	$(PY) -m splitgym.experiments.distredge_models_extra
+	$(PY) -m splitgym.experiments.distredge_tables models --seeds $(DISTREDGE_SEEDS)
 
 # MS-MDI Section 5 on the queueing simulator (a few minutes), after a PPO admission policy is
 # trained per worker count and seed 0-2 (~30 min on 2 cores; finished runs are reused; each run
@@ -86,12 +100,15 @@ reproduce-nptp: $(STAMP)
 	$(PY) -m splitgym.experiments.nptp_tables search-time
 	$(PY) -m splitgym.experiments.nptp_tables ppo
 	$(PY) -m splitgym.experiments.predicted_vs_measured_tiles
-# HiDP's Fig. 5-8 on the two-level cost model (derived profiles), plus a GPU-efficiency
-# sensitivity run; a few minutes on 2 cores. CSV + PNG in experiments/results/.
+
+# HiDP's Figs. 1, 5-8 and its claims on the two-level cost model (derived profiles), a GPU-efficiency
+# run and the DP's time (a few minutes), then the bandwidth x GPU-efficiency sweeps that explain
+# each gap (~30 min on 2 cores). CSV + PNG in experiments/results/.
 reproduce-hidp: $(STAMP)
 	$(PY) -m splitgym.experiments.hidp_tables
 	$(PY) -m splitgym.experiments.hidp_tables --gpu-efficiency 0.1
 	$(PY) -m splitgym.experiments.hidp_dp
+	$(PY) -m splitgym.experiments.hidp_sensitivity
 
 # Every benchmark in a quick mode, one table with ratios against anchors measured in the same run
 # (CartPole/Pendulum step rates, SB3 DDPG on Pendulum, brute force, the batched simulator); a few
