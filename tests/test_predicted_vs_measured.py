@@ -15,6 +15,7 @@ import pytest
 from splitgym.experiments import pvm_harness
 from splitgym.experiments.predicted_vs_measured import main
 from splitgym.experiments.pvm_harness import Measured, Study, execute, mape, spearman
+from splitgym.experiments.results_csv import write_csv
 
 
 def test_rank_correlation_and_mape() -> None:
@@ -105,11 +106,17 @@ def test_report_gathers_every_kind_of_plan(tmp_path: Path) -> None:
     (tmp_path / "predicted_vs_measured_tiles.json").write_text(
         json.dumps({"distributed-netns": {**entry, "plans": 2}, "parts": {"folds": 4}})
     )
+    study = "python -m splitgym.experiments.predicted_vs_measured_tiles"
+    stamped = [{"plan": p, "commit": "abc1234", "command": study} for p in "ab"]
+    write_csv(tmp_path / "predicted_vs_measured_tiles.csv", stamped)
     report(["--results", str(tmp_path)])
     rows = list(csv.DictReader((tmp_path / "predicted_vs_measured_summary.csv").open()))
     assert [(r["plans_kind"], r["backend"], r["plans"]) for r in rows] == [
         ("volumes", "in-process", "4"),
         ("tiles", "distributed-netns", "2"),
     ]
+    # each row is the study's measurement: its commit and command, not the report's
+    assert (rows[1]["commit"], rows[1]["command"]) == ("abc1234", study)
+    assert (rows[0]["commit"], rows[0]["command"]) == ("unknown", "unknown")  # no study CSV to vouch for it
     with pytest.raises(SystemExit, match="--results"):
         report(["--results", str(tmp_path / "empty")])
