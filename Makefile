@@ -87,8 +87,8 @@ reproduce-msmdi: $(STAMP)
 	$(PY) -m splitgym.experiments.bench_queueing
 	$(PY) -m splitgym.experiments.bench_msmdi_env
 	for n in 3 2; do $(PY) -m splitgym.experiments.mdi_ring_run --workers $$n --sources 0 1 --rates 30 60 --images 30 60 \
-	  --policies ms-mdi ar-mdi local learned --learned runs/msmdi-ppo-ms$$n-s0 || exit 1; done \
-	  | tee experiments/results/msmdi_ring.jsonl
+	  --policies ms-mdi ar-mdi local learned --learned runs/msmdi-ppo-ms$$n-s0 --csv experiments/results/msmdi_ring.csv \
+	  || exit 1; done
 
 # NPTP's Figs. 4-6 on the tile cost model (end-to-end: input scatter + 2 ms per message; then the
 # paper's Eq. 9 alone, files *_eq9.*), MPA's gap to the grid optimum and its search time at
