@@ -100,6 +100,7 @@ reproduce-nptp: $(STAMP)
 	$(PY) -m splitgym.experiments.nptp_tables search-time
 	$(PY) -m splitgym.experiments.nptp_tables ppo
 	$(PY) -m splitgym.experiments.predicted_vs_measured_tiles
+	$(PY) -m splitgym.experiments.nptp_claims
 
 # HiDP's Figs. 1, 5-8 and its claims on the two-level cost model (derived profiles), a GPU-efficiency
 # run and the DP's time (a few minutes), then the bandwidth x GPU-efficiency sweeps that explain

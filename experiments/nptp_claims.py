@@ -135,7 +135,8 @@ def _size_row(res: Sources, model: str) -> dict[str, str]:
     why = (
         f"end-to-end {verdict([r['speedup'] for r in e2e], lo, hi)}, Eq. 9 alone "
         f"{verdict([r['speedup'] for r in eq9], lo, hi)} the paper's range (vs the best strips); from "
-        f"{first['size']} to {last['size']} px the scatter grows {last['nptp_scatter_ms'] / first['nptp_scatter_ms']:.0f}x "
+        f"{first['size']} to {last['size']} px the scatter grows "
+        f"{last['nptp_scatter_ms'] / first['nptp_scatter_ms']:.0f}x "
         f"(the image's area) and NPTP's halo {last['nptp_MB'] / first['nptp_MB']:.0f}x (its side), so the "
         f"scatter goes from {100 * _share([first])[0]:.0f}% to {100 * _share([last])[0]:.0f}% of NPTP's latency "
         f"and both layouts take the same time; Eq. 9 alone falls as CoEdge's halo over NPTP's goes "

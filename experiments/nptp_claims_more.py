@@ -95,7 +95,8 @@ def _every_operator_row(res: Sources) -> dict[str, str]:
     odd = ", ".join(f"{r['name']} ({r['kind']}: {r['nptp_KB']:g} vs {r['coedge_KB']:g} KB)" for r in higher)
     why = (
         f"not lower at {odd}; "
-        f"a 2x2 stride-2 pool needs a halo only where a cut falls inside a window: of {len(pools)} pools, CoEdge pays at "
+        f"a 2x2 stride-2 pool needs a halo only where a cut falls inside a window: of {len(pools)} pools, "
+        f"CoEdge pays at "
         f"{sum(r['coedge_KB'] > 0 for r in pools)}, NPTP at {sum(r['nptp_KB'] > 0 for r in pools)}"
         if higher
         else "agrees"
@@ -131,7 +132,9 @@ def _gap_row(res: Sources) -> dict[str, str]:
         return gone
     cells = []
     for label, name in (("end-to-end", names[0]), ("Eq. 9 alone", names[1])):
-        mine = ", ".join(f"{r['model'].upper()} {r['grid']}x{r['grid']} {r['mpa_over_exact']:.2f}" for r in res.rows(name))
+        mine = ", ".join(
+            f"{r['model'].upper()} {r['grid']}x{r['grid']} {r['mpa_over_exact']:.2f}" for r in res.rows(name)
+        )
         cells.append(f"{label}: {mine}")
     both = res.rows(names[0]) + res.rows(names[1])
     worst = max(both, key=lambda r: r["mpa_over_exact"])
@@ -160,7 +163,8 @@ def _time_row(res: Sources) -> dict[str, str]:
         f"{r['model'].upper()} {r['search_s_median']:.2f} s ({r['search_s_min']:.2f}-{r['search_s_max']:.2f})"
         for r in big
     )
-    ours = f"at 224 MPA vs the {fine[0]['grid']}x{fine[0]['grid']} exhaustive search: {cells}; at {big[0]['size']}: {at}"
+    grid = f"{fine[0]['grid']}x{fine[0]['grid']}"
+    ours = f"at 224 MPA vs the {grid} exhaustive search: {cells}; at {big[0]['size']}: {at}"
     why = (
         f"MPA scores a fixed {big[0]['evaluations']:,} layouts whatever the size (`evaluations`), the grid "
         f"search every partition ({fine[0]['exact_candidates']:,}); times are wall clock on a loaded 2-core machine"
