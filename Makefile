@@ -139,3 +139,4 @@ clean:
 reproduce-hyps: $(STAMP)
 	$(PY) -m splitgym.experiments.hyps_tables all
 	$(PY) -m splitgym.experiments.hyps_memory --check
+	$(PY) -m splitgym.experiments.hyps_claims_table

@@ -70,6 +70,7 @@ STEPS: list[Step] = [
     Step("hidp-gpu-eff", "splitgym.experiments.hidp_tables", ("--gpu-efficiency", "0.1"), 1.5, "results README"),
     Step("hidp-dp", "splitgym.experiments.hidp_dp", (), 2, "guess (results README: niced, no duration)"),
     Step("hyps", "splitgym.experiments.hyps_tables", ("all",), 5, "Makefile: a few minutes"),
+    Step("hyps-claims", "splitgym.experiments.hyps_claims_table", (), 0.1, "reads the hyps_*.csv above"),
     Step(
         "msmdi",
         "make:reproduce-msmdi",
@@ -171,6 +172,7 @@ OUTPUTS: dict[str, tuple[str, ...]] = {
     "hidp-gpu-eff": ("hidp_gpu_eff_0.1/*.csv",),
     "hidp-dp": ("hidp_dp.csv",),
     "hyps": ("hyps_*.csv",),
+    "hyps-claims": ("hyps_claims_table.csv",),
     "msmdi": ("msmdi_*.csv",),
     "models-extra": ("distredge_models_extra.csv",),
     "hidp-sensitivity": ("hidp_sensitivity*.csv",),
