@@ -10,16 +10,17 @@ README view (``view=claims`` in ``readme_views``) renders every claims table.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import argparse
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from splitgym.costmodels.atomic import atomic_write
 from splitgym.experiments.distredge_claims_data import KEYS, NOT_RUN, Results, row
 from splitgym.experiments.readme_views import claims
-from splitgym.experiments.results_csv import write_csv
+from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
 
-__all__ = ["KEYS", "NOT_RUN", "Sources", "row", "span", "verdict", "pct", "write_table"]
+__all__ = ["KEYS", "NOT_RUN", "Sources", "row", "span", "verdict", "pct", "write_table", "claims_main"]
 
 
 class Sources(Results):
@@ -76,4 +77,14 @@ def write_table(out: Path, name: str, rows: list[dict[str, Any]]) -> str:
     write_csv(out / f"{name}.csv", rows)
     text = claims(rows)
     atomic_write(out / f"{name}.md", text)
+    return text
+
+
+def claims_main(argv: list[str] | None, doc: str, name: str, build: Callable[[Path], list[dict[str, str]]]) -> str:
+    """A claims module's command line: ``--out`` (read and written), the table written and printed."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=Path(RESULTS_DIR), help="results folder (read and written)")
+    args = ap.parse_args(argv)
+    text = write_table(args.out, name, build(args.out))
+    print(text, end="")
     return text

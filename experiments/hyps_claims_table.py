@@ -14,16 +14,14 @@ come from (PAPERS-AUDIT A.4). Nothing is re-run; a missing CSV gives "not run" a
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from splitgym.experiments.claims_table import NOT_RUN, Sources, row, write_table
+from splitgym.experiments.claims_table import NOT_RUN, Sources, claims_main, row
 from splitgym.experiments.hyps_claims_layers import layer_rows
-from splitgym.experiments.results_csv import RESULTS_DIR
 
 __all__ = ["COMMANDS", "MEMORY", "claim_rows", "main"]
 
@@ -135,12 +133,7 @@ def claim_rows(out: Path) -> list[dict[str, str]]:
 
 
 def main(argv: list[str] | None = None) -> str:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=Path(RESULTS_DIR), help="results folder (read and written)")
-    args = ap.parse_args(argv)
-    text = write_table(args.out, "hyps_claims_table", claim_rows(args.out))
-    print(text, end="")
-    return text
+    return claims_main(argv, __doc__ or "", "hyps_claims_table", claim_rows)
 
 
 if __name__ == "__main__":

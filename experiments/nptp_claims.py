@@ -15,14 +15,12 @@ command that writes it. Nothing is re-run here. Fig. 2 (24 vs 18 shared units) i
 
 from __future__ import annotations
 
-import argparse
 import statistics
 from pathlib import Path
 from typing import Any
 
-from splitgym.experiments.claims_table import Sources, pct, row, span, verdict, write_table
+from splitgym.experiments.claims_table import Sources, claims_main, pct, row, span, verdict
 from splitgym.experiments.nptp_claims_more import mpa_rows, operator_rows
-from splitgym.experiments.results_csv import RESULTS_DIR
 
 __all__ = ["COMMANDS", "claim_rows", "main"]
 
@@ -241,12 +239,7 @@ def claim_rows(out: Path) -> list[dict[str, str]]:
 
 
 def main(argv: list[str] | None = None) -> str:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=Path(RESULTS_DIR), help="results folder (read and written)")
-    args = ap.parse_args(argv)
-    text = write_table(args.out, "nptp_claims", claim_rows(args.out))
-    print(text, end="")
-    return text
+    return claims_main(argv, __doc__ or "", "nptp_claims", claim_rows)
 
 
 if __name__ == "__main__":
