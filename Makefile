@@ -110,6 +110,7 @@ reproduce-hidp: $(STAMP)
 	$(PY) -m splitgym.experiments.hidp_tables --gpu-efficiency 0.1
 	$(PY) -m splitgym.experiments.hidp_dp
 	$(PY) -m splitgym.experiments.hidp_sensitivity
+	$(PY) -m splitgym.experiments.hidp_claims_table
 
 # Every benchmark in a quick mode, one table with ratios against anchors measured in the same run
 # (CartPole/Pendulum step rates, SB3 DDPG on Pendulum, brute force, the batched simulator); a few
