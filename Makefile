@@ -100,6 +100,7 @@ reproduce-nptp: $(STAMP)
 	$(PY) -m splitgym.experiments.nptp_tables search-time
 	$(PY) -m splitgym.experiments.nptp_tables ppo
 	$(PY) -m splitgym.experiments.predicted_vs_measured_tiles
+	$(PY) -m splitgym.experiments.nptp_claims
 
 # HiDP's Figs. 1, 5-8 and its claims on the two-level cost model (derived profiles), a GPU-efficiency
 # run and the DP's time (a few minutes), then the bandwidth x GPU-efficiency sweeps that explain
@@ -109,6 +110,7 @@ reproduce-hidp: $(STAMP)
 	$(PY) -m splitgym.experiments.hidp_tables --gpu-efficiency 0.1
 	$(PY) -m splitgym.experiments.hidp_dp
 	$(PY) -m splitgym.experiments.hidp_sensitivity
+	$(PY) -m splitgym.experiments.hidp_claims_table
 
 # Every benchmark in a quick mode, one table with ratios against anchors measured in the same run
 # (CartPole/Pendulum step rates, SB3 DDPG on Pendulum, brute force, the batched simulator); a few
@@ -138,3 +140,4 @@ clean:
 reproduce-hyps: $(STAMP)
 	$(PY) -m splitgym.experiments.hyps_tables all
 	$(PY) -m splitgym.experiments.hyps_memory --check
+	$(PY) -m splitgym.experiments.hyps_claims_table

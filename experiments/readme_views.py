@@ -154,3 +154,22 @@ VIEWS: dict[str, Callable[..., str]] = {
     "models_extra": models_extra,
     "nptp_speedups": nptp_speedups,
 }
+
+
+# -- the claims tables (experiments/claims_table.py: NPTP, HyPS, HiDP): one row per claim of the
+# paper's evaluation, its figure, the paper's value, ours, the CSV(s) it came from and the measured why
+CLAIMS = {"figure": "figure", "claim": "claim", "paper": "paper", "ours": "ours", "source": "source"}
+CLAIMS |= {"why": "why it differs (measured)"}
+
+
+def claims(rows: Rows) -> str:
+    """Every claim column the rows hold, in :data:`CLAIMS`' order (``|`` in a cell escaped)."""
+    cols = [c for c in CLAIMS if rows and c in rows[0]]
+
+    def cell(value: Any) -> str:
+        return "" if value is None else str(value).replace("|", "\\|")
+
+    return table([CLAIMS[c] for c in cols], [[cell(r[c]) for c in cols] for r in rows])
+
+
+VIEWS["claims"] = claims
