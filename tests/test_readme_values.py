@@ -3,6 +3,7 @@ each one equals what its CSV renders to, and a bad span is refused in one line n
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -33,7 +34,15 @@ def test_every_readme_span_equals_its_csv():
     assert len(spans(text)) >= 20
     assert first_difference(text, ROOT) is None, "run: python -m splitgym.experiments.readme_figures --write"
     assert render(text, ROOT) == text
-    assert "torch" not in sys.modules  # the check stays fast: it never imports the models
+
+
+def test_the_span_check_never_imports_torch():
+    """The spans' check reads CSVs only, so it stays fast (a fresh interpreter: pytest's may hold torch)."""
+    code = (
+        "import sys; from pathlib import Path; from splitgym.experiments import readme_values as v; "
+        f"v.render(Path({str(README)!r}).read_text(), Path({str(ROOT)!r})); print('torch' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
 
 
 def test_parse_splits_filters_column_and_options():
