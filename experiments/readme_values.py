@@ -69,6 +69,11 @@ class Span:
         return f"README line {self.line}: span <{self.csv}{' ' + sel if sel else ''} {self.col}>"
 
 
+class _Empty(Exception):
+    """A selected row's cell is empty: a one-row span refuses it, an ``agg`` skips the row (as
+    ``results_csv.seed_spread`` skips missing values)."""
+
+
 def _fail(where: str, why: str) -> SystemExit:
     return SystemExit(f"readme_values: {where}: {why}")
 
@@ -125,6 +130,8 @@ def _eval(node: ast.expr, row: dict[str, Any], where: str) -> Any:
         return node.value
     if isinstance(node, ast.Name):
         cell = row.get(node.id)
+        if cell is None:
+            raise _Empty(node.id)
         if not isinstance(cell, int | float):
             raise _fail(where, f"column {node.id} is {cell!r} in a selected row, not a number")
         return cell
@@ -139,14 +146,21 @@ def _eval(node: ast.expr, row: dict[str, Any], where: str) -> Any:
 
 def evaluate(expr: str, row: dict[str, Any], where: str = "expression") -> Any:
     """``expr`` (a column, or + - * / over columns and numbers) on one row; a plain column's cell
-    is returned as it is (a string column renders too)."""
+    is returned as it is (a string column renders too); an empty cell raises ``_Empty``."""
     if expr in row:
+        if row[expr] is None:
+            raise _Empty(expr)
         return row[expr]
+    return _eval(_known(expr, row, where), row, where)
+
+
+def _known(expr: str, row: dict[str, Any], where: str) -> ast.expr:
+    """``expr`` parsed, every name in it a column of ``row``."""
     tree = _compile(expr, where)
     unknown = sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - set(row))
     if unknown:
         raise _fail(where, f"column {unknown[0]} is not in the CSV (columns: {', '.join(row)})")
-    return _eval(tree, row, where)
+    return tree
 
 
 def _matches(cell: Any, want: str) -> bool:
@@ -177,15 +191,22 @@ def value(span: Span, rows: list[dict[str, Any]]) -> str:
     if not rows:
         raise _fail(span.where(), f"{span.csv} has no rows")
     chosen = _select(span, rows)
-    vals = [evaluate(span.col, r, span.where()) for r in chosen]
+    if span.agg == "count":
+        if span.col not in chosen[0]:
+            _known(span.col, chosen[0], span.where())
+        return span.fmt.format(len(chosen))
+    vals = []
+    for r in chosen:
+        try:
+            vals.append(evaluate(span.col, r, span.where()))
+        except _Empty as e:
+            if span.agg is None:
+                raise _fail(span.where(), f"column {e} is empty in the selected row") from None
+    if not vals:
+        raise _fail(span.where(), f"{span.col} is empty in every selected row")
     if span.agg is None:
         out = vals[0]
-    elif span.agg == "count":
-        out = len(vals)
     else:
-        vals = [v for v in vals if v is not None]
-        if not vals:
-            raise _fail(span.where(), f"column {span.col} is empty in every selected row")
         try:
             out = AGGS[span.agg](vals)
         except TypeError:

@@ -22,6 +22,7 @@ ROWS = [
     {"group": "DB_bw300", "variant": "paper", "seed": 2, "ratio": 1.20, "ms": 45.0, "best": "aofl"},
     {"group": "DB_bw300", "variant": "ours", "seed": 0, "ratio": 1.50, "ms": 20.0, "best": "aofl"},
     {"group": "LB_LB", "variant": "paper", "seed": 0, "ratio": 0.90, "ms": 1234.5, "best": ""},
+    {"group": "LB_LB", "variant": "ours", "seed": 0, "ratio": None, "ms": 900.0, "best": "aofl"},
 ]
 
 
@@ -110,11 +111,14 @@ def test_filters_select_and_agg_reduces():
     assert _render("t.csv group=DB_bw300 variant=paper ratio agg=max fmt={:.2f}") == "1.30"
     assert _render("t.csv variant=paper ms agg=mean fmt={:.1f}") == f"{(50 + 40 + 45 + 1234.5) / 4:.1f}"
     assert _render("t.csv group=DB_bw300 ratio agg=count") == "4"
+    assert _render("t.csv ratio agg=count") == "6"  # count counts rows, an empty cell too
+    assert _render("t.csv variant=ours ratio agg=max fmt={:.2f}") == "1.50"  # an agg skips the empty cell
+    assert _render("t.csv variant=ours 100*ratio agg=min fmt={:.0f}") == "150"
     assert _render("t.csv seed=1 best") == "offload"
     assert _render("t.csv seed=1.0 best") == "offload"  # a number matches its own spelling
-    assert _render("t.csv group=LB_LB ms fmt={:,.0f}") == "1,234"
+    assert _render("t.csv group=LB_LB variant=paper ms fmt={:,.0f}") == "1,234"
     assert _render("t.csv group=DB_bw300 variant=ours 100*(1-ms/50) fmt={:.1f}%") == "60.0%"
-    assert _render("t.csv group=LB_LB best") == ""  # an empty cell renders as read (None -> "")
+    assert _render("t.csv group=LB_LB variant=paper best") == ""  # an empty cell renders as read (None -> "")
 
 
 @pytest.mark.parametrize(
@@ -123,9 +127,13 @@ def test_filters_select_and_agg_reduces():
         ("t.csv group=DB_bw300 ratio", "4 rows match; add filters or agg="),
         ("t.csv group=nope ratio", "no row of t.csv matches"),
         ("t.csv colour=red ratio", "filter column colour is not in the CSV"),
-        ("t.csv seed=0 variant=ours speed", "column speed is not in the CSV"),
+        ("t.csv group=DB_bw300 seed=0 variant=ours speed", "column speed is not in the CSV"),
         ("t.csv group=DB_bw300 best agg=median", "agg=median needs numbers"),
         ("t.csv seed=1 best fmt={:.2f}", "cannot format 'offload'"),
+        ("t.csv group=LB_LB variant=ours ratio", "column ratio is empty in the selected row"),
+        ("t.csv group=LB_LB variant=ours ratio/ms", "column ratio is empty in the selected row"),
+        ("t.csv group=LB_LB variant=ours ratio agg=median", "ratio is empty in every selected row"),
+        ("t.csv group=LB_LB speed agg=count", "column speed is not in the CSV"),
     ],
 )
 def test_selection_errors_name_the_span(args: str, why: str):
@@ -145,7 +153,7 @@ def _readme(tmp_path: Path, line: str) -> Path:
 
 def test_check_names_the_first_stale_span_and_write_mends_it(tmp_path: Path, capsys):
     span = "<!-- v: t.csv group=DB_bw300 variant=paper ratio agg=median fmt={:.2f}x -->TEXT<!-- /v -->"
-    count = "<!-- v: t.csv ms agg=count -->5<!-- /v -->"
+    count = "<!-- v: t.csv ms agg=count -->6<!-- /v -->"
     path = _readme(tmp_path, f"DB: {span.replace('TEXT', '1.19x')} over the best; count {count}.")
     assert main(["--readme", str(path), "--root", str(tmp_path)]) == 1
     out = capsys.readouterr().out
