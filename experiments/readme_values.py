@@ -217,30 +217,37 @@ def value(span: Span, rows: list[dict[str, Any]]) -> str:
         raise _fail(span.where(), f"fmt={span.fmt!r} cannot format {out!r} ({e})") from None
 
 
-def _visible(text: str) -> Iterator[tuple[int, str]]:
-    """``(line number, line)`` of every line outside fenced code blocks."""
-    fenced = False
+def _visible(text: str) -> Iterator[tuple[int, str, int]]:
+    """``(line number, line, backticks open before it)`` of every line outside fenced code
+    blocks; inline code may run over lines within a paragraph, so the count carries on until a
+    blank line."""
+    fenced, carried = False, 0
     for n, line in enumerate(text.splitlines(keepends=True), 1):
         if line.lstrip().startswith("```"):
-            fenced = not fenced
+            fenced, carried = not fenced, 0
         elif not fenced:
-            yield n, line
+            yield n, line, carried
+            carried = 0 if not line.strip() else (carried + line.count("`")) % 2
 
 
-def _spans_in(n: int, line: str) -> Iterator[re.Match[str]]:
+def _in_code(line: str, at: int, carried: int) -> bool:
+    return (carried + line[:at].count("`")) % 2 == 1
+
+
+def _spans_in(n: int, line: str, carried: int) -> Iterator[re.Match[str]]:
     matched = 0
     for m in SPAN.finditer(line):
-        if line[: m.start()].count("`") % 2 == 0:
+        if not _in_code(line, m.start(), carried):
             matched += 1
             yield m
-    opened = sum(1 for m in re.finditer(re.escape(OPEN), line) if line[: m.start()].count("`") % 2 == 0)
+    opened = sum(1 for m in re.finditer(re.escape(OPEN), line) if not _in_code(line, m.start(), carried))
     if opened != matched:
         raise _fail(f"README line {n}", f"a span opens with '{OPEN}' but does not close with '<!-- /v -->' on its line")
 
 
 def spans(text: str) -> list[Span]:
     """Every span in ``text``, parsed (a malformed one is a one-line error naming its line)."""
-    return [parse(m["args"], m["text"], n) for n, line in _visible(text) for m in _spans_in(n, line)]
+    return [parse(m["args"], m["text"], n) for n, line, odd in _visible(text) for m in _spans_in(n, line, odd)]
 
 
 class _Tables:
@@ -262,9 +269,9 @@ def render(text: str, root: Path) -> str:
     """``text`` with every span's TEXT rendered again from its CSV (paths under ``root``)."""
     tables = _Tables(root)
     lines = text.splitlines(keepends=True)
-    for n, line in _visible(text):
+    for n, line, odd in _visible(text):
         out, last = [], 0
-        for m in _spans_in(n, line):
+        for m in _spans_in(n, line, odd):
             span = parse(m["args"], m["text"], n)
             out += [line[last : m.start("text")], value(span, tables.rows(span))]
             last = m.end("text")

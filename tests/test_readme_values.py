@@ -167,6 +167,8 @@ def test_check_names_the_first_stale_span_and_write_mends_it(tmp_path: Path, cap
 def test_documentation_and_broken_markers(tmp_path: Path):
     doc = "syntax: `<!-- v: CSV KEY=VALUE COL -->TEXT<!-- /v -->`\n```\n<!-- v: nope.csv x -->1<!-- /v -->\n```\n"
     assert spans(doc) == [] and render(doc, tmp_path) == doc
+    wrapped = "(`python -m x\n--flag`, 1 <!-- v: t.csv ratio -->2<!-- /v -->)\n\n`a` <!-- v: u.csv b -->3<!-- /v -->"
+    assert [(s.line, s.csv) for s in spans(wrapped)] == [(2, "t.csv"), (4, "u.csv")]  # code over two lines ends
     with pytest.raises(SystemExit, match="README line 3: a span opens with '<!-- v:' but does not close"):
         spans("a\nb\nsee <!-- v: t.csv ratio -->1.2\n<!-- /v -->\n")
     path = _readme(tmp_path, "<!-- v: missing.csv ratio -->1<!-- /v -->")
