@@ -11,7 +11,7 @@ import pytest
 
 from splitgym.experiments.readme_figures import main
 from splitgym.experiments.readme_values import evaluate, first_difference, parse, render, spans, value
-from splitgym.experiments.results_csv import write_csv
+from splitgym.experiments.results_csv import seed_spread, write_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -174,3 +174,25 @@ def test_documentation_and_broken_markers(tmp_path: Path):
     path = _readme(tmp_path, "<!-- v: missing.csv ratio -->1<!-- /v -->")
     with pytest.raises(SystemExit, match=r"README line 3: span <missing.csv ratio>: missing.csv does not exist"):
         main(["--readme", str(path), "--root", str(tmp_path)])
+
+
+def test_a_span_over_seed_rows_equals_the_summary_row(tmp_path: Path):
+    """The re-made DistrEdge tables write per-seed rows (``<table>_ratios.csv``) and their
+    ``seed_spread`` (``<table>_summary.csv``): agg over the first gives the second's cells."""
+    ratios = [
+        {"run": "DB_bw300", "seed": s, "variant": "paper", "over_best_baseline": x, "over_aofl": 2 * x}
+        for s, x in enumerate((1.0, 1.26, 1.11))
+    ]
+    write_csv(tmp_path / "table1_ratios.csv", ratios, command="test")
+    write_csv(
+        tmp_path / "table1_summary.csv",
+        seed_spread(ratios, ("run", "variant"), ("over_best_baseline",)),
+        command="test",
+    )
+    for agg in ("median", "min", "max"):
+        per_seed = (
+            f"<!-- v: table1_ratios.csv run=DB_bw300 variant=paper over_best_baseline agg={agg} fmt={{:.2f}}x -->"
+        )
+        summary = f"<!-- v: table1_summary.csv run=DB_bw300 variant=paper over_best_baseline_{agg} fmt={{:.2f}}x -->"
+        text = render(f"{per_seed}?<!-- /v --> {summary}?<!-- /v -->\n", tmp_path)
+        assert text.count({"median": "1.11x", "min": "1.00x", "max": "1.26x"}[agg]) == 2, text
