@@ -9,6 +9,9 @@ renderer from :data:`VIEWS` (experiments/readme_views.py), which gets the rows o
 in order. The paper's own figures, which no CSV holds, live in the renderer beside the columns
 they are compared with. tests/test_readme_figures.py regenerates every block and asserts the
 README equals it.
+
+Single figures in the prose are ``<!-- v: ... -->TEXT<!-- /v -->`` spans, rendered by
+experiments/readme_values.py in the same pass (its docstring gives the syntax).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import re
 from pathlib import Path
 
 from splitgym.costmodels.atomic import atomic_write
+from splitgym.experiments import readme_values
 from splitgym.experiments.readme_views import VIEWS
 from splitgym.experiments.results_csv import read_csv
 
@@ -52,13 +56,14 @@ def render(csvs: list[str], view: str, root: Path) -> str:
 
 
 def regenerate(text: str, root: Path) -> str:
-    """``text`` with every block's body rendered again from its CSVs (under ``root``)."""
+    """``text`` with every block's body and every inline span rendered again from its CSVs
+    (under ``root``)."""
 
     def one(m: re.Match[str]) -> str:
         csvs, view = _parse(m["args"])
         return m["open"] + render(csvs, view, root) + m["close"]
 
-    return BLOCK.sub(one, text)
+    return readme_values.render(BLOCK.sub(one, text), root)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,13 +78,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         if new != text:
             atomic_write(path, new)
-        print(f"{path}: {len(blocks(new))} blocks regenerated" + ("" if new != text else " (unchanged)"))
+        counts = f"{len(blocks(new))} blocks and {len(readme_values.spans(new))} spans"
+        print(f"{path}: {counts} regenerated" + ("" if new != text else " (unchanged)"))
         return 0
     for (csvs, view, body), (_, _, fresh) in zip(blocks(text), blocks(new)):
         if body != fresh:
             print(f"{path}: block view={view} ({', '.join(csvs)}) differs from its CSV; run with --write")
             return 1
-    print(f"{path}: {len(blocks(text))} blocks match their CSVs")
+    differs = readme_values.first_difference(text, Path(args.root))
+    if differs:
+        print(f"{path}: {differs}; run with --write")
+        return 1
+    print(f"{path}: {len(blocks(text))} blocks and {len(readme_values.spans(text))} spans match their CSVs")
     return 0
 
 

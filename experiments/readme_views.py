@@ -146,7 +146,15 @@ def bench_nptp_env(rows: Rows) -> str:
     return table(["case", "steps/s", "vs NPTP-v0 with the loop scorer"], body)
 
 
+# -- DistrEdge's claims (distredge_claims.csv): the table distredge_claims.md holds, made from its CSV
+def distredge_claims(rows: Rows) -> str:
+    from splitgym.experiments.distredge_claims import claims_markdown  # the one writer of this table
+
+    return claims_markdown([{k: "" if v is None else str(v) for k, v in r.items()} for r in rows])
+
+
 VIEWS: dict[str, Callable[..., str]] = {
+    "distredge_claims": distredge_claims,
     "bench_nptp_env": bench_nptp_env,
     "distredge_summary": distredge_summary,
     "hidp_env_ppo": hidp_env_ppo,
