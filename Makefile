@@ -114,9 +114,12 @@ reproduce-hidp: $(STAMP)
 
 # Every benchmark in a quick mode, one table with ratios against anchors measured in the same run
 # (CartPole/Pendulum step rates, SB3 DDPG on Pendulum, brute force, the batched simulator); a few
-# minutes on 2 cores. experiments/results/bench.csv + bench.md.
+# minutes on 2 cores. experiments/results/bench.csv + bench.md; then the DistrEdge claims table (its
+# Sec. V-F row quotes AOFL's plan time from bench.csv) and the README figures that quote bench.csv.
 bench: $(STAMP)
 	$(PY) -m splitgym.experiments.bench_all
+	$(PY) -m splitgym.experiments.distredge_claims > /dev/null
+	$(PY) -m splitgym.experiments.readme_figures --write
 
 # Every result the README quotes, re-made on this commit in order (cost-model tables first, then the
 # trainings, 3 seeds where training is involved; ~11 h on 2 cores by the thesis runs' wall_s), then
