@@ -3,6 +3,8 @@ each one equals what its CSV renders to, and a bad span is refused in one line n
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +13,7 @@ import pytest
 
 from splitgym.experiments.readme_figures import main
 from splitgym.experiments.readme_values import evaluate, first_difference, parse, render, spans, value
-from splitgym.experiments.results_csv import seed_spread, write_csv
+from splitgym.experiments.results_csv import read_csv, seed_spread, write_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -50,7 +52,9 @@ def test_parse_splits_filters_column_and_options():
     span = parse("t.csv group=DB_bw300 variant=paper 100*(1-ms/ratio) agg=median 'fmt={:.1f} %'", "x", 3)
     assert (span.csv, span.col, span.agg, span.fmt, span.text, span.line) == (
         "t.csv", "100*(1-ms/ratio)", "median", "{:.1f} %", "x", 3)  # fmt: skip
-    assert span.filters == (("group", "DB_bw300"), ("variant", "paper"))
+    assert span.filters == (("group", "=", "DB_bw300"), ("variant", "=", "paper"))
+    assert parse("t.csv ratio>=1 best!=aofl 'group=a b' ms").filters == (
+        ("ratio", ">=", "1"), ("best", "!=", "aofl"), ("group", "=", "a b"))  # fmt: skip
     assert parse("t.csv ratio").fmt == "{}" and parse("t.csv ratio").agg is None
 
 
@@ -196,3 +200,122 @@ def test_a_span_over_seed_rows_equals_the_summary_row(tmp_path: Path):
         summary = f"<!-- v: table1_summary.csv run=DB_bw300 variant=paper over_best_baseline_{agg} fmt={{:.2f}}x -->"
         text = render(f"{per_seed}?<!-- /v --> {summary}?<!-- /v -->\n", tmp_path)
         assert text.count({"median": "1.11x", "min": "1.00x", "max": "1.26x"}[agg]) == 2, text
+
+
+@pytest.mark.parametrize(
+    ("args", "want"),
+    [
+        ("t.csv ratio>1.2 ratio agg=count", "2"),  # 1.30 and 1.50; the empty cell passes no comparison
+        ("t.csv ratio>=1.2 ratio agg=count", "3"),
+        ("t.csv ratio<1.2 ratio agg=count", "2"),
+        ("t.csv ratio<=1.1 ratio agg=count", "2"),
+        ("t.csv ms>=1000 group", "LB_LB"),  # 1234.5 > 1000 as numbers ('1234.5' < '900' as text)
+        ("t.csv ms<100 ms agg=max fmt={:.0f}", "50"),
+        ("t.csv variant!=paper ms agg=count", "2"),
+        ("t.csv best!=aofl seed agg=count", "2"),  # 'offload' and the empty cell
+        ("t.csv seed!=0.0 seed agg=count", "2"),  # a number differs from its own spelling neither
+        ("t.csv group=DB_bw300 ratio>1.1 ratio<1.5 ms agg=min fmt={:.0f}", "40"),
+        ("t.csv ratio>-1e9 ratio agg=count", "5"),
+    ],
+)
+def test_comparison_filters_compare_numbers_as_numbers(args: str, want: str):
+    assert _render(args) == want
+
+
+@pytest.mark.parametrize(
+    ("args", "why"),
+    [
+        ("t.csv best>1 ratio agg=count", "filter best>1: column best is 'aofl' in a row, not a number"),
+        ("t.csv ratio>abc ratio agg=count", "filter ratio>abc compares with 'abc', not a number"),
+        ("t.csv speed<3 ratio agg=count", "filter column speed is not in the CSV"),
+        ("t.csv ratio>9 ratio agg=count", "no row of t.csv matches"),
+    ],
+)
+def test_comparison_filter_errors_are_one_line(args: str, why: str):
+    with pytest.raises(SystemExit, match=f"README line 7: span <t.csv .*>: {why}") as e:
+        _render(args)
+    assert "\n" not in str(e.value)
+
+
+LETS = (
+    "<!-- let: best = t.csv group=DB_bw300 variant=paper ratio agg=max -->"
+    "<!-- let: base = t.csv group=DB_bw300 variant=paper ratio agg=min -->\n"
+    "best over base: <!-- v: = best/base fmt={:.2f}x -->?<!-- /v -->,"
+    " gain <!-- v: = 100 * (best - base) / base 'fmt={:.0f} %' -->?<!-- /v -->\n"
+    "<!-- let: over = t.csv ratio>1.2 ratio agg=count --><!-- let: all = t.csv ratio agg=count -->"
+    "<!-- v: = over fmt={:.0f} -->?<!-- /v --> of <!-- v: = all -->?<!-- /v -->\n"
+)
+
+
+def test_lets_define_names_and_expression_spans_render_them(tmp_path: Path):
+    write_csv(tmp_path / "t.csv", ROWS, command="test")
+    text = render(LETS, tmp_path)
+    assert text.splitlines()[1:] == [
+        "best over base: <!-- v: = best/base fmt={:.2f}x -->1.18x<!-- /v -->,"
+        " gain <!-- v: = 100 * (best - base) / base 'fmt={:.0f} %' -->18 %<!-- /v -->",
+        "<!-- let: over = t.csv ratio>1.2 ratio agg=count --><!-- let: all = t.csv ratio agg=count -->"
+        "<!-- v: = over fmt={:.0f} -->2<!-- /v --> of <!-- v: = all -->6<!-- /v -->",
+    ]
+    assert text.splitlines()[0] == LETS.splitlines()[0]  # a let renders nothing and stays as written
+    assert [s.csv for s in spans(text)] == ["=", "=", "=", "="]
+    assert first_difference(text, tmp_path) is None
+    assert first_difference(LETS, tmp_path) == "README line 2: span <= best/base> reads '?', its CSV gives '1.18x'"
+    # a let may itself be an expression over names defined above it
+    chained = LETS + "<!-- let: ratio2 = = best/base*2 --><!-- v: = ratio2 fmt={:.2f} -->?<!-- /v -->\n"
+    assert render(chained, tmp_path).endswith("-->2.36<!-- /v -->\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("<!-- v: = a/2 -->1<!-- /v -->", "README line 1: span <= a/2>: name a is not defined above this line"),
+        (
+            "<!-- v: = a -->1<!-- /v --><!-- let: a = t.csv seed=1 ratio -->",
+            "README line 1: span <= a>: name a is not defined above this line",
+        ),
+        (
+            "<!-- let: a = t.csv seed=1 ratio -->\n\n<!-- let: a = t.csv seed=2 ratio -->",
+            "README line 3: let a: a is already defined on README line 1",
+        ),
+        ("<!-- let: a = t.csv seed=1 best --><!-- v: = a*2 -->1<!-- /v -->", "name a is 'offload' in a selected row"),
+        ("<!-- let: a = t.csv seed=1 ratio fmt={:.2f} -->", "README line 1: let <.*>: a let renders nothing"),
+        ("<!-- let: 2a = t.csv seed=1 ratio -->", "README line 1: let <.*>: needs 'NAME = CSV"),
+        ("<!-- let: a = t.csv ratio -->", "README line 1: span <t.csv ratio>: 6 rows match"),
+        ("<!-- let: a = t.csv seed=1 ratio\n-->", "README line 1: a let opens with '<!-- let:' but does not end"),
+        ("<!-- v: = a agg=max -->1<!-- /v -->", "an expression over named values takes fmt= only"),
+        ("<!-- v: = -->1<!-- /v -->", "names no expression"),
+        ("<!-- v: = a.b -->1<!-- /v -->", "uses Attribute"),
+    ],
+)
+def test_undefined_and_redefined_names_are_one_line_errors(tmp_path: Path, text: str, why: str):
+    write_csv(tmp_path / "t.csv", ROWS, command="test")
+    with pytest.raises(SystemExit, match=why) as e:
+        render(text + "\n", tmp_path)
+    assert "\n" not in str(e.value)
+
+
+def test_a_let_in_code_is_documentation(tmp_path: Path):
+    doc = "`<!-- let: a = nope.csv x -->` and\n```\n<!-- let: a = nope.csv x -->\n```\n"
+    assert render(doc, tmp_path) == doc
+
+
+def test_a_changed_csv_changes_the_rendered_figure(tmp_path: Path):
+    """The README's own spans and lets, over a copy of one CSV with a row changed: the check
+    names the figure that moved and --write renders the new value."""
+    text = README.read_text()
+    lets = [m for m in re.finditer(r"<!-- let: (\w+) = (\S+) ", text)]
+    assert lets, "the README defines no named values"
+    csv = lets[0][2]
+    rows = read_csv(ROOT / csv)
+    shutil.copytree(ROOT / "experiments" / "results", tmp_path / "experiments" / "results", dirs_exist_ok=True)
+    for r in rows:  # every number moved (x -> 2x + 1), so each figure the lets feed moves too
+        for k, v in r.items():
+            if isinstance(v, float) and k not in ("seed",):
+                r[k] = v * 2 + 1
+    write_csv(tmp_path / csv, rows, command="test")
+    readme = tmp_path / "README.md"
+    readme.write_text(text)
+    assert first_difference(text, tmp_path) is not None
+    assert main(["--readme", str(readme), "--root", str(tmp_path), "--write"]) == 0
+    assert readme.read_text() != text
+    assert first_difference(readme.read_text(), tmp_path) is None
