@@ -18,6 +18,7 @@ from pathlib import Path
 
 import yaml
 
+from splitgym.costmodels.cluster import conf_dir
 from splitgym.experiments.claims_table import Sources, claims_main, row
 from splitgym.experiments.hidp_claims_more import SENS, VS, data_mode_row, fig8_row, mixes_row, rates, sweep
 
@@ -31,7 +32,7 @@ COMMANDS = {
     "hidp_nodes_all.csv": TABLES,
     "hidp_sensitivity_summary.csv": "python -m splitgym.experiments.hidp_sensitivity",
 }
-CLUSTER = Path(__file__).resolve().parents[1] / "conf" / "devices" / "hidp-5.yaml"
+CLUSTER = conf_dir() / "devices" / "hidp-5.yaml"  # the installed conf/ (Hydra's config root)
 
 
 def _pcts(res: Sources, claim: str, sign: str = "") -> tuple[str, str]:

@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from splitgym.costmodels.cluster import conf_dir
+from splitgym.costmodels.neurons.neuron_spans import MEMORY_FILE
 from splitgym.experiments.claims_table import NOT_RUN, Sources, claims_main, row
 from splitgym.experiments.hyps_claims_layers import layer_rows
 
@@ -33,9 +35,8 @@ COMMANDS = {
     "hyps_layers.csv": f"{TABLES} layers --hub",
     "hyps_claims.csv": f"{TABLES} all",
 }
-ROOT = Path(__file__).resolve().parents[1]
-MEMORY = ROOT / "costmodels" / "data" / "hyps_memory.json"  # hyps_memory's calibration, with its cases
-PI = ROOT / "conf" / "devices" / "pi3b-1.yaml"  # the Pi whose budget the part count is planned for
+MEMORY = MEMORY_FILE  # hyps_memory's calibration, with its cases
+PI = conf_dir() / "devices" / "pi3b-1.yaml"  # the Pi whose budget the part count is planned for
 MIB = 2**20
 FC6 = "Sec. V (Fig. 12)"  # H5: the fc6 part count, stated beside Fig. 12 (HY L336)
 
@@ -63,14 +64,14 @@ def _fewest(res: Sources, claim: str, paper: str, key: str, budget_mib: float) -
         f"measured address space: fc6/{k - 1} {sizes[f'fc6/{k - 1}']:.1f} MiB, fc6/{k} {sizes[f'fc6/{k}']:.1f} MiB, "
         f"against {budget_mib:.0f} MiB (`hyps_memory.json`)"
     )
-    return row(FC6, claim, paper, cell, f"hyps_claims.csv, {MEMORY.relative_to(ROOT)}", why)
+    return row(FC6, claim, paper, cell, f"hyps_claims.csv, costmodels/data/{MEMORY.name}", why)
 
 
 def _fc6_rows(res: Sources) -> list[dict[str, str]]:
     """H5 (HY L209, L336) on our Pi, and on the former 240 MiB calibration."""
     pi = _fewest(res, "fewest fc6 parts on a 1 GB Pi", "4", "fewest fc6 parts on a 1 GB", _budget_mib())
     if pi["source"] != NOT_RUN:
-        pi["why"] += f"; the Pi's budget is the one calibrated number (`{PI.relative_to(ROOT)}`)"
+        pi["why"] += f"; the Pi's budget is the one calibrated number (`conf/devices/{PI.name}`)"
     old = _fewest(res, "fewest fc6 parts with 240 MiB free", "4 (its runtime)", "fewest fc6 parts with 240", 240)
     if old["source"] != NOT_RUN:
         data = _fc6_fit()[1]
