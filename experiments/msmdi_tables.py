@@ -8,9 +8,11 @@ sources with a = 5 and 10 images/s receiving 10K and 30K images, 2 workers (Fig.
 same arrival streams (seeds 0..seeds-1); the numbers are means over seeds. AR-MDI's allocation by
 parameters is the paper's rule (``params``); ``flops`` balances compute instead. With ``--learned``
 the PPO admission policies of ``splitgym train env=msmdi`` runs (their ``export/policy.zip``) also
-run each scenario whose devices match their training scenario's; several runs of one scenario (one
-per training seed) are ``learned-0``, ``learned-1``, ... and the improvement row gives the median
-over them with its min and max.
+run each case whose devices, network and AR-MDI weight are their training scenario's (a policy
+observes those; on another network or weight it would be a transfer test, and each learned case
+costs ~10 min here: SB3's ``predict`` per admission over 40K images x seeds); several runs of one
+scenario (one per training seed) are ``learned-0``, ``learned-1``, ... and the improvement row gives
+the median over them with its min and max.
 
 Writes ``experiments/results/msmdi_total.csv`` (scenario, weight, policy, seed-mean total and
 per-image time, local fraction), ``msmdi_improvement.csv`` (MS-MDI's % improvement over each
@@ -73,13 +75,15 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def _policies_for(
-    sc: MDIScenario, system: QueueSystem, learned: list[tuple[str, Any, dict[str, Any]]]
+    sc: MDIScenario, system: QueueSystem, learned: list[tuple[str, Any, dict[str, Any]]], network: str, weight: str
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Every rule scheduler, and the training runs whose scenario has these devices: ``"learned"``
     for one run, ``"learned-<k>"`` for several (one per training seed); and each learned policy's
     run folder."""
     policies: dict[str, Any] = {p: get_scheduler(p) for p in SCHEDULERS}
-    mine = [(run, pol) for run, pol, trained_on in learned if trained_on["devices"] == sc.devices]  # same observation
+    same = ("devices", "network", "weight")  # what the policy observed in training
+    here = {"devices": sc.devices, "network": network, "weight": weight}
+    mine = [(run, pol) for run, pol, trained_on in learned if all(trained_on.get(k) == here[k] for k in same)]
     runs = {}
     for k, (run, pol) in enumerate(mine):
         name = "learned" if len(mine) == 1 else f"learned-{k}"
@@ -155,7 +159,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         sc = get_mdi_scenario(name)
         system = sc.system(weight=weight, network=net)
         mean: dict[str, float] = {}
-        policies, runs = _policies_for(sc, system, learned)
+        policies, runs = _policies_for(sc, system, learned, net, weight)
         for pname, pol in policies.items():
             res = [run(system, pol, s) for s in range(args.seeds)]
             mean[pname] = float(np.mean([r.makespan_s for r in res]))

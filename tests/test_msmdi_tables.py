@@ -69,6 +69,18 @@ def test_tables_add_a_learned_policy_of_the_same_devices(tmp_path):
     )
 
 
+def test_a_learned_policy_runs_only_the_network_and_weight_it_trained_on(tmp_path):
+    """Trained at bw100 with AR-MDI's parameter weights: the bw50 and FLOP-weight cases run the
+    rules only (the policy never observed them; each learned case costs minutes at 40K images)."""
+    run = _learned_run(tmp_path / "run")
+    argv = ["--scenarios", "ms-mdi-3-small", "--seeds", "1", "--networks", "bw100", "bw50"]
+    argv += ["--weights", "params", "flops"]
+    out = msmdi_tables.main([*argv, "--out", str(tmp_path / "res"), "--learned", str(run)])
+    learned = {(r["network"], r["weight"]) for r in out["totals"] if r["policy"] == "learned"}
+    rules = {(r["network"], r["weight"]) for r in out["totals"] if r["policy"] == "ms-mdi"}
+    assert learned == {("bw100", "params")} and len(rules) == 4
+
+
 def test_several_learned_runs_give_a_spread_and_their_own_commit(tmp_path):
     runs = [str(_learned_run(tmp_path / f"s{seed}", seed)) for seed in (0, 1, 2)]
     out = msmdi_tables.main([*SMALL, "--out", str(tmp_path / "res"), "--learned", *runs])
