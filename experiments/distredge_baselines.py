@@ -21,7 +21,6 @@ from splitgym.agents.planners import VOLUME_PLANNERS, run_planner
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.volumes.volume_simulator import Simulator
-from splitgym.experiments.distredge_models_extra import commit_stamp
 from splitgym.experiments.distredge_thesis import BOARDS, GROUPS, linear_devices
 from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
 
@@ -54,9 +53,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     command = " ".join(
         ["python -m splitgym.experiments.distredge_baselines", *(argv if argv is not None else sys.argv[1:])]
     )
-    stamp = {"commit": commit_stamp(), "command": command}
-    rows = [{**r, **stamp} for r in baseline_rows()]
-    write_csv(args.out / "distredge_baselines.csv", rows)
+    rows = baseline_rows()
+    write_csv(args.out / "distredge_baselines.csv", rows, command=command)  # stamps the commit
     print(f"{len(rows)} rows -> {args.out / 'distredge_baselines.csv'}")
     return rows
 

@@ -82,3 +82,16 @@ def test_readme_models_table_rows_are_the_csv() -> None:
         best = r["best classical"].removesuffix(" ms")
         cells = f"| {group} | {r['model']} | {r['units']} | {r['head FLOPs']} | {best} | {r['AOFL ms']:.1f} |"
         assert cells in readme and f"{r['pilot-search ms']:.1f} | {r['pilot-search / best']:.2f}x |" in readme, cells
+
+
+def test_baselines_script_stamps_its_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """distredge_baselines writes its rows with this checkout's commit and its own command (it
+    called a stamp helper with the wrong signature once and failed before writing)."""
+    from splitgym.experiments import distredge_baselines
+
+    fake = [{"group": "DB_bw300", "boards": "gpu", "planner": "aofl", "latency_ms": 40.0}]
+    monkeypatch.setattr(distredge_baselines, "baseline_rows", lambda: [dict(r) for r in fake])
+    distredge_baselines.main(["--out", str(tmp_path)])
+    (row,) = read_csv(tmp_path / "distredge_baselines.csv")
+    assert row["latency_ms"] == 40.0 and row["commit"] not in ("", "unknown")
+    assert row["command"] == f"python -m splitgym.experiments.distredge_baselines --out {tmp_path}"
