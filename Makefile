@@ -77,7 +77,7 @@ reproduce-models: $(STAMP)
 MSMDI_TRAIN = env=msmdi agent=ppo episodes=120 'env.images=[300,900]' env.eval_episodes=3
 reproduce-msmdi: $(STAMP)
 	for n in 5 3 2; do for s in 0 1 2; do r=runs/msmdi-ppo-ms$$n-s$$s; test -f $$r/export/policy.zip || { \
-	  $(PY) -m splitgym.costmodels.provenance $$r splitgym train $(MSMDI_TRAIN) env.scenario=ms-mdi-$$n seed=$$s && \
+	  $(PY) -m splitgym.experiments.stamp_run runs/msmdi-ppo-ms$$n-s$$s splitgym train $(MSMDI_TRAIN) env.scenario=ms-mdi-$$n seed=$$s && \
 	  nice -n 19 $(VENV)/bin/splitgym train $(MSMDI_TRAIN) env.scenario=ms-mdi-$$n seed=$$s hydra.run.dir=$$r; } \
 	  || exit 1; done; done
 	$(PY) -m splitgym.experiments.msmdi_tables --seeds 2 --learned runs/msmdi-ppo-ms[532]-s[012]

@@ -23,8 +23,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from splitgym.costmodels.provenance import SOURCE, write_run_provenance
 from splitgym.experiments.results_csv import RESULTS_DIR
+from splitgym.experiments.stamp_run import stamp_run
 
 __all__ = ["commands", "main"]
 
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
         print("+", shlex.join(cmd), flush=True)
         sweep = next((c.split("=", 1)[1] for c in cmd if c.startswith("hydra.sweep.dir=")), None)
         if sweep:  # the commit the sweep's runs train on: the benchmark's rows of them carry it
-            write_run_provenance(Path(sweep), (*SOURCE, "experiments"), shlex.join(["splitgym", *cmd[1:]]))
+            stamp_run(Path(sweep), shlex.join(["splitgym", *cmd[1:]]))
         subprocess.run(cmd, check=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -34,10 +34,11 @@ import torch
 from tqdm import tqdm
 
 from splitgym.agents.learned_admission import LearnedAdmission, run_scenario
-from splitgym.costmodels.provenance import read_run_provenance
+from splitgym.costmodels.provenance import UNKNOWN, read_run_provenance
 from splitgym.costmodels.stages.queue_policies import SCHEDULERS, get_scheduler
 from splitgym.costmodels.stages.queue_sim import QueueResult, QueueSim, QueueSystem
 from splitgym.envs.msmdi_scenarios import MDIScenario, get_mdi_scenario
+from splitgym.experiments.results_check import status
 from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
 
 SCENARIOS = ["ms-mdi-2", "ms-mdi-3", "ms-mdi-4", "ms-mdi-5"]
@@ -94,9 +95,29 @@ def _policies_for(
 
 
 def _run_columns(run: str | None) -> dict[str, Any]:
-    """A learned policy's run and the commit it trained on (``unknown``: made before runs recorded
-    it); a rule's row has none, and write_csv gives it this process's commit."""
-    return {} if run is None else {"run": run, "commit": read_run_provenance(Path(run))["commit"]}
+    """A learned policy's run and the commit it trained on (``train_commit``). The row's own
+    ``commit`` is this evaluation's (write_csv stamps it), so ``results_check`` compares the
+    evaluation against this module's dependencies; the training was checked fresh when it was
+    loaded (:func:`refuse_stale_runs`), and its dependencies (the source folders) are inside this
+    module's, so a later change to them makes the row stale too. A run from before runs recorded
+    their commit leaves the row ``unknown``: no commit is guessed."""
+    if run is None:
+        return {}
+    train = read_run_provenance(Path(run))["commit"]
+    return {"run": run, "train_commit": train, **({"commit": UNKNOWN} if train == UNKNOWN else {})}
+
+
+def refuse_stale_runs(runs: list[str]) -> None:
+    """Stop in one line when a ``--learned`` run trained on code that has changed since: its
+    policy would be scored as if the current code had made it."""
+    for run in runs:
+        prov = read_run_provenance(Path(run))
+        state, changed = status(prov)
+        if state == "stale":
+            raise SystemExit(
+                f"msmdi_tables: --learned {run} trained on {prov['commit'][:10]} and {', '.join(changed[:3])}"
+                " changed since; retrain it (remove the folder and run make reproduce-msmdi)"
+            )
 
 
 def _learned_spread(mean: dict[str, float]) -> dict[str, Any]:
@@ -155,6 +176,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         # torch's default intra-op threads spin against the other jobs on 2 cores (6.4 ms per call at
         # load 3 vs 0.6 ms with one thread, measured on an MS-MDI policy)
         torch.set_num_threads(1)
+        refuse_stale_runs(args.learned)
         learned = [(run, LearnedAdmission.load(run, 1.0, 1), run_scenario(run)) for run in args.learned]
     totals, curves, improv = [], [], []
     t_start = time.perf_counter()

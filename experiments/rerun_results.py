@@ -172,7 +172,7 @@ OUTPUTS: dict[str, tuple[str, ...]] = {
     "hidp-tables": tuple(f"hidp_{n}.csv" for n in HIDP_TABLES),
     "hidp-gpu-eff": ("hidp_gpu_eff_0.1/*.csv",),
     "hidp-dp": ("hidp_dp.csv",),
-    "hyps": ("hyps_*.csv",),
+    "hyps": tuple(f"hyps_{n}.csv" for n in ("parts", "cuts", "measured", "layers", "claims")),
     "hyps-claims": ("hyps_claims_table.csv",),
     "msmdi": ("msmdi_*.csv",),
     "models-extra": ("distredge_models_extra.csv",),

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import subprocess
 
 import pytest
 
+from splitgym.costmodels.provenance import REPO, SOURCE, UNKNOWN, write_run_provenance
 from splitgym.costmodels.run_folder import write_signed
 from splitgym.experiments import msmdi_tables
 
@@ -96,4 +99,30 @@ def test_several_learned_runs_give_a_spread_and_their_own_commit(tmp_path):
     )
     rows = {r["policy"]: r for r in csv.DictReader((tmp_path / "res" / "msmdi_total.csv").open())}
     assert rows["learned-0"]["commit"] == "unknown"  # trained before runs recorded their commit
+    assert rows["learned-0"]["train_commit"] == "unknown"
     assert rows["ms-mdi"]["commit"] not in ("", "unknown")  # a rule: this process's commit
+
+
+def test_a_learned_row_carries_the_evaluation_commit_and_the_training_commit_apart(tmp_path):
+    """The evaluation's commit is the row's (results_check compares it with msmdi_tables' own
+    dependencies); the training's is its own column, checked when the run is loaded."""
+    run = _learned_run(tmp_path / "run")
+    prov = write_run_provenance(run, SOURCE, "python -m splitgym.agents.train")
+    out = msmdi_tables.main([*SMALL, "--out", str(tmp_path / "res"), "--learned", str(run)])
+    rows = {r["policy"]: r for r in csv.DictReader((tmp_path / "res" / "msmdi_total.csv").open())}
+    assert rows["learned"]["train_commit"] == prov["commit"] not in ("", UNKNOWN)
+    assert rows["learned"]["commit"] == rows["ms-mdi"]["commit"]  # this evaluation's
+    assert "learned" in {r["policy"] for r in out["totals"]}
+
+
+def test_a_run_trained_on_changed_code_is_refused_in_one_line(tmp_path, capsys):
+    run = _learned_run(tmp_path / "run")
+    old = subprocess.run(  # the repository's first commit: every source folder changed since
+        ["git", "-C", str(REPO), "rev-list", "--max-parents=0", "HEAD"], capture_output=True, text=True
+    ).stdout.split()[0]
+    (run / "provenance.json").write_text(json.dumps({"commit": old, "command": "python -m splitgym.agents.train"}))
+    with pytest.raises(SystemExit) as err:
+        msmdi_tables.main([*SMALL, "--out", str(tmp_path / "res"), "--learned", str(run)])
+    msg = str(err.value)
+    assert "\n" not in msg and f"--learned {run} trained on {old[:10]}" in msg and "retrain" in msg
+    assert not (tmp_path / "res" / "msmdi_total.csv").exists()
