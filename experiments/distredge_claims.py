@@ -21,12 +21,12 @@ from splitgym.experiments.distredge_claims_data import (
     KEYS,
     NOT_RUN,
     Results,
-    pending,
     row,
     spread,
     thesis_ratios,
 )
 from splitgym.experiments.distredge_claims_more import more_rows
+from splitgym.experiments.distredge_claims_tables import table2_rows, table3_row
 from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
 
 __all__ = ["claim_rows", "claims_markdown", "main"]
@@ -139,15 +139,9 @@ def claim_rows(out: Path) -> list[dict[str, str]]:
     if ratios:
         rows += [_everywhere_row(ratios), _heterogeneity_row(ratios)]
     rows.append(_group_row(res, ratios, *GROUPS[6]))
-    rows.append(
-        pending(res, "Fig. 7", "NB, NC (1.1-1.3x), ND (1.2-1.7x) on Nanos; NA-ND on Xaviers", "1.1-1.7x",
-                "table2_ratios.csv", "only Nano NA is in the thesis runs")
-    )  # fmt: skip
+    rows += table2_rows(res)
     rows.append(_group_row(res, ratios, *GROUPS[7]))
-    rows.append(
-        pending(res, "Fig. 8", "LA, LC, LD (16 devices) over AOFL", "1.3-3x", "table3_ratios.csv",
-                "only LB is in the thesis runs")
-    )  # fmt: skip
+    rows.append(table3_row(res))
     return rows + more_rows(res, "rest")
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from splitgym.experiments.results_csv import read_csv
 
-__all__ = ["COMMANDS", "KEYS", "NOT_RUN", "Results", "pending", "row", "spread", "thesis_ratios"]
+__all__ = ["COMMANDS", "KEYS", "NOT_RUN", "Results", "row", "spread", "thesis_ratios"]
 
 #: the columns of a claim row
 KEYS = ("figure", "claim", "paper", "ours", "source", "why")
@@ -31,6 +31,7 @@ COMMANDS = {
     "predicted_vs_measured_summary.csv": "python -m splitgym.experiments.predicted_vs_measured_report",
     "bench.csv": "make bench",
     "alpha_ratios.csv": "python -m splitgym.experiments.distredge_tables alpha",
+    "alpha.csv": "python -m splitgym.experiments.distredge_tables alpha",
     "table2_ratios.csv": "python -m splitgym.experiments.distredge_tables table2",
     "table3_ratios.csv": "python -m splitgym.experiments.distredge_tables table3",
     "models_ratios.csv": "python -m splitgym.experiments.distredge_tables models",
@@ -63,14 +64,6 @@ class Results:
 def row(figure: str, claim: str, paper: str, ours: str, source: str, why: str) -> dict[str, str]:
     """One claim row; ``source`` is the CSV(s) its figure came from, or :data:`NOT_RUN`."""
     return dict(zip(KEYS, (figure, claim, paper, ours, source, why)))
-
-
-def pending(res: Results, figure: str, claim: str, paper: str, csv: str, why: str) -> dict[str, str]:
-    """A figure whose table is not regenerated yet: "not run" and its command, or, once its CSV
-    exists, a pointer to it."""
-    if res.has(csv):
-        return row(figure, claim, paper, f"made: see `{csv}` (not summarised here yet)", csv, why)
-    return row(figure, claim, paper, res.not_run(csv), NOT_RUN, why)
 
 
 def spread(values: Iterable[float], digits: int = 2) -> str:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from splitgym.experiments.distredge_claims_data import NOT_RUN, Results, pending, row
+from splitgym.experiments.distredge_claims_data import NOT_RUN, Results, row
+from splitgym.experiments.distredge_claims_tables import alpha_rows, models_row
 
 __all__ = ["more_rows"]
 
@@ -32,14 +33,7 @@ def _samples_row(res: Results) -> dict[str, str]:
 
 
 def _alpha_rows(res: Results) -> list[dict[str, str]]:
-    why = "the a sweep trains the paper variant in 4 environments x 5 values of a: pending on the GPU-shaped boards"
-    return [
-        pending(res, "Fig. 4 (text)", "LC-PSS volumes of VGG-16 at a = 0 and a = 1", "16 and 2",
-                 "alpha_ratios.csv", why),
-        pending(res, "Fig. 4a-d", "a = 0.75 gives the highest IPS in all 4 environments; a = 0, 1 worst", "yes",
-                 "alpha_ratios.csv", why),
-        _samples_row(res),
-    ]  # fmt: skip
+    return [*alpha_rows(res), _samples_row(res)]
 
 
 def _models_row(res: Results, figure: str, group: str, label: str) -> dict[str, str]:
@@ -210,8 +204,7 @@ def more_rows(res: Results, part: str) -> list[dict[str, str]]:
     return [
         _models_row(res, "Fig. 9", "DB 50 Mbps", "DB at 50 Mbps"),
         _models_row(res, "Fig. 10", "all-nano NA", "Nanos on NA"),
-        pending(res, "Figs. 9-10", "DistrEdge trained on ResNet-50 and Inception-v3", "1.1 to >2.6x",
-                 "models_ratios.csv", "training runs pending on the GPU-shaped boards"),
+        models_row(res),
         _dynamic_row(res),
         _replan_row(res),
         _nonlinear_row(res),
