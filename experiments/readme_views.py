@@ -147,6 +147,32 @@ def bench_nptp_env(rows: Rows) -> str:
 
 
 # -- DistrEdge's claims (distredge_claims.csv): the table distredge_claims.md holds, made from its CSV
+# -- LC-PSS's a sweep (alpha_summary.csv): the paper variant's IPS per environment and a (Fig. 4)
+def alpha_sweep(rows: Rows) -> str:
+    """One line per environment, one column per a: DistrEdge's IPS, median (min-max) over seeds,
+    and the best a; run names are ``<devices>_<network>_alpha-<a>[_<more overrides>]``."""
+    cell: dict[str, dict[float, dict[str, Any]]] = {}
+    for r in rows:
+        env, _, rest = r["run"].partition("_alpha-")
+        cell.setdefault(env, {})[float(rest.split("_")[0])] = r
+    alphas = sorted({a for env in cell.values() for a in env})
+    body = []
+    for env, by in cell.items():
+        ips = [by.get(a) for a in alphas]
+        best = max((a for a in alphas if a in by), key=lambda a: by[a]["distredge_ips_median"])
+        body.append(
+            [env.replace("_bw", " ").replace("_", " ")]
+            + [
+                ""
+                if r is None
+                else f"{r['distredge_ips_median']:.1f} ({r['distredge_ips_min']:.1f}-{r['distredge_ips_max']:.1f})"
+                for r in ips
+            ]
+            + [f"{best:g}"]
+        )
+    return table(["environment", *(f"a = {a:g}" for a in alphas), "best a"], body)
+
+
 def distredge_claims(rows: Rows) -> str:
     from splitgym.experiments.distredge_claims import claims_markdown  # the one writer of this table
 
@@ -157,6 +183,7 @@ VIEWS: dict[str, Callable[..., str]] = {
     "distredge_claims": distredge_claims,
     "bench_nptp_env": bench_nptp_env,
     "distredge_summary": distredge_summary,
+    "alpha_sweep": alpha_sweep,
     "hidp_env_ppo": hidp_env_ppo,
     "thesis": thesis,
     "models_extra": models_extra,

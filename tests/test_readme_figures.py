@@ -63,3 +63,20 @@ def test_distredge_summary_view_shows_both_variants_over_seeds():
     assert text.splitlines()[0].startswith("| group | seeds | paper: over best baseline | paper: over AOFL | ours:")
     assert "| DB_bw300 | 1,3 | 1.10 (1.00-1.20) | 2.20 (2.00-2.40) | 1.30 (1.30-1.30) | 2.60 (2.60-2.60) |" in text
     assert text.rstrip().endswith("| aofl,offload |")
+
+
+def test_alpha_sweep_view_gives_ips_per_a_and_the_best_a():
+    ratios = [
+        {"run": f"{env}_alpha-{a}{more}", "variant": "paper", "distredge_ips": ips + seed,
+         "over_best_baseline": 1.0, "over_aofl": 1.0, "best_baseline": "aofl", "commit": "c", "command": "cmd"}
+        for env, more, top in (("DB_bw300", "", 0.75), ("LB_LB", "_variance-1.0", 0.25))
+        for a in (0.0, 0.25, 0.5, 0.75, 1.0)
+        for seed in (0, 1, 2)
+        for ips in [20.0 - 10 * abs(a - top)]
+    ]  # fmt: skip
+    text = VIEWS["alpha_sweep"](summary(ratios))
+    lines = text.splitlines()
+    assert lines[0] == "| environment | a = 0 | a = 0.25 | a = 0.5 | a = 0.75 | a = 1 | best a |"
+    db = "| DB 300 | 13.5 (12.5-14.5) | 16.0 (15.0-17.0) | 18.5 (17.5-19.5) | 21.0 (20.0-22.0) | 18.5 (17.5-19.5)"
+    assert lines[2] == db + " | 0.75 |"
+    assert lines[3].startswith("| LB LB | 18.5 (17.5-19.5) | 21.0") and lines[3].endswith("| 0.25 |")
