@@ -11,7 +11,9 @@ they are compared with. tests/test_readme_figures.py regenerates every block and
 README equals it.
 
 Single figures in the prose are ``<!-- v: ... -->TEXT<!-- /v -->`` spans, rendered by
-experiments/readme_values.py in the same pass (its docstring gives the syntax).
+experiments/readme_values.py in the same pass (its docstring gives the syntax); the
+``<!-- results-status -->`` block says which of the CSVs quoted hold rows the code on main did
+not make (experiments/readme_status.py).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 
 from splitgym.costmodels.atomic import atomic_write
 from splitgym.experiments import readme_values
+from splitgym.experiments.readme_status import STATUS, render_status
 from splitgym.experiments.readme_views import VIEWS
 from splitgym.experiments.results_csv import read_csv
 
@@ -63,7 +66,8 @@ def regenerate(text: str, root: Path) -> str:
         csvs, view = _parse(m["args"])
         return m["open"] + render(csvs, view, root) + m["close"]
 
-    return readme_values.render(BLOCK.sub(one, text), root)
+    text = readme_values.render(BLOCK.sub(one, text), root)
+    return render_status(text, [c for csvs, _, _ in blocks(text) for c in csvs], root)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         if body != fresh:
             print(f"{path}: block view={view} ({', '.join(csvs)}) differs from its CSV; run with --write")
             return 1
+    old, now = STATUS.search(text), STATUS.search(new)
+    if old and now and old["body"] != now["body"]:
+        print(f"{path}: the results-status block no longer says which quoted CSVs are stale; run with --write")
+        return 1
     differs = readme_values.first_difference(text, Path(args.root))
     if differs:
         print(f"{path}: {differs}; run with --write")

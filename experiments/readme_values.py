@@ -38,7 +38,7 @@ from splitgym.experiments.readme_expr import FILTER, Empty, compile_expr, eval_e
 from splitgym.experiments.results_csv import read_csv
 
 __all__ = ["SPAN", "LET", "EXPR", "Span", "AGGS", "parse", "parse_let", "evaluate", "spans", "value", "render"]
-__all__ += ["first_difference"]
+__all__ += ["first_difference", "csvs"]
 
 SPAN = re.compile(r"<!-- v: (?P<args>.*?) -->(?P<text>.*?)<!-- /v -->")
 LET = re.compile(r"<!-- let: (?P<args>.*?) -->")
@@ -228,6 +228,17 @@ def spans(text: str) -> list[Span]:
         for m in _markers(n, line, odd)
         if m.re is SPAN
     ]
+
+
+def csvs(text: str) -> list[str]:
+    """The CSV paths every span and let reads, in order of first use (expressions read none)."""
+    found = []
+    for n, line, odd in _visible(text):
+        for m in _markers(n, line, odd):
+            span = parse(m["args"], m["text"], n) if m.re is SPAN else parse_let(m["args"], n)[1]
+            if span.csv != EXPR:
+                found.append(span.csv)
+    return list(dict.fromkeys(found))
 
 
 class _Tables:
