@@ -3,13 +3,14 @@ drift from its data when the CSV is made again (experiments/readme_figures.py ca
 
 A span sits on one line::
 
-    <!-- v: CSV [FILTER ...] COL [agg=median|min|max|mean|count] [fmt=FORMAT] -->TEXT<!-- /v -->
+    <!-- v: CSV [FILTER ...] COL [agg=median|min|max|mean|count|iqm] [fmt=FORMAT] -->TEXT<!-- /v -->
 
 A FILTER is ``KEY=VALUE`` (the cell as written; a number also matches its own spelling),
 ``KEY!=VALUE``, or ``KEY>X`` ``KEY>=X`` ``KEY<X`` ``KEY<=X`` (numbers compared as numbers; a cell
 that is not a number is a one-line error, an empty one passes no comparison); the rows kept pass
 every filter. COL is a column or a small arithmetic expression over columns (``a/b``,
-``100*(1-a/b)``: experiments/readme_expr.py); ``agg`` reduces the selected rows' values (without it
+``100*(1-a/b)``: experiments/readme_expr.py); ``agg`` (median, min, max, mean, count, or iqm: the
+interquartile mean ``splitgym benchmark`` reports) reduces the selected rows' values (without it
 exactly one row must match, so a span over a multi-seed CSV cannot quietly pick one seed); FORMAT
 is a format string with one field (``{:.2f}x``). Words are split like a shell's (:mod:`shlex`).
 
@@ -52,6 +53,17 @@ AGGS: dict[str, Callable[[list[Any]], Any]] = {
     "mean": statistics.fmean,
     "count": len,
 }
+
+
+def _iqm(values: list[Any]) -> float:
+    """The interquartile mean, as ``splitgym benchmark`` reports it (rliable's ``aggregate_iqm``:
+    scipy's 25 % trimmed mean over every value)."""
+    from scipy.stats import trim_mean  # scipy comes with rliable (``.[eval]``)
+
+    return float(trim_mean(values, proportiontocut=0.25, axis=None))
+
+
+AGGS["iqm"] = _iqm
 
 
 @dataclass(frozen=True)
@@ -140,7 +152,7 @@ def _select(span: Span, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if not chosen:
         raise fail(span.where(), f"no row of {span.csv} matches")
     if span.agg is None and len(chosen) > 1:
-        raise fail(span.where(), f"{len(chosen)} rows match; add filters or agg=median|min|max|mean|count")
+        raise fail(span.where(), f"{len(chosen)} rows match; add filters or agg=median|min|max|mean|count|iqm")
     return chosen
 
 

@@ -208,3 +208,13 @@ def claims(rows: Rows) -> str:
 
 
 VIEWS["claims"] = claims
+
+
+def _benchmark(rows: Rows) -> str:
+    # a module of its own: it computes rliable's intervals, which the other views never need
+    from splitgym.experiments.readme_view_benchmark import benchmark
+
+    return benchmark(rows)
+
+
+VIEWS["benchmark"] = _benchmark
