@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: demo test test-slow test-sweeps test-all bench lint clean reproduce-distredge reproduce-hyps reproduce-msmdi reproduce-nptp \
-        reproduce-hidp reproduce-models rerun-results
+        reproduce-hidp reproduce-models reproduce-splits rerun-results
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -111,6 +111,13 @@ reproduce-hidp: $(STAMP)
 	$(PY) -m splitgym.experiments.hidp_dp
 	$(PY) -m splitgym.experiments.hidp_sensitivity
 	$(PY) -m splitgym.experiments.hidp_claims_table
+
+# The README's benchmark tables on the named test splits (issue #19): PPO on MSMDI-v1's train
+# distribution (3 seeds x 40 episodes; each run folder stamped with its commit first; trained runs
+# reused), then `splitgym benchmark` on msmdi-v1/test, hidp-v0/test and nptp-v1/test. Runs under
+# runs/split_benchmarks/; CSV + MD + PNG in experiments/results/split_bench_{msmdi,hidp,nptp}.*.
+reproduce-splits: $(STAMP)
+	nice -n 10 $(PY) -m splitgym.experiments.split_benchmarks
 
 # Every benchmark in a quick mode, one table with ratios against anchors measured in the same run
 # (CartPole/Pendulum step rates, SB3 DDPG on Pendulum, brute force, the batched simulator); a few
