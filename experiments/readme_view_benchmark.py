@@ -24,7 +24,7 @@ import numpy as np
 
 from splitgym.agents.bench_report import GROUPS, REPS
 
-__all__ = ["benchmark", "aggregate_rows"]
+__all__ = ["benchmark", "benchmark_instances", "aggregate_rows"]
 
 
 def _matrix(rows: list[dict[str, Any]]) -> tuple[np.ndarray, list[str], list[str]]:
@@ -65,8 +65,12 @@ def aggregate_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         def both(x: np.ndarray) -> np.ndarray:
             return np.array([metrics.aggregate_iqm(x), metrics.aggregate_mean(x)])
 
-        with _global_seed(0):
-            point, ci = library.get_interval_estimates({target: m}, both, reps=REPS)
+        if m.shape[0] == 1:  # one seed (a planner): every resample is the row itself, the interval a point
+            value = both(m)
+            point, ci = {target: value}, {target: np.stack([value, value])}
+        else:
+            with _global_seed(0):
+                point, ci = library.get_interval_estimates({target: m}, both, reps=REPS)
         lat = [float(r["latency_ms"]) for r in mine if r["latency_ms"] not in (None, "")]
         row = {"target": target, "seeds": score.shape[0], "instances": int(played.sum())}
         row |= {"IQM": point[target][0], "IQM_lo": ci[target][0, 0], "IQM_hi": ci[target][1, 0]}
@@ -95,4 +99,20 @@ def benchmark(rows: list[dict[str, Any]]) -> str:
             "-" if a["median_latency_ms"] is None else f"{a['median_latency_ms']:.2f}",
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def benchmark_instances(rows: list[dict[str, Any]]) -> str:
+    """Per instance: its held-out axis, the strongest reference and its latency, and each target's
+    median latency over seeds (ms), as ``benchmark.md``'s second table."""
+    targets = list(dict.fromkeys(r["target"] for r in rows))
+    per: dict[str, dict[str, list[float]]] = {}
+    held: dict[str, str] = {}
+    for r in rows:
+        per.setdefault(r["instance"], {}).setdefault(r["target"], []).append(float(r["latency_ms"]))
+        held[r["instance"]] = f"{r.get('held_out') or 'none'}; ref {r['reference']} {float(r['reference_ms']):.2f}"
+    lines = ["| instance | held out; reference | " + " | ".join(targets) + " |", "|---|---|" + "---|" * len(targets)]
+    for inst, by in per.items():
+        cells = " | ".join(f"{np.median(by[t]):.2f}" if t in by else "-" for t in targets)
+        lines.append(f"| {inst} | {held[inst]} | {cells} |")
     return "\n".join(lines) + "\n"

@@ -217,4 +217,11 @@ def _benchmark(rows: Rows) -> str:
     return benchmark(rows)
 
 
+def _benchmark_instances(rows: Rows) -> str:
+    from splitgym.experiments.readme_view_benchmark import benchmark_instances
+
+    return benchmark_instances(rows)
+
+
 VIEWS["benchmark"] = _benchmark
+VIEWS["benchmark_instances"] = _benchmark_instances

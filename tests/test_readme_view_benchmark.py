@@ -56,3 +56,12 @@ def test_the_table_is_the_same_every_time_and_leaves_numpy_s_state_alone() -> No
     assert line.startswith("| t | 3 | ") and "| 0.600 | 0.700 | 12.50 |" in line  # mean none, mean model, median ms
     lo, hi = map(float, re.search(r"\[(\S+), (\S+)\]", line).groups())
     assert lo < hi  # three seeds: a real interval
+
+
+@pytest.mark.parametrize("family", ["msmdi", "hidp", "nptp"])
+def test_instances_table_equals_the_benchmark_s_own(family: str) -> None:
+    """The per-instance medians are the second table of the ``.md`` the same run wrote."""
+    md = (RESULTS / f"split_bench_{family}.md").read_text()
+    got = VIEWS["benchmark_instances"](read_csv(RESULTS / f"split_bench_{family}.csv"))
+    assert got.strip() in md
+    assert len(got.splitlines()) == 2 + len({r["instance"] for r in read_csv(RESULTS / f"split_bench_{family}.csv")})
