@@ -25,7 +25,8 @@ transport cost per message. For each:
 
 Every repeat runs every variant, in an order rotated per repeat, so they see the same load; the
 medians over repeats are reported with ``os.getloadavg()`` before and after. Run it at
-``nice -n -20`` as root on a shared machine (the processes inherit it).
+``nice -n -20`` as root on a shared machine (the processes inherit it). ``-o out.json`` also
+writes ``out.csv``: the same figures as stamped rows (:func:`csv_rows`), what the README's spans read.
 """
 
 from __future__ import annotations
@@ -52,8 +53,9 @@ from splitgym.executors.netns import netns_available
 from splitgym.executors.volumes.volume_distributed import run_distributed
 from splitgym.experiments.bench_hosts import VARIANTS, executor_variant
 from splitgym.experiments.pvm_harness import local_cluster, torch_threads
+from splitgym.experiments.results_csv import write_csv
 
-__all__ = ["composed_ms", "concurrent_compute_ms", "measure", "main"]
+__all__ = ["composed_ms", "concurrent_compute_ms", "measure", "csv_rows", "main"]
 
 #: the breakdown's columns printed per device rank (ms per image)
 SHOWN = ("compute", "recv_post", "recv_wait", "assemble", "slice", "put", "flush", "other", "issue", "lag")
@@ -172,6 +174,25 @@ def report(res: dict[str, Any]) -> None:
     print(f"load {lb[0]:.2f} {lb[1]:.2f} {lb[2]:.2f} -> {la[0]:.2f} {la[1]:.2f} {la[2]:.2f}")
 
 
+def csv_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per (model, variant, rank): the run's figures (the same on each of its ranks'
+    rows), the rank's parts timed alone and in two processes (empty for the requester) and its
+    breakdown (ms per image; a key the rank lacks is empty), the 1-minute load before and after."""
+    keys = list(dict.fromkeys(k for r in res["rows"] for b in r["breakdown_ms"].values() for k in b))
+    out = []
+    for r in res["rows"]:
+        lat = r["measured_per_repeat_ms"]
+        run = {k: r[k] for k in ("model", "plan", "variant", "composed_ms", "measured_ms")}
+        run |= {"measured_min_ms": min(lat), "measured_max_ms": max(lat), "repeats": len(lat)}
+        run |= {k: r[k] for k in ("measured_over_composed", "max_abs_error")}
+        for rank, brk in r["breakdown_ms"].items():
+            alone, two = r["part_compute_ms"].get(rank), r["part_compute_two_processes_ms"].get(rank)
+            row = {**run, "rank": rank, "part_compute_ms": alone, "part_compute_two_processes_ms": two}
+            row |= {k: brk.get(k) for k in keys}
+            out.append(row | {"load_before": res["loadavg_before"][0], "load_after": res["loadavg_after"][0]})
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(
         prog="python -m splitgym.experiments.bench_distributed", description=__doc__.split("\n")[0]
@@ -193,6 +214,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     report(res)
     if args.output:
         atomic_write(Path(args.output), json.dumps(res, indent=1))
+        write_csv(Path(args.output).with_suffix(".csv"), csv_rows(res))
     return res
 
 

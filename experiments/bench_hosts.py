@@ -29,7 +29,8 @@ median round trip (a shared CPU preempts some round trips by milliseconds; the m
 rows), and ``executor - gloo`` (``executor-old - gloo``) as the executor's own overhead per
 message, now (before). The executor's run is repeated
 ``--repeats`` times (latency: median over images, then median over repeats); ``os.getloadavg()`` is
-recorded before and after, since the CPU is shared.
+recorded before and after, since the CPU is shared. ``-o out.json`` also writes ``out.csv``: the
+same figures as stamped rows (:func:`csv_rows`), what the README's spans read.
 """
 
 from __future__ import annotations
@@ -57,8 +58,9 @@ from typing import Any
 from splitgym.costmodels.atomic import atomic_write
 from splitgym.costmodels.errors import SplitgymError
 from splitgym.executors.netns import HostPair
+from splitgym.experiments.results_csv import write_csv
 
-__all__ = ["make_plan", "torchrun_argv", "started", "run_two_hosts", "TwoHostRun", "messages_per_image"]
+__all__ = ["make_plan", "torchrun_argv", "started", "run_two_hosts", "TwoHostRun", "messages_per_image", "csv_rows"]
 
 PORT = 29500  # each host is its own namespace: no other process listens there
 ENTRY = "splitgym.executors.volumes.volume_distributed"
@@ -464,6 +466,27 @@ def _summarise(rows: list[dict[str, Any]], sizes: list[int]) -> list[dict[str, A
     return table
 
 
+def csv_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per (message size, ping-pong mode): the median one-way time as the summary gives it,
+    its min and max over repeats, the executor's overhead over gloo (executor modes); then the
+    two-host run's figures and the 1-minute load, the same on every row."""
+    run = {"mbps": res["mbps"], "messages": res["messages"], "repeats": res["repeats"]}
+    run |= {"run_latency_ms": res["executor_latency_median_s"] * 1e3}
+    run |= {"run_max_abs_error": res["executor_max_abs_error"]}
+    run |= {k: res[k] for k in ("images", "messages_per_image", "bytes_per_image", "stages_per_image")}
+    run |= {"load_before": res["loadavg_before"][0], "load_after": res["loadavg_after"][0]}
+    over = {"executor": "executor_overhead_us", "executor-old": "executor_old_overhead_us"}
+    out = []
+    for summary in res["pingpong"]:
+        size = summary["bytes"]
+        for mode in MODES:
+            us = [r["one_way_us"] for r in res["pingpong_rows"] if r["bytes"] == size and r["mode"] == mode]
+            row = {"bytes": size, "mode": mode, "one_way_us": summary[f"{mode}_us"], "min_us": min(us)}
+            row |= {"max_us": max(us), "overhead_us": summary[over[mode]] if mode in over else None}
+            out.append(row | run)
+    return out
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m splitgym.experiments.bench_hosts", description=__doc__.split("\n")[0])
     p.add_argument("verb", nargs="?", default="bench", choices=["bench", "pingpong"])
@@ -533,6 +556,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.output:
         atomic_write(Path(args.output), json.dumps(res, indent=1))
+        write_csv(Path(args.output).with_suffix(".csv"), csv_rows(res))
     return 0
 
 

@@ -7,6 +7,8 @@ repeats, load average before and after): the check alone on the action SB3 hands
 int64 array of S = 2 bits), in microseconds per call, and whole episodes of ``ms-mdi-3-small``
 under the ms-mdi reference action, in steps/s, with the check's share of one step. The old check is the copy kept in
 :mod:`splitgym.experiments.bench_steps` (which tests/test_hot_paths.py holds equal to the new one).
+Writes ``bench_msmdi_env.json`` and, for the README's spans, ``bench_msmdi_env.csv`` (one stamped
+row per check: the same figures, 1-minute load before and after).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numpy as np
 from splitgym.costmodels.atomic import atomic_write
 from splitgym.envs.msmdi import MSMDIEnv, admission_decision
 from splitgym.experiments.bench_steps import legacy, legacy_admission, msmdi_run
-from splitgym.experiments.results_csv import RESULTS_DIR
+from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
 
 
 def check_us(calls: int) -> dict[str, float]:
@@ -36,12 +38,30 @@ def check_us(calls: int) -> dict[str, float]:
     }
 
 
+def csv_rows(out: dict[str, Any]) -> list[dict[str, Any]]:
+    """The JSON's figures as one row per check (``old``, ``new``), so a README span picks each by
+    ``variant=``; the speed-up is the two rows' ``steps_per_s`` ratio."""
+    (load0, load1) = out["load"]
+    return [
+        {
+            "variant": k,
+            "check_us": out["check_us"][k],
+            "steps_per_s": out["steps_per_s"][k],
+            "check_share_of_step": out["check_share_of_step"][k],
+            "repeats": out["repeats"],
+            "load_before": round(load0[0], 2),
+            "load_after": round(load1[0], 2),
+        }
+        for k in ("old", "new")
+    ]
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--episodes", type=int, default=5, help="MSMDI-v0 episodes per repeat")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--calls", type=int, default=20_000, help="action checks timed per repeat")
-    ap.add_argument("--out", default=RESULTS_DIR, help="writes bench_msmdi_env.json there ('' : print only)")
+    ap.add_argument("--out", default=RESULTS_DIR, help="writes bench_msmdi_env.json/.csv there ('' : print only)")
     args = ap.parse_args(argv)
     load0 = os.getloadavg()
     run = msmdi_run(MSMDIEnv("ms-mdi-3-small"), args.episodes)
@@ -70,6 +90,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
         atomic_write((Path(args.out) / "bench_msmdi_env.json"), json.dumps(out, indent=1) + "\n")
+        write_csv(Path(args.out) / "bench_msmdi_env.csv", csv_rows(out))
     return out
 
 

@@ -14,7 +14,9 @@ known which bound (compute or memory) each kernel is on, so an active-set iterat
 linear least squares fits it exactly; no scipy needed. cuDNN runs fp32 convolutions as TF32 on
 tensor cores by default, so a fitted ``efficiency`` above 1 (relative to the FP32 CUDA-core rate)
 says that is what happened. Writes ``gpu_shape_calibration.json`` (parameters, MAPE per unit and
-model, before and after) and prints one line.
+model, before and after; ``--synthetic``: ``gpu_shape_calibration_synthetic.json``), the same
+figures as stamped rows in a CSV of the same stem (:func:`csv_rows`, what the README's spans
+read), and prints one line.
 """
 
 from __future__ import annotations
@@ -35,9 +37,9 @@ from splitgym.costmodels.gpu_shape import GpuShapeParams, GpuSpec, KernelTerms, 
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.profiler import height_grid, profile_model
 from splitgym.costmodels.profiles import PROFILE_VERSION, DeviceProfile, UnitTable
-from splitgym.experiments.results_csv import RESULTS_DIR
+from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
 
-__all__ = ["CALIBRATION_GPUS", "TILE_CANDIDATES", "Fit", "model_profile", "fit", "mape", "main"]
+__all__ = ["CALIBRATION_GPUS", "TILE_CANDIDATES", "Fit", "model_profile", "fit", "mape", "csv_rows", "main"]
 
 RESULTS = Path(RESULTS_DIR)  # under the working directory, never the package
 
@@ -226,6 +228,30 @@ def _report(pairs: list[tuple[ModelGraph, DeviceProfile]], spec: GpuSpec, source
     }
 
 
+def csv_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """A report as rows a README span can filter: ``kind=mape`` per (model, unit), per model
+    (``unit=all``) and overall (``model=all``), ``default`` the MAPE (%) at the default parameters
+    and ``fitted`` after the fit; ``kind=param`` per parameter, its default, fitted value and, for
+    ``--synthetic``, the ``truth`` it should recover."""
+    before, after = report["mape_uncalibrated"], report["mape_calibrated"]
+    rows = [{"kind": "mape", "model": "all", "name": "all", "default": before["overall"], "fitted": after["overall"]}]
+    for model, units in before["per_unit"].items():
+        rows.append(
+            {"kind": "mape", "model": model, "name": "all", "default": before["per_model"][model]}
+            | {"fitted": after["per_model"][model]}
+        )
+        rows += [
+            {"kind": "mape", "model": model, "name": u, "default": v, "fitted": after["per_unit"][model][u]}
+            for u, v in units.items()
+        ]
+    default, truth = GpuShapeParams().to_json(), report.get("truth") or {}
+    rows += [
+        {"kind": "param", "model": "all", "name": k, "default": default[k], "fitted": v}
+        for k, v in report["params"].items()
+    ]
+    return [{"gpu": report["gpu"], **r, "truth": truth.get(r["name"]) if r["kind"] == "param" else None} for r in rows]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("profiles", nargs="*", type=Path, help="CUDA profile JSONs (splitgym profile --device cuda)")
@@ -258,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
     atomic_write(args.out / name, json.dumps(report, indent=1))
+    write_csv((args.out / name).with_suffix(".csv"), csv_rows(report))
     p = report["params"]
     print(
         f"gpu_shape on {spec.name}: launch {p['launch_s'] * 1e6:.2f} us, efficiency {p['efficiency']:.3f}, "

@@ -188,7 +188,7 @@ OUTPUTS: dict[str, tuple[str, ...]] = {
     "hidp-claims": ("hidp_claims_table.csv",),
     **{f"distredge-{t}": (f"{t}.csv", f"{t}_*.csv") for t in ("table1", "table2", "table3", "alpha", "models")},
     "thesis": ("thesis*.csv",),
-    "dynamic": ("dynamic.csv",),
+    "dynamic": ("dynamic.csv", "dynamic_summary.csv"),
     "hidp-env-ppo": ("hidp_env_ppo.csv",),
     "hidp-env-ppo-preview": ("hidp_env_ppo_preview.csv",),
     "generalization": ("generalization_*.csv",),

@@ -82,6 +82,16 @@ def test_reduced_dynamic_experiment(tmp_path: Path):
     )
     assert summary["distredge-ours_over_aofl"] > 0
     assert (tmp_path / "dynamic.png").exists()
+    # the summary's re-plan times again as stamped rows, one per (minute, method)
+    from splitgym.experiments.results_csv import read_csv
+
+    table = {(r["minute"], r["method"]): r for r in read_csv(tmp_path / "dynamic_summary.csv")}
+    assert len(table) == 3 * 3
+    for rep in summary["replans"]:
+        for key in ("distredge_tune_s", "distredge-ours_tune_s", "aofl_search_s"):
+            row = table[(rep["minute"], key.rsplit("_", 2)[0])]
+            assert row["seconds"] == rep[key] and row["load"] == round(rep["load"], 2)
+            assert row["commit"] != "unknown" and "pytest" in row["command"]
 
 
 def test_reduced_lcpss_samples_sweep(tmp_path: Path):

@@ -15,6 +15,7 @@ from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.profile_spec import ProfileSpec
 from splitgym.costmodels.profiles import DeviceProfile, derive, profile_for
 from splitgym.experiments import calibrate_gpu_shape as cal
+from splitgym.experiments.results_csv import read_csv
 
 from .helpers import synthetic_profile
 
@@ -190,3 +191,20 @@ def test_an_explicit_form_on_a_gpu_board_is_fitted_to_the_wave_table(base: Devic
     np.testing.assert_allclose(table.unit_latency(11, rows), wave.unit_latency(11, rows), rtol=1e-12)
     assert wave.meta["shape"] == "gpu"
     assert np.max(np.abs(np.diff(linear.unit_latency(11, rows), 2))) < 1e-3 * wave.unit_latency(11, rows)[0]
+
+
+def test_calibration_csv_holds_the_json_figures_stamped(tmp_path) -> None:
+    assert cal.main(["--synthetic", "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "gpu_shape_calibration_synthetic.json").read_text())
+    rows = read_csv(tmp_path / "gpu_shape_calibration_synthetic.csv")
+    mape = {(r["model"], r["name"]): r for r in rows if r["kind"] == "mape"}
+    assert mape[("all", "all")]["default"] == report["mape_uncalibrated"]["overall"]
+    assert mape[("all", "all")]["fitted"] == report["mape_calibrated"]["overall"]
+    assert mape[("vgg16", "all")]["default"] == report["mape_uncalibrated"]["per_model"]["vgg16"]
+    for unit, v in report["mape_calibrated"]["per_unit"]["vgg16"].items():
+        assert mape[("vgg16", unit)]["fitted"] == v
+    params = {r["name"]: r for r in rows if r["kind"] == "param"}
+    assert {k: r["fitted"] for k, r in params.items()} == report["params"]
+    assert {k: r["truth"] for k, r in params.items()} == report["truth"]
+    assert params["launch_s"]["default"] == GpuShapeParams().launch_s
+    assert all(r["gpu"] == "h100-sxm" and r["commit"] != "unknown" and "pytest" in r["command"] for r in rows)

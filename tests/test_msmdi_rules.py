@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from splitgym.costmodels.stages.queue_policies import IDLE, LOCAL, RULE_OPTIONS,
 from splitgym.costmodels.stages.queue_sim import QueueSim
 from splitgym.envs.msmdi_scenarios import get_mdi_scenario
 from splitgym.experiments import bench_msmdi_env, msmdi_mechanisms, msmdi_regimes
+from splitgym.experiments.results_csv import read_csv
 
 SMALL = get_mdi_scenario("ms-mdi-3-small")
 
@@ -101,3 +103,15 @@ def test_dynamic_rows_restart_items_when_a_helper_leaves(tmp_path: Path):
 def test_bench_msmdi_env_reports_both_checks():
     out = bench_msmdi_env.main(["--episodes", "1", "--repeats", "1", "--calls", "200", "--out", ""])
     assert set(out["check_us"]) == {"old", "new"} and all(v > 0 for v in out["steps_per_s"].values())
+
+
+def test_bench_msmdi_env_csv_holds_the_json_figures_stamped(tmp_path: Path):
+    bench_msmdi_env.main(["--episodes", "1", "--repeats", "1", "--calls", "200", "--out", str(tmp_path)])
+    out = json.loads((tmp_path / "bench_msmdi_env.json").read_text())
+    rows = {r["variant"]: r for r in read_csv(tmp_path / "bench_msmdi_env.csv")}
+    assert set(rows) == {"old", "new"}
+    for k, r in rows.items():
+        assert r["check_us"] == out["check_us"][k] and r["steps_per_s"] == out["steps_per_s"][k]
+        assert r["check_share_of_step"] == out["check_share_of_step"][k] and r["repeats"] == 1
+        assert r["load_before"] == round(out["load"][0][0], 2) and r["load_after"] == round(out["load"][1][0], 2)
+        assert r["commit"] != "unknown" and "pytest" in r["command"]

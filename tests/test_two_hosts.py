@@ -18,6 +18,7 @@ from splitgym.costmodels.errors import SplitgymError
 from splitgym.executors import netns
 from splitgym.executors.netns import HostPair
 from splitgym.experiments.bench_hosts import make_plan, run_two_hosts, torchrun_argv
+from splitgym.experiments.results_csv import read_csv
 
 _WHY = netns.netns_available()  # None where root, ip and tc are here
 pytestmark = [
@@ -93,3 +94,15 @@ def test_a_failed_host_leaves_no_process_and_no_namespace(plan: Path, tmp_path: 
         assert pair.pids() == []
     assert len(seen) >= 3  # host 0's torchrun and its two blocked workers at least
     assert _ours() == [] and _alive(seen) == []
+
+
+def test_bench_hosts_writes_its_json_figures_as_stamped_csv_rows(tmp_path: Path) -> None:
+    from splitgym.experiments import bench_hosts
+
+    from .test_bench_hosts import check_csv
+
+    argv = ["--repeats", "1", "--images", "1", "--messages", "5", "--sizes", "4"]
+    assert bench_hosts.main([*argv, "-o", str(tmp_path / "h.json")]) == 0
+    res = json.loads((tmp_path / "h.json").read_text())
+    check_csv(res, read_csv(tmp_path / "h.csv"))
+    assert not _ours()  # no namespace left
