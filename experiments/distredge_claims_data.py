@@ -36,6 +36,7 @@ COMMANDS = {
     "table3_ratios.csv": "python -m splitgym.experiments.distredge_tables table3",
     "models_ratios.csv": "python -m splitgym.experiments.distredge_tables models",
     "dynamic.csv": "python -m splitgym.experiments.distredge_dynamic",
+    "dynamic_summary.csv": "python -m splitgym.experiments.distredge_dynamic",
 }
 #: the source of a row whose figure has no CSV of ours
 NOT_RUN = "not run"

@@ -95,3 +95,19 @@ def test_baselines_script_stamps_its_rows(tmp_path: Path, monkeypatch: pytest.Mo
     (row,) = read_csv(tmp_path / "distredge_baselines.csv")
     assert row["latency_ms"] == 40.0 and row["commit"] not in ("", "unknown")
     assert row["command"] == f"python -m splitgym.experiments.distredge_baselines --out {tmp_path}"
+
+
+def test_replanning_row_reads_the_dynamic_run_s_retuning_times(tmp_path: Path) -> None:
+    shutil.copy(RESULTS / "bench.csv", tmp_path / "bench.csv")
+    first = next(r for r in claim_rows(tmp_path) if r["figure"] == "Sec. V-F")
+    assert "DistrEdge's fine-tuning: not run" in first["ours"] and first["source"] == "bench.csv"
+    rows = [
+        {"minute": m, "method": k, "seconds": s, "load": 2.0 + m / 100}
+        for m, k, s in ((0, "distredge", 150.0), (20, "distredge", 21.0), (40, "distredge", 30.4),
+                        (0, "distredge-ours", 30.0), (20, "distredge-ours", 12.0), (40, "distredge-ours", 48.6),
+                        (20, "aofl", 0.05))
+    ]  # fmt: skip
+    write_csv(tmp_path / "dynamic_summary.csv", rows)
+    got = next(r for r in claim_rows(tmp_path) if r["figure"] == "Sec. V-F")
+    assert "fine-tuning: paper variant 21-30 s, ours 12-49 s per re-plan (500 episodes, load 2.2-2.4)" in got["ours"]
+    assert got["source"] == "bench.csv, dynamic_summary.csv"
