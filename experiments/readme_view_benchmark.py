@@ -15,7 +15,6 @@ state is seeded for each target and restored after, so the README's table is the
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -33,9 +32,8 @@ def _matrix(rows: list[dict[str, Any]]) -> tuple[np.ndarray, list[str], list[str
     insts = list(dict.fromkeys(r["instance"] for r in rows))
     score = np.full((len(seeds), len(insts)), np.nan)
     for r in rows:
-        value = r["score"]
-        if value is not None and value != "" and not (isinstance(value, float) and math.isnan(value)):
-            score[seeds.index(int(r["seed"])), insts.index(r["instance"])] = float(value)
+        if r["score"] is not None:  # read_csv gives an empty cell as None; a NaN stays NaN
+            score[seeds.index(int(r["seed"])), insts.index(r["instance"])] = float(r["score"])
     tags = {r["instance"]: (r.get("held_out") or "none") for r in rows}
     return score, insts, [tags[i] for i in insts]
 

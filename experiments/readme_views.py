@@ -146,7 +146,6 @@ def bench_nptp_env(rows: Rows) -> str:
     return table(["case", "steps/s", "vs NPTP-v0 with the loop scorer"], body)
 
 
-# -- DistrEdge's claims (distredge_claims.csv): the table distredge_claims.md holds, made from its CSV
 # -- LC-PSS's a sweep (alpha_summary.csv): the paper variant's IPS per environment and a (Fig. 4)
 def alpha_sweep(rows: Rows) -> str:
     """One line per environment, one column per a: DistrEdge's IPS, median (min-max) over seeds,
@@ -173,6 +172,7 @@ def alpha_sweep(rows: Rows) -> str:
     return table(["environment", *(f"a = {a:g}" for a in alphas), "best a"], body)
 
 
+# -- DistrEdge's claims (distredge_claims.csv): the table distredge_claims.md holds, made from its CSV
 def distredge_claims(rows: Rows) -> str:
     from splitgym.experiments.distredge_claims import claims_markdown  # the one writer of this table
 
