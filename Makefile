@@ -59,6 +59,7 @@ reproduce-distredge: $(STAMP)
 	$(PY) -m splitgym.experiments.lcpss_samples
 	$(PY) -m splitgym.experiments.distredge_models_extra
 	$(PY) -m splitgym.experiments.distredge_baselines
+	$(PY) -m splitgym.experiments.distredge_plan_loads
 	$(PY) -m splitgym.experiments.distredge_claims
 
 # DistrEdge's other models alone (YOLOv2, SSD-VGG16, SSD-ResNet50, OpenPose beside VGG-16, ResNet-50,

@@ -25,6 +25,7 @@ COMMANDS = {
     "thesis_runs.csv": "python -m splitgym.experiments.distredge_thesis --seeds 0,1,2 --collect",
     "thesis.csv": "python -m splitgym.experiments.distredge_thesis --seeds 0,1,2 --collect",
     "distredge_baselines.csv": "python -m splitgym.experiments.distredge_baselines",
+    "distredge_plan_loads.csv": "python -m splitgym.experiments.distredge_plan_loads",
     "distredge_models_extra.csv": "python -m splitgym.experiments.distredge_models_extra",
     "lcpss_samples.csv": "python -m splitgym.experiments.lcpss_samples",
     "generalization_test.csv": "python -m splitgym.experiments.generalization",

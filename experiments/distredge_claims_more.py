@@ -9,6 +9,7 @@ import statistics
 from typing import Any
 
 from splitgym.experiments.distredge_claims_data import NOT_RUN, Results, row
+from splitgym.experiments.distredge_claims_loads import fig14_row, pi3_row
 from splitgym.experiments.distredge_claims_tables import alpha_rows, models_row
 
 __all__ = ["more_rows"]
@@ -214,8 +215,6 @@ def more_rows(res: Results, part: str) -> list[dict[str, str]]:
     """``alpha``: Figs. 4-5; ``rest``: everything after Fig. 8."""
     if part == "alpha":
         return _alpha_rows(res)
-    fig14 = "per-device max transmission / compute of each planner's plan on DB at 50 Mbps: no script yet"
-    pi3 = "no CSV records the learned plans' per-device rows (only the run folders' plan.json)"
     return [
         _models_row(res, "Fig. 9", "DB 50 Mbps", "DB at 50 Mbps"),
         _models_row(res, "Fig. 10", "all-nano NA", "Nanos on NA"),
@@ -223,9 +222,8 @@ def more_rows(res: Results, part: str) -> list[dict[str, str]]:
         _dynamic_row(res),
         _replan_row(res),
         _nonlinear_row(res),
-        row("Fig. 14", "DB 50: CoEdge/MoDNN/MeDNN transmission-bound, DeepThings compute-bound", "yes",
-             "not run: no script yet", NOT_RUN, fig14),
-        row("Sec. VI", "the Pi3 in DC gets no computation", "yes", "not run: not collected", NOT_RUN, pi3),
+        fig14_row(res),
+        pi3_row(res),
         _headline_row(res),
         _testbed_row(res),
         _generalization_row(res),

@@ -99,6 +99,7 @@ STEPS: list[Step] = [
         training=True,
     ),
     Step("distredge-baselines", "splitgym.experiments.distredge_baselines", (), 1, "guess: 16 plans re-planned"),
+    Step("distredge-plan-loads", "splitgym.experiments.distredge_plan_loads", (), 0.1, "3.4 s: 48 plans + 36 runs"),
     Step(
         "dynamic",
         "splitgym.experiments.distredge_dynamic",
@@ -197,6 +198,7 @@ OUTPUTS: dict[str, tuple[str, ...]] = {
     "nptp-claims": ("nptp_claims.csv",),
     "bench": ("bench.csv",),
     "distredge-baselines": ("distredge_baselines.csv",),
+    "distredge-plan-loads": ("distredge_plan_loads.csv",),
     "distredge-claims": ("distredge_claims.csv",),
     "bench-vecenv": ("bench_vecenv.csv",),
     "bench-nptp-env": ("bench_nptp_env.csv",),

@@ -1,0 +1,127 @@
+"""DistrEdge's per-device plan loads (experiments/distredge_plan_loads.py, Fig. 14 and Sec. VI):
+every device of every plan priced once, trained runs found and carrying their own commit, and a
+run the cost model no longer reproduces refused in one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from splitgym.agents.planners import VOLUME_PLANNERS, run_planner
+from splitgym.costmodels.cluster import Cluster
+from splitgym.costmodels.graph import ModelGraph
+from splitgym.costmodels.volumes.volume_simulator import Simulator
+from splitgym.experiments import distredge_plan_loads as loads
+from splitgym.experiments.distredge_claims_data import Results
+from splitgym.experiments.distredge_claims_loads import fig14_row, pi3_row
+from splitgym.experiments.results_csv import read_csv, write_csv
+
+
+@pytest.fixture(scope="module")
+def db50() -> tuple[ModelGraph, Cluster, Simulator]:
+    graph = ModelGraph.from_torchvision("vgg16", weights=False)
+    cluster = Cluster.from_config("DB", "bw50")
+    return graph, cluster, Simulator(graph, cluster)
+
+
+def _fake_run(folder: Path, plan, latency_ms: float, commit: str) -> Path:  # type: ignore[no-untyped-def]
+    (folder / "export").mkdir(parents=True)
+    plan.save(folder / "export" / "plan.json")
+    (folder / "export" / "summary.json").write_text(json.dumps({"latency_ms": {"learned_plan": latency_ms}}))
+    (folder / "provenance.json").write_text(json.dumps({"commit": commit, "command": "python -m x"}))
+    return folder
+
+
+def test_device_rows_cover_each_device_once_and_offload_computes_on_one(db50) -> None:  # type: ignore[no-untyped-def]
+    graph, cluster, sim = db50
+    latency, rows = loads.device_rows(sim, run_planner("offload", graph, cluster))
+    assert [r["device"] for r in rows] == [d.name for d in cluster.devices]
+    assert latency == pytest.approx(sim.simulate(run_planner("offload", graph, cluster)).latency * 1e3)
+    assert sum(r["compute_ms"] > 0 for r in rows) == 1
+    _, equal = loads.device_rows(sim, run_planner("equal", graph, cluster))
+    assert all(r["compute_ms"] > 0 for r in equal) and max(r["recv_ms"] for r in equal) > 0
+
+
+def test_trained_runs_are_found_priced_and_keep_their_commit(db50, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    graph, cluster, sim = db50
+    plan = run_planner("aofl", graph, cluster)
+    latency = sim.simulate(plan).latency * 1e3
+    _fake_run(tmp_path / "runs" / "table1" / "DB_bw50" / "seed2", plan, latency, "abc1234")
+    (tmp_path / "runs" / "table1-ours" / "DB_bw50" / "seed0").mkdir(parents=True)  # unfinished: skipped
+    monkeypatch.setattr(loads, "GROUPS", {"DB_bw50": ("DB", "bw50")})
+    loads.main(["--runs", str(tmp_path / "runs"), "--out", str(tmp_path)])
+    rows = read_csv(tmp_path / "distredge_plan_loads.csv")
+    learned = [r for r in rows if r["method"] == "distredge-paper"]
+    assert {r["seed"] for r in learned} == {2} and len(learned) == len(cluster.devices)
+    assert {r["commit"] for r in learned} == {"abc1234"}
+    assert all(r["command"].startswith("python -m splitgym.experiments.distredge_plan_loads") for r in rows)
+    aofl = [r for r in rows if r["method"] == "aofl"]
+    assert [r["compute_ms"] for r in aofl] == [r["compute_ms"] for r in learned]
+    assert {r["method"] for r in rows} == {*VOLUME_PLANNERS, "distredge-paper"}
+    assert "abc1234" not in {r["commit"] for r in rows if r["method"] != "distredge-paper"}
+
+
+def test_a_run_the_cost_model_no_longer_reproduces_is_refused(db50, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    graph, cluster, sim = db50
+    plan = run_planner("equal", graph, cluster)
+    run = _fake_run(tmp_path / "runs" / "table1" / "DB_bw50" / "seed0", plan, 1.0, "abc1234")
+    monkeypatch.setattr(loads, "GROUPS", {"DB_bw50": ("DB", "bw50")})
+    with pytest.raises(SystemExit, match=f"{run}: simulated .* ms, the run recorded 1.000000 ms"):
+        loads.main(["--runs", str(tmp_path / "runs"), "--out", str(tmp_path)])
+    assert not (tmp_path / "distredge_plan_loads.csv").exists()
+
+
+def _loads_csv(folder: Path, plans: dict[tuple[str, str, Any], list[tuple[str, float, float]]]) -> Results:
+    """A plan-loads CSV: per (group, method, seed), (board, compute_ms, recv_ms) per device."""
+    rows = [
+        {
+            "group": g,
+            "model": "vgg16",
+            "method": m,
+            "seed": s,
+            "board": b,
+            "device": f"{b}-{k}",
+            "compute_ms": c,
+            "recv_ms": t,
+            "latency_ms": 1.0,
+        }  # fmt: skip
+        for (g, m, s), devs in plans.items()
+        for k, (b, c, t) in enumerate(devs)
+    ]
+    write_csv(folder / "distredge_plan_loads.csv", rows, command="python -m splitgym.experiments.distredge_plan_loads")
+    return Results(folder)
+
+
+def test_fig14_row_names_each_method_by_the_larger_maximum(tmp_path: Path) -> None:
+    two = lambda c, t: [("xavier", c, t), ("nano", c / 2, t / 2)]  # noqa: E731
+    res = _loads_csv(
+        tmp_path,
+        {
+            ("DB_bw50", "coedge", None): two(10, 50),
+            ("DB_bw50", "deepthings", None): two(60, 20),
+            ("DB_bw50", "deeperthings", None): two(5, 40),
+            ("DB_bw50", "distredge-ours", 0): two(30, 10),
+            ("DB_bw50", "distredge-ours", 1): two(50, 10),
+            ("DC_bw50", "coedge", None): two(90, 1),
+        },  # fmt: skip
+    )
+    r = fig14_row(res)
+    assert r["source"] == "distredge_plan_loads.csv"
+    assert "coedge 50/10" in r["ours"] and "distredge-ours 10/40" in r["ours"]  # DC's coedge not read
+    assert r["why"].startswith("as the paper for coedge, deepthings; not for deeperthings (transmission-bound)")
+    assert "distredge-ours compute-bound" in r["why"] and "; 2 of 4 methods transmission-bound" in r["why"]
+
+
+def test_pi3_row_agrees_only_when_every_trained_plan_leaves_the_pi3_empty(tmp_path: Path) -> None:
+    empty = [("xavier", 20.0, 5.0), ("pi3", 0.0, 0.0)]
+    plans = {("DC_bw50", "equal", None): [("xavier", 10.0, 5.0), ("pi3", 600.0, 5.0)],
+             ("DC_bw50", "aofl", None): empty, ("DC_bw300", "distredge-paper", 0): empty,
+             ("DC_bw50", "distredge-ours", 2): empty}  # fmt: skip
+    r = pi3_row(_loads_csv(tmp_path, plans))
+    assert "nothing in 2 of 2 trained plans (DC at 50/300 Mbps; variants ours, paper; seeds 0, 2)" in r["ours"]
+    assert "leaving it empty: aofl" in r["ours"] and r["why"].startswith("agrees") and "600-600 ms" in r["why"]
+    plans[("DC_bw50", "distredge-ours", 2)] = [("xavier", 20.0, 5.0), ("pi3", 3.0, 1.0)]
+    assert "nothing in 1 of 2" in pi3_row(_loads_csv(tmp_path / "b", plans))["ours"]
