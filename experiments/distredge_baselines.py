@@ -12,7 +12,6 @@ so re-planning here gives each run's AOFL latency without re-reading run folders
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.volumes.volume_simulator import Simulator
 from splitgym.experiments.distredge_thesis import BOARDS, GROUPS, linear_devices
+from splitgym.experiments.module_command import module_command
 from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
 
 __all__ = ["baseline_rows", "main"]
@@ -50,9 +50,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path(RESULTS_DIR))
     args = ap.parse_args(argv)
-    command = " ".join(
-        ["python -m splitgym.experiments.distredge_baselines", *(argv if argv is not None else sys.argv[1:])]
-    )
+    command = module_command("splitgym.experiments.distredge_baselines", argv)
     rows = baseline_rows()
     write_csv(args.out / "distredge_baselines.csv", rows, command=command)  # stamps the commit
     print(f"{len(rows)} rows -> {args.out / 'distredge_baselines.csv'}")

@@ -39,6 +39,7 @@ from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.provenance import commit_stamp
 from splitgym.costmodels.volumes.volume_simulator import Simulator
 from splitgym.experiments.dependencies import module_of, paths_of
+from splitgym.experiments.module_command import module_command
 from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
 
 MODELS = ("vgg16", "resnet50", "inception_v3", "yolov2", "ssd300_vgg16", "ssd300_resnet50", "openpose")
@@ -140,10 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=Path(RESULTS_DIR))
     args = ap.parse_args(argv)
     groups = [(d, n, Cluster.from_config(d, n)) for d, n in parse_groups(args.groups)]  # bad names refused first
-    command = "python -m splitgym.experiments.distredge_models_extra " + " ".join(
-        argv if argv is not None else sys.argv[1:]
-    )
-    command = command.strip()
+    command = module_command("splitgym.experiments.distredge_models_extra", argv)
     stamp = {"commit": commit_stamp(paths_of(module_of(command))), "command": command}
     rows: list[dict[str, Any]] = []
     for devices, network, cluster in groups:

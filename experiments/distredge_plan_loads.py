@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.plan import Plan, load_plan
 from splitgym.costmodels.provenance import read_run_provenance
 from splitgym.costmodels.volumes.volume_simulator import Simulator
+from splitgym.experiments.module_command import module_command
 from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
 
 __all__ = ["GROUPS", "VARIANT_DIRS", "device_rows", "learned_runs", "plan_load_rows", "main"]
@@ -94,9 +94,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     ap.add_argument("--runs", type=Path, default=Path(RESULTS_DIR) / "runs", help="where distredge_tables trained")
     ap.add_argument("--out", type=Path, default=Path(RESULTS_DIR))
     args = ap.parse_args(argv)
-    command = " ".join(
-        ["python -m splitgym.experiments.distredge_plan_loads", *(argv if argv is not None else sys.argv[1:])]
-    )
+    command = module_command("splitgym.experiments.distredge_plan_loads", argv)
     rows = plan_load_rows(args.runs)
     learned = len({(r["group"], r["method"], r["seed"]) for r in rows if r["seed"] is not None})
     write_csv(args.out / "distredge_plan_loads.csv", rows, command=command)
