@@ -8,9 +8,9 @@ MoDNN, MeDNN transmission-bound, DeepThings/DeeperThings compute-bound), and Sec
 learned plan may leave the Pi3 of group DC empty. Both are properties of a plan on the cost
 model, so this prices every classical planner and every trained Table I run (``runs/table1``:
 the paper variant, ``runs/table1-ours``: ours) device by device with the simulator: one row per
-group, method, seed and device (compute and receive time in ms). A learned row carries its run's
-commit and this process's command, as ``distredge_tables`` collects; a run whose simulated latency
-no longer equals its ``summary.json`` (the cost model moved since it trained) is refused in one line.
+group, method, seed and device (compute and receive time in ms). A learned row names the commit its
+run trained on (``train_commit``, as ``msmdi_tables`` does); a run trained on code that changed
+since, or whose simulated latency no longer equals its ``summary.json``, is refused in one line.
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ from splitgym.agents.planners import VOLUME_PLANNERS, run_planner
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.graph import ModelGraph
 from splitgym.costmodels.plan import Plan, load_plan
-from splitgym.costmodels.provenance import read_run_provenance
+from splitgym.costmodels.provenance import UNKNOWN, read_run_provenance
 from splitgym.costmodels.volumes.volume_simulator import Simulator
 from splitgym.experiments.module_command import module_command
+from splitgym.experiments.results_check import status
 from splitgym.experiments.results_csv import RESULTS_DIR, write_csv
 
 __all__ = ["GROUPS", "VARIANT_DIRS", "device_rows", "learned_runs", "plan_load_rows", "main"]
@@ -60,7 +61,18 @@ def learned_runs(runs: Path, group: str) -> list[tuple[str, int, Path]]:
     return found
 
 
-def _learned(sim: Simulator, method: str, seed: int, run: Path) -> tuple[float, list[dict[str, Any]], str]:
+def _learned(sim: Simulator, run: Path) -> tuple[float, list[dict[str, Any]], dict[str, str]]:
+    """A trained run's plan priced again, and its ``train_commit`` (the row's own ``commit`` is this
+    process's, stamped by write_csv; a run whose commit this repository does not hold, or that
+    recorded none, leaves the row ``unknown``: no commit is guessed). A run trained on code that
+    changed since, or whose plan the cost model no longer prices as it did, is refused in one line."""
+    prov = read_run_provenance(run)
+    state, changed = status(prov)
+    if state == "stale":
+        raise SystemExit(
+            f"distredge_plan_loads: {run} trained on {prov['commit'][:10]} and {', '.join(changed[:3])} changed "
+            "since; train it again (distredge_tables table1 --seeds 0,1,2)"
+        )
     latency, rows = device_rows(sim, load_plan(run / "export" / "plan.json"))
     recorded = json.loads((run / "export" / "summary.json").read_text())["latency_ms"]["learned_plan"]
     if abs(latency - recorded) > TOLERANCE * recorded:
@@ -68,7 +80,7 @@ def _learned(sim: Simulator, method: str, seed: int, run: Path) -> tuple[float, 
             f"distredge_plan_loads: {run}: simulated {latency:.6f} ms, the run recorded {recorded:.6f} ms "
             "(the cost model changed since it trained; train it again)"
         )
-    return latency, rows, read_run_provenance(run)["commit"]
+    return latency, rows, {"train_commit": prov["commit"], **({"commit": UNKNOWN} if state == "unknown" else {})}
 
 
 def plan_load_rows(runs: Path, model: str = "vgg16") -> list[dict[str, Any]]:
@@ -79,13 +91,15 @@ def plan_load_rows(runs: Path, model: str = "vgg16") -> list[dict[str, Any]]:
         cluster = Cluster.from_config(devices, network)
         sim = Simulator(graph, cluster)
         boards = {d.name: d.board for d in cluster.devices}
-        priced = [(p, None, *device_rows(sim, run_planner(p, graph, cluster)), None) for p in VOLUME_PLANNERS]
-        priced += [(m, s, *_learned(sim, m, s, run)) for m, s, run in learned_runs(runs, group)]
-        for method, seed, latency, rows, commit in priced:
+        priced = [(p, None, *device_rows(sim, run_planner(p, graph, cluster)), {}) for p in VOLUME_PLANNERS]
+        priced += [(m, s, *_learned(sim, run)) for m, s, run in learned_runs(runs, group)]
+        for method, seed, latency, rows, prov in priced:
             for r in rows:
-                row = {"group": group, "model": model, "method": method, "seed": seed,
-                       "board": boards[r["device"]], **r, "latency_ms": round(latency, 6)}  # fmt: skip
-                out.append(row if commit is None else {**row, "commit": commit})
+                out.append(
+                    {"group": group, "model": model, "method": method, "seed": seed, "board": boards[r["device"]],
+                     **r, "latency_ms": round(latency, 6), "train_commit": prov.get("train_commit", ""),
+                     **{k: v for k, v in prov.items() if k == "commit"}}
+                )  # fmt: skip
     return out
 
 

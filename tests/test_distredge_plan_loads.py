@@ -5,6 +5,8 @@ run the cost model no longer reproduces refused in one line."""
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ import pytest
 from splitgym.agents.planners import VOLUME_PLANNERS, run_planner
 from splitgym.costmodels.cluster import Cluster
 from splitgym.costmodels.graph import ModelGraph
+from splitgym.costmodels.provenance import REPO, SOURCE, UNKNOWN, write_run_provenance
 from splitgym.costmodels.volumes.volume_simulator import Simulator
 from splitgym.experiments import distredge_plan_loads as loads
 from splitgym.experiments.distredge_claims_data import Results
@@ -27,11 +30,16 @@ def db50() -> tuple[ModelGraph, Cluster, Simulator]:
     return graph, cluster, Simulator(graph, cluster)
 
 
-def _fake_run(folder: Path, plan, latency_ms: float, commit: str) -> Path:  # type: ignore[no-untyped-def]
+def _fake_run(folder: Path, plan, latency_ms: float, commit: str | None = None) -> Path:  # type: ignore[no-untyped-def]
+    """A finished run folder: plan, summary and provenance (this checkout's commit by default)."""
     (folder / "export").mkdir(parents=True)
     plan.save(folder / "export" / "plan.json")
     (folder / "export" / "summary.json").write_text(json.dumps({"latency_ms": {"learned_plan": latency_ms}}))
-    (folder / "provenance.json").write_text(json.dumps({"commit": commit, "command": "python -m x"}))
+    write_run_provenance(folder, SOURCE, "python -m splitgym.agents.train")
+    if commit is not None:
+        (folder / "provenance.json").write_text(
+            json.dumps({"commit": commit, "command": "python -m splitgym.agents.train"})
+        )
     return folder
 
 
@@ -45,32 +53,47 @@ def test_device_rows_cover_each_device_once_and_offload_computes_on_one(db50) ->
     assert all(r["compute_ms"] > 0 for r in equal) and max(r["recv_ms"] for r in equal) > 0
 
 
-def test_trained_runs_are_found_priced_and_keep_their_commit(db50, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_trained_runs_are_found_priced_and_carry_their_training_commit(db50, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     graph, cluster, sim = db50
     plan = run_planner("aofl", graph, cluster)
     latency = sim.simulate(plan).latency * 1e3
-    _fake_run(tmp_path / "runs" / "table1" / "DB_bw50" / "seed2", plan, latency, "abc1234")
+    run = _fake_run(tmp_path / "runs" / "table1" / "DB_bw50" / "seed2", plan, latency)
+    _fake_run(tmp_path / "runs" / "table1-ours" / "DB_bw50" / "seed1", plan, latency, commit="0" * 40)
     (tmp_path / "runs" / "table1-ours" / "DB_bw50" / "seed0").mkdir(parents=True)  # unfinished: skipped
     monkeypatch.setattr(loads, "GROUPS", {"DB_bw50": ("DB", "bw50")})
     loads.main(["--runs", str(tmp_path / "runs"), "--out", str(tmp_path)])
     rows = read_csv(tmp_path / "distredge_plan_loads.csv")
-    learned = [r for r in rows if r["method"] == "distredge-paper"]
-    assert {r["seed"] for r in learned} == {2} and len(learned) == len(cluster.devices)
-    assert {r["commit"] for r in learned} == {"abc1234"}
-    assert all(r["command"].startswith("python -m splitgym.experiments.distredge_plan_loads") for r in rows)
+    paper = [r for r in rows if r["method"] == "distredge-paper"]
+    assert {r["seed"] for r in paper} == {2} and len(paper) == len(cluster.devices)
+    trained = json.loads((run / "provenance.json").read_text())["commit"]
+    assert {r["train_commit"] for r in paper} == {trained} and trained != UNKNOWN
     aofl = [r for r in rows if r["method"] == "aofl"]
-    assert [r["compute_ms"] for r in aofl] == [r["compute_ms"] for r in learned]
-    assert {r["method"] for r in rows} == {*VOLUME_PLANNERS, "distredge-paper"}
-    assert "abc1234" not in {r["commit"] for r in rows if r["method"] != "distredge-paper"}
+    assert {r["commit"] for r in paper} == {aofl[0]["commit"]}  # the row's commit is this process's
+    assert {r["train_commit"] for r in aofl} == {None}
+    ours = [r for r in rows if r["method"] == "distredge-ours"]
+    assert {r["seed"] for r in ours} == {1} and {r["commit"] for r in ours} == {UNKNOWN}  # no commit guessed
+    assert all(r["command"].startswith("python -m splitgym.experiments.distredge_plan_loads") for r in rows)
+    assert [r["compute_ms"] for r in aofl] == [r["compute_ms"] for r in paper]
+    assert {r["method"] for r in rows} == {*VOLUME_PLANNERS, "distredge-paper", "distredge-ours"}
 
 
-def test_a_run_the_cost_model_no_longer_reproduces_is_refused(db50, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_run_on_changed_code_or_the_cost_model_no_longer_reproduces_is_refused(
+    db50, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     graph, cluster, sim = db50
     plan = run_planner("equal", graph, cluster)
-    run = _fake_run(tmp_path / "runs" / "table1" / "DB_bw50" / "seed0", plan, 1.0, "abc1234")
     monkeypatch.setattr(loads, "GROUPS", {"DB_bw50": ("DB", "bw50")})
+    run = _fake_run(tmp_path / "runs" / "table1" / "DB_bw50" / "seed0", plan, 1.0)
     with pytest.raises(SystemExit, match=f"{run}: simulated .* ms, the run recorded 1.000000 ms"):
         loads.main(["--runs", str(tmp_path / "runs"), "--out", str(tmp_path)])
+    first = subprocess.run(  # the repository's first commit: every source folder changed since
+        ["git", "-C", str(REPO), "rev-list", "--max-parents=0", "HEAD"], capture_output=True, text=True
+    ).stdout.split()[0]
+    shutil.rmtree(run)
+    run = _fake_run(run, plan, sim.simulate(plan).latency * 1e3, commit=first)
+    with pytest.raises(SystemExit) as err:
+        loads.main(["--runs", str(tmp_path / "runs"), "--out", str(tmp_path)])
+    assert "\n" not in str(err.value) and f"{run} trained on {first[:10]} and " in str(err.value)
     assert not (tmp_path / "distredge_plan_loads.csv").exists()
 
 
