@@ -68,9 +68,9 @@ def pi3_row(res: Results) -> dict[str, str]:
     pi3 = [r for r in res.rows(CSV) if r["group"].startswith("DC_") and r["board"] == "pi3"]
     learned = [r for r in pi3 if r["method"].startswith("distredge")]
     empty = [r for r in learned if r["compute_ms"] == 0]
-    classical = {r["method"]: r["compute_ms"] for r in pi3 if not r["method"].startswith("distredge")}
-    idle = sorted({m for m, ms in classical.items() if ms == 0})
-    busy = [ms for m, ms in classical.items() if ms > 0]
+    classical = [r for r in pi3 if not r["method"].startswith("distredge")]  # both DC groups
+    busy = [r["compute_ms"] for r in classical if r["compute_ms"] > 0]
+    idle = sorted({r["method"] for r in classical} - {r["method"] for r in classical if r["compute_ms"] > 0})
     groups = "/".join(sorted({r["group"].removeprefix("DC_bw") for r in learned}, key=int)) or "-"
     variants = ", ".join(sorted({r["method"].removeprefix("distredge-") for r in learned})) or "-"
     seeds = ", ".join(str(s) for s in sorted({r["seed"] for r in learned}))

@@ -97,8 +97,7 @@ def plan_load_rows(runs: Path, model: str = "vgg16") -> list[dict[str, Any]]:
             for r in rows:
                 out.append(
                     {"group": group, "model": model, "method": method, "seed": seed, "board": boards[r["device"]],
-                     **r, "latency_ms": round(latency, 6), "train_commit": prov.get("train_commit", ""),
-                     **{k: v for k, v in prov.items() if k == "commit"}}
+                     **r, "latency_ms": round(latency, 6), "train_commit": "", **prov}
                 )  # fmt: skip
     return out
 
